@@ -1,0 +1,81 @@
+//! `runctl init`: make a folder a runctl project.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::{Ctx, output};
+use crate::error::{CliError, Result};
+use crate::project::{Project, SETTINGS_FILE, SETTINGS_TEMPLATE};
+use crate::store::Store;
+
+/// Create runctl.toml and .runctl/ here (or in --root DIR)
+///
+/// runctl.toml holds every setting at its default, commented; commit it. .runctl/ holds the
+/// state (state.db, locks) and a .gitignore so that it is never committed. Running init again
+/// changes nothing and says so.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  runctl init\n  runctl --root ~/projects/llm-eval init --json")]
+pub struct InitArgs {
+    /// Print the result as JSON (docs/json.md)
+    #[arg(long)]
+    json: bool,
+}
+
+/// `runctl init --json`.
+#[derive(Debug, Serialize)]
+struct InitOutput {
+    root: PathBuf,
+    created: Vec<String>,
+    already_initialized: bool,
+}
+
+pub fn run(ctx: &Ctx, args: InitArgs) -> Result<()> {
+    let root = match &ctx.global.root {
+        Some(root) => ctx.cwd.join(root),
+        None => ctx.cwd.clone(),
+    };
+    std::fs::create_dir_all(&root).map_err(|e| CliError::io("create", &root, e))?;
+    let mut created = Vec::new();
+
+    let settings = root.join(SETTINGS_FILE);
+    if !settings.exists() {
+        std::fs::write(&settings, SETTINGS_TEMPLATE)
+            .map_err(|e| CliError::io("write", &settings, e))?;
+        created.push(SETTINGS_FILE.to_string());
+    }
+    let project = Project::load(&root)?;
+    for warning in &project.warnings {
+        ctx.warn(warning);
+    }
+    if project.ensure_state_dir()? {
+        created.push(".runctl/".to_string());
+    }
+    if !project.db_path().exists() {
+        Store::open(&project.db_path())?;
+        created.push(".runctl/state.db".to_string());
+    }
+
+    let out = InitOutput {
+        root: root.clone(),
+        already_initialized: created.is_empty(),
+        created,
+    };
+    if args.json {
+        return output::print_json(&out);
+    }
+    if out.already_initialized {
+        ctx.note(format!(
+            "{} is already a runctl project; nothing changed",
+            root.display()
+        ));
+    } else {
+        ctx.note(format!(
+            "initialized runctl project in {} (created {})",
+            root.display(),
+            out.created.join(", ")
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,105 @@
+//! `runctl migrate`: list and apply the schema migrations of `.runctl/state.db`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::{Ctx, output, prompt};
+use crate::error::{CliError, Result};
+use crate::store::{MigrationInfo, Store};
+
+/// Apply pending schema migrations of .runctl/state.db (a backup is written first)
+///
+/// Without --yes, asks on a terminal; without a terminal, refuses with a hint. All pending
+/// migrations run in one transaction: on failure the database is unchanged.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  runctl migrate --dry-run\n  runctl migrate --yes\n  runctl migrate --dry-run --json")]
+pub struct MigrateArgs {
+    /// List what would be applied; change nothing
+    #[arg(long)]
+    dry_run: bool,
+    /// Apply without asking
+    #[arg(short, long)]
+    yes: bool,
+    /// Print the result as JSON (docs/json.md)
+    #[arg(long)]
+    json: bool,
+}
+
+/// `runctl migrate --json`.
+#[derive(Debug, Serialize)]
+struct MigrateOutput {
+    db: PathBuf,
+    from_version: i64,
+    to_version: i64,
+    latest: i64,
+    pending: Vec<MigrationInfo>,
+    applied: Vec<MigrationInfo>,
+    backup: Option<PathBuf>,
+    dry_run: bool,
+}
+
+pub fn run(ctx: &Ctx, args: MigrateArgs) -> Result<()> {
+    let project = ctx.require_project()?;
+    project.ensure_state_dir()?;
+    let mut store = Store::open(&project.db_path())?;
+    let status = store.schema_status()?;
+    let mut out = MigrateOutput {
+        db: store.path().to_path_buf(),
+        from_version: status.current,
+        to_version: status.current,
+        latest: status.latest,
+        pending: status.pending.clone(),
+        applied: Vec::new(),
+        backup: None,
+        dry_run: args.dry_run,
+    };
+    if !status.pending.is_empty() && !args.dry_run {
+        let backup = store.backup()?;
+        ctx.note(format!("note: backed up {} to {}", out.db.display(), backup.display()));
+        out.backup = Some(backup);
+        let question = format!(
+            "Apply {} migration(s) to {} (schema version {} -> {})?",
+            status.pending.len(),
+            out.db.display(),
+            status.current,
+            status.latest
+        );
+        if !args.yes && !prompt::confirm(&question, "run 'runctl migrate --yes'")? {
+            return Err(CliError::general("migration declined; the database is unchanged"));
+        }
+        out.applied = store.migrate()?;
+        out.to_version = store.schema_status()?.current;
+    }
+    if args.json {
+        return output::print_json(&out);
+    }
+    let mut text = String::new();
+    if status.pending.is_empty() {
+        text.push_str(&format!(
+            "{} is up to date (schema version {})\n",
+            out.db.display(),
+            out.from_version
+        ));
+    } else if args.dry_run {
+        text.push_str(&format!(
+            "{} is at schema version {}; would apply:\n",
+            out.db.display(),
+            out.from_version
+        ));
+        for m in &out.pending {
+            text.push_str(&format!("  V{} {}\n", m.version, m.name));
+        }
+    } else {
+        for m in &out.applied {
+            text.push_str(&format!("applied V{} {}\n", m.version, m.name));
+        }
+        text.push_str(&format!(
+            "{} is now at schema version {}\n",
+            out.db.display(),
+            out.to_version
+        ));
+    }
+    output::print(&text)
+}

@@ -1,0 +1,233 @@
+//! The command line: the clap root with its global flags, the shared context every command gets,
+//! and dispatch, including the arm that runs `runctl-<name>` plugins from PATH.
+
+mod completions;
+mod init;
+mod migrate;
+pub mod output;
+mod plugins;
+mod prompt;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, CommandFactory, Parser, Subcommand};
+
+use crate::error::{CliError, Result};
+use crate::project::{self, Project};
+use crate::store::Store;
+
+const EXAMPLES: &str = "\
+Examples:
+  runctl init                       make this folder a runctl project
+  runctl migrate --dry-run          list pending schema migrations of .runctl/state.db
+  runctl plugins                    list runctl-<name> plugins found on PATH
+  runctl completions bash > ~/.local/share/bash-completion/completions/runctl
+  runctl --root ~/proj plugins --json
+
+Any other name runs the plugin `runctl-<name>` from PATH (docs/plugins.md).
+Exit codes: 0 ok, 1 error, 2 usage, 3 conflict, 4 not found, 130 interrupted.";
+
+/// The bookkeeper of ML and data pipelines: run names, identifier hashes, resumable runs and
+/// model versions, with its state in one SQLite file.
+#[derive(Debug, Parser)]
+#[command(
+    name = "runctl",
+    version,
+    about,
+    after_help = EXAMPLES,
+    arg_required_else_help = true,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Use DIR as the project root instead of searching upward from the working directory
+    #[arg(long, global = true, env = "RUNCTL_ROOT", value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Print no notes or progress on stderr (errors and warnings still show)
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// When to colour stderr
+    #[arg(long, global = true, value_enum, default_value_t = output::ColorChoice::Auto, value_name = "WHEN")]
+    pub color: output::ColorChoice,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Init(init::InitArgs),
+    Migrate(migrate::MigrateArgs),
+    Plugins(plugins::PluginsArgs),
+    Completions(completions::CompletionsArgs),
+    Man(completions::ManArgs),
+    /// Any other name: run the plugin `runctl-<name>` from PATH.
+    #[command(external_subcommand)]
+    External(Vec<OsString>),
+}
+
+/// The names of the built-in commands, which plugins can never shadow.
+pub fn builtin_names() -> Vec<String> {
+    Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect()
+}
+
+/// What every command gets: the global flags and the working directory.
+#[derive(Debug)]
+pub struct Ctx {
+    pub global: GlobalArgs,
+    pub cwd: PathBuf,
+}
+
+impl Ctx {
+    /// Whether stderr gets colour.
+    pub fn color(&self) -> bool {
+        self.global.color.enabled(&std::io::stderr())
+    }
+
+    /// A note for the user on stderr; silent with `--quiet`.
+    pub fn note(&self, message: impl std::fmt::Display) {
+        if !self.global.quiet {
+            eprintln!("{message}");
+        }
+    }
+
+    /// A warning on stderr; shown even with `--quiet`.
+    pub fn warn(&self, message: impl std::fmt::Display) {
+        output::warn(self.color(), message);
+    }
+
+    /// The project root: `--root`/`RUNCTL_ROOT`, else the first ancestor of the working
+    /// directory with `runctl.toml` or `.runctl/`.
+    pub fn project_root(&self) -> Result<Option<PathBuf>> {
+        match &self.global.root {
+            Some(root) => {
+                let root = self.cwd.join(root);
+                if !root.is_dir() {
+                    return Err(CliError::not_found(format!(
+                        "project root {} does not exist or is not a folder",
+                        root.display()
+                    ))
+                    .hint("check --root / RUNCTL_ROOT, or create it with 'runctl init'"));
+                }
+                Ok(Some(root))
+            }
+            None => Ok(project::find_root(&self.cwd)),
+        }
+    }
+
+    /// The project, loaded with its settings, if there is one.
+    pub fn find_project(&self) -> Result<Option<Project>> {
+        let Some(root) = self.project_root()? else {
+            return Ok(None);
+        };
+        let project = Project::load(&root)?;
+        for warning in &project.warnings {
+            self.warn(warning);
+        }
+        Ok(Some(project))
+    }
+
+    /// The project for a read command: an error with a hint when there is none.
+    pub fn require_project(&self) -> Result<Project> {
+        self.find_project()?.ok_or_else(|| {
+            CliError::not_found(format!(
+                "no runctl project in {} or any folder above it",
+                self.cwd.display()
+            ))
+            .hint("run 'runctl init' here, or pass --root DIR")
+        })
+    }
+
+    /// The project for a write command: outside any project, `.runctl/` is made in the working
+    /// directory, and the user is told.
+    pub fn project_for_write(&self) -> Result<Project> {
+        let project = match self.find_project()? {
+            Some(project) => project,
+            None => Project::load(&self.cwd)?,
+        };
+        if project.ensure_state_dir()? {
+            self.note(format!(
+                "note: created {} (no runctl project found above {}); 'runctl init' adds runctl.toml",
+                project.state_dir().display(),
+                self.cwd.display()
+            ));
+        }
+        Ok(project)
+    }
+
+    /// Open the project's DB, at the current schema: pending migrations of an existing DB are
+    /// backed up and then asked about on a terminal, or refused with a hint without one.
+    pub fn open_store(&self, project: &Project) -> Result<Store> {
+        project.ensure_state_dir()?;
+        let mut store = Store::open(&project.db_path())?;
+        let status = store.schema_status()?;
+        if status.pending.is_empty() {
+            return Ok(store);
+        }
+        let backup = store.backup()?;
+        self.note(format!("note: backed up {} to {}", store.path().display(), backup.display()));
+        let question = format!(
+            "{} is at schema version {}; this runctl needs version {}. Migrate now?",
+            store.path().display(),
+            status.current,
+            status.latest
+        );
+        if prompt::confirm(&question, "run 'runctl migrate --yes'")? {
+            store.migrate()?;
+            Ok(store)
+        } else {
+            Err(CliError::general("schema migration declined; the database is unchanged")
+                .hint("run 'runctl migrate --yes' when ready"))
+        }
+    }
+}
+
+/// Parse the command line. On a usage error (or `--help`/`--version`), print it and return the
+/// exit code to end with.
+pub fn parse() -> std::result::Result<Cli, ExitCode> {
+    Cli::try_parse().map_err(|err| {
+        // A closed stdout while printing help is not worth reporting.
+        let _ = err.print();
+        ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2))
+    })
+}
+
+/// Run the parsed command.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| CliError::general("cannot read the working directory").cause(e))?;
+    let ctx = Ctx {
+        global: cli.global,
+        cwd,
+    };
+    match cli.command {
+        Command::Init(args) => init::run(&ctx, args),
+        Command::Migrate(args) => migrate::run(&ctx, args),
+        Command::Plugins(args) => plugins::run(&ctx, args),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => completions::man(args),
+        Command::External(args) => plugins::dispatch(&ctx, args),
+    }
+    .map(|()| ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,34 @@
+//! Questions asked on a terminal with dialoguer. Without a terminal on both stdin and stderr
+//! there is nobody to ask: the caller gets an error carrying the hint of the flag that answers
+//! the question (`--yes`), never a hang.
+
+use std::io::IsTerminal;
+
+use crate::error::{CliError, Kind, Result};
+
+/// Whether a person can be asked: stdin and stderr are both terminals.
+pub fn interactive() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+/// Ask a yes/no question (default no). `answer_hint` tells how to answer it without a terminal.
+pub fn confirm(question: &str, answer_hint: &str) -> Result<bool> {
+    if !interactive() {
+        return Err(CliError::general(format!(
+            "{question} (no terminal to ask on, so nothing was done)"
+        ))
+        .hint(answer_hint.to_string()));
+    }
+    let term = dialoguer::console::Term::stderr();
+    let answer = dialoguer::Confirm::new()
+        .with_prompt(question)
+        .default(false)
+        .interact_on_opt(&term)
+        .map_err(|err| match err {
+            dialoguer::Error::IO(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                CliError::new(Kind::Interrupted, "interrupted at the prompt; nothing was done")
+            }
+            dialoguer::Error::IO(e) => CliError::general("cannot read the answer").cause(e),
+        })?;
+    Ok(answer.unwrap_or(false))
+}

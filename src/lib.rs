@@ -1,0 +1,11 @@
+//! runctl: the bookkeeper of ML and data pipelines.
+//!
+//! The binary is a thin shell over this library: `cli` parses and renders, `project` finds the
+//! project and its settings, `store` owns every line of SQL, and `plugins` finds and runs
+//! `runctl-<name>` executables. Integration tests and plugin crates use it too.
+
+pub mod cli;
+pub mod error;
+pub mod plugins;
+pub mod project;
+pub mod store;

@@ -1,0 +1,261 @@
+//! Schema versions of `state.db`: the SQL files of `migrations/` embedded with refinery, the
+//! status of a DB against them, backups, and applying what is pending.
+//!
+//! Every check here reads the schema history itself (read-only where it matters), so that a DB
+//! from a newer runctl, or one whose applied migrations differ from ours, is refused before
+//! refinery or SQLite can write to it.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension};
+use serde::Serialize;
+
+use super::{Store, StoreError, classify, open_read_only};
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+/// refinery's bookkeeping table.
+const HISTORY_TABLE: &str = "refinery_schema_history";
+
+/// One migration, by version and name (`V2__hashes.sql` is version 2, name `hashes`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MigrationInfo {
+    pub version: i64,
+    pub name: String,
+}
+
+/// Where a DB stands against the migrations this runctl embeds.
+#[derive(Debug, Clone, Serialize)]
+pub struct SchemaStatus {
+    /// The highest applied version, 0 for none.
+    pub current: i64,
+    /// The highest version this runctl knows.
+    pub latest: i64,
+    pub applied: Vec<MigrationInfo>,
+    pub pending: Vec<MigrationInfo>,
+    /// True when the DB has no tables at all: migrating it loses nothing.
+    #[serde(skip)]
+    pub fresh: bool,
+}
+
+fn known() -> Vec<(MigrationInfo, u64)> {
+    embedded::migrations::runner()
+        .get_migrations()
+        .iter()
+        .map(|m| {
+            (
+                MigrationInfo {
+                    version: i64::from(m.version()),
+                    name: m.name().to_string(),
+                },
+                m.checksum(),
+            )
+        })
+        .collect()
+}
+
+/// Applied migrations as (version, name, checksum), and whether the DB has any table at all.
+fn read_history(conn: &Connection, path: &Path) -> Result<(Vec<(i64, String, String)>, bool), StoreError> {
+    let err = |e| classify(path, e);
+    let tables: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(err)?;
+    let has_history = conn
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            [HISTORY_TABLE],
+            |_| Ok(()),
+        )
+        .optional()
+        .map_err(err)?
+        .is_some();
+    if !has_history {
+        if tables > 0 {
+            return Err(StoreError::Foreign {
+                path: path.to_path_buf(),
+            });
+        }
+        return Ok((Vec::new(), true));
+    }
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT version, name, CAST(checksum AS TEXT) FROM {HISTORY_TABLE} ORDER BY version"
+        ))
+        .map_err(err)?;
+    let rows = stmt
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .map_err(err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(err)?;
+    Ok((rows, false))
+}
+
+fn status_of(conn: &Connection, path: &Path) -> Result<SchemaStatus, StoreError> {
+    let (history, fresh) = read_history(conn, path)?;
+    let known = known();
+    let latest = known.iter().map(|(m, _)| m.version).max().unwrap_or(0);
+    let current = history.iter().map(|(v, _, _)| *v).max().unwrap_or(0);
+    if current > latest {
+        return Err(StoreError::NewerSchema {
+            path: path.to_path_buf(),
+            db_version: current,
+            known_version: latest,
+        });
+    }
+    let mut applied = Vec::new();
+    for (version, name, checksum) in &history {
+        let ours = known.iter().find(|(m, _)| m.version == *version);
+        match ours {
+            Some((m, sum)) if m.name == *name && sum.to_string() == *checksum => {
+                applied.push(m.clone());
+            }
+            _ => {
+                return Err(StoreError::Divergent {
+                    path: path.to_path_buf(),
+                    version: *version,
+                    name: name.clone(),
+                });
+            }
+        }
+    }
+    let pending = known
+        .into_iter()
+        .map(|(m, _)| m)
+        .filter(|m| !history.iter().any(|(v, _, _)| *v == m.version))
+        .collect();
+    Ok(SchemaStatus {
+        current,
+        latest,
+        applied,
+        pending,
+        fresh,
+    })
+}
+
+/// Refuse, without writing anything, a DB that a newer runctl wrote or that is not ours.
+pub(super) fn refuse_newer(path: &Path) -> Result<(), StoreError> {
+    let conn = open_read_only(path)?;
+    status_of(&conn, path).map(|_| ())
+}
+
+/// A file lock beside the DB, held while migrations are checked and applied, so that many
+/// processes opening a new DB at once migrate it exactly once.
+fn with_migration_lock<T>(
+    path: &Path,
+    f: impl FnOnce() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let lock_path = PathBuf::from(format!("{}.migrate-lock", path.display()));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|source| StoreError::Io {
+            what: "open",
+            path: lock_path.clone(),
+            source,
+        })?;
+    let mut lock = fd_lock::RwLock::new(file);
+    let _guard = lock.write().map_err(|source| StoreError::Io {
+        what: "lock",
+        path: lock_path,
+        source,
+    })?;
+    f()
+}
+
+pub(super) fn migrate_if_fresh(store: &mut Store) -> Result<(), StoreError> {
+    let status = store.schema_status()?;
+    if status.pending.is_empty() || !status.fresh {
+        return Ok(());
+    }
+    store.migrate().map(|_| ())
+}
+
+impl Store {
+    /// Where this DB stands against the migrations this runctl embeds.
+    pub fn schema_status(&self) -> Result<SchemaStatus, StoreError> {
+        status_of(&self.conn, &self.path)
+    }
+
+    /// Write a consistent copy `state.db.bak-<UTC timestamp>` beside the DB; returns its path.
+    pub fn backup(&self) -> Result<PathBuf, StoreError> {
+        let stamp = jiff::Timestamp::now().strftime("%Y%m%d%H%M%S").to_string();
+        let base = format!("{}.bak-{stamp}", self.path.display());
+        let mut target = PathBuf::from(&base);
+        let mut n = 2;
+        while target.exists() {
+            target = PathBuf::from(format!("{base}-{n}"));
+            n += 1;
+        }
+        let target_str = target.to_str().ok_or_else(|| StoreError::Io {
+            what: "back up to",
+            path: target.clone(),
+            source: std::io::Error::other("path is not valid UTF-8"),
+        })?;
+        self.conn
+            .execute("VACUUM INTO ?1", [target_str])
+            .map_err(|e| self.sql_err(e))?;
+        Ok(target)
+    }
+
+    /// Apply every pending migration in one transaction; returns what was applied.
+    pub fn migrate(&mut self) -> Result<Vec<MigrationInfo>, StoreError> {
+        let path = self.path.clone();
+        let conn = &mut self.conn;
+        with_migration_lock(&path, || {
+            let before = status_of(conn, &path)?;
+            if before.pending.is_empty() {
+                return Ok(Vec::new());
+            }
+            embedded::migrations::runner()
+                .set_grouped(true)
+                .run(conn)
+                .map_err(|e| StoreError::Migration {
+                    path: path.clone(),
+                    detail: e.to_string(),
+                })?;
+            Ok(before.pending)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regenerate the fixture of a schema version with
+    /// `RUNCTL_WRITE_FIXTURE=1 cargo test write_fixture -- --ignored`, once, when a migration
+    /// lands; fixtures are never edited afterwards.
+    #[test]
+    #[ignore]
+    fn write_fixture() {
+        let version: i32 = std::env::var("RUNCTL_FIXTURE_VERSION")
+            .map(|v| v.parse().unwrap())
+            .unwrap_or(1);
+        let out = PathBuf::from(format!(
+            "{}/tests/fixtures/state-v{version}.db",
+            env!("CARGO_MANIFEST_DIR")
+        ));
+        let _ = std::fs::remove_file(&out);
+        let mut conn = Connection::open(&out).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        embedded::migrations::runner()
+            .set_target(refinery::Target::Version(version))
+            .run(&mut conn)
+            .unwrap();
+    }
+
+    #[test]
+    fn versions_are_contiguous_from_one() {
+        let versions: Vec<i64> = known().iter().map(|(m, _)| m.version).collect();
+        let expected: Vec<i64> = (1..=versions.len() as i64).collect();
+        assert_eq!(versions, expected);
+    }
+}
