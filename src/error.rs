@@ -114,7 +114,11 @@ impl CliError {
         let (red, yellow, reset) = if color {
             let red = anstyle::AnsiColor::Red.on_default().bold();
             let yellow = anstyle::AnsiColor::Yellow.on_default().bold();
-            (red.render().to_string(), yellow.render().to_string(), anstyle::Reset.render().to_string())
+            (
+                red.render().to_string(),
+                yellow.render().to_string(),
+                anstyle::Reset.render().to_string(),
+            )
         } else {
             (String::new(), String::new(), String::new())
         };
@@ -157,8 +161,10 @@ impl From<crate::project::ProjectError> for CliError {
     fn from(err: crate::project::ProjectError) -> Self {
         use crate::project::ProjectError;
         match &err {
-            ProjectError::Malformed { .. } => CliError::general(format!("malformed settings: {err}"))
-                .hint("fix the file; 'runctl init' in an empty folder writes a commented example"),
+            ProjectError::Malformed { .. } => CliError::general(format!(
+                "malformed settings: {err}"
+            ))
+            .hint("fix the file; 'runctl init' in an empty folder writes a commented example"),
             ProjectError::RootMissing(_) => CliError::not_found(err.to_string()),
             ProjectError::Io { .. } => CliError::general(err.to_string()),
         }
@@ -208,6 +214,8 @@ pub fn install_panic_hook() {
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
         eprintln!("error: internal error: {payload}{location}");
-        eprintln!("hint: this is a bug in runctl; please report it with the command that caused it");
+        eprintln!(
+            "hint: this is a bug in runctl; please report it with the command that caused it"
+        );
     }));
 }

@@ -2,18 +2,22 @@
 
 use std::process::ExitCode;
 
+use runctl::cli::{self, output::ColorChoice};
+
 fn main() -> ExitCode {
     runctl::error::install_panic_hook();
-    let cli = match runctl::cli::parse() {
-        Ok(cli) => cli,
-        Err(code) => return code,
+    let (result, color) = match cli::plugin_fast_path() {
+        Some(result) => (result, ColorChoice::Auto),
+        None => match cli::parse() {
+            Ok(parsed) => {
+                let color = parsed.global.color;
+                (cli::run(parsed), color)
+            }
+            Err(code) => return code,
+        },
     };
-    let color = cli.global.color.enabled(&std::io::stderr());
-    match runctl::cli::run(cli) {
-        Ok(code) => code,
-        Err(err) => {
-            err.report(color);
-            ExitCode::from(err.exit_code())
-        }
-    }
+    result.unwrap_or_else(|err| {
+        err.report(color.enabled(&std::io::stderr()));
+        ExitCode::from(err.exit_code())
+    })
 }

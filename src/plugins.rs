@@ -106,7 +106,7 @@ pub fn classify(found: Vec<Found>, builtins: &[String]) -> Vec<Listed> {
         .into_iter()
         .map(|found| {
             let mut problems = Vec::new();
-            if builtins.iter().any(|b| *b == found.name) {
+            if builtins.contains(&found.name) {
                 problems.push(Problem::BuiltinClash);
             }
             if !found.executable {
@@ -198,7 +198,11 @@ pub fn suggest<'a>(unknown: &str, candidates: impl IntoIterator<Item = &'a str>)
         .collect();
     scored.sort();
     scored.dedup_by(|a, b| a.1 == b.1);
-    scored.into_iter().map(|(_, c)| c.to_string()).take(3).collect()
+    scored
+        .into_iter()
+        .map(|(_, c)| c.to_string())
+        .take(3)
+        .collect()
 }
 
 #[cfg(test)]
@@ -207,7 +211,10 @@ mod tests {
 
     #[test]
     fn names_come_from_the_prefix() {
-        assert_eq!(plugin_name(OsStr::new("runctl-s3sync")).as_deref(), Some("s3sync"));
+        assert_eq!(
+            plugin_name(OsStr::new("runctl-s3sync")).as_deref(),
+            Some("s3sync")
+        );
         assert_eq!(plugin_name(OsStr::new("runctl-")), None);
         assert_eq!(plugin_name(OsStr::new("other")), None);
     }
@@ -229,7 +236,12 @@ mod tests {
             executable,
         };
         let listed = classify(
-            vec![f("a", "/1", true), f("init", "/1", true), f("a", "/2", true), f("b", "/2", false)],
+            vec![
+                f("a", "/1", true),
+                f("init", "/1", true),
+                f("a", "/2", true),
+                f("b", "/2", false),
+            ],
             &["init".to_string()],
         );
         let problems: Vec<_> = listed.iter().map(|l| l.problems.clone()).collect();

@@ -235,8 +235,9 @@ pub fn parse_settings(text: &str, path: &Path) -> Result<ParsedSettings, Project
     };
     let de = toml::de::Deserializer::parse(text).map_err(malformed)?;
     let mut unknown_keys = Vec::new();
-    let settings: Settings = serde_ignored::deserialize(de, |key| unknown_keys.push(key.to_string()))
-        .map_err(malformed)?;
+    let settings: Settings =
+        serde_ignored::deserialize(de, |key| unknown_keys.push(key.to_string()))
+            .map_err(malformed)?;
     Ok(ParsedSettings {
         settings,
         unknown_keys,
@@ -371,20 +372,25 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_reported_with_their_path() {
-        let parsed = parse_settings("[naming]\nmax_pat = 3\n[extra]\nx = 1\n", Path::new("r")).unwrap();
-        assert_eq!(parsed.unknown_keys, vec!["naming.max_pat", "extra"]);
+        let parsed =
+            parse_settings("[naming]\nmax_pat = 3\n[extra]\nx = 1\n", Path::new("r")).unwrap();
+        assert_eq!(parsed.unknown_keys, vec!["extra", "naming.max_pat"]);
         assert_eq!(parsed.settings, Settings::default());
     }
 
     #[test]
     fn malformed_names_line_and_column() {
-        let err = parse_settings("[naming]\nmax_path = = 3\n", Path::new("runctl.toml")).unwrap_err();
+        let err =
+            parse_settings("[naming]\nmax_path = = 3\n", Path::new("runctl.toml")).unwrap_err();
         match err {
             ProjectError::Malformed { line, column, .. } => assert_eq!((line, column), (2, 12)),
             other => panic!("unexpected {other:?}"),
         }
         let err = parse_settings("[naming]\nmax_path = \"x\"\n", Path::new("r")).unwrap_err();
-        assert!(matches!(err, ProjectError::Malformed { line: 2, .. }), "{err:?}");
+        assert!(
+            matches!(err, ProjectError::Malformed { line: 2, .. }),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -8,7 +8,9 @@ use crate::error::Result;
 
 /// Print a shell completion script to stdout
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  runctl completions bash > ~/.local/share/bash-completion/completions/runctl\n  runctl completions zsh > \"${fpath[1]}/_runctl\"\n  runctl completions fish > ~/.config/fish/completions/runctl.fish")]
+#[command(
+    after_help = "Examples:\n  runctl completions bash > ~/.local/share/bash-completion/completions/runctl\n  runctl completions zsh > \"${fpath[1]}/_runctl\"\n  runctl completions fish > ~/.config/fish/completions/runctl.fish"
+)]
 pub struct CompletionsArgs {
     /// The shell to complete for
     #[arg(value_enum)]
@@ -17,7 +19,9 @@ pub struct CompletionsArgs {
 
 /// Print the man page (roff) to stdout
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  runctl man > ~/.local/share/man/man1/runctl.1\n  runctl man | man -l -")]
+#[command(
+    after_help = "Examples:\n  runctl man > ~/.local/share/man/man1/runctl.1\n  runctl man | man -l -"
+)]
 pub struct ManArgs {}
 
 pub fn run(args: CompletionsArgs) -> Result<()> {

@@ -14,7 +14,9 @@ use crate::store::{MigrationInfo, Store};
 /// Without --yes, asks on a terminal; without a terminal, refuses with a hint. All pending
 /// migrations run in one transaction: on failure the database is unchanged.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  runctl migrate --dry-run\n  runctl migrate --yes\n  runctl migrate --dry-run --json")]
+#[command(
+    after_help = "Examples:\n  runctl migrate --dry-run\n  runctl migrate --yes\n  runctl migrate --dry-run --json"
+)]
 pub struct MigrateArgs {
     /// List what would be applied; change nothing
     #[arg(long)]
@@ -57,7 +59,11 @@ pub fn run(ctx: &Ctx, args: MigrateArgs) -> Result<()> {
     };
     if !status.pending.is_empty() && !args.dry_run {
         let backup = store.backup()?;
-        ctx.note(format!("note: backed up {} to {}", out.db.display(), backup.display()));
+        ctx.note(format!(
+            "note: backed up {} to {}",
+            out.db.display(),
+            backup.display()
+        ));
         out.backup = Some(backup);
         let question = format!(
             "Apply {} migration(s) to {} (schema version {} -> {})?",
@@ -67,7 +73,9 @@ pub fn run(ctx: &Ctx, args: MigrateArgs) -> Result<()> {
             status.latest
         );
         if !args.yes && !prompt::confirm(&question, "run 'runctl migrate --yes'")? {
-            return Err(CliError::general("migration declined; the database is unchanged"));
+            return Err(CliError::general(
+                "migration declined; the database is unchanged",
+            ));
         }
         out.applied = store.migrate()?;
         out.to_version = store.schema_status()?.current;

@@ -12,7 +12,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::error::{CliError, Result};
 use crate::project::{self, Project};
@@ -74,12 +74,37 @@ pub enum Command {
     External(Vec<OsString>),
 }
 
-/// The names of the built-in commands, which plugins can never shadow.
+/// The names of the built-in commands, which plugins can never shadow. Kept as a list (checked
+/// against clap by a test) so that plugin dispatch need not build the clap definition.
+pub const BUILTINS: &[&str] = &["init", "migrate", "plugins", "completions", "man", "help"];
+
+/// [`BUILTINS`] as owned strings.
 pub fn builtin_names() -> Vec<String> {
-    Cli::command()
-        .get_subcommands()
-        .map(|c| c.get_name().to_string())
-        .collect()
+    BUILTINS.iter().map(|s| s.to_string()).collect()
+}
+
+/// `runctl <name> ...` where `<name>` is no built-in and no flag comes before it: dispatch to the
+/// plugin without parsing the whole command line, so that a plugin starts as fast as possible.
+/// Returns `None` when the full parser is needed.
+pub fn plugin_fast_path() -> Option<Result<ExitCode>> {
+    let mut args = std::env::args_os().skip(1);
+    let first = args.next()?;
+    let name = first.to_str()?;
+    if name.is_empty() || name.starts_with('-') || BUILTINS.contains(&name) {
+        return None;
+    }
+    let cwd = std::env::current_dir().ok()?;
+    let global = GlobalArgs {
+        root: std::env::var_os("RUNCTL_ROOT")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from),
+        quiet: false,
+        color: output::ColorChoice::Auto,
+    };
+    let ctx = Ctx { global, cwd };
+    let mut all = vec![first];
+    all.extend(args);
+    Some(plugins::dispatch(&ctx, all).map(|()| ExitCode::SUCCESS))
 }
 
 /// What every command gets: the global flags and the working directory.
@@ -176,7 +201,11 @@ impl Ctx {
             return Ok(store);
         }
         let backup = store.backup()?;
-        self.note(format!("note: backed up {} to {}", store.path().display(), backup.display()));
+        self.note(format!(
+            "note: backed up {} to {}",
+            store.path().display(),
+            backup.display()
+        ));
         let question = format!(
             "{} is at schema version {}; this runctl needs version {}. Migrate now?",
             store.path().display(),
@@ -187,8 +216,10 @@ impl Ctx {
             store.migrate()?;
             Ok(store)
         } else {
-            Err(CliError::general("schema migration declined; the database is unchanged")
-                .hint("run 'runctl migrate --yes' when ready"))
+            Err(
+                CliError::general("schema migration declined; the database is unchanged")
+                    .hint("run 'runctl migrate --yes' when ready"),
+            )
         }
     }
 }
@@ -225,9 +256,20 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
 
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn builtin_list_matches_clap() {
+        let mut from_clap: Vec<String> = Cli::command()
+            .get_subcommands()
+            .map(|c| c.get_name().to_string())
+            .collect();
+        from_clap.push("help".to_string());
+        assert_eq!(from_clap, builtin_names());
     }
 }

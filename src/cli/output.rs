@@ -54,7 +54,11 @@ pub fn print_json<T: Serialize>(value: &T) -> Result<()> {
 pub fn warn(color: bool, message: impl std::fmt::Display) {
     let style = anstyle::AnsiColor::Yellow.on_default().bold();
     if color {
-        eprintln!("{}warning:{} {message}", style.render(), style.render_reset());
+        eprintln!(
+            "{}warning:{} {message}",
+            style.render(),
+            style.render_reset()
+        );
     } else {
         eprintln!("warning: {message}");
     }

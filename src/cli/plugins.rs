@@ -17,7 +17,9 @@ use crate::project::{DB_FILE, STATE_DIR};
 /// shadowed by an earlier one, not executable, or named like a built-in are listed with a
 /// warning, since they never run.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  runctl plugins\n  runctl plugins --json | jq -r '.plugins[] | select(.active) | .name'")]
+#[command(
+    after_help = "Examples:\n  runctl plugins\n  runctl plugins --json | jq -r '.plugins[] | select(.active) | .name'"
+)]
 pub struct PluginsArgs {
     /// Print the result as JSON (docs/json.md)
     #[arg(long)]
@@ -61,7 +63,11 @@ pub fn run(ctx: &Ctx, args: PluginsArgs) -> Result<()> {
     let entries: Vec<PluginOutput> = listed()
         .into_iter()
         .map(|l| PluginOutput {
-            warnings: l.problems.iter().map(|p| describe(p, &l.found.name)).collect(),
+            warnings: l
+                .problems
+                .iter()
+                .map(|p| describe(p, &l.found.name))
+                .collect(),
             active: l.active(),
             name: l.found.name,
             path: l.found.path,
@@ -108,9 +114,11 @@ pub fn dispatch(ctx: &Ctx, args: Vec<OsString>) -> Result<()> {
     let env = PluginEnv::new(&runctl, root.as_deref(), db.as_deref());
     let rest: Vec<OsString> = args.collect();
     let err = plugins::exec(&plugin, &rest, &env);
-    Err(CliError::general(format!("cannot run plugin {}", plugin.display()))
-        .cause(err)
-        .hint("a script needs a #! line and execute permission"))
+    Err(
+        CliError::general(format!("cannot run plugin {}", plugin.display()))
+            .cause(err)
+            .hint("a script needs a #! line and execute permission"),
+    )
 }
 
 fn unknown_command(name: &str) -> CliError {

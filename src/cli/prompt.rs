@@ -20,13 +20,24 @@ pub fn confirm(question: &str, answer_hint: &str) -> Result<bool> {
         .hint(answer_hint.to_string()));
     }
     let term = dialoguer::console::Term::stderr();
+    // Ctrl-C at a prompt: restore the cursor dialoguer hid, say nothing was done, exit 130.
+    // (Only the first handler set in a process takes effect; a prompt is asked before any
+    // other handler exists.)
+    let _ = ctrlc::set_handler(|| {
+        let _ = dialoguer::console::Term::stderr().show_cursor();
+        eprintln!("\ninterrupted at the prompt; nothing was done");
+        std::process::exit(i32::from(Kind::Interrupted.exit_code()));
+    });
     let answer = dialoguer::Confirm::new()
         .with_prompt(question)
         .default(false)
         .interact_on_opt(&term)
         .map_err(|err| match err {
             dialoguer::Error::IO(e) if e.kind() == std::io::ErrorKind::Interrupted => {
-                CliError::new(Kind::Interrupted, "interrupted at the prompt; nothing was done")
+                CliError::new(
+                    Kind::Interrupted,
+                    "interrupted at the prompt; nothing was done",
+                )
             }
             dialoguer::Error::IO(e) => CliError::general("cannot read the answer").cause(e),
         })?;

@@ -25,7 +25,9 @@ pub enum StoreError {
     NotADatabase { path: PathBuf },
     #[error("{path} is damaged: {detail}")]
     Corrupt { path: PathBuf, detail: String },
-    #[error("{path} was written by a newer runctl (schema version {db_version}; this runctl knows up to {known_version})")]
+    #[error(
+        "{path} was written by a newer runctl (schema version {db_version}; this runctl knows up to {known_version})"
+    )]
     NewerSchema {
         path: PathBuf,
         db_version: i64,

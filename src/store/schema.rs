@@ -57,7 +57,10 @@ fn known() -> Vec<(MigrationInfo, u64)> {
 }
 
 /// Applied migrations as (version, name, checksum), and whether the DB has any table at all.
-fn read_history(conn: &Connection, path: &Path) -> Result<(Vec<(i64, String, String)>, bool), StoreError> {
+/// One applied migration as the history table holds it: version, name, checksum.
+type HistoryRow = (i64, String, String);
+
+fn read_history(conn: &Connection, path: &Path) -> Result<(Vec<HistoryRow>, bool), StoreError> {
     let err = |e| classify(path, e);
     let tables: i64 = conn
         .query_row(

@@ -1,0 +1,26 @@
+# Shared helpers for the benchmarks: a release build, hyperfine (installed from Debian if
+# missing), and a results folder. Sourced by bench/*.sh.
+set -euo pipefail
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$BENCH_DIR/.." && pwd)"
+OUT="$BENCH_DIR/out"
+mkdir -p "$OUT"
+
+ensure_hyperfine() {
+  if ! command -v hyperfine >/dev/null 2>&1; then
+    echo "installing hyperfine (Debian package)" >&2
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq hyperfine >/dev/null
+  fi
+}
+
+build_release() {
+  (cd "$REPO" && cargo build --release --quiet)
+  RUNCTL="$REPO/target/release/runctl"
+  export RUNCTL
+}
+
+# median_ms JSON INDEX: the median of hyperfine's INDEX-th command, in milliseconds.
+median_ms() {
+  python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][int(sys.argv[2])]; print("%.3f" % (r["median"]*1000))' "$1" "$2"
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Run every benchmark and write docs/benchmarks.md. Usage: bash bench/run.sh
+source "$(dirname "$0")/lib.sh"
+sections=()
+for bench in "$BENCH_DIR"/*.sh; do
+  case "$(basename "$bench")" in run.sh|lib.sh) continue ;; esac
+  name="$(basename "$bench" .sh)"
+  echo "== $name" >&2
+  bash "$bench" >/dev/null
+  sections+=("$OUT/$name.md")
+done
+{
+  cat <<MD
+# Benchmarks
+
+Produced by \`bash bench/run.sh\` (release build, whole processes, medians; machines are shared
+and noisy, so read the ratios). Each script under \`bench/\` measures runctl against its peer or
+floor in the same run.
+
+Last run: $(date -u +%Y-%m-%d) on $(nproc) cores, $(uname -sm), $("$RUNCTL" --version).
+
+MD
+  for s in "${sections[@]}"; do cat "$s"; echo; done
+} > "$REPO/docs/benchmarks.md"
+echo "wrote docs/benchmarks.md" >&2

@@ -1,0 +1,124 @@
+//! A sandbox per test: a temp folder as working directory, a clean environment and a private
+//! PATH directory for fake plugins.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use tempfile::TempDir;
+
+pub const RUNCTL: &str = env!("CARGO_BIN_EXE_runctl");
+
+pub struct Sandbox {
+    pub tmp: TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        let tmp = tempfile::Builder::new()
+            .prefix("runctl-it")
+            .tempdir()
+            .unwrap();
+        std::fs::create_dir(tmp.path().join("bin")).unwrap();
+        std::fs::create_dir(tmp.path().join("work")).unwrap();
+        Sandbox { tmp }
+    }
+
+    /// The working directory of commands (not a project until a test makes it one).
+    pub fn work(&self) -> PathBuf {
+        self.tmp.path().join("work")
+    }
+
+    /// A PATH directory holding only what the test puts there.
+    pub fn bin(&self) -> PathBuf {
+        self.tmp.path().join("bin")
+    }
+
+    pub fn path_var(&self) -> String {
+        format!("{}:/usr/bin:/bin", self.bin().display())
+    }
+
+    /// runctl in `work/`, with a cleared environment (and RUST_BACKTRACE=1, as on these
+    /// machines, to prove no backtrace leaks).
+    pub fn cmd(&self) -> Command {
+        self.cmd_in(&self.work())
+    }
+
+    pub fn cmd_in(&self, dir: &Path) -> Command {
+        let mut cmd = Command::new(RUNCTL);
+        cmd.current_dir(dir)
+            .env_clear()
+            .env("PATH", self.path_var())
+            .env("HOME", self.tmp.path())
+            .env("RUST_BACKTRACE", "1");
+        cmd
+    }
+
+    /// Make `work/` a project.
+    pub fn init(&self) {
+        self.cmd().arg("init").assert().success();
+    }
+
+    /// Write an executable into the private PATH directory.
+    pub fn plugin(&self, name: &str, script: &str) -> PathBuf {
+        write_exec(&self.bin().join(format!("runctl-{name}")), script)
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.work().join(".runctl/state.db")
+    }
+}
+
+pub fn write_exec(path: &Path, script: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, script).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path.to_path_buf()
+}
+
+pub fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Stderr must never carry a panic or a backtrace.
+pub fn assert_no_panic(output: &std::process::Output) {
+    let err = stderr(output);
+    for bad in [
+        "panicked",
+        "stack backtrace",
+        "RUST_BACKTRACE",
+        "internal error",
+    ] {
+        assert!(!err.contains(bad), "stderr shows {bad:?}:\n{err}");
+    }
+}
+
+/// The schema-v1 fixture, as an older runctl left it.
+pub fn fixture_v1() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/state-v1.db")
+}
+
+/// A project in `work/` whose DB is the v1 fixture.
+pub fn project_at_v1(sb: &Sandbox) -> Vec<u8> {
+    std::fs::create_dir_all(sb.work().join(".runctl")).unwrap();
+    std::fs::copy(fixture_v1(), sb.db()).unwrap();
+    std::fs::read(sb.db()).unwrap()
+}
+
+pub fn backups(sb: &Sandbox) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(sb.work().join(".runctl"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("state.db.bak-")
+        })
+        .collect();
+    found.sort();
+    found
+}

@@ -1,0 +1,9 @@
+//! Integration tests over the built `runctl` binary: real processes, a real SQLite file, real
+//! PATH lookups, real pipes and a real terminal (PTY) for prompts.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+mod foundation;
+mod plugins;
+mod pty;
+mod store;

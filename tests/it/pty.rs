@@ -1,0 +1,74 @@
+//! Prompts through a real terminal (a PTY): answers typed as a user would, the screen checked.
+
+use std::process::Command;
+
+use rexpect::session::spawn_command;
+
+use crate::common::*;
+
+/// `runctl migrate` on the v1 fixture, in a PTY.
+fn migrate_in_pty(sb: &Sandbox) -> rexpect::session::PtySession {
+    let mut cmd = Command::new(RUNCTL);
+    cmd.current_dir(sb.work())
+        .env_clear()
+        .env("PATH", sb.path_var())
+        .env("TERM", "xterm")
+        .env("RUST_BACKTRACE", "1")
+        .arg("migrate");
+    spawn_command(cmd, Some(20_000)).unwrap()
+}
+
+/// The exit code, from the Debug form of the wait status (`Exited(Pid(n), code)`).
+fn exit_code(p: &rexpect::session::PtySession) -> String {
+    let status = format!("{:?}", p.process().wait().unwrap());
+    status
+}
+
+#[test]
+fn answering_yes_migrates() {
+    let sb = Sandbox::new();
+    project_at_v1(&sb);
+    let mut p = migrate_in_pty(&sb);
+    p.exp_string("note: backed up").unwrap();
+    p.exp_string("Apply 1 migration(s)").unwrap();
+    p.exp_string("(schema version 1 -> 2)?").unwrap();
+    p.send("y").unwrap();
+    p.flush().unwrap();
+    p.exp_string("applied V2 hashes").unwrap();
+    p.exp_string("is now at schema version 2").unwrap();
+    p.exp_eof().unwrap();
+    assert!(exit_code(&p).ends_with(", 0)"), "{}", exit_code(&p));
+    assert_eq!(backups(&sb).len(), 1);
+    let out = sb.cmd().arg("migrate").output().unwrap();
+    assert!(stdout(&out).contains("up to date (schema version 2)"));
+}
+
+#[test]
+fn answering_no_leaves_the_db_untouched() {
+    let sb = Sandbox::new();
+    let original = project_at_v1(&sb);
+    let mut p = migrate_in_pty(&sb);
+    p.exp_string("Apply 1 migration(s)").unwrap();
+    p.send("n").unwrap();
+    p.flush().unwrap();
+    let screen = p
+        .exp_string("migration declined; the database is unchanged")
+        .unwrap();
+    assert!(screen.contains("error:"), "{screen}");
+    p.exp_eof().unwrap();
+    assert!(exit_code(&p).ends_with(", 1)"), "{}", exit_code(&p));
+    assert_eq!(std::fs::read(sb.db()).unwrap(), original);
+}
+
+#[test]
+fn ctrl_c_at_the_prompt_exits_130_and_changes_nothing() {
+    let sb = Sandbox::new();
+    let original = project_at_v1(&sb);
+    let mut p = migrate_in_pty(&sb);
+    p.exp_string("Apply 1 migration(s)").unwrap();
+    p.send_control('c').unwrap();
+    p.exp_eof().unwrap();
+    let status = exit_code(&p);
+    assert!(status.ends_with(", 130)"), "{status}");
+    assert_eq!(std::fs::read(sb.db()).unwrap(), original);
+}
