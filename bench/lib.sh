@@ -20,6 +20,10 @@ build_release() {
   export RUNCTL
 }
 
+# The real interpreter, not a version-manager shim (pyenv's costs ~100 ms a start).
+PYTHON="$(python3 -c 'import sys; print(sys.executable)')"
+export PYTHON
+
 # median_ms JSON INDEX: the median of hyperfine's INDEX-th command, in milliseconds.
 median_ms() {
   python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][int(sys.argv[2])]; print("%.3f" % (r["median"]*1000))' "$1" "$2"

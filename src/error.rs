@@ -192,6 +192,8 @@ impl From<crate::store::StoreError> for CliError {
                 .hint(KEEP),
             StoreError::Busy => CliError::conflict(message)
                 .hint("wait for the other runctl command to finish, then try again"),
+            StoreError::Collision { .. } => CliError::conflict(message)
+                .hint("use --length 12 (or set hashing.length) for longer, collision-safe hashes"),
             StoreError::Migration { .. } => CliError::general(message)
                 .hint("the database is unchanged: all migrations run in one transaction"),
             StoreError::Io { .. } | StoreError::Sqlite { .. } => CliError::general(message),

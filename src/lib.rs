@@ -6,6 +6,8 @@
 
 pub mod cli;
 pub mod error;
+pub mod hashing;
+pub mod links;
 pub mod plugins;
 pub mod project;
 pub mod store;

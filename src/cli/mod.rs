@@ -2,11 +2,15 @@
 //! and dispatch, including the arm that runs `runctl-<name>` plugins from PATH.
 
 mod completions;
+mod hash;
 mod init;
+mod link;
 mod migrate;
 pub mod output;
+mod path;
 mod plugins;
 mod prompt;
+mod resolve;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -21,6 +25,10 @@ use crate::store::Store;
 const EXAMPLES: &str = "\
 Examples:
   runctl init                       make this folder a runctl project
+  runctl hash ':lr=0.1+bs=32' 42    the short hash :hash=xxxxxxxx of an identifier
+  runctl link 'models/M:long=args'  a hashed alias models/M:hash=xxxxxxxx beside the folder
+  runctl resolve a7f3c9d4           the identifier and folder behind a hash
+  runctl path check PATH...         components over 255 bytes, paths over naming.max_path
   runctl migrate --dry-run          list pending schema migrations of .runctl/state.db
   runctl plugins                    list runctl-<name> plugins found on PATH
   runctl completions bash > ~/.local/share/bash-completion/completions/runctl
@@ -65,6 +73,10 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Init(init::InitArgs),
+    Hash(hash::HashArgs),
+    Link(link::LinkArgs),
+    Resolve(resolve::ResolveArgs),
+    Path(path::PathArgs),
     Migrate(migrate::MigrateArgs),
     Plugins(plugins::PluginsArgs),
     Completions(completions::CompletionsArgs),
@@ -76,7 +88,18 @@ pub enum Command {
 
 /// The names of the built-in commands, which plugins can never shadow. Kept as a list (checked
 /// against clap by a test) so that plugin dispatch need not build the clap definition.
-pub const BUILTINS: &[&str] = &["init", "migrate", "plugins", "completions", "man", "help"];
+pub const BUILTINS: &[&str] = &[
+    "init",
+    "hash",
+    "link",
+    "resolve",
+    "path",
+    "migrate",
+    "plugins",
+    "completions",
+    "man",
+    "help",
+];
 
 /// [`BUILTINS`] as owned strings.
 pub fn builtin_names() -> Vec<String> {
@@ -244,6 +267,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     };
     match cli.command {
         Command::Init(args) => init::run(&ctx, args),
+        Command::Hash(args) => hash::run(&ctx, args),
+        Command::Link(args) => link::run(&ctx, args),
+        Command::Resolve(args) => resolve::run(&ctx, args),
+        Command::Path(args) => path::run(&ctx, args),
         Command::Migrate(args) => migrate::run(&ctx, args),
         Command::Plugins(args) => plugins::run(&ctx, args),
         Command::Completions(args) => completions::run(args),

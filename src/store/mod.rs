@@ -6,6 +6,7 @@
 //! SQLite DB is refused with a clear error. The store knows nothing of the terminal: the CLI
 //! decides whether pending migrations are applied (see `schema`).
 
+mod hashes;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
+pub use hashes::{HashRecord, LinkRecord, Recorded};
 pub use schema::{MigrationInfo, SchemaStatus};
 
 /// How long a writer waits for another writer before giving up with "database is locked".
@@ -55,6 +57,14 @@ pub enum StoreError {
         path: PathBuf,
         #[source]
         source: rusqlite::Error,
+    },
+    #[error(
+        "hash collision: '{hash}' is already the hash of '{existing}', so it cannot also stand for '{new}'"
+    )]
+    Collision {
+        hash: String,
+        existing: String,
+        new: String,
     },
     #[error("migration of {path} failed: {detail}")]
     Migration { path: PathBuf, detail: String },

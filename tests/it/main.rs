@@ -4,6 +4,7 @@
 
 mod common;
 mod foundation;
+mod hashing;
 mod plugins;
 mod pty;
 mod store;

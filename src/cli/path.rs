@@ -1,0 +1,160 @@
+//! `runctl path check`: path components over 255 bytes and paths over `naming.max_path`.
+
+use std::io::BufRead;
+
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+use super::hash::hash_params;
+use super::{Ctx, output};
+use crate::error::{CliError, Result};
+use crate::hashing::{self, PathCheck};
+
+/// Check paths against filesystem limits
+#[derive(Debug, Args)]
+pub struct PathArgs {
+    #[command(subcommand)]
+    command: PathCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum PathCommand {
+    Check(CheckArgs),
+}
+
+/// Report path components over 255 bytes and paths over naming.max_path, with hashed forms
+///
+/// Relative paths are checked as the OS will see them: joined to the working directory. Exit 1
+/// when any path is over a limit, so it works as a guard in scripts.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  runctl path check \"logs/slurm/rule_test_model/$MODEL_ID/out.log\"
+  find outputs -type d | runctl path check --json")]
+struct CheckArgs {
+    /// Paths to check [default: one per stdin line]
+    paths: Vec<String>,
+    /// Print the result as JSON (docs/json.md)
+    #[arg(long)]
+    json: bool,
+}
+
+/// One entry of `runctl path check --json`.
+#[derive(Debug, Serialize)]
+struct CheckOutput {
+    path: String,
+    checked: String,
+    ok: bool,
+    chars: usize,
+    max_path: usize,
+    long_components: Vec<ComponentOutput>,
+    proposed: String,
+    proposed_chars: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct ComponentOutput {
+    index: usize,
+    bytes: usize,
+    component: String,
+    proposed: String,
+}
+
+pub fn run(ctx: &Ctx, args: PathArgs) -> Result<()> {
+    let PathCommand::Check(args) = args.command;
+    let max_path = ctx
+        .find_project()?
+        .map_or(240, |p| p.settings.naming.max_path);
+    let (length, algo) = hash_params(ctx, None, None)?;
+    let paths = if args.paths.is_empty() {
+        read_stdin_paths()?
+    } else {
+        args.paths
+    };
+    let mut outputs = Vec::new();
+    for path in paths {
+        let absolute = ctx.cwd.join(&path).to_string_lossy().into_owned();
+        let check: PathCheck = hashing::check_path(&absolute, max_path, length, algo);
+        outputs.push(CheckOutput {
+            ok: check.ok(),
+            path,
+            checked: check.path,
+            chars: check.chars,
+            max_path,
+            long_components: check
+                .long_components
+                .into_iter()
+                .map(|c| ComponentOutput {
+                    index: c.index,
+                    bytes: c.bytes,
+                    component: c.component,
+                    proposed: c.proposed,
+                })
+                .collect(),
+            proposed: check.proposed,
+            proposed_chars: check.proposed_chars,
+        });
+    }
+    let over = outputs.iter().filter(|o| !o.ok).count();
+    if args.json {
+        output::print_json(&outputs)?;
+    } else {
+        output::print(&render(&outputs))?;
+    }
+    if over > 0 {
+        return Err(CliError::general(format!(
+            "{over} of {} path(s) over the limits",
+            outputs.len()
+        ))
+        .hint("use the hashed forms shown ('runctl link DIR' makes such an alias)"));
+    }
+    Ok(())
+}
+
+fn read_stdin_paths() -> Result<Vec<String>> {
+    let mut paths = Vec::new();
+    for (i, line) in std::io::stdin().lock().lines().enumerate() {
+        let line = line
+            .map_err(|e| CliError::general(format!("cannot read stdin line {}", i + 1)).cause(e))?;
+        if !line.is_empty() {
+            paths.push(line);
+        }
+    }
+    Ok(paths)
+}
+
+fn render(outputs: &[CheckOutput]) -> String {
+    let mut text = String::new();
+    for o in outputs {
+        if o.ok {
+            text.push_str(&format!("ok    {} ({} chars)\n", o.path, o.chars));
+            continue;
+        }
+        text.push_str(&format!("OVER  {}\n", o.path));
+        for c in &o.long_components {
+            text.push_str(&format!(
+                "      component {} is {} bytes (limit {}); hashed: {}\n",
+                c.index,
+                c.bytes,
+                hashing::MAX_COMPONENT_BYTES,
+                c.proposed
+            ));
+        }
+        if o.chars > o.max_path {
+            text.push_str(&format!(
+                "      path is {} chars (limit naming.max_path = {})\n",
+                o.chars, o.max_path
+            ));
+        }
+        let fits = if o.proposed_chars <= o.max_path {
+            "fits"
+        } else {
+            "still over"
+        };
+        text.push_str(&format!(
+            "      proposed ({} chars, {fits}): {}\n",
+            o.proposed_chars, o.proposed
+        ));
+    }
+    text
+}

@@ -1,0 +1,288 @@
+//! Identifier hashes and path-length checks. Pure: no I/O, no SQL, no terminal.
+//!
+//! [`compute_hash`] is byte-for-byte the pipeline recipe of docs/hashing.md: parts with their
+//! leading `:` stripped, joined with `_`, digested (MD5 by default), the first N hex digits
+//! prefixed with `:hash=`; a part that already contains `hash=` is returned as is.
+
+use md5::{Digest, Md5};
+use sha2::Sha256;
+
+use crate::project::HashAlgo;
+
+/// The marker of a hashed identifier.
+pub const MARKER: &str = "hash=";
+
+/// The longest component most filesystems accept, in bytes.
+pub const MAX_COMPONENT_BYTES: usize = 255;
+
+/// The result of hashing one identifier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hashed {
+    /// `:hash=xxxxxxxx`, or the part returned unchanged when it already held `hash=`.
+    pub text: String,
+    /// The hex digits alone (`xxxxxxxx`), when this call computed them.
+    pub hex: Option<String>,
+    /// The joined identifier that was digested (empty when a part was already a hash).
+    pub identifier: String,
+}
+
+/// Hex digits of the digest of `data`, at most `length` of them.
+pub fn digest_hex(algo: HashAlgo, data: &[u8], length: usize) -> String {
+    let mut hex = match algo {
+        HashAlgo::Md5 => hex::encode(Md5::digest(data)),
+        HashAlgo::Sha256 => hex::encode(Sha256::digest(data)),
+    };
+    hex.truncate(length);
+    hex
+}
+
+/// The identifier the recipe digests: parts with every leading `:` removed, joined with `_`.
+pub fn join_parts<S: AsRef<str>>(parts: &[S]) -> String {
+    let mut joined = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            joined.push('_');
+        }
+        joined.push_str(part.as_ref().trim_start_matches(':'));
+    }
+    joined
+}
+
+/// `compute_hash(*parts, length=length)` of the pipeline recipe, with a choice of digest.
+pub fn compute_hash<S: AsRef<str>>(parts: &[S], length: usize, algo: HashAlgo) -> Hashed {
+    if let Some(done) = parts.iter().find(|p| p.as_ref().contains(MARKER)) {
+        return Hashed {
+            text: done.as_ref().to_string(),
+            hex: None,
+            identifier: String::new(),
+        };
+    }
+    let identifier = join_parts(parts);
+    let hex = digest_hex(algo, identifier.as_bytes(), length);
+    Hashed {
+        text: format!(":{MARKER}{hex}"),
+        hex: Some(hex),
+        identifier,
+    }
+}
+
+/// [`compute_hash`] of one `--batch` line (parts separated by tabs), written into `out` without
+/// allocating per line: the `:hash=...` text, or the part that already held `hash=`.
+pub fn hash_tab_line(line: &str, length: usize, algo: HashAlgo, out: &mut String) {
+    if let Some(done) = line.split('\t').find(|p| p.contains(MARKER)) {
+        out.push_str(done);
+        return;
+    }
+    fn feed<D: Digest>(mut digest: D, line: &str) -> D {
+        for (i, part) in line.split('\t').enumerate() {
+            if i > 0 {
+                digest.update(b"_");
+            }
+            digest.update(part.trim_start_matches(':').as_bytes());
+        }
+        digest
+    }
+    let mut buf = [0u8; 64];
+    let hex: &str = match algo {
+        HashAlgo::Md5 => hex_into(&feed(Md5::new(), line).finalize(), &mut buf),
+        HashAlgo::Sha256 => hex_into(&feed(Sha256::new(), line).finalize(), &mut buf),
+    };
+    out.push(':');
+    out.push_str(MARKER);
+    out.push_str(hex.get(..length.min(hex.len())).unwrap_or(hex));
+}
+
+fn hex_into<'b>(digest: &[u8], buf: &'b mut [u8; 64]) -> &'b str {
+    // Digests here are 16 (MD5) or 32 (SHA-256) bytes, so the slot always fits.
+    let slot = &mut buf[..digest.len() * 2];
+    match hex::encode_to_slice(digest, slot) {
+        Ok(()) => std::str::from_utf8(slot).unwrap_or_default(),
+        Err(_) => "",
+    }
+}
+
+/// The hex digits named by `text`: `a7f3c9d4`, `:hash=a7f3c9d4`, `hash=a7f3c9d4`, or an alias
+/// such as `models/DyRCNNx8:hash=a7f3c9d4`.
+pub fn hex_of(text: &str) -> Option<&str> {
+    let tail = match text.rfind(MARKER) {
+        Some(at) => text.get(at + MARKER.len()..)?,
+        None => text,
+    };
+    let end = tail
+        .find(|c: char| !c.is_ascii_hexdigit())
+        .unwrap_or(tail.len());
+    let hex = tail.get(..end)?;
+    let whole = text.contains(MARKER) || end == tail.len();
+    (whole && !hex.is_empty()).then_some(hex)
+}
+
+/// A folder name split into the prefix kept in its alias and the identifier that is hashed:
+/// `DyRCNNx8:tsteps=20+..._42_imagenette` -> (`DyRCNNx8`, `tsteps=20+..._42_imagenette`).
+/// With `prefix`, the name must start with it; without, it is split at the first `:`.
+pub fn split_folder_name<'a>(name: &'a str, prefix: Option<&str>) -> Option<(&'a str, &'a str)> {
+    match prefix {
+        Some(p) => name.strip_prefix(p).map(|rest| (&name[..p.len()], rest)),
+        None => Some(name.split_once(':').unwrap_or(("", name))),
+    }
+}
+
+/// The alias folder name for a prefix and hex digits: `PREFIX:hash=xxxxxxxx`.
+pub fn alias_name(prefix: &str, hex: &str) -> String {
+    format!("{prefix}:{MARKER}{hex}")
+}
+
+/// A path component over [`MAX_COMPONENT_BYTES`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LongComponent {
+    /// 0-based position among the path's components.
+    pub index: usize,
+    pub component: String,
+    pub bytes: usize,
+    /// The hashed form that fits: `PREFIX:hash=xxxxxxxx`.
+    pub proposed: String,
+}
+
+/// What [`check_path`] found about one path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathCheck {
+    pub path: String,
+    /// Length of the path in characters.
+    pub chars: usize,
+    pub max_path: usize,
+    pub long_components: Vec<LongComponent>,
+    /// The path with every long component hashed.
+    pub proposed: String,
+    /// Length of `proposed` in characters.
+    pub proposed_chars: usize,
+}
+
+impl PathCheck {
+    /// True when the path is within both limits.
+    pub fn ok(&self) -> bool {
+        self.long_components.is_empty() && self.chars <= self.max_path
+    }
+}
+
+/// Check `path` (a `/`-separated path) against the component and total-length limits, and
+/// propose the hashed form.
+pub fn check_path(path: &str, max_path: usize, length: usize, algo: HashAlgo) -> PathCheck {
+    let mut long_components = Vec::new();
+    let mut proposed_parts = Vec::new();
+    for (index, component) in path.split('/').enumerate() {
+        if component.len() > MAX_COMPONENT_BYTES {
+            let (prefix, rest) = split_folder_name(component, None).unwrap_or(("", component));
+            let hex = digest_hex(algo, join_parts(&[rest]).as_bytes(), length);
+            let proposed = alias_name(prefix, &hex);
+            proposed_parts.push(proposed.clone());
+            long_components.push(LongComponent {
+                index,
+                component: component.to_string(),
+                bytes: component.len(),
+                proposed,
+            });
+        } else {
+            proposed_parts.push(component.to_string());
+        }
+    }
+    let proposed = proposed_parts.join("/");
+    PathCheck {
+        path: path.to_string(),
+        chars: path.chars().count(),
+        max_path,
+        long_components,
+        proposed_chars: proposed.chars().count(),
+        proposed,
+    }
+}
+
+/// Probability that `n` random identifiers share at least one `hex_digits`-digit hash
+/// (the birthday bound, `1 - exp(-n(n-1) / 2^(4d+1))`).
+pub fn collision_odds(n: u64, hex_digits: u32) -> f64 {
+    let space = 2f64.powi(4 * hex_digits as i32);
+    let n = n as f64;
+    1.0 - (-(n * (n - 1.0)) / (2.0 * space)).exp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_known_md5_values() {
+        // md5("") = d41d8cd98f00b204e9800998ecf8427e
+        assert_eq!(compute_hash(&[""], 8, HashAlgo::Md5).text, ":hash=d41d8cd9");
+        // md5("a_b") = 5f2b4b3e... computed by Python's hashlib
+        let h = compute_hash(&[":a", "b"], 32, HashAlgo::Md5);
+        assert_eq!(h.identifier, "a_b");
+        assert_eq!(h.hex.as_deref(), Some(&*hex::encode(Md5::digest(b"a_b"))));
+    }
+
+    #[test]
+    fn strips_every_leading_colon_and_is_idempotent() {
+        assert_eq!(join_parts(&["::x", ":y", "z:"]), "x_y_z:");
+        let h = compute_hash(&["x", ":hash=a7f3c9d4", "hash=ffff"], 8, HashAlgo::Md5);
+        assert_eq!(h.text, ":hash=a7f3c9d4");
+        assert_eq!(h.hex, None);
+    }
+
+    #[test]
+    fn length_is_clamped_to_the_digest() {
+        assert_eq!(compute_hash(&["x"], 100, HashAlgo::Md5).text.len(), 6 + 32);
+        assert_eq!(
+            compute_hash(&["x"], 100, HashAlgo::Sha256).text.len(),
+            6 + 64
+        );
+    }
+
+    #[test]
+    fn tab_lines_hash_like_compute_hash() {
+        for line in ["", "a", "::a\t:b\tc", "x\t:hash=1234\thash=5", "é\t\t"] {
+            for algo in [HashAlgo::Md5, HashAlgo::Sha256] {
+                for length in [1, 8, 12, 100] {
+                    let parts: Vec<&str> = line.split('\t').collect();
+                    let mut out = String::new();
+                    hash_tab_line(line, length, algo, &mut out);
+                    assert_eq!(out, compute_hash(&parts, length, algo).text, "{line:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn hex_is_found_in_every_form() {
+        assert_eq!(hex_of("a7f3c9d4"), Some("a7f3c9d4"));
+        assert_eq!(hex_of(":hash=a7f3c9d4"), Some("a7f3c9d4"));
+        assert_eq!(hex_of("models/DyRCNNx8:hash=a7f3c9d4"), Some("a7f3c9d4"));
+        assert_eq!(hex_of("a7f3c9d4.hash"), None);
+        assert_eq!(hex_of("nothex"), None);
+        assert_eq!(hex_of(""), None);
+    }
+
+    #[test]
+    fn folder_names_split_at_the_first_colon() {
+        assert_eq!(split_folder_name("M:a:b", None), Some(("M", "a:b")));
+        assert_eq!(split_folder_name("plain", None), Some(("", "plain")));
+        assert_eq!(split_folder_name("M_x:y", Some("M_")), Some(("M_", "x:y")));
+        assert_eq!(split_folder_name("M_x", Some("Q")), None);
+    }
+
+    #[test]
+    fn path_check_finds_long_components() {
+        let long = format!("Model:{}", "p".repeat(300));
+        let check = check_path(&format!("models/{long}/trained.pt"), 240, 8, HashAlgo::Md5);
+        assert!(!check.ok());
+        assert_eq!(check.long_components.len(), 1);
+        assert_eq!(check.long_components[0].index, 1);
+        assert_eq!(check.long_components[0].bytes, 306);
+        assert!(check.proposed.starts_with("models/Model:hash="));
+        assert!(check.proposed.ends_with("/trained.pt"));
+        assert!(check_path("a/b", 240, 8, HashAlgo::Md5).ok());
+        assert!(!check_path(&"a/".repeat(121), 240, 8, HashAlgo::Md5).ok());
+    }
+
+    #[test]
+    fn collision_odds_at_ten_thousand_are_about_one_percent() {
+        let p = collision_odds(10_000, 8);
+        assert!((0.011..0.012).contains(&p), "{p}");
+    }
+}

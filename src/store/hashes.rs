@@ -1,0 +1,203 @@
+//! The identifier-hash registry and folder aliases (tables `hashes` and `links`).
+//!
+//! Recording is an insert that keeps the first identifier of a hash; a second, different
+//! identifier for the same hash is reported as a collision and nothing is written.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::params;
+
+use super::{Store, StoreError};
+
+/// One registered hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashRecord {
+    pub algo: String,
+    pub hash: String,
+    pub identifier: String,
+    pub origin: String,
+    pub created_at: String,
+}
+
+/// One folder alias made by `runctl link`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkRecord {
+    pub alias_path: PathBuf,
+    pub target_path: PathBuf,
+    pub algo: String,
+    pub hash: String,
+    pub mode: String,
+}
+
+/// What [`Store::record_hash`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    New,
+    AlreadyKnown,
+}
+
+fn now() -> String {
+    jiff::Timestamp::now().to_string()
+}
+
+fn path_text(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+impl Store {
+    /// Register `identifier` under `hash`; a different identifier already there is a collision.
+    pub fn record_hash(
+        &mut self,
+        algo: &str,
+        hash: &str,
+        identifier: &str,
+        origin: &str,
+    ) -> Result<Recorded, StoreError> {
+        let item = [(hash.to_string(), identifier.to_string())];
+        Ok(match self.record_hashes(algo, &item, origin)? {
+            0 => Recorded::AlreadyKnown,
+            _ => Recorded::New,
+        })
+    }
+
+    /// Register many (hash, identifier) pairs in one transaction; the first collision aborts it
+    /// and nothing of this call is kept.
+    pub fn record_hashes(
+        &mut self,
+        algo: &str,
+        items: &[(String, String)],
+        origin: &str,
+    ) -> Result<usize, StoreError> {
+        let path = self.path.clone();
+        let err = |e| super::classify(&path, e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let mut added = 0;
+        {
+            let created = now();
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO hashes (algo, hash, identifier, origin, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (algo, hash) DO NOTHING",
+                )
+                .map_err(err)?;
+            let mut lookup = tx
+                .prepare_cached("SELECT identifier FROM hashes WHERE algo = ?1 AND hash = ?2")
+                .map_err(err)?;
+            for (hash, identifier) in items {
+                let inserted = insert
+                    .execute(params![algo, hash, identifier, origin, created])
+                    .map_err(err)?;
+                added += inserted;
+                if inserted == 0 {
+                    let known: String = lookup
+                        .query_row(params![algo, hash], |row| row.get(0))
+                        .map_err(err)?;
+                    if known != *identifier {
+                        return Err(StoreError::Collision {
+                            hash: hash.clone(),
+                            existing: known,
+                            new: identifier.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        tx.commit().map_err(err)?;
+        Ok(added)
+    }
+
+    /// Every registered hash with these hex digits (one per digest at most).
+    pub fn find_hash(&self, hash: &str) -> Result<Vec<HashRecord>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT algo, hash, identifier, origin, created_at FROM hashes \
+                 WHERE hash = ?1 ORDER BY algo",
+            )
+            .map_err(|e| self.sql_err(e))?;
+        stmt.query_map([hash], |row| {
+            Ok(HashRecord {
+                algo: row.get(0)?,
+                hash: row.get(1)?,
+                identifier: row.get(2)?,
+                origin: row.get(3)?,
+                created_at: row.get(4)?,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| self.sql_err(e))
+    }
+
+    /// Every registered hash of this identifier.
+    pub fn find_identifier(&self, identifier: &str) -> Result<Vec<HashRecord>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT algo, hash, identifier, origin, created_at FROM hashes \
+                 WHERE identifier = ?1 ORDER BY length(hash), algo",
+            )
+            .map_err(|e| self.sql_err(e))?;
+        stmt.query_map([identifier], |row| {
+            Ok(HashRecord {
+                algo: row.get(0)?,
+                hash: row.get(1)?,
+                identifier: row.get(2)?,
+                origin: row.get(3)?,
+                created_at: row.get(4)?,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| self.sql_err(e))
+    }
+
+    /// Record (or refresh) a folder alias.
+    pub fn record_link(&mut self, link: &LinkRecord) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO links (alias_path, target_path, algo, hash, mode, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                 ON CONFLICT (alias_path) DO UPDATE SET target_path = excluded.target_path, \
+                 algo = excluded.algo, hash = excluded.hash, mode = excluded.mode",
+                params![
+                    path_text(&link.alias_path),
+                    path_text(&link.target_path),
+                    link.algo,
+                    link.hash,
+                    link.mode,
+                    now()
+                ],
+            )
+            .map_err(|e| self.sql_err(e))?;
+        Ok(())
+    }
+
+    /// Aliases whose hash is `hash`, or whose alias or target path is `path`.
+    pub fn find_links(
+        &self,
+        hash: Option<&str>,
+        path: Option<&Path>,
+    ) -> Result<Vec<LinkRecord>, StoreError> {
+        let path = path.map(path_text);
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT alias_path, target_path, algo, hash, mode FROM links \
+                 WHERE hash = ?1 OR alias_path = ?2 OR target_path = ?2 ORDER BY alias_path",
+            )
+            .map_err(|e| self.sql_err(e))?;
+        stmt.query_map(params![hash, path], |row| {
+            Ok(LinkRecord {
+                alias_path: PathBuf::from(row.get::<_, String>(0)?),
+                target_path: PathBuf::from(row.get::<_, String>(1)?),
+                algo: row.get(2)?,
+                hash: row.get(3)?,
+                mode: row.get(4)?,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| self.sql_err(e))
+    }
+}
