@@ -4,10 +4,14 @@
 //! project and its settings, `store` owns every line of SQL, and `plugins` finds and runs
 //! `runctl-<name>` executables. Integration tests and plugin crates use it too.
 
+pub mod child;
 pub mod cli;
 pub mod error;
 pub mod hashing;
 pub mod links;
+pub mod naming;
+pub mod pipeline_config;
 pub mod plugins;
 pub mod project;
+pub mod runs;
 pub mod store;

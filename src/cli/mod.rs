@@ -6,11 +6,15 @@ mod hash;
 mod init;
 mod link;
 mod migrate;
+mod naming_args;
+mod new;
 pub mod output;
 mod path;
 mod plugins;
 mod prompt;
 mod resolve;
+mod run_view;
+mod runs_cmd;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -25,6 +29,9 @@ use crate::store::Store;
 const EXAMPLES: &str = "\
 Examples:
   runctl init                       make this folder a runctl project
+  runctl new --model Qwen2-7B --dataset drg_letters   allocate qwen2-7b-drg_letters-full-run1
+  eval \"$(runctl new --config train.yaml --format shell)\"   RUN_NAME, RUN_DIR, ... in this shell
+  runctl list                       runs, newest first; 'runctl show latest' for one
   runctl hash ':lr=0.1+bs=32' 42    the short hash :hash=xxxxxxxx of an identifier
   runctl link 'models/M:long=args'  a hashed alias models/M:hash=xxxxxxxx beside the folder
   runctl resolve a7f3c9d4           the identifier and folder behind a hash
@@ -73,6 +80,11 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Init(init::InitArgs),
+    Name(new::NameArgs),
+    New(new::NewArgs),
+    List(runs_cmd::ListArgs),
+    Show(runs_cmd::ShowArgs),
+    Env(runs_cmd::EnvArgs),
     Hash(hash::HashArgs),
     Link(link::LinkArgs),
     Resolve(resolve::ResolveArgs),
@@ -90,6 +102,11 @@ pub enum Command {
 /// against clap by a test) so that plugin dispatch need not build the clap definition.
 pub const BUILTINS: &[&str] = &[
     "init",
+    "name",
+    "new",
+    "list",
+    "show",
+    "env",
     "hash",
     "link",
     "resolve",
@@ -267,6 +284,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     };
     match cli.command {
         Command::Init(args) => init::run(&ctx, args),
+        Command::Name(args) => new::name(&ctx, args),
+        Command::New(args) => new::new(&ctx, args),
+        Command::List(args) => runs_cmd::list(&ctx, args),
+        Command::Show(args) => runs_cmd::show(&ctx, args),
+        Command::Env(args) => runs_cmd::env(&ctx, args),
         Command::Hash(args) => hash::run(&ctx, args),
         Command::Link(args) => link::run(&ctx, args),
         Command::Resolve(args) => resolve::run(&ctx, args),

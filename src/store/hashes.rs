@@ -37,7 +37,7 @@ pub enum Recorded {
 }
 
 fn now() -> String {
-    jiff::Timestamp::now().to_string()
+    super::now_text()
 }
 
 fn path_text(path: &Path) -> String {
@@ -69,43 +69,12 @@ impl Store {
         origin: &str,
     ) -> Result<usize, StoreError> {
         let path = self.path.clone();
-        let err = |e| super::classify(&path, e);
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(err)?;
-        let mut added = 0;
-        {
-            let created = now();
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT INTO hashes (algo, hash, identifier, origin, created_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (algo, hash) DO NOTHING",
-                )
-                .map_err(err)?;
-            let mut lookup = tx
-                .prepare_cached("SELECT identifier FROM hashes WHERE algo = ?1 AND hash = ?2")
-                .map_err(err)?;
-            for (hash, identifier) in items {
-                let inserted = insert
-                    .execute(params![algo, hash, identifier, origin, created])
-                    .map_err(err)?;
-                added += inserted;
-                if inserted == 0 {
-                    let known: String = lookup
-                        .query_row(params![algo, hash], |row| row.get(0))
-                        .map_err(err)?;
-                    if known != *identifier {
-                        return Err(StoreError::Collision {
-                            hash: hash.clone(),
-                            existing: known,
-                            new: identifier.clone(),
-                        });
-                    }
-                }
-            }
-        }
-        tx.commit().map_err(err)?;
+            .map_err(|e| super::classify(&path, e))?;
+        let added = insert_hashes(&tx, &path, algo, items, origin)?;
+        tx.commit().map_err(|e| super::classify(&path, e))?;
         Ok(added)
     }
 
@@ -200,4 +169,46 @@ impl Store {
         .and_then(|rows| rows.collect())
         .map_err(|e| self.sql_err(e))
     }
+}
+
+/// Insert (hash, identifier) pairs on `conn` (inside the caller's transaction); returns how many
+/// were new. A hash already held by another identifier is a collision.
+pub(super) fn insert_hashes(
+    conn: &rusqlite::Connection,
+    path: &Path,
+    algo: &str,
+    items: &[(String, String)],
+    origin: &str,
+) -> Result<usize, StoreError> {
+    let err = |e| super::classify(path, e);
+    let created = now();
+    let mut insert = conn
+        .prepare_cached(
+            "INSERT INTO hashes (algo, hash, identifier, origin, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (algo, hash) DO NOTHING",
+        )
+        .map_err(err)?;
+    let mut lookup = conn
+        .prepare_cached("SELECT identifier FROM hashes WHERE algo = ?1 AND hash = ?2")
+        .map_err(err)?;
+    let mut added = 0;
+    for (hash, identifier) in items {
+        let inserted = insert
+            .execute(params![algo, hash, identifier, origin, created])
+            .map_err(err)?;
+        added += inserted;
+        if inserted == 0 {
+            let known: String = lookup
+                .query_row(params![algo, hash], |row| row.get(0))
+                .map_err(err)?;
+            if known != *identifier {
+                return Err(StoreError::Collision {
+                    hash: hash.clone(),
+                    existing: known,
+                    new: identifier.clone(),
+                });
+            }
+        }
+    }
+    Ok(added)
 }

@@ -7,6 +7,7 @@
 //! decides whether pending migrations are applied (see `schema`).
 
 mod hashes;
+mod runs;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 pub use hashes::{HashRecord, LinkRecord, Recorded};
+pub use runs::{Allocation, RunFilter, RunRow};
 pub use schema::{MigrationInfo, SchemaStatus};
 
 /// How long a writer waits for another writer before giving up with "database is locked".
@@ -101,6 +103,16 @@ impl Store {
         };
         store.configure()?;
         schema::migrate_if_fresh(&mut store)?;
+        Ok(store)
+    }
+
+    /// A private, empty, migrated DB in memory: for read-only planning where no project DB
+    /// exists yet (`runctl name` outside a project), so that nothing is created on disk.
+    pub fn in_memory() -> Result<Store, StoreError> {
+        let path = PathBuf::from(":memory:");
+        let conn = Connection::open_in_memory().map_err(|e| classify(&path, e))?;
+        let mut store = Store { conn, path };
+        store.migrate()?;
         Ok(store)
     }
 
@@ -206,4 +218,12 @@ fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
     conn.busy_timeout(BUSY_TIMEOUT)
         .map_err(|e| classify(path, e))?;
     Ok(conn)
+}
+
+/// The current UTC time as stored: RFC 3339 with exactly six fractional digits, so that text
+/// order is time order.
+pub fn now_text() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S.%6fZ")
+        .to_string()
 }

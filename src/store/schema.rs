@@ -151,8 +151,12 @@ pub(super) fn refuse_newer(path: &Path) -> Result<(), StoreError> {
 /// processes opening a new DB at once migrate it exactly once.
 fn with_migration_lock<T>(
     path: &Path,
+    in_memory: bool,
     f: impl FnOnce() -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
+    if in_memory {
+        return f();
+    }
     let lock_path = PathBuf::from(format!("{}.migrate-lock", path.display()));
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -212,7 +216,8 @@ impl Store {
     pub fn migrate(&mut self) -> Result<Vec<MigrationInfo>, StoreError> {
         let path = self.path.clone();
         let conn = &mut self.conn;
-        with_migration_lock(&path, || {
+        let in_memory = path.as_os_str() == ":memory:";
+        with_migration_lock(&path, in_memory, || {
             let before = status_of(conn, &path)?;
             if before.pending.is_empty() {
                 return Ok(Vec::new());

@@ -29,7 +29,9 @@ fn dry_run_lists_and_yes_applies() {
     let original = project_at_v1(&sb);
     let out = sb.cmd().args(["migrate", "--dry-run"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
-    assert!(stdout(&out).contains("is at schema version 1; would apply:\n  V2 hashes\n"));
+    assert!(
+        stdout(&out).contains("is at schema version 1; would apply:\n  V2 hashes\n  V3 runs\n")
+    );
     assert_eq!(std::fs::read(sb.db()).unwrap(), original);
     assert!(backups(&sb).is_empty(), "a dry run writes nothing");
 
@@ -41,7 +43,7 @@ fn dry_run_lists_and_yes_applies() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["from_version"], 1);
-    assert_eq!(json["to_version"], 2);
+    assert_eq!(json["to_version"], 3);
     assert_eq!(json["applied"][0]["name"], "hashes");
     let backup = json["backup"].as_str().unwrap();
     // The backup is a readable copy of the schema-1 DB.
@@ -65,7 +67,7 @@ fn dry_run_lists_and_yes_applies() {
 
     let out = sb.cmd().arg("migrate").output().unwrap();
     assert_eq!(out.status.code(), Some(0));
-    assert!(stdout(&out).contains("is up to date (schema version 2)"));
+    assert!(stdout(&out).contains("is up to date (schema version 3)"));
 }
 
 #[test]
@@ -92,7 +94,7 @@ fn a_newer_db_is_refused_and_left_byte_identical() {
         }
         assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
         assert!(err.contains("schema version 99"), "{err}");
-        assert!(err.contains("knows up to 2"), "{err}");
+        assert!(err.contains("knows up to 3"), "{err}");
         assert!(err.contains("do not delete the file"), "{err}");
         assert_no_panic(&out);
     }
@@ -193,5 +195,32 @@ fn many_processes_opening_a_new_db_migrate_it_once() {
             r.get(0)
         })
         .unwrap();
-    assert_eq!(rows, 2);
+    assert_eq!(rows, 3);
+}
+
+#[test]
+fn every_schema_fixture_still_migrates() {
+    for version in 1..=2 {
+        let sb = Sandbox::new();
+        std::fs::create_dir_all(sb.work().join(".runctl")).unwrap();
+        let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("tests/fixtures/state-v{version}.db"));
+        std::fs::copy(&fixture, sb.db()).unwrap();
+        let out = sb
+            .cmd()
+            .args(["migrate", "--yes", "--json"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "v{version}: {}", stderr(&out));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(json["from_version"], version);
+        assert_eq!(json["to_version"], json["latest"]);
+        // The migrated DB works: a run can be made in it.
+        let out = sb
+            .cmd()
+            .args(["new", "--model", "m", "--dataset", "d"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "v{version}: {}", stderr(&out));
+    }
 }

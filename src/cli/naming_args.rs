@@ -1,0 +1,150 @@
+//! The naming flags shared by `runctl name` and `runctl new`, and how they become segments:
+//! first that is set wins, as docs/naming.md lists.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::Ctx;
+use crate::error::{CliError, Result};
+use crate::naming::{self, Segments};
+use crate::pipeline_config;
+use crate::project::{Project, Scope};
+use crate::runs::{Layout, NameRequest};
+
+#[derive(Debug, Clone, Args)]
+pub struct NamingArgs {
+    /// Model name [else: --config's training.model_name_or_path, $SERVED_MODEL_NAME, basename of --model-path]
+    #[arg(long, value_name = "M")]
+    pub model: Option<String>,
+    /// Model folder on disk, whose basename names the model as a last resort
+    #[arg(long, value_name = "DIR")]
+    pub model_path: Option<PathBuf>,
+    /// Dataset name [else: --config's data.dataset_name, basename of --preprocess-dir]
+    #[arg(long, value_name = "D")]
+    pub dataset: Option<String>,
+    /// Preprocessing output folder, whose basename (without _full/_nX) names the dataset
+    #[arg(long, value_name = "DIR")]
+    pub preprocess_dir: Option<PathBuf>,
+    /// Sample size: a count, or full [else: --config's data.sample_size; default full]
+    #[arg(long, value_name = "N")]
+    pub sample_size: Option<String>,
+    /// The pipeline's config file (YAML, TOML or JSON); its keys are set in runctl.toml [naming]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Counter scope [default: naming.run_counter_scope, model_dataset]
+    #[arg(long, value_enum)]
+    pub scope: Option<Scope>,
+    /// Use this run number instead of the next free one [env: FORCE_RUN_INDEX]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=9999))]
+    pub run_index: Option<u32>,
+    /// With --run-index: take the name even if it is taken (the old run is kept, its folder moved aside)
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Segments, the request and the folder layout, resolved from flags, env, config and settings.
+#[derive(Debug)]
+pub struct Resolved {
+    pub request: NameRequest,
+    pub layout: Layout,
+    pub legacy: bool,
+    /// The config snapshot, as JSON text, and its path.
+    pub config: Option<(String, PathBuf)>,
+}
+
+fn env_nonempty(key: &str) -> Option<String> {
+    std::env::var(key).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn basename(path: &std::path::Path) -> Option<String> {
+    path.components()
+        .next_back()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+}
+
+pub fn resolve(ctx: &Ctx, project: &Project, args: &NamingArgs) -> Result<Resolved> {
+    let naming_settings = &project.settings.naming;
+    let config = match &args.config {
+        Some(path) => {
+            let path = ctx.cwd.join(path);
+            let value = pipeline_config::load(&path).map_err(|e| match e {
+                pipeline_config::ConfigError::Read { ref source, .. }
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    CliError::not_found(e.to_string())
+                }
+                other => CliError::general(other.to_string()),
+            })?;
+            Some((value, path))
+        }
+        None => None,
+    };
+    let from_config = |key: &str| -> Option<Option<String>> {
+        let (value, _) = config.as_ref()?;
+        pipeline_config::lookup(value, key).map(pipeline_config::as_text)
+    };
+    let model = args
+        .model
+        .clone()
+        .or_else(|| from_config(&naming_settings.model_key).flatten())
+        .or_else(|| env_nonempty("SERVED_MODEL_NAME"))
+        .or_else(|| args.model_path.as_deref().and_then(basename))
+        .unwrap_or_default();
+    let dataset = args
+        .dataset
+        .clone()
+        .or_else(|| from_config(&naming_settings.dataset_key).flatten())
+        .or_else(|| args.preprocess_dir.as_deref().and_then(basename))
+        .unwrap_or_default();
+    let size = match &args.sample_size {
+        Some(s) => Some(s.clone()),
+        None => from_config(&naming_settings.sample_size_key).flatten(),
+    };
+    let segments = Segments {
+        model: naming::model_segment(&model),
+        dataset: naming::dataset_segment(&dataset),
+        size: naming::size_segment(size.as_deref()),
+    };
+    let forced = match args.run_index {
+        Some(n) => Some(n),
+        None => match env_nonempty("FORCE_RUN_INDEX") {
+            Some(v) => Some(
+                v.trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=9999).contains(n))
+                    .ok_or_else(|| {
+                        CliError::usage(format!(
+                            "FORCE_RUN_INDEX={v} is not a run number from 1 to 9999"
+                        ))
+                    })?,
+            ),
+            None => None,
+        },
+    };
+    if args.force && forced.is_none() {
+        return Err(CliError::usage(
+            "--force needs --run-index N (or FORCE_RUN_INDEX)",
+        ));
+    }
+    let legacy = naming_settings.use_legacy
+        || env_nonempty("USE_LEGACY_NAMING").is_some_and(|v| v != "0" && v != "false");
+    let layout = Layout {
+        outputs: project.root.join(&project.settings.paths.outputs),
+        logs: project.root.join(&project.settings.paths.logs),
+        max_path: naming_settings.max_path,
+    };
+    let config = config.map(|(value, path)| (value.to_string(), path));
+    Ok(Resolved {
+        request: NameRequest {
+            segments,
+            scope: args.scope.unwrap_or(naming_settings.run_counter_scope),
+            forced,
+            force: args.force,
+        },
+        layout,
+        legacy,
+        config,
+    })
+}

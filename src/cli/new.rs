@@ -1,0 +1,335 @@
+//! `runctl new` (allocate a run, optionally run its command) and `runctl name` (show the name
+//! `new` would allocate, allocating nothing).
+
+use std::ffi::OsString;
+use std::path::Path;
+
+use clap::Args;
+
+use super::naming_args::{self, NamingArgs, Resolved};
+use super::run_view::{self, Format, RunOutput};
+use super::{Ctx, output};
+use crate::error::{CliError, Kind, Result};
+use crate::naming;
+use crate::runs;
+use crate::store::{RunRow, Store};
+
+const NEW_EXAMPLES: &str = "\
+Examples:
+  runctl new --model Qwen2-7B --dataset drg_letters --sample-size full
+      # qwen2-7b-drg_letters-full-run1, with outputs/ and logs/ folders
+  eval \"$(runctl new --config train.yaml --format shell)\"; echo \"$RUN_DIR\"
+  runctl new --model mistral-7b --dataset eval -- python train.py --out \"\\$RUN_DIR\"
+  runctl new --model phi-3 --run-index 7 --force       # take run7, keeping the old one aside";
+
+/// Allocate a run: a unique name, its output and log folders, and its record
+///
+/// The name is <model>-<dataset>-<size>-run<N> (docs/naming.md), N the next free number in the
+/// counter scope over the DB and the folders on disk, allocated atomically. With -- CMD, runs CMD
+/// with RUN_ID, RUN_NAME, RUN_DIR, ... in its environment, records its start, end and exit code,
+/// forwards SIGINT/SIGTERM to it, and exits with its code.
+#[derive(Debug, Args)]
+#[command(after_help = NEW_EXAMPLES)]
+pub struct NewArgs {
+    #[command(flatten)]
+    naming: NamingArgs,
+    /// Output: the name (text), JSON, KEY=value lines (env) or export lines (shell)
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Same as --format json
+    #[arg(long, conflicts_with = "format")]
+    json: bool,
+    /// The command to run as this run
+    #[arg(last = true, value_name = "CMD")]
+    command: Vec<OsString>,
+}
+
+/// Print the name that `runctl new` would allocate now; allocate nothing
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  runctl name --model Qwen2-7B --dataset drg_letters\n  runctl name --config train.yaml --json"
+)]
+pub struct NameArgs {
+    #[command(flatten)]
+    naming: NamingArgs,
+    /// Print the name with its parts as JSON (docs/json.md)
+    #[arg(long)]
+    json: bool,
+}
+
+/// `runctl name --json`.
+#[derive(Debug, serde::Serialize)]
+struct NameOutput {
+    name: String,
+    number: Option<u32>,
+    prefix: String,
+    model: String,
+    dataset: String,
+    size: String,
+    scope: String,
+    shortened: Vec<ShortenedOutput>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct ShortenedOutput {
+    segment: &'static str,
+    from: String,
+    to: String,
+}
+
+struct Clock {
+    id: String,
+    stamp: String,
+    salt: String,
+    now: String,
+}
+
+fn clock() -> Result<Clock> {
+    let now = jiff::Timestamp::now();
+    let civil = jiff::tz::TimeZone::UTC.to_datetime(now);
+    let mut random = [0u8; 4];
+    getrandom::fill(&mut random)
+        .map_err(|e| CliError::general(format!("cannot read randomness from the OS: {e}")))?;
+    Ok(Clock {
+        id: naming::run_id(&civil, [random[0], random[1]]),
+        stamp: civil.strftime("%Y%m%d%H%M%S").to_string(),
+        salt: hex::encode(&random[2..]),
+        now: jiff::tz::TimeZone::UTC
+            .to_datetime(now)
+            .strftime("%Y-%m-%dT%H:%M:%S.%6fZ")
+            .to_string(),
+    })
+}
+
+fn shortened_note(ctx: &Ctx, plan: &runs::Plan) {
+    for s in &plan.shortened {
+        ctx.note(format!(
+            "note: shortened the {} segment to '{}' so that the name and its folders stay within \
+             128 characters and naming.max_path",
+            s.segment, s.to
+        ));
+    }
+}
+
+pub fn name(ctx: &Ctx, args: NameArgs) -> Result<()> {
+    let project = match ctx.find_project()? {
+        Some(project) => project,
+        None => crate::project::Project::load(&ctx.cwd)?,
+    };
+    let resolved = naming_args::resolve(ctx, &project, &args.naming)?;
+    let mut store = if project.db_path().exists() {
+        ctx.open_store(&project)?
+    } else {
+        Store::in_memory()?
+    };
+    let clock = clock()?;
+    let plan = store.allocate(false, |a| {
+        runs::plan(
+            a,
+            &resolved.request,
+            &resolved.layout,
+            &clock.stamp,
+            &clock.salt,
+        )
+    })?;
+    shortened_note(ctx, &plan);
+    if args.json {
+        return output::print_json(&NameOutput {
+            name: plan.name.clone(),
+            number: plan.number,
+            prefix: plan.prefix(),
+            model: resolved.request.segments.model.clone(),
+            dataset: resolved.request.segments.dataset.clone(),
+            size: resolved.request.segments.size.clone(),
+            scope: resolved.request.scope.to_string(),
+            shortened: plan
+                .shortened
+                .iter()
+                .map(|s| ShortenedOutput {
+                    segment: s.segment,
+                    from: s.from.clone(),
+                    to: s.to.clone(),
+                })
+                .collect(),
+        });
+    }
+    output::print(&format!("{}\n", plan.name))
+}
+
+fn allocate(
+    ctx: &Ctx,
+    store: &mut Store,
+    resolved: &Resolved,
+    command: &[OsString],
+) -> Result<RunRow> {
+    let clock = clock()?;
+    let layout = &resolved.layout;
+    let command_json = if command.is_empty() {
+        None
+    } else {
+        let words: Vec<String> = command
+            .iter()
+            .map(|w| w.to_string_lossy().into_owned())
+            .collect();
+        Some(serde_json::to_string(&words)?)
+    };
+    let (row, plan, moved) = store.allocate(true, |a| -> Result<_> {
+        let plan = runs::plan(a, &resolved.request, layout, &clock.stamp, &clock.salt)?;
+        let mut moved = None;
+        if resolved.request.force {
+            let old_dir = plan
+                .supersede
+                .as_ref()
+                .map_or(plan.name.as_str(), |r| r.dir_name.as_str());
+            moved = runs::move_aside(layout, old_dir, &clock.stamp)?;
+            if let Some(old) = &plan.supersede {
+                let moved_text = moved.as_ref().map(|p| p.to_string_lossy().into_owned());
+                a.supersede(&old.id, moved_text.as_deref())?;
+            }
+        }
+        for s in &plan.shortened {
+            a.record_shortened(&s.to, &s.from)?;
+        }
+        let dir_name = if resolved.legacy {
+            clock.id.clone()
+        } else {
+            plan.name.clone()
+        };
+        let (outputs_dir, logs_dir) = runs::make_folders(layout, &dir_name)?;
+        let row = RunRow {
+            id: clock.id.clone(),
+            name: plan.name.clone(),
+            dir_name: dir_name.clone(),
+            model: resolved.request.segments.model.clone(),
+            dataset: resolved.request.segments.dataset.clone(),
+            size: resolved.request.segments.size.clone(),
+            number: plan.number,
+            scope: resolved.request.scope.to_string(),
+            status: "created".into(),
+            superseded: false,
+            moved_to: None,
+            outputs_dir: outputs_dir.to_string_lossy().into_owned(),
+            logs_dir: logs_dir.to_string_lossy().into_owned(),
+            command: command_json.clone(),
+            config: resolved.config.as_ref().map(|(c, _)| c.clone()),
+            config_path: resolved
+                .config
+                .as_ref()
+                .map(|(_, p)| p.to_string_lossy().into_owned()),
+            exit_code: None,
+            created_at: clock.now.clone(),
+            started_at: None,
+            finished_at: None,
+        };
+        if let Err(e) = a.insert(&row) {
+            let _ = std::fs::remove_dir(&outputs_dir);
+            let _ = std::fs::remove_dir(&logs_dir);
+            return Err(e.into());
+        }
+        runs::update_pointers(layout, &dir_name)?;
+        Ok((row, plan, moved))
+    })?;
+    shortened_note(ctx, &plan);
+    if let (Some(old), Some(moved)) = (&plan.supersede, &moved) {
+        ctx.note(format!(
+            "note: run {} (id {}) is kept, marked superseded; its folder moved to {}",
+            old.name,
+            old.id,
+            moved.display()
+        ));
+    } else if let Some(moved) = &moved {
+        ctx.note(format!(
+            "note: the folder that held the name was moved to {}",
+            moved.display()
+        ));
+    }
+    Ok(row)
+}
+
+pub fn new(ctx: &Ctx, args: NewArgs) -> Result<()> {
+    let project = ctx.project_for_write()?;
+    let resolved = naming_args::resolve(ctx, &project, &args.naming)?;
+    let mut store = ctx.open_store(&project)?;
+    let row = allocate(ctx, &mut store, &resolved, &args.command)?;
+    let format = if args.json { Format::Json } else { args.format };
+    match format {
+        Format::Text if args.command.is_empty() => {
+            ctx.note(format!(
+                "created run {} (id {})\n  outputs: {}\n  logs:    {}",
+                row.name, row.id, row.outputs_dir, row.logs_dir
+            ));
+            output::print(&format!("{}\n", row.name))?;
+        }
+        Format::Text => ctx.note(format!(
+            "run {} (id {}): running {}",
+            row.name,
+            row.id,
+            display_command(&args.command)
+        )),
+        Format::Json => output::print_json(&RunOutput::from_row(&row))?,
+        Format::Env | Format::Shell => output::print(&run_view::render_metadata(&row, format)?)?,
+    }
+    if args.command.is_empty() {
+        return Ok(());
+    }
+    run_command(ctx, &store, &row, &args.command)
+}
+
+fn display_command(command: &[OsString]) -> String {
+    command
+        .iter()
+        .map(|w| w.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn run_command(ctx: &Ctx, store: &Store, row: &RunRow, command: &[OsString]) -> Result<()> {
+    let Some((program, rest)) = command.split_first() else {
+        return Ok(());
+    };
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(rest).current_dir(&ctx.cwd);
+    for (key, value) in run_view::metadata(row) {
+        cmd.env(key, value);
+    }
+    store.mark_run_started(&row.id, &crate::store::now_text())?;
+    let outcome = match crate::child::run_forwarding(&mut cmd) {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            let code = if e.kind() == std::io::ErrorKind::NotFound {
+                127
+            } else {
+                126
+            };
+            store.mark_run_finished(&row.id, "failed", Some(code), &crate::store::now_text())?;
+            let mut err = CliError::general(format!("cannot run {}", Path::new(program).display()))
+                .cause(e)
+                .hint(format!("the run {} is recorded as failed", row.name));
+            err.exit_override = Some(code as u8);
+            return Err(err);
+        }
+    };
+    let status = if outcome.interrupted {
+        "interrupted"
+    } else if outcome.code == 0 {
+        "completed"
+    } else {
+        "failed"
+    };
+    store.mark_run_finished(
+        &row.id,
+        status,
+        Some(outcome.code),
+        &crate::store::now_text(),
+    )?;
+    ctx.note(format!(
+        "run {} {status} (exit code {})",
+        row.name, outcome.code
+    ));
+    if outcome.code == 0 {
+        return Ok(());
+    }
+    let mut err = CliError::new(Kind::General, "");
+    err.exit_override = Some(u8::try_from(outcome.code).unwrap_or(1));
+    Err(err)
+}

@@ -1,0 +1,188 @@
+//! How a run is shown: the `--json` shape, the runtime metadata variables (RUN_ID, RUN_NAME, ...)
+//! in env, shell and JSON form, and finding a run from what the user typed.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::error::{CliError, Result};
+use crate::store::{RunRow, Store};
+
+/// `--format` of `new` and `env`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The run name on stdout, details on stderr
+    Text,
+    /// One JSON document (docs/json.md)
+    Json,
+    /// KEY=value lines, for an env file (docker --env-file, systemd)
+    Env,
+    /// export KEY='value' lines, for eval in bash or zsh
+    Shell,
+}
+
+/// A run in `--json` output (docs/json.md). Fields may be added, never renamed or removed.
+#[derive(Debug, Serialize)]
+pub struct RunOutput {
+    pub id: String,
+    pub name: String,
+    pub number: Option<u32>,
+    pub prefix: String,
+    pub dir_name: String,
+    pub outputs_dir: PathBuf,
+    pub logs_dir: PathBuf,
+    pub model: String,
+    pub dataset: String,
+    pub size: String,
+    pub scope: String,
+    pub status: String,
+    pub superseded: bool,
+    pub moved_to: Option<String>,
+    pub command: Option<Vec<String>>,
+    pub config_path: Option<String>,
+    pub config: Option<serde_json::Value>,
+    pub exit_code: Option<i32>,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub env: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The name without its `-run<N>` / `-ts<...>` suffix.
+pub fn prefix_of(row: &RunRow) -> String {
+    let suffix_at = match row.number {
+        Some(n) => row.name.strip_suffix(&format!("-run{n}")).map(str::len),
+        None => row.name.rfind("-ts"),
+    };
+    suffix_at
+        .and_then(|at| row.name.get(..at))
+        .unwrap_or(&row.name)
+        .to_string()
+}
+
+/// The runtime metadata contract (docs/naming.md), in order.
+pub fn metadata(row: &RunRow) -> Vec<(&'static str, String)> {
+    vec![
+        ("RUN_ID", row.id.clone()),
+        ("RUN_NAME", row.name.clone()),
+        (
+            "RUN_NUMBER",
+            row.number.map(|n| n.to_string()).unwrap_or_default(),
+        ),
+        ("RUN_NAME_PREFIX", prefix_of(row)),
+        ("RUN_DIR_NAME", row.dir_name.clone()),
+        ("RUN_DIR", row.outputs_dir.clone()),
+        ("RUN_LOG_DIR", row.logs_dir.clone()),
+        ("SERVED_MODEL_NAME", row.model.clone()),
+    ]
+}
+
+impl RunOutput {
+    pub fn from_row(row: &RunRow) -> RunOutput {
+        let env = metadata(row)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), serde_json::Value::String(v)))
+            .collect();
+        RunOutput {
+            id: row.id.clone(),
+            name: row.name.clone(),
+            number: row.number,
+            prefix: prefix_of(row),
+            dir_name: row.dir_name.clone(),
+            outputs_dir: PathBuf::from(&row.outputs_dir),
+            logs_dir: PathBuf::from(&row.logs_dir),
+            model: row.model.clone(),
+            dataset: row.dataset.clone(),
+            size: row.size.clone(),
+            scope: row.scope.clone(),
+            status: if row.superseded {
+                "superseded".into()
+            } else {
+                row.status.clone()
+            },
+            superseded: row.superseded,
+            moved_to: row.moved_to.clone(),
+            command: row
+                .command
+                .as_deref()
+                .and_then(|c| serde_json::from_str(c).ok()),
+            config_path: row.config_path.clone(),
+            config: row
+                .config
+                .as_deref()
+                .and_then(|c| serde_json::from_str(c).ok()),
+            exit_code: row.exit_code,
+            created_at: row.created_at.clone(),
+            started_at: row.started_at.clone(),
+            finished_at: row.finished_at.clone(),
+            env,
+        }
+    }
+}
+
+/// Single-quote a value for bash and zsh: `'` becomes `'\''`.
+pub fn shell_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', r"'\''"))
+}
+
+/// The metadata in env, shell or JSON form (text falls back to env).
+pub fn render_metadata(row: &RunRow, format: Format) -> Result<String> {
+    let vars = metadata(row);
+    Ok(match format {
+        Format::Shell => vars
+            .iter()
+            .map(|(k, v)| format!("export {k}={}\n", shell_quote(v)))
+            .collect(),
+        Format::Json => {
+            let map: serde_json::Map<String, serde_json::Value> = vars
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), serde_json::Value::String(v)))
+                .collect();
+            let mut text = serde_json::to_string_pretty(&map)?;
+            text.push('\n');
+            text
+        }
+        Format::Env | Format::Text => vars
+            .iter()
+            .map(|(k, v)| format!("{k}={}\n", v.replace('\n', " ")))
+            .collect(),
+    })
+}
+
+/// Find a run by name, id, unique id prefix, or `latest`.
+pub fn find_run(store: &Store, reference: &str) -> Result<RunRow> {
+    if reference == "latest" {
+        return store.latest_run()?.ok_or_else(|| {
+            CliError::not_found("there are no runs yet").hint("create one with 'runctl new'")
+        });
+    }
+    if let Some(row) = store.run_by_id(reference)? {
+        return Ok(row);
+    }
+    if let Some(row) = store.runs_named(reference)?.into_iter().next() {
+        return Ok(row);
+    }
+    let candidates =
+        if reference.is_empty() || !reference.bytes().all(|b| b.is_ascii_digit() || b == b'_') {
+            Vec::new()
+        } else {
+            store.runs_with_id_prefix(reference, 11)?
+        };
+    match candidates.len() {
+        0 => Err(
+            CliError::not_found(format!("no run named or with id '{reference}'"))
+                .hint("'runctl list' shows the runs; 'latest' is the newest"),
+        ),
+        1 => candidates
+            .into_iter()
+            .next()
+            .ok_or_else(|| CliError::not_found(reference.to_string())),
+        _ => {
+            let mut err = CliError::usage(format!("'{reference}' matches more than one run id"));
+            for run in candidates.iter().take(10) {
+                err = err.hint(format!("{}  {}", run.id, run.name));
+            }
+            Err(err.hint("give more of the id, or the run name"))
+        }
+    }
+}

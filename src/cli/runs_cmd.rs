@@ -1,0 +1,145 @@
+//! `runctl list`, `runctl show` and `runctl env`: reading run records.
+
+use clap::Args;
+
+use super::run_view::{self, Format, RunOutput};
+use super::{Ctx, output};
+use crate::error::Result;
+use crate::naming;
+use crate::store::RunFilter;
+
+/// List runs, newest first
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  runctl list\n  runctl list --model Qwen2-7B --status failed --limit 5\n  runctl list --json | jq -r '.[].name'"
+)]
+pub struct ListArgs {
+    /// Only runs of this model (normalized as names are)
+    #[arg(long, value_name = "M")]
+    model: Option<String>,
+    /// Only runs of this dataset (normalized as names are)
+    #[arg(long, value_name = "D")]
+    dataset: Option<String>,
+    /// Only runs with this status: created, running, interrupted, failed, completed, superseded, ...
+    #[arg(long, value_name = "S")]
+    status: Option<String>,
+    /// At most N runs
+    #[arg(long, value_name = "N")]
+    limit: Option<u32>,
+    /// Print the runs as a JSON array (docs/json.md)
+    #[arg(long)]
+    json: bool,
+}
+
+/// Show one run: <run> is a run name, a run id, a unique id prefix, or latest
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  runctl show latest\n  runctl show qwen2-7b-drg_letters-full-run3\n  runctl show 20261123_1405 --json"
+)]
+pub struct ShowArgs {
+    /// A run name, run id, unique id prefix, or latest
+    run: String,
+    /// Print the run as JSON (docs/json.md)
+    #[arg(long)]
+    json: bool,
+}
+
+/// Print a run's runtime metadata (RUN_ID, RUN_NAME, RUN_DIR, ...)
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  runctl env latest\n  eval \"$(runctl env latest --format shell)\"\n  docker run --env-file <(runctl env latest) image"
+)]
+pub struct EnvArgs {
+    /// A run name, run id, unique id prefix, or latest
+    run: String,
+    /// KEY=value lines (env), export lines for bash/zsh (shell), or JSON
+    #[arg(long, value_enum, default_value_t = Format::Env)]
+    format: Format,
+}
+
+pub fn list(ctx: &Ctx, args: ListArgs) -> Result<()> {
+    let project = ctx.require_project()?;
+    let store = ctx.open_store(&project)?;
+    let filter = RunFilter {
+        model: args.model.as_deref().map(naming::model_segment),
+        dataset: args.dataset.as_deref().map(naming::dataset_segment),
+        status: args.status,
+        limit: args.limit,
+    };
+    let runs = store.list_runs(&filter)?;
+    if args.json {
+        let out: Vec<RunOutput> = runs.iter().map(RunOutput::from_row).collect();
+        return output::print_json(&out);
+    }
+    if runs.is_empty() {
+        ctx.note("no runs");
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            let view = RunOutput::from_row(r);
+            vec![
+                r.name.clone(),
+                view.status,
+                r.created_at
+                    .get(..19)
+                    .unwrap_or(&r.created_at)
+                    .replace('T', " "),
+                r.id.clone(),
+            ]
+        })
+        .collect();
+    output::print(&output::table(
+        &["NAME", "STATUS", "CREATED (UTC)", "ID"],
+        &rows,
+    ))
+}
+
+pub fn show(ctx: &Ctx, args: ShowArgs) -> Result<()> {
+    let project = ctx.require_project()?;
+    let store = ctx.open_store(&project)?;
+    let row = run_view::find_run(&store, &args.run)?;
+    let view = RunOutput::from_row(&row);
+    if args.json {
+        return output::print_json(&view);
+    }
+    let mut text = String::new();
+    let mut line = |k: &str, v: &str| text.push_str(&format!("{k:<12} {v}\n"));
+    line("name", &view.name);
+    line("id", &view.id);
+    line("status", &view.status);
+    line("outputs", &view.outputs_dir.to_string_lossy());
+    line("logs", &view.logs_dir.to_string_lossy());
+    line("model", &view.model);
+    line("dataset", &view.dataset);
+    line("size", &view.size);
+    line("scope", &view.scope);
+    line("created", &view.created_at);
+    if let Some(v) = &view.started_at {
+        line("started", v);
+    }
+    if let Some(v) = &view.finished_at {
+        line("finished", v);
+    }
+    if let Some(code) = view.exit_code {
+        line("exit code", &code.to_string());
+    }
+    if let Some(cmd) = &view.command {
+        line("command", &cmd.join(" "));
+    }
+    if let Some(path) = &view.config_path {
+        line("config", path);
+    }
+    if let Some(moved) = &view.moved_to {
+        line("moved to", moved);
+    }
+    output::print(&text)
+}
+
+pub fn env(ctx: &Ctx, args: EnvArgs) -> Result<()> {
+    let project = ctx.require_project()?;
+    let store = ctx.open_store(&project)?;
+    let row = run_view::find_run(&store, &args.run)?;
+    output::print(&run_view::render_metadata(&row, args.format)?)
+}

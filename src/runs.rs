@@ -1,0 +1,249 @@
+//! Choosing a run's name and making its folders: the counter over the DB and the folders on
+//! disk, forced indexes, the timestamp fallback, the length guards, and the `latest` pointers.
+//!
+//! Everything here runs inside the store's allocation transaction (see [`crate::store::Allocation`]),
+//! so concurrent `runctl new` processes are serialized and a hand-made folder is never reused.
+//! SQL stays in the store; this module does the folder work.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{CliError, Result};
+use crate::naming::{self, Segments, Shortened};
+use crate::project::Scope;
+use crate::store::{Allocation, RunRow};
+
+/// What the user asked for.
+#[derive(Debug, Clone)]
+pub struct NameRequest {
+    pub segments: Segments,
+    pub scope: Scope,
+    pub forced: Option<u32>,
+    pub force: bool,
+}
+
+/// Where run folders go, as absolute paths, and the path-length guard.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub outputs: PathBuf,
+    pub logs: PathBuf,
+    pub max_path: usize,
+}
+
+impl Layout {
+    /// The longest run folder name that keeps both run folders within `max_path` characters.
+    fn name_budget(&self) -> usize {
+        let room = |base: &Path| {
+            self.max_path
+                .saturating_sub(base.to_string_lossy().chars().count() + 1)
+        };
+        naming::NAME_MAX
+            .min(room(&self.outputs))
+            .min(room(&self.logs))
+    }
+}
+
+/// The name chosen for a new run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub name: String,
+    pub number: Option<u32>,
+    /// The segments as used in the name (after any shortening).
+    pub fitted: Segments,
+    pub shortened: Vec<Shortened>,
+    /// The live run that `--force` takes the name from.
+    pub supersede: Option<RunRow>,
+}
+
+impl Plan {
+    pub fn prefix(&self) -> String {
+        self.fitted.prefix()
+    }
+}
+
+/// The largest `run<N>` among the folders of `dirs` that fall in the scope.
+fn folder_max(dirs: &[&Path], scope: Scope, segments: &[&Segments]) -> Option<u32> {
+    let mut max = None;
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if !segments
+                .iter()
+                .any(|s| naming::folder_in_scope(name, scope, s))
+            {
+                continue;
+            }
+            if let Some(n) = naming::run_number(name) {
+                max = max.max(Some(n));
+            }
+        }
+    }
+    max
+}
+
+fn folder_taken(layout: &Layout, name: &str) -> bool {
+    std::fs::symlink_metadata(layout.outputs.join(name)).is_ok()
+        || std::fs::symlink_metadata(layout.logs.join(name)).is_ok()
+}
+
+/// Choose the name of a new run. `stamp` is `YYYYmmddHHMMSS` (UTC) for the fallback, `salt`
+/// random hex for a fallback that is itself taken.
+pub fn plan(
+    a: &Allocation<'_>,
+    req: &NameRequest,
+    layout: &Layout,
+    stamp: &str,
+    salt: &str,
+) -> Result<Plan> {
+    let seg = &req.segments;
+    let budget = layout.name_budget();
+    let fits = |suffix: &str| naming::fit(seg, suffix, budget);
+
+    if let Some(n) = req.forced {
+        let (fitted, shortened) = fits(&naming::run_suffix(n));
+        let name = format!("{}-{}", fitted.prefix(), naming::run_suffix(n));
+        let live = a.live_run_named(&name)?;
+        let on_disk = folder_taken(layout, &name);
+        if (live.is_some() || on_disk) && !req.force {
+            let holder = match &live {
+                Some(run) => format!("run {} (id {})", run.name, run.id),
+                None => format!(
+                    "a folder in {} or {}",
+                    layout.outputs.display(),
+                    layout.logs.display()
+                ),
+            };
+            return Err(CliError::conflict(format!(
+                "run index {n} is taken: the name {name} belongs to {holder}"
+            ))
+            .hint("drop --run-index / FORCE_RUN_INDEX for the next free number, or add --force to take the name (the old run is kept and its folder moved aside)"));
+        }
+        return Ok(Plan {
+            name,
+            number: Some(n),
+            fitted,
+            shortened,
+            supersede: live,
+        });
+    }
+
+    let db_max = a.max_number(req.scope, &seg.model, &seg.dataset)?;
+    let (fitted_guess, _) = fits(&naming::run_suffix(1));
+    let disk_max = folder_max(
+        &[&layout.outputs, &layout.logs],
+        req.scope,
+        &[seg, &fitted_guess],
+    );
+    let mut n = db_max.max(disk_max).unwrap_or(0).saturating_add(1);
+    loop {
+        if n > naming::RUN_MAX {
+            let mut suffix = format!("ts{stamp}");
+            let (mut fitted, mut shortened) = fits(&suffix);
+            let mut name = format!("{}-{suffix}", fitted.prefix());
+            if a.live_run_named(&name)?.is_some() || folder_taken(layout, &name) {
+                suffix = format!("ts{stamp}-{salt}");
+                (fitted, shortened) = fits(&suffix);
+                name = format!("{}-{suffix}", fitted.prefix());
+            }
+            return Ok(Plan {
+                name,
+                number: None,
+                fitted,
+                shortened,
+                supersede: None,
+            });
+        }
+        let suffix = naming::run_suffix(n);
+        let (fitted, shortened) = fits(&suffix);
+        let name = format!("{}-{suffix}", fitted.prefix());
+        // Another scope may hold the same name (a folder made by hand, say): take the next.
+        if a.live_run_named(&name)?.is_none() && !folder_taken(layout, &name) {
+            return Ok(Plan {
+                name,
+                number: Some(n),
+                fitted,
+                shortened,
+                supersede: None,
+            });
+        }
+        n += 1;
+    }
+}
+
+/// Move a superseded run's folders aside (never deleting them); returns the new outputs path.
+pub fn move_aside(layout: &Layout, dir_name: &str, stamp: &str) -> Result<Option<PathBuf>> {
+    let mut moved_outputs = None;
+    for base in [&layout.outputs, &layout.logs] {
+        let from = base.join(dir_name);
+        if std::fs::symlink_metadata(&from).is_err() {
+            continue;
+        }
+        let mut to = base.join(format!("{dir_name}.superseded-{stamp}"));
+        let mut k = 2;
+        while std::fs::symlink_metadata(&to).is_ok() {
+            to = base.join(format!("{dir_name}.superseded-{stamp}-{k}"));
+            k += 1;
+        }
+        std::fs::rename(&from, &to).map_err(|e| CliError::io("move aside", &from, e))?;
+        if base == &layout.outputs {
+            moved_outputs = Some(to);
+        }
+    }
+    Ok(moved_outputs)
+}
+
+/// Make a run's folders. A folder that appeared meanwhile is a conflict, never reused.
+pub fn make_folders(layout: &Layout, dir_name: &str) -> Result<(PathBuf, PathBuf)> {
+    let outputs = layout.outputs.join(dir_name);
+    let logs = layout.logs.join(dir_name);
+    for dir in [&outputs, &logs] {
+        if let Some(parent) = dir.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| CliError::io("create", parent, e))?;
+        }
+        match std::fs::create_dir(dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(
+                    CliError::conflict(format!("{} already exists", dir.display()))
+                        .hint("runctl never reuses a run folder; try again for the next number"),
+                );
+            }
+            Err(e) => return Err(CliError::io("create", dir, e)),
+        }
+    }
+    Ok((outputs, logs))
+}
+
+/// Point `outputs/latest` (a relative symlink, or `latest.txt` where symlinks are refused) and
+/// `logs/latest.txt` at the run, each replaced atomically by a rename.
+pub fn update_pointers(layout: &Layout, dir_name: &str) -> Result<()> {
+    let tmp_name = format!(".latest.tmp-{}", std::process::id());
+    let tmp = layout.outputs.join(&tmp_name);
+    let _ = std::fs::remove_file(&tmp);
+    #[cfg(unix)]
+    let linked = std::os::unix::fs::symlink(dir_name, &tmp).is_ok();
+    #[cfg(not(unix))]
+    let linked = false;
+    if linked {
+        let latest = layout.outputs.join("latest");
+        std::fs::rename(&tmp, &latest).map_err(|e| CliError::io("replace", &latest, e))?;
+    } else {
+        write_atomic(&layout.outputs.join("latest.txt"), &format!("{dir_name}\n"))?;
+    }
+    write_atomic(&layout.logs.join("latest.txt"), &format!("{dir_name}\n"))
+}
+
+fn write_atomic(path: &Path, text: &str) -> Result<()> {
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp-{}",
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("pointer"),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, text).map_err(|e| CliError::io("write", &tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| CliError::io("replace", path, e))
+}

@@ -1,0 +1,300 @@
+//! Runs (table `runs`): allocation inside one write transaction, lookups, listing, status.
+
+use rusqlite::{OptionalExtension, Row, Transaction, params};
+
+use super::{Store, StoreError, classify};
+use crate::project::Scope;
+
+/// A run as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRow {
+    pub id: String,
+    pub name: String,
+    pub dir_name: String,
+    pub model: String,
+    pub dataset: String,
+    pub size: String,
+    pub number: Option<u32>,
+    pub scope: String,
+    pub status: String,
+    pub superseded: bool,
+    pub moved_to: Option<String>,
+    pub outputs_dir: String,
+    pub logs_dir: String,
+    pub command: Option<String>,
+    pub config: Option<String>,
+    pub config_path: Option<String>,
+    pub exit_code: Option<i32>,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+const COLUMNS: &str = "id, name, dir_name, model, dataset, size, number, scope, status, superseded, \
+     moved_to, outputs_dir, logs_dir, command, config, config_path, exit_code, created_at, \
+     started_at, finished_at";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<RunRow> {
+    Ok(RunRow {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        dir_name: row.get(2)?,
+        model: row.get(3)?,
+        dataset: row.get(4)?,
+        size: row.get(5)?,
+        number: row.get(6)?,
+        scope: row.get(7)?,
+        status: row.get(8)?,
+        superseded: row.get(9)?,
+        moved_to: row.get(10)?,
+        outputs_dir: row.get(11)?,
+        logs_dir: row.get(12)?,
+        command: row.get(13)?,
+        config: row.get(14)?,
+        config_path: row.get(15)?,
+        exit_code: row.get(16)?,
+        created_at: row.get(17)?,
+        started_at: row.get(18)?,
+        finished_at: row.get(19)?,
+    })
+}
+
+/// Filters of `runctl list`.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    pub model: Option<String>,
+    pub dataset: Option<String>,
+    pub status: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// A write transaction in which a run name is chosen and the run inserted; many processes
+/// allocating at once are serialized by it, so no two get the same name.
+pub struct Allocation<'a> {
+    tx: Transaction<'a>,
+    path: &'a std::path::Path,
+}
+
+impl Allocation<'_> {
+    fn err(&self, e: rusqlite::Error) -> StoreError {
+        classify(self.path, e)
+    }
+
+    /// The largest run number stored in this scope (superseded runs included).
+    pub fn max_number(
+        &self,
+        scope: Scope,
+        model: &str,
+        dataset: &str,
+    ) -> Result<Option<u32>, StoreError> {
+        let sql = match scope {
+            Scope::Global => "SELECT max(number) FROM runs WHERE ?1 IS NOT NULL OR ?2 IS NOT NULL",
+            Scope::Model => "SELECT max(number) FROM runs WHERE model = ?1 AND ?2 IS NOT NULL",
+            Scope::ModelDataset => "SELECT max(number) FROM runs WHERE model = ?1 AND dataset = ?2",
+        };
+        self.tx
+            .query_row(sql, params![model, dataset], |row| row.get(0))
+            .map_err(|e| self.err(e))
+    }
+
+    /// The live (not superseded) run holding this name.
+    pub fn live_run_named(&self, name: &str) -> Result<Option<RunRow>, StoreError> {
+        self.tx
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM runs WHERE name = ?1 AND superseded = 0"),
+                [name],
+                from_row,
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Mark a run superseded by a newer run of the same name.
+    pub fn supersede(&self, id: &str, moved_to: Option<&str>) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "UPDATE runs SET superseded = 1, moved_to = ?2 WHERE id = ?1",
+                params![id, moved_to],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Register the full form of a segment that naming shortened, under its short form; a
+    /// different full form with the same short form is a collision.
+    pub fn record_shortened(&self, short: &str, full: &str) -> Result<(), StoreError> {
+        super::hashes::insert_hashes(
+            &self.tx,
+            self.path,
+            "md5",
+            &[(short.to_string(), full.to_string())],
+            "naming",
+        )
+        .map(|_| ())
+    }
+
+    /// Insert a new run.
+    pub fn insert(&self, run: &RunRow) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                &format!(
+                    "INSERT INTO runs ({COLUMNS}) VALUES \
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
+                ),
+                params![
+                    run.id,
+                    run.name,
+                    run.dir_name,
+                    run.model,
+                    run.dataset,
+                    run.size,
+                    run.number,
+                    run.scope,
+                    run.status,
+                    run.superseded,
+                    run.moved_to,
+                    run.outputs_dir,
+                    run.logs_dir,
+                    run.command,
+                    run.config,
+                    run.config_path,
+                    run.exit_code,
+                    run.created_at,
+                    run.started_at,
+                    run.finished_at
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Run `f` inside one write transaction (`BEGIN IMMEDIATE`), committing when `commit` is
+    /// true and `f` succeeds; rolled back otherwise.
+    pub fn allocate<T, E: From<StoreError>>(
+        &mut self,
+        commit: bool,
+        f: impl FnOnce(&Allocation<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| classify(&path, e))?;
+        let allocation = Allocation { tx, path: &path };
+        let value = f(&allocation)?;
+        if commit {
+            allocation.tx.commit().map_err(|e| classify(&path, e))?;
+        }
+        Ok(value)
+    }
+
+    /// A run by exact id.
+    pub fn run_by_id(&self, id: &str) -> Result<Option<RunRow>, StoreError> {
+        self.conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM runs WHERE id = ?1"),
+                [id],
+                from_row,
+            )
+            .optional()
+            .map_err(|e| self.sql_err(e))
+    }
+
+    /// Runs with this name, live first, then newest first.
+    pub fn runs_named(&self, name: &str) -> Result<Vec<RunRow>, StoreError> {
+        self.query_runs(
+            &format!(
+                "SELECT {COLUMNS} FROM runs WHERE name = ?1 OR dir_name = ?1 \
+                 ORDER BY superseded, created_at DESC, id DESC"
+            ),
+            params![name],
+        )
+    }
+
+    /// Runs whose id starts with `prefix` (at most `limit`).
+    pub fn runs_with_id_prefix(&self, prefix: &str, limit: u32) -> Result<Vec<RunRow>, StoreError> {
+        let escaped = prefix
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        self.query_runs(
+            &format!(
+                "SELECT {COLUMNS} FROM runs WHERE id LIKE ?1 ESCAPE '\\' ORDER BY id LIMIT ?2"
+            ),
+            params![format!("{escaped}%"), limit],
+        )
+    }
+
+    /// The newest live run.
+    pub fn latest_run(&self) -> Result<Option<RunRow>, StoreError> {
+        Ok(self
+            .query_runs(
+                &format!(
+                    "SELECT {COLUMNS} FROM runs WHERE superseded = 0 \
+                     ORDER BY created_at DESC, id DESC LIMIT 1"
+                ),
+                [],
+            )?
+            .into_iter()
+            .next())
+    }
+
+    /// Runs matching the filter, newest first.
+    pub fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunRow>, StoreError> {
+        self.query_runs(
+            &format!(
+                "SELECT {COLUMNS} FROM runs WHERE (?1 IS NULL OR model = ?1) \
+                 AND (?2 IS NULL OR dataset = ?2) \
+                 AND (?3 IS NULL OR status = ?3 OR (?3 = 'superseded' AND superseded = 1)) \
+                 ORDER BY created_at DESC, id DESC LIMIT ?4"
+            ),
+            params![
+                filter.model,
+                filter.dataset,
+                filter.status,
+                filter.limit.map_or(-1, i64::from)
+            ],
+        )
+    }
+
+    /// Record that the run's command started.
+    pub fn mark_run_started(&self, id: &str, at: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE runs SET status = 'running', started_at = ?2 WHERE id = ?1",
+                params![id, at],
+            )
+            .map_err(|e| self.sql_err(e))?;
+        Ok(())
+    }
+
+    /// Record how the run's command ended.
+    pub fn mark_run_finished(
+        &self,
+        id: &str,
+        status: &str,
+        exit_code: Option<i32>,
+        at: &str,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE runs SET status = ?2, exit_code = ?3, finished_at = ?4 WHERE id = ?1",
+                params![id, status, exit_code, at],
+            )
+            .map_err(|e| self.sql_err(e))?;
+        Ok(())
+    }
+
+    fn query_runs(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<RunRow>, StoreError> {
+        let mut stmt = self.conn.prepare(sql).map_err(|e| self.sql_err(e))?;
+        stmt.query_map(params, from_row)
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.sql_err(e))
+    }
+}
