@@ -162,12 +162,15 @@ pub fn find_run(store: &Store, reference: &str) -> Result<RunRow> {
     if let Some(row) = store.runs_named(reference)?.into_iter().next() {
         return Ok(row);
     }
-    let candidates =
-        if reference.is_empty() || !reference.bytes().all(|b| b.is_ascii_digit() || b == b'_') {
-            Vec::new()
-        } else {
-            store.runs_with_id_prefix(reference, 11)?
-        };
+    let candidates = if reference.is_empty()
+        || !reference
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b'_')
+    {
+        Vec::new()
+    } else {
+        store.runs_with_id_prefix(reference, 11)?
+    };
     match candidates.len() {
         0 => Err(
             CliError::not_found(format!("no run named or with id '{reference}'"))
