@@ -234,16 +234,15 @@ pub fn run_number(name: &str) -> Option<u32> {
     tail.parse().ok()
 }
 
-/// Whether a folder name belongs to the counter scope of these segments. Folder names cannot
-/// be split back into segments (segments contain `-`), so this matches by prefix; it may count
-/// a folder of a longer model name too, which only makes the next number larger, never reused.
-pub fn folder_in_scope(folder: &str, scope: Scope, segments: &Segments) -> bool {
+/// The start a folder name must have to belong to the counter scope of these segments (empty
+/// for the global scope). Folder names cannot be split back into segments (segments contain
+/// `-`), so scope is matched by prefix; a folder of a longer model name may match too, which
+/// only makes the next number larger, never reused.
+pub fn scope_prefix(scope: Scope, segments: &Segments) -> String {
     match scope {
-        Scope::Global => true,
-        Scope::Model => folder.starts_with(&format!("{}-", segments.model)),
-        Scope::ModelDataset => {
-            folder.starts_with(&format!("{}-{}-", segments.model, segments.dataset))
-        }
+        Scope::Global => String::new(),
+        Scope::Model => format!("{}-", segments.model),
+        Scope::ModelDataset => format!("{}-{}-", segments.model, segments.dataset),
     }
 }
 

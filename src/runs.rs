@@ -62,6 +62,7 @@ impl Plan {
 
 /// The largest `run<N>` among the folders of `dirs` that fall in the scope.
 fn folder_max(dirs: &[&Path], scope: Scope, segments: &[&Segments]) -> Option<u32> {
+    let prefixes: Vec<String> = segments.iter().map(|s| naming::scope_prefix(scope, s)).collect();
     let mut max = None;
     for dir in dirs {
         let Ok(entries) = std::fs::read_dir(dir) else {
@@ -70,10 +71,7 @@ fn folder_max(dirs: &[&Path], scope: Scope, segments: &[&Segments]) -> Option<u3
         for entry in entries.flatten() {
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
-            if !segments
-                .iter()
-                .any(|s| naming::folder_in_scope(name, scope, s))
-            {
+            if !prefixes.iter().any(|p| name.starts_with(p.as_str())) {
                 continue;
             }
             if let Some(n) = naming::run_number(name) {

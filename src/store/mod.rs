@@ -13,7 +13,7 @@ mod schema;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 
 pub use hashes::{HashRecord, LinkRecord, Recorded};
 pub use runs::{Allocation, RunFilter, RunRow};
@@ -92,17 +92,19 @@ impl Store {
     /// existing one is left at its schema, for the caller to check [`Store::schema_status`].
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         check_header(path)?;
-        if path.exists() {
-            // Read-only first, so that a newer DB is refused without a single byte changed.
-            schema::refuse_newer(path)?;
-        }
+        // Opening and reading write nothing: the schema is checked (and a newer or foreign DB
+        // refused) before the only write of opening, switching an old file to WAL.
         let conn = Connection::open(path).map_err(|e| classify(path, e))?;
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
         };
-        store.configure()?;
-        schema::migrate_if_fresh(&mut store)?;
+        store.configure_connection()?;
+        let status = store.schema_status()?;
+        store.ensure_wal()?;
+        if status.fresh && !status.pending.is_empty() {
+            store.migrate()?;
+        }
         Ok(store)
     }
 
@@ -116,7 +118,7 @@ impl Store {
         Ok(store)
     }
 
-    fn configure(&mut self) -> Result<(), StoreError> {
+    fn configure_connection(&mut self) -> Result<(), StoreError> {
         let path = self.path.clone();
         self.conn
             .busy_timeout(BUSY_TIMEOUT)
@@ -124,6 +126,14 @@ impl Store {
         self.conn
             .pragma_update(None, "foreign_keys", true)
             .map_err(|e| classify(&path, e))?;
+        self.conn
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| classify(&path, e))?;
+        Ok(())
+    }
+
+    fn ensure_wal(&mut self) -> Result<(), StoreError> {
+        let path = self.path.clone();
         let mode: String = self
             .conn
             .query_row("PRAGMA journal_mode", [], |row| row.get(0))
@@ -133,9 +143,6 @@ impl Store {
                 .pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))
                 .map_err(|e| classify(&path, e))?;
         }
-        self.conn
-            .pragma_update(None, "synchronous", "NORMAL")
-            .map_err(|e| classify(&path, e))?;
         Ok(())
     }
 
@@ -206,18 +213,6 @@ fn classify(path: &Path, err: rusqlite::Error) -> StoreError {
         path: path.to_path_buf(),
         source: err,
     }
-}
-
-/// Open read-only, for inspection that must not change a byte.
-fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| classify(path, e))?;
-    conn.busy_timeout(BUSY_TIMEOUT)
-        .map_err(|e| classify(path, e))?;
-    Ok(conn)
 }
 
 /// The current UTC time as stored: RFC 3339 with exactly six fractional digits, so that text

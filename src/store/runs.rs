@@ -178,9 +178,15 @@ impl Store {
         f: impl FnOnce(&Allocation<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
         let path = self.path.clone();
+        // A dry run only reads: no write lock for it.
+        let behavior = if commit {
+            rusqlite::TransactionBehavior::Immediate
+        } else {
+            rusqlite::TransactionBehavior::Deferred
+        };
         let tx = self
             .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .transaction_with_behavior(behavior)
             .map_err(|e| classify(&path, e))?;
         let allocation = Allocation { tx, path: &path };
         let value = f(&allocation)?;

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Run naming. Targets (issue: run names): `runctl new` whole process (allocate + folders +
+# pointers) median < 5 ms; `runctl name` < 2 ms; compared in the same run with the Python floor
+# for the same job (the seed's naming with os.listdir + mkdir, no database).
+source "$(dirname "$0")/lib.sh"
+ensure_hyperfine
+build_release
+
+PROJ="$OUT/naming-project"
+PYPROJ="$OUT/naming-python"
+rm -rf "$PROJ" "$PYPROJ" && mkdir -p "$PROJ" "$PYPROJ/outputs" "$PYPROJ/logs"
+(cd "$PROJ" && "$RUNCTL" -q init)
+
+cat > "$OUT/naming_floor.py" <<'PY'
+# The seed's naming, as a pipeline would do it in Python: slug the segments, scan outputs/ and
+# logs/ for the highest run<N> of the prefix, mkdir both folders, rewrite the pointers.
+import os, re, sys
+def slug(s):
+    s = re.sub(r"[^a-z0-9_]+", "-", s.strip().lower())
+    return s.strip("-_") or None
+model, dataset, size = slug("Qwen2-7B") or "model", slug("drg_letters") or "dataset", "full"
+prefix = f"{model}-{dataset}-{size}-run"
+n = 0
+for d in ("outputs", "logs"):
+    for name in os.listdir(d):
+        m = re.fullmatch(re.escape(prefix) + r"(\d+)", name)
+        if m:
+            n = max(n, int(m.group(1)))
+name = f"{prefix}{n + 1}"
+if len(sys.argv) > 1 and sys.argv[1] == "name":
+    print(name); sys.exit()
+os.mkdir(os.path.join("outputs", name)); os.mkdir(os.path.join("logs", name))
+tmp = os.path.join("outputs", ".latest.tmp"); os.symlink(name, tmp); os.replace(tmp, os.path.join("outputs", "latest"))
+with open("logs/.latest.tmp", "w") as f: f.write(name + "\n")
+os.replace("logs/.latest.tmp", "logs/latest.txt")
+print(name)
+PY
+
+# Each timed `new` really allocates a run: the project grows by one run per timing run, as it
+# would in use. 300 runs of each.
+cd "$PROJ"
+hyperfine -N --warmup 10 --runs 300 \
+  "$RUNCTL new --model Qwen2-7B --dataset drg_letters" \
+  "$RUNCTL name --model Qwen2-7B --dataset drg_letters" \
+  --export-json "$OUT/naming-runctl.json" >&2
+cd "$PYPROJ"
+hyperfine -N --warmup 10 --runs 300 \
+  "$PYTHON $OUT/naming_floor.py" \
+  "$PYTHON $OUT/naming_floor.py name" \
+  --export-json "$OUT/naming-python.json" >&2
+
+new=$(median_ms "$OUT/naming-runctl.json" 0)
+name=$(median_ms "$OUT/naming-runctl.json" 1)
+py_new=$(median_ms "$OUT/naming-python.json" 0)
+py_name=$(median_ms "$OUT/naming-python.json" 1)
+r_new=$(python3 -c "print('%.1f' % ($py_new / $new))")
+r_name=$(python3 -c "print('%.1f' % ($py_name / $name))")
+runs=$(cd "$PROJ" && "$RUNCTL" list --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+cat > "$OUT/naming.md" <<MD
+### Run naming
+
+\`bench/naming.sh\`: whole processes, \`hyperfine -N\`, 300 runs each; every timed \`new\` allocates
+a real run (the project ends with ${runs} runs). The Python floor does the seed's naming with
+\`os.listdir\` + \`mkdir\` and no database (so no atomicity, no record).
+
+| command | median | Python floor | runctl faster by | target |
+|---|---|---|---|---|
+| \`runctl new\` (allocate in SQLite + 2 folders + pointers) | ${new} ms | ${py_new} ms | ${r_new}x | < 5 ms |
+| \`runctl name\` (read-only) | ${name} ms | ${py_name} ms | ${r_name}x | < 2 ms |
+MD
+cat "$OUT/naming.md"
