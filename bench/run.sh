@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run every benchmark and write docs/benchmarks.md. Usage: bash bench/run.sh
 source "$(dirname "$0")/lib.sh"
+build_release
 sections=()
 for bench in "$BENCH_DIR"/*.sh; do
   case "$(basename "$bench")" in run.sh|lib.sh) continue ;; esac

@@ -62,7 +62,10 @@ impl Plan {
 
 /// The largest `run<N>` among the folders of `dirs` that fall in the scope.
 fn folder_max(dirs: &[&Path], scope: Scope, segments: &[&Segments]) -> Option<u32> {
-    let prefixes: Vec<String> = segments.iter().map(|s| naming::scope_prefix(scope, s)).collect();
+    let prefixes: Vec<String> = segments
+        .iter()
+        .map(|s| naming::scope_prefix(scope, s))
+        .collect();
     let mut max = None;
     for dir in dirs {
         let Ok(entries) = std::fs::read_dir(dir) else {

@@ -280,6 +280,9 @@ mod tests {
     fn versions_are_contiguous_from_one_to_latest() {
         let versions: Vec<i64> = known().iter().map(|(m, _)| m.version).collect();
         let expected: Vec<i64> = (1..=LATEST_VERSION).collect();
-        assert_eq!(versions, expected, "update LATEST_VERSION when a migration lands");
+        assert_eq!(
+            versions, expected,
+            "update LATEST_VERSION when a migration lands"
+        );
     }
 }
