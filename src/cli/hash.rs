@@ -54,6 +54,19 @@ struct HashOutput<'a> {
     already_hashed: bool,
 }
 
+impl<'a> HashOutput<'a> {
+    fn new(hashed: &'a hashing::Hashed, algo: HashAlgo, length: usize) -> Self {
+        HashOutput {
+            hash: &hashed.text,
+            hex: hashed.hex.as_deref(),
+            identifier: &hashed.identifier,
+            algo: algo.as_str(),
+            length,
+            already_hashed: hashed.hex.is_none(),
+        }
+    }
+}
+
 /// Hash length and digest: flags first, then the project's settings, then the defaults.
 pub fn hash_params(
     ctx: &Ctx,
@@ -94,14 +107,7 @@ pub fn run(ctx: &Ctx, args: HashArgs) -> Result<()> {
         store.record_hash(algo.as_str(), hex, &hashed.identifier, "hash")?;
     }
     if args.json {
-        return output::print_json(&HashOutput {
-            hash: &hashed.text,
-            hex: hashed.hex.as_deref(),
-            identifier: &hashed.identifier,
-            algo: algo.as_str(),
-            length,
-            already_hashed: hashed.hex.is_none(),
-        });
+        return output::print_json(&HashOutput::new(&hashed, algo, length));
     }
     output::print(&format!("{}\n", hashed.text))
 }
@@ -138,8 +144,6 @@ fn batch(
             CliError::general(format!("stdin line {line_no} is not valid UTF-8"))
                 .hint("the hashes of the lines before it were printed")
         })?;
-        text.clear();
-        hashing::hash_tab_line(line, length, algo, &mut text);
         if args.json || store.is_some() {
             let parts: Vec<&str> = line.split('\t').collect();
             let hashed = hashing::compute_hash(&parts, length, algo);
@@ -147,24 +151,17 @@ fn batch(
                 pending.push((hex.clone(), hashed.identifier.clone()));
             }
             if args.json {
-                serde_json::to_writer(
-                    &mut out,
-                    &HashOutput {
-                        hash: &hashed.text,
-                        hex: hashed.hex.as_deref(),
-                        identifier: &hashed.identifier,
-                        algo: algo.as_str(),
-                        length,
-                        already_hashed: hashed.hex.is_none(),
-                    },
-                )?;
-                out.write_all(b"\n")?;
+                serde_json::to_writer(&mut out, &HashOutput::new(&hashed, algo, length))?;
+            } else {
+                out.write_all(hashed.text.as_bytes())?;
             }
-        }
-        if !args.json {
+        } else {
+            // The hot path: no allocation per line.
+            text.clear();
+            hashing::hash_tab_line(line, length, algo, &mut text);
             out.write_all(text.as_bytes())?;
-            out.write_all(b"\n")?;
         }
+        out.write_all(b"\n")?;
         if pending.len() >= RECORD_CHUNK {
             flush_records(&mut store, algo, &mut pending)?;
         }

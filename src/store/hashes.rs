@@ -100,28 +100,6 @@ impl Store {
         .map_err(|e| self.sql_err(e))
     }
 
-    /// Every registered hash of this identifier.
-    pub fn find_identifier(&self, identifier: &str) -> Result<Vec<HashRecord>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT algo, hash, identifier, origin, created_at FROM hashes \
-                 WHERE identifier = ?1 ORDER BY length(hash), algo",
-            )
-            .map_err(|e| self.sql_err(e))?;
-        stmt.query_map([identifier], |row| {
-            Ok(HashRecord {
-                algo: row.get(0)?,
-                hash: row.get(1)?,
-                identifier: row.get(2)?,
-                origin: row.get(3)?,
-                created_at: row.get(4)?,
-            })
-        })
-        .and_then(|rows| rows.collect())
-        .map_err(|e| self.sql_err(e))
-    }
-
     /// Record (or refresh) a folder alias.
     pub fn record_link(&mut self, link: &LinkRecord) -> Result<(), StoreError> {
         self.conn
