@@ -43,6 +43,12 @@ hyperfine -N --warmup 10 --runs 300 \
   "$RUNCTL new --model Qwen2-7B --dataset drg_letters" \
   "$RUNCTL name --model Qwen2-7B --dataset drg_letters" \
   --export-json "$OUT/naming-runctl.json" >&2
+# SQLite's own floor: a whole process (the sqlite3 shell) that opens the same WAL database and
+# runs the counter's query, nothing else.
+command -v sqlite3 >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq sqlite3 >/dev/null; }
+hyperfine -N --warmup 10 --runs 300 \
+  "sqlite3 $PROJ/.runctl/state.db \"SELECT max(number) FROM runs WHERE model = 'qwen2-7b' AND dataset = 'drg_letters'\"" \
+  --export-json "$OUT/naming-sqlite.json" >&2
 cd "$PYPROJ"
 hyperfine -N --warmup 10 --runs 300 \
   "$PYTHON $OUT/naming_floor.py" \
@@ -53,6 +59,7 @@ new=$(median_ms "$OUT/naming-runctl.json" 0)
 name=$(median_ms "$OUT/naming-runctl.json" 1)
 py_new=$(median_ms "$OUT/naming-python.json" 0)
 py_name=$(median_ms "$OUT/naming-python.json" 1)
+floor=$(median_ms "$OUT/naming-sqlite.json" 0)
 r_new=$(python3 -c "print('%.1f' % ($py_new / $new))")
 r_name=$(python3 -c "print('%.1f' % ($py_name / $name))")
 runs=$(cd "$PROJ" && "$RUNCTL" list --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
@@ -67,5 +74,8 @@ a real run (the project ends with ${runs} runs). The Python floor does the seed'
 |---|---|---|---|---|
 | \`runctl new\` (allocate in SQLite + 2 folders + pointers) | ${new} ms | ${py_new} ms | ${r_new}x | < 5 ms |
 | \`runctl name\` (read-only) | ${name} ms | ${py_name} ms | ${r_name}x | < 2 ms |
+
+SQLite's own floor on this machine, the \`sqlite3\` shell opening the same WAL database and running
+the counter's query as a whole process: ${floor} ms (median, same run).
 MD
 cat "$OUT/naming.md"

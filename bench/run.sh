@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# Run every benchmark and write docs/benchmarks.md. Usage: bash bench/run.sh
+# Run the benchmarks and write docs/benchmarks.md.
+# Usage: bash bench/run.sh [NAME...]   (no names: all; with names: only those are re-run, the
+# other sections are kept from their last run in bench/out/)
 source "$(dirname "$0")/lib.sh"
 build_release
 sections=()
 for bench in "$BENCH_DIR"/*.sh; do
   case "$(basename "$bench")" in run.sh|lib.sh) continue ;; esac
   name="$(basename "$bench" .sh)"
-  echo "== $name" >&2
-  bash "$bench" >/dev/null
-  sections+=("$OUT/$name.md")
+  if [ $# -eq 0 ] || [[ " $* " == *" $name "* ]]; then
+    echo "== $name" >&2
+    bash "$bench" >/dev/null
+  fi
+  [ -f "$OUT/$name.md" ] && sections+=("$OUT/$name.md")
 done
 {
   cat <<MD
@@ -22,5 +26,6 @@ Last run: $(date -u +%Y-%m-%d) on $(nproc) cores, $(uname -sm), $("$RUNCTL" --ve
 
 MD
   for s in "${sections[@]}"; do cat "$s"; echo; done
+  cat "$BENCH_DIR/notes.md"
 } > "$REPO/docs/benchmarks.md"
 echo "wrote docs/benchmarks.md" >&2
