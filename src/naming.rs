@@ -82,31 +82,27 @@ pub fn cap_segment(segment: &str, cap: usize) -> String {
     }
 }
 
-/// A segment: its slug, capped at [`SEGMENT_MAX`], or `default` when empty.
-pub fn segment(raw: &str, default: &str) -> String {
-    let s = slug(raw);
-    if s.is_empty() {
-        default.to_string()
-    } else {
-        cap_segment(&s, SEGMENT_MAX)
-    }
+fn or_default(s: String, default: &str) -> String {
+    if s.is_empty() { default.to_string() } else { s }
 }
 
 /// The model segment.
 pub fn model_segment(raw: &str) -> String {
-    segment(raw, "model")
+    cap_segment(&model_full(raw), SEGMENT_MAX)
+}
+
+fn model_full(raw: &str) -> String {
+    or_default(slug(raw), "model")
 }
 
 /// The dataset segment: a trailing `-full`, `_full`, `-n<digits>` or `_n<digits>` is dropped,
 /// since the size segment carries it.
 pub fn dataset_segment(raw: &str) -> String {
-    let s = slug(raw);
-    let s = strip_size_suffix(&s);
-    if s.is_empty() {
-        "dataset".to_string()
-    } else {
-        cap_segment(s, SEGMENT_MAX)
-    }
+    cap_segment(&dataset_full(raw), SEGMENT_MAX)
+}
+
+fn dataset_full(raw: &str) -> String {
+    or_default(strip_size_suffix(&slug(raw)).to_string(), "dataset")
 }
 
 /// Drop trailing size suffixes (`-full`, `_n32`, ...), as many as there are, so that applying
@@ -129,6 +125,10 @@ fn strip_size_suffix(mut s: &str) -> &str {
 
 /// The size segment from a sample size: absent, `null` or `full` -> `full`; a count -> `n<count>`.
 pub fn size_segment(raw: Option<&str>) -> String {
+    cap_segment(&size_full(raw), SEGMENT_MAX)
+}
+
+fn size_full(raw: Option<&str>) -> String {
     let Some(raw) = raw else {
         return "full".to_string();
     };
@@ -145,7 +145,37 @@ pub fn size_segment(raw: Option<&str>) -> String {
         let digits = digits.trim_start_matches('0');
         return format!("n{}", if digits.is_empty() { "0" } else { digits });
     }
-    segment(&value, "size")
+    or_default(slug(&value), "size")
+}
+
+/// The segments of raw values, with the 64-character caps that were applied to them (what
+/// each segment was before and after), so that callers can record them.
+pub fn segments_from(model: &str, dataset: &str, size: Option<&str>) -> (Segments, Vec<Shortened>) {
+    let full = [
+        ("model", model_full(model)),
+        ("dataset", dataset_full(dataset)),
+        ("size", size_full(size)),
+    ];
+    let mut capped = Vec::new();
+    let [model, dataset, size] = full.map(|(name, from)| {
+        let to = cap_segment(&from, SEGMENT_MAX);
+        if to != from {
+            capped.push(Shortened {
+                segment: name,
+                from,
+                to: to.clone(),
+            });
+        }
+        to
+    });
+    (
+        Segments {
+            model,
+            dataset,
+            size,
+        },
+        capped,
+    )
 }
 
 /// The three segments of a name.

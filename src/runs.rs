@@ -101,14 +101,25 @@ pub fn plan(
 ) -> Result<Plan> {
     let seg = &req.segments;
     let budget = layout.name_budget();
-    let fits = |suffix: &str| naming::fit(seg, suffix, budget);
+    // The plan for a suffix (`run7`, `ts20261123...`): segments fitted to the budget, the name.
+    let plan_for = |suffix: &str, number: Option<u32>| {
+        let (fitted, shortened) = naming::fit(seg, suffix, budget);
+        Plan {
+            name: format!("{}-{suffix}", fitted.prefix()),
+            number,
+            fitted,
+            shortened,
+            supersede: None,
+        }
+    };
+    let taken = |name: &str| -> Result<bool> {
+        Ok(a.live_run_named(name)?.is_some() || folder_taken(layout, name))
+    };
 
     if let Some(n) = req.forced {
-        let (fitted, shortened) = fits(&naming::run_suffix(n));
-        let name = format!("{}-{}", fitted.prefix(), naming::run_suffix(n));
-        let live = a.live_run_named(&name)?;
-        let on_disk = folder_taken(layout, &name);
-        if (live.is_some() || on_disk) && !req.force {
+        let mut plan = plan_for(&naming::run_suffix(n), Some(n));
+        let live = a.live_run_named(&plan.name)?;
+        if (live.is_some() || folder_taken(layout, &plan.name)) && !req.force {
             let holder = match &live {
                 Some(run) => format!("run {} (id {})", run.name, run.id),
                 None => format!(
@@ -118,60 +129,36 @@ pub fn plan(
                 ),
             };
             return Err(CliError::conflict(format!(
-                "run index {n} is taken: the name {name} belongs to {holder}"
+                "run index {n} is taken: the name {} belongs to {holder}",
+                plan.name
             ))
             .hint("drop --run-index / FORCE_RUN_INDEX for the next free number, or add --force to take the name (the old run is kept and its folder moved aside)"));
         }
-        return Ok(Plan {
-            name,
-            number: Some(n),
-            fitted,
-            shortened,
-            supersede: live,
-        });
+        plan.supersede = live;
+        return Ok(plan);
     }
 
     let db_max = a.max_number(req.scope, &seg.model, &seg.dataset)?;
-    let (fitted_guess, _) = fits(&naming::run_suffix(1));
+    let fitted_guess = plan_for(&naming::run_suffix(1), None).fitted;
     let disk_max = folder_max(
         &[&layout.outputs, &layout.logs],
         req.scope,
         &[seg, &fitted_guess],
     );
     let mut n = db_max.max(disk_max).unwrap_or(0).saturating_add(1);
-    loop {
-        if n > naming::RUN_MAX {
-            let mut suffix = format!("ts{stamp}");
-            let (mut fitted, mut shortened) = fits(&suffix);
-            let mut name = format!("{}-{suffix}", fitted.prefix());
-            if a.live_run_named(&name)?.is_some() || folder_taken(layout, &name) {
-                suffix = format!("ts{stamp}-{salt}");
-                (fitted, shortened) = fits(&suffix);
-                name = format!("{}-{suffix}", fitted.prefix());
-            }
-            return Ok(Plan {
-                name,
-                number: None,
-                fitted,
-                shortened,
-                supersede: None,
-            });
-        }
-        let suffix = naming::run_suffix(n);
-        let (fitted, shortened) = fits(&suffix);
-        let name = format!("{}-{suffix}", fitted.prefix());
+    while n <= naming::RUN_MAX {
+        let plan = plan_for(&naming::run_suffix(n), Some(n));
         // Another scope may hold the same name (a folder made by hand, say): take the next.
-        if a.live_run_named(&name)?.is_none() && !folder_taken(layout, &name) {
-            return Ok(Plan {
-                name,
-                number: Some(n),
-                fitted,
-                shortened,
-                supersede: None,
-            });
+        if !taken(&plan.name)? {
+            return Ok(plan);
         }
         n += 1;
     }
+    let plan = plan_for(&format!("ts{stamp}"), None);
+    if taken(&plan.name)? {
+        return Ok(plan_for(&format!("ts{stamp}-{salt}"), None));
+    }
+    Ok(plan)
 }
 
 /// Move a superseded run's folders aside (never deleting them); returns the new outputs path.

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::{Ctx, output};
 use crate::error::{CliError, Result};
 use crate::hashing;
-use crate::project::HashAlgo;
+use crate::project::{HashAlgo, HashingSettings};
 
 /// Print the short deterministic hash (:hash=xxxxxxxx) of an identifier
 ///
@@ -69,14 +69,10 @@ impl<'a> HashOutput<'a> {
 
 /// Hash length and digest: flags first, then the project's settings, then the defaults.
 pub fn hash_params(
-    ctx: &Ctx,
+    settings: Option<&HashingSettings>,
     length: Option<u16>,
     algo: Option<HashAlgo>,
 ) -> Result<(usize, HashAlgo)> {
-    let settings = match (length, algo) {
-        (Some(_), Some(_)) => None,
-        _ => ctx.find_project()?.map(|p| p.settings.hashing),
-    };
     let length = match length {
         Some(n) => usize::from(n),
         None => settings.as_ref().map_or(8, |s| s.length),
@@ -92,12 +88,19 @@ pub fn hash_params(
 }
 
 pub fn run(ctx: &Ctx, args: HashArgs) -> Result<()> {
-    let (length, algo) = hash_params(ctx, args.length, args.algo)?;
-    let mut store = if args.record {
-        let project = ctx.project_for_write()?;
-        Some(ctx.open_store(&project)?)
+    // The project is read once, and only when it is needed: for --record, or for a default.
+    let project = if args.record {
+        Some(ctx.project_for_write()?)
+    } else if args.length.is_none() || args.algo.is_none() {
+        ctx.find_project()?
     } else {
         None
+    };
+    let settings = project.as_ref().map(|p| &p.settings.hashing);
+    let (length, algo) = hash_params(settings, args.length, args.algo)?;
+    let mut store = match (&project, args.record) {
+        (Some(project), true) => Some(ctx.open_store(project)?),
+        _ => None,
     };
     if args.batch {
         return batch(&args, length, algo, store.as_mut());

@@ -91,14 +91,14 @@ pub fn run(ctx: &Ctx, args: LinkArgs) -> Result<()> {
             args.prefix.unwrap_or_default()
         )));
     };
-    let (length, algo) = hash_params(ctx, args.length, args.algo)?;
+    let project = ctx.project_for_write()?;
+    let (length, algo) = hash_params(Some(&project.settings.hashing), args.length, args.algo)?;
     let hashed = hashing::compute_hash(&[rest], length, algo);
     let Some(hex) = hashed.hex else {
         return Err(CliError::usage(format!(
             "'{name}' already holds a hash; link the full folder instead"
         )));
     };
-    let project = ctx.project_for_write()?;
     let mode = args.mode.unwrap_or(project.settings.hashing.link_mode);
     let mut store = ctx.open_store(&project)?;
     store.record_hash(algo.as_str(), &hex, &hashed.identifier, "link")?;

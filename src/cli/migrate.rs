@@ -46,7 +46,7 @@ pub fn run(ctx: &Ctx, args: MigrateArgs) -> Result<()> {
     let project = ctx.require_project()?;
     project.ensure_state_dir()?;
     let mut store = Store::open(&project.db_path())?;
-    let status = store.schema_status()?;
+    let status = store.schema_status().clone();
     let mut out = MigrateOutput {
         db: store.path().to_path_buf(),
         from_version: status.current,
@@ -78,7 +78,7 @@ pub fn run(ctx: &Ctx, args: MigrateArgs) -> Result<()> {
             ));
         }
         out.applied = store.migrate()?;
-        out.to_version = store.schema_status()?.current;
+        out.to_version = store.schema_status().current;
     }
     if args.json {
         return output::print_json(&out);

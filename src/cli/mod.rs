@@ -236,7 +236,7 @@ impl Ctx {
     pub fn open_store(&self, project: &Project) -> Result<Store> {
         project.ensure_state_dir()?;
         let mut store = Store::open(&project.db_path())?;
-        let status = store.schema_status()?;
+        let status = store.schema_status().clone();
         if status.pending.is_empty() {
             return Ok(store);
         }

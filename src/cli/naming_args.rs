@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::Ctx;
 use crate::error::{CliError, Result};
-use crate::naming::{self, Segments};
+use crate::naming::{self, Shortened};
 use crate::pipeline_config;
 use crate::project::{Project, Scope};
 use crate::runs::{Layout, NameRequest};
@@ -51,6 +51,8 @@ pub struct Resolved {
     pub legacy: bool,
     /// The config snapshot, as JSON text, and its path.
     pub config: Option<(String, PathBuf)>,
+    /// Segments cut to 64 characters (recorded in the hash registry with the name's own cuts).
+    pub capped: Vec<Shortened>,
 }
 
 fn env_nonempty(key: &str) -> Option<String> {
@@ -101,11 +103,7 @@ pub fn resolve(ctx: &Ctx, project: &Project, args: &NamingArgs) -> Result<Resolv
         Some(s) => Some(s.clone()),
         None => from_config(&naming_settings.sample_size_key).flatten(),
     };
-    let segments = Segments {
-        model: naming::model_segment(&model),
-        dataset: naming::dataset_segment(&dataset),
-        size: naming::size_segment(size.as_deref()),
-    };
+    let (segments, capped) = naming::segments_from(&model, &dataset, size.as_deref());
     let forced = match args.run_index {
         Some(n) => Some(n),
         None => match env_nonempty("FORCE_RUN_INDEX") {
@@ -146,5 +144,6 @@ pub fn resolve(ctx: &Ctx, project: &Project, args: &NamingArgs) -> Result<Resolv
         layout,
         legacy,
         config,
+        capped,
     })
 }

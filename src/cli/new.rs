@@ -142,9 +142,10 @@ pub fn name(ctx: &Ctx, args: NameArgs) -> Result<()> {
             dataset: resolved.request.segments.dataset.clone(),
             size: resolved.request.segments.size.clone(),
             scope: resolved.request.scope.to_string(),
-            shortened: plan
-                .shortened
+            shortened: resolved
+                .capped
                 .iter()
+                .chain(&plan.shortened)
                 .map(|s| ShortenedOutput {
                     segment: s.segment,
                     from: s.from.clone(),
@@ -187,7 +188,7 @@ fn allocate(
                 a.supersede(&old.id, moved_text.as_deref())?;
             }
         }
-        for s in &plan.shortened {
+        for s in resolved.capped.iter().chain(&plan.shortened) {
             a.record_shortened(&s.to, &s.from)?;
         }
         let dir_name = if resolved.legacy {

@@ -62,10 +62,9 @@ struct ComponentOutput {
 
 pub fn run(ctx: &Ctx, args: PathArgs) -> Result<()> {
     let PathCommand::Check(args) = args.command;
-    let max_path = ctx
-        .find_project()?
-        .map_or(240, |p| p.settings.naming.max_path);
-    let (length, algo) = hash_params(ctx, None, None)?;
+    let project = ctx.find_project()?;
+    let max_path = project.as_ref().map_or(240, |p| p.settings.naming.max_path);
+    let (length, algo) = hash_params(project.as_ref().map(|p| &p.settings.hashing), None, None)?;
     let paths = if args.paths.is_empty() {
         read_stdin_paths()?
     } else {

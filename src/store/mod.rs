@@ -76,6 +76,8 @@ pub enum StoreError {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Where the schema stands: read once at open, refreshed by `migrate`.
+    status: SchemaStatus,
 }
 
 impl std::fmt::Debug for Store {
@@ -95,14 +97,15 @@ impl Store {
         // Opening and reading write nothing: the schema is checked (and a newer or foreign DB
         // refused) before the only write of opening, switching an old file to WAL.
         let conn = Connection::open(path).map_err(|e| classify(path, e))?;
+        configure_connection(&conn, path)?;
+        let status = schema::status_of(&conn, path)?;
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
+            status,
         };
-        store.configure_connection()?;
-        let status = store.schema_status()?;
         store.ensure_wal()?;
-        if status.fresh && !status.pending.is_empty() {
+        if store.status.fresh && !store.status.pending.is_empty() {
             store.migrate()?;
         }
         Ok(store)
@@ -113,23 +116,10 @@ impl Store {
     pub fn in_memory() -> Result<Store, StoreError> {
         let path = PathBuf::from(":memory:");
         let conn = Connection::open_in_memory().map_err(|e| classify(&path, e))?;
-        let mut store = Store { conn, path };
+        let status = schema::status_of(&conn, &path)?;
+        let mut store = Store { conn, path, status };
         store.migrate()?;
         Ok(store)
-    }
-
-    fn configure_connection(&mut self) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        self.conn
-            .busy_timeout(BUSY_TIMEOUT)
-            .map_err(|e| classify(&path, e))?;
-        self.conn
-            .pragma_update(None, "foreign_keys", true)
-            .map_err(|e| classify(&path, e))?;
-        self.conn
-            .pragma_update(None, "synchronous", "NORMAL")
-            .map_err(|e| classify(&path, e))?;
-        Ok(())
     }
 
     fn ensure_wal(&mut self) -> Result<(), StoreError> {
@@ -154,6 +144,17 @@ impl Store {
     fn sql_err(&self, err: rusqlite::Error) -> StoreError {
         classify(&self.path, err)
     }
+}
+
+/// Busy timeout, foreign keys and WAL's usual sync level: settings of the connection, not the file.
+fn configure_connection(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| classify(path, e))?;
+    conn.pragma_update(None, "foreign_keys", true)
+        .map_err(|e| classify(path, e))?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(|e| classify(path, e))?;
+    Ok(())
 }
 
 /// Refuse a file that exists, is not empty, and does not start with SQLite's header.

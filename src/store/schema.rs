@@ -104,7 +104,7 @@ fn read_history(conn: &Connection, path: &Path) -> Result<(Vec<HistoryRow>, bool
 /// building refinery's runner, which compiles a regex (most of a command's start-up time).
 pub const LATEST_VERSION: i64 = 3;
 
-fn status_of(conn: &Connection, path: &Path) -> Result<SchemaStatus, StoreError> {
+pub(super) fn status_of(conn: &Connection, path: &Path) -> Result<SchemaStatus, StoreError> {
     let (history, fresh) = read_history(conn, path)?;
     let current = history.iter().map(|(v, _, _)| *v).max().unwrap_or(0);
     if current > LATEST_VERSION {
@@ -203,8 +203,8 @@ fn with_migration_lock<T>(
 
 impl Store {
     /// Where this DB stands against the migrations this runctl embeds.
-    pub fn schema_status(&self) -> Result<SchemaStatus, StoreError> {
-        status_of(&self.conn, &self.path)
+    pub fn schema_status(&self) -> &SchemaStatus {
+        &self.status
     }
 
     /// Write a consistent copy `state.db.bak-<UTC timestamp>` beside the DB; returns its path.
@@ -233,20 +233,21 @@ impl Store {
         let path = self.path.clone();
         let conn = &mut self.conn;
         let in_memory = path.as_os_str() == ":memory:";
-        with_migration_lock(&path, in_memory, || {
+        let (applied, after) = with_migration_lock(&path, in_memory, || {
             let before = status_of(conn, &path)?;
-            if before.pending.is_empty() {
-                return Ok(Vec::new());
+            if !before.pending.is_empty() {
+                embedded::migrations::runner()
+                    .set_grouped(true)
+                    .run(conn)
+                    .map_err(|e| StoreError::Migration {
+                        path: path.clone(),
+                        detail: e.to_string(),
+                    })?;
             }
-            embedded::migrations::runner()
-                .set_grouped(true)
-                .run(conn)
-                .map_err(|e| StoreError::Migration {
-                    path: path.clone(),
-                    detail: e.to_string(),
-                })?;
-            Ok(before.pending)
-        })
+            Ok((before.pending, status_of(conn, &path)?))
+        })?;
+        self.status = after;
+        Ok(applied)
     }
 }
 
@@ -255,7 +256,7 @@ mod tests {
     use super::*;
 
     /// Regenerate the fixture of a schema version with
-    /// `RUNCTL_WRITE_FIXTURE=1 cargo test write_fixture -- --ignored`, once, when a migration
+    /// `RUNCTL_FIXTURE_VERSION=N cargo test --lib write_fixture -- --ignored`, once, when a migration
     /// lands; fixtures are never edited afterwards.
     #[test]
     #[ignore]

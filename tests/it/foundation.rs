@@ -275,3 +275,28 @@ fn man_page_is_roff_with_every_command() {
         assert!(page.contains(cmd), "man page lacks {cmd}");
     }
 }
+
+#[test]
+fn settings_warnings_are_printed_once_per_command() {
+    let sb = Sandbox::new();
+    sb.init();
+    let toml = sb.work().join("runctl.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(&toml, format!("{text}\n[extra]\nkey = 1\n")).unwrap();
+    std::fs::create_dir_all(sb.work().join("m/M:x")).unwrap();
+    for args in [
+        &["path", "check", "a/b"][..],
+        &["link", "m/M:x"],
+        &["hash", "x"],
+        &["name"],
+    ] {
+        let out = sb.cmd().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert_eq!(
+            stderr(&out).matches("unknown setting 'extra'").count(),
+            1,
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}

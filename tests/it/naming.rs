@@ -685,3 +685,33 @@ fn bad_naming_input_gets_clear_errors() {
             .contains("--"))
     );
 }
+
+#[test]
+fn shortened_segments_are_recorded_in_the_hash_registry() {
+    let sb = Sandbox::new();
+    sb.init();
+    let long = "y".repeat(100);
+    let out = sb
+        .cmd()
+        .args(["new", "--model", &long, "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let short = json["name"]
+        .as_str()
+        .unwrap()
+        .strip_suffix("-dataset-full-run1")
+        .unwrap()
+        .to_string();
+    assert_eq!(short.len(), 64);
+    let conn = rusqlite::Connection::open(sb.db()).unwrap();
+    let rows: Vec<(String, String)> = conn
+        .prepare("SELECT hash, identifier FROM hashes WHERE origin = 'naming'")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(rows, vec![(short, long)]);
+}
