@@ -15,3 +15,4 @@ pub mod plugins;
 pub mod project;
 pub mod runs;
 pub mod store;
+pub mod versions;

@@ -15,6 +15,8 @@ mod prompt;
 mod resolve;
 mod run_view;
 mod runs_cmd;
+mod version;
+mod version_sync;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -36,6 +38,7 @@ Examples:
   runctl link 'models/M:long=args'  a hashed alias models/M:hash=xxxxxxxx beside the folder
   runctl resolve a7f3c9d4           the identifier and folder behind a hash
   runctl path check PATH...         components over 255 bytes, paths over naming.max_path
+  runctl version new style_1        record a model version V<n>; 'version sync' matches artifacts
   runctl migrate --dry-run          list pending schema migrations of .runctl/state.db
   runctl plugins                    list runctl-<name> plugins found on PATH
   runctl completions bash > ~/.local/share/bash-completion/completions/runctl
@@ -89,6 +92,7 @@ pub enum Command {
     Link(link::LinkArgs),
     Resolve(resolve::ResolveArgs),
     Path(path::PathArgs),
+    Version(version::VersionArgs),
     Migrate(migrate::MigrateArgs),
     Plugins(plugins::PluginsArgs),
     Completions(completions::CompletionsArgs),
@@ -111,6 +115,7 @@ pub const BUILTINS: &[&str] = &[
     "link",
     "resolve",
     "path",
+    "version",
     "migrate",
     "plugins",
     "completions",
@@ -293,6 +298,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Link(args) => link::run(&ctx, args),
         Command::Resolve(args) => resolve::run(&ctx, args),
         Command::Path(args) => path::run(&ctx, args),
+        Command::Version(args) => version::run(&ctx, args),
         Command::Migrate(args) => migrate::run(&ctx, args),
         Command::Plugins(args) => plugins::run(&ctx, args),
         Command::Completions(args) => completions::run(args),

@@ -9,6 +9,7 @@
 mod hashes;
 mod runs;
 mod schema;
+mod versions;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -18,6 +19,7 @@ use rusqlite::Connection;
 pub use hashes::{HashRecord, LinkRecord, Recorded};
 pub use runs::{Allocation, RunFilter, RunRow};
 pub use schema::{MigrationInfo, SchemaStatus};
+pub use versions::{AddConflict, Applied, NewVersion, VersionRow};
 
 /// How long a writer waits for another writer before giving up with "database is locked".
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);

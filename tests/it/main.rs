@@ -9,3 +9,4 @@ mod naming;
 mod plugins;
 mod pty;
 mod store;
+mod versions;

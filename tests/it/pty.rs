@@ -30,17 +30,17 @@ fn answering_yes_migrates() {
     project_at_v1(&sb);
     let mut p = migrate_in_pty(&sb);
     p.exp_string("note: backed up").unwrap();
-    p.exp_string("Apply 2 migration(s)").unwrap();
-    p.exp_string("(schema version 1 -> 3)?").unwrap();
+    p.exp_string("Apply 3 migration(s)").unwrap();
+    p.exp_string("(schema version 1 -> 4)?").unwrap();
     p.send("y").unwrap();
     p.flush().unwrap();
     p.exp_string("applied V2 hashes").unwrap();
-    p.exp_string("is now at schema version 3").unwrap();
+    p.exp_string("is now at schema version 4").unwrap();
     p.exp_eof().unwrap();
     assert!(exit_code(&p).ends_with(", 0)"), "{}", exit_code(&p));
     assert_eq!(backups(&sb).len(), 1);
     let out = sb.cmd().arg("migrate").output().unwrap();
-    assert!(stdout(&out).contains("up to date (schema version 3)"));
+    assert!(stdout(&out).contains("up to date (schema version 4)"));
 }
 
 #[test]
@@ -48,7 +48,7 @@ fn answering_no_leaves_the_db_untouched() {
     let sb = Sandbox::new();
     let original = project_at_v1(&sb);
     let mut p = migrate_in_pty(&sb);
-    p.exp_string("Apply 2 migration(s)").unwrap();
+    p.exp_string("Apply 3 migration(s)").unwrap();
     p.send("n").unwrap();
     p.flush().unwrap();
     let screen = p
@@ -65,10 +65,53 @@ fn ctrl_c_at_the_prompt_exits_130_and_changes_nothing() {
     let sb = Sandbox::new();
     let original = project_at_v1(&sb);
     let mut p = migrate_in_pty(&sb);
-    p.exp_string("Apply 2 migration(s)").unwrap();
+    p.exp_string("Apply 3 migration(s)").unwrap();
     p.send_control('c').unwrap();
     p.exp_eof().unwrap();
     let status = exit_code(&p);
     assert!(status.ends_with(", 130)"), "{status}");
     assert_eq!(std::fs::read(sb.db()).unwrap(), original);
+}
+
+const BEFORE: &str = r#"{"versions": [
+  {"id": "style_1_vV8", "name": "style_1_vV8.safetensors", "status": "completed",
+   "loraUrl": "https://b/loras/style_1_vV8.safetensors", "description": "Synced from S3"},
+  {"id": "ec487842-e2", "name": "V8", "status": "pending", "parameters": {"steps": 3000}}
+]}"#;
+
+fn import_in_pty(sb: &Sandbox) -> rexpect::session::PtySession {
+    sb.init();
+    std::fs::write(sb.work().join("training_versions.json"), BEFORE).unwrap();
+    let mut cmd = Command::new(RUNCTL);
+    cmd.current_dir(sb.work())
+        .env_clear()
+        .env("PATH", sb.path_var())
+        .env("TERM", "xterm")
+        .args(["version", "import", "training_versions.json"]);
+    spawn_command(cmd, Some(20_000)).unwrap()
+}
+
+#[test]
+fn import_asks_per_duplicate_pair() {
+    for (answer, expected_versions) in [("y", 1), ("n", 2)] {
+        let sb = Sandbox::new();
+        let mut p = import_in_pty(&sb);
+        p.exp_string("are the same version. Merge them into one?")
+            .unwrap();
+        p.send(answer).unwrap();
+        p.flush().unwrap();
+        p.exp_eof().unwrap();
+        assert!(exit_code(&p).ends_with(", 0)"), "{}", exit_code(&p));
+        let out = sb
+            .cmd()
+            .args(["version", "list", "--json"])
+            .output()
+            .unwrap();
+        let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            list.as_array().unwrap().len(),
+            expected_versions,
+            "answer {answer}: {list}"
+        );
+    }
 }

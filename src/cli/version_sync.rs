@@ -1,0 +1,442 @@
+//! `runctl version sync` (a bucket listing in, duplicate-free updates out), and `version
+//! import` / `version export` of the versions JSON file.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::version::{VersionOutput, open};
+use super::{Ctx, output, prompt};
+use crate::error::{CliError, Result};
+use crate::store::{AddConflict, NewVersion};
+use crate::versions::{self, FileVersion, SyncAction, VersionsFile};
+
+/// Match a bucket listing to the versions: give waiting versions their artifacts, no duplicates
+///
+/// The listing has one object key or URL per line, or JSON lines {"key"|"url", "etag", "size",
+/// "last_modified"}. For each file that fits versions.artifact_template: first a version of that
+/// name that is pending, failed or without URL gets it; else a version already synced to it (by
+/// URL, file name, then id) is left alone; only when nothing matched is a completed version
+/// created. Files that do not fit are reported and skipped. Running it twice changes nothing.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  runctl version sync --listing keys.txt --dry-run
+  aws s3 ls s3://loras/ | awk '{print $4}' | runctl version sync --listing -
+  runctl s3sync --bucket loras     # the S3 plugin feeds this command")]
+pub struct SyncArgs {
+    /// The listing file, or - for stdin
+    #[arg(long, value_name = "FILE|-")]
+    listing: PathBuf,
+    /// Only files of this family
+    #[arg(long, value_name = "F")]
+    family: Option<String>,
+    /// Show the plan; change nothing
+    #[arg(long)]
+    dry_run: bool,
+    /// Print the result as JSON (docs/json.md)
+    #[arg(long)]
+    json: bool,
+}
+
+/// Read a versions JSON file ({"versions": [...]}), merging its duplicate pairs
+///
+/// A duplicate pair is an entry still waiting for its artifact (pending, failed or without URL)
+/// and a "Synced from S3" entry for the same file. Merged, they keep the first's id, name and
+/// parameters and take the second's URL. Each pair is asked about on a terminal; --yes merges
+/// all, --dry-run lists them.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  runctl version import training_versions.json --dry-run\n  runctl version import training_versions.json --family style_1 --yes"
+)]
+pub struct ImportArgs {
+    /// The versions JSON file
+    file: PathBuf,
+    /// Family of entries whose name, URL and id do not tell it
+    #[arg(long, value_name = "F")]
+    family: Option<String>,
+    /// Merge every duplicate pair without asking
+    #[arg(short, long)]
+    yes: bool,
+    /// List what would be merged and imported; change nothing
+    #[arg(long)]
+    dry_run: bool,
+}
+
+/// Write the versions as a versions JSON file ({"versions": [...]})
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  runctl version export --family style_1 -o training_versions.json"
+)]
+pub struct ExportArgs {
+    /// Only this family
+    #[arg(long, value_name = "F")]
+    family: Option<String>,
+    /// Write to FILE instead of stdout
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+#[derive(Debug, Serialize)]
+struct Change {
+    family: String,
+    name: String,
+    url: String,
+    rule: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+struct Skipped {
+    location: String,
+    reason: String,
+}
+
+/// `runctl version sync --json`.
+#[derive(Debug, Serialize)]
+struct SyncOutput {
+    dry_run: bool,
+    updated: Vec<Change>,
+    created: Vec<Change>,
+    in_sync: usize,
+    skipped: Vec<Skipped>,
+}
+
+fn read_listing(ctx: &Ctx, path: &PathBuf) -> Result<(Vec<versions::ListingEntry>, Vec<Skipped>)> {
+    let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        let path = ctx.cwd.join(path);
+        let file = std::fs::File::open(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                CliError::not_found(format!("listing {} does not exist", path.display()))
+            }
+            _ => CliError::io("open", &path, e),
+        })?;
+        Box::new(std::io::BufReader::new(file))
+    };
+    let mut entries = Vec::new();
+    let mut skipped = Vec::new();
+    for (i, line) in reader.split(b'\n').enumerate() {
+        let line = line.map_err(|e| CliError::general("cannot read the listing").cause(e))?;
+        let Ok(line) = std::str::from_utf8(&line) else {
+            skipped.push(Skipped {
+                location: format!("line {}", i + 1),
+                reason: "not valid UTF-8".into(),
+            });
+            continue;
+        };
+        match versions::parse_listing_line(line) {
+            Ok(Some(entry)) => entries.push(entry),
+            Ok(None) => {}
+            Err(reason) => skipped.push(Skipped {
+                location: format!("line {}", i + 1),
+                reason,
+            }),
+        }
+    }
+    Ok((entries, skipped))
+}
+
+pub fn sync(ctx: &Ctx, args: SyncArgs) -> Result<()> {
+    let (template, mut store) = open(ctx, true)?;
+    let (listing, mut skipped) = read_listing(ctx, &args.listing)?;
+    let plan = versions::plan_sync(
+        &template,
+        store.version_views()?,
+        listing,
+        args.family.as_deref(),
+    );
+    if !args.dry_run {
+        store.apply_sync(&plan, versions::version_number)?;
+    }
+    let mut out = SyncOutput {
+        dry_run: args.dry_run,
+        updated: Vec::new(),
+        created: Vec::new(),
+        in_sync: 0,
+        skipped: Vec::new(),
+    };
+    out.skipped.append(&mut skipped);
+    for action in plan {
+        match action {
+            SyncAction::Update {
+                family,
+                name,
+                entry,
+                rule,
+            } => out.updated.push(Change {
+                family,
+                name,
+                url: entry.location().to_string(),
+                rule,
+            }),
+            SyncAction::Create {
+                family,
+                name,
+                entry,
+            } => out.created.push(Change {
+                family,
+                name,
+                url: entry.location().to_string(),
+                rule: "no match",
+            }),
+            SyncAction::InSync { .. } => out.in_sync += 1,
+            SyncAction::Skip { location, reason } => out.skipped.push(Skipped { location, reason }),
+        }
+    }
+    if args.json {
+        return output::print_json(&out);
+    }
+    output::print(&render_sync(&out))
+}
+
+fn render_sync(out: &SyncOutput) -> String {
+    let (update, create) = if out.dry_run {
+        ("would update", "would create")
+    } else {
+        ("updated", "created")
+    };
+    let mut text = String::new();
+    for c in &out.updated {
+        text.push_str(&format!(
+            "{update} {} {} <- {} ({})\n",
+            c.family, c.name, c.url, c.rule
+        ));
+    }
+    for c in &out.created {
+        text.push_str(&format!(
+            "{create} {} {} <- {} (no version matched)\n",
+            c.family, c.name, c.url
+        ));
+    }
+    for s in &out.skipped {
+        text.push_str(&format!("skipped {}: {}\n", s.location, s.reason));
+    }
+    if out.updated.is_empty() && out.created.is_empty() {
+        text.push_str(&format!(
+            "nothing to change: {} already in sync, {} skipped\n",
+            out.in_sync,
+            out.skipped.len()
+        ));
+    } else {
+        text.push_str(&format!(
+            "{update} {}, already in sync {}, {create} {}, skipped {}\n",
+            out.updated.len(),
+            out.in_sync,
+            out.created.len(),
+            out.skipped.len()
+        ));
+    }
+    text
+}
+
+/// One entry of a versions file as a new version.
+fn as_new(
+    template: &versions::Template,
+    e: &FileVersion,
+    family: Option<&str>,
+) -> Option<NewVersion> {
+    let (family, name) = versions::entry_identity(template, e, family)?;
+    let status = e.status.clone().unwrap_or_else(|| {
+        if e.lora_url.is_some() {
+            "completed".into()
+        } else {
+            "pending".into()
+        }
+    });
+    Some(NewVersion {
+        family,
+        name: Some(name),
+        job_id: e.id.clone(),
+        status,
+        artifact_url: e.lora_url.clone(),
+        parameters: e.parameters.as_ref().map(|p| p.to_string()),
+        description: e.description.clone(),
+        created_at: e.timestamp.clone(),
+        last_synced: e.last_synced.clone(),
+    })
+}
+
+pub fn import(ctx: &Ctx, args: ImportArgs) -> Result<()> {
+    let (template, mut store) = open(ctx, true)?;
+    let path = ctx.cwd.join(&args.file);
+    let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            CliError::not_found(format!("{} does not exist", path.display()))
+        }
+        _ => CliError::io("read", &path, e),
+    })?;
+    let file: VersionsFile = serde_json::from_str(&text).map_err(|e| {
+        CliError::general(format!("{}:{}:{}: not a versions file: {e}", path.display(), e.line(), e.column()))
+            .hint("expected {\"versions\": [{\"id\": ..., \"name\": ..., \"status\": ..., \"loraUrl\": ...}]}")
+    })?;
+    let family = args.family.as_deref();
+    let pairs = versions::duplicate_pairs(&template, &file.versions, family);
+    let mut merged_away = vec![false; file.versions.len()];
+    let mut news: Vec<Option<NewVersion>> = file
+        .versions
+        .iter()
+        .map(|e| as_new(&template, e, family))
+        .collect();
+    let mut report = String::new();
+    for (waiting, synced) in pairs {
+        let (w, s) = (&file.versions[waiting], &file.versions[synced]);
+        let describe = format!(
+            "entry {} ({}, {}) and entry {} ({}, {}) are the same version",
+            w.id.as_deref().unwrap_or("-"),
+            w.name.as_deref().unwrap_or("-"),
+            w.status.as_deref().unwrap_or("-"),
+            s.id.as_deref().unwrap_or("-"),
+            s.name.as_deref().unwrap_or("-"),
+            s.lora_url.as_deref().unwrap_or("-"),
+        );
+        let merge = if args.dry_run || args.yes {
+            true
+        } else {
+            prompt::confirm(
+                &format!("{describe}. Merge them into one?"),
+                "pass --yes to merge every pair, or --dry-run to list them",
+            )?
+        };
+        let partner_family = versions::entry_identity(&template, s, family).map(|(f, _)| f);
+        if !merge {
+            // Both stay, as the file had them: the synced entry under its own name, the
+            // waiting one in the family it pairs with.
+            report.push_str(&format!("kept apart: {describe}\n"));
+            if let (Some(Some(new)), Some(raw)) = (news.get_mut(synced), &s.name) {
+                new.name = Some(raw.clone());
+            }
+            if let Some(slot @ None) = news.get_mut(waiting) {
+                *slot = as_new(&template, w, partner_family.as_deref());
+            }
+            continue;
+        }
+        report.push_str(&format!(
+            "{}: {describe}\n",
+            if args.dry_run {
+                "would merge"
+            } else {
+                "merged"
+            }
+        ));
+        if let Some(slot) = news.get_mut(waiting) {
+            let Some(new) = slot
+                .take()
+                .or_else(|| as_new(&template, w, partner_family.as_deref()))
+            else {
+                continue;
+            };
+            let new = slot.insert(new);
+            new.artifact_url = s.lora_url.clone();
+            new.status = "completed".into();
+            new.last_synced = s
+                .last_synced
+                .clone()
+                .or_else(|| Some(crate::store::now_text()));
+        }
+        merged_away[synced] = true;
+    }
+    let (mut imported, mut skipped) = (0, 0);
+    for (i, new) in news.into_iter().enumerate() {
+        if merged_away[i] {
+            continue;
+        }
+        let entry = &file.versions[i];
+        let label = entry
+            .id
+            .clone()
+            .or_else(|| entry.name.clone())
+            .unwrap_or_else(|| format!("#{}", i + 1));
+        let Some(new) = new else {
+            skipped += 1;
+            report.push_str(&format!(
+                "skipped {label}: no family (pass --family) or no name\n"
+            ));
+            continue;
+        };
+        if args.dry_run {
+            imported += 1;
+            report.push_str(&format!(
+                "would import {} {}\n",
+                new.family,
+                new.name.as_deref().unwrap_or("")
+            ));
+            continue;
+        }
+        match store.add_version(&new, versions::version_number)? {
+            Ok(row) => {
+                imported += 1;
+                report.push_str(&format!(
+                    "imported {} {} ({})\n",
+                    row.family, row.name, row.status
+                ));
+            }
+            Err(AddConflict::NameTaken) => {
+                skipped += 1;
+                report.push_str(&format!(
+                    "skipped {label}: {} {} is already in the registry\n",
+                    new.family,
+                    new.name.unwrap_or_default()
+                ));
+            }
+            Err(AddConflict::JobTaken { family, name }) => {
+                skipped += 1;
+                report.push_str(&format!(
+                    "skipped {label}: its job id already belongs to {family} {name}\n"
+                ));
+            }
+        }
+    }
+    report.push_str(&format!(
+        "{} {imported}, skipped {skipped}\n",
+        if args.dry_run {
+            "would import"
+        } else {
+            "imported"
+        }
+    ));
+    output::print(&report)
+}
+
+pub fn export(ctx: &Ctx, args: ExportArgs) -> Result<()> {
+    let (template, store) = open(ctx, false)?;
+    let rows = store.list_versions(args.family.as_deref(), None)?;
+    let file = VersionsFile {
+        versions: rows
+            .iter()
+            .map(|r| {
+                let v = VersionOutput::new(r, &template);
+                FileVersion {
+                    id: v.job_id,
+                    name: Some(v.name),
+                    family: Some(v.family),
+                    status: Some(v.status),
+                    lora_url: v.artifact_url,
+                    timestamp: Some(v.created_at),
+                    parameters: v.parameters,
+                    description: v.description,
+                    last_synced: v.last_synced,
+                }
+            })
+            .collect(),
+    };
+    let mut text = serde_json::to_string_pretty(&file)?;
+    text.push('\n');
+    match &args.output {
+        None => output::print(&text),
+        Some(path) => {
+            let path = ctx.cwd.join(path);
+            let tmp = path.with_extension("json.tmp");
+            std::fs::write(&tmp, &text).map_err(|e| CliError::io("write", &tmp, e))?;
+            std::fs::rename(&tmp, &path).map_err(|e| CliError::io("write", &path, e))?;
+            ctx.note(format!(
+                "wrote {} versions to {}",
+                file.versions.len(),
+                path.display()
+            ));
+            Ok(())
+        }
+    }
+}

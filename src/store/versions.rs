@@ -1,0 +1,327 @@
+//! Model versions (table `versions`): atomic `V<n>` allocation, webhook updates by job id,
+//! lookups, and applying a sync plan or an import in one transaction.
+
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::{Store, StoreError, classify, now_text};
+use crate::versions::{ListingEntry, SYNCED_DESCRIPTION, SyncAction, VersionView};
+
+/// A version as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionRow {
+    pub family: String,
+    pub name: String,
+    pub job_id: Option<String>,
+    pub status: String,
+    pub artifact_url: Option<String>,
+    pub parameters: Option<String>,
+    pub description: Option<String>,
+    pub error: Option<String>,
+    pub etag: Option<String>,
+    pub size: Option<i64>,
+    pub last_modified: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub last_synced: Option<String>,
+}
+
+const COLUMNS: &str = "family, name, job_id, status, artifact_url, parameters, description, error, \
+     etag, size, last_modified, created_at, updated_at, last_synced";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<VersionRow> {
+    Ok(VersionRow {
+        family: row.get(0)?,
+        name: row.get(1)?,
+        job_id: row.get(2)?,
+        status: row.get(3)?,
+        artifact_url: row.get(4)?,
+        parameters: row.get(5)?,
+        description: row.get(6)?,
+        error: row.get(7)?,
+        etag: row.get(8)?,
+        size: row.get(9)?,
+        last_modified: row.get(10)?,
+        created_at: row.get(11)?,
+        updated_at: row.get(12)?,
+        last_synced: row.get(13)?,
+    })
+}
+
+/// Why a version could not be added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddConflict {
+    NameTaken,
+    JobTaken { family: String, name: String },
+}
+
+/// A new version to add; `name: None` takes the next `V<n>` of the family.
+#[derive(Debug, Clone, Default)]
+pub struct NewVersion {
+    pub family: String,
+    pub name: Option<String>,
+    pub job_id: Option<String>,
+    pub status: String,
+    pub artifact_url: Option<String>,
+    pub parameters: Option<String>,
+    pub description: Option<String>,
+    pub created_at: Option<String>,
+    pub last_synced: Option<String>,
+}
+
+/// What a sync or an import changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Applied {
+    pub updated: usize,
+    pub created: usize,
+}
+
+impl Store {
+    /// Add a version in one write transaction; the name, when not given, is `V<n+1>` for the
+    /// largest `n` of the family. Returns the stored row, or the conflict.
+    pub fn add_version(
+        &mut self,
+        new: &NewVersion,
+        number_of: impl Fn(&str) -> Option<u32>,
+    ) -> Result<Result<VersionRow, AddConflict>, StoreError> {
+        let path = self.path.clone();
+        let err = |e| classify(&path, e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let name = match &new.name {
+            Some(name) => name.clone(),
+            None => {
+                let max: Option<u32> = tx
+                    .query_row(
+                        "SELECT max(number) FROM versions WHERE family = ?1",
+                        [&new.family],
+                        |r| r.get(0),
+                    )
+                    .map_err(err)?;
+                format!("V{}", max.unwrap_or(0) + 1)
+            }
+        };
+        let taken: bool = tx
+            .query_row(
+                "SELECT count(*) FROM versions WHERE family = ?1 AND name = ?2",
+                params![new.family, name],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(err)?
+            > 0;
+        if taken {
+            return Ok(Err(AddConflict::NameTaken));
+        }
+        if let Some(job) = &new.job_id {
+            let holder: Option<(String, String)> = tx
+                .query_row(
+                    "SELECT family, name FROM versions WHERE job_id = ?1",
+                    [job],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(err)?;
+            if let Some((family, name)) = holder {
+                return Ok(Err(AddConflict::JobTaken { family, name }));
+            }
+        }
+        let now = now_text();
+        tx.execute(
+            "INSERT INTO versions (family, name, number, job_id, status, artifact_url, \
+             parameters, description, created_at, updated_at, last_synced) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                new.family,
+                name,
+                number_of(&name),
+                new.job_id,
+                new.status,
+                new.artifact_url,
+                new.parameters,
+                new.description,
+                new.created_at.clone().unwrap_or_else(|| now.clone()),
+                now,
+                new.last_synced
+            ],
+        )
+        .map_err(err)?;
+        let row = tx
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM versions WHERE family = ?1 AND name = ?2"),
+                params![new.family, name],
+                from_row,
+            )
+            .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(Ok(row))
+    }
+
+    /// The webhook's update by external job id: a new status, and optionally the artifact URL
+    /// or the error. Name and parameters are kept. `None` when no version has this job id.
+    pub fn update_version_by_job(
+        &self,
+        job_id: &str,
+        status: &str,
+        url: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<Option<VersionRow>, StoreError> {
+        let changed = self
+            .conn
+            .execute(
+                "UPDATE versions SET status = ?2, artifact_url = coalesce(?3, artifact_url), \
+                 error = CASE WHEN ?2 = 'failed' THEN ?4 ELSE NULL END, updated_at = ?5 \
+                 WHERE job_id = ?1",
+                params![job_id, status, url, error, now_text()],
+            )
+            .map_err(|e| self.sql_err(e))?;
+        if changed == 0 {
+            return Ok(None);
+        }
+        self.version_by_job(job_id)
+    }
+
+    /// A version by external job id.
+    pub fn version_by_job(&self, job_id: &str) -> Result<Option<VersionRow>, StoreError> {
+        self.conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM versions WHERE job_id = ?1"),
+                [job_id],
+                from_row,
+            )
+            .optional()
+            .map_err(|e| self.sql_err(e))
+    }
+
+    /// A version by family and name.
+    pub fn version(&self, family: &str, name: &str) -> Result<Option<VersionRow>, StoreError> {
+        self.conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM versions WHERE family = ?1 AND name = ?2"),
+                params![family, name],
+                from_row,
+            )
+            .optional()
+            .map_err(|e| self.sql_err(e))
+    }
+
+    /// Versions, by family then by number and name.
+    pub fn list_versions(
+        &self,
+        family: Option<&str>,
+        status: Option<&str>,
+    ) -> Result<Vec<VersionRow>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {COLUMNS} FROM versions WHERE (?1 IS NULL OR family = ?1) \
+                 AND (?2 IS NULL OR status = ?2) ORDER BY family, number IS NULL, number, name"
+            ))
+            .map_err(|e| self.sql_err(e))?;
+        stmt.query_map(params![family, status], from_row)
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.sql_err(e))
+    }
+
+    /// What the sync plan needs of every version.
+    pub fn version_views(&self) -> Result<Vec<VersionView>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT family, name, job_id, status, artifact_url, etag, size FROM versions")
+            .map_err(|e| self.sql_err(e))?;
+        stmt.query_map([], |r| {
+            Ok(VersionView {
+                family: r.get(0)?,
+                name: r.get(1)?,
+                job_id: r.get(2)?,
+                status: r.get(3)?,
+                artifact_url: r.get(4)?,
+                etag: r.get(5)?,
+                size: r.get(6)?,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| self.sql_err(e))
+    }
+
+    /// Apply the changes of a sync plan in one transaction.
+    pub fn apply_sync(
+        &mut self,
+        actions: &[SyncAction],
+        number_of: impl Fn(&str) -> Option<u32>,
+    ) -> Result<Applied, StoreError> {
+        let path = self.path.clone();
+        let err = |e| classify(&path, e);
+        let now = now_text();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let mut applied = Applied::default();
+        {
+            let mut update = tx
+                .prepare(
+                    "UPDATE versions SET status = 'completed', artifact_url = ?3, \
+                     etag = coalesce(?4, etag), size = coalesce(?5, size), \
+                     last_modified = coalesce(?6, last_modified), last_synced = ?7, \
+                     updated_at = ?7, error = NULL WHERE family = ?1 AND name = ?2",
+                )
+                .map_err(err)?;
+            let mut insert = tx
+                .prepare(
+                    "INSERT INTO versions (family, name, number, status, artifact_url, \
+                     description, etag, size, last_modified, created_at, updated_at, last_synced) \
+                     VALUES (?1, ?2, ?3, 'completed', ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9)",
+                )
+                .map_err(err)?;
+            let fields = |e: &ListingEntry| {
+                (
+                    e.location().to_string(),
+                    e.etag.clone(),
+                    e.size,
+                    e.last_modified.clone(),
+                )
+            };
+            for action in actions {
+                match action {
+                    SyncAction::Update {
+                        family,
+                        name,
+                        entry,
+                        ..
+                    } => {
+                        let (url, etag, size, lm) = fields(entry);
+                        update
+                            .execute(params![family, name, url, etag, size, lm, now])
+                            .map_err(err)?;
+                        applied.updated += 1;
+                    }
+                    SyncAction::Create {
+                        family,
+                        name,
+                        entry,
+                    } => {
+                        let (url, etag, size, lm) = fields(entry);
+                        insert
+                            .execute(params![
+                                family,
+                                name,
+                                number_of(name),
+                                url,
+                                SYNCED_DESCRIPTION,
+                                etag,
+                                size,
+                                lm,
+                                now
+                            ])
+                            .map_err(err)?;
+                        applied.created += 1;
+                    }
+                    SyncAction::InSync { .. } | SyncAction::Skip { .. } => {}
+                }
+            }
+        }
+        tx.commit().map_err(err)?;
+        Ok(applied)
+    }
+}

@@ -1,0 +1,430 @@
+//! Model versions over the binary: the seed's scenario end to end, sync idempotence, import of
+//! the seed's "before" file, concurrent allocation, and listings with unusable lines.
+
+use std::process::{Command, Stdio};
+
+use crate::common::*;
+
+fn run(sb: &Sandbox, args: &[&str]) -> std::process::Output {
+    let out = sb.cmd().args(args).output().unwrap();
+    assert_no_panic(&out);
+    out
+}
+
+fn ok(sb: &Sandbox, args: &[&str]) -> String {
+    let out = run(sb, args);
+    assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+    stdout(&out)
+}
+
+fn sync(sb: &Sandbox, listing: &str) -> String {
+    let out = sb
+        .cmd()
+        .args(["version", "sync", "--listing", "-"])
+        .write_stdin(listing.to_string())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    stdout(&out)
+}
+
+fn versions(sb: &Sandbox) -> serde_json::Value {
+    serde_json::from_str(&ok(sb, &["version", "list", "--json"])).unwrap()
+}
+
+const LISTING: &str = "https://bucket.s3.amazonaws.com/loras/style_1_vV8.safetensors\n\
+https://bucket.s3.amazonaws.com/loras/style_1_vV9.safetensors\n\
+https://bucket.s3.amazonaws.com/loras/style_82_vV5.safetensors\n";
+
+#[test]
+fn the_seed_scenario_gives_exactly_one_completed_v9() {
+    let sb = Sandbox::new();
+    sb.init();
+    // V1..V8 exist; V8 is already synced.
+    for _ in 0..7 {
+        ok(&sb, &["version", "new", "style_1"]);
+    }
+    ok(&sb, &["version", "new", "style_1", "--job-id", "job-v8"]);
+    ok(
+        &sb,
+        &[
+            "version",
+            "complete",
+            "--job-id",
+            "job-v8",
+            "--url",
+            "https://bucket.s3.amazonaws.com/loras/style_1_vV8.safetensors",
+        ],
+    );
+    // Start V9 (a training job), the webhook completes it, then the sync runs.
+    assert_eq!(
+        ok(
+            &sb,
+            &[
+                "version",
+                "new",
+                "style_1",
+                "--job-id",
+                "ec487842-e2",
+                "--param",
+                "lr=0.0001",
+                "--param",
+                "steps=3000",
+                "--description",
+                "more steps, higher learning rate"
+            ]
+        ),
+        "V9\n"
+    );
+    ok(&sb, &["version", "start", "--job-id", "ec487842-e2"]);
+    ok(
+        &sb,
+        &[
+            "version",
+            "complete",
+            "--job-id",
+            "ec487842-e2",
+            "--url",
+            "https://bucket.s3.amazonaws.com/loras/style_1_vV9.safetensors",
+        ],
+    );
+    let first = sync(&sb, LISTING);
+    assert!(first.contains("created style_82 V5"), "{first}");
+    let all = versions(&sb);
+    let v9: Vec<&serde_json::Value> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["family"] == "style_1" && v["name"] == "V9")
+        .collect();
+    assert_eq!(v9.len(), 1, "exactly one V9");
+    let v9 = v9[0];
+    assert_eq!(v9["status"], "completed");
+    assert_eq!(v9["job_id"], "ec487842-e2");
+    assert_eq!(
+        v9["artifact_url"],
+        "https://bucket.s3.amazonaws.com/loras/style_1_vV9.safetensors"
+    );
+    assert_eq!(
+        v9["parameters"],
+        serde_json::json!({"lr": 0.0001, "steps": 3000})
+    );
+    assert_eq!(v9["description"], "more steps, higher learning rate");
+    assert_eq!(
+        all.as_array().unwrap().len(),
+        10,
+        "V1..V9 and style_82 V5, no duplicate"
+    );
+
+    // The second run changes nothing and says so.
+    let second = sync(&sb, LISTING);
+    assert_eq!(second, "nothing to change: 3 already in sync, 0 skipped\n");
+    assert_eq!(versions(&sb), all);
+}
+
+#[test]
+fn a_pending_version_gets_its_artifact_from_the_sync() {
+    // The webhook never came: the first pass matches the pending V9 by name.
+    let sb = Sandbox::new();
+    sb.init();
+    for _ in 0..8 {
+        ok(&sb, &["version", "new", "style_1"]);
+    }
+    ok(
+        &sb,
+        &[
+            "version", "new", "style_1", "--job-id", "job-9", "--param", "rank=16",
+        ],
+    );
+    let out = sync(
+        &sb,
+        "{\"key\":\"loras/style_1_vV9.safetensors\",\"etag\":\"\\\"abc\\\"\",\"size\":1234,\"last_modified\":\"2026-11-20T10:00:00Z\"}\n",
+    );
+    assert!(
+        out.contains("updated style_1 V9 <- loras/style_1_vV9.safetensors (pending by name)"),
+        "{out}"
+    );
+    let v9: serde_json::Value =
+        serde_json::from_str(&ok(&sb, &["version", "show", "style_1", "V9", "--json"])).unwrap();
+    assert_eq!(v9["status"], "completed");
+    assert_eq!(v9["artifact_url"], "loras/style_1_vV9.safetensors");
+    assert_eq!(v9["etag"], "\"abc\"");
+    assert_eq!(v9["size"], 1234);
+    assert_eq!(v9["parameters"]["rank"], 16);
+    assert!(v9["last_synced"].is_string());
+    // A changed etag is an update; the same one is not.
+    let same = sync(
+        &sb,
+        "{\"key\":\"loras/style_1_vV9.safetensors\",\"etag\":\"\\\"abc\\\"\",\"size\":1234}\n",
+    );
+    assert!(same.starts_with("nothing to change"), "{same}");
+    let changed = sync(
+        &sb,
+        "{\"key\":\"loras/style_1_vV9.safetensors\",\"etag\":\"\\\"def\\\"\",\"size\":1300}\n",
+    );
+    assert!(changed.contains("updated style_1 V9"), "{changed}");
+}
+
+#[test]
+fn unusable_listing_lines_are_reported_and_skipped() {
+    let sb = Sandbox::new();
+    sb.init();
+    let listing = "loras/README.md\n\nloras/style_1_vV1.ckpt\n{\"etag\":\"x\"}\n{broken\nloras/style_2_vV3.safetensors\n";
+    let out = sb
+        .cmd()
+        .args(["version", "sync", "--listing", "-", "--json"])
+        .write_stdin(listing)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let skipped: Vec<&str> = json["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["location"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        skipped,
+        vec![
+            "line 4",
+            "line 5",
+            "loras/README.md",
+            "loras/style_1_vV1.ckpt"
+        ]
+    );
+    assert_eq!(json["created"].as_array().unwrap().len(), 1);
+    assert_eq!(json["created"][0]["name"], "V3");
+    // --dry-run plans the same and writes nothing; --family limits it.
+    let sb = Sandbox::new();
+    sb.init();
+    let out = sb
+        .cmd()
+        .args(["version", "sync", "--listing", "-", "--dry-run"])
+        .write_stdin(listing)
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&out).contains("would create style_2 V3"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(versions(&sb), serde_json::json!([]));
+    let out = sb
+        .cmd()
+        .args(["version", "sync", "--listing", "-", "--family", "style_9"])
+        .write_stdin(listing)
+        .output()
+        .unwrap();
+    assert!(stdout(&out).contains(
+        "skipped loras/style_2_vV3.safetensors: family style_2 is not the one asked for"
+    ));
+    let out = run(&sb, &["version", "sync", "--listing", "missing.txt"]);
+    assert_eq!(out.status.code(), Some(4));
+}
+
+const BEFORE: &str = r#"{
+  "versions": [
+    {
+      "id": "style_1_vV8",
+      "name": "style_1_vV8.safetensors",
+      "status": "completed",
+      "loraUrl": "https://bucket.s3.amazonaws.com/loras/style_1_vV8.safetensors",
+      "description": "Synced from S3"
+    },
+    {
+      "id": "ec487842-b853-4ca1-ba91-76bba6a59006-e2",
+      "name": "V8",
+      "status": "pending",
+      "timestamp": "2025-10-13T19:36:17.724Z",
+      "parameters": { "learning_rate": 0.0002, "steps": 3000 },
+      "description": "more steps, higher learning rate"
+    }
+  ]
+}"#;
+
+#[test]
+fn the_seeds_before_file_imports_to_its_after_shape() {
+    let sb = Sandbox::new();
+    sb.init();
+    std::fs::write(sb.work().join("training_versions.json"), BEFORE).unwrap();
+    // No terminal and no --yes: refused with a hint, nothing imported.
+    let out = run(&sb, &["version", "import", "training_versions.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("hint: pass --yes"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(versions(&sb), serde_json::json!([]));
+    // --dry-run lists the pair.
+    let plan = ok(
+        &sb,
+        &["version", "import", "training_versions.json", "--dry-run"],
+    );
+    assert!(
+        plan.contains("would merge: entry ec487842-b853-4ca1-ba91-76bba6a59006-e2 (V8, pending)"),
+        "{plan}"
+    );
+    assert!(plan.ends_with("would import 1, skipped 0\n"), "{plan}");
+    assert_eq!(versions(&sb), serde_json::json!([]));
+
+    ok(
+        &sb,
+        &["version", "import", "training_versions.json", "--yes"],
+    );
+    let after: serde_json::Value = serde_json::from_str(&ok(&sb, &["version", "export"])).unwrap();
+    let entries = after["versions"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{after}");
+    let v = &entries[0];
+    assert_eq!(v["id"], "ec487842-b853-4ca1-ba91-76bba6a59006-e2");
+    assert_eq!(v["name"], "V8");
+    assert_eq!(v["status"], "completed");
+    assert_eq!(
+        v["loraUrl"],
+        "https://bucket.s3.amazonaws.com/loras/style_1_vV8.safetensors"
+    );
+    assert_eq!(
+        v["parameters"],
+        serde_json::json!({ "learning_rate": 0.0002, "steps": 3000 })
+    );
+    assert_eq!(v["family"], "style_1");
+    assert!(v["lastSynced"].is_string());
+    // Importing again adds nothing.
+    let again = ok(
+        &sb,
+        &["version", "import", "training_versions.json", "--yes"],
+    );
+    assert!(again.ends_with("imported 0, skipped 1\n"), "{again}");
+    // And the export reads back in: a round trip through another project.
+    let sb2 = Sandbox::new();
+    sb2.init();
+    std::fs::write(
+        sb2.work().join("exported.json"),
+        serde_json::to_string(&after).unwrap(),
+    )
+    .unwrap();
+    ok(&sb2, &["version", "import", "exported.json"]);
+    let back: serde_json::Value = serde_json::from_str(&ok(&sb2, &["version", "export"])).unwrap();
+    assert_eq!(back["versions"][0]["id"], v["id"]);
+    assert_eq!(back["versions"][0]["loraUrl"], v["loraUrl"]);
+}
+
+#[test]
+fn thirty_two_concurrent_news_get_thirty_two_names() {
+    let sb = Sandbox::new();
+    sb.init();
+    let children: Vec<_> = (0..32)
+        .map(|i| {
+            Command::new(RUNCTL)
+                .current_dir(sb.work())
+                .env_clear()
+                .env("PATH", sb.path_var())
+                .args(["version", "new", "style_1", "--job-id", &format!("job-{i}")])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut names: Vec<String> = children
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+            stdout(&out).trim().to_string()
+        })
+        .collect();
+    names.sort_by_key(|n| n[1..].parse::<u32>().unwrap());
+    let expected: Vec<String> = (1..=32).map(|n| format!("V{n}")).collect();
+    assert_eq!(names, expected);
+}
+
+#[test]
+fn names_and_job_ids_are_unique_and_webhooks_need_a_known_job() {
+    let sb = Sandbox::new();
+    sb.init();
+    ok(
+        &sb,
+        &[
+            "version", "new", "style_1", "--name", "V8", "--job-id", "j1",
+        ],
+    );
+    let out = run(&sb, &["version", "new", "style_1", "--name", "V8"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("family style_1 already has a version V8"));
+    let out = run(&sb, &["version", "new", "style_2", "--job-id", "j1"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("job id j1 already belongs to style_1 V8"));
+    assert_eq!(
+        ok(&sb, &["version", "new", "style_1"]),
+        "V9\n",
+        "the next after the largest"
+    );
+    let out = run(
+        &sb,
+        &["version", "complete", "--job-id", "nope", "--url", "u"],
+    );
+    assert_eq!(out.status.code(), Some(4));
+    ok(
+        &sb,
+        &[
+            "version",
+            "fail",
+            "--job-id",
+            "j1",
+            "--error",
+            "CUDA out of memory",
+        ],
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&sb, &["version", "show", "--job-id", "j1", "--json"])).unwrap();
+    assert_eq!(
+        (v["status"].as_str(), v["error"].as_str()),
+        (Some("failed"), Some("CUDA out of memory"))
+    );
+    assert_eq!(v["artifact_name"], "style_1_vV8.safetensors");
+    // A version name the template could not parse back is refused.
+    let out = run(&sb, &["version", "new", "style_1", "--name", "x_vy"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("could not be parsed back"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_template_that_cannot_parse_back_is_refused_at_load() {
+    let sb = Sandbox::new();
+    sb.init();
+    let toml = sb.work().join("runctl.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        text.replace(
+            "artifact_template = \"{family}_v{version}.safetensors\"",
+            "artifact_template = \"{family}{version}.pt\"",
+        ),
+    )
+    .unwrap();
+    let out = run(&sb, &["version", "list"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("artifact template '{family}{version}.pt' cannot be used: {family} and {version} need literal text between them"), "{err}");
+    assert!(
+        err.contains("hint: fix versions.artifact_template"),
+        "{err}"
+    );
+    // Another template works end to end.
+    std::fs::write(
+        &toml,
+        text.replace(
+            "artifact_template = \"{family}_v{version}.safetensors\"",
+            "artifact_template = \"lora-{version}--{family}.bin\"",
+        ),
+    )
+    .unwrap();
+    let out = sync(&sb, "s3://b/lora-V3--style_1.bin\n");
+    assert!(out.contains("created style_1 V3"), "{out}");
+}
