@@ -339,6 +339,7 @@ pub fn import(ctx: &Ctx, args: ImportArgs) -> Result<()> {
         merged_away[synced] = true;
     }
     let (mut imported, mut skipped) = (0, 0);
+    let mut to_add: Vec<(String, NewVersion)> = Vec::new();
     for (i, new) in news.into_iter().enumerate() {
         if merged_away[i] {
             continue;
@@ -349,43 +350,49 @@ pub fn import(ctx: &Ctx, args: ImportArgs) -> Result<()> {
             .clone()
             .or_else(|| entry.name.clone())
             .unwrap_or_else(|| format!("#{}", i + 1));
-        let Some(new) = new else {
-            skipped += 1;
-            report.push_str(&format!(
-                "skipped {label}: no family (pass --family) or no name\n"
-            ));
-            continue;
-        };
-        if args.dry_run {
-            imported += 1;
-            report.push_str(&format!(
-                "would import {} {}\n",
-                new.family,
-                new.name.as_deref().unwrap_or("")
-            ));
-            continue;
+        match new {
+            Some(new) => to_add.push((label, new)),
+            None => {
+                skipped += 1;
+                report.push_str(&format!(
+                    "skipped {label}: no family (pass --family) or no name\n"
+                ));
+            }
         }
-        match store.add_version(&new, versions::version_number)? {
-            Ok(row) => {
-                imported += 1;
-                report.push_str(&format!(
-                    "imported {} {} ({})\n",
-                    row.family, row.name, row.status
-                ));
-            }
-            Err(AddConflict::NameTaken) => {
-                skipped += 1;
-                report.push_str(&format!(
-                    "skipped {label}: {} {} is already in the registry\n",
-                    new.family,
-                    new.name.unwrap_or_default()
-                ));
-            }
-            Err(AddConflict::JobTaken { family, name }) => {
-                skipped += 1;
-                report.push_str(&format!(
-                    "skipped {label}: its job id already belongs to {family} {name}\n"
-                ));
+    }
+    if args.dry_run {
+        for (_, new) in &to_add {
+            imported += 1;
+            let name = new.name.as_deref().unwrap_or("");
+            report.push_str(&format!("would import {} {name}\n", new.family));
+        }
+    } else {
+        // One transaction for the whole file.
+        let news: Vec<NewVersion> = to_add.iter().map(|(_, n)| n.clone()).collect();
+        let results = store.add_versions(&news, versions::version_number)?;
+        for ((label, new), result) in to_add.into_iter().zip(results) {
+            match result {
+                Ok(row) => {
+                    imported += 1;
+                    report.push_str(&format!(
+                        "imported {} {} ({})\n",
+                        row.family, row.name, row.status
+                    ));
+                }
+                Err(AddConflict::NameTaken) => {
+                    skipped += 1;
+                    report.push_str(&format!(
+                        "skipped {label}: {} {} is already in the registry\n",
+                        new.family,
+                        new.name.unwrap_or_default()
+                    ));
+                }
+                Err(AddConflict::JobTaken { family, name }) => {
+                    skipped += 1;
+                    report.push_str(&format!(
+                        "skipped {label}: its job id already belongs to {family} {name}\n"
+                    ));
+                }
             }
         }
     }

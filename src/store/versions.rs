@@ -83,78 +83,27 @@ impl Store {
         new: &NewVersion,
         number_of: impl Fn(&str) -> Option<u32>,
     ) -> Result<Result<VersionRow, AddConflict>, StoreError> {
+        let mut results = self.add_versions(std::slice::from_ref(new), number_of)?;
+        Ok(results.pop().unwrap_or(Err(AddConflict::NameTaken)))
+    }
+
+    /// Add many versions in one write transaction (an import), each with its own outcome.
+    pub fn add_versions(
+        &mut self,
+        news: &[NewVersion],
+        number_of: impl Fn(&str) -> Option<u32>,
+    ) -> Result<Vec<Result<VersionRow, AddConflict>>, StoreError> {
         let path = self.path.clone();
-        let err = |e| classify(&path, e);
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(err)?;
-        let name = match &new.name {
-            Some(name) => name.clone(),
-            None => {
-                let max: Option<u32> = tx
-                    .query_row(
-                        "SELECT max(number) FROM versions WHERE family = ?1",
-                        [&new.family],
-                        |r| r.get(0),
-                    )
-                    .map_err(err)?;
-                format!("V{}", max.unwrap_or(0) + 1)
-            }
-        };
-        let taken: bool = tx
-            .query_row(
-                "SELECT count(*) FROM versions WHERE family = ?1 AND name = ?2",
-                params![new.family, name],
-                |r| r.get::<_, i64>(0),
-            )
-            .map_err(err)?
-            > 0;
-        if taken {
-            return Ok(Err(AddConflict::NameTaken));
-        }
-        if let Some(job) = &new.job_id {
-            let holder: Option<(String, String)> = tx
-                .query_row(
-                    "SELECT family, name FROM versions WHERE job_id = ?1",
-                    [job],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()
-                .map_err(err)?;
-            if let Some((family, name)) = holder {
-                return Ok(Err(AddConflict::JobTaken { family, name }));
-            }
-        }
-        let now = now_text();
-        tx.execute(
-            "INSERT INTO versions (family, name, number, job_id, status, artifact_url, \
-             parameters, description, created_at, updated_at, last_synced) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            params![
-                new.family,
-                name,
-                number_of(&name),
-                new.job_id,
-                new.status,
-                new.artifact_url,
-                new.parameters,
-                new.description,
-                new.created_at.clone().unwrap_or_else(|| now.clone()),
-                now,
-                new.last_synced
-            ],
-        )
-        .map_err(err)?;
-        let row = tx
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM versions WHERE family = ?1 AND name = ?2"),
-                params![new.family, name],
-                from_row,
-            )
-            .map_err(err)?;
-        tx.commit().map_err(err)?;
-        Ok(Ok(row))
+            .map_err(|e| classify(&path, e))?;
+        let results = news
+            .iter()
+            .map(|new| insert_version(&tx, &path, new, &number_of))
+            .collect::<Result<Vec<_>, _>>()?;
+        tx.commit().map_err(|e| classify(&path, e))?;
+        Ok(results)
     }
 
     /// The webhook's update by external job id: a new status, and optionally the artifact URL
@@ -324,4 +273,79 @@ impl Store {
         tx.commit().map_err(err)?;
         Ok(applied)
     }
+}
+
+/// Insert one version inside the caller's transaction.
+fn insert_version(
+    tx: &rusqlite::Connection,
+    path: &std::path::Path,
+    new: &NewVersion,
+    number_of: &impl Fn(&str) -> Option<u32>,
+) -> Result<Result<VersionRow, AddConflict>, StoreError> {
+    let err = |e| classify(path, e);
+    let name = match &new.name {
+        Some(name) => name.clone(),
+        None => {
+            let max: Option<u32> = tx
+                .query_row(
+                    "SELECT max(number) FROM versions WHERE family = ?1",
+                    [&new.family],
+                    |r| r.get(0),
+                )
+                .map_err(err)?;
+            format!("V{}", max.unwrap_or(0) + 1)
+        }
+    };
+    let taken: bool = tx
+        .query_row(
+            "SELECT count(*) FROM versions WHERE family = ?1 AND name = ?2",
+            params![new.family, name],
+            |r| r.get::<_, i64>(0),
+        )
+        .map_err(err)?
+        > 0;
+    if taken {
+        return Ok(Err(AddConflict::NameTaken));
+    }
+    if let Some(job) = &new.job_id {
+        let holder: Option<(String, String)> = tx
+            .query_row(
+                "SELECT family, name FROM versions WHERE job_id = ?1",
+                [job],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(err)?;
+        if let Some((family, name)) = holder {
+            return Ok(Err(AddConflict::JobTaken { family, name }));
+        }
+    }
+    let now = now_text();
+    tx.execute(
+        "INSERT INTO versions (family, name, number, job_id, status, artifact_url, \
+             parameters, description, created_at, updated_at, last_synced) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            new.family,
+            name,
+            number_of(&name),
+            new.job_id,
+            new.status,
+            new.artifact_url,
+            new.parameters,
+            new.description,
+            new.created_at.clone().unwrap_or_else(|| now.clone()),
+            now,
+            new.last_synced
+        ],
+    )
+    .map_err(err)?;
+    let row = tx
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM versions WHERE family = ?1 AND name = ?2"),
+            params![new.family, name],
+            from_row,
+        )
+        .map_err(err)?;
+    Ok(Ok(row))
 }
