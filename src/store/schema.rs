@@ -56,10 +56,10 @@ fn known() -> Vec<(MigrationInfo, u64)> {
         .collect()
 }
 
-/// Applied migrations as (version, name, checksum), and whether the DB has any table at all.
 /// One applied migration as the history table holds it: version, name, checksum.
 type HistoryRow = (i64, String, String);
 
+/// Applied migrations, and whether the DB is fresh (nothing of runctl's in it yet).
 fn read_history(conn: &Connection, path: &Path) -> Result<(Vec<HistoryRow>, bool), StoreError> {
     let err = |e| classify(path, e);
     let tables: i64 = conn
@@ -96,7 +96,10 @@ fn read_history(conn: &Connection, path: &Path) -> Result<(Vec<HistoryRow>, bool
         .map_err(err)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(err)?;
-    Ok((rows, false))
+    // refinery commits its history table before the migrations: a DB holding only that empty
+    // table is one another process has just begun to migrate, still fresh.
+    let fresh = rows.is_empty() && tables == 1;
+    Ok((rows, fresh))
 }
 
 /// The newest schema version, the number of files in `migrations/` (a test checks it). Kept as
