@@ -8,6 +8,7 @@ pub mod child;
 pub mod cli;
 pub mod error;
 pub mod hashing;
+pub mod legacy;
 pub mod links;
 pub mod naming;
 pub mod pipeline_config;

@@ -208,6 +208,9 @@ pub fn make_folders(layout: &Layout, dir_name: &str) -> Result<(PathBuf, PathBuf
 /// Point `outputs/latest` (a relative symlink, or `latest.txt` where symlinks are refused) and
 /// `logs/latest.txt` at the run, each replaced atomically by a rename.
 pub fn update_pointers(layout: &Layout, dir_name: &str) -> Result<()> {
+    for dir in [&layout.outputs, &layout.logs] {
+        std::fs::create_dir_all(dir).map_err(|e| CliError::io("create", dir, e))?;
+    }
     let tmp_name = format!(".latest.tmp-{}", std::process::id());
     let tmp = layout.outputs.join(&tmp_name);
     let _ = std::fs::remove_file(&tmp);

@@ -15,9 +15,12 @@ use crate::store::{MigrationInfo, Store};
 /// migrations run in one transaction: on failure the database is unchanged.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  runctl migrate --dry-run\n  runctl migrate --yes\n  runctl migrate --dry-run --json"
+    after_help = "Examples:\n  runctl migrate --dry-run\n  runctl migrate --yes\n  runctl migrate --dry-run --json\n  runctl migrate runs --dry-run     # legacy run folders -> canonical names",
+    args_conflicts_with_subcommands = true
 )]
 pub struct MigrateArgs {
+    #[command(subcommand)]
+    command: Option<MigrateCommand>,
     /// List what would be applied; change nothing
     #[arg(long)]
     dry_run: bool,
@@ -27,6 +30,11 @@ pub struct MigrateArgs {
     /// Print the result as JSON (docs/json.md)
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum MigrateCommand {
+    Runs(super::migrate_runs::RunsArgs),
 }
 
 /// `runctl migrate --json`.
@@ -43,6 +51,9 @@ struct MigrateOutput {
 }
 
 pub fn run(ctx: &Ctx, args: MigrateArgs) -> Result<()> {
+    if let Some(MigrateCommand::Runs(runs)) = args.command {
+        return super::migrate_runs::run(ctx, runs);
+    }
     let project = ctx.require_project()?;
     project.ensure_state_dir()?;
     let mut store = Store::open(&project.db_path())?;

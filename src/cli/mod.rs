@@ -6,6 +6,7 @@ mod hash;
 mod init;
 mod link;
 mod migrate;
+mod migrate_runs;
 mod naming_args;
 mod new;
 pub mod output;

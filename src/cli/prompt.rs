@@ -13,33 +13,63 @@ pub fn interactive() -> bool {
 
 /// Ask a yes/no question (default no). `answer_hint` tells how to answer it without a terminal.
 pub fn confirm(question: &str, answer_hint: &str) -> Result<bool> {
-    if !interactive() {
-        return Err(CliError::general(format!(
-            "{question} (no terminal to ask on, so nothing was done)"
-        ))
-        .hint(answer_hint.to_string()));
-    }
-    let term = dialoguer::console::Term::stderr();
-    // Ctrl-C at a prompt: restore the cursor dialoguer hid, say nothing was done, exit 130.
-    // (Only the first handler set in a process takes effect; a prompt is asked before any
-    // other handler exists.)
-    let _ = ctrlc::set_handler(|| {
-        let _ = dialoguer::console::Term::stderr().show_cursor();
-        eprintln!("\ninterrupted at the prompt; nothing was done");
-        std::process::exit(i32::from(Kind::Interrupted.exit_code()));
-    });
+    ensure_interactive(question, answer_hint)?;
     let answer = dialoguer::Confirm::new()
         .with_prompt(question)
         .default(false)
-        .interact_on_opt(&term)
-        .map_err(|err| match err {
-            dialoguer::Error::IO(e) if e.kind() == std::io::ErrorKind::Interrupted => {
-                CliError::new(
-                    Kind::Interrupted,
-                    "interrupted at the prompt; nothing was done",
-                )
-            }
-            dialoguer::Error::IO(e) => CliError::general("cannot read the answer").cause(e),
-        })?;
+        .interact_on_opt(&dialoguer::console::Term::stderr())
+        .map_err(read_error)?;
     Ok(answer.unwrap_or(false))
+}
+
+/// Pick one of `items` (arrow keys and Enter). `None` when the user pressed Esc or q.
+pub fn select(question: &str, items: &[&str], answer_hint: &str) -> Result<Option<usize>> {
+    ensure_interactive(question, answer_hint)?;
+    dialoguer::Select::new()
+        .with_prompt(question)
+        .items(items)
+        .default(0)
+        .interact_on_opt(&dialoguer::console::Term::stderr())
+        .map_err(read_error)
+}
+
+/// Ask for a line of text, `default` when the user just presses Enter.
+pub fn input(question: &str, default: &str) -> Result<String> {
+    dialoguer::Input::<String>::new()
+        .with_prompt(question)
+        .default(default.to_string())
+        .interact_text_on(&dialoguer::console::Term::stderr())
+        .map_err(read_error)
+}
+
+fn ensure_interactive(question: &str, answer_hint: &str) -> Result<()> {
+    if interactive() {
+        install_interrupt_handler();
+        return Ok(());
+    }
+    Err(CliError::general(format!(
+        "{question} (no terminal to ask on, so nothing was done)"
+    ))
+    .hint(answer_hint.to_string()))
+}
+
+fn read_error(err: dialoguer::Error) -> CliError {
+    match err {
+        dialoguer::Error::IO(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+            CliError::new(Kind::Interrupted, "interrupted at the prompt")
+        }
+        dialoguer::Error::IO(e) => CliError::general("cannot read the answer").cause(e),
+    }
+}
+
+/// Ctrl-C at a prompt: restore the cursor dialoguer hid and exit 130. (Only the first handler
+/// set in a process takes effect; prompts come before any other handler exists.)
+fn install_interrupt_handler() {
+    let _ = ctrlc::set_handler(|| {
+        let _ = dialoguer::console::Term::stderr().show_cursor();
+        eprintln!(
+            "\ninterrupted at the prompt; what was already applied is kept, nothing else was done"
+        );
+        std::process::exit(i32::from(Kind::Interrupted.exit_code()));
+    });
 }

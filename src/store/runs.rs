@@ -109,6 +109,16 @@ impl Allocation<'_> {
             .map_err(|e| self.err(e))
     }
 
+    /// Whether no run has this id yet.
+    pub fn run_id_free(&self, id: &str) -> Result<bool, StoreError> {
+        self.tx
+            .query_row("SELECT count(*) FROM runs WHERE id = ?1", [id], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n == 0)
+            .map_err(|e| self.err(e))
+    }
+
     /// Mark a run superseded by a newer run of the same name.
     pub fn supersede(&self, id: &str, moved_to: Option<&str>) -> Result<(), StoreError> {
         self.tx

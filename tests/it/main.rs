@@ -5,6 +5,7 @@
 mod common;
 mod foundation;
 mod hashing;
+mod migrate_runs;
 mod naming;
 mod plugins;
 mod pty;

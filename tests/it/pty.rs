@@ -115,3 +115,82 @@ fn import_asks_per_duplicate_pair() {
         );
     }
 }
+
+fn migrate_runs_in_pty(sb: &Sandbox) -> rexpect::session::PtySession {
+    sb.init();
+    for name in [
+        "20251228_143025",
+        "20251229_101500_123456_a3f9",
+        "20251230_080000",
+    ] {
+        std::fs::create_dir_all(sb.work().join("outputs").join(name)).unwrap();
+    }
+    let mut cmd = Command::new(RUNCTL);
+    cmd.current_dir(sb.work())
+        .env_clear()
+        .env("PATH", sb.path_var())
+        .env("TERM", "xterm")
+        .args(["migrate", "runs"]);
+    spawn_command(cmd, Some(20_000)).unwrap()
+}
+
+const DOWN: &str = "\x1b[B";
+
+fn key(p: &mut rexpect::session::PtySession, keys: &str) {
+    p.send(keys).unwrap();
+    p.flush().unwrap();
+}
+
+#[test]
+fn migrate_runs_asks_per_folder_accept_edit_skip() {
+    let sb = Sandbox::new();
+    let mut p = migrate_runs_in_pty(&sb);
+    p.exp_string("20251228_143025 (timestamp) -> model-dataset-full-run1")
+        .unwrap();
+    key(&mut p, &format!("{DOWN}\r")); // edit the name
+    p.exp_string("new name").unwrap();
+    key(&mut p, "my-first-run\r");
+    p.exp_string("20251229_101500_123456_a3f9 (run id) -> model-dataset-full-run2")
+        .unwrap();
+    key(&mut p, &format!("{DOWN}{DOWN}\r")); // skip
+    p.exp_string("20251230_080000 (timestamp) -> model-dataset-full-run3")
+        .unwrap();
+    key(&mut p, "\r"); // accept
+    p.exp_string("renamed 2, skipped 1, failed 0").unwrap();
+    p.exp_eof().unwrap();
+    assert!(exit_code(&p).ends_with(", 0)"), "{}", exit_code(&p));
+    let outputs = sb.work().join("outputs");
+    assert_eq!(
+        std::fs::read_link(outputs.join("20251228_143025")).unwrap(),
+        std::path::Path::new("my-first-run")
+    );
+    assert_eq!(
+        std::fs::read_link(outputs.join("20251230_080000")).unwrap(),
+        std::path::Path::new("model-dataset-full-run3")
+    );
+    assert!(
+        std::fs::symlink_metadata(outputs.join("20251229_101500_123456_a3f9"))
+            .unwrap()
+            .is_dir()
+    );
+}
+
+#[test]
+fn migrate_runs_accept_all_and_quit() {
+    let sb = Sandbox::new();
+    let mut p = migrate_runs_in_pty(&sb);
+    p.exp_string("-> model-dataset-full-run1").unwrap();
+    key(&mut p, &format!("{DOWN}{DOWN}{DOWN}\r")); // accept this and all the rest
+    p.exp_string("renamed 3, skipped 0, failed 0").unwrap();
+    p.exp_eof().unwrap();
+
+    let sb = Sandbox::new();
+    let mut p = migrate_runs_in_pty(&sb);
+    p.exp_string("-> model-dataset-full-run1").unwrap();
+    key(&mut p, &format!("{DOWN}{DOWN}{DOWN}{DOWN}\r")); // quit
+    p.exp_string("renamed 0, skipped 3, failed 0").unwrap();
+    p.exp_eof().unwrap();
+    assert!(exit_code(&p).ends_with(", 0)"), "{}", exit_code(&p));
+    let out = sb.cmd().args(["list", "--json"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
+}

@@ -1,0 +1,260 @@
+//! `runctl migrate runs` over a generated tree of legacy run folders.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::common::*;
+
+/// Every path under `root` with what it is: file contents, a symlink's target, or a folder.
+fn tree(root: &Path) -> BTreeMap<String, String> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let path = e.path();
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            if rel.starts_with(".runctl") {
+                continue;
+            }
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            if meta.file_type().is_symlink() {
+                out.insert(
+                    rel,
+                    format!("-> {}", std::fs::read_link(&path).unwrap().display()),
+                );
+            } else if meta.is_dir() {
+                out.insert(rel, "dir".into());
+                walk(root, &path, out);
+            } else {
+                out.insert(
+                    rel,
+                    String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned(),
+                );
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+fn legacy_tree(sb: &Sandbox) {
+    sb.init();
+    let out = sb.work().join("outputs");
+    let logs = sb.work().join("logs");
+    let mk = |dir: &Path, file: &str, text: &str| {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join(file), text).unwrap();
+    };
+    mk(
+        &out.join("20251228_143025"),
+        "metrics.json",
+        "{\"acc\": 0.9}",
+    );
+    mk(&logs.join("20251228_143025"), "train.log", "epoch 1");
+    mk(
+        &out.join("20251229_101500_123456_a3f9"),
+        "model.bin",
+        "weights",
+    );
+    mk(
+        &out.join("xgboost_h20_20251227_090000_000001_00ff"),
+        "preds.csv",
+        "a,b",
+    );
+    mk(
+        &out.join("qwen-eval"),
+        "config.yaml",
+        "training:\n  model_name_or_path: Qwen/Qwen2-7B\ndata:\n  dataset_name: drg_letters\n  sample_size: 2048\n",
+    );
+    mk(
+        &out.join("mistral-sweep"),
+        "config.json",
+        r#"{"training":{"model_name_or_path":"mistral-7b"},"data":{"dataset_name":"eval_set","sample_size":null}}"#,
+    );
+    // Folders named freely are ordered by their time on disk.
+    let set_time = |dir: &Path, unix: u64| {
+        let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix);
+        std::fs::File::open(dir)
+            .unwrap()
+            .set_modified(when)
+            .unwrap();
+    };
+    set_time(&out.join("mistral-sweep"), 1_767_096_000); // 2025-12-30T12:00:00Z
+    set_time(&out.join("qwen-eval"), 1_767_182_400); // 2025-12-31T12:00:00Z
+    mk(&out.join("notes"), "todo.txt", "not a run");
+    mk(&out.join("broken-config"), "config.json", "{not json");
+    // A folder made by hand that holds the name the first timestamp run would get.
+    std::fs::create_dir_all(out.join("model-dataset-full-run1")).unwrap();
+    // A read-only legacy folder.
+    let ro = out.join("20251230_080000");
+    mk(&ro, "result.txt", "read only");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+}
+
+#[test]
+fn dry_run_changes_nothing_and_shows_the_plan() {
+    let sb = Sandbox::new();
+    legacy_tree(&sb);
+    let before = tree(&sb.work());
+    let out = sb
+        .cmd()
+        .args(["migrate", "runs", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[..6],
+        [
+            "would rename xgboost_h20_20251227_090000_000001_00ff -> xgboost-dataset-full-run1 (model_h id)",
+            // run1 is taken by a folder made by hand, so the first timestamp run gets run2.
+            "would rename 20251228_143025 -> model-dataset-full-run2 (timestamp)",
+            "would rename 20251229_101500_123456_a3f9 -> model-dataset-full-run3 (run id)",
+            "would rename 20251230_080000 -> model-dataset-full-run4 (timestamp)",
+            "would rename mistral-sweep -> mistral-7b-eval_set-full-run1 (config)",
+            "would rename qwen-eval -> qwen-qwen2-7b-drg_letters-n2048-run1 (config)",
+        ],
+        "{text}"
+    );
+    assert!(
+        lines[6].starts_with("skipped broken-config: its config cannot be read: "),
+        "{text}"
+    );
+    assert!(stdout(&out).contains("skipped notes: not a legacy run folder"));
+    assert!(
+        stdout(&out).ends_with("would rename 6, skipped 3\n"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(tree(&sb.work()), before);
+    let runs = sb.cmd().args(["list", "--json"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&runs.stdout).trim(), "[]");
+}
+
+#[test]
+fn yes_renames_leaves_symlinks_records_runs_and_loses_nothing() {
+    let sb = Sandbox::new();
+    legacy_tree(&sb);
+    let before = tree(&sb.work());
+    let out = sb
+        .cmd()
+        .args(["migrate", "runs", "--yes", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let renamed: Vec<(String, String)> = json["renamed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["from"].as_str().unwrap().to_string(),
+                r["to"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(renamed.len(), 6);
+    assert_eq!(json["failed"], serde_json::json!([]));
+    let outputs = sb.work().join("outputs");
+    for (from, to) in &renamed {
+        assert_eq!(
+            std::fs::read_link(outputs.join(from)).unwrap(),
+            Path::new(to),
+            "{from}"
+        );
+        assert!(
+            std::fs::symlink_metadata(outputs.join(to))
+                .unwrap()
+                .is_dir(),
+            "{to}"
+        );
+    }
+    // logs/ moved with its run, and the old path still reads.
+    assert_eq!(
+        std::fs::read_to_string(sb.work().join("logs/model-dataset-full-run2/train.log")).unwrap(),
+        "epoch 1"
+    );
+    assert_eq!(
+        std::fs::read_to_string(sb.work().join("logs/20251228_143025/train.log")).unwrap(),
+        "epoch 1"
+    );
+    // Nothing is lost: every file of before reads the same through its old path.
+    for (path, content) in &before {
+        if content != "dir" && !content.starts_with("-> ") {
+            assert_eq!(
+                &std::fs::read_to_string(sb.work().join(path)).unwrap(),
+                content,
+                "{path}"
+            );
+        }
+    }
+    // Runs are recorded with their original ids and times.
+    let show = sb
+        .cmd()
+        .args(["show", "model-dataset-full-run3", "--json"])
+        .output()
+        .unwrap();
+    let run: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(run["id"], "20251229_101500_123456_a3f9");
+    assert_eq!(run["status"], "migrated");
+    assert_eq!(run["created_at"], "2025-12-29T10:15:00.123456Z");
+    let show = sb
+        .cmd()
+        .args(["show", "qwen-qwen2-7b-drg_letters-n2048-run1", "--json"])
+        .output()
+        .unwrap();
+    let run: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(run["config"]["data"]["sample_size"], 2048);
+    // The pointers name the newest run.
+    let latest = sb
+        .cmd()
+        .args(["show", "latest", "--json"])
+        .output()
+        .unwrap();
+    let latest: serde_json::Value = serde_json::from_slice(&latest.stdout).unwrap();
+    assert_eq!(
+        std::fs::read_link(outputs.join("latest")).unwrap(),
+        Path::new(latest["dir_name"].as_str().unwrap())
+    );
+
+    // A second run changes nothing and says so.
+    let after = tree(&sb.work());
+    let again = sb
+        .cmd()
+        .args(["migrate", "runs", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(0));
+    assert!(
+        stdout(&again).ends_with("nothing to migrate: every run folder is already known\n"),
+        "{}",
+        stdout(&again)
+    );
+    assert_eq!(tree(&sb.work()), after);
+}
+
+#[test]
+fn without_a_terminal_it_asks_for_yes_instead_of_hanging() {
+    let sb = Sandbox::new();
+    legacy_tree(&sb);
+    let before = tree(&sb.work());
+    let out = sb.cmd().args(["migrate", "runs"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("hint: pass --yes to apply every proposal, or --dry-run to see them"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(tree(&sb.work()), before);
+}
