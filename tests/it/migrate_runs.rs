@@ -258,3 +258,83 @@ fn without_a_terminal_it_asks_for_yes_instead_of_hanging() {
     );
     assert_eq!(tree(&sb.work()), before);
 }
+
+/// Makes a folder immutable (even root cannot rename it) until dropped.
+struct Immutable(std::path::PathBuf);
+
+impl Immutable {
+    fn new(path: std::path::PathBuf) -> Immutable {
+        let status = std::process::Command::new("chattr")
+            .arg("+i")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "chattr +i must work on this filesystem for this test"
+        );
+        Immutable(path)
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn a_folder_that_cannot_be_renamed_fails_alone() {
+    let sb = Sandbox::new();
+    sb.init();
+    let outputs = sb.work().join("outputs");
+    for name in ["20251201_000000", "20251202_000000", "20251203_000000"] {
+        std::fs::create_dir_all(outputs.join(name)).unwrap();
+        std::fs::write(outputs.join(name).join("data.txt"), name).unwrap();
+    }
+    let stuck = Immutable::new(outputs.join("20251202_000000"));
+    let out = sb
+        .cmd()
+        .args(["migrate", "runs", "--yes", "--json"])
+        .output()
+        .unwrap();
+    drop(stuck);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("1 folder(s) could not be migrated"));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["failed"][0]["folder"], "20251202_000000");
+    assert!(
+        json["failed"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("cannot rename"),
+        "{json}"
+    );
+    let renamed: Vec<&str> = json["renamed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["from"].as_str().unwrap())
+        .collect();
+    assert_eq!(renamed, vec!["20251201_000000", "20251203_000000"]);
+    // The failed folder is untouched and unrecorded; a later run migrates it.
+    assert_eq!(
+        std::fs::read_to_string(outputs.join("20251202_000000/data.txt")).unwrap(),
+        "20251202_000000"
+    );
+    let out = sb
+        .cmd()
+        .args(["migrate", "runs", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // run2 was its slot in the first pass; numbers are never reused, so it takes the next.
+    assert!(
+        stdout(&out).contains("renamed 20251202_000000 -> model-dataset-full-run4"),
+        "{}",
+        stdout(&out)
+    );
+}
