@@ -4,6 +4,7 @@
 mod completions;
 mod hash;
 mod init;
+mod ledger;
 mod link;
 mod migrate;
 mod migrate_runs;
@@ -89,6 +90,8 @@ pub enum Command {
     List(runs_cmd::ListArgs),
     Show(runs_cmd::ShowArgs),
     Env(runs_cmd::EnvArgs),
+    Items(ledger::ItemsArgs),
+    Record(ledger::RecordArgs),
     Hash(hash::HashArgs),
     Link(link::LinkArgs),
     Resolve(resolve::ResolveArgs),
@@ -112,6 +115,8 @@ pub const BUILTINS: &[&str] = &[
     "list",
     "show",
     "env",
+    "items",
+    "record",
     "hash",
     "link",
     "resolve",
@@ -295,6 +300,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::List(args) => runs_cmd::list(&ctx, args),
         Command::Show(args) => runs_cmd::show(&ctx, args),
         Command::Env(args) => runs_cmd::env(&ctx, args),
+        Command::Items(args) => ledger::items(&ctx, args),
+        Command::Record(args) => ledger::record(&ctx, args),
         Command::Hash(args) => hash::run(&ctx, args),
         Command::Link(args) => link::run(&ctx, args),
         Command::Resolve(args) => resolve::run(&ctx, args),

@@ -33,6 +33,8 @@ Examples:
 pub struct NewArgs {
     #[command(flatten)]
     naming: NamingArgs,
+    #[command(flatten)]
+    source: super::ledger::SourceArgs,
     /// Output: the name (text), JSON, KEY=value lines (env) or export lines (shell)
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -162,6 +164,7 @@ fn allocate(
     store: &mut Store,
     resolved: &Resolved,
     command: &[OsString],
+    source: Option<&crate::store::SourceRow>,
 ) -> Result<RunRow> {
     let clock = clock()?;
     let layout = &resolved.layout;
@@ -222,7 +225,11 @@ fn allocate(
             started_at: None,
             finished_at: None,
         };
-        if let Err(e) = a.insert(&row) {
+        let inserted = a.insert(&row).and_then(|()| match source {
+            Some(s) => a.attach_source(&row.id, s.id, s.n_items),
+            None => Ok(()),
+        });
+        if let Err(e) = inserted {
             let _ = std::fs::remove_dir(&outputs_dir);
             let _ = std::fs::remove_dir(&logs_dir);
             return Err(e.into());
@@ -251,7 +258,8 @@ pub fn new(ctx: &Ctx, args: NewArgs) -> Result<()> {
     let project = ctx.project_for_write()?;
     let resolved = naming_args::resolve(ctx, &project, &args.naming)?;
     let mut store = ctx.open_store(&project)?;
-    let row = allocate(ctx, &mut store, &resolved, &args.command)?;
+    let source = super::ledger::ingest(ctx, &mut store, &args.source)?;
+    let row = allocate(ctx, &mut store, &resolved, &args.command, source.as_ref())?;
     let format = if args.json { Format::Json } else { args.format };
     match format {
         Format::Text if args.command.is_empty() => {

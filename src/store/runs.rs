@@ -75,9 +75,17 @@ pub struct Allocation<'a> {
     path: &'a std::path::Path,
 }
 
-impl Allocation<'_> {
+impl<'a> Allocation<'a> {
     fn err(&self, e: rusqlite::Error) -> StoreError {
         classify(self.path, e)
+    }
+
+    pub(super) fn err_of(&self, e: rusqlite::Error) -> StoreError {
+        self.err(e)
+    }
+
+    pub(super) fn tx(&self) -> &Transaction<'a> {
+        &self.tx
     }
 
     /// The largest run number stored in this scope (superseded runs included).

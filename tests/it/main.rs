@@ -5,6 +5,7 @@
 mod common;
 mod foundation;
 mod hashing;
+mod ledger;
 mod migrate_runs;
 mod naming;
 mod plugins;

@@ -1,0 +1,294 @@
+//! Work items and results: `new --source` ingest, `runctl items` and `runctl record`, the API
+//! for loops that a user's own program drives (docs/resume.md).
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::Ctx;
+use super::run_view;
+use crate::error::{CliError, Result};
+use crate::project::Project;
+use crate::source::{self, Format, Spec};
+use crate::store::{IngestError, ResultIn, Selection, SourceMeta, SourceRow, Store};
+
+/// The source flags of `runctl new`.
+#[derive(Debug, Clone, Args)]
+pub struct SourceArgs {
+    /// A CSV, JSONL or XLSX file whose rows are this run's work items (ingested once)
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub source: Option<PathBuf>,
+    /// The column(s) that key each row, comma-separated
+    #[arg(long, value_name = "COLS", value_delimiter = ',', requires = "source")]
+    pub key: Vec<String>,
+    /// Make one item per listed column of each row (keyed by the row key and the column)
+    #[arg(long, value_name = "COLS", value_delimiter = ',', requires = "source")]
+    pub unpivot: Vec<String>,
+    /// The CSV delimiter [default: sniffed from the header line]
+    #[arg(long, value_name = "C", requires = "source")]
+    pub delimiter: Option<char>,
+    /// The XLSX sheet [default: the first]
+    #[arg(long, value_name = "NAME", requires = "source")]
+    pub sheet: Option<String>,
+    /// The file's format [default: from its extension]
+    #[arg(long, value_enum, requires = "source")]
+    pub source_format: Option<Format>,
+}
+
+/// Ingest the source (or find it already ingested); `None` without `--source`.
+pub fn ingest(ctx: &Ctx, store: &mut Store, args: &SourceArgs) -> Result<Option<SourceRow>> {
+    let Some(path) = &args.source else {
+        return Ok(None);
+    };
+    let path = ctx.cwd.join(path);
+    if !path.is_file() {
+        return Err(CliError::not_found(format!(
+            "source {} does not exist",
+            path.display()
+        )));
+    }
+    let format = args
+        .source_format
+        .or_else(|| Format::of(&path))
+        .ok_or_else(|| {
+            CliError::usage(format!("cannot tell the format of {}", path.display()))
+                .hint("pass --source-format csv|jsonl|xlsx")
+        })?;
+    let delimiter = match args.delimiter {
+        Some(c) if c.is_ascii() => Some(c as u8),
+        Some(c) => {
+            return Err(CliError::usage(format!(
+                "the delimiter '{c}' is not one ASCII character"
+            )));
+        }
+        None => None,
+    };
+    let sums = source::checksums(&path).map_err(|e| CliError::general(e.to_string()))?;
+    let meta = SourceMeta {
+        path: path.to_string_lossy().into_owned(),
+        format: format.as_str().into(),
+        md5: sums.md5,
+        sha256: sums.sha256,
+        size: sums.size,
+        key_columns: serde_json::to_string(&args.key)?,
+        unpivot: serde_json::to_string(&args.unpivot)?,
+    };
+    if let Some(known) = store.find_source(&meta)? {
+        ctx.note(format!(
+            "source {} already ingested with this checksum ({} items); not read again",
+            meta.path, known.n_items
+        ));
+        return Ok(Some(known));
+    }
+    let spec = Spec {
+        path: path.clone(),
+        format,
+        key: args.key.clone(),
+        unpivot: args.unpivot.clone(),
+        delimiter,
+        sheet: args.sheet.clone(),
+    };
+    let row = store
+        .ingest(&meta, |sink| source::read(&spec, sink))
+        .map_err(|e| match e {
+            IngestError::Store(e) => CliError::from(e),
+            other => CliError::general(format!("ingest failed: {other}"))
+                .hint("nothing of this file was kept; fix it and run the command again"),
+        })?;
+    ctx.note(format!(
+        "ingested {} items from {} (md5 {}, sha256 {})",
+        row.n_items, meta.path, row.md5, row.sha256
+    ));
+    Ok(Some(row))
+}
+
+/// Print a run's items as JSON lines: remaining (default), errors, or all
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  runctl items latest | python worker.py | runctl record latest\n  runctl items my-run --errors --json"
+)]
+pub struct ItemsArgs {
+    /// A run name, run id, unique id prefix, or latest
+    run: String,
+    /// Items with no result yet (the default)
+    #[arg(long, group = "which")]
+    remaining: bool,
+    /// Items whose result is an error [env: RETRY_ERRORS_ONLY=1]
+    #[arg(long, group = "which")]
+    errors: bool,
+    /// Every item
+    #[arg(long, group = "which")]
+    all: bool,
+    /// JSON lines {"key", "data", "location"} (the default output; kept for symmetry)
+    #[arg(long)]
+    json: bool,
+}
+
+/// Record results as JSON lines {"key": .., "ok": ..} or {"key": .., "error": ..}
+///
+/// One result per item: recording an item again replaces its result and counts an attempt.
+/// Results are committed every 1,000 lines and at the end; a bad line stops the command after
+/// committing the lines before it. Holds the run's lock while it runs.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  runctl record latest --from results.jsonl\n  python worker.py | runctl record my-run"
+)]
+pub struct RecordArgs {
+    /// A run name, run id, unique id prefix, or latest
+    run: String,
+    /// Read results from FILE instead of stdin
+    #[arg(long, value_name = "FILE|-")]
+    from: Option<PathBuf>,
+}
+
+fn open_run(ctx: &Ctx, reference: &str) -> Result<(Project, Store, crate::store::RunRow)> {
+    let project = ctx.require_project()?;
+    let store = ctx.open_store(&project)?;
+    let run = run_view::find_run(&store, reference)?;
+    if store.source_of_run(&run.id)?.is_none() {
+        return Err(
+            CliError::usage(format!("run {} has no work items", run.name))
+                .hint("make one with 'runctl new --source FILE --key COLUMN'"),
+        );
+    }
+    Ok((project, store, run))
+}
+
+pub fn items(ctx: &Ctx, args: ItemsArgs) -> Result<()> {
+    let (_, store, run) = open_run(ctx, &args.run)?;
+    let retry = std::env::var("RETRY_ERRORS_ONLY").is_ok_and(|v| v == "1");
+    let selection = if args.all {
+        Selection::All
+    } else if args.errors || (retry && !args.remaining) {
+        Selection::Errors
+    } else {
+        Selection::Remaining
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut failure: Option<std::io::Error> = None;
+    store.for_each_item(&run.id, selection, |key, data, location| {
+        let line = format!(
+            "{{\"key\":{},\"data\":{data},\"location\":{}}}\n",
+            serde_json::Value::String(key.into()),
+            serde_json::Value::String(location.into())
+        );
+        match out.write_all(line.as_bytes()) {
+            Ok(()) => true,
+            Err(e) => {
+                failure = Some(e);
+                false
+            }
+        }
+    })?;
+    if let Some(e) = failure {
+        return Err(e.into());
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// One line of `record` input.
+fn parse_result(line: &str) -> std::result::Result<ResultIn, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(line).map_err(|e| format!("not valid JSON: {e}"))?;
+    let obj = value.as_object().ok_or("not a JSON object")?;
+    let key = match obj.get("key") {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Array(parts)) => {
+            let parts: Vec<String> = parts
+                .iter()
+                .map(|p| {
+                    p.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| p.to_string())
+                })
+                .collect();
+            source::make_key(&parts)
+        }
+        Some(other @ serde_json::Value::Number(_)) => other.to_string(),
+        _ => return Err("no \"key\"".into()),
+    };
+    let (ok, payload) = match (obj.get("ok"), obj.get("error")) {
+        (Some(out), None) => (true, out.to_string()),
+        (None, Some(serde_json::Value::String(e))) => (false, e.clone()),
+        (None, Some(e)) => (false, e.to_string()),
+        _ => return Err("needs exactly one of \"ok\" and \"error\"".into()),
+    };
+    Ok(ResultIn {
+        key,
+        ok,
+        payload,
+        category: obj
+            .get("category")
+            .and_then(|c| c.as_str())
+            .map(str::to_string)
+            .or_else(|| (!ok).then(|| "exit".into())),
+        duration_ms: obj.get("duration_ms").and_then(serde_json::Value::as_i64),
+        worker: obj.get("worker").and_then(serde_json::Value::as_i64),
+    })
+}
+
+const RECORD_BATCH: usize = 1_000;
+
+pub fn record(ctx: &Ctx, args: RecordArgs) -> Result<()> {
+    let (project, mut store, run) = open_run(ctx, &args.run)?;
+    let _lock = crate::lock::lock_run(&project.state_dir().join("locks"), &run.id, &run.name)?;
+    let reader: Box<dyn BufRead> = match &args.from {
+        None => Box::new(std::io::stdin().lock()),
+        Some(p) if p.as_os_str() == "-" => Box::new(std::io::stdin().lock()),
+        Some(p) => {
+            let path = ctx.cwd.join(p);
+            let file = std::fs::File::open(&path).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => {
+                    CliError::not_found(format!("{} does not exist", path.display()))
+                }
+                _ => CliError::io("open", &path, e),
+            })?;
+            Box::new(std::io::BufReader::new(file))
+        }
+    };
+    let mut batch = Vec::with_capacity(RECORD_BATCH);
+    let mut recorded = 0usize;
+    let flush =
+        |store: &mut Store, batch: &mut Vec<ResultIn>, recorded: &mut usize| -> Result<()> {
+            if batch.is_empty() {
+                return Ok(());
+            }
+            if let Err(key) = store.record_results(&run.id, batch)? {
+                return Err(CliError::not_found(format!(
+                    "'{key}' is not an item of run {}",
+                    run.name
+                ))
+                .hint("'runctl items RUN --all' lists the keys"));
+            }
+            *recorded += batch.len();
+            batch.clear();
+            Ok(())
+        };
+    for (i, line) in reader.split(b'\n').enumerate() {
+        let line = line.map_err(|e| CliError::general("cannot read the results").cause(e))?;
+        let text = String::from_utf8_lossy(&line);
+        if text.trim().is_empty() {
+            continue;
+        }
+        match parse_result(text.trim()) {
+            Ok(result) => batch.push(result),
+            Err(reason) => {
+                flush(&mut store, &mut batch, &mut recorded)?;
+                return Err(CliError::general(format!("line {}: {reason}", i + 1))
+                    .hint(format!("the {recorded} results before it were recorded")));
+            }
+        }
+        if batch.len() >= RECORD_BATCH {
+            flush(&mut store, &mut batch, &mut recorded)?;
+        }
+    }
+    flush(&mut store, &mut batch, &mut recorded)?;
+    let p = store.progress(&run.id)?;
+    ctx.note(format!(
+        "recorded {recorded} results; run {}: {} of {} done, {} errors",
+        run.name, p.n_completed, p.n_items, p.n_errors
+    ));
+    Ok(())
+}

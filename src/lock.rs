@@ -1,0 +1,60 @@
+//! One process per run: an OS file lock on `.runctl/locks/<run id>.lock` (fd-lock), holding the
+//! holder's pid, host and start time for the message a second process gets. The OS drops the
+//! lock when the holder dies, so a crashed holder never leaves a stale lock behind.
+
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::{CliError, Result};
+
+/// A held run lock; released when the process ends.
+#[derive(Debug)]
+pub struct RunLock {
+    pub path: PathBuf,
+}
+
+/// Take the lock of `run_id` under `locks_dir`, or exit 3 naming the holder.
+pub fn lock_run(locks_dir: &Path, run_id: &str, run_name: &str) -> Result<RunLock> {
+    std::fs::create_dir_all(locks_dir).map_err(|e| CliError::io("create", locks_dir, e))?;
+    let path = locks_dir.join(format!("{run_id}.lock"));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| CliError::io("open", &path, e))?;
+    // The lock lives as long as the process: leaking it keeps the guard valid without a
+    // self-referential struct, and the OS releases it at exit, however the process ends.
+    let lock: &'static mut fd_lock::RwLock<std::fs::File> =
+        Box::leak(Box::new(fd_lock::RwLock::new(file)));
+    match lock.try_write() {
+        Ok(mut guard) => {
+            let host = nix::unistd::gethostname()
+                .map(|h| h.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| "unknown host".into());
+            let holder = format!(
+                "pid {} on {host}, since {}",
+                std::process::id(),
+                crate::store::now_text()
+            );
+            let file: &mut std::fs::File = &mut guard;
+            let _ = file.set_len(0);
+            let _ = file.rewind();
+            let _ = file.write_all(holder.as_bytes());
+            let _ = file.flush();
+            std::mem::forget(guard);
+            Ok(RunLock { path })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+            let mut holder = String::new();
+            let _ = std::fs::File::open(&path).and_then(|mut f| f.read_to_string(&mut holder));
+            Err(CliError::conflict(format!(
+                "run {run_name} is being worked on by another process ({})",
+                if holder.is_empty() { "holder unknown".to_string() } else { holder }
+            ))
+            .hint("wait for it to finish; the lock is released as soon as that process ends, even if it is killed"))
+        }
+        Err(e) => Err(CliError::io("lock", &path, e)),
+    }
+}

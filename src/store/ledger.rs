@@ -1,0 +1,338 @@
+//! Sources, their items, and the result ledger (tables `sources`, `items`, `results`).
+//!
+//! A source is ingested in one transaction: a bad row anywhere leaves nothing behind. Results
+//! are upserted, one per (run, item), in batches.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Allocation, Store, StoreError, classify, now_text};
+use crate::source::{Item, SourceError};
+
+/// A source as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceRow {
+    pub id: i64,
+    pub path: String,
+    pub sha256: String,
+    pub md5: String,
+    pub n_items: i64,
+}
+
+/// What is known of a file before it is read.
+#[derive(Debug, Clone)]
+pub struct SourceMeta {
+    pub path: String,
+    pub format: String,
+    pub md5: String,
+    pub sha256: String,
+    pub size: u64,
+    pub key_columns: String,
+    pub unpivot: String,
+}
+
+/// Why an ingest failed; the DB is unchanged.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{path}:{location}: duplicate key {key} (first at {first})")]
+    Duplicate {
+        path: String,
+        location: String,
+        key: String,
+        first: String,
+    },
+}
+
+/// Which items of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection {
+    /// Items with no result yet.
+    Remaining,
+    /// Items whose result is an error.
+    Errors,
+    All,
+}
+
+/// One result to record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultIn {
+    pub key: String,
+    pub ok: bool,
+    /// The output (JSON text) when ok, the error message when not.
+    pub payload: String,
+    pub category: Option<String>,
+    pub duration_ms: Option<i64>,
+    pub worker: Option<i64>,
+}
+
+/// Progress counts of a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub n_items: i64,
+    pub n_completed: i64,
+    pub n_errors: i64,
+}
+
+impl Allocation<'_> {
+    /// Tie a new run to its source.
+    pub fn attach_source(
+        &self,
+        run_id: &str,
+        source_id: i64,
+        n_items: i64,
+    ) -> Result<(), StoreError> {
+        self.tx()
+            .execute(
+                "UPDATE runs SET source_id = ?2, n_items = ?3 WHERE id = ?1",
+                params![run_id, source_id, n_items],
+            )
+            .map_err(|e| self.err_of(e))?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// The source already ingested from this path with this content and keying.
+    pub fn find_source(&self, meta: &SourceMeta) -> Result<Option<SourceRow>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT id, path, sha256, md5, n_items FROM sources \
+                 WHERE path = ?1 AND sha256 = ?2 AND key_columns = ?3 AND unpivot = ?4",
+                params![meta.path, meta.sha256, meta.key_columns, meta.unpivot],
+                |r| {
+                    Ok(SourceRow {
+                        id: r.get(0)?,
+                        path: r.get(1)?,
+                        sha256: r.get(2)?,
+                        md5: r.get(3)?,
+                        n_items: r.get(4)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.sql_err(e))
+    }
+
+    /// The source of a run, if it has one.
+    pub fn source_of_run(&self, run_id: &str) -> Result<Option<SourceRow>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT s.id, s.path, s.sha256, s.md5, s.n_items FROM sources s \
+                 JOIN runs r ON r.source_id = s.id WHERE r.id = ?1",
+                [run_id],
+                |r| {
+                    Ok(SourceRow {
+                        id: r.get(0)?,
+                        path: r.get(1)?,
+                        sha256: r.get(2)?,
+                        md5: r.get(3)?,
+                        n_items: r.get(4)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.sql_err(e))
+    }
+
+    /// Ingest a source in one transaction: `read` feeds every item; any error rolls it all back.
+    pub fn ingest(
+        &mut self,
+        meta: &SourceMeta,
+        read: impl FnOnce(
+            &mut dyn FnMut(Item) -> Result<(), SourceError>,
+        ) -> Result<Vec<String>, SourceError>,
+    ) -> Result<SourceRow, IngestError> {
+        let path = self.path.clone();
+        let err = |e| classify(&path, e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
+        tx.execute(
+            "INSERT INTO sources (path, format, md5, sha256, size, key_columns, unpivot, columns, n_items, ingested_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '[]', 0, ?8)",
+            params![meta.path, meta.format, meta.md5, meta.sha256, meta.size as i64, meta.key_columns, meta.unpivot, now_text()],
+        )
+        .map_err(err)?;
+        let id = tx.last_insert_rowid();
+        let mut n = 0i64;
+        let mut duplicate: Option<IngestError> = None;
+        let columns = {
+            let mut insert = tx
+                .prepare("INSERT INTO items (source_id, key, location, data) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING")
+                .map_err(err)?;
+            let mut first_at = tx
+                .prepare("SELECT location FROM items WHERE source_id = ?1 AND key = ?2")
+                .map_err(err)?;
+            let mut sink = |item: Item| -> Result<(), SourceError> {
+                let data = serde_json::Value::Object(item.data).to_string();
+                let added = insert
+                    .execute(params![id, item.key, item.location, data])
+                    .map_err(|e| SourceError::Bad {
+                        path: meta.path.clone().into(),
+                        location: item.location.clone(),
+                        reason: classify(&path, e).to_string(),
+                    })?;
+                if added == 0 {
+                    let first: String = first_at
+                        .query_row(params![id, item.key], |r| r.get(0))
+                        .unwrap_or_default();
+                    duplicate = Some(IngestError::Duplicate {
+                        path: meta.path.clone(),
+                        location: item.location.clone(),
+                        key: item.key.clone(),
+                        first,
+                    });
+                    return Err(SourceError::Bad {
+                        path: meta.path.clone().into(),
+                        location: item.location,
+                        reason: "duplicate key".into(),
+                    });
+                }
+                n += 1;
+                Ok(())
+            };
+            match read(&mut sink) {
+                Ok(columns) => columns,
+                Err(e) => return Err(duplicate.unwrap_or(IngestError::Source(e))),
+            }
+        };
+        let columns = serde_json::to_string(&columns).unwrap_or_else(|_| "[]".into());
+        tx.execute(
+            "UPDATE sources SET n_items = ?2, columns = ?3 WHERE id = ?1",
+            params![id, n, columns],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(SourceRow {
+            id,
+            path: meta.path.clone(),
+            sha256: meta.sha256.clone(),
+            md5: meta.md5.clone(),
+            n_items: n,
+        })
+    }
+
+    /// Stream the selected items of a run in key order: `(key, data JSON, location)`. `f` returns
+    /// false to stop early.
+    pub fn for_each_item(
+        &self,
+        run_id: &str,
+        selection: Selection,
+        mut f: impl FnMut(&str, &str, &str) -> bool,
+    ) -> Result<(), StoreError> {
+        let filter = match selection {
+            Selection::Remaining => {
+                "AND NOT EXISTS (SELECT 1 FROM results r WHERE r.run_id = ?1 AND r.key = i.key)"
+            }
+            Selection::Errors => {
+                "AND EXISTS (SELECT 1 FROM results r WHERE r.run_id = ?1 AND r.key = i.key AND r.status = 'error')"
+            }
+            Selection::All => "",
+        };
+        let sql = format!(
+            "SELECT i.key, i.data, i.location FROM items i JOIN runs ru ON ru.source_id = i.source_id \
+             WHERE ru.id = ?1 {filter} ORDER BY i.key"
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.sql_err(e))?;
+        let mut rows = stmt.query([run_id]).map_err(|e| self.sql_err(e))?;
+        while let Some(row) = rows.next().map_err(|e| self.sql_err(e))? {
+            let key: String = row.get(0).map_err(|e| self.sql_err(e))?;
+            let data: String = row.get(1).map_err(|e| self.sql_err(e))?;
+            let location: String = row.get(2).map_err(|e| self.sql_err(e))?;
+            if !f(&key, &data, &location) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Upsert results in one transaction and refresh the run's counts. Returns the keys that
+    /// are not items of the run (nothing of the batch is written then).
+    pub fn record_results(
+        &mut self,
+        run_id: &str,
+        results: &[ResultIn],
+    ) -> Result<Result<Progress, String>, StoreError> {
+        let path = self.path.clone();
+        let err = |e| classify(&path, e);
+        let now = now_text();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
+        {
+            let mut known = tx
+                .prepare("SELECT 1 FROM items i JOIN runs ru ON ru.source_id = i.source_id WHERE ru.id = ?1 AND i.key = ?2")
+                .map_err(err)?;
+            let mut upsert = tx
+                .prepare(
+                    "INSERT INTO results (run_id, key, status, output, first_error, last_error, error_category, \
+                     finished_at, duration_ms, worker) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9) \
+                     ON CONFLICT (run_id, key) DO UPDATE SET status = excluded.status, \
+                     output = coalesce(excluded.output, output), attempt_count = attempt_count + 1, \
+                     first_error = coalesce(first_error, excluded.first_error), \
+                     last_error = coalesce(excluded.last_error, last_error), \
+                     error_category = excluded.error_category, finished_at = excluded.finished_at, \
+                     duration_ms = excluded.duration_ms, worker = excluded.worker",
+                )
+                .map_err(err)?;
+            for r in results {
+                if !known.exists(params![run_id, r.key]).map_err(err)? {
+                    return Ok(Err(r.key.clone()));
+                }
+                let (status, output, error) = if r.ok {
+                    ("ok", Some(&r.payload), None)
+                } else {
+                    ("error", None, Some(&r.payload))
+                };
+                upsert
+                    .execute(params![
+                        run_id,
+                        r.key,
+                        status,
+                        output,
+                        error,
+                        r.category,
+                        now,
+                        r.duration_ms,
+                        r.worker
+                    ])
+                    .map_err(err)?;
+            }
+        }
+        let progress = progress_of(&tx, run_id).map_err(err)?;
+        tx.execute(
+            "UPDATE runs SET n_completed = ?2, n_errors = ?3, last_progress_at = ?4 WHERE id = ?1",
+            params![run_id, progress.n_completed, progress.n_errors, now],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(Ok(progress))
+    }
+
+    /// Progress counts of a run.
+    pub fn progress(&self, run_id: &str) -> Result<Progress, StoreError> {
+        progress_of(&self.conn, run_id).map_err(|e| self.sql_err(e))
+    }
+}
+
+fn progress_of(conn: &rusqlite::Connection, run_id: &str) -> rusqlite::Result<Progress> {
+    conn.query_row(
+        "SELECT coalesce(r.n_items, 0), \
+         (SELECT count(*) FROM results WHERE run_id = ?1 AND status = 'ok'), \
+         (SELECT count(*) FROM results WHERE run_id = ?1 AND status = 'error') \
+         FROM runs r WHERE r.id = ?1",
+        [run_id],
+        |row| {
+            Ok(Progress {
+                n_items: row.get(0)?,
+                n_completed: row.get(1)?,
+                n_errors: row.get(2)?,
+            })
+        },
+    )
+}

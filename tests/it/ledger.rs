@@ -1,0 +1,374 @@
+//! Sources, items and the result ledger over the binary: ingest of each format (with unpivot),
+//! bad input that leaves the DB unchanged, idempotent recording, error selection, the run lock.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use crate::common::*;
+
+fn new_run(sb: &Sandbox, file: &str, extra: &[&str]) -> std::process::Output {
+    sb.cmd()
+        .args(["new", "--model", "m", "--source", file])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn items(sb: &Sandbox, run: &str, which: &[&str]) -> Vec<serde_json::Value> {
+    let out = sb.cmd().args(["items", run]).args(which).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn keys(items: &[serde_json::Value]) -> Vec<String> {
+    items
+        .iter()
+        .map(|i| i["key"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn record(sb: &Sandbox, run: &str, lines: &str) -> std::process::Output {
+    sb.cmd()
+        .args(["record", run])
+        .write_stdin(lines.to_string())
+        .output()
+        .unwrap()
+}
+
+/// What must not change when an ingest fails: the counts and the DB file itself.
+fn db_state(sb: &Sandbox) -> (Vec<i64>, Vec<u8>) {
+    let conn = rusqlite::Connection::open(sb.db()).unwrap();
+    let counts = ["sources", "items", "runs", "results"]
+        .iter()
+        .map(|t| {
+            conn.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))
+                .unwrap()
+        })
+        .collect();
+    drop(conn);
+    (counts, std::fs::read(sb.db()).unwrap())
+}
+
+#[test]
+fn csv_with_a_sniffed_delimiter_and_unpivot() {
+    let sb = Sandbox::new();
+    sb.init();
+    std::fs::write(
+        sb.work().join("cases.csv"),
+        "incident_id;narrative_1;narrative_2;site\n7;first a;first b;x\n8;second a;second b;y\n",
+    )
+    .unwrap();
+    let out = new_run(
+        &sb,
+        "cases.csv",
+        &[
+            "--key",
+            "incident_id",
+            "--unpivot",
+            "narrative_1,narrative_2",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("ingested 4 items from"),
+        "{}",
+        stderr(&out)
+    );
+    let all = items(&sb, "latest", &[]);
+    assert_eq!(
+        keys(&all),
+        vec![
+            r#"["7","narrative_1"]"#,
+            r#"["7","narrative_2"]"#,
+            r#"["8","narrative_1"]"#,
+            r#"["8","narrative_2"]"#
+        ]
+    );
+    assert_eq!(
+        all[1]["data"],
+        serde_json::json!({"incident_id": "7", "site": "x", "column": "narrative_2", "value": "first b"})
+    );
+    assert_eq!(all[2]["location"], "3");
+    // The same file again is not ingested again.
+    let again = new_run(
+        &sb,
+        "cases.csv",
+        &[
+            "--key",
+            "incident_id",
+            "--unpivot",
+            "narrative_1,narrative_2",
+        ],
+    );
+    assert!(
+        stderr(&again).contains("already ingested with this checksum (4 items); not read again"),
+        "{}",
+        stderr(&again)
+    );
+    // A changed file at the same path is a new source.
+    std::fs::write(
+        sb.work().join("cases.csv"),
+        "incident_id;narrative_1;narrative_2;site\n9;a;b;z\n",
+    )
+    .unwrap();
+    let changed = new_run(
+        &sb,
+        "cases.csv",
+        &[
+            "--key",
+            "incident_id",
+            "--unpivot",
+            "narrative_1,narrative_2",
+        ],
+    );
+    assert!(
+        stderr(&changed).contains("ingested 2 items"),
+        "{}",
+        stderr(&changed)
+    );
+    let conn = rusqlite::Connection::open(sb.db()).unwrap();
+    let sources: i64 = conn
+        .query_row("SELECT count(*) FROM sources", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(sources, 2);
+}
+
+#[test]
+fn jsonl_and_xlsx_sources() {
+    let sb = Sandbox::new();
+    sb.init();
+    std::fs::write(
+        sb.work().join("rows.jsonl"),
+        "{\"id\": 1, \"text\": \"one\"}\n\n{\"id\": 2, \"text\": \"two\", \"extra\": true}\n",
+    )
+    .unwrap();
+    let out = new_run(&sb, "rows.jsonl", &["--key", "id"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let all = items(&sb, "latest", &["--all"]);
+    assert_eq!(keys(&all), vec!["1", "2"]);
+    assert_eq!(all[1]["data"]["extra"], true);
+    assert_eq!(all[1]["location"], "3");
+
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name("cases").unwrap();
+    for (c, h) in ["case", "a", "b"].iter().enumerate() {
+        sheet.write_string(0, c as u16, *h).unwrap();
+    }
+    for r in 1..=3u32 {
+        sheet.write_number(r, 0, f64::from(r * 10)).unwrap();
+        sheet.write_string(r, 1, format!("a{r}")).unwrap();
+        sheet.write_string(r, 2, format!("b{r}")).unwrap();
+    }
+    book.save(sb.work().join("cases.xlsx")).unwrap();
+    let out = new_run(
+        &sb,
+        "cases.xlsx",
+        &["--key", "case", "--unpivot", "a,b", "--sheet", "cases"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let all = items(&sb, "latest", &[]);
+    assert_eq!(all.len(), 6);
+    assert_eq!(all[0]["key"], r#"["10","a"]"#);
+    assert_eq!(all[0]["location"], "sheet cases row 2");
+    assert_eq!(all[0]["data"]["value"], "a1");
+}
+
+#[test]
+fn bad_input_leaves_the_db_unchanged() {
+    let sb = Sandbox::new();
+    sb.init();
+    std::fs::write(sb.work().join("ok.csv"), "id,text\n1,a\n").unwrap();
+    assert_eq!(
+        new_run(&sb, "ok.csv", &["--key", "id"]).status.code(),
+        Some(0)
+    );
+    let cases: Vec<(&str, &str, &str, &str)> = vec![
+        (
+            "dup.csv",
+            "id,text\n1,a\n2,b\n1,c\n",
+            "dup.csv:4: duplicate key 1 (first at 2)",
+            "id",
+        ),
+        (
+            "empty_key.csv",
+            "id,text\n1,a\n,b\n",
+            "empty_key.csv:3: the key column 'id' is empty",
+            "id",
+        ),
+        (
+            "no_column.csv",
+            "ident,text\n1,a\n",
+            "no_column.csv:1: no column 'id'",
+            "id",
+        ),
+        (
+            "ragged.csv",
+            "id,text\n1,a\n2,b,extra\n",
+            "ragged.csv:3:",
+            "id",
+        ),
+        (
+            "broken.jsonl",
+            "{\"id\": 1}\n{\"id\": 2\n",
+            "broken.jsonl:2: not valid JSON",
+            "id",
+        ),
+        (
+            "array.jsonl",
+            "{\"id\": 1}\n[1, 2]\n",
+            "array.jsonl:2: not a JSON object",
+            "id",
+        ),
+    ];
+    for (file, text, message, key) in cases {
+        std::fs::write(sb.work().join(file), text).unwrap();
+        let before = db_state(&sb);
+        let out = new_run(&sb, file, &["--key", key]);
+        assert_eq!(out.status.code(), Some(1), "{file}: {}", stderr(&out));
+        assert!(stderr(&out).contains(message), "{file}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("hint: nothing of this file was kept"),
+            "{file}"
+        );
+        assert_no_panic(&out);
+        assert!(db_state(&sb) == before, "{file} changed the DB");
+    }
+    let out = new_run(&sb, "missing.csv", &["--key", "id"]);
+    assert_eq!(out.status.code(), Some(4));
+}
+
+#[test]
+fn recording_is_idempotent_and_errors_can_be_selected() {
+    let sb = Sandbox::new();
+    sb.init();
+    let rows: String = (1..=5).map(|i| format!("{i},text {i}\n")).collect();
+    std::fs::write(sb.work().join("s.csv"), format!("id,text\n{rows}")).unwrap();
+    assert_eq!(
+        new_run(&sb, "s.csv", &["--key", "id"]).status.code(),
+        Some(0)
+    );
+    let out = record(
+        &sb,
+        "latest",
+        "{\"key\":\"1\",\"ok\":{\"label\":\"A\"}}\n{\"key\":\"2\",\"error\":\"timeout after 30s\",\"category\":\"timeout\"}\n{\"key\":\"3\",\"ok\":\"plain text\"}\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("2 of 5 done, 1 errors"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        keys(&items(&sb, "latest", &[])),
+        vec!["4", "5"],
+        "remaining"
+    );
+    assert_eq!(keys(&items(&sb, "latest", &["--errors"])), vec!["2"]);
+    let out = sb
+        .cmd()
+        .env("RETRY_ERRORS_ONLY", "1")
+        .args(["items", "latest"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out).lines().count(), 1);
+
+    // The same result again: still one row, two attempts. A retry that succeeds clears the error.
+    record(&sb, "latest", "{\"key\":\"1\",\"ok\":{\"label\":\"A\"}}\n");
+    record(&sb, "latest", "{\"key\":\"2\",\"ok\":{\"label\":\"B\"}}\n");
+    let conn = rusqlite::Connection::open(sb.db()).unwrap();
+    let (n, attempts): (i64, i64) = conn
+        .query_row(
+            "SELECT count(*), max(attempt_count) FROM results WHERE key = '1'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((n, attempts), (1, 2));
+    let (status, first_error): (String, String) = conn
+        .query_row(
+            "SELECT status, first_error FROM results WHERE key = '2'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (status.as_str(), first_error.as_str()),
+        ("ok", "timeout after 30s")
+    );
+    assert!(items(&sb, "latest", &["--errors"]).is_empty());
+
+    // Unknown keys and bad lines are refused; lines before a bad one are kept.
+    let out = record(&sb, "latest", "{\"key\":\"99\",\"ok\":1}\n");
+    assert_eq!(out.status.code(), Some(4));
+    assert!(
+        stderr(&out).contains("'99' is not an item of run"),
+        "{}",
+        stderr(&out)
+    );
+    let out = record(&sb, "latest", "{\"key\":\"4\",\"ok\":1}\n{\"key\":\"5\"}\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("line 2: needs exactly one of \"ok\" and \"error\""),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(keys(&items(&sb, "latest", &[])), vec!["5"]);
+}
+
+#[test]
+fn a_second_recorder_is_refused_and_a_killed_holder_frees_the_lock() {
+    let sb = Sandbox::new();
+    sb.init();
+    std::fs::write(sb.work().join("s.csv"), "id\n1\n2\n").unwrap();
+    assert_eq!(
+        new_run(&sb, "s.csv", &["--key", "id"]).status.code(),
+        Some(0)
+    );
+    // The first recorder holds the lock while it waits for input.
+    let mut holder = Command::new(RUNCTL)
+        .current_dir(sb.work())
+        .env_clear()
+        .env("PATH", sb.path_var())
+        .args(["record", "latest"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = holder.stdin.take().unwrap();
+    stdin.write_all(b"{\"key\":\"1\",\"ok\":1}\n").unwrap();
+    let lock_dir = sb.work().join(".runctl/locks");
+    let start = std::time::Instant::now();
+    loop {
+        let held = std::fs::read_dir(&lock_dir)
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| e.ok())
+            .and_then(|e| std::fs::read_to_string(e.path()).ok());
+        if held.is_some_and(|h| h.contains(&format!("pid {}", holder.id()))) {
+            break;
+        }
+        assert!(start.elapsed().as_secs() < 20, "the lock was never taken");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let second = record(&sb, "latest", "{\"key\":\"2\",\"ok\":1}\n");
+    assert_eq!(second.status.code(), Some(3));
+    let err = stderr(&second);
+    assert!(
+        err.contains("is being worked on by another process (pid "),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("pid {} on ", holder.id())) && err.contains(", since 20"),
+        "{err}"
+    );
+    // SIGKILL the holder: the OS frees the lock, no stale-lock chore.
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    drop(stdin);
+    let third = record(&sb, "latest", "{\"key\":\"2\",\"ok\":1}\n");
+    assert_eq!(third.status.code(), Some(0), "{}", stderr(&third));
+}
