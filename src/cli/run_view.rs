@@ -46,6 +46,41 @@ pub struct RunOutput {
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
     pub env: serde_json::Map<String, serde_json::Value>,
+    /// Work items and their results, for a run made with `--source`.
+    pub items: Option<ItemsOutput>,
+}
+
+/// The `items` field of a run in `--json` output.
+#[derive(Debug, Serialize)]
+pub struct ItemsOutput {
+    pub total: i64,
+    pub completed: i64,
+    pub errors: i64,
+    pub remaining: i64,
+}
+
+impl ItemsOutput {
+    /// The counts of a run, or `None` when it has no items.
+    pub fn of(
+        store: &crate::store::Store,
+        run_id: &str,
+    ) -> crate::error::Result<Option<ItemsOutput>> {
+        let p = store.progress(run_id)?;
+        Ok((p.n_items > 0).then(|| ItemsOutput {
+            total: p.n_items,
+            completed: p.n_completed,
+            errors: p.n_errors,
+            remaining: (p.n_items - p.n_completed - p.n_errors).max(0),
+        }))
+    }
+
+    /// `2/6 done, 1 error`.
+    pub fn short(&self) -> String {
+        format!(
+            "{}/{} done, {} errors",
+            self.completed, self.total, self.errors
+        )
+    }
 }
 
 /// The name without its `-run<N>` / `-ts<...>` suffix.
@@ -116,7 +151,14 @@ impl RunOutput {
             started_at: row.started_at.clone(),
             finished_at: row.finished_at.clone(),
             env,
+            items: None,
         }
+    }
+
+    /// With the item counts from the store.
+    pub fn with_items(mut self, store: &crate::store::Store) -> crate::error::Result<RunOutput> {
+        self.items = ItemsOutput::of(store, &self.id)?;
+        Ok(self)
     }
 }
 

@@ -68,7 +68,10 @@ pub fn list(ctx: &Ctx, args: ListArgs) -> Result<()> {
     };
     let runs = store.list_runs(&filter)?;
     if args.json {
-        let out: Vec<RunOutput> = runs.iter().map(RunOutput::from_row).collect();
+        let out = runs
+            .iter()
+            .map(|r| RunOutput::from_row(r).with_items(&store))
+            .collect::<Result<Vec<RunOutput>>>()?;
         return output::print_json(&out);
     }
     if runs.is_empty() {
@@ -78,20 +81,23 @@ pub fn list(ctx: &Ctx, args: ListArgs) -> Result<()> {
     let rows: Vec<Vec<String>> = runs
         .iter()
         .map(|r| {
-            let view = RunOutput::from_row(r);
-            vec![
+            let view = RunOutput::from_row(r).with_items(&store)?;
+            Ok(vec![
                 r.name.clone(),
                 view.status,
+                view.items
+                    .as_ref()
+                    .map_or_else(|| "-".to_string(), run_view::ItemsOutput::short),
                 r.created_at
                     .get(..19)
                     .unwrap_or(&r.created_at)
                     .replace('T', " "),
                 r.id.clone(),
-            ]
+            ])
         })
-        .collect();
+        .collect::<Result<_>>()?;
     output::print(&output::table(
-        &["NAME", "STATUS", "CREATED (UTC)", "ID"],
+        &["NAME", "STATUS", "ITEMS", "CREATED (UTC)", "ID"],
         &rows,
     ))
 }
@@ -100,7 +106,7 @@ pub fn show(ctx: &Ctx, args: ShowArgs) -> Result<()> {
     let project = ctx.require_project()?;
     let store = ctx.open_store(&project)?;
     let row = run_view::find_run(&store, &args.run)?;
-    let view = RunOutput::from_row(&row);
+    let view = RunOutput::from_row(&row).with_items(&store)?;
     if args.json {
         return output::print_json(&view);
     }
@@ -115,6 +121,12 @@ pub fn show(ctx: &Ctx, args: ShowArgs) -> Result<()> {
     line("dataset", &view.dataset);
     line("size", &view.size);
     line("scope", &view.scope);
+    if let Some(items) = &view.items {
+        line(
+            "items",
+            &format!("{} ({} remaining)", items.short(), items.remaining),
+        );
+    }
     line("created", &view.created_at);
     if let Some(v) = &view.started_at {
         line("started", v);

@@ -372,3 +372,41 @@ fn a_second_recorder_is_refused_and_a_killed_holder_frees_the_lock() {
     let third = record(&sb, "latest", "{\"key\":\"2\",\"ok\":1}\n");
     assert_eq!(third.status.code(), Some(0), "{}", stderr(&third));
 }
+
+#[test]
+fn show_and_list_count_the_items() {
+    let sb = Sandbox::new();
+    sb.init();
+    std::fs::write(sb.work().join("s.csv"), "id\n1\n2\n3\n").unwrap();
+    assert_eq!(
+        new_run(&sb, "s.csv", &["--key", "id"]).status.code(),
+        Some(0)
+    );
+    record(
+        &sb,
+        "latest",
+        "{\"key\":\"1\",\"ok\":1}\n{\"key\":\"2\",\"error\":\"boom\"}\n",
+    );
+    let show = sb
+        .cmd()
+        .args(["show", "latest", "--json"])
+        .output()
+        .unwrap();
+    let run: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(
+        run["items"],
+        serde_json::json!({"total": 3, "completed": 1, "errors": 1, "remaining": 1})
+    );
+    let list = sb.cmd().arg("list").output().unwrap();
+    assert!(
+        stdout(&list).contains("1/3 done, 1 errors"),
+        "{}",
+        stdout(&list)
+    );
+    let show = sb.cmd().args(["show", "latest"]).output().unwrap();
+    assert!(
+        stdout(&show).contains("items        1/3 done, 1 errors (1 remaining)"),
+        "{}",
+        stdout(&show)
+    );
+}

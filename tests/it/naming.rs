@@ -614,11 +614,11 @@ fn show_finds_runs_by_name_id_prefix_and_latest() {
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
     assert!(
-        lines[0].starts_with("NAME                 STATUS   CREATED (UTC)"),
+        lines[0].starts_with("NAME                 STATUS   ITEMS  CREATED (UTC)"),
         "{text}"
     );
     assert!(
-        lines[1].starts_with("b-dataset-full-run1  created"),
+        lines[1].starts_with("b-dataset-full-run1  created  -"),
         "{text}"
     );
     let out = sb
