@@ -2,6 +2,7 @@
 //! and dispatch, including the arm that runs `runctl-<name>` plugins from PATH.
 
 mod completions;
+mod export;
 mod hash;
 mod init;
 mod ledger;
@@ -92,6 +93,7 @@ pub enum Command {
     Env(runs_cmd::EnvArgs),
     Items(ledger::ItemsArgs),
     Record(ledger::RecordArgs),
+    Export(export::ExportArgs),
     Hash(hash::HashArgs),
     Link(link::LinkArgs),
     Resolve(resolve::ResolveArgs),
@@ -117,6 +119,7 @@ pub const BUILTINS: &[&str] = &[
     "env",
     "items",
     "record",
+    "export",
     "hash",
     "link",
     "resolve",
@@ -302,6 +305,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Env(args) => runs_cmd::env(&ctx, args),
         Command::Items(args) => ledger::items(&ctx, args),
         Command::Record(args) => ledger::record(&ctx, args),
+        Command::Export(args) => export::run(&ctx, args),
         Command::Hash(args) => hash::run(&ctx, args),
         Command::Link(args) => link::run(&ctx, args),
         Command::Resolve(args) => resolve::run(&ctx, args),

@@ -336,3 +336,79 @@ fn progress_of(conn: &rusqlite::Connection, run_id: &str) -> rusqlite::Result<Pr
         },
     )
 }
+
+/// One row of `runctl export`: an item and its result, if any.
+#[derive(Debug, Clone, Default)]
+pub struct ExportRow {
+    pub key: String,
+    pub data: String,
+    pub status: Option<String>,
+    pub output: Option<String>,
+    pub attempt_count: Option<i64>,
+    pub last_error: Option<String>,
+    pub error_category: Option<String>,
+    pub finished_at: Option<String>,
+    pub duration_ms: Option<i64>,
+}
+
+impl Store {
+    /// The data columns of a run's items, in file order (unpivoted columns become `column`
+    /// and `value`).
+    pub fn item_columns(&self, run_id: &str) -> Result<Vec<String>, StoreError> {
+        let (columns, unpivot): (String, String) = self
+            .conn
+            .query_row(
+                "SELECT s.columns, s.unpivot FROM sources s JOIN runs r ON r.source_id = s.id WHERE r.id = ?1",
+                [run_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(|e| self.sql_err(e))?;
+        let columns: Vec<String> = serde_json::from_str(&columns).unwrap_or_default();
+        let unpivot: Vec<String> = serde_json::from_str(&unpivot).unwrap_or_default();
+        if unpivot.is_empty() {
+            return Ok(columns);
+        }
+        let mut kept: Vec<String> = columns
+            .into_iter()
+            .filter(|c| !unpivot.contains(c))
+            .collect();
+        kept.extend(["column".to_string(), "value".to_string()]);
+        Ok(kept)
+    }
+
+    /// Stream every item of a run with its result, in key order.
+    pub fn for_each_export(
+        &self,
+        run_id: &str,
+        mut f: impl FnMut(ExportRow) -> bool,
+    ) -> Result<(), StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT i.key, i.data, r.status, r.output, r.attempt_count, r.last_error, r.error_category, \
+                 r.finished_at, r.duration_ms FROM items i JOIN runs ru ON ru.source_id = i.source_id \
+                 LEFT JOIN results r ON r.run_id = ru.id AND r.key = i.key WHERE ru.id = ?1 ORDER BY i.key",
+            )
+            .map_err(|e| self.sql_err(e))?;
+        let mut rows = stmt.query([run_id]).map_err(|e| self.sql_err(e))?;
+        while let Some(row) = rows.next().map_err(|e| self.sql_err(e))? {
+            let read = || -> rusqlite::Result<ExportRow> {
+                Ok(ExportRow {
+                    key: row.get(0)?,
+                    data: row.get(1)?,
+                    status: row.get(2)?,
+                    output: row.get(3)?,
+                    attempt_count: row.get(4)?,
+                    last_error: row.get(5)?,
+                    error_category: row.get(6)?,
+                    finished_at: row.get(7)?,
+                    duration_ms: row.get(8)?,
+                })
+            };
+            if !f(read().map_err(|e| self.sql_err(e))?) {
+                break;
+            }
+        }
+        Ok(())
+    }
+}

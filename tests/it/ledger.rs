@@ -410,3 +410,76 @@ fn show_and_list_count_the_items() {
         stdout(&show)
     );
 }
+
+#[test]
+fn export_round_trips() {
+    let sb = Sandbox::new();
+    sb.init();
+    std::fs::write(
+        sb.work().join("cases.csv"),
+        "id,a,b,site\n1,x1,y1,north\n2,\"x, 2\",y2,south\n",
+    )
+    .unwrap();
+    assert_eq!(
+        new_run(&sb, "cases.csv", &["--key", "id", "--unpivot", "a,b"])
+            .status
+            .code(),
+        Some(0)
+    );
+    record(
+        &sb,
+        "latest",
+        "{\"key\":[\"1\",\"a\"],\"ok\":{\"label\":\"L1\"}}\n{\"key\":[\"2\",\"b\"],\"error\":\"bad output\",\"category\":\"bad-output\"}\n",
+    );
+    let items_all = items(&sb, "latest", &["--all"]);
+
+    let out = sb
+        .cmd()
+        .args(["export", "latest", "-o", "out.jsonl"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(sb.work().join("out.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), items_all.len());
+    for (line, item) in lines.iter().zip(&items_all) {
+        assert_eq!(line["item_key"], item["key"]);
+        for (column, value) in item["data"].as_object().unwrap() {
+            assert_eq!(&line[column], value, "{column}");
+        }
+    }
+    assert_eq!(lines[0]["result_status"], "ok");
+    assert_eq!(
+        lines[0]["result_output"],
+        serde_json::json!({"label": "L1"})
+    );
+    assert_eq!(lines[3]["result_status"], "error");
+    assert_eq!(lines[3]["result_error_category"], "bad-output");
+    assert_eq!(lines[1]["result_status"], serde_json::Value::Null);
+
+    // CSV: the same rows, and it ingests back as a source keyed by item_key.
+    let out = sb
+        .cmd()
+        .args(["export", "latest", "--format", "csv", "-o", "out.csv"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut reader = csv::Reader::from_path(sb.work().join("out.csv")).unwrap();
+    let headers: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(&headers[..5], ["item_key", "id", "site", "column", "value"]);
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 4);
+    assert_eq!(&rows[2][4], "x, 2");
+    let back = new_run(&sb, "out.csv", &["--key", "item_key"]);
+    assert_eq!(back.status.code(), Some(0), "{}", stderr(&back));
+    let again = items(&sb, "latest", &["--all"]);
+    assert_eq!(keys(&again), keys(&items_all));
+}

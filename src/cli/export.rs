@@ -1,0 +1,155 @@
+//! `runctl export`: every item of a run with its result, one line each, streaming.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+use serde_json::{Map, Value};
+
+use super::{Ctx, run_view};
+use crate::error::{CliError, Result};
+use crate::store::ExportRow;
+
+/// Export a run's items with their results: JSON lines or CSV, one line per item
+///
+/// Each line holds the item key (item_key), the item's source columns, and the result columns
+/// result_status (ok, error, or empty when not done), result_output, result_attempts,
+/// result_error, result_error_category, result_finished_at and result_duration_ms.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  runctl export latest -o results.jsonl\n  runctl export my-run --format csv -o results.csv"
+)]
+pub struct ExportArgs {
+    /// A run name, run id, unique id prefix, or latest
+    run: String,
+    /// jsonl (default) or csv
+    #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+    format: ExportFormat,
+    /// Write to FILE instead of stdout
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ExportFormat {
+    Jsonl,
+    Csv,
+}
+
+const RESULT_COLUMNS: [&str; 7] = [
+    "result_status",
+    "result_output",
+    "result_attempts",
+    "result_error",
+    "result_error_category",
+    "result_finished_at",
+    "result_duration_ms",
+];
+
+fn result_values(row: &ExportRow) -> [Value; 7] {
+    let text = |v: &Option<String>| v.clone().map_or(Value::Null, Value::String);
+    let num = |v: Option<i64>| v.map_or(Value::Null, Value::from);
+    [
+        text(&row.status),
+        row.output.as_deref().map_or(Value::Null, |o| {
+            serde_json::from_str(o).unwrap_or_else(|_| Value::String(o.into()))
+        }),
+        num(row.attempt_count),
+        text(&row.last_error),
+        text(&row.error_category),
+        text(&row.finished_at),
+        num(row.duration_ms),
+    ]
+}
+
+fn cell(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+pub fn run(ctx: &Ctx, args: ExportArgs) -> Result<()> {
+    let project = ctx.require_project()?;
+    let store = ctx.open_store(&project)?;
+    let run = run_view::find_run(&store, &args.run)?;
+    if store.source_of_run(&run.id)?.is_none() {
+        return Err(CliError::usage(format!(
+            "run {} has no work items to export",
+            run.name
+        )));
+    }
+    let (sink, target): (Box<dyn Write>, Option<(PathBuf, PathBuf)>) = match &args.output {
+        None => (Box::new(std::io::stdout().lock()), None),
+        Some(path) => {
+            let path = ctx.cwd.join(path);
+            let tmp = path.with_extension("export-tmp");
+            let file = std::fs::File::create(&tmp).map_err(|e| CliError::io("create", &tmp, e))?;
+            (Box::new(file), Some((tmp, path)))
+        }
+    };
+    let mut out = std::io::BufWriter::new(sink);
+    let mut failure: Option<CliError> = None;
+    let mut n = 0usize;
+    match args.format {
+        ExportFormat::Jsonl => {
+            store.for_each_export(&run.id, |row| {
+                let mut line = Map::new();
+                line.insert("item_key".into(), Value::String(row.key.clone()));
+                if let Ok(Value::Object(data)) = serde_json::from_str::<Value>(&row.data) {
+                    line.extend(data);
+                }
+                for (name, value) in RESULT_COLUMNS.iter().zip(result_values(&row)) {
+                    line.insert((*name).into(), value);
+                }
+                let written = serde_json::to_writer(&mut out, &Value::Object(line))
+                    .map_err(CliError::from)
+                    .and_then(|()| out.write_all(b"\n").map_err(CliError::from));
+                n += 1;
+                written.map_err(|e| failure = Some(e)).is_ok()
+            })?;
+        }
+        ExportFormat::Csv => {
+            let columns = store.item_columns(&run.id)?;
+            let mut csv = csv::Writer::from_writer(&mut out);
+            let header = std::iter::once("item_key")
+                .chain(columns.iter().map(String::as_str))
+                .chain(RESULT_COLUMNS);
+            csv.write_record(header)
+                .map_err(|e| CliError::general(e.to_string()))?;
+            store.for_each_export(&run.id, |row| {
+                let data: Map<String, Value> = serde_json::from_str(&row.data).unwrap_or_default();
+                let results = result_values(&row);
+                let record = std::iter::once(row.key.clone())
+                    .chain(
+                        columns
+                            .iter()
+                            .map(|c| data.get(c).map(cell).unwrap_or_default()),
+                    )
+                    .chain(results.iter().map(cell));
+                n += 1;
+                csv.write_record(record)
+                    .map_err(|e| {
+                        failure = Some(CliError::general(format!("cannot write CSV: {e}")))
+                    })
+                    .is_ok()
+            })?;
+            csv.flush()?;
+        }
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    out.flush()?;
+    drop(out);
+    if let Some((tmp, path)) = target {
+        std::fs::rename(&tmp, &path).map_err(|e| CliError::io("write", &path, e))?;
+        ctx.note(format!(
+            "exported {n} items of run {} to {}",
+            run.name,
+            path.display()
+        ));
+    }
+    Ok(())
+}
