@@ -276,6 +276,7 @@ pub fn record(ctx: &Ctx, args: RecordArgs) -> Result<()> {
             Ok(result) => batch.push(result),
             Err(reason) => {
                 flush(&mut store, &mut batch, &mut recorded)?;
+                store.refresh_progress(&run.id)?;
                 return Err(CliError::general(format!("line {}: {reason}", i + 1))
                     .hint(format!("the {recorded} results before it were recorded")));
             }
@@ -285,7 +286,7 @@ pub fn record(ctx: &Ctx, args: RecordArgs) -> Result<()> {
         }
     }
     flush(&mut store, &mut batch, &mut recorded)?;
-    let p = store.progress(&run.id)?;
+    let p = store.refresh_progress(&run.id)?;
     ctx.note(format!(
         "recorded {recorded} results; run {}: {} of {} done, {} errors",
         run.name, p.n_completed, p.n_items, p.n_errors

@@ -250,13 +250,13 @@ impl Store {
         Ok(())
     }
 
-    /// Upsert results in one transaction and refresh the run's counts. Returns the keys that
-    /// are not items of the run (nothing of the batch is written then).
+    /// Upsert results in one transaction. Returns the first key that is not an item of the run
+    /// (nothing of the batch is written then). Counts are refreshed by [`Store::refresh_progress`].
     pub fn record_results(
         &mut self,
         run_id: &str,
         results: &[ResultIn],
-    ) -> Result<Result<Progress, String>, StoreError> {
+    ) -> Result<Result<(), String>, StoreError> {
         let path = self.path.clone();
         let err = |e| classify(&path, e);
         let now = now_text();
@@ -304,14 +304,21 @@ impl Store {
                     .map_err(err)?;
             }
         }
-        let progress = progress_of(&tx, run_id).map_err(err)?;
-        tx.execute(
-            "UPDATE runs SET n_completed = ?2, n_errors = ?3, last_progress_at = ?4 WHERE id = ?1",
-            params![run_id, progress.n_completed, progress.n_errors, now],
-        )
-        .map_err(err)?;
         tx.commit().map_err(err)?;
-        Ok(Ok(progress))
+        Ok(Ok(()))
+    }
+
+    /// Count a run's results into its row (`n_completed`, `n_errors`, `last_progress_at`).
+    /// A count over the run's results: call it once per batch of work, not per result.
+    pub fn refresh_progress(&self, run_id: &str) -> Result<Progress, StoreError> {
+        let progress = self.progress(run_id)?;
+        self.conn
+            .execute(
+                "UPDATE runs SET n_completed = ?2, n_errors = ?3, last_progress_at = ?4 WHERE id = ?1",
+                params![run_id, progress.n_completed, progress.n_errors, now_text()],
+            )
+            .map_err(|e| self.sql_err(e))?;
+        Ok(progress)
     }
 
     /// Progress counts of a run.
