@@ -76,6 +76,16 @@ pub struct Progress {
     pub n_errors: i64,
 }
 
+fn source_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SourceRow> {
+    Ok(SourceRow {
+        id: r.get(0)?,
+        path: r.get(1)?,
+        sha256: r.get(2)?,
+        md5: r.get(3)?,
+        n_items: r.get(4)?,
+    })
+}
+
 impl Allocation<'_> {
     /// Tie a new run to its source.
     pub fn attach_source(
@@ -102,15 +112,7 @@ impl Store {
                 "SELECT id, path, sha256, md5, n_items FROM sources \
                  WHERE path = ?1 AND sha256 = ?2 AND key_columns = ?3 AND unpivot = ?4",
                 params![meta.path, meta.sha256, meta.key_columns, meta.unpivot],
-                |r| {
-                    Ok(SourceRow {
-                        id: r.get(0)?,
-                        path: r.get(1)?,
-                        sha256: r.get(2)?,
-                        md5: r.get(3)?,
-                        n_items: r.get(4)?,
-                    })
-                },
+                source_row,
             )
             .optional()
             .map_err(|e| self.sql_err(e))
@@ -123,15 +125,7 @@ impl Store {
                 "SELECT s.id, s.path, s.sha256, s.md5, s.n_items FROM sources s \
                  JOIN runs r ON r.source_id = s.id WHERE r.id = ?1",
                 [run_id],
-                |r| {
-                    Ok(SourceRow {
-                        id: r.get(0)?,
-                        path: r.get(1)?,
-                        sha256: r.get(2)?,
-                        md5: r.get(3)?,
-                        n_items: r.get(4)?,
-                    })
-                },
+                source_row,
             )
             .optional()
             .map_err(|e| self.sql_err(e))
@@ -311,7 +305,7 @@ impl Store {
     /// Count a run's results into its row (`n_completed`, `n_errors`, `last_progress_at`).
     /// A count over the run's results: call it once per batch of work, not per result.
     pub fn refresh_progress(&self, run_id: &str) -> Result<Progress, StoreError> {
-        let progress = self.progress(run_id)?;
+        let progress = progress_of(&self.conn, run_id).map_err(|e| self.sql_err(e))?;
         self.conn
             .execute(
                 "UPDATE runs SET n_completed = ?2, n_errors = ?3, last_progress_at = ?4 WHERE id = ?1",
@@ -321,9 +315,23 @@ impl Store {
         Ok(progress)
     }
 
-    /// Progress counts of a run.
+    /// Progress counts of a run, as last refreshed (cheap: no count over the results).
     pub fn progress(&self, run_id: &str) -> Result<Progress, StoreError> {
-        progress_of(&self.conn, run_id).map_err(|e| self.sql_err(e))
+        self.conn
+            .query_row(
+                "SELECT coalesce(n_items, 0), n_completed, n_errors FROM runs WHERE id = ?1",
+                [run_id],
+                |row| {
+                    Ok(Progress {
+                        n_items: row.get(0)?,
+                        n_completed: row.get(1)?,
+                        n_errors: row.get(2)?,
+                    })
+                },
+            )
+            .optional()
+            .map(Option::unwrap_or_default)
+            .map_err(|e| self.sql_err(e))
     }
 }
 
