@@ -57,6 +57,8 @@ pub struct ItemsOutput {
     pub completed: i64,
     pub errors: i64,
     pub remaining: i64,
+    /// When the remaining items should be done at the rate so far (UTC); null before a rate.
+    pub eta: Option<String>,
 }
 
 impl ItemsOutput {
@@ -71,6 +73,7 @@ impl ItemsOutput {
             completed: p.n_completed,
             errors: p.n_errors,
             remaining: (p.n_items - p.n_completed - p.n_errors).max(0),
+            eta: p.eta.clone(),
         }))
     }
 

@@ -126,6 +126,9 @@ pub fn show(ctx: &Ctx, args: ShowArgs) -> Result<()> {
             "items",
             &format!("{} ({} remaining)", items.short(), items.remaining),
         );
+        if let Some(eta) = &items.eta {
+            line("eta", eta);
+        }
     }
     line("created", &view.created_at);
     if let Some(v) = &view.started_at {

@@ -69,11 +69,29 @@ pub struct ResultIn {
 }
 
 /// Progress counts of a run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Progress {
     pub n_items: i64,
     pub n_completed: i64,
     pub n_errors: i64,
+    /// When the remaining items should be done at the rate so far (UTC), once there is a rate.
+    pub eta: Option<String>,
+}
+
+/// The finish time of `remaining` items at the rate of `done` items since `first`.
+fn eta(
+    first: jiff::Timestamp,
+    now: jiff::Timestamp,
+    done: i64,
+    remaining: i64,
+) -> Option<jiff::Timestamp> {
+    let elapsed = now.duration_since(first).as_secs_f64();
+    if done < 2 || elapsed <= 0.0 || remaining <= 0 {
+        return None;
+    }
+    let seconds = remaining as f64 * elapsed / done as f64;
+    now.checked_add(jiff::SignedDuration::try_from_secs_f64(seconds).ok()?)
+        .ok()
 }
 
 fn source_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SourceRow> {
@@ -305,11 +323,24 @@ impl Store {
     /// Count a run's results into its row (`n_completed`, `n_errors`, `last_progress_at`).
     /// A count over the run's results: call it once per batch of work, not per result.
     pub fn refresh_progress(&self, run_id: &str) -> Result<Progress, StoreError> {
-        let progress = progress_of(&self.conn, run_id).map_err(|e| self.sql_err(e))?;
+        let mut progress = progress_of(&self.conn, run_id).map_err(|e| self.sql_err(e))?;
+        let first: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT min(finished_at) FROM results WHERE run_id = ?1",
+                [run_id],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.sql_err(e))?;
+        let done = progress.n_completed + progress.n_errors;
+        progress.eta = first
+            .and_then(|f| f.parse::<jiff::Timestamp>().ok())
+            .and_then(|f| eta(f, jiff::Timestamp::now(), done, progress.n_items - done))
+            .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
         self.conn
             .execute(
-                "UPDATE runs SET n_completed = ?2, n_errors = ?3, last_progress_at = ?4 WHERE id = ?1",
-                params![run_id, progress.n_completed, progress.n_errors, now_text()],
+                "UPDATE runs SET n_completed = ?2, n_errors = ?3, last_progress_at = ?4, eta = ?5 WHERE id = ?1",
+                params![run_id, progress.n_completed, progress.n_errors, now_text(), progress.eta],
             )
             .map_err(|e| self.sql_err(e))?;
         Ok(progress)
@@ -319,13 +350,14 @@ impl Store {
     pub fn progress(&self, run_id: &str) -> Result<Progress, StoreError> {
         self.conn
             .query_row(
-                "SELECT coalesce(n_items, 0), n_completed, n_errors FROM runs WHERE id = ?1",
+                "SELECT coalesce(n_items, 0), n_completed, n_errors, eta FROM runs WHERE id = ?1",
                 [run_id],
                 |row| {
                     Ok(Progress {
                         n_items: row.get(0)?,
                         n_completed: row.get(1)?,
                         n_errors: row.get(2)?,
+                        eta: row.get(3)?,
                     })
                 },
             )
@@ -347,6 +379,7 @@ fn progress_of(conn: &rusqlite::Connection, run_id: &str) -> rusqlite::Result<Pr
                 n_items: row.get(0)?,
                 n_completed: row.get(1)?,
                 n_errors: row.get(2)?,
+                eta: None,
             })
         },
     )
@@ -425,5 +458,24 @@ impl Store {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eta_follows_the_rate_so_far() {
+        let first: jiff::Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let now: jiff::Timestamp = "2026-01-01T00:10:00Z".parse().unwrap();
+        // 100 done in 10 minutes, 300 to go: 30 more minutes.
+        assert_eq!(
+            eta(first, now, 100, 300).unwrap().to_string(),
+            "2026-01-01T00:40:00Z"
+        );
+        assert_eq!(eta(first, now, 1, 300), None);
+        assert_eq!(eta(first, now, 100, 0), None);
+        assert_eq!(eta(now, now, 100, 5), None);
     }
 }

@@ -393,9 +393,19 @@ fn show_and_list_count_the_items() {
         .output()
         .unwrap();
     let run: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
-    assert_eq!(
-        run["items"],
-        serde_json::json!({"total": 3, "completed": 1, "errors": 1, "remaining": 1})
+    let items_json = &run["items"];
+    for (field, want) in [
+        ("total", 3),
+        ("completed", 1),
+        ("errors", 1),
+        ("remaining", 1),
+    ] {
+        assert_eq!(items_json[field], want, "{field}");
+    }
+    // An ETA once there is a rate (two results recorded in one go may give none yet).
+    assert!(
+        items_json["eta"].is_null() || items_json["eta"].as_str().is_some_and(|e| e.ends_with('Z')),
+        "{items_json}"
     );
     let list = sb.cmd().arg("list").output().unwrap();
     assert!(
@@ -482,4 +492,35 @@ fn export_round_trips() {
     assert_eq!(back.status.code(), Some(0), "{}", stderr(&back));
     let again = items(&sb, "latest", &["--all"]);
     assert_eq!(keys(&again), keys(&items_all));
+}
+
+#[test]
+fn the_eta_follows_the_recording_rate() {
+    let sb = Sandbox::new();
+    sb.init();
+    let rows: String = (1..=10).map(|i| format!("{i}\n")).collect();
+    std::fs::write(sb.work().join("s.csv"), format!("id\n{rows}")).unwrap();
+    assert_eq!(
+        new_run(&sb, "s.csv", &["--key", "id"]).status.code(),
+        Some(0)
+    );
+    record(&sb, "latest", "{\"key\":\"1\",\"ok\":1}\n");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    record(
+        &sb,
+        "latest",
+        "{\"key\":\"2\",\"ok\":1}\n{\"key\":\"3\",\"ok\":1}\n",
+    );
+    let show = sb
+        .cmd()
+        .args(["show", "latest", "--json"])
+        .output()
+        .unwrap();
+    let run: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    let eta: jiff::Timestamp = run["items"]["eta"].as_str().unwrap().parse().unwrap();
+    // 3 done in about a second, 7 to go: a few seconds from now, not hours.
+    let ahead = eta.duration_since(jiff::Timestamp::now()).as_secs_f64();
+    assert!((0.5..60.0).contains(&ahead), "eta {eta} is {ahead} s ahead");
+    let text = sb.cmd().args(["show", "latest"]).output().unwrap();
+    assert!(stdout(&text).contains("eta          "), "{}", stdout(&text));
 }
