@@ -221,3 +221,12 @@ pub fn install_panic_hook() {
         );
     }));
 }
+
+impl From<crate::work::WorkError> for CliError {
+    fn from(e: crate::work::WorkError) -> Self {
+        match e {
+            crate::work::WorkError::Store(e) => e.into(),
+            other => CliError::general(other.to_string()),
+        }
+    }
+}

@@ -19,3 +19,4 @@ pub mod runs;
 pub mod source;
 pub mod store;
 pub mod versions;
+pub mod work;

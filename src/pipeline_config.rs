@@ -93,3 +93,47 @@ mod tests {
         assert_eq!(lookup(&v, "training.model_name_or_path.x"), None);
     }
 }
+
+/// The dotted keys whose values differ between two configs (added, removed or changed), sorted.
+pub fn differing_keys(a: &Value, b: &Value) -> Vec<String> {
+    fn walk(prefix: &str, a: Option<&Value>, b: Option<&Value>, out: &mut Vec<String>) {
+        match (a, b) {
+            (Some(Value::Object(x)), Some(Value::Object(y))) => {
+                let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+                for k in keys {
+                    let path = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&path, x.get(k), y.get(k), out);
+                }
+            }
+            (x, y) if x != y => out.push(if prefix.is_empty() {
+                "(the whole config)".into()
+            } else {
+                prefix.to_string()
+            }),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk("", Some(a), Some(b), &mut out);
+    out
+}
+
+#[cfg(test)]
+mod diff_tests {
+    use super::*;
+
+    #[test]
+    fn differing_keys_are_dotted_and_cover_added_removed_changed() {
+        let a = serde_json::json!({"training": {"lr": 0.1, "epochs": 3}, "seed": 1});
+        let b = serde_json::json!({"training": {"lr": 0.2, "epochs": 3, "warmup": 10}});
+        assert_eq!(
+            differing_keys(&a, &b),
+            vec!["seed", "training.lr", "training.warmup"]
+        );
+        assert!(differing_keys(&a, &a).is_empty());
+    }
+}

@@ -190,42 +190,22 @@ pub fn items(ctx: &Ctx, args: ItemsArgs) -> Result<()> {
 
 /// One line of `record` input.
 fn parse_result(line: &str) -> std::result::Result<ResultIn, String> {
-    let value: serde_json::Value =
-        serde_json::from_str(line).map_err(|e| format!("not valid JSON: {e}"))?;
-    let obj = value.as_object().ok_or("not a JSON object")?;
-    let key = match obj.get("key") {
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(serde_json::Value::Array(parts)) => {
-            let parts: Vec<String> = parts
-                .iter()
-                .map(|p| {
-                    p.as_str()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| p.to_string())
-                })
-                .collect();
-            source::make_key(&parts)
-        }
-        Some(other @ serde_json::Value::Number(_)) => other.to_string(),
-        _ => return Err("no \"key\"".into()),
-    };
-    let (ok, payload) = match (obj.get("ok"), obj.get("error")) {
-        (Some(out), None) => (true, out.to_string()),
-        (None, Some(serde_json::Value::String(e))) => (false, e.clone()),
-        (None, Some(e)) => (false, e.to_string()),
-        _ => return Err("needs exactly one of \"ok\" and \"error\"".into()),
+    let parsed = crate::work::protocol::parse_result_line(line)?;
+    let (ok, payload) = match parsed.outcome {
+        Ok(output) => (true, output),
+        Err(message) => (false, message),
     };
     Ok(ResultIn {
-        key,
+        key: parsed.key,
         ok,
         payload,
-        category: obj
-            .get("category")
-            .and_then(|c| c.as_str())
-            .map(str::to_string)
-            .or_else(|| (!ok).then(|| "exit".into())),
-        duration_ms: obj.get("duration_ms").and_then(serde_json::Value::as_i64),
-        worker: obj.get("worker").and_then(serde_json::Value::as_i64),
+        category: parsed.category.or_else(|| (!ok).then(|| "exit".into())),
+        duration_ms: parsed.duration_ms,
+        worker: parsed.worker,
+        attempts: 1,
+        first_error: None,
+        started_at: None,
+        finished_at: None,
     })
 }
 
@@ -255,7 +235,7 @@ pub fn record(ctx: &Ctx, args: RecordArgs) -> Result<()> {
             if batch.is_empty() {
                 return Ok(());
             }
-            if let Err(key) = store.record_results(&run.id, batch)? {
+            if let Err(key) = store.record_results(&run.id, batch, None)? {
                 return Err(CliError::not_found(format!(
                     "'{key}' is not an item of run {}",
                     run.name

@@ -16,6 +16,7 @@ mod path;
 mod plugins;
 mod prompt;
 mod resolve;
+mod resume;
 mod run_view;
 mod runs_cmd;
 mod version;
@@ -87,12 +88,13 @@ pub struct GlobalArgs {
 pub enum Command {
     Init(init::InitArgs),
     Name(new::NameArgs),
-    New(new::NewArgs),
+    New(Box<new::NewArgs>),
     List(runs_cmd::ListArgs),
     Show(runs_cmd::ShowArgs),
     Env(runs_cmd::EnvArgs),
     Items(ledger::ItemsArgs),
     Record(ledger::RecordArgs),
+    Resume(resume::ResumeArgs),
     Export(export::ExportArgs),
     Hash(hash::HashArgs),
     Link(link::LinkArgs),
@@ -119,6 +121,7 @@ pub const BUILTINS: &[&str] = &[
     "env",
     "items",
     "record",
+    "resume",
     "export",
     "hash",
     "link",
@@ -299,12 +302,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Init(args) => init::run(&ctx, args),
         Command::Name(args) => new::name(&ctx, args),
-        Command::New(args) => new::new(&ctx, args),
+        Command::New(args) => new::new(&ctx, *args),
         Command::List(args) => runs_cmd::list(&ctx, args),
         Command::Show(args) => runs_cmd::show(&ctx, args),
         Command::Env(args) => runs_cmd::env(&ctx, args),
         Command::Items(args) => ledger::items(&ctx, args),
         Command::Record(args) => ledger::record(&ctx, args),
+        Command::Resume(args) => resume::resume(&ctx, args),
         Command::Export(args) => export::run(&ctx, args),
         Command::Hash(args) => hash::run(&ctx, args),
         Command::Link(args) => link::run(&ctx, args),

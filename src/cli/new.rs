@@ -35,6 +35,8 @@ pub struct NewArgs {
     naming: NamingArgs,
     #[command(flatten)]
     source: super::ledger::SourceArgs,
+    #[command(flatten)]
+    work: super::resume::WorkArgs,
     /// Output: the name (text), JSON, KEY=value lines (env) or export lines (shell)
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -255,10 +257,19 @@ fn allocate(
 }
 
 pub fn new(ctx: &Ctx, args: NewArgs) -> Result<()> {
+    if std::env::var("RESUME").is_ok_and(|v| v == "1") {
+        return resume_instead(ctx, &args);
+    }
     let project = ctx.project_for_write()?;
     let resolved = naming_args::resolve(ctx, &project, &args.naming)?;
     let mut store = ctx.open_store(&project)?;
     let source = super::ledger::ingest(ctx, &mut store, &args.source)?;
+    if source.is_none() && args.work.given_any() {
+        return Err(CliError::usage(
+            "the work flags (-j, --stream, --timeout, ...) need --source and a worker command",
+        )
+        .hint("runctl new --source items.csv --key id -j 4 -- python worker.py"));
+    }
     let row = allocate(ctx, &mut store, &resolved, &args.command, source.as_ref())?;
     let format = if args.json { Format::Json } else { args.format };
     match format {
@@ -281,7 +292,42 @@ pub fn new(ctx: &Ctx, args: NewArgs) -> Result<()> {
     if args.command.is_empty() {
         return Ok(());
     }
+    if source.is_some() {
+        // CMD is the worker over the items.
+        let request = super::resume::Request {
+            work: &args.work,
+            command: &args.command,
+            config: None,
+            json: false,
+        };
+        return super::resume::work_on(ctx, &project, store, row, &request);
+    }
     run_command(ctx, &store, &row, &args.command)
+}
+
+/// `RESUME=1 EXPERIMENT_ID=<run> runctl new ...`: the same as `runctl resume <run>`.
+fn resume_instead(ctx: &Ctx, args: &NewArgs) -> Result<()> {
+    let reference = std::env::var("EXPERIMENT_ID")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            CliError::usage("RESUME=1 needs EXPERIMENT_ID=<run> to say which run to resume")
+                .hint("EXPERIMENT_ID takes a run name, run id, unique id prefix, or latest")
+        })?;
+    let project = ctx.require_project()?;
+    let store = ctx.open_store(&project)?;
+    let run = run_view::find_run(&store, &reference)?;
+    ctx.note(format!(
+        "RESUME=1: resuming run {} instead of making a new one",
+        run.name
+    ));
+    let request = super::resume::Request {
+        work: &args.work,
+        command: &args.command,
+        config: args.naming.config.as_ref().map(|c| ctx.cwd.join(c)),
+        json: args.json || args.format == Format::Json,
+    };
+    super::resume::work_on(ctx, &project, store, run, &request)
 }
 
 fn display_command(command: &[OsString]) -> String {

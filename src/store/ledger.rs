@@ -66,6 +66,25 @@ pub struct ResultIn {
     pub category: Option<String>,
     pub duration_ms: Option<i64>,
     pub worker: Option<i64>,
+    /// Attempts this result stands for (1, or more when it was retried within one pass).
+    pub attempts: i64,
+    /// The first error of those attempts, when an earlier one failed.
+    pub first_error: Option<String>,
+    pub started_at: Option<String>,
+    /// When it finished [default: when it is recorded].
+    pub finished_at: Option<String>,
+}
+
+/// One item as handed to a worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageItem {
+    pub key: String,
+    /// The item's columns, a JSON object.
+    pub data: String,
+    /// Where it came from in the source file.
+    pub location: String,
+    /// Attempts recorded for it so far.
+    pub attempts: i64,
 }
 
 /// Progress counts of a run.
@@ -262,13 +281,16 @@ impl Store {
         Ok(())
     }
 
-    /// Upsert results in one transaction. Returns the first key that is not an item of the run
-    /// (nothing of the batch is written then). Counts are refreshed by [`Store::refresh_progress`].
+    /// Upsert results in one transaction, keeping the run's counters (`n_completed`,
+    /// `n_errors`, `last_progress_at` and, when given, `eta`) in step in the same commit. Returns
+    /// the run's progress after it, or the first key that is not an item of the run (nothing of
+    /// the batch is written then).
     pub fn record_results(
         &mut self,
         run_id: &str,
         results: &[ResultIn],
-    ) -> Result<Result<(), String>, StoreError> {
+        eta: Option<&str>,
+    ) -> Result<Result<Progress, String>, StoreError> {
         let path = self.path.clone();
         let err = |e| classify(&path, e);
         let now = now_text();
@@ -276,29 +298,55 @@ impl Store {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(err)?;
+        let source_id: Option<i64> = tx
+            .query_row("SELECT source_id FROM runs WHERE id = ?1", [run_id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(err)?
+            .flatten();
+        let (mut d_ok, mut d_err) = (0i64, 0i64);
         {
-            let mut known = tx
-                .prepare("SELECT 1 FROM items i JOIN runs ru ON ru.source_id = i.source_id WHERE ru.id = ?1 AND i.key = ?2")
+            // One probe per result: is the key an item, and what is its result so far?
+            let mut previous = tx
+                .prepare(
+                    "SELECT r.status FROM items i LEFT JOIN results r ON r.run_id = ?1 AND r.key = i.key \
+                     WHERE i.source_id = ?2 AND i.key = ?3",
+                )
                 .map_err(err)?;
             let mut upsert = tx
                 .prepare(
-                    "INSERT INTO results (run_id, key, status, output, first_error, last_error, error_category, \
-                     finished_at, duration_ms, worker) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9) \
+                    "INSERT INTO results (run_id, key, status, output, attempt_count, first_error, last_error, \
+                     error_category, started_at, finished_at, duration_ms, worker) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, coalesce(?6, ?7), ?7, ?8, ?9, ?10, ?11, ?12) \
                      ON CONFLICT (run_id, key) DO UPDATE SET status = excluded.status, \
-                     output = coalesce(excluded.output, output), attempt_count = attempt_count + 1, \
+                     output = coalesce(excluded.output, output), \
+                     attempt_count = attempt_count + excluded.attempt_count, \
                      first_error = coalesce(first_error, excluded.first_error), \
-                     last_error = coalesce(excluded.last_error, last_error), \
-                     error_category = excluded.error_category, finished_at = excluded.finished_at, \
-                     duration_ms = excluded.duration_ms, worker = excluded.worker",
+                     last_error = excluded.last_error, \
+                     error_category = excluded.error_category, started_at = excluded.started_at, \
+                     finished_at = excluded.finished_at, duration_ms = excluded.duration_ms, \
+                     worker = excluded.worker",
                 )
                 .map_err(err)?;
             for r in results {
-                if !known.exists(params![run_id, r.key]).map_err(err)? {
+                let before: Option<Option<String>> = previous
+                    .query_row(params![run_id, source_id, r.key], |row| row.get(0))
+                    .optional()
+                    .map_err(err)?;
+                let Some(before) = before else {
                     return Ok(Err(r.key.clone()));
+                };
+                match before.as_deref() {
+                    Some("ok") => d_ok -= 1,
+                    Some("error") => d_err -= 1,
+                    _ => {}
                 }
                 let (status, output, error) = if r.ok {
+                    d_ok += 1;
                     ("ok", Some(&r.payload), None)
                 } else {
+                    d_err += 1;
                     ("error", None, Some(&r.payload))
                 };
                 upsert
@@ -307,17 +355,84 @@ impl Store {
                         r.key,
                         status,
                         output,
+                        r.attempts.max(1),
+                        r.first_error,
                         error,
                         r.category,
-                        now,
+                        r.started_at,
+                        r.finished_at.as_deref().unwrap_or(&now),
                         r.duration_ms,
                         r.worker
                     ])
                     .map_err(err)?;
             }
         }
+        tx.execute(
+            "UPDATE runs SET n_completed = n_completed + ?2, n_errors = n_errors + ?3, \
+             last_progress_at = ?4, eta = coalesce(?5, eta) WHERE id = ?1",
+            params![run_id, d_ok, d_err, now, eta],
+        )
+        .map_err(err)?;
+        let progress = tx
+            .query_row(
+                "SELECT coalesce(n_items, 0), n_completed, n_errors, eta FROM runs WHERE id = ?1",
+                [run_id],
+                progress_row,
+            )
+            .map_err(err)?;
         tx.commit().map_err(err)?;
-        Ok(Ok(()))
+        Ok(Ok(progress))
+    }
+
+    /// One page of the selected items of a run, in key order, after `after` (exclusive): pages
+    /// are short reads, so a long run never holds a read snapshot open while results commit.
+    pub fn items_page(
+        &self,
+        run_id: &str,
+        selection: Selection,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<PageItem>, StoreError> {
+        let filter = match selection {
+            Selection::Remaining => {
+                "AND NOT EXISTS (SELECT 1 FROM results r WHERE r.run_id = ?1 AND r.key = i.key)"
+            }
+            Selection::Errors => {
+                "AND EXISTS (SELECT 1 FROM results r WHERE r.run_id = ?1 AND r.key = i.key AND r.status = 'error')"
+            }
+            Selection::All => "",
+        };
+        let from = if after.is_some() {
+            "AND i.key > ?3"
+        } else {
+            "AND ?3 IS NULL"
+        };
+        let prior = match selection {
+            Selection::Remaining => "0",
+            _ => {
+                "coalesce((SELECT r.attempt_count FROM results r WHERE r.run_id = ?1 AND r.key = i.key), 0)"
+            }
+        };
+        let sql = format!(
+            "SELECT i.key, i.data, i.location, {prior} FROM items i \
+             WHERE i.source_id = (SELECT source_id FROM runs WHERE id = ?1) {from} {filter} \
+             ORDER BY i.key LIMIT ?2"
+        );
+        let mut stmt = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(|e| self.sql_err(e))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        stmt.query_map(params![run_id, limit, after], |row| {
+            Ok(PageItem {
+                key: row.get(0)?,
+                data: row.get(1)?,
+                location: row.get(2)?,
+                attempts: row.get(3)?,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| self.sql_err(e))
     }
 
     /// Count a run's results into its row (`n_completed`, `n_errors`, `last_progress_at`).
@@ -352,19 +467,21 @@ impl Store {
             .query_row(
                 "SELECT coalesce(n_items, 0), n_completed, n_errors, eta FROM runs WHERE id = ?1",
                 [run_id],
-                |row| {
-                    Ok(Progress {
-                        n_items: row.get(0)?,
-                        n_completed: row.get(1)?,
-                        n_errors: row.get(2)?,
-                        eta: row.get(3)?,
-                    })
-                },
+                progress_row,
             )
             .optional()
             .map(Option::unwrap_or_default)
             .map_err(|e| self.sql_err(e))
     }
+}
+
+fn progress_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Progress> {
+    Ok(Progress {
+        n_items: row.get(0)?,
+        n_completed: row.get(1)?,
+        n_errors: row.get(2)?,
+        eta: row.get(3)?,
+    })
 }
 
 fn progress_of(conn: &rusqlite::Connection, run_id: &str) -> rusqlite::Result<Progress> {

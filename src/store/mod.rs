@@ -18,7 +18,9 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub use hashes::{HashRecord, LinkRecord, Recorded};
-pub use ledger::{ExportRow, IngestError, Progress, ResultIn, Selection, SourceMeta, SourceRow};
+pub use ledger::{
+    ExportRow, IngestError, PageItem, Progress, ResultIn, Selection, SourceMeta, SourceRow,
+};
 pub use runs::{Allocation, RunFilter, RunRow};
 pub use schema::{MigrationInfo, SchemaStatus};
 pub use versions::{AddConflict, Applied, NewVersion, VersionRow};

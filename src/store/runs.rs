@@ -287,9 +287,36 @@ impl Store {
     pub fn mark_run_started(&self, id: &str, at: &str) -> Result<(), StoreError> {
         self.conn
             .execute(
-                "UPDATE runs SET status = 'running', started_at = ?2 WHERE id = ?1",
+                "UPDATE runs SET status = 'running', started_at = coalesce(started_at, ?2), \
+                 finished_at = NULL, exit_code = NULL WHERE id = ?1",
                 params![id, at],
             )
+            .map_err(|e| self.sql_err(e))?;
+        Ok(())
+    }
+
+    /// The newest run with work items that is not completed (what a bare `runctl resume` takes).
+    pub fn newest_unfinished_run(&self) -> Result<Option<RunRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM runs WHERE source_id IS NOT NULL AND superseded = 0 \
+             AND status <> 'completed' ORDER BY created_at DESC, id DESC LIMIT 1"
+        );
+        Ok(self.query_runs(&sql, [])?.into_iter().next())
+    }
+
+    /// The worker settings stored with a run (JSON), if any.
+    pub fn run_work(&self, id: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row("SELECT work FROM runs WHERE id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map(Option::flatten)
+            .map_err(|e| self.sql_err(e))
+    }
+
+    /// Store the worker settings of a run (JSON).
+    pub fn set_run_work(&self, id: &str, work: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute("UPDATE runs SET work = ?2 WHERE id = ?1", params![id, work])
             .map_err(|e| self.sql_err(e))?;
         Ok(())
     }

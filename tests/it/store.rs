@@ -31,7 +31,7 @@ fn dry_run_lists_and_yes_applies() {
     assert_eq!(out.status.code(), Some(0));
     assert!(
         stdout(&out).contains(
-            "is at schema version 1; would apply:\n  V2 hashes\n  V3 runs\n  V4 versions\n  V5 sources_and_results\n"
+            "is at schema version 1; would apply:\n  V2 hashes\n  V3 runs\n  V4 versions\n  V5 sources_and_results\n  V6 run_work\n"
         )
     );
     assert_eq!(std::fs::read(sb.db()).unwrap(), original);
@@ -45,7 +45,7 @@ fn dry_run_lists_and_yes_applies() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["from_version"], 1);
-    assert_eq!(json["to_version"], 5);
+    assert_eq!(json["to_version"], 6);
     assert_eq!(json["applied"][0]["name"], "hashes");
     let backup = json["backup"].as_str().unwrap();
     // The backup is a readable copy of the schema-1 DB.
@@ -69,7 +69,7 @@ fn dry_run_lists_and_yes_applies() {
 
     let out = sb.cmd().arg("migrate").output().unwrap();
     assert_eq!(out.status.code(), Some(0));
-    assert!(stdout(&out).contains("is up to date (schema version 5)"));
+    assert!(stdout(&out).contains("is up to date (schema version 6)"));
 }
 
 #[test]
@@ -96,7 +96,7 @@ fn a_newer_db_is_refused_and_left_byte_identical() {
         }
         assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
         assert!(err.contains("schema version 99"), "{err}");
-        assert!(err.contains("knows up to 5"), "{err}");
+        assert!(err.contains("knows up to 6"), "{err}");
         assert!(err.contains("do not delete the file"), "{err}");
         assert_no_panic(&out);
     }
@@ -197,12 +197,12 @@ fn many_processes_opening_a_new_db_migrate_it_once() {
             r.get(0)
         })
         .unwrap();
-    assert_eq!(rows, 5);
+    assert_eq!(rows, 6);
 }
 
 #[test]
 fn every_schema_fixture_still_migrates() {
-    for version in 1..=4 {
+    for version in 1..=5 {
         let sb = Sandbox::new();
         std::fs::create_dir_all(sb.work().join(".runctl")).unwrap();
         let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -1,0 +1,475 @@
+//! `runctl resume`: work through a run's items with a worker command (the remaining items, or
+//! with `--retry-errors` the failed ones), and the same work flags on `runctl new --source`.
+//! Checks (completed run, input drift, config, lock) happen here; the engine is `crate::work`.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::{Ctx, output, run_view};
+use crate::error::{CliError, Kind, Result};
+use crate::project::Project;
+use crate::store::{RunRow, Selection, Store};
+use crate::work::{self, Mode, WorkSettings, settings};
+
+const RESUME_EXAMPLES: &str = "\
+Examples:
+  runctl new --source cases.csv --key incident_id -j 8 -- python summarize.py
+  runctl resume                                # the newest unfinished run, as it was started
+  runctl resume my-run -j 4 --timeout 2m --retries 3 -- python summarize.py
+  runctl resume my-run --stream --window 64 -- ./worker     # one worker per slot, JSON lines
+  runctl resume my-run --retry-errors --rate 300/min        # only the failed items, at most 5/s
+  RESUME=1 EXPERIMENT_ID=my-run runctl new ...              # the same as 'runctl resume my-run'";
+
+/// The work flags of `resume` and `new --source ... -- CMD`. Flags not given keep the values
+/// stored with the run.
+#[derive(Debug, Clone, Default, Args)]
+pub struct WorkArgs {
+    /// Worker slots [default: the number of CPUs]
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub jobs: Option<u32>,
+    /// Start CMD once per item: the item as JSON on stdin, the result on stdout (the default)
+    #[arg(long, conflicts_with = "stream")]
+    pub per_item: bool,
+    /// Start CMD once per slot: items in and results out as JSON lines
+    #[arg(long)]
+    pub stream: bool,
+    /// Items in flight per stream worker [default: 1]
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub window: Option<u32>,
+    /// Fail an item that runs longer, killing its process group (30s, 5m, 1h30m)
+    #[arg(long, value_name = "D", value_parser = settings::parse_duration)]
+    pub timeout: Option<Duration>,
+    /// Retry a failed item up to N times in this pass, with exponential backoff [default: 0]
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
+    /// The first retry's delay, doubled for each next one, with jitter [default: 1s]
+    #[arg(long, value_name = "D", value_parser = settings::parse_duration)]
+    pub retry_delay: Option<Duration>,
+    /// Start at most R items per second (5, 5/s, 300/min), e.g. an API's quota
+    #[arg(long, value_name = "R", value_parser = settings::parse_rate)]
+    pub rate: Option<f64>,
+    /// After the first interrupt, how long items in flight may take to finish
+    #[arg(long, value_name = "D", value_parser = settings::parse_duration, default_value = "30s")]
+    pub grace: Duration,
+    /// Only the items whose result is an error [env: RETRY_ERRORS_ONLY=1]
+    #[arg(long)]
+    pub retry_errors: bool,
+    /// Go on although the source file changed since it was ingested (the DB's items are used)
+    #[arg(long)]
+    pub allow_drift: bool,
+}
+
+impl WorkArgs {
+    fn given(&self, command: &[OsString]) -> WorkSettings {
+        WorkSettings {
+            command: command
+                .iter()
+                .map(|w| w.to_string_lossy().into_owned())
+                .collect(),
+            mode: if self.stream {
+                Some(Mode::Stream)
+            } else if self.per_item {
+                Some(Mode::PerItem)
+            } else {
+                None
+            },
+            jobs: self.jobs.map(|j| j as usize),
+            window: self.window.map(|w| w as usize),
+            timeout_ms: self.timeout.map(|t| t.as_millis() as u64),
+            retries: self.retries,
+            retry_delay_ms: self.retry_delay.map(|t| t.as_millis() as u64),
+            rate: self.rate,
+        }
+    }
+
+    /// Whether any work flag was given (they need `--source` on `new`).
+    pub fn given_any(&self) -> bool {
+        self.given(&[]) != WorkSettings::default() || self.retry_errors || self.allow_drift
+    }
+
+    fn retry_errors(&self) -> bool {
+        self.retry_errors || std::env::var("RETRY_ERRORS_ONLY").is_ok_and(|v| v == "1")
+    }
+}
+
+/// Work through a run's items: the remaining ones, or with --retry-errors the failed ones
+///
+/// CMD is the worker. --per-item (the default) starts it once per item with the item as JSON on
+/// stdin and RUNCTL_ITEM_KEY, RUNCTL_WORKER_ID and the run metadata in its environment; exit 0
+/// and stdout make the result. --stream starts it once per slot and speaks JSON lines. Results
+/// are committed every 100 or every second; a crash loses at most that, and the next resume
+/// redoes it. The first Ctrl-C lets items in flight finish; the second stops now.
+#[derive(Debug, Args)]
+#[command(after_help = RESUME_EXAMPLES)]
+pub struct ResumeArgs {
+    /// A run name, run id, unique id prefix, or latest [default: the newest unfinished run]
+    run: Option<String>,
+    #[command(flatten)]
+    work: WorkArgs,
+    /// The pipeline config; where it differs from the run's stored one, a warning lists the keys
+    /// and the stored one is used
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print a summary of the pass as JSON (docs/json.md)
+    #[arg(long)]
+    json: bool,
+    /// The worker command [default: the one stored with the run]
+    #[arg(last = true, value_name = "CMD")]
+    command: Vec<OsString>,
+}
+
+/// `runctl resume --json`.
+#[derive(Debug, Serialize)]
+struct ResumeOutput {
+    run: String,
+    id: String,
+    status: String,
+    pass: PassOutput,
+    items: Option<run_view::ItemsOutput>,
+}
+
+#[derive(Debug, Serialize)]
+struct PassOutput {
+    selected: u64,
+    ok: u64,
+    errors: u64,
+    errors_by_category: std::collections::BTreeMap<String, u64>,
+    retried: u64,
+    seconds: f64,
+    items_per_second: f64,
+    interrupted: bool,
+}
+
+pub fn resume(ctx: &Ctx, args: ResumeArgs) -> Result<()> {
+    let project = ctx.require_project()?;
+    let store = ctx.open_store(&project)?;
+    let run = match &args.run {
+        Some(reference) => run_view::find_run(&store, reference)?,
+        None => store.newest_unfinished_run()?.ok_or_else(|| {
+            CliError::not_found("there is no unfinished run with work items")
+                .hint("make one with 'runctl new --source FILE --key COLUMN -- CMD'")
+        })?,
+    };
+    let request = Request {
+        work: &args.work,
+        command: &args.command,
+        config: args.config.as_ref().map(|c| ctx.cwd.join(c)),
+        json: args.json,
+    };
+    work_on(ctx, &project, store, run, &request)
+}
+
+/// What a resume was asked to do.
+pub struct Request<'a> {
+    pub work: &'a WorkArgs,
+    pub command: &'a [OsString],
+    pub config: Option<PathBuf>,
+    pub json: bool,
+}
+
+/// Check, lock and work through `run`.
+pub fn work_on(
+    ctx: &Ctx,
+    project: &Project,
+    store: Store,
+    run: RunRow,
+    request: &Request<'_>,
+) -> Result<()> {
+    let source = store.source_of_run(&run.id)?.ok_or_else(|| {
+        CliError::usage(format!("run {} has no work items", run.name))
+            .hint("make a run with items with 'runctl new --source FILE --key COLUMN -- CMD'")
+    })?;
+    let retry_errors = request.work.retry_errors();
+    if run.status == "completed" {
+        return Err(CliError::conflict(format!(
+            "run {} is completed: all {} items are ok",
+            run.name, source.n_items
+        ))
+        .hint(format!("'runctl export {}' writes its results", run.name)));
+    }
+    check_drift(ctx, &source, request.work.allow_drift)?;
+    if let Some(path) = &request.config {
+        check_config(ctx, &run, path)?;
+    }
+    let _lock = crate::lock::lock_run(&project.state_dir().join("locks"), &run.id, &run.name)?;
+    let stored: WorkSettings = store
+        .run_work(&run.id)?
+        .and_then(|w| serde_json::from_str(&w).ok())
+        .unwrap_or_else(|| WorkSettings {
+            command: run
+                .command
+                .as_deref()
+                .and_then(|c| serde_json::from_str(c).ok())
+                .unwrap_or_default(),
+            ..WorkSettings::default()
+        });
+    let settings = stored.overlay(&request.work.given(request.command));
+    if settings.command.is_empty() {
+        return Err(
+            CliError::usage(format!("run {} has no worker command", run.name)).hint(format!(
+                "give one after --: 'runctl resume {} -- python worker.py'",
+                run.name
+            )),
+        );
+    }
+    store.set_run_work(&run.id, &serde_json::to_string(&settings)?)?;
+    let before = store.refresh_progress(&run.id)?;
+    let selection = if retry_errors {
+        Selection::Errors
+    } else {
+        Selection::Remaining
+    };
+    let selected = match selection {
+        Selection::Errors => before.n_errors,
+        _ => before.n_items - before.n_completed - before.n_errors,
+    }
+    .max(0) as u64;
+    if selected == 0 {
+        return nothing_to_do(ctx, &store, &run, retry_errors, &before, request.json);
+    }
+    let options = options_of(ctx, &settings, request.work, selection, selected);
+    let worker = work::Worker {
+        argv: settings.command.iter().map(OsString::from).collect(),
+        env: run_view::metadata(&run)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        cwd: ctx.cwd.clone(),
+        log_dir: Some(project.root.join(&run.logs_dir)),
+    };
+    ctx.note(format!(
+        "run {}: {selected} {} items, {} slots, {} mode",
+        run.name,
+        if retry_errors { "failed" } else { "remaining" },
+        options.jobs,
+        match options.mode {
+            Mode::PerItem => "per-item",
+            Mode::Stream => "stream",
+        }
+    ));
+    store.mark_run_started(&run.id, &crate::store::now_text())?;
+    let recorder = Store::open(&project.db_path())?;
+    let summary = work::run(&store, recorder, &run.id, worker, options)?;
+    finish(ctx, &store, &run, selected, &summary, request.json)
+}
+
+fn options_of(
+    ctx: &Ctx,
+    settings: &WorkSettings,
+    args: &WorkArgs,
+    selection: Selection,
+    total: u64,
+) -> work::Options {
+    let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let jobs = settings.jobs.unwrap_or(cpus).max(1);
+    let mode = settings.mode.unwrap_or(Mode::PerItem);
+    work::Options {
+        jobs,
+        mode,
+        window: settings.window.unwrap_or(1).max(1),
+        timeout: settings.timeout_ms.map(Duration::from_millis),
+        retries: settings.retries.unwrap_or(0),
+        retry_delay: Duration::from_millis(settings.retry_delay_ms.unwrap_or(1000)),
+        rate: settings.rate,
+        grace: args.grace,
+        selection,
+        progress: work::progress::Style::detect(ctx.global.quiet),
+        total,
+    }
+}
+
+/// Exit 3 when the source file changed since it was ingested, unless allowed.
+fn check_drift(ctx: &Ctx, source: &crate::store::SourceRow, allow: bool) -> Result<()> {
+    let path = std::path::Path::new(&source.path);
+    if !path.is_file() {
+        return Ok(()); // the DB's copy is authoritative; a moved or deleted file is fine
+    }
+    let now = crate::source::checksums(path).map_err(|e| CliError::general(e.to_string()))?;
+    if now.sha256 == source.sha256 {
+        return Ok(());
+    }
+    let what = format!(
+        "input drift: {} changed since it was ingested (sha256 {} then, {} now; md5 {} then, {} now)",
+        source.path, source.sha256, now.sha256, source.md5, now.md5
+    );
+    if allow {
+        ctx.warn(format!(
+            "{what}; going on with the items as ingested (--allow-drift)"
+        ));
+        return Ok(());
+    }
+    Err(CliError::conflict(what)
+        .hint("the run's items are the ones ingested; pass --allow-drift to go on with them, or make a new run with 'runctl new --source FILE'"))
+}
+
+/// Warn when the given config differs from the stored one; the stored one is used.
+fn check_config(ctx: &Ctx, run: &RunRow, path: &std::path::Path) -> Result<()> {
+    let given = crate::pipeline_config::load(path).map_err(|e| CliError::general(e.to_string()))?;
+    let Some(stored) = run
+        .config
+        .as_deref()
+        .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok())
+    else {
+        ctx.warn(format!(
+            "run {} was made without a config; {} is not used",
+            run.name,
+            path.display()
+        ));
+        return Ok(());
+    };
+    let keys = crate::pipeline_config::differing_keys(&stored, &given);
+    if !keys.is_empty() {
+        ctx.warn(format!(
+            "{} differs from the config stored with run {} in: {}; the stored config is used",
+            path.display(),
+            run.name,
+            keys.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+fn nothing_to_do(
+    ctx: &Ctx,
+    store: &Store,
+    run: &RunRow,
+    retry_errors: bool,
+    p: &crate::store::Progress,
+    json: bool,
+) -> Result<()> {
+    let status = if p.n_errors > 0 {
+        "completed_with_errors"
+    } else {
+        "completed"
+    };
+    store.mark_run_finished(&run.id, status, None, &crate::store::now_text())?;
+    if json {
+        let out = ResumeOutput {
+            run: run.name.clone(),
+            id: run.id.clone(),
+            status: status.into(),
+            pass: PassOutput {
+                selected: 0,
+                ok: 0,
+                errors: 0,
+                errors_by_category: Default::default(),
+                retried: 0,
+                seconds: 0.0,
+                items_per_second: 0.0,
+                interrupted: false,
+            },
+            items: run_view::ItemsOutput::of(store, &run.id)?,
+        };
+        output::print_json(&out)?;
+    }
+    if retry_errors {
+        ctx.note(format!("run {}: no failed items to retry", run.name));
+    } else if p.n_errors > 0 {
+        ctx.note(format!(
+            "run {}: nothing remaining; {} items failed (retry them with 'runctl resume {} --retry-errors')",
+            run.name, p.n_errors, run.name
+        ));
+    } else {
+        ctx.note(format!("run {}: nothing remaining", run.name));
+    }
+    Ok(())
+}
+
+fn finish(
+    ctx: &Ctx,
+    store: &Store,
+    run: &RunRow,
+    selected: u64,
+    summary: &work::Summary,
+    json: bool,
+) -> Result<()> {
+    let p = &summary.progress;
+    let remaining = (p.n_items - p.n_completed - p.n_errors).max(0);
+    let status = if summary.interrupted {
+        "interrupted"
+    } else if summary.fatal.is_some() || remaining > 0 {
+        "failed"
+    } else if p.n_errors > 0 {
+        "completed_with_errors"
+    } else {
+        "completed"
+    };
+    store.mark_run_finished(&run.id, status, None, &crate::store::now_text())?;
+    let secs = summary.elapsed.as_secs_f64();
+    let done = summary.ok + summary.n_errors();
+    let rate = if secs > 0.0 { done as f64 / secs } else { 0.0 };
+    let by_category: Vec<String> = summary
+        .errors
+        .iter()
+        .map(|(c, n)| format!("{} {n}", c.as_str()))
+        .collect();
+    if json {
+        output::print_json(&ResumeOutput {
+            run: run.name.clone(),
+            id: run.id.clone(),
+            status: status.into(),
+            pass: PassOutput {
+                selected,
+                ok: summary.ok,
+                errors: summary.n_errors(),
+                errors_by_category: summary
+                    .errors
+                    .iter()
+                    .map(|(c, n)| (c.as_str().to_string(), *n))
+                    .collect(),
+                retried: summary.retried,
+                seconds: secs,
+                items_per_second: rate,
+                interrupted: summary.interrupted,
+            },
+            items: run_view::ItemsOutput::of(store, &run.id)?,
+        })?;
+    }
+    ctx.note(format!(
+        "run {} {status}: {} ok, {} errors{} in {secs:.1}s ({rate:.1} items/s){}\n  all items: {} of {} ok, {} errors, {remaining} remaining",
+        run.name,
+        summary.ok,
+        summary.n_errors(),
+        if by_category.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", by_category.join(", "))
+        },
+        if summary.retried > 0 {
+            format!(", {} retries", summary.retried)
+        } else {
+            String::new()
+        },
+        p.n_completed,
+        p.n_items,
+        p.n_errors,
+    ));
+    if let Some(fatal) = &summary.fatal {
+        return Err(
+            CliError::general(format!("run {} stopped: {fatal}", run.name)).hint(format!(
+                "fix the worker, then 'runctl resume {}' goes on where it stopped",
+                run.name
+            )),
+        );
+    }
+    if summary.interrupted {
+        let mut err = CliError::new(Kind::Interrupted, "");
+        err.exit_override = Some(130);
+        return Err(err);
+    }
+    if p.n_errors > 0 {
+        return Err(CliError::general(format!(
+            "{} of {} items of run {} failed",
+            p.n_errors, p.n_items, run.name
+        ))
+        .hint(format!(
+            "'runctl items {} --errors' lists them; 'runctl resume {} --retry-errors' retries them",
+            run.name, run.name
+        )));
+    }
+    Ok(())
+}

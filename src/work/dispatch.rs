@@ -1,0 +1,416 @@
+//! The dispatcher: pages the selected items out of the DB (short reads, in key order), hands
+//! them to the slots at the `--rate` cap, schedules retries with exponential backoff and jitter,
+//! and passes each final result to the recorder. It never writes to the DB.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Select, Sender};
+
+use super::progress::Notifier;
+use super::recorder::Final;
+use super::{Attempt, Control, Item, Mode, Options, Outcome, WorkError, Worker};
+use crate::store::{ResultIn, Store};
+
+const PAGE: usize = 1000;
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// What the dispatcher counted.
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    pub retried: u64,
+}
+
+/// A failed item waiting for its retry.
+struct Pending {
+    at: Instant,
+    seq: u64,
+    item: Item,
+}
+
+impl PartialEq for Pending {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Pending {}
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Pending {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+/// Starts at most `rate` per second, evenly spaced.
+struct Pace {
+    every: Duration,
+    next: Instant,
+}
+
+/// A small generator for backoff jitter (no need for cryptographic randomness).
+struct Jitter(u64);
+
+impl Jitter {
+    fn new() -> Jitter {
+        let mut seed = [0u8; 8];
+        let _ = getrandom::fill(&mut seed);
+        Jitter(u64::from_le_bytes(seed) | 1)
+    }
+    /// A factor in [0.5, 1.0).
+    fn factor(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        0.5 + (self.0 >> 11) as f64 / (1u64 << 53) as f64 / 2.0
+    }
+}
+
+/// The delay before retry number `n` (1 for the first): base * 2^(n-1), capped, with jitter.
+fn backoff(base: Duration, n: u32, jitter: &mut Jitter) -> Duration {
+    let full = base
+        .saturating_mul(1u32 << n.saturating_sub(1).min(20))
+        .min(MAX_BACKOFF);
+    full.mul_f64(jitter.factor())
+}
+
+pub(crate) fn run(
+    reader: &Store,
+    run_id: &str,
+    worker: &Worker,
+    options: &Options,
+    control: &Control,
+    notifier: &Notifier,
+    record: Sender<Final>,
+) -> Result<Stats, WorkError> {
+    let capacity = if options.rate.is_some() {
+        0
+    } else {
+        options.jobs * options.window.max(1)
+    };
+    let (work_tx, work_rx) = crossbeam_channel::bounded::<Item>(capacity);
+    let (report_tx, report_rx) = crossbeam_channel::unbounded::<Attempt>();
+    std::thread::scope(|scope| -> Result<Stats, WorkError> {
+        for slot in 1..=options.jobs {
+            let work_rx = work_rx.clone();
+            let report_tx = report_tx.clone();
+            let log = open_log(worker, slot);
+            let notifier = notifier.clone();
+            std::thread::Builder::new()
+                .name(format!("runctl-slot-{slot}"))
+                .spawn_scoped(scope, move || {
+                    run_slot(
+                        worker, options, control, slot, &work_rx, &report_tx, log, notifier,
+                    );
+                })
+                .map_err(|source| WorkError::Io {
+                    what: "start a worker thread".into(),
+                    source,
+                })?;
+        }
+        drop(work_rx);
+        drop(report_tx);
+        let mut hub = Hub {
+            reader,
+            run_id,
+            options,
+            control,
+            record,
+            work: Some(work_tx),
+            page: VecDeque::new(),
+            after: None,
+            exhausted: false,
+            retries: BinaryHeap::new(),
+            seq: 0,
+            outstanding: 0,
+            pace: options.rate.map(|r| Pace {
+                every: Duration::from_secs_f64(1.0 / r),
+                next: Instant::now(),
+            }),
+            jitter: Jitter::new(),
+            stats: Stats::default(),
+        };
+        let result = hub.dispatch(&report_rx);
+        if result.is_err() {
+            control.fail("the dispatcher stopped".into());
+            control
+                .kill
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        hub.work = None;
+        // Let the slots finish what they hold and pass on their last results.
+        for report in report_rx.iter() {
+            hub.handle(report);
+        }
+        hub.flush_retries();
+        result.map(|()| hub.stats)
+    })
+}
+
+fn open_log(worker: &Worker, slot: usize) -> Option<std::fs::File> {
+    let dir = worker.log_dir.as_ref()?;
+    std::fs::create_dir_all(dir).ok()?;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(format!("worker-{slot}.log")))
+        .ok()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_slot(
+    worker: &Worker,
+    options: &Options,
+    control: &Control,
+    slot: usize,
+    work: &Receiver<Item>,
+    reports: &Sender<Attempt>,
+    mut log: Option<std::fs::File>,
+    notifier: Notifier,
+) {
+    match options.mode {
+        Mode::Stream => super::stream::Slot {
+            worker,
+            slot,
+            window: options.window.max(1),
+            timeout: options.timeout,
+            control,
+            work,
+            reports,
+            log,
+            notifier,
+        }
+        .run(),
+        Mode::PerItem => {
+            for item in work.iter() {
+                if control.stopping() {
+                    let _ = reports.send(abandoned(item, slot));
+                    continue;
+                }
+                let (attempt, fatal) = super::per_item::attempt(
+                    worker,
+                    item,
+                    slot,
+                    options.timeout,
+                    control,
+                    &mut log,
+                );
+                let _ = reports.send(attempt);
+                if let Some(message) = fatal {
+                    control.fail(message.clone());
+                }
+            }
+        }
+    }
+}
+
+fn abandoned(item: Item, slot: usize) -> Attempt {
+    let now = crate::store::now_text();
+    Attempt {
+        item,
+        outcome: Outcome::Abandoned,
+        started_at: now.clone(),
+        finished_at: now,
+        duration: Duration::ZERO,
+        worker: slot,
+    }
+}
+
+struct Hub<'a> {
+    reader: &'a Store,
+    run_id: &'a str,
+    options: &'a Options,
+    control: &'a Control,
+    record: Sender<Final>,
+    work: Option<Sender<Item>>,
+    page: VecDeque<Item>,
+    after: Option<String>,
+    exhausted: bool,
+    retries: BinaryHeap<Reverse<Pending>>,
+    seq: u64,
+    /// Items handed out and not yet back.
+    outstanding: u64,
+    pace: Option<Pace>,
+    jitter: Jitter,
+    stats: Stats,
+}
+
+impl Hub<'_> {
+    fn dispatch(&mut self, reports: &Receiver<Attempt>) -> Result<(), WorkError> {
+        loop {
+            if self.control.stopping() {
+                return Ok(());
+            }
+            if self.page.is_empty() && !self.exhausted {
+                self.fill()?;
+            }
+            if self.exhausted
+                && self.page.is_empty()
+                && self.retries.is_empty()
+                && self.outstanding == 0
+            {
+                return Ok(());
+            }
+            let now = Instant::now();
+            let paced = self
+                .pace
+                .as_ref()
+                .map_or(Duration::ZERO, |p| p.next.saturating_duration_since(now));
+            let retry_due = self.retries.peek().map(|Reverse(p)| p.at);
+            let mut next: Option<Item> = None;
+            if paced.is_zero() {
+                if retry_due.is_some_and(|at| at <= now) {
+                    next = self.retries.pop().map(|Reverse(p)| p.item);
+                } else {
+                    next = self.page.pop_front();
+                }
+            }
+            let mut wait = Duration::from_millis(100);
+            if !paced.is_zero() {
+                wait = wait.min(paced);
+            }
+            if let Some(at) = retry_due {
+                wait = wait.min(at.saturating_duration_since(now));
+            }
+            let Some(work) = self.work.clone() else {
+                return Ok(());
+            };
+            let mut sel = Select::new();
+            let send_at = next.as_ref().map(|_| sel.send(&work));
+            let recv_at = sel.recv(reports);
+            match sel.select_timeout(wait) {
+                Ok(op) if Some(op.index()) == send_at => {
+                    if let Some(item) = next.take() {
+                        match op.send(&work, item) {
+                            Ok(()) => {
+                                self.outstanding += 1;
+                                if let Some(p) = self.pace.as_mut() {
+                                    p.next = p.next.max(now) + p.every;
+                                }
+                            }
+                            Err(e) => next = Some(e.into_inner()),
+                        }
+                    }
+                }
+                Ok(op) if op.index() == recv_at => match op.recv(reports) {
+                    Ok(report) => self.handle(report),
+                    Err(_) => return Ok(()), // every slot is gone
+                },
+                Ok(_) | Err(_) => {}
+            }
+            if let Some(item) = next {
+                // Not taken this time: back where it came from.
+                if item.attempt > 1 {
+                    self.retry_at(item, now);
+                } else {
+                    self.page.push_front(item);
+                }
+            }
+        }
+    }
+
+    fn fill(&mut self) -> Result<(), WorkError> {
+        let rows = self.reader.items_page(
+            self.run_id,
+            self.options.selection,
+            self.after.as_deref(),
+            PAGE,
+        )?;
+        if rows.len() < PAGE {
+            self.exhausted = true;
+        }
+        if let Some(last) = rows.last() {
+            self.after = Some(last.key.clone());
+        }
+        self.page.extend(rows.into_iter().map(|r| Item {
+            key: r.key,
+            data: r.data,
+            location: r.location,
+            attempt: 1,
+            prior: u32::try_from(r.attempts).unwrap_or(0),
+            first_error: None,
+            last_failure: None,
+        }));
+        Ok(())
+    }
+
+    fn retry_at(&mut self, item: Item, at: Instant) {
+        self.seq += 1;
+        self.retries.push(Reverse(Pending {
+            at,
+            seq: self.seq,
+            item,
+        }));
+    }
+
+    fn handle(&mut self, attempt: Attempt) {
+        self.outstanding = self.outstanding.saturating_sub(1);
+        let Attempt {
+            mut item,
+            outcome,
+            started_at,
+            finished_at,
+            duration,
+            worker,
+        } = attempt;
+        let (ok, payload, category) = match outcome {
+            Outcome::Abandoned => return,
+            Outcome::Ok(output) => (true, output, None),
+            Outcome::Failed(category, message) => {
+                if item.attempt <= self.options.retries && !self.control.stopping() {
+                    let delay = backoff(self.options.retry_delay, item.attempt, &mut self.jitter);
+                    item.first_error.get_or_insert_with(|| message.clone());
+                    item.last_failure = Some((category, message));
+                    item.attempt += 1;
+                    self.stats.retried += 1;
+                    self.retry_at(item, Instant::now() + delay);
+                    return;
+                }
+                (false, message, Some(category))
+            }
+        };
+        let result = ResultIn {
+            key: item.key,
+            ok,
+            payload,
+            category: category.map(|c| c.as_str().to_string()),
+            duration_ms: i64::try_from(duration.as_millis()).ok(),
+            worker: i64::try_from(worker).ok(),
+            attempts: i64::from(item.attempt),
+            first_error: item.first_error,
+            started_at: Some(started_at),
+            finished_at: Some(finished_at),
+        };
+        let _ = self.record.send(Final { result, category });
+    }
+
+    /// At a stop, the items waiting for a retry are recorded with their last error.
+    fn flush_retries(&mut self) {
+        while let Some(Reverse(p)) = self.retries.pop() {
+            let item = p.item;
+            let (category, message) = item
+                .last_failure
+                .unwrap_or((super::Category::Exit, String::new()));
+            let result = ResultIn {
+                key: item.key,
+                ok: false,
+                payload: message,
+                category: Some(category.as_str().into()),
+                duration_ms: None,
+                worker: None,
+                attempts: i64::from(item.attempt.saturating_sub(1)).max(1),
+                first_error: item.first_error,
+                started_at: None,
+                finished_at: Some(crate::store::now_text()),
+            };
+            let _ = self.record.send(Final {
+                result,
+                category: Some(category),
+            });
+        }
+    }
+}

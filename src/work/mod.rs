@@ -1,0 +1,220 @@
+//! The resume engine: a dispatcher that pages a run's selected items out of the DB, worker slots
+//! that run the user's command per item or as a stream, and one recorder thread that alone writes
+//! results, in batches (docs/resume.md).
+//!
+//! Workers never touch SQLite. Every attempt goes back to the dispatcher, which retries a failed
+//! item (with backoff) or hands the final result to the recorder. A crash loses at most the
+//! results of the last uncommitted second; those items have no row and the next resume redoes
+//! them, so recording is exactly-once and execution at-least-once.
+
+mod dispatch;
+mod per_item;
+pub mod progress;
+pub mod protocol;
+mod recorder;
+pub mod settings;
+mod signals;
+mod stream;
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub use protocol::Category;
+pub use settings::{Mode, WorkSettings};
+
+use crate::store::{Progress, Selection, Store, StoreError};
+
+/// The worker command and what it is started with.
+#[derive(Debug, Clone)]
+pub struct Worker {
+    pub argv: Vec<OsString>,
+    /// Added to the environment of every worker process (the run metadata).
+    pub env: Vec<(String, String)>,
+    pub cwd: PathBuf,
+    /// Where each slot appends its workers' stderr (`worker-<slot>.log`), if anywhere.
+    pub log_dir: Option<PathBuf>,
+}
+
+/// How one pass over a run's items goes.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub jobs: usize,
+    pub mode: Mode,
+    /// Items in flight per stream worker.
+    pub window: usize,
+    pub timeout: Option<Duration>,
+    pub retries: u32,
+    /// The first retry's delay; each next one doubles it (with jitter), up to a minute.
+    pub retry_delay: Duration,
+    /// Starts per second, at most.
+    pub rate: Option<f64>,
+    /// How long in-flight items may go on after the first SIGINT/SIGTERM.
+    pub grace: Duration,
+    pub selection: Selection,
+    pub progress: progress::Style,
+    /// Items selected for this pass (for the progress bar and the ETA).
+    pub total: u64,
+}
+
+/// An item on its way through the engine.
+#[derive(Debug, Clone)]
+pub(crate) struct Item {
+    pub key: String,
+    pub data: String,
+    pub location: String,
+    /// 1 for the first attempt of this pass.
+    pub attempt: u32,
+    /// Attempts recorded in earlier passes.
+    pub prior: u32,
+    /// The message of this pass's first failed attempt.
+    pub first_error: Option<String>,
+    /// The last failed attempt, while a retry is pending.
+    pub last_failure: Option<(Category, String)>,
+}
+
+impl Item {
+    fn line(&self) -> String {
+        protocol::item_line(
+            &self.key,
+            &self.data,
+            &self.location,
+            self.prior.saturating_add(self.attempt),
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Outcome {
+    /// The output, JSON text.
+    Ok(String),
+    Failed(Category, String),
+    /// Stopped by a second interrupt: not recorded, so the next resume redoes it.
+    Abandoned,
+}
+
+#[derive(Debug)]
+pub(crate) struct Attempt {
+    pub item: Item,
+    pub outcome: Outcome,
+    pub started_at: String,
+    pub finished_at: String,
+    pub duration: Duration,
+    pub worker: usize,
+}
+
+/// Flags shared by every thread of a pass.
+#[derive(Debug, Default)]
+pub(crate) struct Control {
+    /// Start no more items.
+    pub stop: AtomicBool,
+    /// Kill what is in flight.
+    pub kill: AtomicBool,
+    /// Set by a signal (as opposed to a fatal error).
+    pub interrupted: AtomicBool,
+    pub fatal: Mutex<Option<String>>,
+}
+
+impl Control {
+    pub fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+    pub fn killing(&self) -> bool {
+        self.kill.load(Ordering::Relaxed)
+    }
+    pub fn fail(&self, message: String) {
+        if let Ok(mut fatal) = self.fatal.lock() {
+            fatal.get_or_insert(message);
+        }
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// How a pass ended.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// Items recorded ok in this pass.
+    pub ok: u64,
+    /// Items recorded as errors in this pass, by category.
+    pub errors: BTreeMap<Category, u64>,
+    /// Attempts that were retried.
+    pub retried: u64,
+    pub elapsed: Duration,
+    pub interrupted: bool,
+    pub fatal: Option<String>,
+    /// The run's counters after the pass.
+    pub progress: Progress,
+}
+
+impl Summary {
+    pub fn n_errors(&self) -> u64 {
+        self.errors.values().sum()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot {what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// Run one pass over the selected items of `run_id`: `reader` pages items, `recorder` (a second
+/// connection, moved to the recorder thread) writes results.
+pub fn run(
+    reader: &Store,
+    recorder: Store,
+    run_id: &str,
+    worker: Worker,
+    options: Options,
+) -> Result<Summary, WorkError> {
+    let started = Instant::now();
+    let control = Arc::new(Control::default());
+    let display = progress::Display::new(options.progress, options.total);
+    let _signals = signals::watch(Arc::clone(&control), options.grace, display.notifier())
+        .map_err(|source| WorkError::Io {
+            what: "watch for signals".into(),
+            source,
+        })?;
+    let notifier = display.notifier();
+    let (record_tx, record_rx) = crossbeam_channel::bounded(4096);
+    let recorder = recorder::spawn(
+        recorder,
+        run_id.to_string(),
+        record_rx,
+        display,
+        Arc::clone(&control),
+    )
+    .map_err(|source| WorkError::Io {
+        what: "start the recorder thread".into(),
+        source,
+    })?;
+    let stats = dispatch::run(
+        reader, run_id, &worker, &options, &control, &notifier, record_tx,
+    );
+    let recorded = recorder
+        .join()
+        .unwrap_or_else(|_| Err(WorkError::Internal("the recorder thread stopped".into())));
+    let stats = stats?;
+    let recorded = recorded?;
+    let fatal = control.fatal.lock().ok().and_then(|f| f.clone());
+    Ok(Summary {
+        ok: recorded.ok,
+        errors: recorded.errors,
+        retried: stats.retried,
+        elapsed: started.elapsed(),
+        interrupted: control.interrupted.load(Ordering::SeqCst),
+        fatal,
+        progress: recorded.progress,
+    })
+}

@@ -1,0 +1,319 @@
+//! `--per-item`: the worker command started once per item in its own process group, the item as
+//! one JSON line on stdin; exit 0 and stdout make the result. Stdout and stderr are read together
+//! with poll(2), so a worker that fills one pipe never blocks on the other, and a timeout, a
+//! second interrupt or a worker's orphaned children are handled by killing the process group.
+
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+use super::protocol::{self, Category};
+use super::{Attempt, Control, Item, Outcome, Worker};
+
+/// Output beyond this is not kept; the item fails as bad output.
+pub(crate) const MAX_OUTPUT: usize = 64 << 20;
+/// How much of stderr an error message quotes.
+pub(crate) const STDERR_TAIL: usize = 2000;
+/// Items up to this size are written to stdin directly (they fit in a pipe's buffer).
+const DIRECT_WRITE: usize = 16 << 10;
+
+/// The command for one worker process: its own process group, pipes, the run's env.
+pub(crate) fn command(worker: &Worker, slot: usize) -> Option<Command> {
+    let (program, args) = worker.argv.split_first()?;
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .current_dir(&worker.cwd)
+        .envs(worker.env.iter().map(|(k, v)| (k, v)))
+        .env("RUNCTL_WORKER_ID", slot.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    Some(cmd)
+}
+
+/// Whether a spawn error means no item can ever start (the command is missing or not
+/// executable), rather than a passing shortage.
+pub(crate) fn spawn_is_fatal(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+    ) || e.raw_os_error() == Some(nix::libc::ENOEXEC)
+}
+
+pub(crate) fn group_of(child: &Child) -> Pid {
+    Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX))
+}
+
+/// Kill a worker's whole process group (its children too); gone already is fine.
+pub(crate) fn kill_group(group: Pid) {
+    let _ = killpg(group, Signal::SIGKILL);
+}
+
+/// Run one attempt of `item` in `slot`. The second value is set when the run cannot go on.
+pub(crate) fn attempt(
+    worker: &Worker,
+    item: Item,
+    slot: usize,
+    timeout: Option<Duration>,
+    control: &Control,
+    log: &mut Option<std::fs::File>,
+) -> (Attempt, Option<String>) {
+    let started = Instant::now();
+    let started_at = crate::store::now_text();
+    let finish = |item: Item, outcome: Outcome| Attempt {
+        item,
+        outcome,
+        started_at: started_at.clone(),
+        finished_at: crate::store::now_text(),
+        duration: started.elapsed(),
+        worker: slot,
+    };
+    let Some(mut cmd) = command(worker, slot) else {
+        return (
+            finish(item, Outcome::Abandoned),
+            Some("no worker command".into()),
+        );
+    };
+    cmd.env("RUNCTL_ITEM_KEY", &item.key);
+    let mut child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(e) if spawn_is_fatal(&e) => {
+            let program = worker
+                .argv
+                .first()
+                .map(|p| p.to_string_lossy().into_owned());
+            let message = format!("cannot run {}: {e}", program.unwrap_or_default());
+            return (finish(item, Outcome::Abandoned), Some(message));
+        }
+        Err(e) => {
+            let outcome = Outcome::Failed(Category::Spawn, format!("cannot start the worker: {e}"));
+            return (finish(item, outcome), None);
+        }
+    };
+    let group = group_of(&child);
+    feed(&mut child, item.line());
+    let deadline = timeout.map(|t| started + t);
+    let io = collect(&mut child, group, deadline, control);
+    let status = wait(&mut child, group, deadline, control);
+    kill_group(group); // what the worker left behind
+    if let (Some(file), false) = (log.as_mut(), io.stderr.is_empty()) {
+        let _ = writeln!(file, "== item {} (attempt {})", item.key, item.attempt);
+        let _ = file.write_all(&io.stderr);
+    }
+    let outcome = judge(&io, status, timeout);
+    (finish(item, outcome), None)
+}
+
+/// Write the item line to the worker's stdin and close it. A worker that exits without reading
+/// it is fine: its exit status says what happened.
+fn feed(child: &mut Child, line: String) {
+    let Some(mut stdin) = child.stdin.take() else {
+        return;
+    };
+    if line.len() <= DIRECT_WRITE {
+        let _ = stdin.write_all(line.as_bytes());
+    } else {
+        // A large item could fill the pipe while the worker is still writing its output.
+        let _ = std::thread::Builder::new()
+            .name("runctl-feed".into())
+            .spawn(move || {
+                let _ = stdin.write_all(line.as_bytes());
+            });
+    }
+}
+
+/// What a worker wrote.
+#[derive(Debug, Default)]
+struct Collected {
+    stdout: Vec<u8>,
+    stdout_overflow: bool,
+    stderr: Vec<u8>,
+    timed_out: bool,
+    killed: bool,
+}
+
+/// Read stdout and stderr until both close, the deadline passes, or the run is killed.
+fn collect(
+    child: &mut Child,
+    group: Pid,
+    deadline: Option<Instant>,
+    control: &Control,
+) -> Collected {
+    let mut got = Collected::default();
+    let mut out = child.stdout.take();
+    let mut err = child.stderr.take();
+    let mut buf = vec![0u8; 64 << 10];
+    // Once the group is killed, pipes still open a second later belong to a process that left
+    // the group (setsid): stop reading them.
+    let mut killed_at: Option<Instant> = None;
+    while out.is_some() || err.is_some() {
+        if killed_at.is_some_and(|t| t.elapsed() > Duration::from_secs(1)) {
+            break;
+        }
+        let wait = match (killed_at, deadline) {
+            (Some(_), _) => Duration::from_millis(50),
+            (None, None) => Duration::from_millis(100),
+            (None, Some(d)) => d
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(100)),
+        };
+        let ready = {
+            let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(2);
+            if let Some(o) = &out {
+                fds.push(PollFd::new(o.as_fd(), PollFlags::POLLIN));
+            }
+            if let Some(e) = &err {
+                fds.push(PollFd::new(e.as_fd(), PollFlags::POLLIN));
+            }
+            let timeout = PollTimeout::try_from(wait).unwrap_or(PollTimeout::MAX);
+            match poll(&mut fds, timeout) {
+                Ok(0) => Vec::new(),
+                Ok(_) => fds.iter().map(|f| f.any().unwrap_or(true)).collect(),
+                Err(nix::errno::Errno::EINTR) => Vec::new(),
+                Err(_) => vec![true; fds.len()],
+            }
+        };
+        if ready.is_empty() {
+            if killed_at.is_some() {
+                continue;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                got.timed_out = true;
+            } else if control.killing() {
+                got.killed = true;
+            } else if !matches!(child.try_wait(), Ok(Some(_))) {
+                continue;
+            }
+            // Timed out, killed, or exited while its children still hold the pipes: the
+            // whole group goes.
+            kill_group(group);
+            killed_at = Some(Instant::now());
+            continue;
+        }
+        let mut index = 0;
+        if out.is_some() {
+            if ready.first().copied().unwrap_or(false) {
+                let open = read_into(out.as_mut(), &mut buf, |chunk| {
+                    if got.stdout.len() + chunk.len() > MAX_OUTPUT {
+                        got.stdout_overflow = true;
+                    } else {
+                        got.stdout.extend_from_slice(chunk);
+                    }
+                });
+                if !open {
+                    out = None;
+                }
+            }
+            index = 1;
+        }
+        if err.is_some() && ready.get(index).copied().unwrap_or(false) {
+            let open = read_into(err.as_mut(), &mut buf, |chunk| {
+                got.stderr.extend_from_slice(chunk);
+                if got.stderr.len() > 2 * MAX_STDERR_KEPT {
+                    got.stderr.drain(..got.stderr.len() - MAX_STDERR_KEPT);
+                }
+            });
+            if !open {
+                err = None;
+            }
+        }
+    }
+    got
+}
+
+/// How much stderr is kept per item (for the log and the error message).
+const MAX_STDERR_KEPT: usize = 1 << 20;
+
+/// One read; false at end of file or on an error.
+fn read_into<R: Read>(reader: Option<&mut R>, buf: &mut [u8], mut sink: impl FnMut(&[u8])) -> bool {
+    let Some(reader) = reader else {
+        return false;
+    };
+    loop {
+        match reader.read(buf) {
+            Ok(0) => return false,
+            Ok(n) => {
+                sink(buf.get(..n).unwrap_or_default());
+                return true;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Wait for the worker to exit, killing its group at the deadline or on a second interrupt.
+fn wait(
+    child: &mut Child,
+    group: Pid,
+    deadline: Option<Instant>,
+    control: &Control,
+) -> Option<ExitStatus> {
+    let mut pause = Duration::from_micros(20);
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) => {}
+            Err(_) => return None,
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) || control.killing() {
+            kill_group(group);
+            return child.wait().ok();
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(10));
+    }
+}
+
+/// The outcome of an attempt from what the worker did.
+fn judge(io: &Collected, status: Option<ExitStatus>, timeout: Option<Duration>) -> Outcome {
+    let tail = || {
+        let t = protocol::tail_text(&io.stderr, STDERR_TAIL);
+        if t.is_empty() {
+            String::new()
+        } else {
+            format!(": {t}")
+        }
+    };
+    if io.killed {
+        return Outcome::Abandoned;
+    }
+    if io.timed_out {
+        let limit = timeout.map_or(String::new(), |t| format!(" after {}s", t.as_secs_f64()));
+        return Outcome::Failed(Category::Timeout, format!("timed out{limit}{}", tail()));
+    }
+    let Some(status) = status else {
+        return Outcome::Failed(
+            Category::Exit,
+            format!("lost track of the worker{}", tail()),
+        );
+    };
+    if let Some(signal) = status.signal() {
+        let name = Signal::try_from(signal).map_or_else(|_| signal.to_string(), |s| s.to_string());
+        return Outcome::Failed(Category::Signal, format!("killed by {name}{}", tail()));
+    }
+    match status.code() {
+        Some(0) => {}
+        Some(code) => {
+            return Outcome::Failed(Category::Exit, format!("exit code {code}{}", tail()));
+        }
+        None => return Outcome::Failed(Category::Exit, format!("no exit code{}", tail())),
+    }
+    if io.stdout_overflow {
+        return Outcome::Failed(
+            Category::BadOutput,
+            format!("the output is over {} MB", MAX_OUTPUT >> 20),
+        );
+    }
+    match protocol::output_json(&io.stdout) {
+        Ok(json) => Outcome::Ok(json),
+        Err(reason) => Outcome::Failed(Category::BadOutput, reason),
+    }
+}

@@ -1,0 +1,177 @@
+//! The worker protocol, pure: the JSON line an item is sent as, the result lines a stream worker
+//! (or `runctl record`) answers with, and how a per-item worker's stdout becomes a result. No I/O.
+
+use serde_json::Value;
+
+use crate::source;
+
+/// Why an attempt failed: the `error_category` of the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Category {
+    /// The worker exited with a non-zero code, or answered with an error.
+    Exit,
+    /// The worker was killed by a signal.
+    Signal,
+    /// The item ran past `--timeout`.
+    Timeout,
+    /// The worker's output could not be read as a result.
+    BadOutput,
+    /// The worker could not be started.
+    Spawn,
+}
+
+impl Category {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Exit => "exit",
+            Category::Signal => "signal",
+            Category::Timeout => "timeout",
+            Category::BadOutput => "bad-output",
+            Category::Spawn => "spawn",
+        }
+    }
+}
+
+/// The JSON line (with its newline) that hands an item to a worker:
+/// `{"key":..,"data":{..},"location":..,"attempt":N}`.
+pub fn item_line(key: &str, data: &str, location: &str, attempt: u32) -> String {
+    let mut line = String::with_capacity(key.len() + data.len() + location.len() + 48);
+    line.push_str("{\"key\":");
+    push_json_string(&mut line, key);
+    line.push_str(",\"data\":");
+    line.push_str(data);
+    line.push_str(",\"location\":");
+    push_json_string(&mut line, location);
+    line.push_str(",\"attempt\":");
+    line.push_str(&attempt.to_string());
+    line.push_str("}\n");
+    line
+}
+
+fn push_json_string(out: &mut String, text: &str) {
+    // serde_json escapes exactly as JSON requires; a String never fails to serialize.
+    out.push_str(&Value::String(text.to_string()).to_string());
+}
+
+/// One result line, parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultLine {
+    pub key: String,
+    /// `Ok(output JSON)` or `Err(message)`.
+    pub outcome: Result<String, String>,
+    /// The category a worker gave its error, if any.
+    pub category: Option<String>,
+    pub duration_ms: Option<i64>,
+    pub worker: Option<i64>,
+}
+
+/// Parse `{"key": .., "ok": ..}` or `{"key": .., "error": ..}` (plus optional `category`,
+/// `duration_ms`, `worker`). A key may be a string, a number, or an array of key parts.
+pub fn parse_result_line(line: &str) -> Result<ResultLine, String> {
+    let value: Value = serde_json::from_str(line).map_err(|e| format!("not valid JSON: {e}"))?;
+    let Value::Object(obj) = value else {
+        return Err("not a JSON object".into());
+    };
+    let key = match obj.get("key") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(parts)) => {
+            let parts: Vec<String> = parts
+                .iter()
+                .map(|p| p.as_str().map_or_else(|| p.to_string(), str::to_string))
+                .collect();
+            source::make_key(&parts)
+        }
+        Some(n @ Value::Number(_)) => n.to_string(),
+        _ => return Err("no \"key\" (a string, number or array)".into()),
+    };
+    let outcome = match (obj.get("ok"), obj.get("error")) {
+        (Some(out), None) => Ok(out.to_string()),
+        (None, Some(Value::String(e))) => Err(e.clone()),
+        (None, Some(e)) => Err(e.to_string()),
+        _ => return Err("needs exactly one of \"ok\" and \"error\"".into()),
+    };
+    Ok(ResultLine {
+        key,
+        outcome,
+        category: obj
+            .get("category")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        duration_ms: obj.get("duration_ms").and_then(Value::as_i64),
+        worker: obj.get("worker").and_then(Value::as_i64),
+    })
+}
+
+/// A per-item worker's stdout as the stored output: the JSON it printed, else its text as a
+/// JSON string; `null` when it printed nothing. Invalid UTF-8 is bad output.
+pub fn output_json(stdout: &[u8]) -> Result<String, String> {
+    let text = std::str::from_utf8(stdout).map_err(|e| {
+        format!(
+            "the output is not valid UTF-8 (at byte {})",
+            e.valid_up_to()
+        )
+    })?;
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok("null".into());
+    }
+    if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() {
+        return Ok(text.to_string());
+    }
+    Ok(Value::String(text.to_string()).to_string())
+}
+
+/// The last `max` bytes of a worker's stderr, as text, for an error message.
+pub fn tail_text(bytes: &[u8], max: usize) -> String {
+    let mut start = bytes.len().saturating_sub(max);
+    // Start on a character boundary: skip UTF-8 continuation bytes.
+    while bytes.get(start).is_some_and(|b| b & 0xC0 == 0x80) {
+        start += 1;
+    }
+    let text = String::from_utf8_lossy(bytes.get(start..).unwrap_or_default());
+    text.trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_item_line_is_one_json_object() {
+        let line = item_line("a\"b", r#"{"x":1}"#, "line 2", 3);
+        assert!(line.ends_with('\n'));
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["key"], "a\"b");
+        assert_eq!(v["data"]["x"], 1);
+        assert_eq!(v["attempt"], 3);
+    }
+
+    #[test]
+    fn result_lines_parse_both_ways() {
+        let ok = parse_result_line(r#"{"key":"k","ok":{"y":2}}"#).unwrap();
+        assert_eq!(ok.outcome, Ok(r#"{"y":2}"#.into()));
+        let err = parse_result_line(r#"{"key":7,"error":"boom","category":"exit"}"#).unwrap();
+        assert_eq!(err.key, "7");
+        assert_eq!(err.outcome, Err("boom".into()));
+        let parts = parse_result_line(r#"{"key":["a","b"],"ok":1}"#).unwrap();
+        assert_eq!(parts.key, source::make_key(&["a".into(), "b".into()]));
+        assert!(parse_result_line(r#"{"key":"k"}"#).is_err());
+        assert!(parse_result_line(r#"{"key":"k","ok":1,"error":"x"}"#).is_err());
+        assert!(parse_result_line("[1]").is_err());
+        assert!(parse_result_line("hello").is_err());
+    }
+
+    #[test]
+    fn output_is_json_when_it_parses_else_text() {
+        assert_eq!(output_json(b"{\"a\": 1}\n").unwrap(), "{\"a\": 1}");
+        assert_eq!(output_json(b"hello\n").unwrap(), "\"hello\"");
+        assert_eq!(output_json(b"").unwrap(), "null");
+        assert!(output_json(b"\xff\xfe").is_err());
+    }
+
+    #[test]
+    fn a_tail_never_splits_badly() {
+        assert_eq!(tail_text("héllo".as_bytes(), 4), "llo");
+        assert_eq!(tail_text(b"abc", 10), "abc");
+    }
+}

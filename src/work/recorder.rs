@@ -1,0 +1,130 @@
+//! The recorder thread: the only writer of results. It commits in batches of 100 results or
+//! every second, whichever comes first, and at the end, each commit updating the run's counters
+//! and ETA in the same transaction; it also drives the progress display.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+
+use super::progress::Display;
+use super::{Category, Control, WorkError};
+use crate::store::{Progress, ResultIn, Store};
+
+/// Commit after this many results...
+const BATCH: usize = 100;
+/// ...or this long after the first uncommitted one.
+const MAX_WAIT: Duration = Duration::from_secs(1);
+
+/// A final result, with its category for the summary.
+#[derive(Debug)]
+pub(crate) struct Final {
+    pub result: ResultIn,
+    pub category: Option<Category>,
+}
+
+/// What the recorder wrote in this pass.
+#[derive(Debug, Default)]
+pub(crate) struct Recorded {
+    pub ok: u64,
+    pub errors: BTreeMap<Category, u64>,
+    pub progress: Progress,
+}
+
+pub(crate) fn spawn(
+    store: Store,
+    run_id: String,
+    rx: Receiver<Final>,
+    display: Display,
+    control: Arc<Control>,
+) -> std::io::Result<JoinHandle<Result<Recorded, WorkError>>> {
+    std::thread::Builder::new()
+        .name("runctl-recorder".into())
+        .spawn(move || {
+            let result = record(store, &run_id, &rx, display);
+            if let Err(e) = &result {
+                // Nothing more can be recorded: stop the pass, and let the workers' items go.
+                control.fail(format!("cannot record results: {e}"));
+                control
+                    .kill
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            result
+        })
+}
+
+fn record(
+    mut store: Store,
+    run_id: &str,
+    rx: &Receiver<Final>,
+    mut display: Display,
+) -> Result<Recorded, WorkError> {
+    let start = Instant::now();
+    let mut recorded = Recorded {
+        progress: store.progress(run_id)?,
+        ..Recorded::default()
+    };
+    let mut batch: Vec<ResultIn> = Vec::with_capacity(BATCH);
+    let mut oldest: Option<Instant> = None;
+    loop {
+        let wait = oldest.map_or(MAX_WAIT, |t| MAX_WAIT.saturating_sub(t.elapsed()));
+        let closed = match rx.recv_timeout(wait) {
+            Ok(last) => {
+                let is_ok = last.result.ok;
+                match last.category {
+                    Some(c) if !is_ok => *recorded.errors.entry(c).or_default() += 1,
+                    _ => recorded.ok += 1,
+                }
+                display.result(is_ok);
+                batch.push(last.result);
+                oldest.get_or_insert_with(Instant::now);
+                false
+            }
+            Err(RecvTimeoutError::Timeout) => false,
+            Err(RecvTimeoutError::Disconnected) => true,
+        };
+        let due = oldest.is_some_and(|t| t.elapsed() >= MAX_WAIT);
+        if batch.len() >= BATCH || due || (closed && !batch.is_empty()) {
+            let done = recorded.ok + recorded.errors.values().sum::<u64>();
+            let eta = eta_text(start.elapsed(), done, display.total().saturating_sub(done));
+            match store.record_results(run_id, &batch, eta.as_deref())? {
+                Ok(progress) => recorded.progress = progress,
+                Err(key) => {
+                    return Err(WorkError::Internal(format!(
+                        "'{key}' is not an item of this run"
+                    )));
+                }
+            }
+            batch.clear();
+            oldest = None;
+        }
+        display.tick(&recorded.progress);
+        if closed {
+            display.finish();
+            return Ok(recorded);
+        }
+    }
+}
+
+/// The finish time of `remaining` items at this pass's rate so far, as stored in `runs.eta`;
+/// the finish time itself once nothing remains.
+fn eta_text(elapsed: Duration, done: u64, remaining: u64) -> Option<String> {
+    if done == 0 {
+        return None;
+    }
+    if remaining == 0 {
+        // Done: the ETA becomes the finish time.
+        return Some(
+            jiff::Timestamp::now()
+                .strftime("%Y-%m-%dT%H:%M:%SZ")
+                .to_string(),
+        );
+    }
+    let seconds = elapsed.as_secs_f64() * remaining as f64 / done as f64;
+    let at = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::try_from_secs_f64(seconds).ok()?)
+        .ok()?;
+    Some(at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+}

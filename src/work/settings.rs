@@ -1,0 +1,139 @@
+//! The worker settings of a run (command, mode, slots, window, timeout, retries, rate) as stored
+//! with it, so that `runctl resume` with no flags goes on as the run started; flags given on a
+//! resume replace the stored ones and are stored in turn. Pure: parsing and merging only.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// How a worker command is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Once per item, the item as JSON on stdin, the result on stdout.
+    PerItem,
+    /// Once per slot, items and results as JSON lines.
+    Stream,
+}
+
+/// Stored worker settings; every field optional so that a resume can give only some.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WorkSettings {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Mode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jobs: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_delay_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+}
+
+impl WorkSettings {
+    /// `self` with every setting that `given` has replaced by it.
+    pub fn overlay(&self, given: &WorkSettings) -> WorkSettings {
+        WorkSettings {
+            command: if given.command.is_empty() {
+                self.command.clone()
+            } else {
+                given.command.clone()
+            },
+            mode: given.mode.or(self.mode),
+            jobs: given.jobs.or(self.jobs),
+            window: given.window.or(self.window),
+            timeout_ms: given.timeout_ms.or(self.timeout_ms),
+            retries: given.retries.or(self.retries),
+            retry_delay_ms: given.retry_delay_ms.or(self.retry_delay_ms),
+            rate: given.rate.or(self.rate),
+        }
+    }
+}
+
+/// Parse a duration: `30s`, `5m`, `1h 30m`, `500ms`, ISO 8601 (`PT30S`), or a plain number of
+/// seconds (`2.5`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<f64>() {
+        return Duration::try_from_secs_f64(seconds)
+            .map_err(|_| format!("'{text}' is not a duration of zero or more seconds"));
+    }
+    let signed: jiff::SignedDuration = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not a duration (try 30s, 5m, 1h30m or 500ms)"))?;
+    Duration::try_from(signed).map_err(|_| format!("'{text}' is negative"))
+}
+
+/// Parse a rate: `5`, `5/s`, `300/min` or `1000/h`, as starts per second.
+pub fn parse_rate(text: &str) -> Result<f64, String> {
+    let text = text.trim();
+    let (number, per) = match text.split_once('/') {
+        Some((n, unit)) => (n.trim(), unit.trim()),
+        None => (text, "s"),
+    };
+    let seconds = match per {
+        "s" | "sec" | "second" => 1.0,
+        "m" | "min" | "minute" => 60.0,
+        "h" | "hour" => 3600.0,
+        other => return Err(format!("unknown rate unit '/{other}' (use /s, /min or /h)")),
+    };
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a rate (try 5, 5/s or 300/min)"))?;
+    if !(n.is_finite() && n > 0.0) {
+        return Err(format!("the rate '{text}' must be above zero"));
+    }
+    Ok(n / seconds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_in_every_spelling() {
+        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2.5").unwrap(), Duration::from_millis(2500));
+        assert_eq!(parse_duration("1h 30m").unwrap(), Duration::from_secs(5400));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("-3").is_err());
+    }
+
+    #[test]
+    fn rates_in_every_unit() {
+        assert_eq!(parse_rate("5").unwrap(), 5.0);
+        assert_eq!(parse_rate("300/min").unwrap(), 5.0);
+        assert_eq!(parse_rate("7200/h").unwrap(), 2.0);
+        assert!(parse_rate("0").is_err());
+        assert!(parse_rate("5/week").is_err());
+    }
+
+    #[test]
+    fn given_settings_win_and_the_rest_is_kept() {
+        let stored = WorkSettings {
+            command: vec!["python".into(), "w.py".into()],
+            mode: Some(Mode::Stream),
+            jobs: Some(4),
+            ..WorkSettings::default()
+        };
+        let given = WorkSettings {
+            jobs: Some(8),
+            ..WorkSettings::default()
+        };
+        let merged = stored.overlay(&given);
+        assert_eq!(merged.command, stored.command);
+        assert_eq!(merged.mode, Some(Mode::Stream));
+        assert_eq!(merged.jobs, Some(8));
+        let json = serde_json::to_string(&merged).unwrap();
+        assert_eq!(serde_json::from_str::<WorkSettings>(&json).unwrap(), merged);
+    }
+}

@@ -1,0 +1,599 @@
+//! `--stream`: the worker command started once per slot, in its own process group, speaking JSON
+//! lines: items in on stdin, one `{"key":..,"ok"|"error":..}` line out per item, matched by key,
+//! in any order, with up to `window` items in flight. A writer thread and a reader thread per
+//! worker keep the slot from ever blocking on a pipe, so timeouts and interrupts always work.
+//!
+//! A worker that dies fails its in-flight items (one attempt each) and is restarted with the
+//! next item; one that dies three times in a row before answering anything stops the run. A line
+//! that is not a result breaks the protocol: the items in flight fail as bad output and the
+//! worker is restarted. A timed-out item fails; the worker is restarted and the other items it
+//! held go back in the queue without counting an attempt.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::process::Child;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Select, Sender};
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+
+use super::per_item::{MAX_OUTPUT, STDERR_TAIL, command, group_of, kill_group, spawn_is_fatal};
+use super::progress::Notifier;
+use super::protocol::{self, Category};
+use super::{Attempt, Control, Item, Outcome, Worker};
+
+/// Deaths before any answer, in a row, that stop the run.
+const DEATHS_IN_A_ROW: u32 = 3;
+
+/// What the stdout reader thread passes on.
+enum Lines {
+    Batch(Vec<Vec<u8>>),
+    TooLong,
+    End,
+}
+
+/// One running stream worker.
+struct Proc {
+    child: Child,
+    group: Pid,
+    input: Option<Sender<String>>,
+    lines: Receiver<Lines>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+    answered: u64,
+}
+
+struct Flight {
+    item: Item,
+    started: Instant,
+    started_at: String,
+}
+
+/// One stream slot, until its input closes and its items are answered, or the run is killed.
+pub(crate) struct Slot<'a> {
+    pub worker: &'a Worker,
+    pub slot: usize,
+    pub window: usize,
+    pub timeout: Option<Duration>,
+    pub control: &'a Control,
+    pub work: &'a Receiver<Item>,
+    pub reports: &'a Sender<Attempt>,
+    pub log: Option<std::fs::File>,
+    pub notifier: Notifier,
+}
+
+struct State {
+    proc: Option<Proc>,
+    in_flight: HashMap<String, Flight>,
+    requeue: VecDeque<Item>,
+    input_open: bool,
+    deaths_in_a_row: u32,
+    strays: u32,
+}
+
+impl Slot<'_> {
+    pub(crate) fn run(mut self) {
+        let mut st = State {
+            proc: None,
+            in_flight: HashMap::new(),
+            requeue: VecDeque::new(),
+            input_open: true,
+            deaths_in_a_row: 0,
+            strays: 0,
+        };
+        loop {
+            if self.control.killing() {
+                if let Some(p) = st.proc.take() {
+                    kill_group(p.group);
+                    reap(p, Duration::from_secs(1));
+                }
+                let flights: Vec<Flight> = st.in_flight.drain().map(|(_, f)| f).collect();
+                for f in flights {
+                    self.report(f.item, Outcome::Abandoned, f.started, f.started_at);
+                }
+                self.abandon_queued(&mut st);
+                return;
+            }
+            if self.control.stopping() {
+                st.input_open = false;
+                self.abandon_queued(&mut st);
+            }
+            if !st.input_open && st.requeue.is_empty() && st.in_flight.is_empty() {
+                if let Some(p) = st.proc.take() {
+                    self.close(p);
+                }
+                return;
+            }
+            self.step(&mut st);
+            self.expire(&mut st);
+        }
+    }
+
+    /// Wait for the next thing to happen (an item to take, lines from the worker, a deadline)
+    /// and handle it.
+    fn step(&mut self, st: &mut State) {
+        let room = st.in_flight.len() < self.window && !self.control.stopping();
+        let mut taken: Vec<Item> = Vec::new();
+        if room {
+            while st.in_flight.len() + taken.len() < self.window {
+                match st.requeue.pop_front() {
+                    Some(item) => taken.push(item),
+                    None => break,
+                }
+            }
+        }
+        let wait = if taken.is_empty() {
+            self.next_deadline(st)
+                .map_or(Duration::from_millis(100), |d| {
+                    d.saturating_duration_since(Instant::now())
+                })
+                .min(Duration::from_millis(100))
+        } else {
+            Duration::ZERO
+        };
+        let lines_rx = st.proc.as_ref().map(|p| p.lines.clone());
+        let mut sel = Select::new();
+        let take_at = (room && st.input_open && taken.is_empty()).then(|| sel.recv(self.work));
+        let lines_at = lines_rx.as_ref().map(|rx| sel.recv(rx));
+        if take_at.is_some() || lines_at.is_some() {
+            if let Ok(op) = sel.select_timeout(wait) {
+                let index = op.index();
+                if Some(index) == take_at {
+                    match op.recv(self.work) {
+                        Ok(item) => taken.push(item),
+                        Err(_) => st.input_open = false,
+                    }
+                } else if let Some(rx) = lines_rx.as_ref().filter(|_| Some(index) == lines_at) {
+                    let msg = op.recv(rx).unwrap_or(Lines::End);
+                    self.on_lines(st, msg);
+                }
+            }
+        } else {
+            std::thread::sleep(wait);
+        }
+        if !taken.is_empty() {
+            // Fill the window without waiting, then send everything in one go.
+            while st.input_open && st.in_flight.len() + taken.len() < self.window {
+                match self.work.try_recv() {
+                    Ok(item) => taken.push(item),
+                    Err(crossbeam_channel::TryRecvError::Empty) => break,
+                    Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                        st.input_open = false;
+                        break;
+                    }
+                }
+            }
+            self.send(st, taken);
+        }
+    }
+
+    fn send(&mut self, st: &mut State, items: Vec<Item>) {
+        if st.proc.is_none() {
+            match self.spawn() {
+                Ok(p) => st.proc = Some(p),
+                Err((e, fatal)) => {
+                    for item in items {
+                        if fatal {
+                            self.report(item, Outcome::Abandoned, Instant::now(), now());
+                        } else {
+                            let msg = format!("cannot start the worker: {e}");
+                            self.report(
+                                item,
+                                Outcome::Failed(Category::Spawn, msg),
+                                Instant::now(),
+                                now(),
+                            );
+                        }
+                    }
+                    if fatal {
+                        let program = self
+                            .worker
+                            .argv
+                            .first()
+                            .map(|p| p.to_string_lossy().into_owned());
+                        let message = format!("cannot run {}: {e}", program.unwrap_or_default());
+                        self.control.fail(message.clone());
+                    }
+                    return;
+                }
+            }
+        }
+        let Some(proc) = st.proc.as_ref() else {
+            return;
+        };
+        for item in items {
+            if let Some(input) = &proc.input {
+                // A dead worker's input is gone; its stdout's end tells the rest.
+                let _ = input.send(item.line());
+            }
+            st.in_flight.insert(
+                item.key.clone(),
+                Flight {
+                    item,
+                    started: Instant::now(),
+                    started_at: now(),
+                },
+            );
+        }
+    }
+
+    fn on_lines(&mut self, st: &mut State, msg: Lines) {
+        match msg {
+            Lines::End => self.died(st),
+            Lines::TooLong => {
+                self.broken(st, format!("a line over {} MB", MAX_OUTPUT >> 20));
+            }
+            Lines::Batch(lines) => {
+                for raw in lines {
+                    let Ok(text) = std::str::from_utf8(&raw) else {
+                        self.broken(st, "a line that is not valid UTF-8".into());
+                        return;
+                    };
+                    let text = text.trim();
+                    if text.is_empty() {
+                        continue;
+                    }
+                    match protocol::parse_result_line(text) {
+                        Ok(line) => self.answer(st, line),
+                        Err(reason) => {
+                            let preview: String = text.chars().take(120).collect();
+                            self.broken(st, format!("{reason}: {preview}"));
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn answer(&mut self, st: &mut State, line: protocol::ResultLine) {
+        let Some(flight) = st.in_flight.remove(&line.key) else {
+            st.strays += 1;
+            if st.strays <= 3 {
+                self.notifier.warn(&format!(
+                    "warning: worker {} answered for '{}', which is not in flight there; ignored",
+                    self.slot, line.key
+                ));
+            }
+            return;
+        };
+        if let Some(p) = st.proc.as_mut() {
+            p.answered += 1;
+        }
+        st.deaths_in_a_row = 0;
+        let outcome = match line.outcome {
+            Ok(output) => Outcome::Ok(output),
+            Err(message) => {
+                let category = match line.category.as_deref() {
+                    Some("timeout") => Category::Timeout,
+                    Some("bad-output") => Category::BadOutput,
+                    Some("signal") => Category::Signal,
+                    Some("spawn") => Category::Spawn,
+                    _ => Category::Exit,
+                };
+                Outcome::Failed(category, message)
+            }
+        };
+        self.report(flight.item, outcome, flight.started, flight.started_at);
+    }
+
+    /// The worker wrote something that is not a result: fail what it holds, restart it.
+    fn broken(&mut self, st: &mut State, what: String) {
+        if let Some(p) = st.proc.take() {
+            kill_group(p.group);
+            reap(p, Duration::from_secs(1));
+        }
+        let message = format!(
+            "the worker wrote {what} (a stream worker's stdout carries only result lines; log to stderr)"
+        );
+        self.fail_all(st, Category::BadOutput, &message);
+    }
+
+    /// The worker's stdout closed: it exited (or is about to).
+    fn died(&mut self, st: &mut State) {
+        let Some(p) = st.proc.take() else {
+            return;
+        };
+        let answered = p.answered;
+        let tail = tail_of(&p.stderr);
+        let group = p.group;
+        let status = reap(p, Duration::from_secs(2));
+        kill_group(group);
+        let (category, what) = match status {
+            Some(s) if s.signal().is_some() => {
+                let sig = s.signal().unwrap_or(0);
+                let name =
+                    Signal::try_from(sig).map_or_else(|_| sig.to_string(), |s| s.to_string());
+                (Category::Signal, format!("the worker was killed by {name}"))
+            }
+            Some(s) => (
+                Category::Exit,
+                format!("the worker exited with code {}", s.code().unwrap_or(-1)),
+            ),
+            None => (Category::Exit, "the worker closed its output".to_string()),
+        };
+        let message = if tail.is_empty() {
+            what
+        } else {
+            format!("{what}: {tail}")
+        };
+        let had_items = !st.in_flight.is_empty();
+        self.fail_all(st, category, &message);
+        if answered == 0 && had_items {
+            st.deaths_in_a_row += 1;
+            if st.deaths_in_a_row >= DEATHS_IN_A_ROW {
+                let fatal = format!(
+                    "the worker exited {DEATHS_IN_A_ROW} times in a row before answering any item ({message})"
+                );
+                self.control.fail(fatal.clone());
+                st.input_open = false;
+                return;
+            }
+            // Do not spin on a worker that cannot start.
+            std::thread::sleep(Duration::from_millis(100) * st.deaths_in_a_row);
+        }
+    }
+
+    /// Items past their deadline fail; the worker is restarted and its other items requeued.
+    fn expire(&mut self, st: &mut State) {
+        let Some(limit) = self.timeout else {
+            return;
+        };
+        let now_i = Instant::now();
+        if !st
+            .in_flight
+            .values()
+            .any(|f| now_i.duration_since(f.started) >= limit)
+        {
+            return;
+        }
+        if let Some(p) = st.proc.take() {
+            kill_group(p.group);
+            reap(p, Duration::from_secs(1));
+        }
+        let flights: Vec<Flight> = st.in_flight.drain().map(|(_, f)| f).collect();
+        for f in flights {
+            if now_i.duration_since(f.started) >= limit {
+                let msg = format!(
+                    "timed out after {}s (the worker was restarted)",
+                    limit.as_secs_f64()
+                );
+                self.report(
+                    f.item,
+                    Outcome::Failed(Category::Timeout, msg),
+                    f.started,
+                    f.started_at,
+                );
+            } else {
+                st.requeue.push_back(f.item);
+            }
+        }
+    }
+
+    fn fail_all(&mut self, st: &mut State, category: Category, message: &str) {
+        let flights: Vec<Flight> = st.in_flight.drain().map(|(_, f)| f).collect();
+        for f in flights {
+            self.report(
+                f.item,
+                Outcome::Failed(category, message.to_string()),
+                f.started,
+                f.started_at,
+            );
+        }
+    }
+
+    fn abandon_queued(&mut self, st: &mut State) {
+        while let Some(item) = st.requeue.pop_front() {
+            self.report(item, Outcome::Abandoned, Instant::now(), now());
+        }
+    }
+
+    fn next_deadline(&self, st: &State) -> Option<Instant> {
+        let limit = self.timeout?;
+        st.in_flight.values().map(|f| f.started + limit).min()
+    }
+
+    fn report(&self, item: Item, outcome: Outcome, started: Instant, started_at: String) {
+        let _ = self.reports.send(Attempt {
+            item,
+            outcome,
+            started_at,
+            finished_at: now(),
+            duration: started.elapsed(),
+            worker: self.slot,
+        });
+    }
+
+    /// Close the worker's input and give it a moment to exit on its own.
+    fn close(&self, mut p: Proc) {
+        p.input = None;
+        let group = p.group;
+        let grace = if self.control.killing() {
+            Duration::ZERO
+        } else {
+            Duration::from_secs(5)
+        };
+        reap(p, grace);
+        kill_group(group);
+    }
+
+    fn spawn(&mut self) -> Result<Proc, (std::io::Error, bool)> {
+        let Some(mut cmd) = command(self.worker, self.slot) else {
+            return Err((std::io::Error::other("no worker command"), true));
+        };
+        let mut child = cmd.spawn().map_err(|e| {
+            let fatal = spawn_is_fatal(&e);
+            (e, fatal)
+        })?;
+        let group = group_of(&child);
+        let (input_tx, input_rx) = crossbeam_channel::unbounded::<String>();
+        let (lines_tx, lines_rx) = crossbeam_channel::bounded::<Lines>(64);
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let spawned = (|| -> std::io::Result<()> {
+            if let Some(stdin) = child.stdin.take() {
+                std::thread::Builder::new()
+                    .name("runctl-stream-in".into())
+                    .spawn(move || write_lines(stdin, &input_rx))?;
+            }
+            if let Some(stdout) = child.stdout.take() {
+                std::thread::Builder::new()
+                    .name("runctl-stream-out".into())
+                    .spawn(move || read_lines(stdout, &lines_tx))?;
+            }
+            if let Some(err) = child.stderr.take() {
+                let tail = Arc::clone(&stderr);
+                let log = self.log.as_ref().and_then(|f| f.try_clone().ok());
+                std::thread::Builder::new()
+                    .name("runctl-stream-err".into())
+                    .spawn(move || keep_stderr(err, &tail, log))?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = spawned {
+            kill_group(group);
+            let _ = child.wait();
+            return Err((e, false));
+        }
+        Ok(Proc {
+            child,
+            group,
+            input: Some(input_tx),
+            lines: lines_rx,
+            stderr,
+            answered: 0,
+        })
+    }
+}
+
+fn now() -> String {
+    crate::store::now_text()
+}
+
+/// Wait up to `grace` for the worker to exit, then kill its group; its exit status if known.
+fn reap(mut p: Proc, grace: Duration) -> Option<std::process::ExitStatus> {
+    p.input = None;
+    let until = Instant::now() + grace;
+    let mut pause = Duration::from_micros(50);
+    loop {
+        match p.child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) if Instant::now() < until => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(20));
+            }
+            Ok(None) => {
+                kill_group(p.group);
+                return p.child.wait().ok();
+            }
+            Err(_) => return None,
+        }
+    }
+}
+
+fn tail_of(stderr: &Mutex<Vec<u8>>) -> String {
+    stderr
+        .lock()
+        .map(|t| protocol::tail_text(&t, STDERR_TAIL))
+        .unwrap_or_default()
+}
+
+/// The writer thread: item lines to the worker's stdin, flushed whenever the queue runs dry.
+fn write_lines(stdin: std::process::ChildStdin, rx: &Receiver<String>) {
+    let mut out = std::io::BufWriter::with_capacity(64 << 10, stdin);
+    while let Ok(line) = rx.recv() {
+        if out.write_all(line.as_bytes()).is_err() {
+            return;
+        }
+        while let Ok(more) = rx.try_recv() {
+            if out.write_all(more.as_bytes()).is_err() {
+                return;
+            }
+        }
+        if out.flush().is_err() {
+            return;
+        }
+    }
+}
+
+/// The reader thread: result lines from the worker's stdout, in batches of what is buffered.
+fn read_lines(stdout: std::process::ChildStdout, tx: &Sender<Lines>) {
+    let mut reader = BufReader::with_capacity(256 << 10, stdout);
+    loop {
+        let mut batch = Vec::new();
+        loop {
+            let mut line = Vec::new();
+            let limit = u64::try_from(MAX_OUTPUT).unwrap_or(u64::MAX) + 1;
+            match (&mut reader).take(limit).read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => {
+                    if !batch.is_empty() {
+                        let _ = tx.send(Lines::Batch(batch));
+                    }
+                    let _ = tx.send(Lines::End);
+                    return;
+                }
+                Ok(_) if line.len() > MAX_OUTPUT => {
+                    if !batch.is_empty()
+                        && tx.send(Lines::Batch(std::mem::take(&mut batch))).is_err()
+                    {
+                        return;
+                    }
+                    if tx.send(Lines::TooLong).is_err() {
+                        return;
+                    }
+                    skip_line(&mut reader);
+                }
+                Ok(_) => batch.push(line),
+            }
+            if batch.len() >= 512 || !reader.buffer().contains(&b'\n') {
+                break;
+            }
+        }
+        if !batch.is_empty() && tx.send(Lines::Batch(batch)).is_err() {
+            return;
+        }
+    }
+}
+
+fn skip_line<R: BufRead>(reader: &mut R) {
+    loop {
+        let (used, done) = match reader.fill_buf() {
+            Ok([]) | Err(_) => return,
+            Ok(buf) => match buf.iter().position(|&b| b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (buf.len(), false),
+            },
+        };
+        reader.consume(used);
+        if done {
+            return;
+        }
+    }
+}
+
+/// The stderr thread: appended to the slot's log, its tail kept for error messages.
+fn keep_stderr(
+    mut err: std::process::ChildStderr,
+    tail: &Mutex<Vec<u8>>,
+    mut log: Option<std::fs::File>,
+) {
+    let mut buf = vec![0u8; 16 << 10];
+    loop {
+        let n = match err.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        let chunk = buf.get(..n).unwrap_or_default();
+        if let Some(file) = log.as_mut() {
+            let _ = file.write_all(chunk);
+        }
+        if let Ok(mut t) = tail.lock() {
+            t.extend_from_slice(chunk);
+            if t.len() > 2 * STDERR_TAIL {
+                let cut = t.len() - STDERR_TAIL;
+                t.drain(..cut);
+            }
+        }
+    }
+}
