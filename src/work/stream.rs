@@ -42,6 +42,7 @@ struct Proc {
     input: Option<Sender<String>>,
     lines: Receiver<Lines>,
     stderr: Arc<Mutex<Vec<u8>>>,
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
     answered: u64,
 }
 
@@ -293,14 +294,23 @@ impl Slot<'_> {
 
     /// The worker's stdout closed: it exited (or is about to).
     fn died(&mut self, st: &mut State) {
-        let Some(p) = st.proc.take() else {
+        let Some(mut p) = st.proc.take() else {
             return;
         };
         let answered = p.answered;
-        let tail = tail_of(&p.stderr);
         let group = p.group;
+        let stderr = Arc::clone(&p.stderr);
+        let stderr_reader = p.stderr_reader.take();
         let status = reap(p, Duration::from_secs(2));
         kill_group(group);
+        // Its last words may still be in the pipe: give the stderr thread a moment.
+        if let Some(reader) = stderr_reader {
+            let until = Instant::now() + Duration::from_millis(500);
+            while !reader.is_finished() && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        let tail = tail_of(&stderr);
         let (category, what) = match status {
             Some(s) if s.signal().is_some() => {
                 let sig = s.signal().unwrap_or(0);
@@ -431,6 +441,7 @@ impl Slot<'_> {
         let (input_tx, input_rx) = crossbeam_channel::unbounded::<String>();
         let (lines_tx, lines_rx) = crossbeam_channel::bounded::<Lines>(64);
         let stderr = Arc::new(Mutex::new(Vec::new()));
+        let mut stderr_reader = None;
         let spawned = (|| -> std::io::Result<()> {
             if let Some(stdin) = child.stdin.take() {
                 std::thread::Builder::new()
@@ -445,9 +456,11 @@ impl Slot<'_> {
             if let Some(err) = child.stderr.take() {
                 let tail = Arc::clone(&stderr);
                 let log = self.log.as_ref().and_then(|f| f.try_clone().ok());
-                std::thread::Builder::new()
-                    .name("runctl-stream-err".into())
-                    .spawn(move || keep_stderr(err, &tail, log))?;
+                stderr_reader = Some(
+                    std::thread::Builder::new()
+                        .name("runctl-stream-err".into())
+                        .spawn(move || keep_stderr(err, &tail, log))?,
+                );
             }
             Ok(())
         })();
@@ -462,6 +475,7 @@ impl Slot<'_> {
             input: Some(input_tx),
             lines: lines_rx,
             stderr,
+            stderr_reader,
             answered: 0,
         })
     }

@@ -10,5 +10,6 @@ mod migrate_runs;
 mod naming;
 mod plugins;
 mod pty;
+mod resume;
 mod store;
 mod versions;
