@@ -132,6 +132,18 @@ pub fn find(name: &str, path_var: &OsStr) -> Option<PathBuf> {
         .find(|path| std::fs::metadata(path).is_ok_and(|m| is_executable(&m)))
 }
 
+/// The first executable file called `program` on PATH, as a shell would find it (a name with a
+/// slash is not looked up). Used to resolve a worker command once instead of at every start.
+pub fn which(program: &OsStr, path_var: &OsStr) -> Option<PathBuf> {
+    let name = program.to_str()?;
+    if name.is_empty() || name.contains('/') {
+        return None;
+    }
+    search_dirs(path_var)
+        .map(|dir| dir.join(name))
+        .find(|path| std::fs::metadata(path).is_ok_and(|m| is_executable(&m)))
+}
+
 /// The environment a plugin gets (docs/plugins.md): variables to set, and ones to remove.
 #[derive(Debug, Clone)]
 pub struct PluginEnv {

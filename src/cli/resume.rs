@@ -233,12 +233,12 @@ pub fn work_on(
     }
     let options = options_of(ctx, &settings, request.work, selection, selected);
     let worker = work::Worker {
-        argv: settings.command.iter().map(OsString::from).collect(),
+        argv: resolve_program(&settings.command)?,
         env: run_view::metadata(&run)
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
             .collect(),
-        cwd: ctx.cwd.clone(),
+        cwd: None, // runctl's own working directory (ctx.cwd)
         log_dir: Some(project.root.join(&run.logs_dir)),
     };
     ctx.note(format!(
@@ -255,6 +255,26 @@ pub fn work_on(
     let recorder = Store::open(&project.db_path())?;
     let summary = work::run(&store, recorder, &run.id, worker, options)?;
     finish(ctx, &store, &run, selected, &summary, request.json)
+}
+
+/// The worker command with its program looked up on PATH once, not at each of thousands of
+/// starts; a program that is not there is an error before anything starts.
+fn resolve_program(command: &[String]) -> Result<Vec<OsString>> {
+    let mut argv: Vec<OsString> = command.iter().map(OsString::from).collect();
+    if let Some(program) = argv.first_mut()
+        && !program.to_string_lossy().contains('/')
+    {
+        let path_var = std::env::var_os("PATH").unwrap_or_default();
+        let found = crate::plugins::which(program, &path_var).ok_or_else(|| {
+            CliError::general(format!(
+                "cannot run {}: no such program on PATH",
+                program.to_string_lossy()
+            ))
+            .hint("give the worker's path (./worker.sh) or check PATH")
+        })?;
+        *program = found.into_os_string();
+    }
+    Ok(argv)
 }
 
 fn options_of(

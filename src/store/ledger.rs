@@ -299,9 +299,8 @@ impl Store {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(err)?;
         let source_id: Option<i64> = tx
-            .query_row("SELECT source_id FROM runs WHERE id = ?1", [run_id], |r| {
-                r.get(0)
-            })
+            .prepare_cached("SELECT source_id FROM runs WHERE id = ?1")
+            .and_then(|mut st| st.query_row([run_id], |r| r.get(0)))
             .optional()
             .map_err(err)?
             .flatten();
@@ -309,13 +308,13 @@ impl Store {
         {
             // One probe per result: is the key an item, and what is its result so far?
             let mut previous = tx
-                .prepare(
+                .prepare_cached(
                     "SELECT r.status FROM items i LEFT JOIN results r ON r.run_id = ?1 AND r.key = i.key \
                      WHERE i.source_id = ?2 AND i.key = ?3",
                 )
                 .map_err(err)?;
             let mut upsert = tx
-                .prepare(
+                .prepare_cached(
                     "INSERT INTO results (run_id, key, status, output, attempt_count, first_error, last_error, \
                      error_category, started_at, finished_at, duration_ms, worker) \
                      VALUES (?1, ?2, ?3, ?4, ?5, coalesce(?6, ?7), ?7, ?8, ?9, ?10, ?11, ?12) \
@@ -367,18 +366,17 @@ impl Store {
                     .map_err(err)?;
             }
         }
-        tx.execute(
+        tx.prepare_cached(
             "UPDATE runs SET n_completed = n_completed + ?2, n_errors = n_errors + ?3, \
              last_progress_at = ?4, eta = coalesce(?5, eta) WHERE id = ?1",
-            params![run_id, d_ok, d_err, now, eta],
         )
+        .and_then(|mut st| st.execute(params![run_id, d_ok, d_err, now, eta]))
         .map_err(err)?;
         let progress = tx
-            .query_row(
+            .prepare_cached(
                 "SELECT coalesce(n_items, 0), n_completed, n_errors, eta FROM runs WHERE id = ?1",
-                [run_id],
-                progress_row,
             )
+            .and_then(|mut st| st.query_row([run_id], progress_row))
             .map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(Ok(progress))

@@ -14,6 +14,10 @@ use super::{Attempt, Control, Item, Mode, Options, Outcome, WorkError, Worker};
 use crate::store::{ResultIn, Store};
 
 const PAGE: usize = 1000;
+/// Final results go to the recorder in batches of this many...
+const FINALS_BATCH: usize = 32;
+/// ...or after this long.
+const FINALS_WAIT: Duration = Duration::from_millis(20);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// What the dispatcher counted.
@@ -85,7 +89,7 @@ pub(crate) fn run(
     options: &Options,
     control: &Control,
     notifier: &Notifier,
-    record: Sender<Final>,
+    record: Sender<Vec<Final>>,
 ) -> Result<Stats, WorkError> {
     let capacity = if options.rate.is_some() {
         0
@@ -120,6 +124,8 @@ pub(crate) fn run(
             options,
             control,
             record,
+            finals: Vec::new(),
+            finals_since: None,
             work: Some(work_tx),
             page: VecDeque::new(),
             after: None,
@@ -147,6 +153,7 @@ pub(crate) fn run(
             hub.handle(report);
         }
         hub.flush_retries();
+        hub.pass_on();
         result.map(|()| hub.stats)
     })
 }
@@ -225,7 +232,11 @@ struct Hub<'a> {
     run_id: &'a str,
     options: &'a Options,
     control: &'a Control,
-    record: Sender<Final>,
+    record: Sender<Vec<Final>>,
+    /// Final results on their way to the recorder, passed on in small batches so that the
+    /// recorder wakes up once per batch rather than per item.
+    finals: Vec<Final>,
+    finals_since: Option<Instant>,
     work: Option<Sender<Item>>,
     page: VecDeque<Item>,
     after: Option<String>,
@@ -269,7 +280,16 @@ impl Hub<'_> {
                     next = self.page.pop_front();
                 }
             }
+            if self
+                .finals_since
+                .is_some_and(|t| t.elapsed() >= FINALS_WAIT)
+            {
+                self.pass_on();
+            }
             let mut wait = Duration::from_millis(100);
+            if let Some(t) = self.finals_since {
+                wait = wait.min(FINALS_WAIT.saturating_sub(t.elapsed()));
+            }
             if !paced.is_zero() {
                 wait = wait.min(paced);
             }
@@ -385,7 +405,23 @@ impl Hub<'_> {
             started_at: Some(started_at),
             finished_at: Some(finished_at),
         };
-        let _ = self.record.send(Final { result, category });
+        self.finish(Final { result, category });
+    }
+
+    fn finish(&mut self, last: Final) {
+        self.finals.push(last);
+        self.finals_since.get_or_insert_with(Instant::now);
+        if self.finals.len() >= FINALS_BATCH {
+            self.pass_on();
+        }
+    }
+
+    /// Hand the batched final results to the recorder.
+    fn pass_on(&mut self) {
+        self.finals_since = None;
+        if !self.finals.is_empty() {
+            let _ = self.record.send(std::mem::take(&mut self.finals));
+        }
     }
 
     /// At a stop, the items waiting for a retry are recorded with their last error.
@@ -407,7 +443,7 @@ impl Hub<'_> {
                 started_at: None,
                 finished_at: Some(crate::store::now_text()),
             };
-            let _ = self.record.send(Final {
+            self.finish(Final {
                 result,
                 category: Some(category),
             });

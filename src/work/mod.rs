@@ -34,7 +34,8 @@ pub struct Worker {
     pub argv: Vec<OsString>,
     /// Added to the environment of every worker process (the run metadata).
     pub env: Vec<(String, String)>,
-    pub cwd: PathBuf,
+    /// Where workers run [default: runctl's working directory].
+    pub cwd: Option<PathBuf>,
     /// Where each slot appends its workers' stderr (`worker-<slot>.log`), if anywhere.
     pub log_dir: Option<PathBuf>,
 }
@@ -187,7 +188,7 @@ pub fn run(
             source,
         })?;
     let notifier = display.notifier();
-    let (record_tx, record_rx) = crossbeam_channel::bounded(4096);
+    let (record_tx, record_rx) = crossbeam_channel::bounded(256);
     let recorder = recorder::spawn(
         recorder,
         run_id.to_string(),

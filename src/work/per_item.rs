@@ -27,9 +27,11 @@ const DIRECT_WRITE: usize = 16 << 10;
 pub(crate) fn command(worker: &Worker, slot: usize) -> Option<Command> {
     let (program, args) = worker.argv.split_first()?;
     let mut cmd = Command::new(program);
-    cmd.args(args)
-        .current_dir(&worker.cwd)
-        .envs(worker.env.iter().map(|(k, v)| (k, v)))
+    cmd.args(args);
+    if let Some(dir) = &worker.cwd {
+        cmd.current_dir(dir);
+    }
+    cmd.envs(worker.env.iter().map(|(k, v)| (k, v)))
         .env("RUNCTL_WORKER_ID", slot.to_string())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -256,7 +258,10 @@ fn wait(
     deadline: Option<Instant>,
     control: &Control,
 ) -> Option<ExitStatus> {
-    let mut pause = Duration::from_micros(20);
+    // A worker closes its pipes a moment before it can be reaped: yield a few times first
+    // (a sleep costs at least the timer slack, 50 us, per item), then back off.
+    let mut tries = 0u32;
+    let mut pause = Duration::from_micros(50);
     loop {
         match child.try_wait() {
             Ok(Some(status)) => return Some(status),
@@ -267,8 +272,13 @@ fn wait(
             kill_group(group);
             return child.wait().ok();
         }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(10));
+        tries += 1;
+        if tries < 100 {
+            std::thread::yield_now();
+        } else {
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(10));
+        }
     }
 }
 

@@ -36,7 +36,7 @@ pub(crate) struct Recorded {
 pub(crate) fn spawn(
     store: Store,
     run_id: String,
-    rx: Receiver<Final>,
+    rx: Receiver<Vec<Final>>,
     display: Display,
     control: Arc<Control>,
 ) -> std::io::Result<JoinHandle<Result<Recorded, WorkError>>> {
@@ -58,7 +58,7 @@ pub(crate) fn spawn(
 fn record(
     mut store: Store,
     run_id: &str,
-    rx: &Receiver<Final>,
+    rx: &Receiver<Vec<Final>>,
     mut display: Display,
 ) -> Result<Recorded, WorkError> {
     let start = Instant::now();
@@ -71,14 +71,16 @@ fn record(
     loop {
         let wait = oldest.map_or(MAX_WAIT, |t| MAX_WAIT.saturating_sub(t.elapsed()));
         let closed = match rx.recv_timeout(wait) {
-            Ok(last) => {
-                let is_ok = last.result.ok;
-                match last.category {
-                    Some(c) if !is_ok => *recorded.errors.entry(c).or_default() += 1,
-                    _ => recorded.ok += 1,
+            Ok(finals) => {
+                for last in finals {
+                    let is_ok = last.result.ok;
+                    match last.category {
+                        Some(c) if !is_ok => *recorded.errors.entry(c).or_default() += 1,
+                        _ => recorded.ok += 1,
+                    }
+                    display.result(is_ok);
+                    batch.push(last.result);
                 }
-                display.result(is_ok);
-                batch.push(last.result);
                 oldest.get_or_insert_with(Instant::now);
                 false
             }
