@@ -198,6 +198,7 @@ pub fn read(
     match spec.format {
         Format::Csv => read_csv(spec, &mut sink),
         Format::Jsonl => read_jsonl(spec, &mut sink),
+        Format::Xlsx if is_xlsx_zip(&spec.path) => stream_xlsx(spec, &mut sink),
         Format::Xlsx => read_xlsx(spec, &mut sink),
     }
 }
@@ -322,6 +323,166 @@ fn cell_name(row: usize, column: usize) -> String {
         n = (n - 1) / 26;
     }
     format!("{letters}{}", row + 1)
+}
+
+/// Whether the file is an Office Open XML workbook (.xlsx, .xlsm), which streams; .xls and .ods
+/// are read whole.
+fn is_xlsx_zip(path: &Path) -> bool {
+    matches!(
+        path.extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
+        Some("xlsx" | "xlsm")
+    )
+}
+
+/// A cell as JSON; an error cell is refused with its name.
+fn cell_json(cell: &calamine::DataRef<'_>) -> Result<Value, String> {
+    use calamine::DataRef;
+    Ok(match cell {
+        DataRef::Empty => Value::Null,
+        DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => {
+            Value::String(s.clone())
+        }
+        DataRef::SharedString(s) => Value::String((*s).to_string()),
+        // Excel stores every number as a float: ids like 10 come back as 10.0.
+        DataRef::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Value::from(*f as i64),
+        DataRef::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+        DataRef::Int(i) => Value::from(*i),
+        DataRef::Bool(b) => Value::Bool(*b),
+        DataRef::DateTime(d) => Value::String(d.to_string()),
+        DataRef::Error(e) => return Err(format!("the cell holds an error ({e:?})")),
+    })
+}
+
+/// Stream an .xlsx sheet cell by cell (calamine's cell reader): one row in memory at a time.
+/// The first row with a value is the header row.
+fn stream_xlsx(
+    spec: &Spec,
+    sink: &mut dyn FnMut(Item) -> Result<(), SourceError>,
+) -> Result<Vec<String>, SourceError> {
+    use calamine::Reader;
+    let bad = |location: String, reason: String| SourceError::Bad {
+        path: spec.path.clone(),
+        location,
+        reason,
+    };
+    let mut workbook: calamine::Xlsx<_> = calamine::open_workbook(&spec.path)
+        .map_err(|e| bad("0".into(), format!("not a readable workbook: {e}")))?;
+    let sheet = match &spec.sheet {
+        Some(s) => s.clone(),
+        None => workbook
+            .sheet_names()
+            .first()
+            .cloned()
+            .ok_or_else(|| bad("0".into(), "the workbook has no sheet".into()))?,
+    };
+    let mut cells = workbook
+        .worksheet_cells_reader(&sheet)
+        .map_err(|e| bad(format!("sheet {sheet}"), e.to_string()))?;
+    let mut headers: Option<Vec<(u32, String)>> = None;
+    let mut row: Option<(u32, Map<String, Value>)> = None;
+    let mut finish_row = |row: Option<(u32, Map<String, Value>)>,
+                          headers: &Option<Vec<(u32, String)>>|
+     -> Result<(), SourceError> {
+        let Some((r, map)) = row else {
+            return Ok(());
+        };
+        if headers.is_none() || map.values().all(Value::is_null) {
+            return Ok(());
+        }
+        // Columns with no cell in this row are null, as in the other formats.
+        let mut full = Map::new();
+        for (_, name) in headers.iter().flatten() {
+            full.insert(name.clone(), map.get(name).cloned().unwrap_or(Value::Null));
+        }
+        for item in row_items(spec, full, format!("sheet {sheet} row {}", r + 1))? {
+            sink(item)?;
+        }
+        Ok(())
+    };
+    loop {
+        let cell = cells
+            .next_cell()
+            .map_err(|e| bad(format!("sheet {sheet}"), format!("unreadable sheet: {e}")))?;
+        let Some(cell) = cell else {
+            break;
+        };
+        let (r, c) = cell.get_position();
+        let value = cell_json(cell.get_value()).map_err(|reason| {
+            bad(
+                format!("sheet {sheet} cell {}", cell_name(r as usize, c as usize)),
+                reason,
+            )
+        })?;
+        match &mut headers {
+            None => {
+                // Still in the header row (the first row with a value).
+                let first = row.get_or_insert_with(|| (r, Map::new()));
+                if first.0 == r {
+                    if !value.is_null() {
+                        let name = match &value {
+                            Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        };
+                        first.1.insert(c.to_string(), Value::String(name));
+                    }
+                    continue;
+                }
+                let (header_row, names) = row.take().unwrap_or_default();
+                let mut list: Vec<(u32, String)> = names
+                    .into_iter()
+                    .filter_map(|(c, n)| Some((c.parse().ok()?, n.as_str()?.to_string())))
+                    .collect();
+                list.sort();
+                let columns: Vec<String> = list.iter().map(|(_, n)| n.clone()).collect();
+                check_columns(
+                    spec,
+                    &columns,
+                    &format!("sheet {sheet} row {}", header_row + 1),
+                )?;
+                headers = Some(list);
+                row = Some((r, Map::new()));
+            }
+            Some(_) => {
+                if row.as_ref().is_some_and(|(at, _)| *at != r) {
+                    finish_row(row.take(), &headers)?;
+                }
+                row.get_or_insert_with(|| (r, Map::new()));
+            }
+        }
+        let name = headers
+            .as_ref()
+            .and_then(|h| h.iter().find(|(col, _)| *col == c))
+            .map(|(_, n)| n.clone());
+        if let (Some(name), Some((_, map))) = (name, row.as_mut()) {
+            map.insert(name, value);
+        }
+    }
+    match headers {
+        Some(_) => finish_row(row, &headers)?,
+        None => {
+            // A sheet with only a header row (or nothing).
+            let (_, names) = row.unwrap_or_default();
+            let mut list: Vec<(u32, String)> = names
+                .into_iter()
+                .filter_map(|(c, n)| Some((c.parse().ok()?, n.as_str()?.to_string())))
+                .collect();
+            list.sort();
+            headers = Some(list);
+        }
+    }
+    let columns: Vec<String> = headers
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(_, n)| n)
+        .collect();
+    if columns.is_empty() {
+        return Err(bad(format!("sheet {sheet}"), "the sheet is empty".into()));
+    }
+    check_columns(spec, &columns, &format!("sheet {sheet} row 1"))?;
+    Ok(columns)
 }
 
 fn read_xlsx(

@@ -175,6 +175,47 @@ fn jsonl_and_xlsx_sources() {
     assert_eq!(all[0]["key"], r#"["10","a"]"#);
     assert_eq!(all[0]["location"], "sheet cases row 2");
     assert_eq!(all[0]["data"]["value"], "a1");
+
+    // A sparse sheet: a blank row is skipped, a missing cell is null; a duplicate key fails
+    // the whole ingest with both rows named and leaves the DB as it was.
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.write_string(0, 0, "id").unwrap();
+    sheet.write_string(0, 1, "note").unwrap();
+    sheet.write_string(0, 2, "extra").unwrap();
+    sheet.write_string(1, 0, "x").unwrap();
+    sheet.write_string(1, 2, "e").unwrap();
+    sheet.write_string(3, 0, "y").unwrap();
+    sheet.write_string(3, 1, "n").unwrap();
+    book.save(sb.work().join("sparse.xlsx")).unwrap();
+    let out = new_run(&sb, "sparse.xlsx", &["--key", "id"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let all = items(&sb, "latest", &[]);
+    assert_eq!(keys(&all), vec!["x", "y"]);
+    assert_eq!(all[0]["data"]["note"], serde_json::Value::Null);
+    assert_eq!(all[0]["data"]["extra"], "e");
+    assert_eq!(
+        all[1]["location"],
+        "Sheet1 row 4".replace("Sheet1", "sheet Sheet1")
+    );
+
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.write_string(0, 0, "id").unwrap();
+    for (r, id) in ["1", "2", "1"].iter().enumerate() {
+        sheet.write_string(r as u32 + 1, 0, *id).unwrap();
+    }
+    book.save(sb.work().join("dup.xlsx")).unwrap();
+    let before = db_state(&sb);
+    let out = new_run(&sb, "dup.xlsx", &["--key", "id"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("dup.xlsx:sheet Sheet1 row 4: duplicate key 1 (first at sheet Sheet1 row 2)"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(db_state(&sb) == before, "a failed ingest changed the DB");
 }
 
 #[test]
