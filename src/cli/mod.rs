@@ -37,6 +37,8 @@ Examples:
   runctl init                       make this folder a runctl project
   runctl new --model Qwen2-7B --dataset drg_letters   allocate qwen2-7b-drg_letters-full-run1
   eval \"$(runctl new --config train.yaml --format shell)\"   RUN_NAME, RUN_DIR, ... in this shell
+  runctl new --model m --source cases.csv --key id -j 8 -- python worker.py   a run over the file's rows
+  runctl resume                     go on with the newest unfinished run (only what remains)
   runctl list                       runs, newest first; 'runctl show latest' for one
   runctl hash ':lr=0.1+bs=32' 42    the short hash :hash=xxxxxxxx of an identifier
   runctl link 'models/M:long=args'  a hashed alias models/M:hash=xxxxxxxx beside the folder

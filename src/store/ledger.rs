@@ -437,19 +437,23 @@ impl Store {
     /// A count over the run's results: call it once per batch of work, not per result.
     pub fn refresh_progress(&self, run_id: &str) -> Result<Progress, StoreError> {
         let mut progress = progress_of(&self.conn, run_id).map_err(|e| self.sql_err(e))?;
-        let first: Option<String> = self
+        let (first, last): (Option<String>, Option<String>) = self
             .conn
             .query_row(
-                "SELECT min(finished_at) FROM results WHERE run_id = ?1",
+                "SELECT min(finished_at), max(finished_at) FROM results WHERE run_id = ?1",
                 [run_id],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .map_err(|e| self.sql_err(e))?;
         let done = progress.n_completed + progress.n_errors;
-        progress.eta = first
-            .and_then(|f| f.parse::<jiff::Timestamp>().ok())
-            .and_then(|f| eta(f, jiff::Timestamp::now(), done, progress.n_items - done))
-            .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+        let parse = |t: Option<String>| t.and_then(|t| t.parse::<jiff::Timestamp>().ok());
+        progress.eta = if done > 0 && done >= progress.n_items {
+            // Done: the ETA becomes the finish time, as the engine leaves it.
+            parse(last)
+        } else {
+            parse(first).and_then(|f| eta(f, jiff::Timestamp::now(), done, progress.n_items - done))
+        }
+        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
         self.conn
             .execute(
                 "UPDATE runs SET n_completed = ?2, n_errors = ?3, last_progress_at = ?4, eta = ?5 WHERE id = ?1",
