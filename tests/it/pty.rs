@@ -194,3 +194,60 @@ fn migrate_runs_accept_all_and_quit() {
     let out = sb.cmd().args(["list", "--json"]).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
 }
+
+/// A resume at a terminal: a progress bar with done/total and errors, then the summary; and a
+/// Ctrl-C typed at the terminal reaches runctl (the workers are in their own process groups),
+/// which lets the item in flight finish and exits 130.
+#[test]
+fn resume_at_a_terminal_shows_a_progress_bar_and_ctrl_c_stops_it_cleanly() {
+    let sb = Sandbox::new();
+    sb.init();
+    let mut csv = String::from("id\n");
+    for i in 0..40 {
+        csv.push_str(&format!("k{i:02}\n"));
+    }
+    std::fs::write(sb.work().join("items.csv"), csv).unwrap();
+    write_exec(
+        &sb.work().join("slow.sh"),
+        "#!/bin/sh\ncat >/dev/null\nsleep 0.1\necho ok\n",
+    );
+    let out = sb
+        .cmd()
+        .args([
+            "new",
+            "--model",
+            "m",
+            "--source",
+            "items.csv",
+            "--key",
+            "id",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut cmd = Command::new(RUNCTL);
+    cmd.current_dir(sb.work())
+        .env_clear()
+        .env("PATH", sb.path_var())
+        .env("TERM", "xterm")
+        .args(["resume", "-j", "1", "--", "./slow.sh"]);
+    let mut p = spawn_command(cmd, Some(30_000)).unwrap();
+    p.exp_string("/40 0 errors").unwrap();
+    p.exp_string("ETA").unwrap();
+    p.send_control('c').unwrap();
+    p.exp_string("stopping: no new items").unwrap();
+    p.exp_string("interrupted:").unwrap();
+    p.exp_eof().unwrap();
+    let status = exit_code(&p);
+    assert!(status.ends_with(", 130)"), "{status}");
+    let conn = rusqlite::Connection::open(sb.db()).unwrap();
+    let (done, state): (i64, String) = conn
+        .query_row(
+            "SELECT (SELECT count(*) FROM results WHERE status = 'ok'), status FROM runs",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(done > 0 && done < 40, "{done}");
+    assert_eq!(state, "interrupted");
+}
