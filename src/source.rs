@@ -337,23 +337,30 @@ fn is_xlsx_zip(path: &Path) -> bool {
     )
 }
 
-/// A cell as JSON; an error cell is refused with its name.
-fn cell_json(cell: &calamine::DataRef<'_>) -> Result<Value, String> {
-    use calamine::DataRef;
+/// A cell as JSON; an error cell is refused.
+fn cell_json(cell: &calamine::Data) -> Result<Value, String> {
+    use calamine::Data;
     Ok(match cell {
-        DataRef::Empty => Value::Null,
-        DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => {
-            Value::String(s.clone())
-        }
-        DataRef::SharedString(s) => Value::String((*s).to_string()),
+        Data::Empty => Value::Null,
+        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => Value::String(s.clone()),
         // Excel stores every number as a float: ids like 10 come back as 10.0.
-        DataRef::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Value::from(*f as i64),
-        DataRef::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
-        DataRef::Int(i) => Value::from(*i),
-        DataRef::Bool(b) => Value::Bool(*b),
-        DataRef::DateTime(d) => Value::String(d.to_string()),
-        DataRef::Error(e) => return Err(format!("the cell holds an error ({e:?})")),
+        Data::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Value::from(*f as i64),
+        Data::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+        Data::Int(i) => Value::from(*i),
+        Data::Bool(b) => Value::Bool(*b),
+        Data::DateTime(d) => Value::String(d.to_string()),
+        Data::Error(e) => return Err(format!("the cell holds an error ({e:?})")),
     })
+}
+
+/// The header row, collected as column index -> name, in column order.
+fn header_list(names: Map<String, Value>) -> Vec<(u32, String)> {
+    let mut list: Vec<(u32, String)> = names
+        .into_iter()
+        .filter_map(|(c, n)| Some((c.parse().ok()?, n.as_str()?.to_string())))
+        .collect();
+    list.sort();
+    list
 }
 
 /// Stream an .xlsx sheet cell by cell (calamine's cell reader): one row in memory at a time.
@@ -410,12 +417,13 @@ fn stream_xlsx(
             break;
         };
         let (r, c) = cell.get_position();
-        let value = cell_json(cell.get_value()).map_err(|reason| {
-            bad(
-                format!("sheet {sheet} cell {}", cell_name(r as usize, c as usize)),
-                reason,
-            )
-        })?;
+        let value =
+            cell_json(&calamine::Data::from(cell.get_value().clone())).map_err(|reason| {
+                bad(
+                    format!("sheet {sheet} cell {}", cell_name(r as usize, c as usize)),
+                    reason,
+                )
+            })?;
         match &mut headers {
             None => {
                 // Still in the header row (the first row with a value).
@@ -431,11 +439,7 @@ fn stream_xlsx(
                     continue;
                 }
                 let (header_row, names) = row.take().unwrap_or_default();
-                let mut list: Vec<(u32, String)> = names
-                    .into_iter()
-                    .filter_map(|(c, n)| Some((c.parse().ok()?, n.as_str()?.to_string())))
-                    .collect();
-                list.sort();
+                let list = header_list(names);
                 let columns: Vec<String> = list.iter().map(|(_, n)| n.clone()).collect();
                 check_columns(
                     spec,
@@ -465,12 +469,7 @@ fn stream_xlsx(
         None => {
             // A sheet with only a header row (or nothing).
             let (_, names) = row.unwrap_or_default();
-            let mut list: Vec<(u32, String)> = names
-                .into_iter()
-                .filter_map(|(c, n)| Some((c.parse().ok()?, n.as_str()?.to_string())))
-                .collect();
-            list.sort();
-            headers = Some(list);
+            headers = Some(header_list(names));
         }
     }
     let columns: Vec<String> = headers
@@ -489,7 +488,7 @@ fn read_xlsx(
     spec: &Spec,
     sink: &mut dyn FnMut(Item) -> Result<(), SourceError>,
 ) -> Result<Vec<String>, SourceError> {
-    use calamine::{Data, Reader};
+    use calamine::Reader;
     let bad = |location: String, reason: String| SourceError::Bad {
         path: spec.path.clone(),
         location,
@@ -518,25 +517,12 @@ fn read_xlsx(
         let row_index = r + 1;
         let mut map = Map::new();
         for (c, (header, cell)) in headers.iter().zip(row).enumerate() {
-            let value = match cell {
-                Data::Empty => Value::Null,
-                Data::String(s) => Value::String(s.clone()),
-                // Excel stores every number as a float: ids like 10 come back as 10.0.
-                Data::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Value::from(*f as i64),
-                Data::Float(f) => {
-                    serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)
-                }
-                Data::Int(i) => Value::from(*i),
-                Data::Bool(b) => Value::Bool(*b),
-                Data::DateTime(d) => Value::String(d.to_string()),
-                Data::DateTimeIso(s) | Data::DurationIso(s) => Value::String(s.clone()),
-                Data::Error(e) => {
-                    return Err(bad(
-                        format!("sheet {sheet} cell {}", cell_name(row_index, c)),
-                        format!("the cell holds an error ({e:?})"),
-                    ));
-                }
-            };
+            let value = cell_json(cell).map_err(|reason| {
+                bad(
+                    format!("sheet {sheet} cell {}", cell_name(row_index, c)),
+                    reason,
+                )
+            })?;
             map.insert(header.clone(), value);
         }
         if map.values().all(Value::is_null) {

@@ -255,15 +255,7 @@ impl Store {
         selection: Selection,
         mut f: impl FnMut(&str, &str, &str) -> bool,
     ) -> Result<(), StoreError> {
-        let filter = match selection {
-            Selection::Remaining => {
-                "AND NOT EXISTS (SELECT 1 FROM results r WHERE r.run_id = ?1 AND r.key = i.key)"
-            }
-            Selection::Errors => {
-                "AND EXISTS (SELECT 1 FROM results r WHERE r.run_id = ?1 AND r.key = i.key AND r.status = 'error')"
-            }
-            Selection::All => "",
-        };
+        let filter = selection_filter(selection);
         let sql = format!(
             "SELECT i.key, i.data, i.location FROM items i JOIN runs ru ON ru.source_id = i.source_id \
              WHERE ru.id = ?1 {filter} ORDER BY i.key"
@@ -391,15 +383,7 @@ impl Store {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<PageItem>, StoreError> {
-        let filter = match selection {
-            Selection::Remaining => {
-                "AND NOT EXISTS (SELECT 1 FROM results r WHERE r.run_id = ?1 AND r.key = i.key)"
-            }
-            Selection::Errors => {
-                "AND EXISTS (SELECT 1 FROM results r WHERE r.run_id = ?1 AND r.key = i.key AND r.status = 'error')"
-            }
-            Selection::All => "",
-        };
+        let filter = selection_filter(selection);
         let from = if after.is_some() {
             "AND i.key > ?3"
         } else {
@@ -474,6 +458,19 @@ impl Store {
             .optional()
             .map(Option::unwrap_or_default)
             .map_err(|e| self.sql_err(e))
+    }
+}
+
+/// The SQL condition on item `i` (run `?1`) of a selection.
+fn selection_filter(selection: Selection) -> &'static str {
+    match selection {
+        Selection::Remaining => {
+            "AND NOT EXISTS (SELECT 1 FROM results r WHERE r.run_id = ?1 AND r.key = i.key)"
+        }
+        Selection::Errors => {
+            "AND EXISTS (SELECT 1 FROM results r WHERE r.run_id = ?1 AND r.key = i.key AND r.status = 'error')"
+        }
+        Selection::All => "",
     }
 }
 
