@@ -196,6 +196,10 @@ impl From<crate::store::StoreError> for CliError {
                 .hint("use --length 12 (or set hashing.length) for longer, collision-safe hashes"),
             StoreError::Migration { .. } => CliError::general(message)
                 .hint("the database is unchanged: all migrations run in one transaction"),
+            StoreError::Write { .. } => CliError::general(message).hint(
+                "the disk (or a file-size limit) may be full: make room and run the command again; \
+                 what was committed before is kept",
+            ),
             StoreError::Io { .. } | StoreError::Sqlite { .. } => CliError::general(message),
         }
     }

@@ -11,6 +11,43 @@ use crate::error::{CliError, Result};
 #[derive(Debug)]
 pub struct RunLock {
     pub path: PathBuf,
+    /// The locked file's inode, to notice the file being removed or replaced.
+    inode: Option<u64>,
+    locks_dir: PathBuf,
+    run_id: String,
+    run_name: String,
+}
+
+impl RunLock {
+    /// Whether the lock file at `path` is still the one this process locked.
+    pub fn intact(&self) -> bool {
+        match (inode_of(&self.path), self.inode) {
+            (Some(now), Some(locked)) => now == locked,
+            _ => false,
+        }
+    }
+
+    /// Keep holding the run: if the lock file was removed (say, `.runctl/locks` deleted under a
+    /// running resume), take a new one, so that a second process cannot take the run; exit 3 if
+    /// one already has.
+    pub fn keep(&mut self) -> Result<()> {
+        if self.intact() {
+            return Ok(());
+        }
+        *self = lock_run(&self.locks_dir, &self.run_id, &self.run_name)?;
+        Ok(())
+    }
+}
+
+#[cfg(unix)]
+fn inode_of(path: &Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| m.ino())
+}
+
+#[cfg(not(unix))]
+fn inode_of(path: &Path) -> Option<u64> {
+    std::fs::metadata(path).ok().map(|_| 0)
 }
 
 /// Take the lock of `run_id` under `locks_dir`, or exit 3 naming the holder.
@@ -44,7 +81,13 @@ pub fn lock_run(locks_dir: &Path, run_id: &str, run_name: &str) -> Result<RunLoc
             let _ = file.write_all(holder.as_bytes());
             let _ = file.flush();
             std::mem::forget(guard);
-            Ok(RunLock { path })
+            Ok(RunLock {
+                inode: inode_of(&path),
+                path,
+                locks_dir: locks_dir.to_path_buf(),
+                run_id: run_id.to_string(),
+                run_name: run_name.to_string(),
+            })
         }
         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
             let mut holder = String::new();

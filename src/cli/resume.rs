@@ -195,7 +195,7 @@ pub fn work_on(
     if let Some(path) = &request.config {
         check_config(ctx, &run, path)?;
     }
-    let _lock = crate::lock::lock_run(&project.state_dir().join("locks"), &run.id, &run.name)?;
+    let mut lock = crate::lock::lock_run(&project.state_dir().join("locks"), &run.id, &run.name)?;
     let stored: WorkSettings = store
         .run_work(&run.id)?
         .and_then(|w| serde_json::from_str(&w).ok())
@@ -253,7 +253,11 @@ pub fn work_on(
     ));
     store.mark_run_started(&run.id, &crate::store::now_text())?;
     let recorder = Store::open(&project.db_path())?;
-    let summary = work::run(&store, recorder, &run.id, worker, options)?;
+    let keep: work::Keep = Box::new(move || {
+        lock.keep()
+            .map_err(|e| format!("lost the run's lock: {}", e.message))
+    });
+    let summary = work::run(&store, recorder, &run.id, worker, options, keep)?;
     finish(ctx, &store, &run, selected, &summary, request.json)
 }
 

@@ -191,6 +191,8 @@ impl Store {
         let id = tx.last_insert_rowid();
         let mut n = 0i64;
         let mut duplicate: Option<IngestError> = None;
+        // A failed write is the DB's failure (a full disk, say), not a bad row.
+        let mut failed_write: Option<StoreError> = None;
         let columns = {
             let mut insert = tx
                 .prepare("INSERT INTO items (source_id, key, location, data) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING")
@@ -200,13 +202,19 @@ impl Store {
                 .map_err(err)?;
             let mut sink = |item: Item| -> Result<(), SourceError> {
                 let data = serde_json::Value::Object(item.data).to_string();
-                let added = insert
-                    .execute(params![id, item.key, item.location, data])
-                    .map_err(|e| SourceError::Bad {
-                        path: meta.path.clone().into(),
-                        location: item.location.clone(),
-                        reason: classify(&path, e).to_string(),
-                    })?;
+                let added = match insert.execute(params![id, item.key, item.location, data]) {
+                    Ok(added) => added,
+                    Err(e) => {
+                        let e = classify(&path, e);
+                        let reason = e.to_string();
+                        failed_write = Some(e);
+                        return Err(SourceError::Bad {
+                            path: meta.path.clone().into(),
+                            location: item.location.clone(),
+                            reason,
+                        });
+                    }
+                };
                 if added == 0 {
                     let first: String = first_at
                         .query_row(params![id, item.key], |r| r.get(0))
@@ -228,7 +236,13 @@ impl Store {
             };
             match read(&mut sink) {
                 Ok(columns) => columns,
-                Err(e) => return Err(duplicate.unwrap_or(IngestError::Source(e))),
+                Err(e) => {
+                    return Err(match (failed_write, duplicate) {
+                        (Some(write), _) => IngestError::Store(write),
+                        (None, Some(duplicate)) => duplicate,
+                        (None, None) => IngestError::Source(e),
+                    });
+                }
             }
         };
         let columns = serde_json::to_string(&columns).unwrap_or_else(|_| "[]".into());

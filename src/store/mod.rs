@@ -74,6 +74,8 @@ pub enum StoreError {
         existing: String,
         new: String,
     },
+    #[error("cannot write {path}: {detail}")]
+    Write { path: PathBuf, detail: String },
     #[error("migration of {path} failed: {detail}")]
     Migration { path: PathBuf, detail: String },
 }
@@ -213,6 +215,12 @@ fn classify(path: &Path, err: rusqlite::Error) -> StoreError {
                 };
             }
             ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => return StoreError::Busy,
+            ErrorCode::DiskFull | ErrorCode::SystemIoFailure => {
+                return StoreError::Write {
+                    path: path.to_path_buf(),
+                    detail,
+                };
+            }
             _ => {}
         }
     }

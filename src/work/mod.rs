@@ -172,12 +172,17 @@ pub enum WorkError {
 
 /// Run one pass over the selected items of `run_id`: `reader` pages items, `recorder` (a second
 /// connection, moved to the recorder thread) writes results.
+/// Called about once a second by the recorder; an error stops the pass (used to keep the run's
+/// lock: see [`crate::lock::RunLock::keep`]).
+pub type Keep = Box<dyn FnMut() -> Result<(), String> + Send>;
+
 pub fn run(
     reader: &Store,
     recorder: Store,
     run_id: &str,
     worker: Worker,
     options: Options,
+    keep: Keep,
 ) -> Result<Summary, WorkError> {
     let started = Instant::now();
     let control = Arc::new(Control::default());
@@ -195,6 +200,7 @@ pub fn run(
         record_rx,
         display,
         Arc::clone(&control),
+        keep,
     )
     .map_err(|source| WorkError::Io {
         what: "start the recorder thread".into(),

@@ -39,11 +39,12 @@ pub(crate) fn spawn(
     rx: Receiver<Vec<Final>>,
     display: Display,
     control: Arc<Control>,
+    keep: super::Keep,
 ) -> std::io::Result<JoinHandle<Result<Recorded, WorkError>>> {
     std::thread::Builder::new()
         .name("runctl-recorder".into())
         .spawn(move || {
-            let result = record(store, &run_id, &rx, display);
+            let result = record(store, &run_id, &rx, display, keep, &control);
             if let Err(e) = &result {
                 // Nothing more can be recorded: stop the pass, and let the workers' items go.
                 control.fail(format!("cannot record results: {e}"));
@@ -60,8 +61,11 @@ fn record(
     run_id: &str,
     rx: &Receiver<Vec<Final>>,
     mut display: Display,
+    mut keep: super::Keep,
+    control: &Control,
 ) -> Result<Recorded, WorkError> {
     let start = Instant::now();
+    let mut kept_at = Instant::now();
     let mut recorded = Recorded {
         progress: store.progress(run_id)?,
         ..Recorded::default()
@@ -103,6 +107,12 @@ fn record(
             oldest = None;
         }
         display.tick(&recorded.progress);
+        if kept_at.elapsed() >= MAX_WAIT && !control.stopping() {
+            kept_at = Instant::now();
+            if let Err(reason) = keep() {
+                control.fail(reason);
+            }
+        }
         if closed {
             display.finish();
             return Ok(recorded);

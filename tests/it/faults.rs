@@ -1,0 +1,491 @@
+//! Faults injected over the binary (docs/guarantees.md): read-only folders, a full disk (an
+//! RLIMIT_FSIZE limit) mid-ingest and mid-resume, the DB held by another writer past the busy
+//! timeout, the lock folder removed under a running resume, misbehaving workers, and a mixed
+//! load of every writer at once. Each: a clear error and exit code, nothing recorded lost, and
+//! the next command works.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+fn csv_items(sb: &Sandbox, name: &str, n: usize, filler: usize) {
+    let pad = "x".repeat(filler);
+    let mut csv = String::from("id,text\n");
+    for i in 0..n {
+        csv.push_str(&format!("k{i:06},{pad}{i}\n"));
+    }
+    std::fs::write(sb.work().join(name), csv).unwrap();
+}
+
+fn count(sb: &Sandbox, sql: &str) -> i64 {
+    let conn = rusqlite::Connection::open(sb.db()).unwrap();
+    conn.busy_timeout(Duration::from_secs(10)).unwrap();
+    conn.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+fn integrity(sb: &Sandbox) -> String {
+    let conn = rusqlite::Connection::open(sb.db()).unwrap();
+    conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap()
+}
+
+/// runctl under `sh` with a file-size limit of `kb` KiB, SIGXFSZ ignored (so a write past the
+/// limit fails with EFBIG, as on a full disk, instead of killing the process).
+fn limited(sb: &Sandbox, kb: u64, args: &str) -> std::process::Output {
+    let mut cmd = Command::new("/bin/sh");
+    cmd.current_dir(sb.work())
+        .env_clear()
+        .env("PATH", sb.path_var())
+        .arg("-c")
+        .arg(format!(
+            "trap '' XFSZ; ulimit -f {}; exec {RUNCTL} {args}",
+            // dash counts ulimit -f in 512-byte blocks
+            kb * 2
+        ));
+    let out = cmd.output().unwrap();
+    assert_no_panic(&out);
+    out
+}
+
+#[test]
+fn a_full_disk_mid_ingest_fails_cleanly_and_keeps_the_db() {
+    let sb = Sandbox::new();
+    sb.init();
+    std::fs::write(sb.work().join("small.csv"), "id\na\nb\n").unwrap();
+    sb.cmd()
+        .args([
+            "new",
+            "--model",
+            "m",
+            "--source",
+            "small.csv",
+            "--key",
+            "id",
+        ])
+        .assert()
+        .success();
+    csv_items(&sb, "big.csv", 60_000, 100);
+    let runs = count(&sb, "SELECT count(*) FROM runs");
+    let items = count(&sb, "SELECT count(*) FROM items");
+    let out = limited(&sb, 1024, "new --model m --source big.csv --key id");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(err.contains("error: cannot write"), "{err}");
+    assert!(
+        err.contains("hint: the disk (or a file-size limit) may be full"),
+        "{err}"
+    );
+    assert_eq!(integrity(&sb), "ok");
+    assert_eq!(count(&sb, "SELECT count(*) FROM runs"), runs);
+    assert_eq!(count(&sb, "SELECT count(*) FROM items"), items);
+    // Room again: the same command works.
+    let out = sb
+        .cmd()
+        .args(["new", "--model", "m", "--source", "big.csv", "--key", "id"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(count(&sb, "SELECT count(*) FROM items"), items + 60_000);
+}
+
+#[test]
+fn a_full_disk_mid_resume_keeps_what_was_recorded_and_the_next_resume_finishes() {
+    let sb = Sandbox::new();
+    sb.init();
+    csv_items(&sb, "items.csv", 20_000, 10);
+    sb.cmd()
+        .args([
+            "new",
+            "--model",
+            "m",
+            "--source",
+            "items.csv",
+            "--key",
+            "id",
+        ])
+        .assert()
+        .success();
+    // Checkpoint so that the DB file holds everything and the WAL starts empty.
+    {
+        let conn = rusqlite::Connection::open(sb.db()).unwrap();
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .unwrap();
+    }
+    let db_kb = std::fs::metadata(sb.db()).unwrap().len() / 1024;
+    write_exec(
+        &sb.work().join("w.sh"),
+        "#!/bin/sh\nwhile IFS= read -r line; do key=${line#*\\\"key\\\":\\\"}; key=${key%%\\\"*}\n\
+         printf '{\"key\":\"%s\",\"ok\":{\"answer\":\"a long enough answer for %s\"}}\\n' \"$key\" \"$key\"; done\n",
+    );
+    let out = limited(
+        &sb,
+        db_kb + 400,
+        "resume --stream -j 2 --window 16 -- ./w.sh",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("error: cannot write"), "{err}");
+    assert!(err.contains("may be full"), "{err}");
+    assert_eq!(integrity(&sb), "ok");
+    let kept = count(&sb, "SELECT count(*) FROM results");
+    assert!(kept > 0 && kept < 20_000, "{kept} results kept");
+    let out = sb.cmd().args(["resume"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(count(&sb, "SELECT count(*) FROM results"), 20_000);
+    assert_eq!(
+        count(&sb, "SELECT count(DISTINCT key) FROM results"),
+        20_000
+    );
+}
+
+#[test]
+fn a_db_held_by_another_writer_past_the_busy_timeout_is_a_clear_error() {
+    let sb = Sandbox::new();
+    sb.init();
+    sb.cmd().args(["new", "--model", "m"]).assert().success();
+    let conn = rusqlite::Connection::open(sb.db()).unwrap();
+    conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let start = Instant::now();
+    let out = sb.cmd().args(["new", "--model", "m"]).output().unwrap();
+    assert_no_panic(&out);
+    // Another process holds the DB: a conflict, like a held run lock.
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(start.elapsed() >= Duration::from_secs(9));
+    let err = stderr(&out);
+    assert!(err.contains("the database is busy"), "{err}");
+    assert!(
+        !err.contains("SQLITE_BUSY") && !err.contains("database is locked"),
+        "{err}"
+    );
+    conn.execute_batch("ROLLBACK").unwrap();
+    drop(conn);
+    let out = sb.cmd().args(["new", "--model", "m"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("-run2"), "{}", stdout(&out));
+}
+
+#[test]
+fn read_only_outputs_and_state_folders_fail_cleanly_and_record_nothing() {
+    let sb = Sandbox::new();
+    sb.init();
+    sb.cmd().args(["new", "--model", "m"]).assert().success();
+    let outputs = sb.work().join("outputs");
+    let chattr = |flag: &str, path: &std::path::Path| {
+        let ok = Command::new("chattr")
+            .arg(flag)
+            .arg(path)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "chattr {flag} {} failed", path.display());
+    };
+    chattr("+i", &outputs);
+    let out = sb.cmd().args(["new", "--model", "m"]).output().unwrap();
+    chattr("-i", &outputs);
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("error: cannot create"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        count(&sb, "SELECT count(*) FROM runs"),
+        1,
+        "no run half-made"
+    );
+    // The state folder read-only: the DB cannot be written.
+    let state = sb.work().join(".runctl");
+    chattr("+i", &state);
+    let out = sb.cmd().args(["new", "--model", "m"]).output().unwrap();
+    chattr("-i", &state);
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).starts_with("error: "), "{}", stderr(&out));
+    // Writable again: the next command works, and takes the next number.
+    let out = sb.cmd().args(["new", "--model", "m"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("-run2"), "{}", stdout(&out));
+}
+
+#[test]
+fn removing_the_lock_folder_under_a_running_resume_does_not_let_a_second_one_in() {
+    let sb = Sandbox::new();
+    sb.init();
+    csv_items(&sb, "items.csv", 30, 0);
+    sb.cmd()
+        .args([
+            "new",
+            "--model",
+            "m",
+            "--source",
+            "items.csv",
+            "--key",
+            "id",
+        ])
+        .assert()
+        .success();
+    write_exec(
+        &sb.work().join("slow.sh"),
+        "#!/bin/sh\ncat >/dev/null\nsleep 0.1\necho \"$RUNCTL_ITEM_KEY\" >> seen.log\necho ok\n",
+    );
+    let first = Command::new(RUNCTL)
+        .current_dir(sb.work())
+        .env_clear()
+        .env("PATH", sb.path_var())
+        .args(["resume", "-j", "1", "--", "./slow.sh"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !sb.work().join("seen.log").exists() {
+        assert!(start.elapsed() < Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::fs::remove_dir_all(sb.work().join(".runctl/locks")).unwrap();
+    std::thread::sleep(Duration::from_millis(1500)); // the holder notices within a second
+    let second = sb
+        .cmd()
+        .args(["resume", "--", "./slow.sh"])
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(3), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains(&format!("pid {} on ", first.id())),
+        "{}",
+        stderr(&second)
+    );
+    let out = first.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(count(&sb, "SELECT count(*) FROM results"), 30);
+    let seen = std::fs::read_to_string(sb.work().join("seen.log")).unwrap();
+    assert_eq!(seen.lines().count(), 30, "every item ran once");
+}
+
+#[test]
+fn misbehaving_workers_get_clear_results_and_leave_nothing_behind() {
+    let sb = Sandbox::new();
+    sb.init();
+    csv_items(&sb, "items.csv", 3, 0);
+    sb.cmd()
+        .args([
+            "new",
+            "--model",
+            "m",
+            "--source",
+            "items.csv",
+            "--key",
+            "id",
+        ])
+        .assert()
+        .success();
+    // k000000 closes stdout at once and works on; k000001 never reads stdin; k000002 leaves a
+    // child behind that holds its stdout.
+    write_exec(
+        &sb.work().join("odd.sh"),
+        "#!/bin/sh\ncase \"$RUNCTL_ITEM_KEY\" in\n\
+         k000000) exec >&-; sleep 0.2; exit 0;;\n\
+         k000001) echo '{\"fine\":true}';;\n\
+         k000002) sleep 60 & echo $! > orphan.pid; echo done;;\nesac\n",
+    );
+    let start = Instant::now();
+    let out = sb
+        .cmd()
+        .args(["resume", "-j", "3", "--", "./odd.sh"])
+        .output()
+        .unwrap();
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(start.elapsed() < Duration::from_secs(10));
+    let conn = rusqlite::Connection::open(sb.db()).unwrap();
+    let outputs: Vec<String> = conn
+        .prepare("SELECT output FROM results ORDER BY key")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(outputs, ["null", "{\"fine\":true}", "\"done\""]);
+    let pid: i32 = std::fs::read_to_string(sb.work().join("orphan.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let alive = stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| !rest.trim_start().starts_with('Z'));
+        if !alive {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the orphan lives on"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A stream worker that never reads its input: --timeout ends each item.
+    let sb = Sandbox::new();
+    sb.init();
+    csv_items(&sb, "items.csv", 2, 0);
+    sb.cmd()
+        .args([
+            "new",
+            "--model",
+            "m",
+            "--source",
+            "items.csv",
+            "--key",
+            "id",
+        ])
+        .assert()
+        .success();
+    write_exec(&sb.work().join("deaf.sh"), "#!/bin/sh\nsleep 60\n");
+    let out = sb
+        .cmd()
+        .args([
+            "resume",
+            "--stream",
+            "-j",
+            "1",
+            "--timeout",
+            "300ms",
+            "--",
+            "./deaf.sh",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        count(
+            &sb,
+            "SELECT count(*) FROM results WHERE error_category = 'timeout'"
+        ),
+        2
+    );
+}
+
+#[test]
+fn a_mixed_load_of_every_writer_at_once_never_shows_busy_and_keeps_counters_distinct() {
+    let sb = Sandbox::new();
+    sb.init();
+    csv_items(&sb, "items.csv", 400, 0);
+    csv_items(&sb, "other.csv", 200, 0);
+    sb.cmd()
+        .args([
+            "new",
+            "--model",
+            "work",
+            "--source",
+            "items.csv",
+            "--key",
+            "id",
+        ])
+        .assert()
+        .success();
+    sb.cmd()
+        .args([
+            "new",
+            "--model",
+            "rec",
+            "--source",
+            "other.csv",
+            "--key",
+            "id",
+        ])
+        .assert()
+        .success();
+    write_exec(
+        &sb.work().join("w.sh"),
+        "#!/bin/sh\nwhile IFS= read -r line; do key=${line#*\\\"key\\\":\\\"}; key=${key%%\\\"*}\n\
+         printf '{\"key\":\"%s\",\"ok\":1}\\n' \"$key\"; done\n",
+    );
+    let mut lines = String::new();
+    for i in 0..200 {
+        lines.push_str(&format!("{{\"key\":\"k{i:06}\",\"ok\":{i}}}\n"));
+    }
+    std::fs::write(sb.work().join("results.jsonl"), lines).unwrap();
+    let spawn = |args: &[&str]| {
+        Command::new(RUNCTL)
+            .current_dir(sb.work())
+            .env_clear()
+            .env("PATH", sb.path_var())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut children = Vec::new();
+    children.push(spawn(&[
+        "resume",
+        "work-dataset-full-run1",
+        "--stream",
+        "-j",
+        "4",
+        "--",
+        "./w.sh",
+    ]));
+    children.push(spawn(&[
+        "record",
+        "rec-dataset-full-run1",
+        "--from",
+        "results.jsonl",
+    ]));
+    for i in 0..32 {
+        children.push(spawn(&["new", "--model", "load"]));
+        if i % 2 == 0 {
+            children.push(spawn(&["version", "new", "style_1"]));
+        }
+    }
+    let mut names = Vec::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert_no_panic(&out);
+        let err = stderr(&out);
+        assert!(
+            matches!(out.status.code(), Some(0) | Some(3)),
+            "exit {:?}: {err}",
+            out.status.code()
+        );
+        assert!(!err.contains("busy") && !err.contains("locked"), "{err}");
+        names.push(stdout(&out));
+    }
+    let load: Vec<String> = names
+        .iter()
+        .filter(|n| n.starts_with("load-"))
+        .map(|n| n.trim().to_string())
+        .collect();
+    let mut distinct = load.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), load.len(), "{load:?}");
+    assert_eq!(
+        count(&sb, "SELECT count(*) FROM runs WHERE model = 'load'"),
+        load.len() as i64
+    );
+    let versions = count(&sb, "SELECT count(*) FROM versions");
+    let distinct_versions = count(&sb, "SELECT count(DISTINCT name) FROM versions");
+    assert_eq!(versions, distinct_versions);
+    assert_eq!(versions, 16);
+    assert_eq!(
+        count(
+            &sb,
+            "SELECT count(*) FROM results r JOIN runs u ON u.id = r.run_id WHERE u.model = 'work'"
+        ),
+        400
+    );
+    assert_eq!(
+        count(
+            &sb,
+            "SELECT count(*) FROM results r JOIN runs u ON u.id = r.run_id WHERE u.model = 'rec'"
+        ),
+        200
+    );
+}
