@@ -115,7 +115,9 @@ pub fn output_json(stdout: &[u8]) -> Result<String, String> {
     if text.is_empty() {
         return Ok("null".into());
     }
-    if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() {
+    // Parsed into a Value, not merely skipped over: serde's skip accepts numbers that a Value
+    // cannot hold (7E17777977), which would make the stored output unreadable later.
+    if serde_json::from_str::<Value>(text).is_ok() {
         return Ok(text.to_string());
     }
     Ok(Value::String(text.to_string()).to_string())
@@ -166,6 +168,8 @@ mod tests {
         assert_eq!(output_json(b"{\"a\": 1}\n").unwrap(), "{\"a\": 1}");
         assert_eq!(output_json(b"hello\n").unwrap(), "\"hello\"");
         assert_eq!(output_json(b"").unwrap(), "null");
+        // Found by fuzzing: a number out of range is text, not JSON.
+        assert_eq!(output_json(b"\n\n7E17777977").unwrap(), "\"7E17777977\"");
         assert!(output_json(b"\xff\xfe").is_err());
     }
 

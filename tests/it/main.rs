@@ -5,6 +5,7 @@
 mod common;
 mod faults;
 mod foundation;
+mod fuzz_corpus;
 mod hashing;
 mod ledger;
 mod migrate_runs;
