@@ -9,8 +9,11 @@ use runctl::project::HashAlgo;
 use runctl::store::{SourceMeta, Store};
 use runctl::{hashing, naming, pipeline_config, project, source, versions, work};
 
+/// A property check over one input; it panics when the property does not hold.
+pub type Check = fn(&[u8]);
+
 /// Every target, by name, with its check.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Check)] = &[
     ("naming", naming_rules),
     ("config", config_file),
     ("hash", hash_parts),
