@@ -28,3 +28,15 @@ export PYTHON
 median_ms() {
   python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][int(sys.argv[2])]; print("%.3f" % (r["median"]*1000))' "$1" "$2"
 }
+
+# The static Linux build of the README (no dynamic loader, no relocations at start-up), when
+# this is x86_64 Linux: RUNCTL_STATIC, else empty.
+build_static() {
+  RUNCTL_STATIC=""
+  if [ "$(uname -sm)" = "Linux x86_64" ]; then
+    (cd "$REPO" && RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
+      cargo build --release --quiet --target x86_64-unknown-linux-gnu --bin runctl)
+    RUNCTL_STATIC="$REPO/target/x86_64-unknown-linux-gnu/release/runctl"
+  fi
+  export RUNCTL_STATIC
+}

@@ -5,6 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 ensure_hyperfine
 build_release
+build_static
 
 PROJ="$OUT/naming-project"
 PYPROJ="$OUT/naming-python"
@@ -43,6 +44,12 @@ hyperfine -N --warmup 10 --runs 300 \
   "$RUNCTL new --model Qwen2-7B --dataset drg_letters" \
   "$RUNCTL name --model Qwen2-7B --dataset drg_letters" \
   --export-json "$OUT/naming-runctl.json" >&2
+if [ -n "$RUNCTL_STATIC" ]; then
+  hyperfine -N --warmup 10 --runs 300 \
+    "$RUNCTL_STATIC new --model Qwen2-7B --dataset drg_letters" \
+    "$RUNCTL_STATIC name --model Qwen2-7B --dataset drg_letters" \
+    --export-json "$OUT/naming-static.json" >&2
+fi
 # SQLite's own floor: a whole process (the sqlite3 shell) that opens the same WAL database and
 # runs the counter's query, nothing else.
 command -v sqlite3 >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq sqlite3 >/dev/null; }
@@ -75,7 +82,23 @@ a real run (the project ends with ${runs} runs). The Python floor does the seed'
 | \`runctl new\` (allocate in SQLite + 2 folders + pointers) | ${new} ms | ${py_new} ms | ${r_new}x | < 5 ms |
 | \`runctl name\` (read-only) | ${name} ms | ${py_name} ms | ${r_name}x | < 2 ms |
 
+STATIC_ROWS
 SQLite's own floor on this machine, the \`sqlite3\` shell opening the same WAL database and running
 the counter's query as a whole process: ${floor} ms (median, same run).
 MD
+if [ -n "$RUNCTL_STATIC" ]; then
+  s_new=$(median_ms "$OUT/naming-static.json" 0)
+  s_name=$(median_ms "$OUT/naming-static.json" 1)
+  rows="| static Linux build (README): \`runctl new\` | ${s_new} ms | ${py_new} ms | $(python3 -c "print('%.1f' % ($py_new / $s_new))")x | < 5 ms |\n| static Linux build: \`runctl name\` | ${s_name} ms | ${py_name} ms | $(python3 -c "print('%.1f' % ($py_name / $s_name))")x | < 2 ms |\n"
+else
+  rows=""
+fi
+python3 - "$OUT/naming.md" "$rows" <<'PY'
+import sys
+path, rows = sys.argv[1], sys.argv[2].replace("\\n", "\n")
+text = open(path).read()
+# The static rows belong at the end of the table, before the floor paragraph.
+text = text.replace("\nSTATIC_ROWS\n", rows + "\n" if rows else "\n")
+open(path, "w").write(text)
+PY
 cat "$OUT/naming.md"
