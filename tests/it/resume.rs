@@ -1017,3 +1017,32 @@ fn chaos_ten_sigkills_then_resume_equals_an_uninterrupted_run() {
     assert_eq!(count(&sb, "SELECT count(*) FROM results"), N as i64);
     assert_eq!(export_lines(&sb), expected);
 }
+
+#[test]
+fn after_the_grace_period_items_in_flight_are_killed() {
+    let sb = Sandbox::new();
+    run_with_items(&sb, 2);
+    let w = worker(
+        &sb,
+        "stuck.sh",
+        "#!/bin/sh\ncat >/dev/null\necho started >> started.log\nsleep 60\n",
+    );
+    let child = spawn_resume(&sb, &["-j", "2", "--grace", "400ms", "--", &w]);
+    wait_for("both items to start", || {
+        std::fs::read_to_string(sb.work().join("started.log")).is_ok_and(|s| s.lines().count() == 2)
+    });
+    let start = Instant::now();
+    signal(&child, nix::sys::signal::Signal::SIGTERM);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(400), "{took:?}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    assert!(
+        stderr(&out).contains("the grace period of 0.4s is over"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(count(&sb, "SELECT count(*) FROM results"), 0);
+    assert_eq!(status(&sb), "interrupted");
+}
