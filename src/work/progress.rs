@@ -39,16 +39,9 @@ impl Style {
 #[derive(Debug, Clone)]
 pub struct Notifier {
     bar: Option<ProgressBar>,
-    quiet: bool,
 }
 
 impl Notifier {
-    /// A note (suppressed when quiet).
-    pub fn note(&self, message: &str) {
-        if !self.quiet {
-            self.warn(message);
-        }
-    }
     /// A warning (shown even when quiet).
     pub fn warn(&self, message: &str) {
         match &self.bar {
@@ -97,7 +90,6 @@ impl Display {
     pub fn notifier(&self) -> Notifier {
         Notifier {
             bar: self.bar.clone(),
-            quiet: self.style == Style::Quiet,
         }
     }
 
