@@ -17,6 +17,7 @@ mod plugins;
 mod prompt;
 mod resolve;
 mod resume;
+mod resume_summary;
 mod run_view;
 mod runs_cmd;
 mod version;

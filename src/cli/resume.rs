@@ -7,10 +7,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use serde::Serialize;
 
-use super::{Ctx, output, run_view};
-use crate::error::{CliError, Kind, Result};
+use super::{Ctx, run_view};
+use crate::error::{CliError, Result};
 use crate::project::Project;
 use crate::store::{RunRow, Selection, Store};
 use crate::work::{self, Mode, WorkSettings, settings};
@@ -122,28 +121,6 @@ pub struct ResumeArgs {
     command: Vec<OsString>,
 }
 
-/// `runctl resume --json`.
-#[derive(Debug, Serialize)]
-struct ResumeOutput {
-    run: String,
-    id: String,
-    status: String,
-    pass: PassOutput,
-    items: Option<run_view::ItemsOutput>,
-}
-
-#[derive(Debug, Serialize)]
-struct PassOutput {
-    selected: u64,
-    ok: u64,
-    errors: u64,
-    errors_by_category: std::collections::BTreeMap<String, u64>,
-    retried: u64,
-    seconds: f64,
-    items_per_second: f64,
-    interrupted: bool,
-}
-
 pub fn resume(ctx: &Ctx, args: ResumeArgs) -> Result<()> {
     let project = ctx.require_project()?;
     let store = ctx.open_store(&project)?;
@@ -229,7 +206,14 @@ pub fn work_on(
     }
     .max(0) as u64;
     if selected == 0 {
-        return nothing_to_do(ctx, &store, &run, retry_errors, &before, request.json);
+        return super::resume_summary::nothing_to_do(
+            ctx,
+            &store,
+            &run,
+            retry_errors,
+            &before,
+            request.json,
+        );
     }
     let options = options_of(ctx, &settings, request.work, selection, selected);
     let worker = work::Worker {
@@ -258,7 +242,7 @@ pub fn work_on(
             .map_err(|e| format!("lost the run's lock: {}", e.message))
     });
     let summary = work::run(&store, recorder, &run.id, worker, options, keep)?;
-    finish(ctx, &store, &run, selected, &summary, request.json)
+    super::resume_summary::finish(ctx, &store, &run, selected, &summary, request.json)
 }
 
 /// The worker command with its program looked up on PATH once, not at each of thousands of
@@ -353,147 +337,6 @@ fn check_config(ctx: &Ctx, run: &RunRow, path: &std::path::Path) -> Result<()> {
             run.name,
             keys.join(", ")
         ));
-    }
-    Ok(())
-}
-
-fn nothing_to_do(
-    ctx: &Ctx,
-    store: &Store,
-    run: &RunRow,
-    retry_errors: bool,
-    p: &crate::store::Progress,
-    json: bool,
-) -> Result<()> {
-    let status = if p.n_errors > 0 {
-        "completed_with_errors"
-    } else {
-        "completed"
-    };
-    store.mark_run_finished(&run.id, status, None, &crate::store::now_text())?;
-    if json {
-        let out = ResumeOutput {
-            run: run.name.clone(),
-            id: run.id.clone(),
-            status: status.into(),
-            pass: PassOutput {
-                selected: 0,
-                ok: 0,
-                errors: 0,
-                errors_by_category: Default::default(),
-                retried: 0,
-                seconds: 0.0,
-                items_per_second: 0.0,
-                interrupted: false,
-            },
-            items: run_view::ItemsOutput::of(store, &run.id)?,
-        };
-        output::print_json(&out)?;
-    }
-    if retry_errors {
-        ctx.note(format!("run {}: no failed items to retry", run.name));
-    } else if p.n_errors > 0 {
-        ctx.note(format!(
-            "run {}: nothing remaining; {} items failed (retry them with 'runctl resume {} --retry-errors')",
-            run.name, p.n_errors, run.name
-        ));
-    } else {
-        ctx.note(format!("run {}: nothing remaining", run.name));
-    }
-    Ok(())
-}
-
-fn finish(
-    ctx: &Ctx,
-    store: &Store,
-    run: &RunRow,
-    selected: u64,
-    summary: &work::Summary,
-    json: bool,
-) -> Result<()> {
-    let p = &summary.progress;
-    let remaining = (p.n_items - p.n_completed - p.n_errors).max(0);
-    let status = if summary.interrupted {
-        "interrupted"
-    } else if summary.fatal.is_some() || remaining > 0 {
-        "failed"
-    } else if p.n_errors > 0 {
-        "completed_with_errors"
-    } else {
-        "completed"
-    };
-    store.mark_run_finished(&run.id, status, None, &crate::store::now_text())?;
-    let secs = summary.elapsed.as_secs_f64();
-    let done = summary.ok + summary.n_errors();
-    let rate = if secs > 0.0 { done as f64 / secs } else { 0.0 };
-    let by_category: Vec<String> = summary
-        .errors
-        .iter()
-        .map(|(c, n)| format!("{} {n}", c.as_str()))
-        .collect();
-    if json {
-        output::print_json(&ResumeOutput {
-            run: run.name.clone(),
-            id: run.id.clone(),
-            status: status.into(),
-            pass: PassOutput {
-                selected,
-                ok: summary.ok,
-                errors: summary.n_errors(),
-                errors_by_category: summary
-                    .errors
-                    .iter()
-                    .map(|(c, n)| (c.as_str().to_string(), *n))
-                    .collect(),
-                retried: summary.retried,
-                seconds: secs,
-                items_per_second: rate,
-                interrupted: summary.interrupted,
-            },
-            items: run_view::ItemsOutput::of(store, &run.id)?,
-        })?;
-    }
-    ctx.note(format!(
-        "run {} {status}: {} ok, {} errors{} in {secs:.1}s ({rate:.1} items/s){}\n  all items: {} of {} ok, {} errors, {remaining} remaining",
-        run.name,
-        summary.ok,
-        summary.n_errors(),
-        if by_category.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", by_category.join(", "))
-        },
-        if summary.retried > 0 {
-            format!(", {} retries", summary.retried)
-        } else {
-            String::new()
-        },
-        p.n_completed,
-        p.n_items,
-        p.n_errors,
-    ));
-    if let Some(fatal) = &summary.fatal {
-        return Err(
-            CliError::general(format!("run {} stopped: {fatal}", run.name)).hint(format!(
-                "fix the worker, then 'runctl resume {}' goes on where it stopped",
-                run.name
-            )),
-        );
-    }
-    if summary.interrupted {
-        let mut err = CliError::new(Kind::Interrupted, "");
-        err.exit_override = Some(130);
-        return Err(err);
-    }
-    if p.n_errors > 0 {
-        return Err(CliError::general(format!(
-            "{} of {} items of run {} failed",
-            p.n_errors, p.n_items, run.name
-        ))
-        .hint(format!(
-            "'runctl items {} --errors' lists them; 'runctl resume {} --retry-errors' retries them",
-            run.name, run.name
-        )));
     }
     Ok(())
 }
