@@ -9,6 +9,7 @@
 
 mod dispatch;
 mod per_item;
+mod pipes;
 pub mod progress;
 pub mod protocol;
 mod recorder;
