@@ -108,9 +108,28 @@ fn eta(
     if done < 2 || elapsed <= 0.0 || remaining <= 0 {
         return None;
     }
-    let seconds = remaining as f64 * elapsed / done as f64;
+    finish_at(now, elapsed, done, remaining)
+}
+
+/// When `remaining` more items will be done, from `now`, at the rate of `done` items in
+/// `elapsed_secs`; `None` before any is done.
+pub fn finish_at(
+    now: jiff::Timestamp,
+    elapsed_secs: f64,
+    done: i64,
+    remaining: i64,
+) -> Option<jiff::Timestamp> {
+    if done <= 0 || elapsed_secs < 0.0 {
+        return None;
+    }
+    let seconds = remaining.max(0) as f64 * elapsed_secs / done as f64;
     now.checked_add(jiff::SignedDuration::try_from_secs_f64(seconds).ok()?)
         .ok()
+}
+
+/// A time as `runs.eta` holds it.
+pub fn eta_stamp(at: jiff::Timestamp) -> String {
+    at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 fn source_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SourceRow> {
@@ -261,30 +280,28 @@ impl Store {
         })
     }
 
-    /// Stream the selected items of a run in key order: `(key, data JSON, location)`. `f` returns
-    /// false to stop early.
+    /// Stream the selected items of a run in key order: `(key, data JSON, location)`, read a
+    /// page at a time ([`Store::items_page`]). `f` returns false to stop early.
     pub fn for_each_item(
         &self,
         run_id: &str,
         selection: Selection,
         mut f: impl FnMut(&str, &str, &str) -> bool,
     ) -> Result<(), StoreError> {
-        let filter = selection_filter(selection);
-        let sql = format!(
-            "SELECT i.key, i.data, i.location FROM items i JOIN runs ru ON ru.source_id = i.source_id \
-             WHERE ru.id = ?1 {filter} ORDER BY i.key"
-        );
-        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.sql_err(e))?;
-        let mut rows = stmt.query([run_id]).map_err(|e| self.sql_err(e))?;
-        while let Some(row) = rows.next().map_err(|e| self.sql_err(e))? {
-            let key: String = row.get(0).map_err(|e| self.sql_err(e))?;
-            let data: String = row.get(1).map_err(|e| self.sql_err(e))?;
-            let location: String = row.get(2).map_err(|e| self.sql_err(e))?;
-            if !f(&key, &data, &location) {
-                break;
+        const PAGE: usize = 1000;
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.items_page(run_id, selection, after.as_deref(), PAGE)?;
+            for item in &page {
+                if !f(&item.key, &item.data, &item.location) {
+                    return Ok(());
+                }
+            }
+            match page.last() {
+                Some(last) if page.len() == PAGE => after = Some(last.key.clone()),
+                _ => return Ok(()),
             }
         }
-        Ok(())
     }
 
     /// Upsert results in one transaction, keeping the run's counters (`n_completed`,
@@ -451,7 +468,7 @@ impl Store {
         } else {
             parse(first).and_then(|f| eta(f, jiff::Timestamp::now(), done, progress.n_items - done))
         }
-        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+        .map(eta_stamp);
         self.conn
             .execute(
                 "UPDATE runs SET n_completed = ?2, n_errors = ?3, last_progress_at = ?4, eta = ?5 WHERE id = ?1",

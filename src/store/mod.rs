@@ -20,6 +20,7 @@ use rusqlite::Connection;
 pub use hashes::{HashRecord, LinkRecord, Recorded};
 pub use ledger::{
     ExportRow, IngestError, PageItem, Progress, ResultIn, Selection, SourceMeta, SourceRow,
+    eta_stamp, finish_at,
 };
 pub use runs::{Allocation, RunFilter, RunRow};
 pub use schema::{MigrationInfo, SchemaStatus};

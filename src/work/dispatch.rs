@@ -142,10 +142,7 @@ pub(crate) fn run(
         };
         let result = hub.dispatch(&report_rx);
         if result.is_err() {
-            control.fail("the dispatcher stopped".into());
-            control
-                .kill
-                .store(true, std::sync::atomic::Ordering::SeqCst);
+            control.abort("the dispatcher stopped".into());
         }
         hub.work = None;
         // Let the slots finish what they hold and pass on their last results.
@@ -195,7 +192,14 @@ fn run_slot(
         Mode::PerItem => {
             for item in work.iter() {
                 if control.stopping() {
-                    let _ = reports.send(abandoned(item, slot));
+                    let now = crate::store::now_text();
+                    let _ = reports.send(Attempt::new(
+                        item,
+                        Outcome::Abandoned,
+                        Instant::now(),
+                        now,
+                        slot,
+                    ));
                     continue;
                 }
                 let (attempt, fatal) = super::per_item::attempt(
@@ -208,22 +212,10 @@ fn run_slot(
                 );
                 let _ = reports.send(attempt);
                 if let Some(message) = fatal {
-                    control.fail(message.clone());
+                    control.fail(message);
                 }
             }
         }
-    }
-}
-
-fn abandoned(item: Item, slot: usize) -> Attempt {
-    let now = crate::store::now_text();
-    Attempt {
-        item,
-        outcome: Outcome::Abandoned,
-        started_at: now.clone(),
-        finished_at: now,
-        duration: Duration::ZERO,
-        worker: slot,
     }
 }
 

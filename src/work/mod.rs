@@ -108,6 +108,26 @@ pub(crate) struct Attempt {
     pub worker: usize,
 }
 
+impl Attempt {
+    /// An attempt of `item` in `worker` that began at `started` and ends now.
+    pub fn new(
+        item: Item,
+        outcome: Outcome,
+        started: Instant,
+        started_at: String,
+        worker: usize,
+    ) -> Attempt {
+        Attempt {
+            item,
+            outcome,
+            started_at,
+            finished_at: crate::store::now_text(),
+            duration: started.elapsed(),
+            worker,
+        }
+    }
+}
+
 /// Flags shared by every thread of a pass.
 #[derive(Debug, Default)]
 pub(crate) struct Control {
@@ -132,6 +152,11 @@ impl Control {
             fatal.get_or_insert(message);
         }
         self.stop.store(true, Ordering::SeqCst);
+    }
+    /// Fail the pass and kill what is in flight: nothing more can be recorded.
+    pub fn abort(&self, message: String) {
+        self.fail(message);
+        self.kill.store(true, Ordering::SeqCst);
     }
 }
 

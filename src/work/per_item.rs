@@ -49,6 +49,15 @@ pub(crate) fn spawn_is_fatal(e: &std::io::Error) -> bool {
     ) || e.raw_os_error() == Some(nix::libc::ENOEXEC)
 }
 
+/// The error that stops a pass whose worker command cannot be run at all.
+pub(crate) fn cannot_run(worker: &Worker, e: &std::io::Error) -> String {
+    let program = worker
+        .argv
+        .first()
+        .map(|p| p.to_string_lossy().into_owned());
+    format!("cannot run {}: {e}", program.unwrap_or_default())
+}
+
 pub(crate) fn group_of(child: &Child) -> Pid {
     Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX))
 }
@@ -69,13 +78,8 @@ pub(crate) fn attempt(
 ) -> (Attempt, Option<String>) {
     let started = Instant::now();
     let started_at = crate::store::now_text();
-    let finish = |item: Item, outcome: Outcome| Attempt {
-        item,
-        outcome,
-        started_at: started_at.clone(),
-        finished_at: crate::store::now_text(),
-        duration: started.elapsed(),
-        worker: slot,
+    let finish = |item: Item, outcome: Outcome| {
+        Attempt::new(item, outcome, started, started_at.clone(), slot)
     };
     let Some(mut cmd) = command(worker, slot) else {
         return (
@@ -87,12 +91,10 @@ pub(crate) fn attempt(
     let mut child = match cmd.spawn() {
         Ok(child) => child,
         Err(e) if spawn_is_fatal(&e) => {
-            let program = worker
-                .argv
-                .first()
-                .map(|p| p.to_string_lossy().into_owned());
-            let message = format!("cannot run {}: {e}", program.unwrap_or_default());
-            return (finish(item, Outcome::Abandoned), Some(message));
+            return (
+                finish(item, Outcome::Abandoned),
+                Some(cannot_run(worker, &e)),
+            );
         }
         Err(e) => {
             let outcome = Outcome::Failed(Category::Spawn, format!("cannot start the worker: {e}"));

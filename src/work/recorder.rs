@@ -47,10 +47,7 @@ pub(crate) fn spawn(
             let result = record(store, &run_id, &rx, display, keep, &control);
             if let Err(e) = &result {
                 // Nothing more can be recorded: stop the pass, and let the workers' items go.
-                control.fail(format!("cannot record results: {e}"));
-                control
-                    .kill
-                    .store(true, std::sync::atomic::Ordering::SeqCst);
+                control.abort(format!("cannot record results: {e}"));
             }
             result
         })
@@ -123,20 +120,12 @@ fn record(
 /// The finish time of `remaining` items at this pass's rate so far, as stored in `runs.eta`;
 /// the finish time itself once nothing remains.
 fn eta_text(elapsed: Duration, done: u64, remaining: u64) -> Option<String> {
-    if done == 0 {
-        return None;
-    }
-    if remaining == 0 {
-        // Done: the ETA becomes the finish time.
-        return Some(
-            jiff::Timestamp::now()
-                .strftime("%Y-%m-%dT%H:%M:%SZ")
-                .to_string(),
-        );
-    }
-    let seconds = elapsed.as_secs_f64() * remaining as f64 / done as f64;
-    let at = jiff::Timestamp::now()
-        .checked_add(jiff::SignedDuration::try_from_secs_f64(seconds).ok()?)
-        .ok()?;
-    Some(at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+    let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    crate::store::finish_at(
+        jiff::Timestamp::now(),
+        elapsed.as_secs_f64(),
+        count(done),
+        count(remaining),
+    )
+    .map(crate::store::eta_stamp)
 }

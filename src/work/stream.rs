@@ -20,7 +20,9 @@ use crossbeam_channel::{Receiver, Select, Sender};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
-use super::per_item::{MAX_OUTPUT, STDERR_TAIL, command, group_of, kill_group, spawn_is_fatal};
+use super::per_item::{
+    MAX_OUTPUT, STDERR_TAIL, cannot_run, command, group_of, kill_group, spawn_is_fatal,
+};
 use super::pipes::{Lines, keep_stderr, read_lines, write_lines};
 use super::progress::Notifier;
 use super::protocol::{self, Category};
@@ -84,10 +86,7 @@ impl Slot<'_> {
                     kill_group(p.group);
                     reap(p, Duration::from_secs(1));
                 }
-                let flights: Vec<Flight> = st.in_flight.drain().map(|(_, f)| f).collect();
-                for f in flights {
-                    self.report(f.item, Outcome::Abandoned, f.started, f.started_at);
-                }
+                self.end_in_flight(&mut st, || Outcome::Abandoned);
                 self.abandon_queued(&mut st);
                 return;
             }
@@ -183,13 +182,7 @@ impl Slot<'_> {
                         }
                     }
                     if fatal {
-                        let program = self
-                            .worker
-                            .argv
-                            .first()
-                            .map(|p| p.to_string_lossy().into_owned());
-                        let message = format!("cannot run {}: {e}", program.unwrap_or_default());
-                        self.control.fail(message.clone());
+                        self.control.fail(cannot_run(self.worker, &e));
                     }
                     return;
                 }
@@ -331,7 +324,7 @@ impl Slot<'_> {
                 let fatal = format!(
                     "the worker exited {DEATHS_IN_A_ROW} times in a row before answering any item ({message})"
                 );
-                self.control.fail(fatal.clone());
+                self.control.fail(fatal);
                 st.input_open = false;
                 return;
             }
@@ -377,14 +370,14 @@ impl Slot<'_> {
     }
 
     fn fail_all(&mut self, st: &mut State, category: Category, message: &str) {
+        self.end_in_flight(st, || Outcome::Failed(category, message.to_string()));
+    }
+
+    /// Report every item in flight with `outcome`.
+    fn end_in_flight(&mut self, st: &mut State, outcome: impl Fn() -> Outcome) {
         let flights: Vec<Flight> = st.in_flight.drain().map(|(_, f)| f).collect();
         for f in flights {
-            self.report(
-                f.item,
-                Outcome::Failed(category, message.to_string()),
-                f.started,
-                f.started_at,
-            );
+            self.report(f.item, outcome(), f.started, f.started_at);
         }
     }
 
@@ -400,14 +393,9 @@ impl Slot<'_> {
     }
 
     fn report(&self, item: Item, outcome: Outcome, started: Instant, started_at: String) {
-        let _ = self.reports.send(Attempt {
-            item,
-            outcome,
-            started_at,
-            finished_at: now(),
-            duration: started.elapsed(),
-            worker: self.slot,
-        });
+        let _ = self
+            .reports
+            .send(Attempt::new(item, outcome, started, started_at, self.slot));
     }
 
     /// Close the worker's input and give it a moment to exit on its own.
