@@ -53,6 +53,20 @@ impl Sandbox {
         cmd
     }
 
+    /// runctl ARGS started in the background in `work/`, environment as [`Sandbox::cmd`] (less
+    /// RUST_BACKTRACE), stdout and stderr piped.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        std::process::Command::new(RUNCTL)
+            .current_dir(self.work())
+            .env_clear()
+            .env("PATH", self.path_var())
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
     /// Make `work/` a project.
     pub fn init(&self) {
         self.cmd().arg("init").assert().success();

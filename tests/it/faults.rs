@@ -4,7 +4,7 @@
 //! load of every writer at once. Each: a clear error and exit code, nothing recorded lost, and
 //! the next command works.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
@@ -231,15 +231,7 @@ fn removing_the_lock_folder_under_a_running_resume_does_not_let_a_second_one_in(
         &sb.work().join("slow.sh"),
         "#!/bin/sh\ncat >/dev/null\nsleep 0.1\necho \"$RUNCTL_ITEM_KEY\" >> seen.log\necho ok\n",
     );
-    let first = Command::new(RUNCTL)
-        .current_dir(sb.work())
-        .env_clear()
-        .env("PATH", sb.path_var())
-        .args(["resume", "-j", "1", "--", "./slow.sh"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let first = sb.spawn(&["resume", "-j", "1", "--", "./slow.sh"]);
     let start = Instant::now();
     while !sb.work().join("seen.log").exists() {
         assert!(start.elapsed() < Duration::from_secs(20));
@@ -411,17 +403,7 @@ fn a_mixed_load_of_every_writer_at_once_never_shows_busy_and_keeps_counters_dist
         lines.push_str(&format!("{{\"key\":\"k{i:06}\",\"ok\":{i}}}\n"));
     }
     std::fs::write(sb.work().join("results.jsonl"), lines).unwrap();
-    let spawn = |args: &[&str]| {
-        Command::new(RUNCTL)
-            .current_dir(sb.work())
-            .env_clear()
-            .env("PATH", sb.path_var())
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
+    let spawn = |args: &[&str]| sb.spawn(args);
     let mut children = Vec::new();
     children.push(spawn(&[
         "resume",

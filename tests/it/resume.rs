@@ -2,7 +2,7 @@
 //! real lock, real drift), per-item and stream workers in sh, timeouts, retries, rate, worker
 //! death, SIGINT once and twice, big and unreadable output, and a chaos run killed ten times.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
@@ -46,16 +46,7 @@ fn resume(sb: &Sandbox, args: &[&str]) -> std::process::Output {
 
 /// `runctl resume ARGS` started in the background, its stderr piped.
 fn spawn_resume(sb: &Sandbox, args: &[&str]) -> Child {
-    Command::new(RUNCTL)
-        .current_dir(sb.work())
-        .env_clear()
-        .env("PATH", sb.path_var())
-        .arg("resume")
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+    sb.spawn(&[&["resume"], args].concat())
 }
 
 fn db(sb: &Sandbox) -> rusqlite::Connection {
