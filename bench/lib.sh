@@ -14,9 +14,20 @@ ensure_hyperfine() {
   fi
 }
 
+# installed_copy FILE KIND: FILE copied to $OUT/install/KIND/, as `cargo install` copies the
+# binary it built into ~/.cargo/bin. The whole-process timings are of that copy, the file users
+# run: the file the linker wrote takes more page faults to start here (239 against 217 for
+# `runctl name`, the same bytes; `perf stat -r 300`), about 0.2 ms of a 2 ms command.
+installed_copy() {
+  mkdir -p "$OUT/install/$2"
+  rm -f "$OUT/install/$2/runctl"
+  cp "$1" "$OUT/install/$2/runctl"
+  echo "$OUT/install/$2/runctl"
+}
+
 build_release() {
   (cd "$REPO" && cargo build --release --quiet)
-  RUNCTL="$REPO/target/release/runctl"
+  RUNCTL="$(installed_copy "$REPO/target/release/runctl" default)"
   export RUNCTL
 }
 
@@ -36,7 +47,7 @@ build_static() {
   if [ "$(uname -sm)" = "Linux x86_64" ]; then
     (cd "$REPO" && RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
       cargo build --release --quiet --target x86_64-unknown-linux-gnu --bin runctl)
-    RUNCTL_STATIC="$REPO/target/x86_64-unknown-linux-gnu/release/runctl"
+    RUNCTL_STATIC="$(installed_copy "$REPO/target/x86_64-unknown-linux-gnu/release/runctl" static)"
   fi
   export RUNCTL_STATIC
 }

@@ -7,10 +7,14 @@ ensure_hyperfine
 build_release
 build_static
 
+# One project per build, each starting empty like the Python floor's, so that every `name` is
+# timed over the same number of run folders (310: the 10 warmup and 300 timed `new`).
 PROJ="$OUT/naming-project"
+PROJ_STATIC="$OUT/naming-project-static"
 PYPROJ="$OUT/naming-python"
-rm -rf "$PROJ" "$PYPROJ" && mkdir -p "$PROJ" "$PYPROJ/outputs" "$PYPROJ/logs"
+rm -rf "$PROJ" "$PROJ_STATIC" "$PYPROJ" && mkdir -p "$PROJ" "$PROJ_STATIC" "$PYPROJ/outputs" "$PYPROJ/logs"
 (cd "$PROJ" && "$RUNCTL" -q init)
+(cd "$PROJ_STATIC" && "$RUNCTL" -q init)
 
 cat > "$OUT/naming_floor.py" <<'PY'
 # The seed's naming, as a pipeline would do it in Python: slug the segments, scan outputs/ and
@@ -45,6 +49,7 @@ hyperfine -N --warmup 10 --runs 300 \
   "$RUNCTL name --model Qwen2-7B --dataset drg_letters" \
   --export-json "$OUT/naming-runctl.json" >&2
 if [ -n "$RUNCTL_STATIC" ]; then
+  cd "$PROJ_STATIC"
   hyperfine -N --warmup 10 --runs 300 \
     "$RUNCTL_STATIC new --model Qwen2-7B --dataset drg_letters" \
     "$RUNCTL_STATIC name --model Qwen2-7B --dataset drg_letters" \
@@ -62,6 +67,24 @@ hyperfine -N --warmup 10 --runs 300 \
   "$PYTHON $OUT/naming_floor.py name" \
   --export-json "$OUT/naming-python.json" >&2
 
+# How `name` grows with the folders it must read: 5,000 run folders in outputs/ and in logs/,
+# made by hand, the same for runctl and the Python floor.
+BIG="$OUT/naming-big"
+rm -rf "$BIG" && mkdir -p "$BIG/outputs" "$BIG/logs"
+(cd "$BIG" && "$RUNCTL" -q init)
+for d in outputs logs; do
+  (cd "$BIG/$d" && seq 1 5000 | sed 's/^/qwen2-7b-drg_letters-full-run/' | xargs mkdir)
+done
+BIG_RUNCTL="${RUNCTL_STATIC:-$RUNCTL}"
+cd "$BIG"
+hyperfine -N --warmup 10 --runs 200 \
+  "$BIG_RUNCTL name --model Qwen2-7B --dataset drg_letters" \
+  "$PYTHON $OUT/naming_floor.py name" \
+  --export-json "$OUT/naming-big.json" >&2
+big=$(median_ms "$OUT/naming-big.json" 0)
+py_big=$(median_ms "$OUT/naming-big.json" 1)
+big_kind=$([ -n "$RUNCTL_STATIC" ] && echo "static Linux build" || echo "default build")
+
 new=$(median_ms "$OUT/naming-runctl.json" 0)
 name=$(median_ms "$OUT/naming-runctl.json" 1)
 py_new=$(median_ms "$OUT/naming-python.json" 0)
@@ -74,8 +97,10 @@ cat > "$OUT/naming.md" <<MD
 ### Run naming
 
 \`bench/naming.sh\`: whole processes, \`hyperfine -N\`, 300 runs each; every timed \`new\` allocates
-a real run (the project ends with ${runs} runs). The Python floor does the seed's naming with
-\`os.listdir\` + \`mkdir\` and no database (so no atomicity, no record).
+a real run (each build has its own project, which ends with ${runs} runs, so every \`name\` reads
+as many run folders as the Python floor's). The binaries timed are installed copies, as
+\`cargo install\` leaves them. The Python floor does the seed's naming with \`os.listdir\` +
+\`mkdir\` and no database (so no atomicity, no record).
 
 | command | median | Python floor | runctl faster by | target |
 |---|---|---|---|---|
@@ -83,6 +108,11 @@ a real run (the project ends with ${runs} runs). The Python floor does the seed'
 | \`runctl name\` (read-only) | ${name} ms | ${py_name} ms | ${r_name}x | < 2 ms |
 
 STATIC_ROWS
+With 5,000 run folders in \`outputs/\` and in \`logs/\` (made by hand, same for both): ${big_kind}
+\`runctl name\` ${big} ms, the Python floor ${py_big} ms. Reading the folders is the part that
+grows with the number of runs, and it is the kernel's work (ext4 reads a hashed directory
+entry by entry), paid by any tool that must not reuse a hand-made folder's number.
+
 SQLite's own floor on this machine, the \`sqlite3\` shell opening the same WAL database and running
 the counter's query as a whole process: ${floor} ms (median, same run).
 MD

@@ -257,8 +257,11 @@ pub fn run_suffix(n: u32) -> String {
 
 /// The number N of a name ending in `-run<N>`.
 pub fn run_number(name: &str) -> Option<u32> {
-    let (_, tail) = name.rsplit_once("-run")?;
-    if tail.is_empty() || tail.len() > 9 || !tail.bytes().all(|b| b.is_ascii_digit()) {
+    // Byte by byte, not `rsplit_once`: `runctl name` runs this over every folder of outputs/
+    // and logs/, and a substring searcher per folder was a quarter of its work.
+    let digits = name.bytes().rev().take_while(u8::is_ascii_digit).count();
+    let (head, tail) = name.split_at(name.len() - digits);
+    if digits == 0 || digits > 9 || !head.ends_with("-run") {
         return None;
     }
     tail.parse().ok()

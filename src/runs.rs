@@ -68,12 +68,19 @@ fn folder_max(dirs: &[&Path], scope: Scope, segments: &[&Segments]) -> Option<u3
         .collect();
     let mut max = None;
     for dir in dirs {
-        let Ok(entries) = std::fs::read_dir(dir) else {
+        // nix's iterator lends each name instead of allocating two strings per entry, as
+        // `std::fs::read_dir` does: a project can have thousands of run folders.
+        let flags = nix::fcntl::OFlag::O_RDONLY
+            | nix::fcntl::OFlag::O_DIRECTORY
+            | nix::fcntl::OFlag::O_CLOEXEC;
+        let Ok(mut entries) = nix::dir::Dir::open(*dir, flags, nix::sys::stat::Mode::empty())
+        else {
             continue;
         };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
+        for entry in entries.iter().flatten() {
+            let Ok(name) = entry.file_name().to_str() else {
+                continue;
+            };
             if !prefixes.iter().any(|p| name.starts_with(p.as_str())) {
                 continue;
             }

@@ -287,7 +287,20 @@ impl Ctx {
 /// Parse the command line. On a usage error (or `--help`/`--version`), print it and return the
 /// exit code to end with.
 pub fn parse() -> std::result::Result<Cli, ExitCode> {
-    Cli::try_parse().map_err(|err| {
+    use clap::{CommandFactory, FromArgMatches};
+    let mut command = Cli::command();
+    let parsed = command
+        .try_get_matches_from_mut(std::env::args_os())
+        .and_then(|mut matches| {
+            let cli = Cli::from_arg_matches_mut(&mut matches);
+            // Dropping the matches and the tree of every subcommand's arguments costs more than
+            // parsing: the process is about to do its work and exit, so they are left to it.
+            std::mem::forget(matches);
+            cli
+        })
+        .map_err(|err| err.format(&mut command));
+    std::mem::forget(command);
+    parsed.map_err(|err| {
         // A closed stdout while printing help is not worth reporting.
         let _ = err.print();
         ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2))
