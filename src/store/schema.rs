@@ -258,28 +258,6 @@ impl Store {
 mod tests {
     use super::*;
 
-    /// Regenerate the fixture of a schema version with
-    /// `RUNCTL_FIXTURE_VERSION=N cargo test --lib write_fixture -- --ignored`, once, when a migration
-    /// lands; fixtures are never edited afterwards.
-    #[test]
-    #[ignore]
-    fn write_fixture() {
-        let version: i32 = std::env::var("RUNCTL_FIXTURE_VERSION")
-            .map(|v| v.parse().unwrap())
-            .unwrap_or(1);
-        let out = PathBuf::from(format!(
-            "{}/tests/fixtures/state-v{version}.db",
-            env!("CARGO_MANIFEST_DIR")
-        ));
-        let _ = std::fs::remove_file(&out);
-        let mut conn = Connection::open(&out).unwrap();
-        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-        embedded::migrations::runner()
-            .set_target(refinery::Target::Version(version))
-            .run(&mut conn)
-            .unwrap();
-    }
-
     #[test]
     fn versions_are_contiguous_from_one_to_latest() {
         let versions: Vec<i64> = known().iter().map(|(m, _)| m.version).collect();
