@@ -388,6 +388,12 @@ mod tests {
         assert_eq!(run_number("qwen-x-full-run"), None);
         assert_eq!(run_number("qwen-x-full-run1a"), None);
         assert_eq!(run_number("plain"), None);
+        assert_eq!(run_number("run5"), None);
+        assert_eq!(run_number("x-run-5"), None);
+        assert_eq!(run_number("x-run5-run6"), Some(6));
+        assert_eq!(run_number("x-run1234567890"), None);
+        assert_eq!(run_number("x-run123456789"), Some(123_456_789));
+        assert_eq!(run_number("x-run٣"), None);
         let t = jiff::civil::date(2025, 12, 28).at(14, 30, 25, 789_456_000);
         let id = run_id(&t, [0xa3, 0xf9]);
         assert_eq!(id, "20251228_143025_789456_a3f9");
