@@ -2,7 +2,7 @@
 //! import` / `version export` of the versions JSON file.
 
 use std::io::BufRead;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use serde::Serialize;
@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::version::{VersionOutput, open};
 use super::{Ctx, output, prompt};
 use crate::error::{CliError, Result};
-use crate::store::{AddConflict, NewVersion};
+use crate::store::{AddConflict, NewVersion, Store};
 use crate::versions::{self, FileVersion, SyncAction, VersionsFile};
 
 /// Match a bucket listing to the versions: give waiting versions their artifacts, no duplicates
@@ -261,27 +261,61 @@ fn as_new(
 
 pub fn import(ctx: &Ctx, args: ImportArgs) -> Result<()> {
     let (template, mut store) = open(ctx, true)?;
-    let path = ctx.cwd.join(&args.file);
-    let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
+    let file = read_versions_file(&ctx.cwd.join(&args.file))?;
+    let mut report = String::new();
+    let (news, merged_away) = merge_duplicates(&template, &file, &args, &mut report)?;
+    let (to_add, no_family) = additions(&file, news, &merged_away, &mut report);
+    let (imported, conflicts) = if args.dry_run {
+        for (_, new) in &to_add {
+            let name = new.name.as_deref().unwrap_or("");
+            report.push_str(&format!("would import {} {name}\n", new.family));
+        }
+        (to_add.len(), 0)
+    } else {
+        add_all(&mut store, to_add, &mut report)?
+    };
+    report.push_str(&format!(
+        "{} {imported}, skipped {}\n",
+        if args.dry_run {
+            "would import"
+        } else {
+            "imported"
+        },
+        no_family + conflicts
+    ));
+    output::print(&report)
+}
+
+fn read_versions_file(path: &Path) -> Result<VersionsFile> {
+    let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => {
             CliError::not_found(format!("{} does not exist", path.display()))
         }
-        _ => CliError::io("read", &path, e),
+        _ => CliError::io("read", path, e),
     })?;
-    let file: VersionsFile = serde_json::from_str(&text).map_err(|e| {
+    serde_json::from_str(&text).map_err(|e| {
         CliError::general(format!("{}:{}:{}: not a versions file: {e}", path.display(), e.line(), e.column()))
             .hint("expected {\"versions\": [{\"id\": ..., \"name\": ..., \"status\": ..., \"loraUrl\": ...}]}")
-    })?;
+    })
+}
+
+/// Each entry as the version it will add (`None`: no family or no name), after the pairs of
+/// entries that are one version (a waiting one and its synced twin) are merged (asked about on
+/// a terminal) or kept apart; and which entries were merged into their partner.
+fn merge_duplicates(
+    template: &versions::Template,
+    file: &VersionsFile,
+    args: &ImportArgs,
+    report: &mut String,
+) -> Result<(Vec<Option<NewVersion>>, Vec<bool>)> {
     let family = args.family.as_deref();
-    let pairs = versions::duplicate_pairs(&template, &file.versions, family);
     let mut merged_away = vec![false; file.versions.len()];
     let mut news: Vec<Option<NewVersion>> = file
         .versions
         .iter()
-        .map(|e| as_new(&template, e, family))
+        .map(|e| as_new(template, e, family))
         .collect();
-    let mut report = String::new();
-    for (waiting, synced) in pairs {
+    for (waiting, synced) in versions::duplicate_pairs(template, &file.versions, family) {
         let (w, s) = (&file.versions[waiting], &file.versions[synced]);
         let describe = format!(
             "entry {} ({}, {}) and entry {} ({}, {}) are the same version",
@@ -300,7 +334,7 @@ pub fn import(ctx: &Ctx, args: ImportArgs) -> Result<()> {
                 "pass --yes to merge every pair, or --dry-run to list them",
             )?
         };
-        let partner_family = versions::entry_identity(&template, s, family).map(|(f, _)| f);
+        let partner_family = versions::entry_identity(template, s, family).map(|(f, _)| f);
         if !merge {
             // Both stay, as the file had them: the synced entry under its own name, the
             // waiting one in the family it pairs with.
@@ -309,7 +343,7 @@ pub fn import(ctx: &Ctx, args: ImportArgs) -> Result<()> {
                 new.name = Some(raw.clone());
             }
             if let Some(slot @ None) = news.get_mut(waiting) {
-                *slot = as_new(&template, w, partner_family.as_deref());
+                *slot = as_new(template, w, partner_family.as_deref());
             }
             continue;
         }
@@ -324,7 +358,7 @@ pub fn import(ctx: &Ctx, args: ImportArgs) -> Result<()> {
         if let Some(slot) = news.get_mut(waiting) {
             let Some(new) = slot
                 .take()
-                .or_else(|| as_new(&template, w, partner_family.as_deref()))
+                .or_else(|| as_new(template, w, partner_family.as_deref()))
             else {
                 continue;
             };
@@ -338,13 +372,23 @@ pub fn import(ctx: &Ctx, args: ImportArgs) -> Result<()> {
         }
         merged_away[synced] = true;
     }
-    let (mut imported, mut skipped) = (0, 0);
-    let mut to_add: Vec<(String, NewVersion)> = Vec::new();
-    for (i, new) in news.into_iter().enumerate() {
-        if merged_away[i] {
+    Ok((news, merged_away))
+}
+
+/// The versions to add, each with a label for the report (its id, name or position); and how
+/// many entries were skipped for want of a family or a name.
+fn additions(
+    file: &VersionsFile,
+    news: Vec<Option<NewVersion>>,
+    merged_away: &[bool],
+    report: &mut String,
+) -> (Vec<(String, NewVersion)>, usize) {
+    let mut skipped = 0;
+    let mut to_add = Vec::new();
+    for (i, (entry, new)) in file.versions.iter().zip(news).enumerate() {
+        if merged_away.get(i).copied().unwrap_or(false) {
             continue;
         }
-        let entry = &file.versions[i];
         let label = entry
             .id
             .clone()
@@ -360,51 +404,45 @@ pub fn import(ctx: &Ctx, args: ImportArgs) -> Result<()> {
             }
         }
     }
-    if args.dry_run {
-        for (_, new) in &to_add {
-            imported += 1;
-            let name = new.name.as_deref().unwrap_or("");
-            report.push_str(&format!("would import {} {name}\n", new.family));
-        }
-    } else {
-        // One transaction for the whole file.
-        let news: Vec<NewVersion> = to_add.iter().map(|(_, n)| n.clone()).collect();
-        let results = store.add_versions(&news, versions::version_number)?;
-        for ((label, new), result) in to_add.into_iter().zip(results) {
-            match result {
-                Ok(row) => {
-                    imported += 1;
-                    report.push_str(&format!(
-                        "imported {} {} ({})\n",
-                        row.family, row.name, row.status
-                    ));
-                }
-                Err(AddConflict::NameTaken) => {
-                    skipped += 1;
-                    report.push_str(&format!(
-                        "skipped {label}: {} {} is already in the registry\n",
-                        new.family,
-                        new.name.unwrap_or_default()
-                    ));
-                }
-                Err(AddConflict::JobTaken { family, name }) => {
-                    skipped += 1;
-                    report.push_str(&format!(
-                        "skipped {label}: its job id already belongs to {family} {name}\n"
-                    ));
-                }
+    (to_add, skipped)
+}
+
+/// Add the versions in one transaction; returns how many were added and how many were
+/// skipped because their name or job id is taken.
+fn add_all(
+    store: &mut Store,
+    to_add: Vec<(String, NewVersion)>,
+    report: &mut String,
+) -> Result<(usize, usize)> {
+    let news: Vec<NewVersion> = to_add.iter().map(|(_, n)| n.clone()).collect();
+    let results = store.add_versions(&news, versions::version_number)?;
+    let (mut imported, mut skipped) = (0, 0);
+    for ((label, new), result) in to_add.into_iter().zip(results) {
+        match result {
+            Ok(row) => {
+                imported += 1;
+                report.push_str(&format!(
+                    "imported {} {} ({})\n",
+                    row.family, row.name, row.status
+                ));
+            }
+            Err(AddConflict::NameTaken) => {
+                skipped += 1;
+                report.push_str(&format!(
+                    "skipped {label}: {} {} is already in the registry\n",
+                    new.family,
+                    new.name.unwrap_or_default()
+                ));
+            }
+            Err(AddConflict::JobTaken { family, name }) => {
+                skipped += 1;
+                report.push_str(&format!(
+                    "skipped {label}: its job id already belongs to {family} {name}\n"
+                ));
             }
         }
     }
-    report.push_str(&format!(
-        "{} {imported}, skipped {skipped}\n",
-        if args.dry_run {
-            "would import"
-        } else {
-            "imported"
-        }
-    ));
-    output::print(&report)
+    Ok((imported, skipped))
 }
 
 pub fn export(ctx: &Ctx, args: ExportArgs) -> Result<()> {

@@ -428,3 +428,39 @@ fn a_template_that_cannot_parse_back_is_refused_at_load() {
     let out = sync(&sb, "s3://b/lora-V3--style_1.bin\n");
     assert!(out.contains("created style_1 V3"), "{out}");
 }
+
+#[test]
+fn import_reports_entries_it_cannot_place_and_refuses_a_broken_file() {
+    let sb = Sandbox::new();
+    sb.init();
+    // An entry with no name has no family to go in: skipped and named, the others imported.
+    std::fs::write(
+        sb.work().join("partial.json"),
+        r#"{"versions": [
+            {"id": "job-1", "status": "completed"},
+            {"id": "job-2", "name": "style_1_vV1", "status": "completed"}
+        ]}"#,
+    )
+    .unwrap();
+    let report = ok(&sb, &["version", "import", "partial.json", "--yes"]);
+    assert!(
+        report.contains("skipped job-1: no family (pass --family) or no name"),
+        "{report}"
+    );
+    assert!(report.ends_with("imported 1, skipped 1\n"), "{report}");
+    // A broken file: the place of the fault, a hint, exit 1, and the registry unchanged.
+    std::fs::write(
+        sb.work().join("broken.json"),
+        "{\"versions\": [\n  {\"id\": \n",
+    )
+    .unwrap();
+    let out = run(&sb, &["version", "import", "broken.json", "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("broken.json:3:"), "{err}");
+    assert!(err.contains("not a versions file"), "{err}");
+    assert!(err.contains("hint: expected"), "{err}");
+    let list: serde_json::Value =
+        serde_json::from_str(&ok(&sb, &["version", "list", "--json"])).unwrap();
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+}
