@@ -280,130 +280,145 @@ pub fn plan_sync(
     listing: Vec<ListingEntry>,
     family_filter: Option<&str>,
 ) -> Vec<SyncAction> {
-    let mut by_key: HashMap<(String, String), VersionView> = HashMap::new();
-    let mut by_file: HashMap<String, (String, String)> = HashMap::new();
-    let mut by_job: HashMap<String, (String, String)> = HashMap::new();
-    for v in versions {
-        let key = (v.family.clone(), v.name.clone());
-        if let Some(url) = &v.artifact_url {
-            by_file
-                .entry(file_name(url).to_string())
-                .or_insert_with(|| key.clone());
-        }
-        if let Some(job) = &v.job_id {
-            by_job.insert(job.clone(), key.clone());
-        }
-        by_key.insert(key, v);
-    }
-    let mut actions = Vec::with_capacity(listing.len());
-    for entry in listing {
-        let location = entry.location().to_string();
-        let file = file_name(&location).to_string();
-        let Some((family, version)) = template.parse_name(&file) else {
-            actions.push(SyncAction::Skip {
-                location,
-                reason: format!(
-                    "the file name does not fit the template {}",
-                    template.as_str()
-                ),
-            });
-            continue;
+    let mut known = Known::new(versions);
+    listing
+        .into_iter()
+        .filter_map(|entry| plan_entry(template, &mut known, entry, family_filter))
+        .collect()
+}
+
+/// A version's family and name.
+type Key = (String, String);
+
+/// The versions as the plan leaves them so far: by family and name, by artifact file name,
+/// by job id.
+struct Known {
+    by_key: HashMap<Key, VersionView>,
+    by_file: HashMap<String, Key>,
+    by_job: HashMap<String, Key>,
+}
+
+impl Known {
+    fn new(versions: Vec<VersionView>) -> Known {
+        let mut known = Known {
+            by_key: HashMap::new(),
+            by_file: HashMap::new(),
+            by_job: HashMap::new(),
         };
-        let (family, version) = (family.to_string(), version.to_string());
-        if family_filter.is_some_and(|f| f != family) {
-            actions.push(SyncAction::Skip {
-                location,
-                reason: format!("family {family} is not the one asked for"),
-            });
-            continue;
-        }
-        let stem = file
-            .strip_suffix(&template.suffix)
-            .unwrap_or(&file)
-            .to_string();
-        let key = (family.clone(), version.clone());
-        // First pass: a version of this name that still needs its artifact.
-        let first = by_key
-            .get(&key)
-            .filter(|v| needs_artifact(v))
-            .map(|_| key.clone());
-        // Second pass: a version already synced to this artifact.
-        let second = || {
-            by_file
-                .get(&file)
-                .map(|k| (k.clone(), "synced by url"))
-                .or_else(|| {
-                    let k = (family.clone(), file.clone());
-                    by_key
-                        .contains_key(&k)
-                        .then_some((k, "synced by file name"))
-                })
-                .or_else(|| {
-                    by_job
-                        .get(&file)
-                        .or_else(|| by_job.get(&stem))
-                        .map(|k| (k.clone(), "synced by id"))
-                })
-        };
-        let matched = match first {
-            Some(k) => Some((k, "pending by name")),
-            None => second(),
-        };
-        match matched {
-            Some((k, rule)) => {
-                let Some(v) = by_key.get_mut(&k) else {
-                    continue;
-                };
-                let same = v.artifact_url.as_deref() == Some(location.as_str())
-                    && v.status == "completed"
-                    && (entry.etag.is_none() || v.etag == entry.etag)
-                    && (entry.size.is_none() || v.size == entry.size);
-                if same {
-                    actions.push(SyncAction::InSync {
-                        family: k.0,
-                        name: k.1,
-                    });
-                    continue;
-                }
-                v.artifact_url = Some(location.clone());
-                v.status = "completed".into();
-                if entry.etag.is_some() {
-                    v.etag = entry.etag.clone();
-                }
-                if entry.size.is_some() {
-                    v.size = entry.size;
-                }
-                by_file.insert(file, k.clone());
-                actions.push(SyncAction::Update {
-                    family: k.0,
-                    name: k.1,
-                    entry,
-                    rule,
-                });
+        for v in versions {
+            let key = (v.family.clone(), v.name.clone());
+            if let Some(url) = &v.artifact_url {
+                known
+                    .by_file
+                    .entry(file_name(url).to_string())
+                    .or_insert_with(|| key.clone());
             }
-            None => {
-                by_file.insert(file, key.clone());
-                by_key.insert(
-                    key.clone(),
-                    VersionView {
-                        family: family.clone(),
-                        name: version.clone(),
-                        job_id: None,
-                        status: "completed".into(),
-                        artifact_url: Some(location),
-                        etag: entry.etag.clone(),
-                        size: entry.size,
-                    },
-                );
-                actions.push(SyncAction::Create {
-                    family,
-                    name: version,
-                    entry,
-                });
+            if let Some(job) = &v.job_id {
+                known.by_job.insert(job.clone(), key.clone());
             }
+            known.by_key.insert(key, v);
         }
+        known
     }
-    actions
+
+    /// The version an artifact file belongs to, and the rule that matched. First pass: a
+    /// version of this name that still needs its artifact. Second pass: a version already
+    /// synced to this artifact, by its url, by the file name as its name, or by its job id.
+    fn matching(&self, key: &Key, file: &str, stem: &str) -> Option<(Key, &'static str)> {
+        if self.by_key.get(key).is_some_and(needs_artifact) {
+            return Some((key.clone(), "pending by name"));
+        }
+        self.by_file
+            .get(file)
+            .map(|k| (k.clone(), "synced by url"))
+            .or_else(|| {
+                let k = (key.0.clone(), file.to_string());
+                self.by_key
+                    .contains_key(&k)
+                    .then_some((k, "synced by file name"))
+            })
+            .or_else(|| {
+                self.by_job
+                    .get(file)
+                    .or_else(|| self.by_job.get(stem))
+                    .map(|k| (k.clone(), "synced by id"))
+            })
+    }
+}
+
+/// The action for one listing entry, recorded in `known` for the entries after it.
+fn plan_entry(
+    template: &Template,
+    known: &mut Known,
+    entry: ListingEntry,
+    family_filter: Option<&str>,
+) -> Option<SyncAction> {
+    let location = entry.location().to_string();
+    let file = file_name(&location).to_string();
+    let Some((family, version)) = template.parse_name(&file) else {
+        return Some(SyncAction::Skip {
+            location,
+            reason: format!(
+                "the file name does not fit the template {}",
+                template.as_str()
+            ),
+        });
+    };
+    let key: Key = (family.to_string(), version.to_string());
+    if family_filter.is_some_and(|f| f != key.0) {
+        return Some(SyncAction::Skip {
+            location,
+            reason: format!("family {} is not the one asked for", key.0),
+        });
+    }
+    let stem = file
+        .strip_suffix(&template.suffix)
+        .unwrap_or(&file)
+        .to_string();
+    let Some((k, rule)) = known.matching(&key, &file, &stem) else {
+        known.by_file.insert(file, key.clone());
+        let created = VersionView {
+            family: key.0.clone(),
+            name: key.1.clone(),
+            job_id: None,
+            status: "completed".into(),
+            artifact_url: Some(location),
+            etag: entry.etag.clone(),
+            size: entry.size,
+        };
+        known.by_key.insert(key.clone(), created);
+        return Some(SyncAction::Create {
+            family: key.0,
+            name: key.1,
+            entry,
+        });
+    };
+    let v = known.by_key.get_mut(&k)?;
+    let same = v.artifact_url.as_deref() == Some(location.as_str())
+        && v.status == "completed"
+        && (entry.etag.is_none() || v.etag == entry.etag)
+        && (entry.size.is_none() || v.size == entry.size);
+    if same {
+        return Some(SyncAction::InSync {
+            family: k.0,
+            name: k.1,
+        });
+    }
+    v.artifact_url = Some(location);
+    v.status = "completed".into();
+    if entry.etag.is_some() {
+        v.etag = entry.etag.clone();
+    }
+    if entry.size.is_some() {
+        v.size = entry.size;
+    }
+    known.by_file.insert(file, k.clone());
+    Some(SyncAction::Update {
+        family: k.0,
+        name: k.1,
+        entry,
+        rule,
+    })
 }
 
 /// One entry of the versions JSON file (`{"versions": [...]}`), in its own field names.
