@@ -11,7 +11,7 @@ use crate::error::{CliError, Result};
 use crate::hashing;
 use crate::links::{self, Existing};
 use crate::project::{HashAlgo, LinkMode};
-use crate::store::LinkRecord;
+use crate::store::{LinkRecord, Store};
 
 /// Make the alias PREFIX:hash=xxxxxxxx beside a folder whose name is too long
 ///
@@ -62,22 +62,7 @@ struct LinkOutput {
 
 pub fn run(ctx: &Ctx, args: LinkArgs) -> Result<()> {
     let dir = ctx.cwd.join(&args.dir);
-    match std::fs::metadata(&dir) {
-        Ok(meta) if meta.is_dir() => {}
-        Ok(_) => {
-            return Err(CliError::usage(format!(
-                "{} is not a folder",
-                dir.display()
-            )));
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(CliError::not_found(format!(
-                "folder {} does not exist",
-                dir.display()
-            )));
-        }
-        Err(e) => return Err(CliError::io("access", &dir, e)),
-    }
+    check_folder(&dir)?;
     let (Some(name), Some(parent)) = (dir.file_name().and_then(|n| n.to_str()), dir.parent())
     else {
         return Err(CliError::usage(format!(
@@ -103,56 +88,10 @@ pub fn run(ctx: &Ctx, args: LinkArgs) -> Result<()> {
     let mut store = ctx.open_store(&project)?;
     store.record_hash(algo.as_str(), &hex, &hashed.identifier, "link")?;
 
-    let hash_file = dir.join(format!("{hex}.hash"));
     let content = format!("{}\n", hashed.identifier);
-    if std::fs::read_to_string(&hash_file).ok().as_deref() != Some(content.as_str()) {
-        std::fs::write(&hash_file, &content).map_err(|e| CliError::io("write", &hash_file, e))?;
-    }
-
+    write_hash_file(&dir, &hex, &content)?;
     let alias = parent.join(hashing::alias_name(prefix, &hex));
-    let (used, created) = match links::existing(&alias).map_err(link_err)? {
-        Existing::Nothing => {
-            let used = links::make_alias(&dir, &alias, mode).map_err(link_err)?;
-            if mode == LinkMode::Auto && used != LinkMode::Symlink {
-                ctx.warn(format!(
-                    "symlinks are refused in {}; made the alias as a {} instead \
-                     (files added to the folder later will not appear in it)",
-                    parent.display(),
-                    if used == LinkMode::Hardlink {
-                        "folder of hard links"
-                    } else {
-                        "copy"
-                    }
-                ));
-            }
-            (used, true)
-        }
-        Existing::Symlink(to) if same_place(&to, &dir) => (LinkMode::Symlink, false),
-        Existing::Folder if holds_identifier(&alias, &hex, &content) => {
-            let known = store.find_links(None, Some(&alias))?;
-            let mode = known.first().map_or("copy", |l| l.mode.as_str());
-            (
-                if mode == "hardlink" {
-                    LinkMode::Hardlink
-                } else {
-                    LinkMode::Copy
-                },
-                false,
-            )
-        }
-        other => {
-            let what = match other {
-                Existing::Symlink(to) => format!("leads to {}", to.display()),
-                _ => "is something else".to_string(),
-            };
-            return Err(CliError::conflict(format!(
-                "the alias {} already exists and {what}, not to {}",
-                alias.display(),
-                dir.display()
-            ))
-            .hint("move it aside, or use --length 12 for a different alias"));
-        }
-    };
+    let (used, created) = place_alias(ctx, &store, &dir, &alias, mode, &hex, &content)?;
     store.record_link(&LinkRecord {
         alias_path: alias.clone(),
         target_path: dir.clone(),
@@ -178,6 +117,85 @@ pub fn run(ctx: &Ctx, args: LinkArgs) -> Result<()> {
         ctx.note(format!("alias already in place ({})", out.mode));
     }
     output::print(&format!("{}\n", out.alias.display()))
+}
+
+/// Refuse what is not an existing folder.
+fn check_folder(dir: &Path) -> Result<()> {
+    match std::fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => Err(CliError::usage(format!(
+            "{} is not a folder",
+            dir.display()
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(CliError::not_found(format!(
+            "folder {} does not exist",
+            dir.display()
+        ))),
+        Err(e) => Err(CliError::io("access", dir, e)),
+    }
+}
+
+/// `<hex>.hash` in the folder, holding the full identifier; left alone when it already does.
+fn write_hash_file(dir: &Path, hex: &str, content: &str) -> Result<()> {
+    let hash_file = dir.join(format!("{hex}.hash"));
+    if std::fs::read_to_string(&hash_file).ok().as_deref() != Some(content) {
+        std::fs::write(&hash_file, content).map_err(|e| CliError::io("write", &hash_file, e))?;
+    }
+    Ok(())
+}
+
+/// Make the alias, or find it already in place; returns how it is made and whether it is new.
+/// Anything else at the alias's path is a conflict.
+fn place_alias(
+    ctx: &Ctx,
+    store: &Store,
+    dir: &Path,
+    alias: &Path,
+    mode: LinkMode,
+    hex: &str,
+    content: &str,
+) -> Result<(LinkMode, bool)> {
+    match links::existing(alias).map_err(link_err)? {
+        Existing::Nothing => {
+            let used = links::make_alias(dir, alias, mode).map_err(link_err)?;
+            if mode == LinkMode::Auto && used != LinkMode::Symlink {
+                ctx.warn(format!(
+                    "symlinks are refused in {}; made the alias as a {} instead \
+                     (files added to the folder later will not appear in it)",
+                    alias.parent().unwrap_or(alias).display(),
+                    if used == LinkMode::Hardlink {
+                        "folder of hard links"
+                    } else {
+                        "copy"
+                    }
+                ));
+            }
+            Ok((used, true))
+        }
+        Existing::Symlink(to) if same_place(&to, dir) => Ok((LinkMode::Symlink, false)),
+        Existing::Folder if holds_identifier(alias, hex, content) => {
+            let known = store.find_links(None, Some(alias))?;
+            let mode = known.first().map_or("copy", |l| l.mode.as_str());
+            let used = if mode == "hardlink" {
+                LinkMode::Hardlink
+            } else {
+                LinkMode::Copy
+            };
+            Ok((used, false))
+        }
+        other => {
+            let what = match other {
+                Existing::Symlink(to) => format!("leads to {}", to.display()),
+                _ => "is something else".to_string(),
+            };
+            Err(CliError::conflict(format!(
+                "the alias {} already exists and {what}, not to {}",
+                alias.display(),
+                dir.display()
+            ))
+            .hint("move it aside, or use --length 12 for a different alias"))
+        }
+    }
 }
 
 fn link_err(err: links::LinkError) -> CliError {
