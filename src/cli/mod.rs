@@ -22,6 +22,7 @@ mod run_view;
 mod runs_cmd;
 mod version;
 mod version_sync;
+mod work_args;
 
 use std::ffi::OsString;
 use std::path::PathBuf;

@@ -36,7 +36,7 @@ pub struct NewArgs {
     #[command(flatten)]
     source: super::ledger::SourceArgs,
     #[command(flatten)]
-    work: super::resume::WorkArgs,
+    work: super::work_args::WorkArgs,
     /// Output: the name (text), JSON, KEY=value lines (env) or export lines (shell)
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,

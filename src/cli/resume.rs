@@ -8,11 +8,13 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::work_args::WorkArgs;
+
 use super::{Ctx, run_view};
 use crate::error::{CliError, Result};
 use crate::project::Project;
 use crate::store::{RunRow, Selection, Store};
-use crate::work::{self, Mode, WorkSettings, settings};
+use crate::work::{self, Mode, WorkSettings};
 
 const RESUME_EXAMPLES: &str = "\
 Examples:
@@ -22,78 +24,6 @@ Examples:
   runctl resume my-run --stream --window 64 -- ./worker     # one worker per slot, JSON lines
   runctl resume my-run --retry-errors --rate 300/min        # only the failed items, at most 5/s
   RESUME=1 EXPERIMENT_ID=my-run runctl new ...              # the same as 'runctl resume my-run'";
-
-/// The work flags of `resume` and `new --source ... -- CMD`. Flags not given keep the values
-/// stored with the run.
-#[derive(Debug, Clone, Default, Args)]
-pub struct WorkArgs {
-    /// Worker slots [default: the number of CPUs]
-    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
-    pub jobs: Option<u32>,
-    /// Start CMD once per item: the item as JSON on stdin, the result on stdout (the default)
-    #[arg(long, conflicts_with = "stream")]
-    pub per_item: bool,
-    /// Start CMD once per slot: items in and results out as JSON lines
-    #[arg(long)]
-    pub stream: bool,
-    /// Items in flight per stream worker [default: 1]
-    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    pub window: Option<u32>,
-    /// Fail an item that runs longer, killing its process group (30s, 5m, 1h30m)
-    #[arg(long, value_name = "D", value_parser = settings::parse_duration)]
-    pub timeout: Option<Duration>,
-    /// Retry a failed item up to N times in this pass, with exponential backoff [default: 0]
-    #[arg(long, value_name = "N")]
-    pub retries: Option<u32>,
-    /// The first retry's delay, doubled for each next one, with jitter [default: 1s]
-    #[arg(long, value_name = "D", value_parser = settings::parse_duration)]
-    pub retry_delay: Option<Duration>,
-    /// Start at most R items per second (5, 5/s, 300/min), e.g. an API's quota
-    #[arg(long, value_name = "R", value_parser = settings::parse_rate)]
-    pub rate: Option<f64>,
-    /// After the first interrupt, how long items in flight may take to finish
-    #[arg(long, value_name = "D", value_parser = settings::parse_duration, default_value = "30s")]
-    pub grace: Duration,
-    /// Only the items whose result is an error [env: RETRY_ERRORS_ONLY=1]
-    #[arg(long)]
-    pub retry_errors: bool,
-    /// Go on although the source file changed since it was ingested (the DB's items are used)
-    #[arg(long)]
-    pub allow_drift: bool,
-}
-
-impl WorkArgs {
-    fn given(&self, command: &[OsString]) -> WorkSettings {
-        WorkSettings {
-            command: command
-                .iter()
-                .map(|w| w.to_string_lossy().into_owned())
-                .collect(),
-            mode: if self.stream {
-                Some(Mode::Stream)
-            } else if self.per_item {
-                Some(Mode::PerItem)
-            } else {
-                None
-            },
-            jobs: self.jobs.map(|j| j as usize),
-            window: self.window.map(|w| w as usize),
-            timeout_ms: self.timeout.map(|t| t.as_millis() as u64),
-            retries: self.retries,
-            retry_delay_ms: self.retry_delay.map(|t| t.as_millis() as u64),
-            rate: self.rate,
-        }
-    }
-
-    /// Whether any work flag was given (they need `--source` on `new`).
-    pub fn given_any(&self) -> bool {
-        self.given(&[]) != WorkSettings::default() || self.retry_errors || self.allow_drift
-    }
-
-    fn retry_errors(&self) -> bool {
-        self.retry_errors || std::env::var("RETRY_ERRORS_ONLY").is_ok_and(|v| v == "1")
-    }
-}
 
 /// Work through a run's items: the remaining ones, or with --retry-errors the failed ones
 ///
@@ -173,6 +103,68 @@ pub fn work_on(
         check_config(ctx, &run, path)?;
     }
     let mut lock = crate::lock::lock_run(&project.state_dir().join("locks"), &run.id, &run.name)?;
+    let settings = settings_of(&store, &run, request)?;
+    store.set_run_work(&run.id, &serde_json::to_string(&settings)?)?;
+    let before = store.refresh_progress(&run.id)?;
+    let selection = if retry_errors {
+        Selection::Errors
+    } else {
+        Selection::Remaining
+    };
+    let selected = match selection {
+        Selection::Errors => before.n_errors,
+        _ => before.n_items - before.n_completed - before.n_errors,
+    };
+    let selected = u64::try_from(selected).unwrap_or(0);
+    if selected == 0 {
+        return super::resume_summary::nothing_to_do(
+            ctx,
+            &store,
+            &run,
+            retry_errors,
+            &before,
+            request.json,
+        );
+    }
+    let options = options_of(ctx, &settings, request.work, selection, selected);
+    let worker = worker_of(project, &run, &settings)?;
+    ctx.note(format!(
+        "run {}: {selected} {} items, {} slots, {} mode",
+        run.name,
+        if retry_errors { "failed" } else { "remaining" },
+        options.jobs,
+        match options.mode {
+            Mode::PerItem => "per-item",
+            Mode::Stream => "stream",
+        }
+    ));
+    store.mark_run_started(&run.id, &crate::store::now_text())?;
+    let recorder = Store::open(&project.db_path())?;
+    let keep: work::Keep = Box::new(move || {
+        lock.keep()
+            .map_err(|e| format!("lost the run's lock: {}", e.message))
+    });
+    let summary = work::run(&store, recorder, &run.id, worker, options, keep)?;
+    super::resume_summary::finish(ctx, &store, &run, selected, &summary, request.json)
+}
+
+/// The worker: its program found on PATH, the run's metadata in its environment, its stderr
+/// logged in the run's logs folder.
+fn worker_of(project: &Project, run: &RunRow, settings: &WorkSettings) -> Result<work::Worker> {
+    Ok(work::Worker {
+        argv: resolve_program(&settings.command)?,
+        env: run_view::metadata(run)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        cwd: None, // runctl's own working directory (ctx.cwd)
+        log_dir: Some(project.root.join(&run.logs_dir)),
+    })
+}
+
+/// The run's work settings: those stored when it started (or, for a run from before they were
+/// stored, its command), with the flags and command given now laid over them.
+fn settings_of(store: &Store, run: &RunRow, request: &Request<'_>) -> Result<WorkSettings> {
     let stored: WorkSettings = store
         .run_work(&run.id)?
         .and_then(|w| serde_json::from_str(&w).ok())
@@ -193,56 +185,7 @@ pub fn work_on(
             )),
         );
     }
-    store.set_run_work(&run.id, &serde_json::to_string(&settings)?)?;
-    let before = store.refresh_progress(&run.id)?;
-    let selection = if retry_errors {
-        Selection::Errors
-    } else {
-        Selection::Remaining
-    };
-    let selected = match selection {
-        Selection::Errors => before.n_errors,
-        _ => before.n_items - before.n_completed - before.n_errors,
-    }
-    .max(0) as u64;
-    if selected == 0 {
-        return super::resume_summary::nothing_to_do(
-            ctx,
-            &store,
-            &run,
-            retry_errors,
-            &before,
-            request.json,
-        );
-    }
-    let options = options_of(ctx, &settings, request.work, selection, selected);
-    let worker = work::Worker {
-        argv: resolve_program(&settings.command)?,
-        env: run_view::metadata(&run)
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect(),
-        cwd: None, // runctl's own working directory (ctx.cwd)
-        log_dir: Some(project.root.join(&run.logs_dir)),
-    };
-    ctx.note(format!(
-        "run {}: {selected} {} items, {} slots, {} mode",
-        run.name,
-        if retry_errors { "failed" } else { "remaining" },
-        options.jobs,
-        match options.mode {
-            Mode::PerItem => "per-item",
-            Mode::Stream => "stream",
-        }
-    ));
-    store.mark_run_started(&run.id, &crate::store::now_text())?;
-    let recorder = Store::open(&project.db_path())?;
-    let keep: work::Keep = Box::new(move || {
-        lock.keep()
-            .map_err(|e| format!("lost the run's lock: {}", e.message))
-    });
-    let summary = work::run(&store, recorder, &run.id, worker, options, keep)?;
-    super::resume_summary::finish(ctx, &store, &run, selected, &summary, request.json)
+    Ok(settings)
 }
 
 /// The worker command with its program looked up on PATH once, not at each of thousands of
