@@ -8,8 +8,10 @@
 
 mod hashes;
 mod ledger;
+mod progress;
 mod runs;
 mod schema;
+mod sources;
 mod versions;
 
 use std::path::{Path, PathBuf};
@@ -18,12 +20,11 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub use hashes::{HashRecord, LinkRecord, Recorded};
-pub use ledger::{
-    ExportRow, IngestError, PageItem, Progress, ResultIn, Selection, SourceMeta, SourceRow,
-    eta_stamp, finish_at,
-};
+pub use ledger::{ExportRow, PageItem, ResultIn, Selection};
+pub use progress::{Progress, eta_stamp, finish_at};
 pub use runs::{Allocation, RunFilter, RunRow};
 pub use schema::{MigrationInfo, SchemaStatus};
+pub use sources::{IngestError, SourceMeta, SourceRow};
 pub use versions::{AddConflict, Applied, NewVersion, VersionRow};
 
 /// How long a writer waits for another writer before giving up with "database is locked".

@@ -1,0 +1,236 @@
+//! Sources and their items (tables `sources`, `items`): a source file is ingested once, in one
+//! transaction, so that a bad row anywhere leaves nothing behind; runs point at it.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Allocation, Store, StoreError, classify, now_text};
+use crate::source::{Item, SourceError};
+
+/// A source as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceRow {
+    pub id: i64,
+    pub path: String,
+    pub sha256: String,
+    pub md5: String,
+    pub n_items: i64,
+}
+
+/// What is known of a file before it is read.
+#[derive(Debug, Clone)]
+pub struct SourceMeta {
+    pub path: String,
+    pub format: String,
+    pub md5: String,
+    pub sha256: String,
+    pub size: u64,
+    pub key_columns: String,
+    pub unpivot: String,
+}
+
+/// Why an ingest failed; the DB is unchanged.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{path}:{location}: duplicate key {key} (first at {first})")]
+    Duplicate {
+        path: String,
+        location: String,
+        key: String,
+        first: String,
+    },
+}
+
+fn source_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SourceRow> {
+    Ok(SourceRow {
+        id: r.get(0)?,
+        path: r.get(1)?,
+        sha256: r.get(2)?,
+        md5: r.get(3)?,
+        n_items: r.get(4)?,
+    })
+}
+
+impl Allocation<'_> {
+    /// Tie a new run to its source.
+    pub fn attach_source(
+        &self,
+        run_id: &str,
+        source_id: i64,
+        n_items: i64,
+    ) -> Result<(), StoreError> {
+        self.tx()
+            .execute(
+                "UPDATE runs SET source_id = ?2, n_items = ?3 WHERE id = ?1",
+                params![run_id, source_id, n_items],
+            )
+            .map_err(|e| self.err_of(e))?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// The source already ingested from this path with this content and keying.
+    pub fn find_source(&self, meta: &SourceMeta) -> Result<Option<SourceRow>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT id, path, sha256, md5, n_items FROM sources \
+                 WHERE path = ?1 AND sha256 = ?2 AND key_columns = ?3 AND unpivot = ?4",
+                params![meta.path, meta.sha256, meta.key_columns, meta.unpivot],
+                source_row,
+            )
+            .optional()
+            .map_err(|e| self.sql_err(e))
+    }
+
+    /// The source of a run, if it has one.
+    pub fn source_of_run(&self, run_id: &str) -> Result<Option<SourceRow>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT s.id, s.path, s.sha256, s.md5, s.n_items FROM sources s \
+                 JOIN runs r ON r.source_id = s.id WHERE r.id = ?1",
+                [run_id],
+                source_row,
+            )
+            .optional()
+            .map_err(|e| self.sql_err(e))
+    }
+
+    /// Ingest a source in one transaction: `read` feeds every item; any error rolls it all back.
+    pub fn ingest(
+        &mut self,
+        meta: &SourceMeta,
+        read: impl FnOnce(
+            &mut dyn FnMut(Item) -> Result<(), SourceError>,
+        ) -> Result<Vec<String>, SourceError>,
+    ) -> Result<SourceRow, IngestError> {
+        let path = self.path.clone();
+        let err = |e| classify(&path, e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
+        tx.execute(
+            "INSERT INTO sources (path, format, md5, sha256, size, key_columns, unpivot, columns, n_items, ingested_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '[]', 0, ?8)",
+            params![meta.path, meta.format, meta.md5, meta.sha256, meta.size as i64, meta.key_columns, meta.unpivot, now_text()],
+        )
+        .map_err(err)?;
+        let id = tx.last_insert_rowid();
+        let (columns, n) = {
+            let mut writer = ItemWriter {
+                insert: tx
+                    .prepare("INSERT INTO items (source_id, key, location, data) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING")
+                    .map_err(err)?,
+                first_at: tx
+                    .prepare("SELECT location FROM items WHERE source_id = ?1 AND key = ?2")
+                    .map_err(err)?,
+                source_id: id,
+                db: &path,
+                source: &meta.path,
+                n: 0,
+                failure: None,
+            };
+            match read(&mut |item| writer.add(item)) {
+                Ok(columns) => (columns, writer.n),
+                Err(e) => return Err(writer.failure.unwrap_or(IngestError::Source(e))),
+            }
+        };
+        let columns = serde_json::to_string(&columns).unwrap_or_else(|_| "[]".into());
+        tx.execute(
+            "UPDATE sources SET n_items = ?2, columns = ?3 WHERE id = ?1",
+            params![id, n, columns],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(SourceRow {
+            id,
+            path: meta.path.clone(),
+            sha256: meta.sha256.clone(),
+            md5: meta.md5.clone(),
+            n_items: n,
+        })
+    }
+
+    /// The data columns of a run's items, in file order (unpivoted columns become `column`
+    /// and `value`).
+    pub fn item_columns(&self, run_id: &str) -> Result<Vec<String>, StoreError> {
+        let (columns, unpivot): (String, String) = self
+            .conn
+            .query_row(
+                "SELECT s.columns, s.unpivot FROM sources s JOIN runs r ON r.source_id = s.id WHERE r.id = ?1",
+                [run_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(|e| self.sql_err(e))?;
+        let columns: Vec<String> = serde_json::from_str(&columns).unwrap_or_default();
+        let unpivot: Vec<String> = serde_json::from_str(&unpivot).unwrap_or_default();
+        if unpivot.is_empty() {
+            return Ok(columns);
+        }
+        let mut kept: Vec<String> = columns
+            .into_iter()
+            .filter(|c| !unpivot.contains(c))
+            .collect();
+        kept.extend(["column".to_string(), "value".to_string()]);
+        Ok(kept)
+    }
+}
+
+/// Writes the items of one ingest. A row the reader must stop at is an error to it; why
+/// (a duplicate key, or a write the DB refused, such as on a full disk) is kept in `failure`.
+struct ItemWriter<'a> {
+    insert: rusqlite::Statement<'a>,
+    first_at: rusqlite::Statement<'a>,
+    source_id: i64,
+    db: &'a std::path::Path,
+    source: &'a str,
+    n: i64,
+    failure: Option<IngestError>,
+}
+
+impl ItemWriter<'_> {
+    fn add(&mut self, item: Item) -> Result<(), SourceError> {
+        let data = serde_json::Value::Object(item.data).to_string();
+        let added =
+            match self
+                .insert
+                .execute(params![self.source_id, item.key, item.location, data])
+            {
+                Ok(added) => added,
+                Err(e) => {
+                    // The DB's failure, not a bad row.
+                    let e = classify(self.db, e);
+                    let reason = e.to_string();
+                    self.failure = Some(IngestError::Store(e));
+                    return Err(SourceError::Bad {
+                        path: self.source.into(),
+                        location: item.location,
+                        reason,
+                    });
+                }
+            };
+        if added == 0 {
+            let first: String = self
+                .first_at
+                .query_row(params![self.source_id, item.key], |r| r.get(0))
+                .unwrap_or_default();
+            self.failure = Some(IngestError::Duplicate {
+                path: self.source.to_string(),
+                location: item.location.clone(),
+                key: item.key,
+                first,
+            });
+            return Err(SourceError::Bad {
+                path: self.source.into(),
+                location: item.location,
+                reason: "duplicate key".into(),
+            });
+        }
+        self.n += 1;
+        Ok(())
+    }
+}
