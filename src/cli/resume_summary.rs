@@ -85,26 +85,11 @@ pub fn finish(
     summary: &work::Summary,
     json: bool,
 ) -> Result<()> {
-    let p = &summary.progress;
-    let remaining = (p.n_items - p.n_completed - p.n_errors).max(0);
-    let status = if summary.interrupted {
-        "interrupted"
-    } else if summary.fatal.is_some() || remaining > 0 {
-        "failed"
-    } else if p.n_errors > 0 {
-        "completed_with_errors"
-    } else {
-        "completed"
-    };
+    let status = status_of(summary);
     store.mark_run_finished(&run.id, status, None, &crate::store::now_text())?;
     let secs = summary.elapsed.as_secs_f64();
     let done = summary.ok + summary.n_errors();
     let rate = if secs > 0.0 { done as f64 / secs } else { 0.0 };
-    let by_category: Vec<String> = summary
-        .errors
-        .iter()
-        .map(|(c, n)| format!("{} {n}", c.as_str()))
-        .collect();
     if json {
         output::print_json(&ResumeOutput {
             run: run.name.clone(),
@@ -127,8 +112,36 @@ pub fn finish(
             items: run_view::ItemsOutput::of(store, &run.id)?,
         })?;
     }
-    ctx.note(format!(
-        "run {} {status}: {} ok, {} errors{} in {secs:.1}s ({rate:.1} items/s){}\n  all items: {} of {} ok, {} errors, {remaining} remaining",
+    ctx.note(summary_text(run, status, summary, rate));
+    outcome(run, summary)
+}
+
+/// The run's status after a pass.
+fn status_of(summary: &work::Summary) -> &'static str {
+    let p = &summary.progress;
+    let remaining = p.n_items - p.n_completed - p.n_errors;
+    if summary.interrupted {
+        "interrupted"
+    } else if summary.fatal.is_some() || remaining > 0 {
+        "failed"
+    } else if p.n_errors > 0 {
+        "completed_with_errors"
+    } else {
+        "completed"
+    }
+}
+
+/// The summary on stderr: this pass (errors by category, time, rate, retries), then the run.
+fn summary_text(run: &RunRow, status: &str, summary: &work::Summary, rate: f64) -> String {
+    let p = &summary.progress;
+    let remaining = (p.n_items - p.n_completed - p.n_errors).max(0);
+    let by_category: Vec<String> = summary
+        .errors
+        .iter()
+        .map(|(c, n)| format!("{} {n}", c.as_str()))
+        .collect();
+    format!(
+        "run {} {status}: {} ok, {} errors{} in {:.1}s ({rate:.1} items/s){}\n  all items: {} of {} ok, {} errors, {remaining} remaining",
         run.name,
         summary.ok,
         summary.n_errors(),
@@ -137,6 +150,7 @@ pub fn finish(
         } else {
             format!(" ({})", by_category.join(", "))
         },
+        summary.elapsed.as_secs_f64(),
         if summary.retried > 0 {
             format!(", {} retries", summary.retried)
         } else {
@@ -145,7 +159,12 @@ pub fn finish(
         p.n_completed,
         p.n_items,
         p.n_errors,
-    ));
+    )
+}
+
+/// The exit of a pass: a stop's cause, 130 after an interrupt, 1 with the failed items named
+/// and how to retry them, else success.
+fn outcome(run: &RunRow, summary: &work::Summary) -> Result<()> {
     if let Some(fatal) = &summary.fatal {
         return Err(
             CliError::general(format!("run {} stopped: {fatal}", run.name)).hint(format!(
@@ -159,6 +178,7 @@ pub fn finish(
         err.exit_override = Some(130);
         return Err(err);
     }
+    let p = &summary.progress;
     if p.n_errors > 0 {
         return Err(CliError::general(format!(
             "{} of {} items of run {} failed",
