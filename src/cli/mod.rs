@@ -9,6 +9,7 @@ mod ledger;
 mod link;
 mod migrate;
 mod migrate_runs;
+mod name;
 mod naming_args;
 mod new;
 pub mod output;
@@ -91,7 +92,7 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Init(init::InitArgs),
-    Name(new::NameArgs),
+    Name(name::NameArgs),
     New(Box<new::NewArgs>),
     List(runs_cmd::ListArgs),
     Show(runs_cmd::ShowArgs),
@@ -318,7 +319,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     };
     match cli.command {
         Command::Init(args) => init::run(&ctx, args),
-        Command::Name(args) => new::name(&ctx, args),
+        Command::Name(args) => name::run(&ctx, args),
         Command::New(args) => new::new(&ctx, *args),
         Command::List(args) => runs_cmd::list(&ctx, args),
         Command::Show(args) => runs_cmd::show(&ctx, args),

@@ -1,5 +1,6 @@
 //! The naming flags shared by `runctl name` and `runctl new`, and how they become segments:
-//! first that is set wins, as docs/naming.md lists.
+//! first that is set wins, as docs/naming.md lists. Also what both commands need to choose a
+//! name: the clock and randomness, and the notes on shortened segments.
 
 use std::path::PathBuf;
 
@@ -10,7 +11,7 @@ use crate::error::{CliError, Result};
 use crate::naming::{self, Shortened};
 use crate::pipeline_config;
 use crate::project::{Project, Scope};
-use crate::runs::{Layout, NameRequest};
+use crate::runs::{self, Layout, NameRequest};
 
 #[derive(Debug, Clone, Args)]
 pub struct NamingArgs {
@@ -146,4 +147,41 @@ pub fn resolve(ctx: &Ctx, project: &Project, args: &NamingArgs) -> Result<Resolv
         config,
         capped,
     })
+}
+
+/// The time and randomness a new name needs: the run id, the `-ts` fallback's stamp and
+/// salt, and the creation time.
+pub(super) struct Clock {
+    pub(super) id: String,
+    pub(super) stamp: String,
+    pub(super) salt: String,
+    pub(super) now: String,
+}
+
+pub(super) fn clock() -> Result<Clock> {
+    let now = jiff::Timestamp::now();
+    let civil = jiff::tz::TimeZone::UTC.to_datetime(now);
+    let mut random = [0u8; 4];
+    getrandom::fill(&mut random)
+        .map_err(|e| CliError::general(format!("cannot read randomness from the OS: {e}")))?;
+    Ok(Clock {
+        id: naming::run_id(&civil, [random[0], random[1]]),
+        stamp: civil.strftime("%Y%m%d%H%M%S").to_string(),
+        salt: hex::encode(&random[2..]),
+        now: jiff::tz::TimeZone::UTC
+            .to_datetime(now)
+            .strftime("%Y-%m-%dT%H:%M:%S.%6fZ")
+            .to_string(),
+    })
+}
+
+/// A note for each segment shortened to fit the length limits.
+pub(super) fn shortened_note(ctx: &Ctx, plan: &runs::Plan) {
+    for s in &plan.shortened {
+        ctx.note(format!(
+            "note: shortened the {} segment to '{}' so that the name and its folders stay within \
+             128 characters and naming.max_path",
+            s.segment, s.to
+        ));
+    }
 }

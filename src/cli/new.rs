@@ -1,16 +1,15 @@
-//! `runctl new` (allocate a run, optionally run its command) and `runctl name` (show the name
-//! `new` would allocate, allocating nothing).
+//! `runctl new`: allocate a run (its name, folders, pointers and record), optionally ingest its
+//! work items, and run its command or its worker.
 
 use std::ffi::OsString;
 use std::path::Path;
 
 use clap::Args;
 
-use super::naming_args::{self, NamingArgs, Resolved};
+use super::naming_args::{self, NamingArgs, Resolved, clock, shortened_note};
 use super::run_view::{self, Format, RunOutput};
 use super::{Ctx, output};
 use crate::error::{CliError, Kind, Result};
-use crate::naming;
 use crate::runs;
 use crate::store::{RunRow, Store};
 
@@ -48,119 +47,6 @@ pub struct NewArgs {
     command: Vec<OsString>,
 }
 
-/// Print the name that `runctl new` would allocate now; allocate nothing
-#[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  runctl name --model Qwen2-7B --dataset drg_letters\n  runctl name --config train.yaml --json"
-)]
-pub struct NameArgs {
-    #[command(flatten)]
-    naming: NamingArgs,
-    /// Print the name with its parts as JSON (docs/json.md)
-    #[arg(long)]
-    json: bool,
-}
-
-/// `runctl name --json`.
-#[derive(Debug, serde::Serialize)]
-struct NameOutput {
-    name: String,
-    number: Option<u32>,
-    prefix: String,
-    model: String,
-    dataset: String,
-    size: String,
-    scope: String,
-    shortened: Vec<ShortenedOutput>,
-}
-
-#[derive(Debug, serde::Serialize)]
-struct ShortenedOutput {
-    segment: &'static str,
-    from: String,
-    to: String,
-}
-
-struct Clock {
-    id: String,
-    stamp: String,
-    salt: String,
-    now: String,
-}
-
-fn clock() -> Result<Clock> {
-    let now = jiff::Timestamp::now();
-    let civil = jiff::tz::TimeZone::UTC.to_datetime(now);
-    let mut random = [0u8; 4];
-    getrandom::fill(&mut random)
-        .map_err(|e| CliError::general(format!("cannot read randomness from the OS: {e}")))?;
-    Ok(Clock {
-        id: naming::run_id(&civil, [random[0], random[1]]),
-        stamp: civil.strftime("%Y%m%d%H%M%S").to_string(),
-        salt: hex::encode(&random[2..]),
-        now: jiff::tz::TimeZone::UTC
-            .to_datetime(now)
-            .strftime("%Y-%m-%dT%H:%M:%S.%6fZ")
-            .to_string(),
-    })
-}
-
-fn shortened_note(ctx: &Ctx, plan: &runs::Plan) {
-    for s in &plan.shortened {
-        ctx.note(format!(
-            "note: shortened the {} segment to '{}' so that the name and its folders stay within \
-             128 characters and naming.max_path",
-            s.segment, s.to
-        ));
-    }
-}
-
-pub fn name(ctx: &Ctx, args: NameArgs) -> Result<()> {
-    let project = match ctx.find_project()? {
-        Some(project) => project,
-        None => crate::project::Project::load(&ctx.cwd)?,
-    };
-    let resolved = naming_args::resolve(ctx, &project, &args.naming)?;
-    let mut store = if project.db_path().exists() {
-        ctx.open_store(&project)?
-    } else {
-        Store::in_memory()?
-    };
-    let clock = clock()?;
-    let plan = store.allocate(false, |a| {
-        runs::plan(
-            a,
-            &resolved.request,
-            &resolved.layout,
-            &clock.stamp,
-            &clock.salt,
-        )
-    })?;
-    shortened_note(ctx, &plan);
-    if args.json {
-        return output::print_json(&NameOutput {
-            name: plan.name.clone(),
-            number: plan.number,
-            prefix: plan.prefix(),
-            model: resolved.request.segments.model.clone(),
-            dataset: resolved.request.segments.dataset.clone(),
-            size: resolved.request.segments.size.clone(),
-            scope: resolved.request.scope.to_string(),
-            shortened: resolved
-                .capped
-                .iter()
-                .chain(&plan.shortened)
-                .map(|s| ShortenedOutput {
-                    segment: s.segment,
-                    from: s.from.clone(),
-                    to: s.to.clone(),
-                })
-                .collect(),
-        });
-    }
-    output::print(&format!("{}\n", plan.name))
-}
-
 fn allocate(
     ctx: &Ctx,
     store: &mut Store,
@@ -181,18 +67,11 @@ fn allocate(
     };
     let (row, plan, moved) = store.allocate(true, |a| -> Result<_> {
         let plan = runs::plan(a, &resolved.request, layout, &clock.stamp, &clock.salt)?;
-        let mut moved = None;
-        if resolved.request.force {
-            let old_dir = plan
-                .supersede
-                .as_ref()
-                .map_or(plan.name.as_str(), |r| r.dir_name.as_str());
-            moved = runs::move_aside(layout, old_dir, &clock.stamp)?;
-            if let Some(old) = &plan.supersede {
-                let moved_text = moved.as_ref().map(|p| p.to_string_lossy().into_owned());
-                a.supersede(&old.id, moved_text.as_deref())?;
-            }
-        }
+        let moved = if resolved.request.force {
+            take_over(a, layout, &plan, &clock.stamp)?
+        } else {
+            None
+        };
         for s in resolved.capped.iter().chain(&plan.shortened) {
             a.record_shortened(&s.to, &s.from)?;
         }
@@ -202,31 +81,15 @@ fn allocate(
             plan.name.clone()
         };
         let (outputs_dir, logs_dir) = runs::make_folders(layout, &dir_name)?;
-        let row = RunRow {
-            id: clock.id.clone(),
-            name: plan.name.clone(),
-            dir_name: dir_name.clone(),
-            model: resolved.request.segments.model.clone(),
-            dataset: resolved.request.segments.dataset.clone(),
-            size: resolved.request.segments.size.clone(),
-            number: plan.number,
-            scope: resolved.request.scope.to_string(),
-            status: "created".into(),
-            superseded: false,
-            moved_to: None,
-            outputs_dir: outputs_dir.to_string_lossy().into_owned(),
-            logs_dir: logs_dir.to_string_lossy().into_owned(),
-            command: command_json.clone(),
-            config: resolved.config.as_ref().map(|(c, _)| c.clone()),
-            config_path: resolved
-                .config
-                .as_ref()
-                .map(|(_, p)| p.to_string_lossy().into_owned()),
-            exit_code: None,
-            created_at: clock.now.clone(),
-            started_at: None,
-            finished_at: None,
-        };
+        let row = run_row(
+            resolved,
+            &clock,
+            &plan,
+            dir_name.clone(),
+            &outputs_dir,
+            &logs_dir,
+            command_json.clone(),
+        );
         let inserted = a.insert(&row).and_then(|()| match source {
             Some(s) => a.attach_source(&row.id, s.id, s.n_items),
             None => Ok(()),
@@ -254,6 +117,63 @@ fn allocate(
         ));
     }
     Ok(row)
+}
+
+/// `--force`: move the folder holding the name aside (never deleting it) and mark the run
+/// that held it superseded; returns where its outputs folder went.
+fn take_over(
+    a: &crate::store::Allocation<'_>,
+    layout: &runs::Layout,
+    plan: &runs::Plan,
+    stamp: &str,
+) -> Result<Option<std::path::PathBuf>> {
+    let old_dir = plan
+        .supersede
+        .as_ref()
+        .map_or(plan.name.as_str(), |r| r.dir_name.as_str());
+    let moved = runs::move_aside(layout, old_dir, stamp)?;
+    if let Some(old) = &plan.supersede {
+        let moved_text = moved.as_ref().map(|p| p.to_string_lossy().into_owned());
+        a.supersede(&old.id, moved_text.as_deref())?;
+    }
+    Ok(moved)
+}
+
+/// The record of a new run.
+fn run_row(
+    resolved: &Resolved,
+    clock: &naming_args::Clock,
+    plan: &runs::Plan,
+    dir_name: String,
+    outputs_dir: &Path,
+    logs_dir: &Path,
+    command: Option<String>,
+) -> RunRow {
+    RunRow {
+        id: clock.id.clone(),
+        name: plan.name.clone(),
+        dir_name,
+        model: resolved.request.segments.model.clone(),
+        dataset: resolved.request.segments.dataset.clone(),
+        size: resolved.request.segments.size.clone(),
+        number: plan.number,
+        scope: resolved.request.scope.to_string(),
+        status: "created".into(),
+        superseded: false,
+        moved_to: None,
+        outputs_dir: outputs_dir.to_string_lossy().into_owned(),
+        logs_dir: logs_dir.to_string_lossy().into_owned(),
+        command,
+        config: resolved.config.as_ref().map(|(c, _)| c.clone()),
+        config_path: resolved
+            .config
+            .as_ref()
+            .map(|(_, p)| p.to_string_lossy().into_owned()),
+        exit_code: None,
+        created_at: clock.now.clone(),
+        started_at: None,
+        finished_at: None,
+    }
 }
 
 pub fn new(ctx: &Ctx, args: NewArgs) -> Result<()> {
