@@ -1,5 +1,5 @@
 //! Recognizing run folders made before runctl (docs/naming.md, "Migrating old run folders").
-//! Pure: folder names in, what they say out. The CLI does the looking and renaming.
+//! Pure: folder names in, what they say out. `crate::legacy_runs` does the looking and renaming.
 //!
 //! Recognized names: `YYYYmmdd_HHMMSS`, run ids `YYYYmmdd_HHMMSS_ffffff_xxxx`, and
 //! `<model>_h<horizon>_YYYYmmdd_HHMMSS_ffffff_xxxx`. Folders holding a pipeline config are

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod error;
 pub mod hashing;
 pub mod legacy;
+pub mod legacy_runs;
 pub mod links;
 pub mod lock;
 pub mod naming;

@@ -1,0 +1,252 @@
+//! Run folders made before runctl, on disk: finding the ones the DB does not know (by a run id
+//! in their name, or a pipeline config inside), their run records, and renaming one to its
+//! canonical name with a symlink left at the old one. `crate::legacy` reads the names; the CLI
+//! (`runctl migrate runs`) plans, asks and reports.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{CliError, Result};
+use crate::legacy;
+use crate::naming::{self, Segments};
+use crate::pipeline_config;
+use crate::project::{NamingSettings, Project};
+use crate::runs::Layout;
+use crate::store::{RunRow, Store};
+
+/// A folder to migrate.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// The folder's name in outputs/ (and logs/).
+    pub folder: String,
+    /// When the run started: from the name, else the folder's modification time.
+    pub time: jiff::civil::DateTime,
+    /// The run id in the name, kept when it is free.
+    pub run_id: Option<String>,
+    pub segments: Segments,
+    /// The pipeline config found inside (JSON text, path).
+    pub config: Option<(String, PathBuf)>,
+    /// How it was recognized: "config", "model_h id", "run id" or "timestamp".
+    pub found_by: &'static str,
+}
+
+/// A folder left alone, and why.
+#[derive(Debug, Clone)]
+pub struct PassedOver {
+    pub folder: String,
+    pub reason: String,
+}
+
+const CONFIG_NAMES: [&str; 3] = ["config.yaml", "config.yml", "config.json"];
+
+/// The pipeline config inside a folder: `None` when there is none, `Err` when it cannot be read.
+fn find_config(dir: &Path) -> Option<std::result::Result<(serde_json::Value, PathBuf), String>> {
+    let named = CONFIG_NAMES
+        .iter()
+        .map(|n| dir.join(n))
+        .find(|p| p.is_file());
+    let toml = || {
+        let mut tomls: Vec<PathBuf> = std::fs::read_dir(dir)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "toml") && p.is_file())
+            .collect();
+        tomls.sort();
+        tomls.into_iter().next()
+    };
+    let path = named.or_else(toml)?;
+    Some(
+        pipeline_config::load(&path)
+            .map(|v| (v, path.clone()))
+            .map_err(|e| e.to_string()),
+    )
+}
+
+fn folder_time(dir: &Path) -> jiff::civil::DateTime {
+    let modified = std::fs::metadata(dir)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| jiff::Timestamp::try_from(t).ok())
+        .unwrap_or_else(jiff::Timestamp::now);
+    jiff::tz::TimeZone::UTC.to_datetime(modified)
+}
+
+/// Folders of outputs/ and logs/ that the DB does not know, oldest first, and the ones passed
+/// over with the reason.
+pub fn discover(
+    project: &Project,
+    store: &Store,
+    layout: &Layout,
+) -> Result<(Vec<Candidate>, Vec<PassedOver>)> {
+    let mut candidates = Vec::new();
+    let mut skipped = Vec::new();
+    for name in folder_names(layout) {
+        if !store.runs_named(&name)?.is_empty() {
+            continue; // a run runctl already knows
+        }
+        let dir = [&layout.outputs, &layout.logs]
+            .into_iter()
+            .map(|b| b.join(&name))
+            .find(|d| d.is_dir())
+            .unwrap_or_else(|| layout.outputs.join(&name));
+        match examine(name, &dir, &project.settings.naming) {
+            Ok(candidate) => candidates.push(candidate),
+            Err(passed) => skipped.push(passed),
+        }
+    }
+    candidates.sort_by(|a, b| a.time.cmp(&b.time).then(a.folder.cmp(&b.folder)));
+    Ok((candidates, skipped))
+}
+
+/// The names of the real folders of outputs/ and logs/, sorted, without hidden ones and
+/// folders moved aside by `--force`.
+fn folder_names(layout: &Layout) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for base in [&layout.outputs, &layout.logs] {
+        let Ok(entries) = std::fs::read_dir(base) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let is_real_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            if is_real_dir
+                && !name.starts_with('.')
+                && !name.contains(".superseded-")
+                && !names.contains(&name)
+            {
+                names.push(name);
+            }
+        }
+    }
+    names.sort();
+    names
+}
+
+/// Whether a folder is a run made before runctl (a run id in its name, or a readable config
+/// inside), and what its name and config say of it.
+fn examine(
+    name: String,
+    dir: &Path,
+    keys: &NamingSettings,
+) -> std::result::Result<Candidate, PassedOver> {
+    let parsed = legacy::parse_name(&name);
+    let config = match find_config(dir) {
+        Some(Ok(config)) => Some(config),
+        Some(Err(reason)) if parsed.is_none() => {
+            return Err(PassedOver {
+                folder: name,
+                reason: format!("its config cannot be read: {reason}"),
+            });
+        }
+        _ => None,
+    };
+    if parsed.is_none() && config.is_none() {
+        return Err(PassedOver {
+            folder: name,
+            reason: "not a legacy run folder (no run id in its name, no config inside)".into(),
+        });
+    }
+    let value = |key: &str| -> Option<String> {
+        let (v, _) = config.as_ref()?;
+        pipeline_config::lookup(v, key).and_then(pipeline_config::as_text)
+    };
+    let model = value(&keys.model_key)
+        .or_else(|| parsed.as_ref().and_then(|p| p.model.clone()))
+        .unwrap_or_default();
+    let dataset = value(&keys.dataset_key).unwrap_or_default();
+    let size = value(&keys.sample_size_key);
+    let (segments, _) = naming::segments_from(&model, &dataset, size.as_deref());
+    let found_by = match (&parsed, &config) {
+        (_, Some(_)) => "config",
+        (Some(p), None) if p.model.is_some() => "model_h id",
+        (Some(p), None) if p.run_id.is_some() => "run id",
+        _ => "timestamp",
+    };
+    Ok(Candidate {
+        time: parsed.as_ref().map_or_else(|| folder_time(dir), |p| p.time),
+        run_id: parsed.and_then(|p| p.run_id),
+        config: config.map(|(v, p)| (v.to_string(), p)),
+        segments,
+        folder: name,
+        found_by,
+    })
+}
+
+fn stamp(time: &jiff::civil::DateTime) -> String {
+    time.strftime("%Y-%m-%dT%H:%M:%S.%6fZ").to_string()
+}
+
+/// The run record of a migrated folder under its new name.
+pub fn run_row(
+    c: &Candidate,
+    name: &str,
+    number: Option<u32>,
+    id: String,
+    scope: &str,
+    layout: &Layout,
+) -> RunRow {
+    RunRow {
+        id,
+        name: name.to_string(),
+        dir_name: name.to_string(),
+        model: c.segments.model.clone(),
+        dataset: c.segments.dataset.clone(),
+        size: c.segments.size.clone(),
+        number,
+        scope: scope.to_string(),
+        status: "migrated".into(),
+        superseded: false,
+        moved_to: None,
+        outputs_dir: layout.outputs.join(name).to_string_lossy().into_owned(),
+        logs_dir: layout.logs.join(name).to_string_lossy().into_owned(),
+        command: None,
+        config: c.config.as_ref().map(|(c, _)| c.clone()),
+        config_path: c
+            .config
+            .as_ref()
+            .map(|(_, p)| p.to_string_lossy().into_owned()),
+        exit_code: None,
+        created_at: stamp(&c.time),
+        started_at: Some(stamp(&c.time)),
+        finished_at: None,
+    }
+}
+
+/// Rename the folder to `name` in outputs/ and in logs/ (where it is), leaving a symlink at the
+/// old name; on a failure, what was done is undone. Returns the (old, new) paths renamed, for
+/// [`undo`] if the run cannot be recorded.
+pub fn rename_folders(
+    layout: &Layout,
+    folder: &str,
+    name: &str,
+) -> Result<Vec<(PathBuf, PathBuf)>> {
+    let mut done: Vec<(PathBuf, PathBuf)> = Vec::new();
+    for base in [&layout.outputs, &layout.logs] {
+        let from = base.join(folder);
+        if !std::fs::symlink_metadata(&from).is_ok_and(|m| m.is_dir()) {
+            continue;
+        }
+        let to = base.join(name);
+        if let Err(e) = std::fs::rename(&from, &to) {
+            undo(&done);
+            return Err(CliError::io("rename", &from, e));
+        }
+        done.push((from.clone(), to));
+        #[cfg(unix)]
+        if let Err(e) = std::os::unix::fs::symlink(name, &from) {
+            undo(&done);
+            return Err(CliError::io("leave a symlink at", &from, e));
+        }
+    }
+    Ok(done)
+}
+
+/// Put renamed folders back, newest rename first.
+pub fn undo(done: &[(PathBuf, PathBuf)]) {
+    for (from, to) in done.iter().rev() {
+        let _ = std::fs::remove_file(from);
+        let _ = std::fs::rename(to, from);
+    }
+}
