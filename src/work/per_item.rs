@@ -6,7 +6,7 @@
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -168,22 +168,7 @@ fn collect(
                 .saturating_duration_since(Instant::now())
                 .min(Duration::from_millis(100)),
         };
-        let ready = {
-            let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(2);
-            if let Some(o) = &out {
-                fds.push(PollFd::new(o.as_fd(), PollFlags::POLLIN));
-            }
-            if let Some(e) = &err {
-                fds.push(PollFd::new(e.as_fd(), PollFlags::POLLIN));
-            }
-            let timeout = PollTimeout::try_from(wait).unwrap_or(PollTimeout::MAX);
-            match poll(&mut fds, timeout) {
-                Ok(0) => Vec::new(),
-                Ok(_) => fds.iter().map(|f| f.any().unwrap_or(true)).collect(),
-                Err(nix::errno::Errno::EINTR) => Vec::new(),
-                Err(_) => vec![true; fds.len()],
-            }
-        };
+        let ready = ready_pipes(out.as_ref(), err.as_ref(), wait);
         if ready.is_empty() {
             if killed_at.is_some() {
                 continue;
@@ -201,35 +186,58 @@ fn collect(
             killed_at = Some(Instant::now());
             continue;
         }
-        let mut index = 0;
-        if out.is_some() {
-            if ready.first().copied().unwrap_or(false) {
-                let open = read_into(out.as_mut(), &mut buf, |chunk| {
-                    if got.stdout.len() + chunk.len() > MAX_OUTPUT {
-                        got.stdout_overflow = true;
-                    } else {
-                        got.stdout.extend_from_slice(chunk);
-                    }
-                });
-                if !open {
-                    out = None;
-                }
-            }
-            index = 1;
+        // `ready` lists the open pipes in order, stdout first.
+        let (out_ready, err_ready) = match (&out, &err) {
+            (Some(_), _) => (ready.first(), ready.get(1)),
+            (None, _) => (None, ready.first()),
+        };
+        if out_ready.copied().unwrap_or(false) && !read_stdout(&mut out, &mut buf, &mut got) {
+            out = None;
         }
-        if err.is_some() && ready.get(index).copied().unwrap_or(false) {
-            let open = read_into(err.as_mut(), &mut buf, |chunk| {
-                got.stderr.extend_from_slice(chunk);
-                if got.stderr.len() > 2 * MAX_STDERR_KEPT {
-                    got.stderr.drain(..got.stderr.len() - MAX_STDERR_KEPT);
-                }
-            });
-            if !open {
-                err = None;
-            }
+        if err_ready.copied().unwrap_or(false) && !read_stderr(&mut err, &mut buf, &mut got) {
+            err = None;
         }
     }
     got
+}
+
+/// Which of the open pipes (stdout first) are readable within `wait`; empty when none is.
+fn ready_pipes(out: Option<&ChildStdout>, err: Option<&ChildStderr>, wait: Duration) -> Vec<bool> {
+    let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(2);
+    if let Some(o) = out {
+        fds.push(PollFd::new(o.as_fd(), PollFlags::POLLIN));
+    }
+    if let Some(e) = err {
+        fds.push(PollFd::new(e.as_fd(), PollFlags::POLLIN));
+    }
+    let timeout = PollTimeout::try_from(wait).unwrap_or(PollTimeout::MAX);
+    match poll(&mut fds, timeout) {
+        Ok(0) => Vec::new(),
+        Ok(_) => fds.iter().map(|f| f.any().unwrap_or(true)).collect(),
+        Err(nix::errno::Errno::EINTR) => Vec::new(),
+        Err(_) => vec![true; fds.len()],
+    }
+}
+
+/// Read what stdout has, keeping up to [`MAX_OUTPUT`]; false at its end.
+fn read_stdout(out: &mut Option<ChildStdout>, buf: &mut [u8], got: &mut Collected) -> bool {
+    read_into(out.as_mut(), buf, |chunk| {
+        if got.stdout.len() + chunk.len() > MAX_OUTPUT {
+            got.stdout_overflow = true;
+        } else {
+            got.stdout.extend_from_slice(chunk);
+        }
+    })
+}
+
+/// Read what stderr has, keeping its last [`MAX_STDERR_KEPT`] bytes or so; false at its end.
+fn read_stderr(err: &mut Option<ChildStderr>, buf: &mut [u8], got: &mut Collected) -> bool {
+    read_into(err.as_mut(), buf, |chunk| {
+        got.stderr.extend_from_slice(chunk);
+        if got.stderr.len() > 2 * MAX_STDERR_KEPT {
+            got.stderr.drain(..got.stderr.len() - MAX_STDERR_KEPT);
+        }
+    })
 }
 
 /// How much stderr is kept per item (for the log and the error message).
