@@ -16,6 +16,7 @@ mod recorder;
 pub mod settings;
 mod signals;
 mod stream;
+mod stream_process;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;

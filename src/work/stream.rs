@@ -1,8 +1,8 @@
 //! `--stream`: the worker command started once per slot, in its own process group, speaking JSON
 //! lines: items in on stdin, one `{"key":..,"ok"|"error":..}` line out per item, matched by key,
 //! in any order, with up to `window` items in flight. A writer thread and a reader thread per
-//! worker (`pipes.rs`) keep the slot from ever blocking on a pipe, so timeouts and interrupts
-//! always work.
+//! worker (`pipes.rs`, started with the process in `stream_process.rs`) keep the slot from ever
+//! blocking on a pipe, so timeouts and interrupts always work.
 //!
 //! A worker that dies fails its in-flight items (one attempt each) and is restarted with the
 //! next item; one that dies three times in a row before answering anything stops the run. A line
@@ -11,36 +11,19 @@
 //! held go back in the queue without counting an attempt.
 
 use std::collections::{HashMap, VecDeque};
-use std::os::unix::process::ExitStatusExt;
-use std::process::Child;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Select, Sender};
-use nix::sys::signal::Signal;
-use nix::unistd::Pid;
 
-use super::per_item::{
-    MAX_OUTPUT, STDERR_TAIL, cannot_run, command, group_of, kill_group, spawn_is_fatal,
-};
-use super::pipes::{Lines, keep_stderr, read_lines, write_lines};
+use super::per_item::{MAX_OUTPUT, cannot_run, kill_group};
+use super::pipes::Lines;
 use super::progress::Notifier;
 use super::protocol::{self, Category};
+use super::stream_process::{self as process, Proc, reap};
 use super::{Attempt, Control, Item, Outcome, Worker};
 
 /// Deaths before any answer, in a row, that stop the run.
 const DEATHS_IN_A_ROW: u32 = 3;
-
-/// One running stream worker.
-struct Proc {
-    child: Child,
-    group: Pid,
-    input: Option<Sender<String>>,
-    lines: Receiver<Lines>,
-    stderr: Arc<Mutex<Vec<u8>>>,
-    stderr_reader: Option<std::thread::JoinHandle<()>>,
-    answered: u64,
-}
 
 struct Flight {
     item: Item,
@@ -281,41 +264,11 @@ impl Slot<'_> {
 
     /// The worker's stdout closed: it exited (or is about to).
     fn died(&mut self, st: &mut State) {
-        let Some(mut p) = st.proc.take() else {
+        let Some(p) = st.proc.take() else {
             return;
         };
         let answered = p.answered;
-        let group = p.group;
-        let stderr = Arc::clone(&p.stderr);
-        let stderr_reader = p.stderr_reader.take();
-        let status = reap(p, Duration::from_secs(2));
-        kill_group(group);
-        // Its last words may still be in the pipe: give the stderr thread a moment.
-        if let Some(reader) = stderr_reader {
-            let until = Instant::now() + Duration::from_millis(500);
-            while !reader.is_finished() && Instant::now() < until {
-                std::thread::sleep(Duration::from_millis(2));
-            }
-        }
-        let tail = tail_of(&stderr);
-        let (category, what) = match status {
-            Some(s) if s.signal().is_some() => {
-                let sig = s.signal().unwrap_or(0);
-                let name =
-                    Signal::try_from(sig).map_or_else(|_| sig.to_string(), |s| s.to_string());
-                (Category::Signal, format!("the worker was killed by {name}"))
-            }
-            Some(s) => (
-                Category::Exit,
-                format!("the worker exited with code {}", s.code().unwrap_or(-1)),
-            ),
-            None => (Category::Exit, "the worker closed its output".to_string()),
-        };
-        let message = if tail.is_empty() {
-            what
-        } else {
-            format!("{what}: {tail}")
-        };
+        let (category, message) = process::death(p);
         let had_items = !st.in_flight.is_empty();
         self.fail_all(st, category, &message);
         if answered == 0 && had_items {
@@ -399,98 +352,15 @@ impl Slot<'_> {
     }
 
     /// Close the worker's input and give it a moment to exit on its own.
-    fn close(&self, mut p: Proc) {
-        p.input = None;
-        let group = p.group;
-        let grace = if self.control.killing() {
-            Duration::ZERO
-        } else {
-            Duration::from_secs(5)
-        };
-        reap(p, grace);
-        kill_group(group);
+    fn close(&self, p: Proc) {
+        process::close(p, self.control.killing());
     }
 
     fn spawn(&mut self) -> Result<Proc, (std::io::Error, bool)> {
-        let Some(mut cmd) = command(self.worker, self.slot) else {
-            return Err((std::io::Error::other("no worker command"), true));
-        };
-        let mut child = cmd.spawn().map_err(|e| {
-            let fatal = spawn_is_fatal(&e);
-            (e, fatal)
-        })?;
-        let group = group_of(&child);
-        let (input_tx, input_rx) = crossbeam_channel::unbounded::<String>();
-        let (lines_tx, lines_rx) = crossbeam_channel::bounded::<Lines>(64);
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let mut stderr_reader = None;
-        let spawned = (|| -> std::io::Result<()> {
-            if let Some(stdin) = child.stdin.take() {
-                std::thread::Builder::new()
-                    .name("runctl-stream-in".into())
-                    .spawn(move || write_lines(stdin, &input_rx))?;
-            }
-            if let Some(stdout) = child.stdout.take() {
-                std::thread::Builder::new()
-                    .name("runctl-stream-out".into())
-                    .spawn(move || read_lines(stdout, &lines_tx))?;
-            }
-            if let Some(err) = child.stderr.take() {
-                let tail = Arc::clone(&stderr);
-                let log = self.log.as_ref().and_then(|f| f.try_clone().ok());
-                stderr_reader = Some(
-                    std::thread::Builder::new()
-                        .name("runctl-stream-err".into())
-                        .spawn(move || keep_stderr(err, &tail, log))?,
-                );
-            }
-            Ok(())
-        })();
-        if let Err(e) = spawned {
-            kill_group(group);
-            let _ = child.wait();
-            return Err((e, false));
-        }
-        Ok(Proc {
-            child,
-            group,
-            input: Some(input_tx),
-            lines: lines_rx,
-            stderr,
-            stderr_reader,
-            answered: 0,
-        })
+        process::spawn(self.worker, self.slot, self.log.as_ref())
     }
 }
 
 fn now() -> String {
     crate::store::now_text()
-}
-
-/// Wait up to `grace` for the worker to exit, then kill its group; its exit status if known.
-fn reap(mut p: Proc, grace: Duration) -> Option<std::process::ExitStatus> {
-    p.input = None;
-    let until = Instant::now() + grace;
-    let mut pause = Duration::from_micros(50);
-    loop {
-        match p.child.try_wait() {
-            Ok(Some(status)) => return Some(status),
-            Ok(None) if Instant::now() < until => {
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(20));
-            }
-            Ok(None) => {
-                kill_group(p.group);
-                return p.child.wait().ok();
-            }
-            Err(_) => return None,
-        }
-    }
-}
-
-fn tail_of(stderr: &Mutex<Vec<u8>>) -> String {
-    stderr
-        .lock()
-        .map(|t| protocol::tail_text(&t, STDERR_TAIL))
-        .unwrap_or_default()
 }
