@@ -2,15 +2,16 @@
 //! them to the slots at the `--rate` cap, schedules retries with exponential backoff and jitter,
 //! and passes each final result to the recorder. It never writes to the DB.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Select, Sender};
 
 use super::progress::Notifier;
 use super::recorder::Final;
-use super::{Attempt, Control, Item, Mode, Options, Outcome, WorkError, Worker};
+use super::retry::Retries;
+use super::slots;
+use super::{Attempt, Control, Item, Options, Outcome, WorkError, Worker};
 use crate::store::{ResultIn, Store};
 
 const PAGE: usize = 1000;
@@ -18,7 +19,6 @@ const PAGE: usize = 1000;
 const FINALS_BATCH: usize = 32;
 /// ...or after this long.
 const FINALS_WAIT: Duration = Duration::from_millis(20);
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// What the dispatcher counted.
 #[derive(Debug, Default)]
@@ -26,60 +26,10 @@ pub(crate) struct Stats {
     pub retried: u64,
 }
 
-/// A failed item waiting for its retry.
-struct Pending {
-    at: Instant,
-    seq: u64,
-    item: Item,
-}
-
-impl PartialEq for Pending {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-impl Eq for Pending {}
-impl PartialOrd for Pending {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Pending {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.at, self.seq).cmp(&(other.at, other.seq))
-    }
-}
-
 /// Starts at most `rate` per second, evenly spaced.
 struct Pace {
     every: Duration,
     next: Instant,
-}
-
-/// A small generator for backoff jitter (no need for cryptographic randomness).
-struct Jitter(u64);
-
-impl Jitter {
-    fn new() -> Jitter {
-        let mut seed = [0u8; 8];
-        let _ = getrandom::fill(&mut seed);
-        Jitter(u64::from_le_bytes(seed) | 1)
-    }
-    /// A factor in [0.5, 1.0).
-    fn factor(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        0.5 + (self.0 >> 11) as f64 / (1u64 << 53) as f64 / 2.0
-    }
-}
-
-/// The delay before retry number `n` (1 for the first): base * 2^(n-1), capped, with jitter.
-fn backoff(base: Duration, n: u32, jitter: &mut Jitter) -> Duration {
-    let full = base
-        .saturating_mul(1u32 << n.saturating_sub(1).min(20))
-        .min(MAX_BACKOFF);
-    full.mul_f64(jitter.factor())
 }
 
 pub(crate) fn run(
@@ -102,12 +52,12 @@ pub(crate) fn run(
         for slot in 1..=options.jobs {
             let work_rx = work_rx.clone();
             let report_tx = report_tx.clone();
-            let log = open_log(worker, slot);
+            let log = slots::open_log(worker, slot);
             let notifier = notifier.clone();
             std::thread::Builder::new()
                 .name(format!("runctl-slot-{slot}"))
                 .spawn_scoped(scope, move || {
-                    run_slot(
+                    slots::run_slot(
                         worker, options, control, slot, &work_rx, &report_tx, log, notifier,
                     );
                 })
@@ -130,14 +80,12 @@ pub(crate) fn run(
             page: VecDeque::new(),
             after: None,
             exhausted: false,
-            retries: BinaryHeap::new(),
-            seq: 0,
+            retries: Retries::new(),
             outstanding: 0,
             pace: options.rate.map(|r| Pace {
                 every: Duration::from_secs_f64(1.0 / r),
                 next: Instant::now(),
             }),
-            jitter: Jitter::new(),
             stats: Stats::default(),
         };
         let result = hub.dispatch(&report_rx);
@@ -155,70 +103,6 @@ pub(crate) fn run(
     })
 }
 
-fn open_log(worker: &Worker, slot: usize) -> Option<std::fs::File> {
-    let dir = worker.log_dir.as_ref()?;
-    std::fs::create_dir_all(dir).ok()?;
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join(format!("worker-{slot}.log")))
-        .ok()
-}
-
-#[allow(clippy::too_many_arguments)]
-fn run_slot(
-    worker: &Worker,
-    options: &Options,
-    control: &Control,
-    slot: usize,
-    work: &Receiver<Item>,
-    reports: &Sender<Attempt>,
-    mut log: Option<std::fs::File>,
-    notifier: Notifier,
-) {
-    match options.mode {
-        Mode::Stream => super::stream::Slot {
-            worker,
-            slot,
-            window: options.window.max(1),
-            timeout: options.timeout,
-            control,
-            work,
-            reports,
-            log,
-            notifier,
-        }
-        .run(),
-        Mode::PerItem => {
-            for item in work.iter() {
-                if control.stopping() {
-                    let now = crate::store::now_text();
-                    let _ = reports.send(Attempt::new(
-                        item,
-                        Outcome::Abandoned,
-                        Instant::now(),
-                        now,
-                        slot,
-                    ));
-                    continue;
-                }
-                let (attempt, fatal) = super::per_item::attempt(
-                    worker,
-                    item,
-                    slot,
-                    options.timeout,
-                    control,
-                    &mut log,
-                );
-                let _ = reports.send(attempt);
-                if let Some(message) = fatal {
-                    control.fail(message);
-                }
-            }
-        }
-    }
-}
-
 struct Hub<'a> {
     reader: &'a Store,
     run_id: &'a str,
@@ -233,12 +117,10 @@ struct Hub<'a> {
     page: VecDeque<Item>,
     after: Option<String>,
     exhausted: bool,
-    retries: BinaryHeap<Reverse<Pending>>,
-    seq: u64,
+    retries: Retries,
     /// Items handed out and not yet back.
     outstanding: u64,
     pace: Option<Pace>,
-    jitter: Jitter,
     stats: Stats,
 }
 
@@ -263,31 +145,19 @@ impl Hub<'_> {
                 .pace
                 .as_ref()
                 .map_or(Duration::ZERO, |p| p.next.saturating_duration_since(now));
-            let retry_due = self.retries.peek().map(|Reverse(p)| p.at);
-            let mut next: Option<Item> = None;
-            if paced.is_zero() {
-                if retry_due.is_some_and(|at| at <= now) {
-                    next = self.retries.pop().map(|Reverse(p)| p.item);
-                } else {
-                    next = self.page.pop_front();
-                }
-            }
+            let retry_due = self.retries.next_due();
+            let mut next = if paced.is_zero() {
+                self.next_item(retry_due, now)
+            } else {
+                None
+            };
             if self
                 .finals_since
                 .is_some_and(|t| t.elapsed() >= FINALS_WAIT)
             {
                 self.pass_on();
             }
-            let mut wait = Duration::from_millis(100);
-            if let Some(t) = self.finals_since {
-                wait = wait.min(FINALS_WAIT.saturating_sub(t.elapsed()));
-            }
-            if !paced.is_zero() {
-                wait = wait.min(paced);
-            }
-            if let Some(at) = retry_due {
-                wait = wait.min(at.saturating_duration_since(now));
-            }
+            let wait = self.wait(paced, retry_due, now);
             let Some(work) = self.work.clone() else {
                 return Ok(());
             };
@@ -317,12 +187,37 @@ impl Hub<'_> {
             if let Some(item) = next {
                 // Not taken this time: back where it came from.
                 if item.attempt > 1 {
-                    self.retry_at(item, now);
+                    self.retries.push(item, now);
                 } else {
                     self.page.push_front(item);
                 }
             }
         }
+    }
+
+    /// The item to hand out: a retry that is due, else the next of the page.
+    fn next_item(&mut self, retry_due: Option<Instant>, now: Instant) -> Option<Item> {
+        if retry_due.is_some_and(|at| at <= now) {
+            self.retries.pop()
+        } else {
+            self.page.pop_front()
+        }
+    }
+
+    /// How long to wait for a free slot or a report: until the pace allows a start, a retry is
+    /// due or the batch of finals is due at the recorder, and never over 100 ms (to see a stop).
+    fn wait(&self, paced: Duration, retry_due: Option<Instant>, now: Instant) -> Duration {
+        let mut wait = Duration::from_millis(100);
+        if let Some(t) = self.finals_since {
+            wait = wait.min(FINALS_WAIT.saturating_sub(t.elapsed()));
+        }
+        if !paced.is_zero() {
+            wait = wait.min(paced);
+        }
+        if let Some(at) = retry_due {
+            wait = wait.min(at.saturating_duration_since(now));
+        }
+        wait
     }
 
     fn fill(&mut self) -> Result<(), WorkError> {
@@ -350,15 +245,6 @@ impl Hub<'_> {
         Ok(())
     }
 
-    fn retry_at(&mut self, item: Item, at: Instant) {
-        self.seq += 1;
-        self.retries.push(Reverse(Pending {
-            at,
-            seq: self.seq,
-            item,
-        }));
-    }
-
     fn handle(&mut self, attempt: Attempt) {
         self.outstanding = self.outstanding.saturating_sub(1);
         let Attempt {
@@ -374,12 +260,12 @@ impl Hub<'_> {
             Outcome::Ok(output) => (true, output, None),
             Outcome::Failed(category, message) => {
                 if item.attempt <= self.options.retries && !self.control.stopping() {
-                    let delay = backoff(self.options.retry_delay, item.attempt, &mut self.jitter);
+                    let delay = self.retries.delay(self.options.retry_delay, item.attempt);
                     item.first_error.get_or_insert_with(|| message.clone());
                     item.last_failure = Some((category, message));
                     item.attempt += 1;
                     self.stats.retried += 1;
-                    self.retry_at(item, Instant::now() + delay);
+                    self.retries.push(item, Instant::now() + delay);
                     return;
                 }
                 (false, message, Some(category))
@@ -418,8 +304,7 @@ impl Hub<'_> {
 
     /// At a stop, the items waiting for a retry are recorded with their last error.
     fn flush_retries(&mut self) {
-        while let Some(Reverse(p)) = self.retries.pop() {
-            let item = p.item;
+        while let Some(item) = self.retries.pop() {
             let (category, message) = item
                 .last_failure
                 .unwrap_or((super::Category::Exit, String::new()));

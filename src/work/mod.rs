@@ -13,8 +13,10 @@ mod pipes;
 pub mod progress;
 pub mod protocol;
 mod recorder;
+mod retry;
 pub mod settings;
 mod signals;
+mod slots;
 mod stream;
 mod stream_process;
 
