@@ -1,13 +1,13 @@
 //! `runctl version ...`: the model-version registry. This file holds the subcommand tree and
-//! the record commands (new, start, complete, fail, list, show); sync, import and export are in
-//! `version_sync.rs`.
+//! the record commands (new, start, complete, fail, list, show); sync is in `version_sync.rs`,
+//! import and export in `version_file.rs`.
 
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use super::{Ctx, output, version_sync};
+use super::{Ctx, output, version_file, version_sync};
 use crate::error::{CliError, Result};
 use crate::project::Project;
 use crate::store::{AddConflict, NewVersion, Store, VersionRow};
@@ -35,8 +35,8 @@ enum VersionCommand {
     List(ListArgs),
     Show(ShowArgs),
     Sync(version_sync::SyncArgs),
-    Import(version_sync::ImportArgs),
-    Export(version_sync::ExportArgs),
+    Import(version_file::ImportArgs),
+    Export(version_file::ExportArgs),
 }
 
 /// Add a version to a family (pending); without --name it takes the next V<n>
@@ -216,8 +216,8 @@ pub fn run(ctx: &Ctx, args: VersionArgs) -> Result<()> {
         VersionCommand::List(a) => list(ctx, a),
         VersionCommand::Show(a) => show(ctx, a),
         VersionCommand::Sync(a) => version_sync::sync(ctx, a),
-        VersionCommand::Import(a) => version_sync::import(ctx, a),
-        VersionCommand::Export(a) => version_sync::export(ctx, a),
+        VersionCommand::Import(a) => version_file::import(ctx, a),
+        VersionCommand::Export(a) => version_file::export(ctx, a),
     }
 }
 
