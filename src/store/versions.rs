@@ -206,70 +206,7 @@ impl Store {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(err)?;
-        let mut applied = Applied::default();
-        {
-            let mut update = tx
-                .prepare(
-                    "UPDATE versions SET status = 'completed', artifact_url = ?3, \
-                     etag = coalesce(?4, etag), size = coalesce(?5, size), \
-                     last_modified = coalesce(?6, last_modified), last_synced = ?7, \
-                     updated_at = ?7, error = NULL WHERE family = ?1 AND name = ?2",
-                )
-                .map_err(err)?;
-            let mut insert = tx
-                .prepare(
-                    "INSERT INTO versions (family, name, number, status, artifact_url, \
-                     description, etag, size, last_modified, created_at, updated_at, last_synced) \
-                     VALUES (?1, ?2, ?3, 'completed', ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9)",
-                )
-                .map_err(err)?;
-            let fields = |e: &ListingEntry| {
-                (
-                    e.location().to_string(),
-                    e.etag.clone(),
-                    e.size,
-                    e.last_modified.clone(),
-                )
-            };
-            for action in actions {
-                match action {
-                    SyncAction::Update {
-                        family,
-                        name,
-                        entry,
-                        ..
-                    } => {
-                        let (url, etag, size, lm) = fields(entry);
-                        update
-                            .execute(params![family, name, url, etag, size, lm, now])
-                            .map_err(err)?;
-                        applied.updated += 1;
-                    }
-                    SyncAction::Create {
-                        family,
-                        name,
-                        entry,
-                    } => {
-                        let (url, etag, size, lm) = fields(entry);
-                        insert
-                            .execute(params![
-                                family,
-                                name,
-                                number_of(name),
-                                url,
-                                SYNCED_DESCRIPTION,
-                                etag,
-                                size,
-                                lm,
-                                now
-                            ])
-                            .map_err(err)?;
-                        applied.created += 1;
-                    }
-                    SyncAction::InSync { .. } | SyncAction::Skip { .. } => {}
-                }
-            }
-        }
+        let applied = apply_actions(&tx, actions, number_of, &now).map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(applied)
     }
@@ -296,29 +233,8 @@ fn insert_version(
             format!("V{}", max.unwrap_or(0) + 1)
         }
     };
-    let taken: bool = tx
-        .query_row(
-            "SELECT count(*) FROM versions WHERE family = ?1 AND name = ?2",
-            params![new.family, name],
-            |r| r.get::<_, i64>(0),
-        )
-        .map_err(err)?
-        > 0;
-    if taken {
-        return Ok(Err(AddConflict::NameTaken));
-    }
-    if let Some(job) = &new.job_id {
-        let holder: Option<(String, String)> = tx
-            .query_row(
-                "SELECT family, name FROM versions WHERE job_id = ?1",
-                [job],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(err)?;
-        if let Some((family, name)) = holder {
-            return Ok(Err(AddConflict::JobTaken { family, name }));
-        }
+    if let Some(conflict) = conflict(tx, &new.family, &name, new.job_id.as_deref()).map_err(err)? {
+        return Ok(Err(conflict));
     }
     let now = now_text();
     tx.execute(
@@ -348,4 +264,97 @@ fn insert_version(
         )
         .map_err(err)?;
     Ok(Ok(row))
+}
+
+/// Why a version cannot be added: its name is taken in its family, or its job id belongs to
+/// another version.
+fn conflict(
+    tx: &rusqlite::Connection,
+    family: &str,
+    name: &str,
+    job_id: Option<&str>,
+) -> rusqlite::Result<Option<AddConflict>> {
+    let taken: i64 = tx.query_row(
+        "SELECT count(*) FROM versions WHERE family = ?1 AND name = ?2",
+        params![family, name],
+        |r| r.get(0),
+    )?;
+    if taken > 0 {
+        return Ok(Some(AddConflict::NameTaken));
+    }
+    let Some(job) = job_id else {
+        return Ok(None);
+    };
+    let holder: Option<(String, String)> = tx
+        .query_row(
+            "SELECT family, name FROM versions WHERE job_id = ?1",
+            [job],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    Ok(holder.map(|(family, name)| AddConflict::JobTaken { family, name }))
+}
+
+/// Run the updates and inserts of a sync plan; returns how many of each.
+fn apply_actions(
+    tx: &rusqlite::Transaction<'_>,
+    actions: &[SyncAction],
+    number_of: impl Fn(&str) -> Option<u32>,
+    now: &str,
+) -> rusqlite::Result<Applied> {
+    let mut applied = Applied::default();
+    let mut update = tx.prepare(
+        "UPDATE versions SET status = 'completed', artifact_url = ?3, \
+             etag = coalesce(?4, etag), size = coalesce(?5, size), \
+             last_modified = coalesce(?6, last_modified), last_synced = ?7, \
+             updated_at = ?7, error = NULL WHERE family = ?1 AND name = ?2",
+    )?;
+    let mut insert = tx.prepare(
+        "INSERT INTO versions (family, name, number, status, artifact_url, \
+             description, etag, size, last_modified, created_at, updated_at, last_synced) \
+             VALUES (?1, ?2, ?3, 'completed', ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9)",
+    )?;
+    let fields = |e: &ListingEntry| {
+        (
+            e.location().to_string(),
+            e.etag.clone(),
+            e.size,
+            e.last_modified.clone(),
+        )
+    };
+    for action in actions {
+        match action {
+            SyncAction::Update {
+                family,
+                name,
+                entry,
+                ..
+            } => {
+                let (url, etag, size, lm) = fields(entry);
+                update.execute(params![family, name, url, etag, size, lm, now])?;
+                applied.updated += 1;
+            }
+            SyncAction::Create {
+                family,
+                name,
+                entry,
+            } => {
+                let (url, etag, size, lm) = fields(entry);
+                insert.execute(params![
+                    family,
+                    name,
+                    number_of(name),
+                    url,
+                    SYNCED_DESCRIPTION,
+                    etag,
+                    size,
+                    lm,
+                    now
+                ])?;
+                applied.created += 1;
+            }
+            SyncAction::InSync { .. } | SyncAction::Skip { .. } => {}
+        }
+    }
+    Ok(applied)
 }
