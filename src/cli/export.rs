@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::{Ctx, run_view};
 use crate::error::{CliError, Result};
-use crate::store::ExportRow;
+use crate::store::{ExportRow, Store};
 
 /// Export a run's items with their results: JSON lines or CSV, one line per item
 ///
@@ -90,59 +90,25 @@ pub fn run(ctx: &Ctx, args: ExportArgs) -> Result<()> {
         }
     };
     let mut out = std::io::BufWriter::new(sink);
-    let mut failure: Option<CliError> = None;
-    let mut n = 0usize;
-    match args.format {
-        ExportFormat::Jsonl => {
-            store.for_each_export(&run.id, |row| {
-                let mut line = Map::new();
-                line.insert("item_key".into(), Value::String(row.key.clone()));
-                if let Ok(Value::Object(data)) = serde_json::from_str::<Value>(&row.data) {
-                    line.extend(data);
-                }
-                for (name, value) in RESULT_COLUMNS.iter().zip(result_values(&row)) {
-                    line.insert((*name).into(), value);
-                }
-                let written = serde_json::to_writer(&mut out, &Value::Object(line))
-                    .map_err(CliError::from)
-                    .and_then(|()| out.write_all(b"\n").map_err(CliError::from));
-                n += 1;
-                written.map_err(|e| failure = Some(e)).is_ok()
-            })?;
-        }
-        ExportFormat::Csv => {
-            let columns = store.item_columns(&run.id)?;
-            let mut csv = csv::Writer::from_writer(&mut out);
-            let header = std::iter::once("item_key")
-                .chain(columns.iter().map(String::as_str))
-                .chain(RESULT_COLUMNS);
-            csv.write_record(header)
-                .map_err(|e| CliError::general(e.to_string()))?;
-            store.for_each_export(&run.id, |row| {
-                let data: Map<String, Value> = serde_json::from_str(&row.data).unwrap_or_default();
-                let results = result_values(&row);
-                let record = std::iter::once(row.key.clone())
-                    .chain(
-                        columns
-                            .iter()
-                            .map(|c| data.get(c).map(cell).unwrap_or_default()),
-                    )
-                    .chain(results.iter().map(cell));
-                n += 1;
-                csv.write_record(record)
-                    .map_err(|e| {
-                        failure = Some(CliError::general(format!("cannot write CSV: {e}")))
-                    })
-                    .is_ok()
-            })?;
-            csv.flush()?;
-        }
+    let written = match args.format {
+        ExportFormat::Jsonl => write_jsonl(&store, &run.id, &mut out),
+        ExportFormat::Csv => write_csv(&store, &run.id, &mut out),
     }
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    out.flush()?;
+    .and_then(|n| out.flush().map(|()| n).map_err(CliError::from));
     drop(out);
+    let n = match written {
+        Ok(n) => n,
+        Err(e) => {
+            // A half-written export is not left behind.
+            return Err(match &target {
+                Some((tmp, path)) => {
+                    let _ = std::fs::remove_file(tmp);
+                    CliError::general(format!("cannot write {}", path.display())).cause(e.message)
+                }
+                None => e,
+            });
+        }
+    };
     if let Some((tmp, path)) = target {
         std::fs::rename(&tmp, &path).map_err(|e| CliError::io("write", &path, e))?;
         ctx.note(format!(
@@ -152,4 +118,60 @@ pub fn run(ctx: &Ctx, args: ExportArgs) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// One JSON object per item: its key, its columns, its result's columns; returns the count.
+fn write_jsonl(store: &Store, run_id: &str, out: &mut impl Write) -> Result<usize> {
+    let mut failure: Option<CliError> = None;
+    let mut n = 0usize;
+    store.for_each_export(run_id, |row| {
+        let mut line = Map::new();
+        line.insert("item_key".into(), Value::String(row.key.clone()));
+        if let Ok(Value::Object(data)) = serde_json::from_str::<Value>(&row.data) {
+            line.extend(data);
+        }
+        for (name, value) in RESULT_COLUMNS.iter().zip(result_values(&row)) {
+            line.insert((*name).into(), value);
+        }
+        let written = serde_json::to_writer(&mut *out, &Value::Object(line))
+            .map_err(CliError::from)
+            .and_then(|()| out.write_all(b"\n").map_err(CliError::from));
+        n += 1;
+        written.map_err(|e| failure = Some(e)).is_ok()
+    })?;
+    failure.map_or(Ok(n), Err)
+}
+
+/// A header row, then one row per item: its key, the source's columns, its result's columns;
+/// returns the count.
+fn write_csv(store: &Store, run_id: &str, out: &mut impl Write) -> Result<usize> {
+    let columns = store.item_columns(run_id)?;
+    let mut csv = csv::Writer::from_writer(out);
+    let header = std::iter::once("item_key")
+        .chain(columns.iter().map(String::as_str))
+        .chain(RESULT_COLUMNS);
+    csv.write_record(header)
+        .map_err(|e| CliError::general(format!("cannot write CSV: {e}")))?;
+    let mut failure: Option<CliError> = None;
+    let mut n = 0usize;
+    store.for_each_export(run_id, |row| {
+        let data: Map<String, Value> = serde_json::from_str(&row.data).unwrap_or_default();
+        let results = result_values(&row);
+        let record = std::iter::once(row.key.clone())
+            .chain(
+                columns
+                    .iter()
+                    .map(|c| data.get(c).map(cell).unwrap_or_default()),
+            )
+            .chain(results.iter().map(cell));
+        n += 1;
+        csv.write_record(record)
+            .map_err(|e| failure = Some(CliError::general(format!("cannot write CSV: {e}"))))
+            .is_ok()
+    })?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    csv.flush()?;
+    Ok(n)
 }

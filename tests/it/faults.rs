@@ -1,5 +1,5 @@
 //! Faults injected over the binary (docs/guarantees.md): read-only folders, a full disk (an
-//! RLIMIT_FSIZE limit) mid-ingest and mid-resume, the DB held by another writer past the busy
+//! RLIMIT_FSIZE limit) mid-ingest, mid-resume and mid-export, the DB held by another writer past the busy
 //! timeout, the lock folder removed under a running resume, misbehaving workers, and a mixed
 //! load of every writer at once. Each: a clear error and exit code, nothing recorded lost, and
 //! the next command works.
@@ -470,4 +470,48 @@ fn a_mixed_load_of_every_writer_at_once_never_shows_busy_and_keeps_counters_dist
         ),
         200
     );
+}
+
+#[test]
+fn a_full_disk_mid_export_leaves_no_partial_file() {
+    let sb = Sandbox::new();
+    sb.init();
+    csv_items(&sb, "items.csv", 20_000, 40);
+    sb.cmd()
+        .args([
+            "new",
+            "--model",
+            "m",
+            "--source",
+            "items.csv",
+            "--key",
+            "id",
+        ])
+        .assert()
+        .success();
+    let before = count(&sb, "SELECT count(*) FROM items");
+    for format in ["jsonl", "csv"] {
+        let out = limited(
+            &sb,
+            256,
+            &format!("export latest --format {format} -o out.{format}"),
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains(&format!("error: cannot write")), "{err}");
+        assert!(err.contains(&format!("out.{format}")), "{err}");
+        assert!(!sb.work().join(format!("out.{format}")).exists());
+        assert!(!sb.work().join("out.export-tmp").exists());
+    }
+    assert_eq!(integrity(&sb), "ok");
+    assert_eq!(count(&sb, "SELECT count(*) FROM items"), before);
+    // With room, the same export is whole.
+    let out = sb
+        .cmd()
+        .args(["export", "latest", "-o", "out.jsonl"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = std::fs::read_to_string(sb.work().join("out.jsonl")).unwrap();
+    assert_eq!(text.lines().count(), 20_000);
 }
