@@ -498,7 +498,7 @@ fn a_full_disk_mid_export_leaves_no_partial_file() {
         );
         assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
         let err = stderr(&out);
-        assert!(err.contains(&format!("error: cannot write")), "{err}");
+        assert!(err.contains("error: cannot write"), "{err}");
         assert!(err.contains(&format!("out.{format}")), "{err}");
         assert!(!sb.work().join(format!("out.{format}")).exists());
         assert!(!sb.work().join("out.export-tmp").exists());
