@@ -69,18 +69,7 @@ fn basename(path: &std::path::Path) -> Option<String> {
 pub fn resolve(ctx: &Ctx, project: &Project, args: &NamingArgs) -> Result<Resolved> {
     let naming_settings = &project.settings.naming;
     let config = match &args.config {
-        Some(path) => {
-            let path = ctx.cwd.join(path);
-            let value = pipeline_config::load(&path).map_err(|e| match e {
-                pipeline_config::ConfigError::Read { ref source, .. }
-                    if source.kind() == std::io::ErrorKind::NotFound =>
-                {
-                    CliError::not_found(e.to_string())
-                }
-                other => CliError::general(other.to_string()),
-            })?;
-            Some((value, path))
-        }
+        Some(path) => Some(load_config(&ctx.cwd.join(path))?),
         None => None,
     };
     let from_config = |key: &str| -> Option<Option<String>> {
@@ -107,20 +96,7 @@ pub fn resolve(ctx: &Ctx, project: &Project, args: &NamingArgs) -> Result<Resolv
     let (segments, capped) = naming::segments_from(&model, &dataset, size.as_deref());
     let forced = match args.run_index {
         Some(n) => Some(n),
-        None => match env_nonempty("FORCE_RUN_INDEX") {
-            Some(v) => Some(
-                v.trim()
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| (1..=9999).contains(n))
-                    .ok_or_else(|| {
-                        CliError::usage(format!(
-                            "FORCE_RUN_INDEX={v} is not a run number from 1 to 9999"
-                        ))
-                    })?,
-            ),
-            None => None,
-        },
+        None => forced_from_env()?,
     };
     if args.force && forced.is_none() {
         return Err(CliError::usage(
@@ -147,6 +123,36 @@ pub fn resolve(ctx: &Ctx, project: &Project, args: &NamingArgs) -> Result<Resolv
         config,
         capped,
     })
+}
+
+/// A pipeline config (YAML, TOML or JSON); a missing file is "not found".
+fn load_config(path: &std::path::Path) -> Result<(serde_json::Value, PathBuf)> {
+    let value = pipeline_config::load(path).map_err(|e| match e {
+        pipeline_config::ConfigError::Read { ref source, .. }
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            CliError::not_found(e.to_string())
+        }
+        other => CliError::general(other.to_string()),
+    })?;
+    Ok((value, path.to_path_buf()))
+}
+
+/// `FORCE_RUN_INDEX`, when set: a run number from 1 to 9999.
+fn forced_from_env() -> Result<Option<u32>> {
+    let Some(v) = env_nonempty("FORCE_RUN_INDEX") else {
+        return Ok(None);
+    };
+    v.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (1..=9999).contains(n))
+        .map(Some)
+        .ok_or_else(|| {
+            CliError::usage(format!(
+                "FORCE_RUN_INDEX={v} is not a run number from 1 to 9999"
+            ))
+        })
 }
 
 /// The time and randomness a new name needs: the run id, the `-ts` fallback's stamp and
