@@ -94,14 +94,19 @@ pub fn run(ctx: &Ctx, args: MigrateArgs) -> Result<()> {
     if args.json {
         return output::print_json(&out);
     }
+    output::print(&render(&out))
+}
+
+/// The text of `runctl migrate`: up to date, what would be applied, or what was.
+fn render(out: &MigrateOutput) -> String {
     let mut text = String::new();
-    if status.pending.is_empty() {
+    if out.pending.is_empty() {
         text.push_str(&format!(
             "{} is up to date (schema version {})\n",
             out.db.display(),
             out.from_version
         ));
-    } else if args.dry_run {
+    } else if out.dry_run {
         text.push_str(&format!(
             "{} is at schema version {}; would apply:\n",
             out.db.display(),
@@ -120,5 +125,5 @@ pub fn run(ctx: &Ctx, args: MigrateArgs) -> Result<()> {
             out.to_version
         ));
     }
-    output::print(&text)
+    text
 }
