@@ -24,6 +24,7 @@ mod runs_cmd;
 mod version;
 mod version_file;
 mod version_sync;
+mod version_view;
 mod work_args;
 
 use std::ffi::OsString;

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::version::{VersionOutput, open};
+use super::version::open;
+use super::version_view::VersionOutput;
 use super::{Ctx, output, prompt};
 use crate::error::{CliError, Result};
 use crate::store::{AddConflict, NewVersion, Store};

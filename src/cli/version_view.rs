@@ -1,0 +1,183 @@
+//! `runctl version list` and `runctl version show`, and how a version is printed (its name,
+//! its fields, or JSON) by every version command.
+
+use clap::Args;
+use serde::Serialize;
+
+use super::version::open;
+use super::{Ctx, output};
+use crate::error::{CliError, Result};
+use crate::store::VersionRow;
+use crate::versions::Template;
+
+/// List versions, by family and number
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  runctl version list\n  runctl version list style_1 --status pending --json"
+)]
+pub(super) struct ListArgs {
+    /// Only this family
+    family: Option<String>,
+    /// Only this status: pending, running, completed, failed
+    #[arg(long)]
+    status: Option<String>,
+    /// Print a JSON array (docs/json.md)
+    #[arg(long)]
+    json: bool,
+}
+
+/// Show one version: <family> <name>, or --job-id J
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  runctl version show style_1 V8\n  runctl version show --job-id ec487842-e2 --json"
+)]
+pub(super) struct ShowArgs {
+    /// The family
+    #[arg(required_unless_present = "job_id", requires = "name")]
+    family: Option<String>,
+    /// The version name
+    name: Option<String>,
+    /// Find it by external job id instead
+    #[arg(long, value_name = "J", conflicts_with = "family")]
+    job_id: Option<String>,
+    /// Print the version as JSON (docs/json.md)
+    #[arg(long)]
+    json: bool,
+}
+
+/// A version in `--json` output (docs/json.md).
+#[derive(Debug, Serialize)]
+pub struct VersionOutput {
+    pub family: String,
+    pub name: String,
+    pub job_id: Option<String>,
+    pub status: String,
+    pub artifact_url: Option<String>,
+    pub artifact_name: String,
+    pub parameters: Option<serde_json::Value>,
+    pub description: Option<String>,
+    pub error: Option<String>,
+    pub etag: Option<String>,
+    pub size: Option<i64>,
+    pub last_modified: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub last_synced: Option<String>,
+}
+
+impl VersionOutput {
+    pub fn new(row: &VersionRow, template: &Template) -> VersionOutput {
+        VersionOutput {
+            artifact_name: template.format(&row.family, &row.name),
+            family: row.family.clone(),
+            name: row.name.clone(),
+            job_id: row.job_id.clone(),
+            status: row.status.clone(),
+            artifact_url: row.artifact_url.clone(),
+            parameters: row
+                .parameters
+                .as_deref()
+                .and_then(|p| serde_json::from_str(p).ok()),
+            description: row.description.clone(),
+            error: row.error.clone(),
+            etag: row.etag.clone(),
+            size: row.size,
+            last_modified: row.last_modified.clone(),
+            created_at: row.created_at.clone(),
+            updated_at: row.updated_at.clone(),
+            last_synced: row.last_synced.clone(),
+        }
+    }
+}
+
+/// A version: its name (the full record on stderr), every field, or JSON.
+pub(super) fn print_version(
+    ctx: &Ctx,
+    row: &VersionRow,
+    template: &Template,
+    json: bool,
+    name_only: bool,
+) -> Result<()> {
+    if json {
+        return output::print_json(&VersionOutput::new(row, template));
+    }
+    if name_only {
+        ctx.note(format!(
+            "{} {} ({}; artifact {})",
+            row.family,
+            row.name,
+            row.status,
+            template.format(&row.family, &row.name)
+        ));
+        return output::print(&format!("{}\n", row.name));
+    }
+    let v = VersionOutput::new(row, template);
+    let mut text = String::new();
+    let mut line = |k: &str, val: &str| text.push_str(&format!("{k:<14} {val}\n"));
+    line("family", &v.family);
+    line("name", &v.name);
+    line("status", &v.status);
+    line("job id", v.job_id.as_deref().unwrap_or("-"));
+    line("artifact", &v.artifact_name);
+    line("artifact url", v.artifact_url.as_deref().unwrap_or("-"));
+    if let Some(p) = &v.parameters {
+        line("parameters", &p.to_string());
+    }
+    if let Some(d) = &v.description {
+        line("description", d);
+    }
+    if let Some(e) = &v.error {
+        line("error", e);
+    }
+    line("created", &v.created_at);
+    line("updated", &v.updated_at);
+    if let Some(s) = &v.last_synced {
+        line("last synced", s);
+    }
+    output::print(&text)
+}
+
+pub(super) fn list(ctx: &Ctx, args: ListArgs) -> Result<()> {
+    let (template, store) = open(ctx, false)?;
+    let rows = store.list_versions(args.family.as_deref(), args.status.as_deref())?;
+    if args.json {
+        let out: Vec<VersionOutput> = rows
+            .iter()
+            .map(|r| VersionOutput::new(r, &template))
+            .collect();
+        return output::print_json(&out);
+    }
+    if rows.is_empty() {
+        ctx.note("no versions");
+        return Ok(());
+    }
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.family.clone(),
+                r.name.clone(),
+                r.status.clone(),
+                r.job_id.clone().unwrap_or_else(|| "-".into()),
+                r.artifact_url.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    output::print(&output::table(
+        &["FAMILY", "NAME", "STATUS", "JOB ID", "ARTIFACT URL"],
+        &table,
+    ))
+}
+
+pub(super) fn show(ctx: &Ctx, args: ShowArgs) -> Result<()> {
+    let (template, store) = open(ctx, false)?;
+    let row = match (&args.job_id, &args.family, &args.name) {
+        (Some(job), _, _) => store.version_by_job(job)?,
+        (None, Some(family), Some(name)) => store.version(family, name)?,
+        _ => return Err(CliError::usage("give <family> <name>, or --job-id J")),
+    };
+    let row = row.ok_or_else(|| {
+        CliError::not_found("no such version").hint("'runctl version list' shows the versions")
+    })?;
+    print_version(ctx, &row, &template, args.json, false)
+}
