@@ -72,6 +72,18 @@ impl Sandbox {
         self.cmd().arg("init").assert().success();
     }
 
+    /// `runctl new --model m --source SOURCE --key id`, which must succeed: a run over the
+    /// items of a file in `work/`.
+    pub fn new_run_over(&self, source: &str) {
+        let out = self
+            .cmd()
+            .args(["new", "--model", "m", "--source", source, "--key", "id"])
+            .output()
+            .unwrap();
+        assert_no_panic(&out);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+
     /// Write an executable into the private PATH directory.
     pub fn plugin(&self, name: &str, script: &str) -> PathBuf {
         write_exec(&self.bin().join(format!("runctl-{name}")), script)

@@ -53,18 +53,7 @@ fn a_full_disk_mid_ingest_fails_cleanly_and_keeps_the_db() {
     let sb = Sandbox::new();
     sb.init();
     std::fs::write(sb.work().join("small.csv"), "id\na\nb\n").unwrap();
-    sb.cmd()
-        .args([
-            "new",
-            "--model",
-            "m",
-            "--source",
-            "small.csv",
-            "--key",
-            "id",
-        ])
-        .assert()
-        .success();
+    sb.new_run_over("small.csv");
     csv_items(&sb, "big.csv", 60_000, 100);
     let runs = count(&sb, "SELECT count(*) FROM runs");
     let items = count(&sb, "SELECT count(*) FROM items");
@@ -81,12 +70,7 @@ fn a_full_disk_mid_ingest_fails_cleanly_and_keeps_the_db() {
     assert_eq!(count(&sb, "SELECT count(*) FROM runs"), runs);
     assert_eq!(count(&sb, "SELECT count(*) FROM items"), items);
     // Room again: the same command works.
-    let out = sb
-        .cmd()
-        .args(["new", "--model", "m", "--source", "big.csv", "--key", "id"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    sb.new_run_over("big.csv");
     assert_eq!(count(&sb, "SELECT count(*) FROM items"), items + 60_000);
 }
 
@@ -95,18 +79,7 @@ fn a_full_disk_mid_resume_keeps_what_was_recorded_and_the_next_resume_finishes()
     let sb = Sandbox::new();
     sb.init();
     csv_items(&sb, "items.csv", 20_000, 10);
-    sb.cmd()
-        .args([
-            "new",
-            "--model",
-            "m",
-            "--source",
-            "items.csv",
-            "--key",
-            "id",
-        ])
-        .assert()
-        .success();
+    sb.new_run_over("items.csv");
     // Checkpoint so that the DB file holds everything and the WAL starts empty.
     {
         let conn = rusqlite::Connection::open(sb.db()).unwrap();
@@ -215,18 +188,7 @@ fn removing_the_lock_folder_under_a_running_resume_does_not_let_a_second_one_in(
     let sb = Sandbox::new();
     sb.init();
     csv_items(&sb, "items.csv", 30, 0);
-    sb.cmd()
-        .args([
-            "new",
-            "--model",
-            "m",
-            "--source",
-            "items.csv",
-            "--key",
-            "id",
-        ])
-        .assert()
-        .success();
+    sb.new_run_over("items.csv");
     write_exec(
         &sb.work().join("slow.sh"),
         "#!/bin/sh\ncat >/dev/null\nsleep 0.1\necho \"$RUNCTL_ITEM_KEY\" >> seen.log\necho ok\n",
@@ -262,18 +224,7 @@ fn misbehaving_workers_get_clear_results_and_leave_nothing_behind() {
     let sb = Sandbox::new();
     sb.init();
     csv_items(&sb, "items.csv", 3, 0);
-    sb.cmd()
-        .args([
-            "new",
-            "--model",
-            "m",
-            "--source",
-            "items.csv",
-            "--key",
-            "id",
-        ])
-        .assert()
-        .success();
+    sb.new_run_over("items.csv");
     // k000000 closes stdout at once and works on; k000001 never reads stdin; k000002 leaves a
     // child behind that holds its stdout.
     write_exec(
@@ -326,18 +277,7 @@ fn misbehaving_workers_get_clear_results_and_leave_nothing_behind() {
     let sb = Sandbox::new();
     sb.init();
     csv_items(&sb, "items.csv", 2, 0);
-    sb.cmd()
-        .args([
-            "new",
-            "--model",
-            "m",
-            "--source",
-            "items.csv",
-            "--key",
-            "id",
-        ])
-        .assert()
-        .success();
+    sb.new_run_over("items.csv");
     write_exec(&sb.work().join("deaf.sh"), "#!/bin/sh\nsleep 60\n");
     let out = sb
         .cmd()
@@ -477,18 +417,7 @@ fn a_full_disk_mid_export_leaves_no_partial_file() {
     let sb = Sandbox::new();
     sb.init();
     csv_items(&sb, "items.csv", 20_000, 40);
-    sb.cmd()
-        .args([
-            "new",
-            "--model",
-            "m",
-            "--source",
-            "items.csv",
-            "--key",
-            "id",
-        ])
-        .assert()
-        .success();
+    sb.new_run_over("items.csv");
     let before = count(&sb, "SELECT count(*) FROM items");
     for format in ["jsonl", "csv"] {
         let out = limited(

@@ -211,20 +211,7 @@ fn resume_at_a_terminal_shows_a_progress_bar_and_ctrl_c_stops_it_cleanly() {
         &sb.work().join("slow.sh"),
         "#!/bin/sh\ncat >/dev/null\nsleep 0.1\necho ok\n",
     );
-    let out = sb
-        .cmd()
-        .args([
-            "new",
-            "--model",
-            "m",
-            "--source",
-            "items.csv",
-            "--key",
-            "id",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    sb.new_run_over("items.csv");
     let mut cmd = Command::new(RUNCTL);
     cmd.current_dir(sb.work())
         .env_clear()

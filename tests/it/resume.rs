@@ -16,20 +16,7 @@ fn run_with_items(sb: &Sandbox, n: usize) {
         csv.push_str(&format!("k{i:05},text of {i}\n"));
     }
     std::fs::write(sb.work().join("items.csv"), csv).unwrap();
-    let out = sb
-        .cmd()
-        .args([
-            "new",
-            "--model",
-            "m",
-            "--source",
-            "items.csv",
-            "--key",
-            "id",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    sb.new_run_over("items.csv");
 }
 
 /// A worker script in `work/`.
