@@ -1,5 +1,6 @@
 //! `runctl resume`: work through a run's items with a worker command (the remaining items, or
-//! with `--retry-errors` the failed ones), and the same work flags on `runctl new --source`.
+//! with `--retry-errors` the failed ones); `runctl new --source ... -- CMD` goes through the same
+//! `work_on` (the flags are in `work_args.rs`, the end of a pass in `resume_summary.rs`).
 //! Checks (completed run, input drift, config, lock) happen here; the engine is `crate::work`.
 
 use std::ffi::OsString;
