@@ -129,16 +129,6 @@ pub fn hash_parts(data: &[u8]) {
 /// Ingest is all or nothing: it succeeds with one item per fed row, or leaves no source behind.
 fn ingest(path: &Path, format: source::Format, key: &str) {
     let mut store = Store::in_memory().unwrap();
-    let sums = source::checksums(path).unwrap();
-    let meta = SourceMeta {
-        path: path.to_string_lossy().into_owned(),
-        format: format.as_str().into(),
-        md5: sums.md5,
-        sha256: sums.sha256,
-        size: sums.size,
-        key_columns: format!("[\"{key}\"]"),
-        unpivot: "[]".into(),
-    };
     let spec = source::Spec {
         path: path.to_path_buf(),
         format,
@@ -147,6 +137,7 @@ fn ingest(path: &Path, format: source::Format, key: &str) {
         delimiter: None,
         sheet: None,
     };
+    let meta = SourceMeta::of(&spec, source::checksums(path).unwrap());
     let mut fed = 0i64;
     let result = store.ingest(&meta, |sink| {
         source::read(&spec, |item| {

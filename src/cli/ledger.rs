@@ -64,23 +64,6 @@ pub fn ingest(ctx: &Ctx, store: &mut Store, args: &SourceArgs) -> Result<Option<
         }
         None => None,
     };
-    let sums = source::checksums(&path).map_err(|e| CliError::general(e.to_string()))?;
-    let meta = SourceMeta {
-        path: path.to_string_lossy().into_owned(),
-        format: format.as_str().into(),
-        md5: sums.md5,
-        sha256: sums.sha256,
-        size: sums.size,
-        key_columns: serde_json::to_string(&args.key)?,
-        unpivot: serde_json::to_string(&args.unpivot)?,
-    };
-    if let Some(known) = store.find_source(&meta)? {
-        ctx.note(format!(
-            "source {} already ingested with this checksum ({} items); not read again",
-            meta.path, known.n_items
-        ));
-        return Ok(Some(known));
-    }
     let spec = Spec {
         path: path.clone(),
         format,
@@ -89,6 +72,15 @@ pub fn ingest(ctx: &Ctx, store: &mut Store, args: &SourceArgs) -> Result<Option<
         delimiter,
         sheet: args.sheet.clone(),
     };
+    let sums = source::checksums(&path).map_err(|e| CliError::general(e.to_string()))?;
+    let meta = SourceMeta::of(&spec, sums);
+    if let Some(known) = store.find_source(&meta)? {
+        ctx.note(format!(
+            "source {} already ingested with this checksum ({} items); not read again",
+            meta.path, known.n_items
+        ));
+        return Ok(Some(known));
+    }
     let row = store
         .ingest(&meta, |sink| source::read(&spec, sink))
         .map_err(|e| match e {

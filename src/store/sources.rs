@@ -4,7 +4,7 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::{Allocation, Store, StoreError, classify, now_text};
-use crate::source::{Item, SourceError};
+use crate::source::{Checksums, Item, SourceError, Spec};
 
 /// A source as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +26,23 @@ pub struct SourceMeta {
     pub size: u64,
     pub key_columns: String,
     pub unpivot: String,
+}
+
+impl SourceMeta {
+    /// What is recorded of a source about to be read as `spec` says: its path, format,
+    /// checksums, and key and unpivot columns (as JSON arrays).
+    pub fn of(spec: &Spec, sums: Checksums) -> SourceMeta {
+        let json = |columns: &[String]| serde_json::to_string(columns).unwrap_or_default();
+        SourceMeta {
+            path: spec.path.to_string_lossy().into_owned(),
+            format: spec.format.as_str().into(),
+            md5: sums.md5,
+            sha256: sums.sha256,
+            size: sums.size,
+            key_columns: json(&spec.key),
+            unpivot: json(&spec.unpivot),
+        }
+    }
 }
 
 /// Why an ingest failed; the DB is unchanged.
