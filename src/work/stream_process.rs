@@ -18,7 +18,7 @@ use super::protocol::{self, Category};
 
 /// One running stream worker.
 pub(super) struct Proc {
-    pub(super) child: Child,
+    child: Child,
     pub(super) group: Pid,
     pub(super) input: Option<Sender<String>>,
     pub(super) lines: Receiver<Lines>,
