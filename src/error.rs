@@ -182,6 +182,10 @@ impl From<crate::store::StoreError> for CliError {
                     .hint("restore it from a state.db.bak-* beside it, or move it aside to start afresh")
                     .hint(KEEP)
             }
+            StoreError::ReadOnly { .. } => CliError::general(message)
+                .hint("check that .runctl/ and the files in it are writable by you; read commands (list, show, export) work on a read-only project"),
+            StoreError::NotRegular { .. } => CliError::general(message)
+                .hint("runctl keeps its state in a regular file .runctl/state.db; move what is there aside"),
             StoreError::NewerSchema { .. } => CliError::general(format!("{message}; refusing to touch it"))
                 .hint("upgrade runctl to a version that knows this schema")
                 .hint(KEEP),

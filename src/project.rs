@@ -254,11 +254,35 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// The largest `runctl.toml` read; a settings file is a few hundred bytes.
+pub const SETTINGS_MAX_BYTES: u64 = 1024 * 1024;
+
+/// The bytes of the settings file: a regular file (a FIFO would hang, `/dev/zero` read without
+/// end) of at most [`SETTINGS_MAX_BYTES`].
+fn read_settings_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(SETTINGS_MAX_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > SETTINGS_MAX_BYTES {
+        return Err(std::io::Error::other(format!(
+            "larger than {} bytes",
+            SETTINGS_MAX_BYTES
+        )));
+    }
+    Ok(bytes)
+}
+
 /// Walk up from `start` to the first folder holding `runctl.toml` or `.runctl/`.
 pub fn find_root(start: &Path) -> Option<PathBuf> {
     start
         .ancestors()
-        .find(|dir| dir.join(SETTINGS_FILE).is_file() || dir.join(STATE_DIR).is_dir())
+        .find(|dir| dir.join(SETTINGS_FILE).exists() || dir.join(STATE_DIR).is_dir())
         .map(Path::to_path_buf)
 }
 
@@ -278,7 +302,7 @@ impl Project {
             return Err(ProjectError::RootMissing(root.to_path_buf()));
         }
         let path = root.join(SETTINGS_FILE);
-        let (settings, warnings) = match std::fs::read(&path) {
+        let (settings, warnings) = match read_settings_file(&path) {
             Ok(bytes) => {
                 let text = String::from_utf8(bytes).map_err(|e| ProjectError::Malformed {
                     path: path.clone(),

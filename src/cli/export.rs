@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::{Ctx, run_view};
 use crate::error::{CliError, Result};
-use crate::store::{ExportRow, Store};
+use crate::store::{Access, ExportRow, Store};
 
 /// Export a run's items with their results: JSON lines or CSV, one line per item
 ///
@@ -72,7 +72,7 @@ fn cell(value: &Value) -> String {
 
 pub fn run(ctx: &Ctx, args: ExportArgs) -> Result<()> {
     let project = ctx.require_project()?;
-    let store = ctx.open_store(&project)?;
+    let store = ctx.open_store(&project, Access::Read)?;
     let run = run_view::find_run(&store, &args.run)?;
     if store.source_of_run(&run.id)?.is_none() {
         return Err(CliError::usage(format!(

@@ -99,7 +99,7 @@ pub fn run(ctx: &Ctx, args: HashArgs) -> Result<()> {
     let settings = project.as_ref().map(|p| &p.settings.hashing);
     let (length, algo) = hash_params(settings, args.length, args.algo)?;
     let mut store = match (&project, args.record) {
-        (Some(project), true) => Some(ctx.open_store(project)?),
+        (Some(project), true) => Some(ctx.open_store(project, crate::store::Access::Write)?),
         _ => None,
     };
     if args.batch {

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::{Ctx, output};
 use crate::error::{CliError, Result};
 use crate::project::{Project, SETTINGS_FILE, SETTINGS_TEMPLATE};
-use crate::store::Store;
+use crate::store::{Access, Store};
 
 /// Create runctl.toml and .runctl/ here (or in --root DIR)
 ///
@@ -53,7 +53,7 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> Result<()> {
         created.push(".runctl/".to_string());
     }
     if !project.db_path().exists() {
-        Store::open(&project.db_path())?;
+        Store::open(&project.db_path(), Access::Write)?;
         created.push(".runctl/state.db".to_string());
     }
 

@@ -11,7 +11,7 @@ use super::run_view;
 use crate::error::{CliError, Result};
 use crate::project::Project;
 use crate::source::{self, Format, Spec};
-use crate::store::{IngestError, ResultIn, Selection, SourceMeta, SourceRow, Store};
+use crate::store::{Access, IngestError, ResultIn, Selection, SourceMeta, SourceRow, Store};
 
 /// The source flags of `runctl new`.
 #[derive(Debug, Clone, Args)]
@@ -134,9 +134,13 @@ pub struct RecordArgs {
     from: Option<PathBuf>,
 }
 
-fn open_run(ctx: &Ctx, reference: &str) -> Result<(Project, Store, crate::store::RunRow)> {
+fn open_run(
+    ctx: &Ctx,
+    reference: &str,
+    access: Access,
+) -> Result<(Project, Store, crate::store::RunRow)> {
     let project = ctx.require_project()?;
-    let store = ctx.open_store(&project)?;
+    let store = ctx.open_store(&project, access)?;
     let run = run_view::find_run(&store, reference)?;
     if store.source_of_run(&run.id)?.is_none() {
         return Err(
@@ -148,7 +152,7 @@ fn open_run(ctx: &Ctx, reference: &str) -> Result<(Project, Store, crate::store:
 }
 
 pub fn items(ctx: &Ctx, args: ItemsArgs) -> Result<()> {
-    let (_, store, run) = open_run(ctx, &args.run)?;
+    let (_, store, run) = open_run(ctx, &args.run, Access::Read)?;
     let retry = std::env::var("RETRY_ERRORS_ONLY").is_ok_and(|v| v == "1");
     let selection = if args.all {
         Selection::All
@@ -204,7 +208,7 @@ fn parse_result(line: &str) -> std::result::Result<ResultIn, String> {
 const RECORD_BATCH: usize = 1_000;
 
 pub fn record(ctx: &Ctx, args: RecordArgs) -> Result<()> {
-    let (project, mut store, run) = open_run(ctx, &args.run)?;
+    let (project, mut store, run) = open_run(ctx, &args.run, Access::Write)?;
     let _lock = crate::lock::lock_run(&project.state_dir().join("locks"), &run.id, &run.name)?;
     let reader: Box<dyn BufRead> = match &args.from {
         None => Box::new(std::io::stdin().lock()),

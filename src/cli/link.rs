@@ -11,7 +11,7 @@ use crate::error::{CliError, Result};
 use crate::hashing;
 use crate::links::{self, Existing};
 use crate::project::{HashAlgo, LinkMode};
-use crate::store::{LinkRecord, Store};
+use crate::store::{Access, LinkRecord, Store};
 
 /// Make the alias PREFIX:hash=xxxxxxxx beside a folder whose name is too long
 ///
@@ -85,7 +85,7 @@ pub fn run(ctx: &Ctx, args: LinkArgs) -> Result<()> {
         )));
     };
     let mode = args.mode.unwrap_or(project.settings.hashing.link_mode);
-    let mut store = ctx.open_store(&project)?;
+    let mut store = ctx.open_store(&project, Access::Write)?;
     store.record_hash(algo.as_str(), &hex, &hashed.identifier, "link")?;
 
     let content = format!("{}\n", hashed.identifier);

@@ -7,9 +7,9 @@ use serde::Serialize;
 
 use super::{Ctx, output, prompt};
 use crate::error::{CliError, Result};
-use crate::store::{MigrationInfo, Store};
+use crate::store::{Access, MigrationInfo, Store};
 
-/// Apply pending schema migrations of .runctl/state.db (a backup is written first)
+/// Apply pending schema migrations of .runctl/state.db (a backup is written just before)
 ///
 /// Without --yes, asks on a terminal; without a terminal, refuses with a hint. All pending
 /// migrations run in one transaction: on failure the database is unchanged.
@@ -55,11 +55,18 @@ pub fn run(ctx: &Ctx, args: MigrateArgs) -> Result<()> {
         return super::migrate_runs::run(ctx, runs);
     }
     let project = ctx.require_project()?;
-    project.ensure_state_dir()?;
-    let mut store = Store::open(&project.db_path())?;
+    let access = if args.dry_run {
+        Access::Read
+    } else {
+        Access::Write
+    };
+    if access == Access::Write && !project.db_path().exists() {
+        project.ensure_state_dir()?;
+    }
+    let mut store = Store::open(&project.db_path(), access)?;
     let status = store.schema_status().clone();
     let mut out = MigrateOutput {
-        db: store.path().to_path_buf(),
+        db: project.db_path(),
         from_version: status.current,
         to_version: status.current,
         latest: status.latest,
@@ -69,13 +76,6 @@ pub fn run(ctx: &Ctx, args: MigrateArgs) -> Result<()> {
         dry_run: args.dry_run,
     };
     if !status.pending.is_empty() && !args.dry_run {
-        let backup = store.backup()?;
-        ctx.note(format!(
-            "note: backed up {} to {}",
-            out.db.display(),
-            backup.display()
-        ));
-        out.backup = Some(backup);
         let question = format!(
             "Apply {} migration(s) to {} (schema version {} -> {})?",
             status.pending.len(),
@@ -88,7 +88,9 @@ pub fn run(ctx: &Ctx, args: MigrateArgs) -> Result<()> {
                 "migration declined; the database is unchanged",
             ));
         }
-        out.applied = store.migrate()?;
+        let (backup, applied) = super::migrate_with_backup(ctx, &mut store)?;
+        out.backup = backup;
+        out.applied = applied;
         out.to_version = store.schema_status().current;
     }
     if args.json {

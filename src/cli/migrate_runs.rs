@@ -10,7 +10,7 @@ use crate::legacy_runs::{self, Candidate, discover, run_row};
 use crate::naming;
 use crate::project::Project;
 use crate::runs::{self, Layout, NameRequest};
-use crate::store::Store;
+use crate::store::{Access, Store};
 
 /// Rename run folders made before runctl to canonical names, leaving a symlink at the old name
 ///
@@ -193,7 +193,8 @@ fn ask(candidates: &[Candidate], proposals: &[(String, Option<u32>)]) -> Result<
 
 pub fn run(ctx: &Ctx, args: RunsArgs) -> Result<()> {
     let project = ctx.require_project()?;
-    let mut store = ctx.open_store(&project)?;
+    // Write even for a dry run: the plan holds each proposal in a rolled-back transaction.
+    let mut store = ctx.open_store(&project, Access::Write)?;
     let layout = Layout {
         outputs: project.root.join(&project.settings.paths.outputs),
         logs: project.root.join(&project.settings.paths.logs),

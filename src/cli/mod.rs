@@ -35,7 +35,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::error::{CliError, Result};
 use crate::project::{self, Project};
-use crate::store::Store;
+use crate::store::{Access, Store};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -238,13 +238,46 @@ impl Ctx {
         })
     }
 
-    /// The project for a write command: outside any project, `.runctl/` is made in the working
-    /// directory, and the user is told.
+    /// The project for a write command: outside any project, it is the working directory
+    /// (`.runctl/` is made there when the store is opened for writing, and the user is told).
     pub fn project_for_write(&self) -> Result<Project> {
-        let project = match self.find_project()? {
-            Some(project) => project,
-            None => Project::load(&self.cwd)?,
-        };
+        match self.find_project()? {
+            Some(project) => Ok(project),
+            None => Ok(Project::load(&self.cwd)?),
+        }
+    }
+
+    /// Open the project's DB, at the current schema, for `access`. Pending migrations of an
+    /// existing DB are asked about on a terminal (refused with a hint without one); the backup
+    /// is written only when a migration is about to be applied. A read opens the DB read-only
+    /// and creates nothing; a write creates `.runctl/` and the DB as needed.
+    pub fn open_store(&self, project: &Project, access: Access) -> Result<Store> {
+        if access == Access::Write {
+            self.ensure_state_dir(project)?;
+        }
+        let mut store = Store::open(&project.db_path(), access)?;
+        let status = store.schema_status().clone();
+        if status.pending.is_empty() {
+            return Ok(store);
+        }
+        let question = format!(
+            "{} is at schema version {}; this runctl needs version {}. Migrate now?",
+            store.path().display(),
+            status.current,
+            status.latest
+        );
+        if !prompt::confirm(&question, "run 'runctl migrate --yes'")? {
+            return Err(
+                CliError::general("schema migration declined; the database is unchanged")
+                    .hint("run 'runctl migrate --yes' when ready"),
+            );
+        }
+        migrate_with_backup(self, &mut store)?;
+        Ok(store)
+    }
+
+    /// Create `.runctl/` if it is missing, saying so.
+    fn ensure_state_dir(&self, project: &Project) -> Result<()> {
         if project.ensure_state_dir()? {
             self.note(format!(
                 "note: created {} (no runctl project found above {}); 'runctl init' adds runctl.toml",
@@ -252,40 +285,25 @@ impl Ctx {
                 self.cwd.display()
             ));
         }
-        Ok(project)
+        Ok(())
     }
+}
 
-    /// Open the project's DB, at the current schema: pending migrations of an existing DB are
-    /// backed up and then asked about on a terminal, or refused with a hint without one.
-    pub fn open_store(&self, project: &Project) -> Result<Store> {
-        project.ensure_state_dir()?;
-        let mut store = Store::open(&project.db_path())?;
-        let status = store.schema_status().clone();
-        if status.pending.is_empty() {
-            return Ok(store);
-        }
-        let backup = store.backup()?;
-        self.note(format!(
+/// Back up the DB, then apply its pending migrations; returns the backup's path (none when
+/// another process migrated it meanwhile) and what was applied.
+pub fn migrate_with_backup(
+    ctx: &Ctx,
+    store: &mut Store,
+) -> Result<(Option<PathBuf>, Vec<crate::store::MigrationInfo>)> {
+    let (backup, applied) = store.backup_and_migrate()?;
+    if let Some(backup) = &backup {
+        ctx.note(format!(
             "note: backed up {} to {}",
             store.path().display(),
             backup.display()
         ));
-        let question = format!(
-            "{} is at schema version {}; this runctl needs version {}. Migrate now?",
-            store.path().display(),
-            status.current,
-            status.latest
-        );
-        if prompt::confirm(&question, "run 'runctl migrate --yes'")? {
-            store.migrate()?;
-            Ok(store)
-        } else {
-            Err(
-                CliError::general("schema migration declined; the database is unchanged")
-                    .hint("run 'runctl migrate --yes' when ready"),
-            )
-        }
     }
+    Ok((backup, applied))
 }
 
 /// Parse the command line. On a usage error (or `--help`/`--version`), print it and return the

@@ -7,7 +7,7 @@ use super::naming_args::{self, NamingArgs, clock, shortened_note};
 use super::{Ctx, output};
 use crate::error::Result;
 use crate::runs;
-use crate::store::Store;
+use crate::store::Access;
 
 /// Print the name that `runctl new` would allocate now; allocate nothing
 #[derive(Debug, Args)]
@@ -48,11 +48,7 @@ pub fn run(ctx: &Ctx, args: NameArgs) -> Result<()> {
         None => crate::project::Project::load(&ctx.cwd)?,
     };
     let resolved = naming_args::resolve(ctx, &project, &args.naming)?;
-    let mut store = if project.db_path().exists() {
-        ctx.open_store(&project)?
-    } else {
-        Store::in_memory()?
-    };
+    let mut store = ctx.open_store(&project, Access::Read)?;
     let clock = clock()?;
     let plan = store.allocate(false, |a| {
         runs::plan(

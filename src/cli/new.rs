@@ -11,7 +11,7 @@ use super::run_view::{self, Format, RunOutput};
 use super::{Ctx, output};
 use crate::error::{CliError, Kind, Result};
 use crate::runs;
-use crate::store::{RunRow, Store};
+use crate::store::{Access, RunRow, Store};
 
 const NEW_EXAMPLES: &str = "\
 Examples:
@@ -182,7 +182,7 @@ pub fn new(ctx: &Ctx, args: NewArgs) -> Result<()> {
     }
     let project = ctx.project_for_write()?;
     let resolved = naming_args::resolve(ctx, &project, &args.naming)?;
-    let mut store = ctx.open_store(&project)?;
+    let mut store = ctx.open_store(&project, Access::Write)?;
     let source = super::ledger::ingest(ctx, &mut store, &args.source)?;
     if source.is_none() && args.work.given_any() {
         return Err(CliError::usage(
@@ -235,7 +235,7 @@ fn resume_instead(ctx: &Ctx, args: &NewArgs) -> Result<()> {
                 .hint("EXPERIMENT_ID takes a run name, run id, unique id prefix, or latest")
         })?;
     let project = ctx.require_project()?;
-    let store = ctx.open_store(&project)?;
+    let store = ctx.open_store(&project, Access::Write)?;
     let run = run_view::find_run(&store, &reference)?;
     ctx.note(format!(
         "RESUME=1: resuming run {} instead of making a new one",

@@ -9,7 +9,7 @@ use super::{Ctx, output};
 use crate::error::{CliError, Result};
 use crate::hashing;
 use crate::links::{self, Existing};
-use crate::store::Store;
+use crate::store::{Access, Store};
 
 /// Show the full identifier and the real folder behind a hash or an alias
 ///
@@ -53,7 +53,9 @@ struct ResolveOutput {
 
 pub fn run(ctx: &Ctx, args: ResolveArgs) -> Result<()> {
     let store = match ctx.find_project()? {
-        Some(project) if project.db_path().exists() => Some(ctx.open_store(&project)?),
+        Some(project) if project.db_path().exists() => {
+            Some(ctx.open_store(&project, Access::Read)?)
+        }
         _ => None,
     };
     let path = ctx.cwd.join(&args.target);

@@ -14,7 +14,7 @@ use super::work_args::WorkArgs;
 use super::{Ctx, run_view};
 use crate::error::{CliError, Result};
 use crate::project::Project;
-use crate::store::{RunRow, Selection, Store};
+use crate::store::{Access, RunRow, Selection, Store};
 use crate::work::{self, Mode, WorkSettings};
 
 const RESUME_EXAMPLES: &str = "\
@@ -54,7 +54,7 @@ pub struct ResumeArgs {
 
 pub fn resume(ctx: &Ctx, args: ResumeArgs) -> Result<()> {
     let project = ctx.require_project()?;
-    let store = ctx.open_store(&project)?;
+    let store = ctx.open_store(&project, Access::Write)?;
     let run = match &args.run {
         Some(reference) => run_view::find_run(&store, reference)?,
         None => store.newest_unfinished_run()?.ok_or_else(|| {
@@ -140,7 +140,7 @@ pub fn work_on(
         }
     ));
     store.mark_run_started(&run.id, &crate::store::now_text())?;
-    let recorder = Store::open(&project.db_path())?;
+    let recorder = Store::open(&project.db_path(), Access::Write)?;
     let keep: work::Keep = Box::new(move || {
         lock.keep()
             .map_err(|e| format!("lost the run's lock: {}", e.message))
@@ -159,8 +159,21 @@ fn worker_of(project: &Project, run: &RunRow, settings: &WorkSettings) -> Result
             .map(|(k, v)| (k.to_string(), v))
             .collect(),
         cwd: None, // runctl's own working directory (ctx.cwd)
-        log_dir: Some(project.root.join(&run.logs_dir)),
+        log_dir: Some(log_dir_of(project, run)),
     })
+}
+
+/// The run's logs folder: as recorded, or where the settings put it when the recorded path
+/// does not name a folder (a project path that is not valid UTF-8 is recorded lossily).
+fn log_dir_of(project: &Project, run: &RunRow) -> PathBuf {
+    let recorded = project.root.join(&run.logs_dir);
+    if recorded.is_dir() {
+        return recorded;
+    }
+    project
+        .root
+        .join(&project.settings.paths.logs)
+        .join(&run.dir_name)
 }
 
 /// The run's work settings: those stored when it started (or, for a run from before they were

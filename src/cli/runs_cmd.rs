@@ -6,7 +6,7 @@ use super::run_view::{self, Format, RunOutput};
 use super::{Ctx, output};
 use crate::error::Result;
 use crate::naming;
-use crate::store::RunFilter;
+use crate::store::{Access, RunFilter};
 
 /// List runs, newest first
 #[derive(Debug, Args)]
@@ -59,7 +59,7 @@ pub struct EnvArgs {
 
 pub fn list(ctx: &Ctx, args: ListArgs) -> Result<()> {
     let project = ctx.require_project()?;
-    let store = ctx.open_store(&project)?;
+    let store = ctx.open_store(&project, Access::Read)?;
     let filter = RunFilter {
         model: args.model.as_deref().map(naming::model_segment),
         dataset: args.dataset.as_deref().map(naming::dataset_segment),
@@ -104,7 +104,7 @@ pub fn list(ctx: &Ctx, args: ListArgs) -> Result<()> {
 
 pub fn show(ctx: &Ctx, args: ShowArgs) -> Result<()> {
     let project = ctx.require_project()?;
-    let store = ctx.open_store(&project)?;
+    let store = ctx.open_store(&project, Access::Read)?;
     let row = run_view::find_run(&store, &args.run)?;
     let view = RunOutput::from_row(&row).with_items(&store)?;
     if args.json {
@@ -154,7 +154,7 @@ pub fn show(ctx: &Ctx, args: ShowArgs) -> Result<()> {
 
 pub fn env(ctx: &Ctx, args: EnvArgs) -> Result<()> {
     let project = ctx.require_project()?;
-    let store = ctx.open_store(&project)?;
+    let store = ctx.open_store(&project, Access::Read)?;
     let row = run_view::find_run(&store, &args.run)?;
     output::print(&run_view::render_metadata(&row, args.format)?)
 }

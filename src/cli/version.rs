@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use super::{Ctx, version_file, version_sync, version_view};
 use crate::error::{CliError, Result};
 use crate::project::Project;
-use crate::store::{AddConflict, NewVersion, Store};
+use crate::store::{Access, AddConflict, NewVersion, Store};
 use crate::versions::{self, Template};
 
 /// Record trained model versions and keep them in step with their artifacts
@@ -122,7 +122,7 @@ pub fn open(ctx: &Ctx, write: bool) -> Result<(Template, Store)> {
         ctx.require_project()?
     };
     let template = template(&project)?;
-    let store = ctx.open_store(&project)?;
+    let store = ctx.open_store(&project, if write { Access::Write } else { Access::Read })?;
     Ok((template, store))
 }
 

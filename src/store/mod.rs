@@ -35,6 +35,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 pub enum StoreError {
     #[error("{path} is not a SQLite database")]
     NotADatabase { path: PathBuf },
+    #[error("cannot write {path}: {detail}")]
+    ReadOnly { path: PathBuf, detail: String },
+    #[error("{path} is not a regular file")]
+    NotRegular { path: PathBuf },
     #[error("{path} is damaged: {detail}")]
     Corrupt { path: PathBuf, detail: String },
     #[error(
@@ -82,12 +86,24 @@ pub enum StoreError {
     Migration { path: PathBuf, detail: String },
 }
 
+/// What a command needs of `state.db`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Reading only: the file is opened read-only and nothing on disk is created or changed
+    /// (a missing DB reads as an empty one, kept in memory).
+    Read,
+    /// Reading and writing: a missing DB is created and migrated.
+    Write,
+}
+
 /// An open `state.db`.
 pub struct Store {
     conn: Connection,
     path: PathBuf,
     /// Where the schema stands: read once at open, refreshed by `migrate`.
     status: SchemaStatus,
+    /// Whether `conn` may write (a read-only connection can neither write nor checkpoint).
+    writable: bool,
 }
 
 impl std::fmt::Debug for Store {
@@ -100,21 +116,32 @@ impl std::fmt::Debug for Store {
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 
 impl Store {
-    /// Open (creating if missing) the DB at `path`. A new, empty DB is migrated silently; an
-    /// existing one is left at its schema, for the caller to check [`Store::schema_status`].
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
-        check_header(path)?;
-        // Opening and reading write nothing: the schema is checked (and a newer or foreign DB
-        // refused) before the only write of opening, switching an old file to WAL.
-        let conn = Connection::open(path).map_err(|e| classify(path, e))?;
-        configure_connection(&conn, path)?;
-        let status = schema::status_of(&conn, path)?;
-        let mut store = Store {
-            conn,
-            path: path.to_path_buf(),
-            status,
-        };
-        store.ensure_wal()?;
+    /// Open the DB at `path`. The schema is always read over a read-only connection first, so
+    /// that a DB from a newer runctl (or a foreign or damaged one) is refused with not a byte of
+    /// it, or of its `-wal`, changed. With [`Access::Write`] a missing or empty DB is created and
+    /// migrated silently, and an up-to-date one is reopened for writing; an existing DB with
+    /// pending migrations stays read-only until the caller decides ([`Store::migrate`]).
+    pub fn open(path: &Path, access: Access) -> Result<Store, StoreError> {
+        let empty = !check_file(path)? || check_header(path)?;
+        if empty && access == Access::Read {
+            return Store::in_memory();
+        }
+        if !empty {
+            let mut store = Store::open_read_only(path)?;
+            match access {
+                // Another process has only begun to migrate a new DB: nothing to read yet.
+                Access::Read if store.status.fresh => return Store::in_memory(),
+                Access::Read => {}
+                Access::Write if store.status.fresh => {
+                    store.migrate()?;
+                }
+                Access::Write if store.status.pending.is_empty() => store.make_writable()?,
+                Access::Write => {}
+            }
+            return Ok(store);
+        }
+        // A new (or empty) file: nothing to refuse, nothing to lose.
+        let mut store = Store::open_read_write(path)?;
         if store.status.fresh && !store.status.pending.is_empty() {
             store.migrate()?;
         }
@@ -127,9 +154,75 @@ impl Store {
         let path = PathBuf::from(":memory:");
         let conn = Connection::open_in_memory().map_err(|e| classify(&path, e))?;
         let status = schema::status_of(&conn, &path)?;
-        let mut store = Store { conn, path, status };
+        let mut store = Store {
+            conn,
+            path,
+            status,
+            writable: true,
+        };
         store.migrate()?;
         Ok(store)
+    }
+
+    fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        use rusqlite::OpenFlags;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let attempt = |conn: Connection| -> Result<Store, StoreError> {
+            // A read-only connection cannot checkpoint; say so twice, so that closing it can
+            // never fold a `-wal` left by a killed writer into a DB that is being refused.
+            conn.set_db_config(
+                rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+                true,
+            )
+            .map_err(|e| classify(path, e))?;
+            conn.busy_timeout(BUSY_TIMEOUT)
+                .map_err(|e| classify(path, e))?;
+            let status = schema::status_of(&conn, path)?;
+            Ok(Store {
+                conn,
+                path: path.to_path_buf(),
+                status,
+                writable: false,
+            })
+        };
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| classify(path, e))?;
+        match attempt(conn) {
+            Err(StoreError::ReadOnly { .. }) => {
+                // A WAL DB in a folder this process cannot write (a read-only project): no
+                // writer can be using it either, as none could make its -wal, so it is read
+                // as the immutable file it is.
+                let conn = Connection::open_with_flags(immutable_uri(path), flags)
+                    .map_err(|e| classify(path, e))?;
+                attempt(conn)
+            }
+            other => other,
+        }
+    }
+
+    fn open_read_write(path: &Path) -> Result<Store, StoreError> {
+        let conn = Connection::open(path).map_err(|e| classify(path, e))?;
+        configure_connection(&conn, path)?;
+        let status = schema::status_of(&conn, path)?;
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+            status,
+            writable: true,
+        };
+        if store.status.pending.is_empty() || store.status.fresh {
+            store.ensure_wal()?;
+        }
+        Ok(store)
+    }
+
+    /// Reopen read-write (a no-op when already so), checking the schema again on the new
+    /// connection: another process may have migrated it meanwhile.
+    pub fn make_writable(&mut self) -> Result<(), StoreError> {
+        if self.writable {
+            return Ok(());
+        }
+        *self = Store::open_read_write(&self.path)?;
+        Ok(())
     }
 
     fn ensure_wal(&mut self) -> Result<(), StoreError> {
@@ -138,7 +231,7 @@ impl Store {
             .conn
             .query_row("PRAGMA journal_mode", [], |row| row.get(0))
             .map_err(|e| classify(&path, e))?;
-        if !mode.eq_ignore_ascii_case("wal") {
+        if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
             self.conn
                 .pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))
                 .map_err(|e| classify(&path, e))?;
@@ -156,6 +249,39 @@ impl Store {
     }
 }
 
+/// `file:PATH?immutable=1`, every byte of PATH but the plainest percent-encoded, so that any
+/// path (not valid UTF-8, with `?` or `#`) names the same file.
+fn immutable_uri(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut uri = String::from("file:");
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-_.".contains(&b) {
+            uri.push(char::from(b));
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
+}
+
+/// Whether the DB file exists; anything there but a regular file (a FIFO would hang every
+/// command, a device would read without end) is refused.
+fn check_file(path: &Path) -> Result<bool, StoreError> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => Ok(true),
+        Ok(_) => Err(StoreError::NotRegular {
+            path: path.to_path_buf(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(source) => Err(StoreError::Io {
+            what: "read",
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
 /// Busy timeout, foreign keys and WAL's usual sync level: settings of the connection, not the file.
 fn configure_connection(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     conn.busy_timeout(BUSY_TIMEOUT)
@@ -167,20 +293,14 @@ fn configure_connection(conn: &Connection, path: &Path) -> Result<(), StoreError
     Ok(())
 }
 
-/// Refuse a file that exists, is not empty, and does not start with SQLite's header.
-fn check_header(path: &Path) -> Result<(), StoreError> {
+/// Refuse a file that does not start with SQLite's header; true when the file is empty.
+fn check_header(path: &Path) -> Result<bool, StoreError> {
     use std::io::Read;
-    let mut file = match std::fs::File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(source) => {
-            return Err(StoreError::Io {
-                what: "open",
-                path: path.to_path_buf(),
-                source,
-            });
-        }
-    };
+    let mut file = std::fs::File::open(path).map_err(|source| StoreError::Io {
+        what: "open",
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mut header = Vec::with_capacity(16);
     file.by_ref()
         .take(16)
@@ -190,8 +310,10 @@ fn check_header(path: &Path) -> Result<(), StoreError> {
             path: path.to_path_buf(),
             source,
         })?;
-    if header.is_empty() || header.as_slice() == SQLITE_HEADER {
-        Ok(())
+    if header.is_empty() {
+        Ok(true)
+    } else if header.as_slice() == SQLITE_HEADER {
+        Ok(false)
     } else {
         Err(StoreError::NotADatabase {
             path: path.to_path_buf(),
@@ -217,6 +339,12 @@ fn classify(path: &Path, err: rusqlite::Error) -> StoreError {
                 };
             }
             ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => return StoreError::Busy,
+            ErrorCode::CannotOpen | ErrorCode::ReadOnly => {
+                return StoreError::ReadOnly {
+                    path: path.to_path_buf(),
+                    detail,
+                };
+            }
             ErrorCode::DiskFull | ErrorCode::SystemIoFailure => {
                 return StoreError::Write {
                     path: path.to_path_buf(),

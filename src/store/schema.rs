@@ -184,7 +184,9 @@ fn with_migration_lock<T>(
     if in_memory {
         return f();
     }
-    let lock_path = PathBuf::from(format!("{}.migrate-lock", path.display()));
+    let mut lock_path = path.as_os_str().to_os_string();
+    lock_path.push(".migrate-lock");
+    let lock_path = PathBuf::from(lock_path);
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -210,47 +212,90 @@ impl Store {
         &self.status
     }
 
-    /// Write a consistent copy `state.db.bak-<UTC timestamp>` beside the DB; returns its path.
+    /// Write a consistent copy `state.db.bak-<UTC timestamp>[-n]` beside the DB; returns its
+    /// path. The name is reserved by creating the file exclusively, so concurrent backups never
+    /// race for one name.
     pub fn backup(&self) -> Result<PathBuf, StoreError> {
         let stamp = jiff::Timestamp::now().strftime("%Y%m%d%H%M%S").to_string();
-        let base = format!("{}.bak-{stamp}", self.path.display());
+        let mut base = self.path.as_os_str().to_os_string();
+        base.push(format!(".bak-{stamp}"));
         let mut target = PathBuf::from(&base);
         let mut n = 2;
-        while target.exists() {
-            target = PathBuf::from(format!("{base}-{n}"));
-            n += 1;
+        loop {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&target)
+            {
+                Ok(_) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let mut next = base.clone();
+                    next.push(format!("-{n}"));
+                    target = PathBuf::from(next);
+                    n += 1;
+                }
+                Err(source) => {
+                    return Err(StoreError::Io {
+                        what: "create",
+                        path: target,
+                        source,
+                    });
+                }
+            }
         }
-        let target_str = target.to_str().ok_or_else(|| StoreError::Io {
-            what: "back up to",
-            path: target.clone(),
-            source: std::io::Error::other("path is not valid UTF-8"),
-        })?;
-        self.conn
-            .execute("VACUUM INTO ?1", [target_str])
-            .map_err(|e| self.sql_err(e))?;
+        let copied = Connection::open(&target).and_then(|mut dest| {
+            let backup = rusqlite::backup::Backup::new(&self.conn, &mut dest)?;
+            backup.run_to_completion(1024, std::time::Duration::ZERO, None)
+        });
+        if let Err(e) = copied {
+            let _ = std::fs::remove_file(&target);
+            return Err(classify(&target, e));
+        }
         Ok(target)
     }
 
     /// Apply every pending migration in one transaction; returns what was applied.
     pub fn migrate(&mut self) -> Result<Vec<MigrationInfo>, StoreError> {
+        Ok(self.migrate_with(false)?.1)
+    }
+
+    /// Back up the DB (when it holds anything), then apply every pending migration in one
+    /// transaction; returns the backup and what was applied. The backup is made under the
+    /// migration lock and only when migrations are still pending there, so that many processes
+    /// asked to migrate at once write one backup, of the old schema.
+    pub fn backup_and_migrate(
+        &mut self,
+    ) -> Result<(Option<PathBuf>, Vec<MigrationInfo>), StoreError> {
+        self.migrate_with(true)
+    }
+
+    fn migrate_with(
+        &mut self,
+        backup: bool,
+    ) -> Result<(Option<PathBuf>, Vec<MigrationInfo>), StoreError> {
+        self.make_writable()?;
         let path = self.path.clone();
-        let conn = &mut self.conn;
         let in_memory = path.as_os_str() == ":memory:";
-        let (applied, after) = with_migration_lock(&path, in_memory, || {
-            let before = status_of(conn, &path)?;
+        let (backup, applied, after) = with_migration_lock(&path, in_memory, || {
+            let before = status_of(&self.conn, &path)?;
+            let mut made = None;
             if !before.pending.is_empty() {
+                if backup && !before.fresh {
+                    made = Some(self.backup()?);
+                }
                 embedded::migrations::runner()
                     .set_grouped(true)
-                    .run(conn)
+                    .run(&mut self.conn)
                     .map_err(|e| StoreError::Migration {
                         path: path.clone(),
                         detail: e.to_string(),
                     })?;
             }
-            Ok((before.pending, status_of(conn, &path)?))
+            Ok((made, before.pending, status_of(&self.conn, &path)?))
         })?;
         self.status = after;
-        Ok(applied)
+        self.ensure_wal()?;
+        Ok((backup, applied))
     }
 }
 

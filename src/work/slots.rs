@@ -9,12 +9,17 @@ use super::progress::Notifier;
 use super::{Attempt, Control, Item, Mode, Options, Outcome, Worker};
 
 /// The slot's worker log, `<logs>/worker-<slot>.log`, appended to; none if it cannot be opened.
+/// A symlink planted in its place is not followed (project folders are often group-writable).
 pub(super) fn open_log(worker: &Worker, slot: usize) -> Option<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
     let dir = worker.log_dir.as_ref()?;
-    std::fs::create_dir_all(dir).ok()?;
+    if !dir.is_dir() {
+        std::fs::create_dir(dir).ok()?;
+    }
     std::fs::OpenOptions::new()
         .create(true)
         .append(true)
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
         .open(dir.join(format!("worker-{slot}.log")))
         .ok()
 }

@@ -148,3 +148,30 @@ pub fn backups(sb: &Sandbox) -> Vec<PathBuf> {
     found.sort();
     found
 }
+
+/// `chattr +i` on a path for as long as the guard lives (tests run as root, for whom plain
+/// permissions refuse nothing); `chattr -i` again on drop, even when the test fails.
+pub struct Immutable(PathBuf);
+
+impl Immutable {
+    pub fn set(path: &Path) -> Immutable {
+        chattr("+i", path);
+        Immutable(path.to_path_buf())
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        chattr("-i", &self.0);
+    }
+}
+
+pub fn chattr(flag: &str, path: &Path) {
+    let ok = std::process::Command::new("chattr")
+        .arg(flag)
+        .arg(path)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "chattr {flag} {} failed", path.display());
+}

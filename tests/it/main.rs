@@ -7,6 +7,7 @@ mod faults;
 mod foundation;
 mod fuzz_corpus;
 mod hashing;
+mod hostile;
 mod ledger;
 mod migrate_runs;
 mod naming;

@@ -29,11 +29,12 @@ fn answering_yes_migrates() {
     let sb = Sandbox::new();
     project_at_v1(&sb);
     let mut p = migrate_in_pty(&sb);
-    p.exp_string("note: backed up").unwrap();
     p.exp_string("Apply 5 migration(s)").unwrap();
     p.exp_string("(schema version 1 -> 6)?").unwrap();
+    assert!(backups(&sb).is_empty(), "no backup before the answer");
     p.send("y").unwrap();
     p.flush().unwrap();
+    p.exp_string("note: backed up").unwrap();
     p.exp_string("applied V2 hashes").unwrap();
     p.exp_string("is now at schema version 6").unwrap();
     p.exp_eof().unwrap();

@@ -4,7 +4,7 @@
 use crate::common::*;
 
 #[test]
-fn pending_migrations_without_a_terminal_back_up_and_refuse() {
+fn pending_migrations_without_a_terminal_refuse_and_write_nothing() {
     let sb = Sandbox::new();
     let original = project_at_v1(&sb);
     let out = sb.cmd().arg("migrate").output().unwrap();
@@ -18,9 +18,10 @@ fn pending_migrations_without_a_terminal_back_up_and_refuse() {
         original,
         "DB must be untouched"
     );
-    let backups = backups(&sb);
-    assert_eq!(backups.len(), 1, "a backup is written before asking");
-    assert_eq!(std::fs::read(&backups[0]).unwrap().len() % 4096, 0);
+    assert!(
+        backups(&sb).is_empty(),
+        "a backup only when a migration is applied"
+    );
 }
 
 #[test]
@@ -225,4 +226,182 @@ fn every_schema_fixture_still_migrates() {
             .unwrap();
         assert_eq!(out.status.code(), Some(0), "v{version}: {}", stderr(&out));
     }
+}
+
+fn sha256(path: &std::path::Path) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(std::fs::read(path).unwrap()))
+}
+
+/// Not a check of its own: started again by the test below with RUNCTL_TEST_KILLED_WRITER
+/// naming a DB, this test binary writes a future schema version into it and exits without
+/// closing it, as a writer killed mid-way does, leaving its `-wal` behind.
+#[test]
+fn helper_a_killed_writer() {
+    let Some(db) = std::env::var_os("RUNCTL_TEST_KILLED_WRITER") else {
+        return;
+    };
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; \
+         INSERT INTO refinery_schema_history (version, name, applied_on, checksum) \
+         VALUES (99, 'future', '2030-01-01T00:00:00Z', '1');",
+    )
+    .unwrap();
+    std::process::exit(0);
+}
+
+#[test]
+fn a_newer_db_with_a_killed_writers_wal_is_refused_with_not_a_byte_changed() {
+    let sb = Sandbox::new();
+    sb.init();
+    sb.cmd().args(["new", "--model", "m"]).assert().success();
+    let helper = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "store::helper_a_killed_writer", "--nocapture"])
+        .env("RUNCTL_TEST_KILLED_WRITER", sb.db())
+        .output()
+        .unwrap();
+    assert!(helper.status.success(), "{}", stderr(&helper));
+    let wal = sb.work().join(".runctl/state.db-wal");
+    assert!(wal.exists(), "the killed writer leaves its -wal");
+    let (db_sum, wal_sum) = (sha256(&sb.db()), sha256(&wal));
+    for args in [
+        &["list"][..],
+        &["show", "latest"],
+        &["new", "--model", "m"],
+        &["version", "list"],
+        &["migrate", "--dry-run"],
+        &["migrate", "--yes"],
+    ] {
+        let out = sb.cmd().args(args).output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("schema version 99"), "{args:?}: {err}");
+        assert_no_panic(&out);
+        assert!(wal.exists(), "{args:?} removed the -wal");
+        assert_eq!(sha256(&sb.db()), db_sum, "{args:?} changed state.db");
+        assert_eq!(sha256(&wal), wal_sum, "{args:?} changed the -wal");
+    }
+    assert!(backups(&sb).is_empty());
+}
+
+#[test]
+fn an_old_db_is_not_written_by_reads_declined_migrations_or_dry_runs() {
+    let sb = Sandbox::new();
+    project_at_v1(&sb);
+    // The fixture in rollback-journal mode, as older runctls and other tools leave a DB.
+    rusqlite::Connection::open(sb.db())
+        .unwrap()
+        .pragma_update(None, "journal_mode", "DELETE")
+        .unwrap();
+    let original = std::fs::read(sb.db()).unwrap();
+    let runctl_dir = sb.work().join(".runctl");
+    let listing = || {
+        let mut names: Vec<String> = std::fs::read_dir(&runctl_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let files_before = listing();
+    for args in [
+        &["list"][..],
+        &["show", "latest"],
+        &["export", "latest"],
+        &["migrate"],
+        &["migrate", "--dry-run"],
+        &["list"],
+        &["list"],
+        &["list"],
+    ] {
+        let out = sb.cmd().args(args).output().unwrap();
+        assert_no_panic(&out);
+        assert_eq!(std::fs::read(sb.db()).unwrap(), original, "{args:?}");
+        assert_eq!(listing(), files_before, "{args:?} made or removed files");
+    }
+    // Still in its rollback-journal mode: nobody switched it to WAL.
+    let conn =
+        rusqlite::Connection::open_with_flags(sb.db(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "delete");
+    drop(conn);
+
+    // Eight migrations at once: one backup, of the old schema, and no "already exists".
+    let children: Vec<_> = (0..8)
+        .map(|_| sb.spawn(&["migrate", "--yes", "--json"]))
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let made = backups(&sb);
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert_eq!(std::fs::read(&made[0]).unwrap().len() % 4096, 0);
+    let conn = rusqlite::Connection::open(&made[0]).unwrap();
+    let max: i64 = conn
+        .query_row(
+            "SELECT max(version) FROM refinery_schema_history",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(max, 1);
+}
+
+#[test]
+fn reads_work_on_a_read_only_project_and_writes_say_why_they_cannot() {
+    let sb = Sandbox::new();
+    sb.init();
+    sb.cmd().args(["new", "--model", "m"]).assert().success();
+    let state = sb.work().join(".runctl");
+    let _guard = Immutable::set(&state);
+    for args in [
+        &["list"][..],
+        &["show", "latest"],
+        &["name", "--model", "m"],
+    ] {
+        let out = sb.cmd().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+    }
+    let out = sb.cmd().args(["new", "--model", "m"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("error: cannot write"), "{err}");
+    assert!(err.contains("hint: check that .runctl/"), "{err}");
+    assert_no_panic(&out);
+}
+
+#[test]
+fn a_fifo_or_a_folder_as_state_db_is_refused_at_once() {
+    let sb = Sandbox::new();
+    sb.init();
+    std::fs::remove_file(sb.db()).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(sb.db())
+        .status()
+        .unwrap();
+    assert!(made.success());
+    for args in [&["list"][..], &["new", "--model", "m"]] {
+        let out = sb
+            .cmd()
+            .args(args)
+            .timeout(std::time::Duration::from_secs(20))
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("is not a regular file"), "{err}");
+    }
+    std::fs::remove_file(sb.db()).unwrap();
+    std::fs::create_dir(sb.db()).unwrap();
+    let out = sb.cmd().arg("list").output().unwrap();
+    assert!(
+        stderr(&out).contains("is not a regular file"),
+        "{}",
+        stderr(&out)
+    );
 }
