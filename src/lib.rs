@@ -19,5 +19,6 @@ pub mod project;
 pub mod runs;
 pub mod source;
 pub mod store;
+pub mod undo;
 pub mod versions;
 pub mod work;

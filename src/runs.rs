@@ -11,6 +11,7 @@ use crate::error::{CliError, Result};
 use crate::naming::{self, Segments, Shortened};
 use crate::project::Scope;
 use crate::store::{Allocation, RunRow};
+use crate::undo::{self, Undo};
 
 /// What the user asked for.
 #[derive(Debug, Clone)]
@@ -169,7 +170,12 @@ pub fn plan(
 }
 
 /// Move a superseded run's folders aside (never deleting them); returns the new outputs path.
-pub fn move_aside(layout: &Layout, dir_name: &str, stamp: &str) -> Result<Option<PathBuf>> {
+pub fn move_aside(
+    layout: &Layout,
+    dir_name: &str,
+    stamp: &str,
+    undo: &mut Undo,
+) -> Result<Option<PathBuf>> {
     let mut moved_outputs = None;
     for base in [&layout.outputs, &layout.logs] {
         let from = base.join(dir_name);
@@ -183,6 +189,7 @@ pub fn move_aside(layout: &Layout, dir_name: &str, stamp: &str) -> Result<Option
             k += 1;
         }
         std::fs::rename(&from, &to).map_err(|e| CliError::io("move aside", &from, e))?;
+        undo.renamed(&from, &to);
         if base == &layout.outputs {
             moved_outputs = Some(to);
         }
@@ -190,16 +197,39 @@ pub fn move_aside(layout: &Layout, dir_name: &str, stamp: &str) -> Result<Option
     Ok(moved_outputs)
 }
 
+/// Make a folder and every missing parent, recording each one made.
+fn make_dir_all(dir: &Path, undo: &mut Undo) -> Result<()> {
+    let mut missing = Vec::new();
+    for d in dir.ancestors() {
+        if std::fs::symlink_metadata(d).is_ok() {
+            break;
+        }
+        missing.push(d);
+    }
+    for d in missing.into_iter().rev() {
+        match std::fs::create_dir(d) {
+            Ok(()) => undo.made_dir(d),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(CliError::io("create", d, e)),
+        }
+    }
+    Ok(())
+}
+
 /// Make a run's folders. A folder that appeared meanwhile is a conflict, never reused.
-pub fn make_folders(layout: &Layout, dir_name: &str) -> Result<(PathBuf, PathBuf)> {
+pub fn make_folders(
+    layout: &Layout,
+    dir_name: &str,
+    undo: &mut Undo,
+) -> Result<(PathBuf, PathBuf)> {
     let outputs = layout.outputs.join(dir_name);
     let logs = layout.logs.join(dir_name);
     for dir in [&outputs, &logs] {
         if let Some(parent) = dir.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| CliError::io("create", parent, e))?;
+            make_dir_all(parent, undo)?;
         }
         match std::fs::create_dir(dir) {
-            Ok(()) => {}
+            Ok(()) => undo.made_dir(dir),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 return Err(
                     CliError::conflict(format!("{} already exists", dir.display()))
@@ -213,35 +243,75 @@ pub fn make_folders(layout: &Layout, dir_name: &str) -> Result<(PathBuf, PathBuf
 }
 
 /// Point `outputs/latest` (a relative symlink, or `latest.txt` where symlinks are refused) and
-/// `logs/latest.txt` at the run, each replaced atomically by a rename.
-pub fn update_pointers(layout: &Layout, dir_name: &str) -> Result<()> {
+/// `logs/latest.txt` at the run, each replaced atomically by a rename. A pointer that is
+/// something else (a folder a user made and named `latest`) is left alone: returned as a
+/// warning, not an error, since the run itself is fine.
+pub fn update_pointers(layout: &Layout, dir_name: &str, undo: &mut Undo) -> Result<Vec<String>> {
+    let mut warnings = Vec::new();
     for dir in [&layout.outputs, &layout.logs] {
-        std::fs::create_dir_all(dir).map_err(|e| CliError::io("create", dir, e))?;
+        make_dir_all(dir, undo)?;
     }
-    let tmp_name = format!(".latest.tmp-{}", std::process::id());
-    let tmp = layout.outputs.join(&tmp_name);
+    let latest = layout.outputs.join("latest");
+    let tmp = undo::temp_beside(&latest);
     let _ = std::fs::remove_file(&tmp);
-    #[cfg(unix)]
     let linked = std::os::unix::fs::symlink(dir_name, &tmp).is_ok();
-    #[cfg(not(unix))]
-    let linked = false;
     if linked {
-        let latest = layout.outputs.join("latest");
-        std::fs::rename(&tmp, &latest).map_err(|e| CliError::io("replace", &latest, e))?;
+        match undo::previous_of(&latest).map_err(|e| CliError::io("read", &latest, e))? {
+            Some(previous) => {
+                if let Err(e) = std::fs::rename(&tmp, &latest) {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(CliError::io("replace", &latest, e));
+                }
+                undo.replaced(&latest, previous);
+            }
+            None => {
+                let _ = std::fs::remove_file(&tmp);
+                warnings.push(not_a_pointer(&latest));
+            }
+        }
     } else {
-        write_atomic(&layout.outputs.join("latest.txt"), &format!("{dir_name}\n"))?;
+        write_pointer(
+            &layout.outputs.join("latest.txt"),
+            dir_name,
+            undo,
+            &mut warnings,
+        )?;
     }
-    write_atomic(&layout.logs.join("latest.txt"), &format!("{dir_name}\n"))
+    write_pointer(
+        &layout.logs.join("latest.txt"),
+        dir_name,
+        undo,
+        &mut warnings,
+    )?;
+    Ok(warnings)
 }
 
-fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp-{}",
-        path.file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("pointer"),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, text).map_err(|e| CliError::io("write", &tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| CliError::io("replace", path, e))
+fn not_a_pointer(path: &Path) -> String {
+    format!(
+        "{} is not a pointer runctl made (a folder or a large file): left as it is, not pointed at the new run",
+        path.display()
+    )
+}
+
+fn write_pointer(
+    path: &Path,
+    dir_name: &str,
+    undo: &mut Undo,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    let Some(previous) = undo::previous_of(path).map_err(|e| CliError::io("read", path, e))? else {
+        warnings.push(not_a_pointer(path));
+        return Ok(());
+    };
+    let tmp = undo::temp_beside(path);
+    if let Err(e) = std::fs::write(&tmp, format!("{dir_name}\n")) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(CliError::io("write", &tmp, e));
+    }
+    if let Err(e) = std::fs::rename(&tmp, path) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(CliError::io("replace", path, e));
+    }
+    undo.replaced(path, previous);
+    Ok(())
 }

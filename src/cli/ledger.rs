@@ -36,8 +36,15 @@ pub struct SourceArgs {
     pub source_format: Option<Format>,
 }
 
-/// Ingest the source (or find it already ingested); `None` without `--source`.
-pub fn ingest(ctx: &Ctx, store: &mut Store, args: &SourceArgs) -> Result<Option<SourceRow>> {
+/// A source, checked (the file is there, its format and delimiter are known) before anything
+/// is made, so that a bad `--source` leaves the project as it was.
+#[derive(Debug)]
+pub struct Prepared {
+    spec: Spec,
+}
+
+/// Check the source flags; `None` without `--source`.
+pub fn prepare(ctx: &Ctx, args: &SourceArgs) -> Result<Option<Prepared>> {
     let Some(path) = &args.source else {
         return Ok(None);
     };
@@ -64,14 +71,22 @@ pub fn ingest(ctx: &Ctx, store: &mut Store, args: &SourceArgs) -> Result<Option<
         }
         None => None,
     };
-    let spec = Spec {
-        path: path.clone(),
-        format,
-        key: args.key.clone(),
-        unpivot: args.unpivot.clone(),
-        delimiter,
-        sheet: args.sheet.clone(),
-    };
+    Ok(Some(Prepared {
+        spec: Spec {
+            path,
+            format,
+            key: args.key.clone(),
+            unpivot: args.unpivot.clone(),
+            delimiter,
+            sheet: args.sheet.clone(),
+        },
+    }))
+}
+
+/// Ingest a prepared source (or find it already ingested).
+pub fn ingest(ctx: &Ctx, store: &mut Store, prepared: Prepared) -> Result<SourceRow> {
+    let Prepared { spec } = prepared;
+    let path = spec.path.clone();
     let sums = source::checksums(&path).map_err(|e| CliError::general(e.to_string()))?;
     let meta = SourceMeta::of(&spec, sums);
     if let Some(known) = store.find_source(&meta)? {
@@ -79,7 +94,7 @@ pub fn ingest(ctx: &Ctx, store: &mut Store, args: &SourceArgs) -> Result<Option<
             "source {} already ingested with this checksum ({} items); not read again",
             meta.path, known.n_items
         ));
-        return Ok(Some(known));
+        return Ok(known);
     }
     let row = store
         .ingest(&meta, |sink| source::read(&spec, sink))
@@ -92,7 +107,7 @@ pub fn ingest(ctx: &Ctx, store: &mut Store, args: &SourceArgs) -> Result<Option<
         "ingested {} items from {} (md5 {}, sha256 {})",
         row.n_items, meta.path, row.md5, row.sha256
     ));
-    Ok(Some(row))
+    Ok(row)
 }
 
 /// Print a run's items as JSON lines: remaining (default), errors, or all

@@ -244,7 +244,13 @@ pub fn run(ctx: &Ctx, args: RunsArgs) -> Result<()> {
         if !out.renamed.is_empty()
             && let Some(latest) = store.latest_run()?
         {
-            runs::update_pointers(&layout, &latest.dir_name)?;
+            // The renames are recorded by now: a pointer that cannot be moved is only a warning.
+            let mut undo = crate::undo::Undo::default();
+            match runs::update_pointers(&layout, &latest.dir_name, &mut undo) {
+                Ok(warnings) => warnings.into_iter().for_each(|w| ctx.warn(w)),
+                Err(e) => ctx.warn(format!("the latest pointers were not updated: {e}")),
+            }
+            drop(undo);
         }
     }
     if args.json {

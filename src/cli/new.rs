@@ -12,6 +12,7 @@ use super::{Ctx, output};
 use crate::error::{CliError, Kind, Result};
 use crate::runs;
 use crate::store::{Access, RunRow, Store};
+use crate::undo::Undo;
 
 const NEW_EXAMPLES: &str = "\
 Examples:
@@ -65,10 +66,12 @@ fn allocate(
             .collect();
         Some(serde_json::to_string(&words)?)
     };
-    let (row, plan, moved) = store.allocate(true, |a| -> Result<_> {
+    // Every folder step is undone if a later one, the insert or the commit fails.
+    let mut undo = Undo::default();
+    let allocated = store.allocate(true, |a| -> Result<_> {
         let plan = runs::plan(a, &resolved.request, layout, &clock.stamp, &clock.salt)?;
         let moved = if resolved.request.force {
-            take_over(a, layout, &plan, &clock.stamp)?
+            take_over(a, layout, &plan, &clock.stamp, &mut undo)?
         } else {
             None
         };
@@ -80,7 +83,7 @@ fn allocate(
         } else {
             plan.name.clone()
         };
-        let (outputs_dir, logs_dir) = runs::make_folders(layout, &dir_name)?;
+        let (outputs_dir, logs_dir) = runs::make_folders(layout, &dir_name, &mut undo)?;
         let row = run_row(
             resolved,
             &clock,
@@ -90,18 +93,25 @@ fn allocate(
             &logs_dir,
             command_json.clone(),
         );
-        let inserted = a.insert(&row).and_then(|()| match source {
-            Some(s) => a.attach_source(&row.id, s.id, s.n_items),
-            None => Ok(()),
-        });
-        if let Err(e) = inserted {
-            let _ = std::fs::remove_dir(&outputs_dir);
-            let _ = std::fs::remove_dir(&logs_dir);
-            return Err(e.into());
+        a.insert(&row)?;
+        if let Some(s) = source {
+            a.attach_source(&row.id, s.id, s.n_items)?;
         }
-        runs::update_pointers(layout, &dir_name)?;
-        Ok((row, plan, moved))
-    })?;
+        let warnings = runs::update_pointers(layout, &dir_name, &mut undo)?;
+        Ok((row, plan, moved, warnings))
+    });
+    let (row, plan, moved, warnings) = match allocated {
+        Ok(done) => done,
+        Err(e) => {
+            for left in undo.undo() {
+                ctx.warn(left);
+            }
+            return Err(e);
+        }
+    };
+    for warning in warnings {
+        ctx.warn(warning);
+    }
     shortened_note(ctx, &plan);
     if let (Some(old), Some(moved)) = (&plan.supersede, &moved) {
         ctx.note(format!(
@@ -126,12 +136,13 @@ fn take_over(
     layout: &runs::Layout,
     plan: &runs::Plan,
     stamp: &str,
+    undo: &mut Undo,
 ) -> Result<Option<std::path::PathBuf>> {
     let old_dir = plan
         .supersede
         .as_ref()
         .map_or(plan.name.as_str(), |r| r.dir_name.as_str());
-    let moved = runs::move_aside(layout, old_dir, stamp)?;
+    let moved = runs::move_aside(layout, old_dir, stamp, undo)?;
     if let Some(old) = &plan.supersede {
         let moved_text = moved.as_ref().map(|p| p.to_string_lossy().into_owned());
         a.supersede(&old.id, moved_text.as_deref())?;
@@ -180,16 +191,29 @@ pub fn new(ctx: &Ctx, args: NewArgs) -> Result<()> {
     if std::env::var("RESUME").is_ok_and(|v| v == "1") {
         return resume_instead(ctx, &args);
     }
+    // Everything that can be checked is checked before anything is made.
     let project = ctx.project_for_write()?;
     let resolved = naming_args::resolve(ctx, &project, &args.naming)?;
-    let mut store = ctx.open_store(&project, Access::Write)?;
-    let source = super::ledger::ingest(ctx, &mut store, &args.source)?;
-    if source.is_none() && args.work.given_any() {
+    let prepared = super::ledger::prepare(ctx, &args.source)?;
+    if prepared.is_none() && args.work.given_any() {
         return Err(CliError::usage(
             "the work flags (-j, --stream, --timeout, ...) need --source and a worker command",
         )
         .hint("runctl new --source items.csv --key id -j 4 -- python worker.py"));
     }
+    if prepared.is_some() {
+        let words: Vec<String> = args
+            .command
+            .iter()
+            .map(|w| w.to_string_lossy().into_owned())
+            .collect();
+        super::resume::resolve_program(&words, &ctx.cwd)?;
+    }
+    let mut store = ctx.open_store(&project, Access::Write)?;
+    let source = match prepared {
+        Some(prepared) => Some(super::ledger::ingest(ctx, &mut store, prepared)?),
+        None => None,
+    };
     let row = allocate(ctx, &mut store, &resolved, &args.command, source.as_ref())?;
     let format = if args.json { Format::Json } else { args.format };
     match format {

@@ -105,6 +105,7 @@ pub fn work_on(
     }
     let mut lock = crate::lock::lock_run(&project.state_dir().join("locks"), &run.id, &run.name)?;
     let settings = settings_of(&store, &run, request)?;
+    let worker = worker_of(&ctx.cwd, project, &run, &settings)?;
     store.set_run_work(&run.id, &serde_json::to_string(&settings)?)?;
     let before = store.refresh_progress(&run.id)?;
     let selection = if retry_errors {
@@ -128,7 +129,6 @@ pub fn work_on(
         );
     }
     let options = options_of(ctx, &settings, request.work, selection, selected);
-    let worker = worker_of(project, &run, &settings)?;
     ctx.note(format!(
         "run {}: {selected} {} items, {} slots, {} mode",
         run.name,
@@ -151,9 +151,14 @@ pub fn work_on(
 
 /// The worker: its program found on PATH, the run's metadata in its environment, its stderr
 /// logged in the run's logs folder.
-fn worker_of(project: &Project, run: &RunRow, settings: &WorkSettings) -> Result<work::Worker> {
+fn worker_of(
+    cwd: &std::path::Path,
+    project: &Project,
+    run: &RunRow,
+    settings: &WorkSettings,
+) -> Result<work::Worker> {
     Ok(work::Worker {
-        argv: resolve_program(&settings.command)?,
+        argv: resolve_program(&settings.command, cwd)?,
         env: run_view::metadata(run)
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
@@ -191,6 +196,11 @@ fn settings_of(store: &Store, run: &RunRow, request: &Request<'_>) -> Result<Wor
             ..WorkSettings::default()
         });
     let settings = stored.overlay(&request.work.given(request.command));
+    settings.check().map_err(|e| {
+        CliError::usage(format!("run {}: {e}", run.name)).hint(
+            "give the flag again on this resume (--rate, --timeout, --retry-delay, -j, --window) to replace it",
+        )
+    })?;
     if settings.command.is_empty() {
         return Err(
             CliError::usage(format!("run {} has no worker command", run.name)).hint(format!(
@@ -203,22 +213,33 @@ fn settings_of(store: &Store, run: &RunRow, request: &Request<'_>) -> Result<Wor
 }
 
 /// The worker command with its program looked up on PATH once, not at each of thousands of
-/// starts; a program that is not there is an error before anything starts.
-fn resolve_program(command: &[String]) -> Result<Vec<OsString>> {
+/// starts; a program that is not there (exit 127) or cannot be run (126) is an error before
+/// anything starts, as a shell reports it.
+pub fn resolve_program(command: &[String], cwd: &std::path::Path) -> Result<Vec<OsString>> {
     let mut argv: Vec<OsString> = command.iter().map(OsString::from).collect();
-    if let Some(program) = argv.first_mut()
-        && !program.to_string_lossy().contains('/')
-    {
-        let path_var = std::env::var_os("PATH").unwrap_or_default();
-        let found = crate::plugins::which(program, &path_var).ok_or_else(|| {
-            CliError::general(format!(
-                "cannot run {}: no such program on PATH",
-                program.to_string_lossy()
-            ))
-            .hint("give the worker's path (./worker.sh) or check PATH")
-        })?;
-        *program = found.into_os_string();
+    let Some(program) = argv.first_mut() else {
+        return Ok(argv);
+    };
+    let shown = program.to_string_lossy().into_owned();
+    let cannot = |why: &str, code: u8| {
+        let mut err = CliError::general(format!("cannot run {shown}: {why}"))
+            .hint("give the worker's path (./worker.sh) or check PATH; no run was started");
+        err.exit_override = Some(code);
+        err
+    };
+    if shown.contains('/') {
+        let path = cwd.join(&*program);
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_file() && crate::plugins::is_executable(&meta) => {}
+            Ok(_) => return Err(cannot("not an executable file", 126)),
+            Err(_) => return Err(cannot("no such file", 127)),
+        }
+        return Ok(argv);
     }
+    let path_var = std::env::var_os("PATH").unwrap_or_default();
+    let found = crate::plugins::which(program, &path_var)
+        .ok_or_else(|| cannot("no such program on PATH", 127))?;
+    *program = found.into_os_string();
     Ok(argv)
 }
 

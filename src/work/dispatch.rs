@@ -83,7 +83,10 @@ pub(crate) fn run(
             retries: Retries::new(),
             outstanding: 0,
             pace: options.rate.map(|r| Pace {
-                every: Duration::from_secs_f64(1.0 / r),
+                // Rates are checked where they enter (settings.rs); never panic on one anyway.
+                every: Duration::try_from_secs_f64(1.0 / r)
+                    .unwrap_or(super::settings::MAX_DURATION)
+                    .min(super::settings::MAX_DURATION),
                 next: Instant::now(),
             }),
             stats: Stats::default(),

@@ -57,21 +57,37 @@ impl WorkSettings {
     }
 }
 
+/// The longest duration runctl takes for a timeout, a retry delay or a grace period: longer
+/// ones would overflow the clock arithmetic and mean "never" anyway.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+/// The slowest `--rate`: one start a day.
+pub const MIN_RATE: f64 = 1.0 / 86_400.0;
+/// The fastest `--rate`: a million starts a second (faster is no limit at all).
+pub const MAX_RATE: f64 = 1_000_000.0;
+
 /// Parse a duration: `30s`, `5m`, `1h 30m`, `500ms`, ISO 8601 (`PT30S`), or a plain number of
-/// seconds (`2.5`).
+/// seconds (`2.5`); at most [`MAX_DURATION`].
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    if let Ok(seconds) = text.parse::<f64>() {
-        return Duration::try_from_secs_f64(seconds)
-            .map_err(|_| format!("'{text}' is not a duration of zero or more seconds"));
+    let duration = if let Ok(seconds) = text.parse::<f64>() {
+        Duration::try_from_secs_f64(seconds)
+            .map_err(|_| format!("'{text}' is not a duration of zero or more seconds"))?
+    } else {
+        let signed: jiff::SignedDuration = text
+            .parse()
+            .map_err(|_| format!("'{text}' is not a duration (try 30s, 5m, 1h30m or 500ms)"))?;
+        Duration::try_from(signed).map_err(|_| format!("'{text}' is negative"))?
+    };
+    if duration > MAX_DURATION {
+        return Err(format!(
+            "'{text}' is longer than 365 days, the longest runctl takes"
+        ));
     }
-    let signed: jiff::SignedDuration = text
-        .parse()
-        .map_err(|_| format!("'{text}' is not a duration (try 30s, 5m, 1h30m or 500ms)"))?;
-    Duration::try_from(signed).map_err(|_| format!("'{text}' is negative"))
+    Ok(duration)
 }
 
-/// Parse a rate: `5`, `5/s`, `300/min` or `1000/h`, as starts per second.
+/// Parse a rate: `5`, `5/s`, `300/min` or `1000/h`, as starts per second, between
+/// [`MIN_RATE`] and [`MAX_RATE`].
 pub fn parse_rate(text: &str) -> Result<f64, String> {
     let text = text.trim();
     let (number, per) = match text.split_once('/') {
@@ -90,7 +106,45 @@ pub fn parse_rate(text: &str) -> Result<f64, String> {
     if !(n.is_finite() && n > 0.0) {
         return Err(format!("the rate '{text}' must be above zero"));
     }
-    Ok(n / seconds)
+    check_rate(n / seconds).map_err(|e| format!("the rate '{text}' {e}"))
+}
+
+fn check_rate(rate: f64) -> Result<f64, String> {
+    if !(MIN_RATE..=MAX_RATE).contains(&rate) {
+        return Err(
+            "is out of range: runctl takes from 1/day (24/h is 1/h) to 1000000/s".to_string(),
+        );
+    }
+    Ok(rate)
+}
+
+impl WorkSettings {
+    /// Refuse stored settings out of the range the flags take (a DB edited by hand, or one
+    /// written before the flags were checked), naming the setting.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(rate) = self.rate {
+            check_rate(rate).map_err(|e| format!("the stored rate {rate}/s {e}"))?;
+        }
+        let max_ms = MAX_DURATION.as_millis() as u64;
+        for (name, value) in [
+            ("timeout", self.timeout_ms),
+            ("retry delay", self.retry_delay_ms),
+        ] {
+            if value.is_some_and(|ms| ms > max_ms) {
+                return Err(format!(
+                    "the stored {name} of {} ms is longer than 365 days",
+                    value.unwrap_or_default()
+                ));
+            }
+        }
+        if self.jobs.is_some_and(|j| j == 0 || j > 4096) {
+            return Err("the stored slot count is not between 1 and 4096".into());
+        }
+        if self.window.is_some_and(|w| w == 0 || w > 100_000) {
+            return Err("the stored window is not between 1 and 100000".into());
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -106,6 +160,11 @@ mod tests {
         assert_eq!(parse_duration("1h 30m").unwrap(), Duration::from_secs(5400));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("-3").is_err());
+        for extreme in ["1e300", "99999999999h", "1e-300x", "inf", "NaN"] {
+            assert!(parse_duration(extreme).is_err(), "{extreme}");
+        }
+        assert_eq!(parse_duration("8760h").unwrap(), MAX_DURATION);
+        assert!(parse_duration("8761h").is_err());
     }
 
     #[test]
@@ -114,6 +173,11 @@ mod tests {
         assert_eq!(parse_rate("300/min").unwrap(), 5.0);
         assert_eq!(parse_rate("7200/h").unwrap(), 2.0);
         assert!(parse_rate("0").is_err());
+        for extreme in ["1e-300", "1e-20/h", "5e-324", "1e300", "inf", "NaN", "-1"] {
+            assert!(parse_rate(extreme).is_err(), "{extreme}");
+        }
+        assert!(parse_rate("1/day").is_err());
+        assert!((parse_rate("24/h").unwrap() - 1.0 / 150.0).abs() < 1e-12);
         assert!(parse_rate("5/week").is_err());
     }
 

@@ -444,3 +444,135 @@ fn a_full_disk_mid_export_leaves_no_partial_file() {
     let text = std::fs::read_to_string(sb.work().join("out.jsonl")).unwrap();
     assert_eq!(text.lines().count(), 20_000);
 }
+
+fn entries(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_failed_forced_new_puts_every_folder_back_and_a_retry_records_the_real_one() {
+    let sb = Sandbox::new();
+    sb.init();
+    let new_d = |extra: &[&str]| {
+        let out = sb
+            .cmd()
+            .args(["new", "--model", "m", "--dataset", "d"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_no_panic(&out);
+        out
+    };
+    assert_eq!(new_d(&[]).status.code(), Some(0));
+    let run1 = sb.work().join("outputs/m-d-full-run1");
+    std::fs::write(run1.join("weights.bin"), "trained").unwrap();
+    let (outputs_before, logs_before) = (
+        entries(&sb.work().join("outputs")),
+        entries(&sb.work().join("logs")),
+    );
+    {
+        // logs/ cannot be changed: the outputs folder is moved aside first, then the logs
+        // folder's move fails.
+        let _guard = Immutable::set(&sb.work().join("logs"));
+        let out = new_d(&["--run-index", "1", "--force"]);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    }
+    assert_eq!(entries(&sb.work().join("outputs")), outputs_before);
+    assert_eq!(entries(&sb.work().join("logs")), logs_before);
+    assert_eq!(
+        std::fs::read_to_string(run1.join("weights.bin")).unwrap(),
+        "trained"
+    );
+    assert_eq!(
+        count(&sb, "SELECT count(*) FROM runs WHERE superseded = 1"),
+        0
+    );
+    // A retry with room again records where the trained folder really went.
+    let out = new_d(&["--run-index", "1", "--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let conn = rusqlite::Connection::open(sb.db()).unwrap();
+    let moved_to: String = conn
+        .query_row("SELECT moved_to FROM runs WHERE superseded = 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(std::path::Path::new(&moved_to).join("weights.bin")).unwrap(),
+        "trained"
+    );
+}
+
+#[test]
+fn a_new_whose_insert_fails_leaves_no_folder_and_the_pointers_as_they_were() {
+    let sb = Sandbox::new();
+    sb.init();
+    sb.cmd()
+        .args(["new", "--model", "m", "--dataset", "d"])
+        .assert()
+        .success();
+    std::fs::write(sb.work().join("outputs/m-d-full-run1/weights.bin"), "x").unwrap();
+    {
+        let conn = rusqlite::Connection::open(sb.db()).unwrap();
+        conn.execute_batch(
+            "CREATE TRIGGER refuse AFTER INSERT ON runs BEGIN SELECT RAISE(ABORT, 'refused by a test trigger'); END",
+        )
+        .unwrap();
+    }
+    let before = (
+        entries(&sb.work().join("outputs")),
+        entries(&sb.work().join("logs")),
+        std::fs::read_link(sb.work().join("outputs/latest")).unwrap(),
+        std::fs::read(sb.work().join("logs/latest.txt")).unwrap(),
+    );
+    for extra in [&[][..], &["--run-index", "1", "--force"]] {
+        let out = sb
+            .cmd()
+            .args(["new", "--model", "m", "--dataset", "d"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_no_panic(&out);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}: {}", stderr(&out));
+        let after = (
+            entries(&sb.work().join("outputs")),
+            entries(&sb.work().join("logs")),
+            std::fs::read_link(sb.work().join("outputs/latest")).unwrap(),
+            std::fs::read(sb.work().join("logs/latest.txt")).unwrap(),
+        );
+        assert_eq!(after, before, "{extra:?}");
+    }
+    assert!(sb.work().join("outputs/m-d-full-run1/weights.bin").exists());
+}
+
+#[test]
+fn a_folder_named_latest_is_left_alone_with_a_warning() {
+    let sb = Sandbox::new();
+    sb.init();
+    std::fs::create_dir_all(sb.work().join("outputs/latest")).unwrap();
+    std::fs::write(sb.work().join("outputs/latest/mine.txt"), "user data").unwrap();
+    for n in 1..=2 {
+        let out = sb.cmd().args(["new", "--model", "m"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("warning:") && err.contains("outputs/latest is not a pointer"),
+            "{err}"
+        );
+        assert!(
+            sb.work()
+                .join(format!("outputs/m-dataset-full-run{n}"))
+                .is_dir()
+        );
+        assert_eq!(
+            std::fs::read_to_string(sb.work().join("logs/latest.txt")).unwrap(),
+            format!("m-dataset-full-run{n}\n")
+        );
+    }
+    assert_eq!(entries(&sb.work().join("outputs/latest")), vec!["mine.txt"]);
+    assert_eq!(count(&sb, "SELECT count(*) FROM runs"), 2);
+}

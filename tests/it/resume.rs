@@ -661,14 +661,23 @@ fn a_missing_worker_program_stops_the_run_with_a_clear_error() {
     let sb = Sandbox::new();
     run_with_items(&sb, 5);
     let out = resume(&sb, &["--", "./no-such-worker"]);
-    assert_eq!(out.status.code(), Some(1));
+    // As a shell says it: 127, before anything starts; the run is left as it was.
+    assert_eq!(out.status.code(), Some(127));
     assert!(
-        stderr(&out).contains("cannot run ./no-such-worker"),
+        stderr(&out).contains("cannot run ./no-such-worker: no such file"),
         "{}",
         stderr(&out)
     );
     assert_eq!(count(&sb, "SELECT count(*) FROM results"), 0);
-    assert_eq!(status(&sb), "failed");
+    assert_eq!(status(&sb), "created");
+    std::fs::write(sb.work().join("not-exec.sh"), "#!/bin/sh\n").unwrap();
+    let out = resume(&sb, &["--", "./not-exec.sh"]);
+    assert_eq!(out.status.code(), Some(126), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not an executable file"),
+        "{}",
+        stderr(&out)
+    );
     // No command at all: a usage error with the way to give one.
     let sb = Sandbox::new();
     run_with_items(&sb, 1);
@@ -954,10 +963,14 @@ fn chaos_ten_sigkills_then_resume_equals_an_uninterrupted_run() {
     let reference = Sandbox::new();
     run_with_items(&reference, N);
     let w = worker(&reference, "keys.sh", KEY_WORKER);
+    let started = Instant::now();
     let out = resume(
         &reference,
         &["--stream", "-j", "2", "--window", "64", "--", &w],
     );
+    // Kills land within the first fifth of an uninterrupted run's time, however fast this
+    // machine is, so that most of them hit a run mid-way.
+    let whole = started.elapsed().as_millis().max(50) as u64;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let expected = export_lines(&reference);
     assert_eq!(expected.len(), N);
@@ -975,7 +988,7 @@ fn chaos_ten_sigkills_then_resume_equals_an_uninterrupted_run() {
         seed = seed
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
-        let delay = Duration::from_millis(30 + (seed >> 33) % 400);
+        let delay = Duration::from_millis(10 + (seed >> 33) % (whole / 5));
         let mut child = spawn_resume(&sb, &["--stream", "-j", "2", "--window", "64", "--", &w]);
         std::thread::sleep(delay);
         if child.try_wait().unwrap().is_none() {
@@ -1023,4 +1036,117 @@ fn after_the_grace_period_items_in_flight_are_killed() {
     );
     assert_eq!(count(&sb, "SELECT count(*) FROM results"), 0);
     assert_eq!(status(&sb), "interrupted");
+}
+
+#[test]
+fn a_worker_that_is_not_there_makes_no_run_and_exits_127() {
+    let sb = Sandbox::new();
+    std::fs::write(sb.work().join("items.csv"), "id\na\nb\n").unwrap();
+    // Outside any project: nothing at all is made.
+    for args in [
+        &["--source", "items.csv", "--key", "id", "--", "nosuchworker"][..],
+        &["--source", "missing.csv", "--key", "id", "--", "sh"],
+        &[
+            "--source",
+            "items.csv",
+            "--key",
+            "id",
+            "--rate",
+            "1e-300",
+            "--",
+            "sh",
+        ],
+    ] {
+        let out = sb
+            .cmd()
+            .args(["new", "--model", "m"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_no_panic(&out);
+        assert_ne!(out.status.code(), Some(0), "{args:?}");
+        assert!(
+            !sb.work().join(".runctl").exists(),
+            "{args:?} made .runctl/"
+        );
+        assert!(
+            !sb.work().join("outputs").exists(),
+            "{args:?} made outputs/"
+        );
+    }
+    sb.init();
+    let out = sb
+        .cmd()
+        .args([
+            "new",
+            "--model",
+            "m",
+            "--source",
+            "items.csv",
+            "--key",
+            "id",
+        ])
+        .args(["--", "nosuchworker"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(127), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("cannot run nosuchworker: no such program on PATH"),
+        "{err}"
+    );
+    assert!(err.contains("no run was started"), "{err}");
+    assert_eq!(count(&sb, "SELECT count(*) FROM runs"), 0);
+    let out = sb
+        .cmd()
+        .args([
+            "new",
+            "--model",
+            "m",
+            "--source",
+            "missing.csv",
+            "--key",
+            "id",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+}
+
+#[test]
+fn extreme_rates_and_durations_are_refused_at_parse_time_and_when_stored() {
+    let sb = Sandbox::new();
+    run_with_items(&sb, 3);
+    let w = worker(&sb, "w.sh", "#!/bin/sh\ncat >/dev/null\necho ok\n");
+    for flags in [
+        &["--rate", "1e-300"][..],
+        &["--rate", "1e-20/h"],
+        &["--rate", "5e-324"],
+        &["--rate", "1e300"],
+        &["--timeout", "99999999999h"],
+        &["--retry-delay", "1e300"],
+        &["--grace", "1e19"],
+    ] {
+        let out = resume(&sb, &[flags, &["--", &w]].concat());
+        assert_eq!(out.status.code(), Some(2), "{flags:?}: {}", stderr(&out));
+        assert!(stderr(&out).starts_with("error: "), "{}", stderr(&out));
+        assert_eq!(status(&sb), "created", "{flags:?}");
+    }
+    // A value out of range stored with the run (a DB from before the checks): refused with a
+    // hint, the run is not started, and giving the flag again replaces it.
+    db(&sb)
+        .execute(
+            "UPDATE runs SET work = ?1",
+            [format!("{{\"command\":[\"{w}\"],\"rate\":1e-300}}")],
+        )
+        .unwrap();
+    let out = resume(&sb, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("the stored rate"), "{err}");
+    assert!(err.contains("hint: give the flag again"), "{err}");
+    assert_eq!(status(&sb), "created");
+    let out = resume(&sb, &["--rate", "1000/s"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(status(&sb), "completed");
 }
