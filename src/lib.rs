@@ -16,6 +16,7 @@ pub mod naming;
 pub mod pipeline_config;
 pub mod plugins;
 pub mod project;
+pub mod protect;
 pub mod runs;
 pub mod source;
 pub mod store;

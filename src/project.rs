@@ -36,6 +36,13 @@ pub enum ProjectError {
     },
     #[error("project root {0} does not exist or is not a folder")]
     RootMissing(PathBuf),
+    #[error("{key} = \"{value}\" in {settings} points outside the project root {root}")]
+    Outside {
+        key: &'static str,
+        value: String,
+        settings: PathBuf,
+        root: PathBuf,
+    },
 }
 
 /// Every setting of `runctl.toml`, with its default.
@@ -92,6 +99,9 @@ impl Default for NamingSettings {
 pub struct PathSettings {
     pub outputs: PathBuf,
     pub logs: PathBuf,
+    /// Let `outputs`/`logs` point outside the project root (runctl.toml is meant for version
+    /// control, so a clone must not be able to send writes anywhere without saying so).
+    pub allow_outside: bool,
 }
 
 impl Default for PathSettings {
@@ -99,6 +109,7 @@ impl Default for PathSettings {
         PathSettings {
             outputs: "outputs".into(),
             logs: "logs".into(),
+            allow_outside: false,
         }
     }
 }
@@ -198,6 +209,8 @@ sample_size_key = "data.sample_size"
 # Run folders, relative to the project root.
 outputs = "outputs"
 logs = "logs"
+# true: let outputs and logs point outside the project root (an absolute path or "..").
+allow_outside = false
 
 [hashing]
 # Hex digits in :hash=xxxxxxxx, and the digest behind them ("md5" or "sha256").
@@ -252,6 +265,23 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
     (line, column)
+}
+
+/// `path` with `.` dropped and each `..` taking away the component before it, without asking
+/// the filesystem (the folders may not exist yet).
+fn lexical(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
 }
 
 /// The largest `runctl.toml` read; a settings file is a few hundred bytes.
@@ -331,6 +361,36 @@ impl Project {
             root: root.to_path_buf(),
             settings,
             warnings,
+        })
+    }
+
+    /// Where run folders go (`paths.outputs`), refused when it points outside the project.
+    pub fn outputs_dir(&self) -> Result<PathBuf, ProjectError> {
+        self.inside("paths.outputs", &self.settings.paths.outputs)
+    }
+
+    /// Where run logs go (`paths.logs`), refused when it points outside the project.
+    pub fn logs_dir(&self) -> Result<PathBuf, ProjectError> {
+        self.inside("paths.logs", &self.settings.paths.logs)
+    }
+
+    /// `root/value`, unless it leaves the root (an absolute path elsewhere, or `..` past it)
+    /// and `paths.allow_outside` is not set. The check is on the setting's text: a symlink a
+    /// user made on disk (outputs -> /scratch/...) is their own choice and is followed.
+    fn inside(&self, key: &'static str, value: &Path) -> Result<PathBuf, ProjectError> {
+        let joined = self.root.join(value);
+        if self.settings.paths.allow_outside {
+            return Ok(joined);
+        }
+        let root = lexical(&self.root);
+        if lexical(&joined).starts_with(&root) {
+            return Ok(joined);
+        }
+        Err(ProjectError::Outside {
+            key,
+            value: value.to_string_lossy().into_owned(),
+            settings: self.settings_path(),
+            root: self.root.clone(),
         })
     }
 
@@ -415,6 +475,34 @@ mod tests {
             matches!(err, ProjectError::Malformed { line: 2, .. }),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn run_folders_stay_inside_the_root_unless_allowed() {
+        let mut project = Project {
+            root: PathBuf::from("/home/u/proj"),
+            settings: Settings::default(),
+            warnings: Vec::new(),
+        };
+        assert_eq!(
+            project.outputs_dir().unwrap(),
+            PathBuf::from("/home/u/proj/outputs")
+        );
+        for (value, ok) in [
+            ("../victim", false),
+            ("/", false),
+            ("/home/u/projX", false),
+            ("a/../../b", false),
+            ("a/../b", true),
+            (".", true),
+            ("./runs/./x", true),
+        ] {
+            project.settings.paths.outputs = value.into();
+            assert_eq!(project.outputs_dir().is_ok(), ok, "{value}");
+        }
+        project.settings.paths.allow_outside = true;
+        project.settings.paths.logs = "/scratch/logs".into();
+        assert_eq!(project.logs_dir().unwrap(), PathBuf::from("/scratch/logs"));
     }
 
     #[test]

@@ -84,8 +84,16 @@ pub fn run(ctx: &Ctx, args: ExportArgs) -> Result<()> {
         None => (Box::new(std::io::stdout().lock()), None),
         Some(path) => {
             let path = ctx.cwd.join(path);
-            let tmp = path.with_extension("export-tmp");
-            let file = std::fs::File::create(&tmp).map_err(|e| CliError::io("create", &tmp, e))?;
+            let source = store.source_of_run(&run.id)?.map(|s| PathBuf::from(s.path));
+            let sources: Vec<&std::path::Path> = source.iter().map(PathBuf::as_path).collect();
+            if let Some(what) = crate::protect::protected(&project, &path, &sources) {
+                return Err(CliError::usage(format!(
+                    "refusing to export to {}: it is {what}",
+                    path.display()
+                ))
+                .hint("give another file with -o, or leave -o out to write to stdout"));
+            }
+            let (tmp, file) = create_temp_beside(&path)?;
             (Box::new(file), Some((tmp, path)))
         }
     };
@@ -118,6 +126,26 @@ pub fn run(ctx: &Ctx, args: ExportArgs) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// A new temporary file beside `path`, made exclusively (never a file or a symlink that is
+/// already there), to be renamed over `path` once the export is whole.
+fn create_temp_beside(path: &std::path::Path) -> Result<(PathBuf, std::fs::File)> {
+    let mut n = 0u32;
+    loop {
+        let mut name = path.file_name().unwrap_or_default().to_os_string();
+        name.push(format!(".export-tmp-{}-{n}", std::process::id()));
+        let tmp = path.with_file_name(name);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+        {
+            Ok(file) => return Ok((tmp, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 100 => n += 1,
+            Err(e) => return Err(CliError::io("create", &tmp, e)),
+        }
+    }
 }
 
 /// One JSON object per item: its key, its columns, its result's columns; returns the count.

@@ -196,8 +196,8 @@ pub fn run(ctx: &Ctx, args: RunsArgs) -> Result<()> {
     // Write even for a dry run: the plan holds each proposal in a rolled-back transaction.
     let mut store = ctx.open_store(&project, Access::Write)?;
     let layout = Layout {
-        outputs: project.root.join(&project.settings.paths.outputs),
-        logs: project.root.join(&project.settings.paths.logs),
+        outputs: project.outputs_dir()?,
+        logs: project.logs_dir()?,
         max_path: project.settings.naming.max_path,
     };
     let scope = project.settings.naming.run_counter_scope.to_string();

@@ -106,8 +106,8 @@ pub fn resolve(ctx: &Ctx, project: &Project, args: &NamingArgs) -> Result<Resolv
     let legacy = naming_settings.use_legacy
         || env_nonempty("USE_LEGACY_NAMING").is_some_and(|v| v != "0" && v != "false");
     let layout = Layout {
-        outputs: project.root.join(&project.settings.paths.outputs),
-        logs: project.root.join(&project.settings.paths.logs),
+        outputs: project.outputs_dir()?,
+        logs: project.logs_dir()?,
         max_path: naming_settings.max_path,
     };
     let config = config.map(|(value, path)| (value.to_string(), path));

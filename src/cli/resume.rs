@@ -164,21 +164,18 @@ fn worker_of(
             .map(|(k, v)| (k.to_string(), v))
             .collect(),
         cwd: None, // runctl's own working directory (ctx.cwd)
-        log_dir: Some(log_dir_of(project, run)),
+        log_dir: Some(log_dir_of(project, run)?),
     })
 }
 
 /// The run's logs folder: as recorded, or where the settings put it when the recorded path
 /// does not name a folder (a project path that is not valid UTF-8 is recorded lossily).
-fn log_dir_of(project: &Project, run: &RunRow) -> PathBuf {
+fn log_dir_of(project: &Project, run: &RunRow) -> Result<PathBuf> {
     let recorded = project.root.join(&run.logs_dir);
     if recorded.is_dir() {
-        return recorded;
+        return Ok(recorded);
     }
-    project
-        .root
-        .join(&project.settings.paths.logs)
-        .join(&run.dir_name)
+    Ok(project.logs_dir()?.join(&run.dir_name))
 }
 
 /// The run's work settings: those stored when it started (or, for a run from before they were

@@ -430,7 +430,12 @@ fn a_full_disk_mid_export_leaves_no_partial_file() {
         assert!(err.contains("error: cannot write"), "{err}");
         assert!(err.contains(&format!("out.{format}")), "{err}");
         assert!(!sb.work().join(format!("out.{format}")).exists());
-        assert!(!sb.work().join("out.export-tmp").exists());
+        let leftovers: Vec<_> = std::fs::read_dir(sb.work())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("export-tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
     }
     assert_eq!(integrity(&sb), "ok");
     assert_eq!(count(&sb, "SELECT count(*) FROM items"), before);

@@ -91,3 +91,55 @@ fn a_project_whose_path_is_not_utf8_works_and_writes_only_inside_it() {
     let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(runs.as_array().unwrap().len(), 2, "{runs}");
 }
+
+#[test]
+fn settings_that_point_run_folders_outside_the_project_are_refused() {
+    let sb = Sandbox::new();
+    sb.init();
+    let victim = sb.tmp.path().join("victim");
+    std::fs::create_dir(&victim).unwrap();
+    std::fs::create_dir(victim.join("20240101_000000_000000_abcd")).unwrap();
+    let settings = sb.work().join("runctl.toml");
+    let template = std::fs::read_to_string(&settings).unwrap();
+    for (outputs, logs) in [("../victim", "logs"), ("/", "logs"), ("outputs", "/tmp/..")] {
+        let text = template
+            .replace("outputs = \"outputs\"", &format!("outputs = \"{outputs}\""))
+            .replace("logs = \"logs\"", &format!("logs = \"{logs}\""));
+        std::fs::write(&settings, text).unwrap();
+        for args in [
+            &["new", "--model", "m", "--dataset", "d"][..],
+            &["migrate", "runs", "--yes"],
+            &["name", "--model", "m"],
+        ] {
+            let out = sb.cmd().args(args).output().unwrap();
+            assert_no_panic(&out);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(1), "{outputs} {args:?}: {err}");
+            assert!(err.contains("points outside the project root"), "{err}");
+            assert!(err.contains("paths.allow_outside"), "{err}");
+        }
+        assert!(!std::path::Path::new("/m-d-full-run1").exists());
+    }
+    let names: Vec<_> = std::fs::read_dir(&victim)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["20240101_000000_000000_abcd"],
+        "the victim folder is untouched"
+    );
+    assert!(!victim.join("latest").exists());
+    // Said outright, it is allowed.
+    let text = template
+        .replace("outputs = \"outputs\"", "outputs = \"../victim\"")
+        .replace("allow_outside = false", "allow_outside = true");
+    std::fs::write(&settings, text).unwrap();
+    let out = sb
+        .cmd()
+        .args(["new", "--model", "m", "--dataset", "d"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(victim.join("m-d-full-run1").is_dir());
+}

@@ -565,3 +565,66 @@ fn the_eta_follows_the_recording_rate() {
     let text = sb.cmd().args(["show", "latest"]).output().unwrap();
     assert!(stdout(&text).contains("eta          "), "{}", stdout(&text));
 }
+
+#[test]
+fn export_refuses_to_write_over_the_db_its_companions_the_settings_or_the_source() {
+    let sb = Sandbox::new();
+    sb.init();
+    std::fs::write(sb.work().join("items.csv"), "id,text\na,x\nb,y\n").unwrap();
+    sb.new_run_over("items.csv");
+    // The same files reached through a symlink and a hard link, and the DB's companions,
+    // whether or not they exist at the moment.
+    std::os::unix::fs::symlink("items.csv", sb.work().join("link-to-source.csv")).unwrap();
+    std::fs::hard_link(sb.work().join("runctl.toml"), sb.work().join("hard.toml")).unwrap();
+    let guarded = [
+        ".runctl/state.db",
+        ".runctl/state.db-wal",
+        ".runctl/state.db-shm",
+        ".runctl/./state.db",
+        "outputs/../.runctl/state.db",
+        ".runctl/new-file",
+        "runctl.toml",
+        "hard.toml",
+        "items.csv",
+        "link-to-source.csv",
+    ];
+    let sums = |sb: &Sandbox| {
+        let mut all = Vec::new();
+        for name in ["runctl.toml", "items.csv", ".runctl/state.db"] {
+            all.push(std::fs::read(sb.work().join(name)).unwrap());
+        }
+        all
+    };
+    let before = sums(&sb);
+    for target in guarded {
+        for format in ["jsonl", "csv"] {
+            let out = sb
+                .cmd()
+                .args(["export", "latest", "--format", format, "-o", target])
+                .output()
+                .unwrap();
+            assert_no_panic(&out);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(2), "{target}: {err}");
+            assert!(err.contains("refusing to export to"), "{target}: {err}");
+        }
+    }
+    assert_eq!(sums(&sb), before);
+    assert!(!sb.work().join(".runctl/new-file").exists());
+    let out = sb.cmd().arg("list").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // An ordinary file is fine, and a symlink planted at the temporary name is not followed.
+    let out = sb
+        .cmd()
+        .args(["export", "latest", "-o", "results.jsonl"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(sb.work().join("results.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        2
+    );
+}

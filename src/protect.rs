@@ -1,0 +1,53 @@
+//! The files a command must never write over, whatever path it is given: the project's state
+//! folder (`state.db`, its `-wal`/`-shm`, locks, backups), its `runctl.toml`, and the source
+//! file a run was ingested from. Pure checks over the filesystem's answers; no writes.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use crate::project::Project;
+
+/// What writing to `target` would overwrite, if it is one of the protected files: the project's
+/// state folder or anything in it, its settings, or one of `sources`. Symlinks, `..` and hard
+/// links are seen through: the comparison is of real paths and of file identities.
+pub fn protected(project: &Project, target: &Path, sources: &[&Path]) -> Option<String> {
+    let state = real(&project.state_dir());
+    let target_real = real(target);
+    if target_real.starts_with(&state) {
+        return Some(format!(
+            "runctl's own state folder {}",
+            project.state_dir().display()
+        ));
+    }
+    let settings = project.settings_path();
+    let mut guarded: Vec<(String, &Path)> = vec![(
+        format!("the project settings {}", settings.display()),
+        &settings,
+    )];
+    for source in sources {
+        guarded.push((format!("the run's source {}", source.display()), source));
+    }
+    let target_id = identity(target);
+    guarded.into_iter().find_map(|(what, path)| {
+        let same_path = real(path) == target_real;
+        let same_file = target_id.is_some() && identity(path) == target_id;
+        (same_path || same_file).then_some(what)
+    })
+}
+
+/// The path with its folder's symlinks and `..` resolved (the file itself may not exist yet; a
+/// symlink as the file itself is resolved too).
+fn real(path: &Path) -> PathBuf {
+    if let Ok(full) = std::fs::canonicalize(path) {
+        return full;
+    }
+    match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => real(parent).join(name),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// Device and inode of what `path` names (following symlinks), if it exists.
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
