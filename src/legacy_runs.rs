@@ -27,6 +27,10 @@ pub struct Candidate {
     pub config: Option<(String, PathBuf)>,
     /// How it was recognized: "config", "model_h id", "run id" or "timestamp".
     pub found_by: &'static str,
+    /// The canonical name it was already renamed to by a `migrate runs` stopped before it
+    /// could record the run (killed, or its commit failed): the symlink left at the old name
+    /// says so, and this run finishes the job under that name.
+    pub renamed_to: Option<String>,
 }
 
 /// A folder left alone, and why.
@@ -80,9 +84,13 @@ pub fn discover(
 ) -> Result<(Vec<Candidate>, Vec<PassedOver>)> {
     let mut candidates = Vec::new();
     let mut skipped = Vec::new();
+    let unfinished = unfinished_renames(store, layout)?;
     for name in folder_names(layout) {
         if !store.runs_named(&name)?.is_empty() {
             continue; // a run runctl already knows
+        }
+        if unfinished.iter().any(|(_, to)| *to == name) {
+            continue; // the target of an unfinished rename: taken up under its old name below
         }
         let dir = [&layout.outputs, &layout.logs]
             .into_iter()
@@ -94,8 +102,61 @@ pub fn discover(
             Err(passed) => skipped.push(passed),
         }
     }
+    for (from, to) in unfinished {
+        let dir = layout.outputs.join(&to);
+        let dir = if dir.is_dir() {
+            dir
+        } else {
+            layout.logs.join(&to)
+        };
+        // A symlink a user made that does not look like a legacy run is none of runctl's.
+        if let Ok(mut candidate) = examine(from, &dir, &project.settings.naming) {
+            candidate.renamed_to = Some(to);
+            candidates.push(candidate);
+        }
+    }
     candidates.sort_by(|a, b| a.time.cmp(&b.time).then(a.folder.cmp(&b.folder)));
     Ok((candidates, skipped))
+}
+
+/// Renames a stopped `migrate runs` left unrecorded: `OLD -> NEW` symlinks in outputs/ or logs/
+/// where NEW is a real folder beside it with a run name that no run of the DB holds, and OLD
+/// is no run's name either. Returns (OLD, NEW) pairs.
+fn unfinished_renames(store: &Store, layout: &Layout) -> Result<Vec<(String, String)>> {
+    let mut found: Vec<(String, String)> = Vec::new();
+    for base in [&layout.outputs, &layout.logs] {
+        let Ok(entries) = std::fs::read_dir(base) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if !entry.file_type().is_ok_and(|t| t.is_symlink()) {
+                continue;
+            }
+            let (Some(from), Ok(target)) = (
+                entry.file_name().to_str().map(str::to_string),
+                std::fs::read_link(entry.path()),
+            ) else {
+                continue;
+            };
+            let Some(to) = target.to_str().map(str::to_string) else {
+                continue;
+            };
+            let plain = !to.is_empty() && !to.contains('/') && !to.starts_with('.');
+            if from == "latest"
+                || !plain
+                || naming::run_number(&to).is_none()
+                || !base.join(&to).is_dir()
+                || found.iter().any(|(f, _)| *f == from)
+                || !store.runs_named(&to)?.is_empty()
+                || !store.runs_named(&from)?.is_empty()
+            {
+                continue;
+            }
+            found.push((from, to));
+        }
+    }
+    found.sort();
+    Ok(found)
 }
 
 /// The names of the real folders of outputs/ and logs/, sorted, without hidden ones and
@@ -171,6 +232,7 @@ fn examine(
         segments,
         folder: name,
         found_by,
+        renamed_to: None,
     })
 }
 
@@ -225,10 +287,17 @@ pub fn rename_folders(
     let mut done: Vec<(PathBuf, PathBuf)> = Vec::new();
     for base in [&layout.outputs, &layout.logs] {
         let from = base.join(folder);
-        if !std::fs::symlink_metadata(&from).is_ok_and(|m| m.is_dir()) {
+        let to = base.join(name);
+        let Ok(meta) = std::fs::symlink_metadata(&from) else {
+            continue;
+        };
+        if meta.file_type().is_symlink() {
+            // Renamed by a run of `migrate runs` that stopped before recording it: leave it.
             continue;
         }
-        let to = base.join(name);
+        if !meta.is_dir() {
+            continue;
+        }
         if let Err(e) = std::fs::rename(&from, &to) {
             undo(&done);
             return Err(CliError::io("rename", &from, e));

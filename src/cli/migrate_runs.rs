@@ -82,7 +82,17 @@ fn plan(
                 forced: None,
                 force: false,
             };
-            let p = runs::plan(a, &request, layout, "00000000000000", "0000")?;
+            let p = match &c.renamed_to {
+                // Already renamed by a stopped run of this command: that name is kept.
+                Some(to) => runs::Plan {
+                    name: to.clone(),
+                    number: naming::run_number(to),
+                    fitted: c.segments.clone(),
+                    shortened: Vec::new(),
+                    supersede: None,
+                },
+                None => runs::plan(a, &request, layout, "00000000000000", "0000")?,
+            };
             // Held in this (rolled back) transaction so that the next proposal counts it.
             a.insert(&run_row(
                 c,
@@ -107,12 +117,14 @@ fn apply(
     scope: &str,
     layout: &Layout,
 ) -> Result<String> {
-    store.allocate(true, |a| {
-        if a.live_run_named(name)?.is_some()
-            || [&layout.outputs, &layout.logs]
+    let resuming = c.renamed_to.as_deref() == Some(name);
+    let mut done = Vec::new();
+    let recorded = store.allocate(true, |a| {
+        let on_disk = !resuming
+            && [&layout.outputs, &layout.logs]
                 .iter()
-                .any(|b| std::fs::symlink_metadata(b.join(name)).is_ok())
-        {
+                .any(|b| std::fs::symlink_metadata(b.join(name)).is_ok());
+        if a.live_run_named(name)?.is_some() || on_disk {
             return Err(CliError::conflict(format!(
                 "the name {name} was taken meanwhile"
             )));
@@ -126,13 +138,19 @@ fn apply(
                 naming::run_id(&c.time, random)
             }
         };
-        let done = legacy_runs::rename_folders(layout, &c.folder, name)?;
-        if let Err(e) = a.insert(&run_row(c, name, number, id.clone(), scope, layout)) {
-            legacy_runs::undo(&done);
-            return Err(e.into());
+        if let Some(to) = c.renamed_to.as_deref().filter(|to| *to != name) {
+            // Renamed to `to` by a stopped run, and now given another name: move it on.
+            done = legacy_runs::rename_folders(layout, to, name)?;
         }
+        done.extend(legacy_runs::rename_folders(layout, &c.folder, name)?);
+        a.insert(&run_row(c, name, number, id.clone(), scope, layout))?;
         Ok(id)
-    })
+    });
+    if recorded.is_err() {
+        // The insert or the commit failed: the folders go back to their old names.
+        legacy_runs::undo(&done);
+    }
+    recorded
 }
 
 fn valid_name(name: &str) -> bool {

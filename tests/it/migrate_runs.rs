@@ -338,3 +338,107 @@ fn a_folder_that_cannot_be_renamed_fails_alone() {
         stdout(&out)
     );
 }
+
+/// One legacy folder, `outputs/20251228_143025_789456_a3f9` and its logs, with a config.
+fn one_legacy_folder(sb: &Sandbox) {
+    sb.init();
+    for base in ["outputs", "logs"] {
+        let dir = sb.work().join(base).join("20251228_143025_789456_a3f9");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("note.txt"), base).unwrap();
+    }
+    std::fs::write(
+        sb.work()
+            .join("outputs/20251228_143025_789456_a3f9/config.json"),
+        r#"{"training": {"model_name_or_path": "Qwen2-7B"}, "data": {"dataset_name": "drg"}}"#,
+    )
+    .unwrap();
+}
+
+fn migrated(sb: &Sandbox) -> Vec<(String, String, String)> {
+    let conn = rusqlite::Connection::open(sb.db()).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT id, name, created_at FROM runs WHERE status = 'migrated' ORDER BY name")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn a_failed_record_puts_the_folders_back_and_a_stopped_rename_is_finished_by_a_rerun() {
+    let name = "qwen2-7b-drg-full-run1";
+    // The insert fails (a trigger stands in for a failed commit): both folders go back.
+    let sb = Sandbox::new();
+    one_legacy_folder(&sb);
+    let before = tree(&sb.work());
+    rusqlite::Connection::open(sb.db())
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER refuse AFTER INSERT ON runs BEGIN SELECT RAISE(ABORT, 'refused'); END",
+        )
+        .unwrap();
+    let out = sb
+        .cmd()
+        .args(["migrate", "runs", "--yes"])
+        .output()
+        .unwrap();
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(tree(&sb.work()), before);
+
+    // A run killed between the renames and the commit leaves both renames and a symlink at
+    // each old name, and no row (made here by hand, as the kill leaves it).
+    let sb = Sandbox::new();
+    one_legacy_folder(&sb);
+    let plan = sb
+        .cmd()
+        .args(["migrate", "runs", "--dry-run", "--json"])
+        .output()
+        .unwrap();
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    assert_eq!(plan["planned"][0]["name"], name, "{plan}");
+    for base in ["outputs", "logs"] {
+        let dir = sb.work().join(base);
+        std::fs::rename(dir.join("20251228_143025_789456_a3f9"), dir.join(name)).unwrap();
+        std::os::unix::fs::symlink(name, dir.join("20251228_143025_789456_a3f9")).unwrap();
+    }
+    let stopped = tree(&sb.work());
+    let out = sb
+        .cmd()
+        .args(["migrate", "runs", "--yes", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json["renamed"][0]["from"], "20251228_143025_789456_a3f9",
+        "{json}"
+    );
+    assert_eq!(json["renamed"][0]["to"], name, "{json}");
+    // The legacy id and time are kept, and the folders were not moved again.
+    assert_eq!(
+        migrated(&sb),
+        vec![(
+            "20251228_143025_789456_a3f9".to_string(),
+            name.to_string(),
+            "2025-12-28T14:30:25.789456Z".to_string()
+        )]
+    );
+    let mut now = tree(&sb.work());
+    now.remove("outputs/latest");
+    now.remove("logs/latest.txt");
+    assert_eq!(now, stopped);
+    // Converged: a re-run finds nothing and changes nothing.
+    let out = sb
+        .cmd()
+        .args(["migrate", "runs", "--yes", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["planned"], serde_json::json!([]), "{json}");
+    assert_eq!(json["skipped"], serde_json::json!([]), "{json}");
+    assert_eq!(migrated(&sb).len(), 1);
+}
