@@ -19,6 +19,8 @@ pub enum LinkError {
         #[source]
         source: io::Error,
     },
+    #[error("{alias} appeared while runctl was making it; left as it is")]
+    Appeared { alias: PathBuf },
     #[error(
         "cannot make {alias} by any means (symlink: {symlink}; hard links: {hardlink}; copy: {copy})"
     )]
@@ -69,38 +71,53 @@ pub fn existing(alias: &Path) -> Result<Existing, LinkError> {
 }
 
 /// Make `alias` (a sibling of `target`) lead to `target` by `mode`; returns the mode used.
-/// `Auto` tries a symlink, then a folder of hard links, then a copy.
+/// `Auto` tries a symlink, then a folder of hard links, then a copy. Something that appears at
+/// `alias` meanwhile is never removed or replaced: only what this call made is cleaned up.
 pub fn make_alias(target: &Path, alias: &Path, mode: LinkMode) -> Result<LinkMode, LinkError> {
     match mode {
         LinkMode::Symlink => symlink(target, alias).map(|()| LinkMode::Symlink),
-        LinkMode::Hardlink => replicate(target, alias, true).map(|()| LinkMode::Hardlink),
-        LinkMode::Copy => replicate(target, alias, false).map(|()| LinkMode::Copy),
+        LinkMode::Hardlink => replicate_fresh(target, alias, true).map(|()| LinkMode::Hardlink),
+        LinkMode::Copy => replicate_fresh(target, alias, false).map(|()| LinkMode::Copy),
         LinkMode::Auto => {
             let symlink_err = match symlink(target, alias) {
                 Ok(()) => return Ok(LinkMode::Symlink),
+                Err(e @ LinkError::Appeared { .. }) => return Err(e),
                 Err(e) => e,
             };
-            let hardlink_err = match replicate(target, alias, true) {
+            let hardlink_err = match replicate_fresh(target, alias, true) {
                 Ok(()) => return Ok(LinkMode::Hardlink),
-                Err(e) => {
-                    let _ = std::fs::remove_dir_all(alias);
-                    e
-                }
+                Err(e @ LinkError::Appeared { .. }) => return Err(e),
+                Err(e) => e,
             };
-            match replicate(target, alias, false) {
+            match replicate_fresh(target, alias, false) {
                 Ok(()) => Ok(LinkMode::Copy),
-                Err(copy) => {
-                    let _ = std::fs::remove_dir_all(alias);
-                    Err(LinkError::AllFailed {
-                        alias: alias.to_path_buf(),
-                        symlink: symlink_err.to_string(),
-                        hardlink: hardlink_err.to_string(),
-                        copy: copy.to_string(),
-                    })
-                }
+                Err(e @ LinkError::Appeared { .. }) => Err(e),
+                Err(copy) => Err(LinkError::AllFailed {
+                    alias: alias.to_path_buf(),
+                    symlink: symlink_err.to_string(),
+                    hardlink: hardlink_err.to_string(),
+                    copy: copy.to_string(),
+                }),
             }
         }
     }
+}
+
+/// A new folder `to` replicating `from`; on a failure after `to` was made, what this call made
+/// is removed again (and nothing else: `to` is made exclusively).
+fn replicate_fresh(from: &Path, to: &Path, hard: bool) -> Result<(), LinkError> {
+    match std::fs::create_dir(to) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            return Err(LinkError::Appeared {
+                alias: to.to_path_buf(),
+            });
+        }
+        Err(e) => return Err(io_err("create", to)(e)),
+    }
+    fill(from, to, hard).inspect_err(|_| {
+        let _ = std::fs::remove_dir_all(to);
+    })
 }
 
 /// A relative symlink `alias` -> `target`'s file name (they are siblings).
@@ -113,19 +130,28 @@ fn symlink(target: &Path, alias: &Path) -> Result<(), LinkError> {
     let made = std::os::unix::fs::symlink(&relative, alias);
     #[cfg(windows)]
     let made = std::os::windows::fs::symlink_dir(&relative, alias);
-    made.map_err(io_err("create symlink", alias))
+    made.map_err(|e| {
+        if e.kind() == io::ErrorKind::AlreadyExists {
+            LinkError::Appeared {
+                alias: alias.to_path_buf(),
+            }
+        } else {
+            io_err("create symlink", alias)(e)
+        }
+    })
 }
 
-/// Recreate `from` at `to`: folders made, files hard-linked (or copied), symlinks recreated.
-fn replicate(from: &Path, to: &Path, hard: bool) -> Result<(), LinkError> {
-    std::fs::create_dir(to).map_err(io_err("create", to))?;
+/// Fill the new folder `to` as `from`: folders made, files hard-linked (or copied), symlinks
+/// recreated.
+fn fill(from: &Path, to: &Path, hard: bool) -> Result<(), LinkError> {
     for entry in std::fs::read_dir(from).map_err(io_err("read", from))? {
         let entry = entry.map_err(io_err("read", from))?;
         let src = entry.path();
         let dst = to.join(entry.file_name());
         let kind = entry.file_type().map_err(io_err("inspect", &src))?;
         if kind.is_dir() {
-            replicate(&src, &dst, hard)?;
+            std::fs::create_dir(&dst).map_err(io_err("create", &dst))?;
+            fill(&src, &dst, hard)?;
         } else if kind.is_symlink() {
             let link = std::fs::read_link(&src).map_err(io_err("read link", &src))?;
             #[cfg(unix)]
@@ -141,4 +167,44 @@ fn replicate(from: &Path, to: &Path, hard: bool) -> Result<(), LinkError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The window between `existing()` and `make_alias()` cannot be hit from the binary
+    /// without a debugger (it was widened with strace to find the bug), so it is opened here by
+    /// calling `make_alias` on an alias path that is already taken, as it would be if
+    /// something appeared in that window.
+    #[test]
+    fn an_alias_that_appears_meanwhile_is_left_as_it_is() {
+        let tmp = tempfile::tempdir().unwrap();
+        let target = tmp.path().join("M:a=1");
+        std::fs::create_dir(&target).unwrap();
+        std::fs::write(target.join("weights"), "w").unwrap();
+        let alias = tmp.path().join("M:hash=12345678");
+        std::fs::create_dir(&alias).unwrap();
+        std::fs::write(alias.join("users-file"), "keep me").unwrap();
+        for mode in [
+            LinkMode::Auto,
+            LinkMode::Symlink,
+            LinkMode::Hardlink,
+            LinkMode::Copy,
+        ] {
+            let err = make_alias(&target, &alias, mode).unwrap_err();
+            assert!(matches!(err, LinkError::Appeared { .. }), "{mode:?}: {err}");
+            assert_eq!(
+                std::fs::read_to_string(alias.join("users-file")).unwrap(),
+                "keep me"
+            );
+        }
+        // With the path free, the same call makes the alias.
+        let free = tmp.path().join("M:hash=abcdef01");
+        assert_eq!(
+            make_alias(&target, &free, LinkMode::Copy).unwrap(),
+            LinkMode::Copy
+        );
+        assert!(free.join("weights").exists());
+    }
 }

@@ -54,13 +54,25 @@ fn inode_of(path: &Path) -> Option<u64> {
 pub fn lock_run(locks_dir: &Path, run_id: &str, run_name: &str) -> Result<RunLock> {
     std::fs::create_dir_all(locks_dir).map_err(|e| CliError::io("create", locks_dir, e))?;
     let path = locks_dir.join(format!("{run_id}.lock"));
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|e| CliError::io("open", &path, e))?;
+    if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.is_file()) {
+        return Err(CliError::general(format!(
+            "the run lock {} is not a regular file (a symlink or something else was put there); refusing to follow it",
+            path.display()
+        ))
+        .hint("remove it; runctl makes a new lock file when the run is next worked on"));
+    }
+    // O_NOFOLLOW: a symlink planted between the check and the open is not followed either.
+    let file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+            .open(&path)
+            .map_err(|e| CliError::io("open", &path, e))?
+    };
     // The lock lives as long as the process: leaking it keeps the guard valid without a
     // self-referential struct, and the OS releases it at exit, however the process ends.
     let lock: &'static mut fd_lock::RwLock<std::fs::File> =

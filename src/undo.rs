@@ -23,6 +23,7 @@ pub enum Previous {
 enum Step {
     Renamed { from: PathBuf, to: PathBuf },
     MadeDir(PathBuf),
+    MadeAlias(PathBuf),
     Replaced { path: PathBuf, previous: Previous },
 }
 
@@ -45,6 +46,12 @@ impl Undo {
     /// The folder `dir` was made (it did not exist).
     pub fn made_dir(&mut self, dir: &Path) {
         self.steps.push(Step::MadeDir(dir.to_path_buf()));
+    }
+
+    /// The alias `path` (a symlink, or a folder of hard links or copies) was made where
+    /// nothing was.
+    pub fn made_alias(&mut self, path: &Path) {
+        self.steps.push(Step::MadeAlias(path.to_path_buf()));
     }
 
     /// The file or symlink at `path` was replaced; `previous` is what it was.
@@ -88,6 +95,17 @@ fn revert(step: &Step) -> Result<(), String> {
         // remove_dir only removes an empty folder: whatever appeared inside is kept.
         Step::MadeDir(dir) => std::fs::remove_dir(dir)
             .map_err(|e| format!("cannot remove the new folder {}: {e}", dir.display())),
+        // This process made it where nothing was: a symlink goes, a folder of links or copies
+        // is removed whole (remove_dir_all removes a symlink, never what it leads to).
+        Step::MadeAlias(path) => {
+            let is_dir = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir());
+            let removed = if is_dir {
+                std::fs::remove_dir_all(path)
+            } else {
+                std::fs::remove_file(path)
+            };
+            removed.map_err(|e| format!("cannot remove the new alias {}: {e}", path.display()))
+        }
         Step::Replaced { path, previous } => restore(path, previous)
             .map_err(|e| format!("cannot put {} back as it was: {e}", path.display())),
     }

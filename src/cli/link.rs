@@ -12,6 +12,7 @@ use crate::hashing;
 use crate::links::{self, Existing};
 use crate::project::{HashAlgo, LinkMode};
 use crate::store::{Access, LinkRecord, Store};
+use crate::undo::{Previous, Undo};
 
 /// Make the alias PREFIX:hash=xxxxxxxx beside a folder whose name is too long
 ///
@@ -89,16 +90,35 @@ pub fn run(ctx: &Ctx, args: LinkArgs) -> Result<()> {
     store.record_hash(algo.as_str(), &hex, &hashed.identifier, "link")?;
 
     let content = format!("{}\n", hashed.identifier);
-    write_hash_file(&dir, &hex, &content)?;
+    // The hash file and the alias are taken back if a later step fails.
+    let mut undo = Undo::default();
+    if let Some((file, previous)) = write_hash_file(&dir, &hex, &content)? {
+        undo.replaced(&file, previous);
+    }
     let alias = parent.join(hashing::alias_name(prefix, &hex));
-    let (used, created) = place_alias(ctx, &store, &dir, &alias, mode, &hex, &content)?;
-    store.record_link(&LinkRecord {
-        alias_path: alias.clone(),
-        target_path: dir.clone(),
-        algo: algo.as_str().to_string(),
-        hash: hex.clone(),
-        mode: used.as_str().to_string(),
-    })?;
+    let placed =
+        place_alias(ctx, &store, &dir, &alias, mode, &hex, &content).and_then(|(used, created)| {
+            if created {
+                undo.made_alias(&alias);
+            }
+            store.record_link(&LinkRecord {
+                alias_path: alias.clone(),
+                target_path: dir.clone(),
+                algo: algo.as_str().to_string(),
+                hash: hex.clone(),
+                mode: used.as_str().to_string(),
+            })?;
+            Ok((used, created))
+        });
+    let (used, created) = match placed {
+        Ok(placed) => placed,
+        Err(e) => {
+            for left in undo.undo() {
+                ctx.warn(left);
+            }
+            return Err(e);
+        }
+    };
 
     let out = LinkOutput {
         alias,
@@ -136,12 +156,36 @@ fn check_folder(dir: &Path) -> Result<()> {
 }
 
 /// `<hex>.hash` in the folder, holding the full identifier; left alone when it already does.
-fn write_hash_file(dir: &Path, hex: &str, content: &str) -> Result<()> {
+/// Written to a private temporary file renamed into place, so that a symlink planted at the
+/// name is replaced, never followed; returns whether it was written, for undoing.
+fn write_hash_file(dir: &Path, hex: &str, content: &str) -> Result<Option<(PathBuf, Previous)>> {
     let hash_file = dir.join(format!("{hex}.hash"));
-    if std::fs::read_to_string(&hash_file).ok().as_deref() != Some(content) {
-        std::fs::write(&hash_file, content).map_err(|e| CliError::io("write", &hash_file, e))?;
+    if read_small_file(&hash_file).as_deref() == Some(content.as_bytes()) {
+        return Ok(None);
     }
-    Ok(())
+    let previous = crate::undo::previous_of(&hash_file)
+        .map_err(|e| CliError::io("read", &hash_file, e))?
+        .unwrap_or(Previous::Absent);
+    let tmp = crate::undo::temp_beside(&hash_file);
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, content.as_bytes()))
+        .and_then(|()| std::fs::rename(&tmp, &hash_file));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(CliError::io("write", &hash_file, e));
+    }
+    Ok(Some((hash_file, previous)))
+}
+
+/// The bytes of a regular file of at most 64 KiB, not following a symlink; `None` otherwise.
+fn read_small_file(path: &Path) -> Option<Vec<u8>> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    (meta.is_file() && meta.len() <= 64 * 1024)
+        .then(|| std::fs::read(path).ok())
+        .flatten()
 }
 
 /// Make the alias, or find it already in place; returns how it is made and whether it is new.
@@ -199,6 +243,10 @@ fn place_alias(
 }
 
 fn link_err(err: links::LinkError) -> CliError {
+    if let links::LinkError::Appeared { .. } = err {
+        return CliError::conflict(err.to_string())
+            .hint("another process made it; run the command again to check what is there");
+    }
     CliError::general(err.to_string())
         .hint("set hashing.link_mode = \"copy\" where links are refused")
 }
@@ -213,5 +261,5 @@ fn same_place(a: &Path, b: &Path) -> bool {
 
 /// Whether an alias folder (hard links or copy) carries this identifier's hash file.
 fn holds_identifier(alias: &Path, hex: &str, content: &str) -> bool {
-    std::fs::read_to_string(alias.join(format!("{hex}.hash"))).is_ok_and(|c| c == content)
+    read_small_file(&alias.join(format!("{hex}.hash"))).as_deref() == Some(content.as_bytes())
 }

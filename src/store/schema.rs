@@ -187,16 +187,20 @@ fn with_migration_lock<T>(
     let mut lock_path = path.as_os_str().to_os_string();
     lock_path.push(".migrate-lock");
     let lock_path = PathBuf::from(lock_path);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|source| StoreError::Io {
-            what: "open",
-            path: lock_path.clone(),
-            source,
-        })?;
+    let file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+            .open(&lock_path)
+    }
+    .map_err(|source| StoreError::Io {
+        what: "open",
+        path: lock_path.clone(),
+        source,
+    })?;
     let mut lock = fd_lock::RwLock::new(file);
     let _guard = lock.write().map_err(|source| StoreError::Io {
         what: "lock",

@@ -143,3 +143,69 @@ fn settings_that_point_run_folders_outside_the_project_are_refused() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(victim.join("m-d-full-run1").is_dir());
 }
+
+#[test]
+fn symlinks_planted_at_the_lock_the_hash_file_and_the_worker_log_are_not_followed() {
+    let sb = Sandbox::new();
+    sb.init();
+    let victim = sb.tmp.path().join("victim.txt");
+    std::fs::write(&victim, "precious").unwrap();
+    std::fs::write(sb.work().join("items.csv"), "id\na\nb\n").unwrap();
+    sb.new_run_over("items.csv");
+    let show = sb
+        .cmd()
+        .args(["show", "latest", "--json"])
+        .output()
+        .unwrap();
+    let run: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    let id = run["id"].as_str().unwrap();
+    let worker = sb.work().join("w.sh");
+    write_exec(
+        &worker,
+        "#!/bin/sh\ncat >/dev/null\necho noise >&2\necho ok\n",
+    );
+
+    // The run's lock.
+    let locks = sb.work().join(".runctl/locks");
+    std::fs::create_dir_all(&locks).unwrap();
+    let lock = locks.join(format!("{id}.lock"));
+    std::os::unix::fs::symlink(&victim, &lock).unwrap();
+    let out = sb
+        .cmd()
+        .args(["resume", "-j", "1", "--", "./w.sh"])
+        .output()
+        .unwrap();
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("refusing to follow it"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    std::fs::remove_file(&lock).unwrap();
+
+    // The worker's log.
+    let log_dir = sb.work().join("logs/m-dataset-full-run1");
+    std::os::unix::fs::symlink(&victim, log_dir.join("worker-1.log")).unwrap();
+    let out = sb
+        .cmd()
+        .args(["resume", "-j", "1", "--", "./w.sh"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+
+    // The hash file of a linked folder: replaced by a real file, the target untouched.
+    let dir = sb.work().join("M:lr=0.1");
+    std::fs::create_dir(&dir).unwrap();
+    let out = sb.cmd().args(["hash", ":lr=0.1"]).output().unwrap();
+    let hex = stdout(&out).trim().trim_start_matches(":hash=").to_string();
+    let hash_file = dir.join(format!("{hex}.hash"));
+    std::os::unix::fs::symlink(&victim, &hash_file).unwrap();
+    let out = sb.cmd().args(["link", "M:lr=0.1"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    assert!(std::fs::symlink_metadata(&hash_file).unwrap().is_file());
+    assert_eq!(std::fs::read_to_string(&hash_file).unwrap(), "lr=0.1\n");
+}
