@@ -222,6 +222,47 @@ fn parse_result(line: &str) -> std::result::Result<ResultIn, String> {
 
 const RECORD_BATCH: usize = 1_000;
 
+/// The results read but not yet committed, with their line numbers.
+struct Batch {
+    results: Vec<ResultIn>,
+    lines: Vec<usize>,
+    recorded: usize,
+}
+
+impl Batch {
+    /// Commit the batch. A key that is not an item of the run: the lines before it are
+    /// committed, and the error names its line and how many results were recorded.
+    fn flush(&mut self, store: &mut Store, run: &crate::store::RunRow) -> Result<()> {
+        if self.results.is_empty() {
+            return Ok(());
+        }
+        let Err(key) = store.record_results(&run.id, &self.results, None)? else {
+            self.recorded += self.results.len();
+            self.results.clear();
+            self.lines.clear();
+            return Ok(());
+        };
+        let at = self.results.iter().position(|r| r.key == key).unwrap_or(0);
+        let line = self.lines.get(at).copied().unwrap_or(0);
+        if at > 0
+            && store
+                .record_results(&run.id, &self.results[..at], None)?
+                .is_ok()
+        {
+            self.recorded += at;
+        }
+        store.refresh_progress(&run.id)?;
+        Err(CliError::not_found(format!(
+            "line {line}: '{key}' is not an item of run {}",
+            run.name
+        ))
+        .hint(format!(
+            "the {} results before it were recorded; 'runctl items {} --all' lists the keys",
+            self.recorded, run.name
+        )))
+    }
+}
+
 pub fn record(ctx: &Ctx, args: RecordArgs) -> Result<()> {
     let (project, mut store, run) = open_run(ctx, &args.run, Access::Write)?;
     let _lock = crate::lock::lock_run(&project.state_dir().join("locks"), &run.id, &run.name)?;
@@ -239,44 +280,45 @@ pub fn record(ctx: &Ctx, args: RecordArgs) -> Result<()> {
             Box::new(std::io::BufReader::new(file))
         }
     };
-    let mut batch = Vec::with_capacity(RECORD_BATCH);
-    let mut recorded = 0usize;
-    let flush =
-        |store: &mut Store, batch: &mut Vec<ResultIn>, recorded: &mut usize| -> Result<()> {
-            if batch.is_empty() {
-                return Ok(());
-            }
-            if let Err(key) = store.record_results(&run.id, batch, None)? {
-                return Err(CliError::not_found(format!(
-                    "'{key}' is not an item of run {}",
-                    run.name
-                ))
-                .hint("'runctl items RUN --all' lists the keys"));
-            }
-            *recorded += batch.len();
-            batch.clear();
-            Ok(())
-        };
+    let mut batch = Batch {
+        results: Vec::with_capacity(RECORD_BATCH),
+        lines: Vec::with_capacity(RECORD_BATCH),
+        recorded: 0,
+    };
     for (i, line) in reader.split(b'\n').enumerate() {
         let line = line.map_err(|e| CliError::general("cannot read the results").cause(e))?;
-        let text = String::from_utf8_lossy(&line);
-        if text.trim().is_empty() {
-            continue;
-        }
-        match parse_result(text.trim()) {
-            Ok(result) => batch.push(result),
+        let number = i + 1;
+        // One rule for bytes that are not UTF-8, here and from a stream worker: bad output.
+        let parsed = match std::str::from_utf8(&line) {
+            Ok(text) if text.trim().is_empty() => continue,
+            Ok(text) => parse_result(text.trim()),
+            Err(e) => Err(format!(
+                "not valid UTF-8 (at byte {}); results are JSON lines",
+                e.valid_up_to()
+            )),
+        };
+        match parsed {
+            Ok(result) => {
+                batch.results.push(result);
+                batch.lines.push(number);
+            }
             Err(reason) => {
-                flush(&mut store, &mut batch, &mut recorded)?;
+                batch.flush(&mut store, &run)?;
                 store.refresh_progress(&run.id)?;
-                return Err(CliError::general(format!("line {}: {reason}", i + 1))
-                    .hint(format!("the {recorded} results before it were recorded")));
+                return Err(
+                    CliError::general(format!("line {number}: {reason}")).hint(format!(
+                        "the {} results before it were recorded",
+                        batch.recorded
+                    )),
+                );
             }
         }
-        if batch.len() >= RECORD_BATCH {
-            flush(&mut store, &mut batch, &mut recorded)?;
+        if batch.results.len() >= RECORD_BATCH {
+            batch.flush(&mut store, &run)?;
         }
     }
-    flush(&mut store, &mut batch, &mut recorded)?;
+    batch.flush(&mut store, &run)?;
+    let recorded = batch.recorded;
     let p = store.refresh_progress(&run.id)?;
     ctx.note(format!(
         "recorded {recorded} results; run {}: {} of {} done, {} errors",

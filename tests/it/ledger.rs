@@ -628,3 +628,52 @@ fn export_refuses_to_write_over_the_db_its_companions_the_settings_or_the_source
         2
     );
 }
+
+#[test]
+fn record_keeps_the_good_lines_before_an_unknown_key_and_refuses_bytes_that_are_not_utf8() {
+    let sb = Sandbox::new();
+    sb.init();
+    let mut csv = String::from("id\n");
+    for i in 0..2000 {
+        csv.push_str(&format!("k{i:04}\n"));
+    }
+    std::fs::write(sb.work().join("items.csv"), csv).unwrap();
+    sb.new_run_over("items.csv");
+    let mut lines = String::new();
+    for i in 0..1500 {
+        lines.push_str(&format!("{{\"key\":\"k{i:04}\",\"ok\":{i}}}\n"));
+    }
+    lines.push_str("{\"key\":\"nope\",\"ok\":1}\n{\"key\":\"k1600\",\"ok\":1}\n");
+    let out = record(&sb, "latest", &lines);
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("line 1501: 'nope' is not an item of run"),
+        "{err}"
+    );
+    assert!(
+        err.contains("the 1500 results before it were recorded"),
+        "{err}"
+    );
+    assert_eq!(items(&sb, "latest", &[]).len(), 500);
+
+    // Invalid UTF-8: refused at its line, as a stream worker's line is bad output; the lines
+    // before it are kept.
+    let mut bytes = b"{\"key\":\"k1500\",\"ok\":1}\n".to_vec();
+    bytes.extend_from_slice(b"{\"key\":\"k1501\",\"ok\":\"\xff\xfe\"}\n");
+    let out = sb
+        .cmd()
+        .args(["record", "latest"])
+        .write_stdin(bytes)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("line 2: not valid UTF-8"), "{err}");
+    assert!(
+        err.contains("the 1 results before it were recorded"),
+        "{err}"
+    );
+    assert_eq!(items(&sb, "latest", &[]).len(), 499);
+}
