@@ -64,11 +64,23 @@ pub fn warn(color: bool, message: impl std::fmt::Display) {
     }
 }
 
-/// Columns aligned with two spaces between them; the last column is not padded.
+/// Columns aligned with two spaces between them; the last column is not padded. Any cell of
+/// any length is fine (padding is written out, not formatted: a width has no upper bound), and
+/// control characters are shown escaped (`\u{1b}`), so that a stored value cannot drive the
+/// terminal.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let columns = header.len();
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    let shown: Vec<Vec<String>> = std::iter::once(&header)
+        .chain(rows)
+        .map(|row| {
+            row.iter()
+                .map(|cell| printable(cell).into_owned())
+                .collect()
+        })
+        .collect();
+    let mut widths: Vec<usize> = vec![0; columns];
+    for row in &shown {
         for (i, cell) in row.iter().enumerate().take(columns) {
             if let Some(width) = widths.get_mut(i) {
                 *width = (*width).max(cell.chars().count());
@@ -76,21 +88,38 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
         }
     }
     let mut out = String::new();
-    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
-    for row in std::iter::once(&header).chain(rows) {
+    for row in &shown {
         let mut line = String::new();
         for (i, cell) in row.iter().enumerate() {
+            line.push_str(cell);
             if i + 1 < row.len() {
                 let width = widths.get(i).copied().unwrap_or(0);
-                line.push_str(&format!("{cell:<width$}  "));
-            } else {
-                line.push_str(cell);
+                let pad = width.saturating_sub(cell.chars().count()) + 2;
+                line.extend(std::iter::repeat_n(' ', pad));
             }
         }
         out.push_str(line.trim_end());
         out.push('\n');
     }
     out
+}
+
+/// `text` with control characters escaped; borrowed when there are none.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -107,5 +136,20 @@ mod tests {
             table(&["N", "VALUE", "Z"], &rows),
             "N     VALUE       Z\na     long value  x\nbbbb  v           y\n"
         );
+    }
+
+    #[test]
+    fn any_cell_fits_and_control_characters_are_escaped() {
+        let huge = "x".repeat(70_000);
+        let rows = vec![
+            vec![huge.clone(), "end".into()],
+            vec!["\u{1b}[31mred".into(), "e".into()],
+        ];
+        let text = table(&["A", "B"], &rows);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[1], format!("{huge}  end"));
+        assert!(lines[2].starts_with("\\u{1b}[31mred"), "{}", lines[2]);
+        assert!(!text.contains('\u{1b}'));
+        assert_eq!(lines[0].len(), lines[1].len() - 3 + 1);
     }
 }

@@ -209,3 +209,23 @@ fn symlinks_planted_at_the_lock_the_hash_file_and_the_worker_log_are_not_followe
     assert!(std::fs::symlink_metadata(&hash_file).unwrap().is_file());
     assert_eq!(std::fs::read_to_string(&hash_file).unwrap(), "lr=0.1\n");
 }
+
+#[test]
+fn tables_print_cells_of_any_length() {
+    let sb = Sandbox::new();
+    sb.init();
+    let job = "j".repeat(70_000);
+    let url = format!("s3://b/{}", "u".repeat(70_000));
+    sb.cmd()
+        .args(["version", "new", "style_1", "--job-id", &job])
+        .assert()
+        .success();
+    sb.cmd()
+        .args(["version", "complete", "--job-id", &job, "--url", &url])
+        .assert()
+        .success();
+    let out = sb.cmd().args(["version", "list"]).output().unwrap();
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains(&url));
+}
