@@ -1,7 +1,7 @@
 //! Work items and results: `new --source` ingest, `runctl items` and `runctl record`, the API
 //! for loops that a user's own program drives (docs/resume.md).
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, Read, Write};
 use std::path::PathBuf;
 
 use clap::Args;
@@ -221,6 +221,8 @@ fn parse_result(line: &str) -> std::result::Result<ResultIn, String> {
 }
 
 const RECORD_BATCH: usize = 1_000;
+/// The longest result line `record` reads: a worker's output of up to 64 MiB, JSON-escaped.
+const RECORD_LINE_MAX: u64 = 128 << 20;
 
 /// The results read but not yet committed, with their line numbers.
 struct Batch {
@@ -285,9 +287,30 @@ pub fn record(ctx: &Ctx, args: RecordArgs) -> Result<()> {
         lines: Vec::with_capacity(RECORD_BATCH),
         recorded: 0,
     };
-    for (i, line) in reader.split(b'\n').enumerate() {
-        let line = line.map_err(|e| CliError::general("cannot read the results").cause(e))?;
-        let number = i + 1;
+    let mut reader = reader;
+    let mut line = Vec::new();
+    for number in 1.. {
+        line.clear();
+        // A line is read up to just past the limit, never whole, however long it is.
+        let n = (&mut reader)
+            .take(RECORD_LINE_MAX + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| CliError::general("cannot read the results").cause(e))?;
+        if n == 0 {
+            break;
+        }
+        if line.len() as u64 > RECORD_LINE_MAX {
+            batch.flush(&mut store, &run)?;
+            store.refresh_progress(&run.id)?;
+            return Err(CliError::general(format!(
+                "line {number}: longer than {} MiB, the most runctl takes for one result",
+                RECORD_LINE_MAX >> 20
+            ))
+            .hint(format!(
+                "the {} results before it were recorded",
+                batch.recorded
+            )));
+        }
         // One rule for bytes that are not UTF-8, here and from a stream worker: bad output.
         let parsed = match std::str::from_utf8(&line) {
             Ok(text) if text.trim().is_empty() => continue,

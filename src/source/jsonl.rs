@@ -3,29 +3,42 @@
 
 use serde_json::Value;
 
-use super::{Item, SourceError, Spec, row_items};
+use super::{ITEM_MAX_BYTES, Item, SourceError, Spec, row_items};
 
 pub(super) fn read(
     spec: &Spec,
     sink: &mut dyn FnMut(Item) -> Result<(), SourceError>,
 ) -> Result<Vec<String>, SourceError> {
-    use std::io::BufRead;
+    use std::io::{BufRead, Read};
     let file = std::fs::File::open(&spec.path).map_err(|source| SourceError::Io {
         path: spec.path.clone(),
         source,
     })?;
     let mut columns: Vec<String> = Vec::new();
-    for (i, line) in std::io::BufReader::new(file).split(b'\n').enumerate() {
+    let mut reader = std::io::BufReader::new(file);
+    let mut line = Vec::new();
+    for i in 0.. {
         let location = (i + 1).to_string();
         let bad = |reason: String| SourceError::Bad {
             path: spec.path.clone(),
             location: location.clone(),
             reason,
         };
-        let line = line.map_err(|source| SourceError::Io {
-            path: spec.path.clone(),
-            source,
-        })?;
+        line.clear();
+        // At most one byte past the limit is read, however long the line is.
+        let n = (&mut reader)
+            .take(ITEM_MAX_BYTES + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(|source| SourceError::Io {
+                path: spec.path.clone(),
+                source,
+            })?;
+        if n == 0 {
+            break;
+        }
+        if line.len() as u64 > ITEM_MAX_BYTES {
+            return Err(bad(super::too_long("the line")));
+        }
         let text = std::str::from_utf8(&line)
             .map_err(|_| bad("not valid UTF-8".into()))?
             .trim();

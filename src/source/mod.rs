@@ -16,6 +16,19 @@ use serde_json::{Map, Value};
 
 pub use checksum::{Checksums, checksums};
 
+/// The largest item runctl reads from a source: one CSV record, one JSON line, one spreadsheet
+/// cell. Larger ones fail the ingest naming the line or cell, before they can take the memory
+/// of the machine (an item is held whole, and becomes JSON in the DB).
+pub const ITEM_MAX_BYTES: u64 = 32 * 1024 * 1024;
+/// The largest `xl/sharedStrings.xml` (inflated) of an `.xlsx`: calamine holds it whole.
+pub const SHARED_STRINGS_MAX_BYTES: u64 = 256 * 1024 * 1024;
+/// The largest inflated part of a workbook that is read whole (`.ods` content).
+pub const WHOLE_PART_MAX_BYTES: u64 = 512 * 1024 * 1024;
+/// Over this inflated size, a workbook part that inflates more than [`BOMB_RATIO`] times is
+/// refused as a zip bomb: real sheets compress 5 to 30 times.
+pub const BOMB_MIN_BYTES: u64 = 64 * 1024 * 1024;
+pub const BOMB_RATIO: u64 = 100;
+
 /// File formats of a source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -161,18 +174,60 @@ pub fn read(
     }
 }
 
-/// Refuse a header that lacks a key or unpivot column.
+/// Refuse a header that lacks a key or unpivot column, or names a column twice (the second
+/// would silently replace the first's values).
 fn check_columns(spec: &Spec, columns: &[String], location: &str) -> Result<(), SourceError> {
+    let bad = |reason: String| SourceError::Bad {
+        path: spec.path.clone(),
+        location: location.to_string(),
+        reason,
+    };
+    let mut seen = std::collections::HashSet::with_capacity(columns.len());
+    for column in columns {
+        if !seen.insert(column.as_str()) {
+            return Err(bad(format!(
+                "the column '{}' appears twice in the header",
+                shorten(column)
+            )));
+        }
+    }
     for column in spec.key.iter().chain(&spec.unpivot) {
         if !columns.contains(column) {
-            return Err(SourceError::Bad {
-                path: spec.path.clone(),
-                location: location.to_string(),
-                reason: format!("no column '{column}' (columns: {})", columns.join(", ")),
-            });
+            return Err(bad(format!(
+                "no column '{}' (columns: {})",
+                shorten(column),
+                column_list(columns)
+            )));
         }
     }
     Ok(())
+}
+
+/// At most 20 column names of at most 64 characters each, for an error message: a header of
+/// 200 MB is not echoed.
+fn column_list(columns: &[String]) -> String {
+    let mut list: Vec<String> = columns.iter().take(20).map(|c| shorten(c)).collect();
+    if columns.len() > 20 {
+        list.push(format!("... {} more", columns.len() - 20));
+    }
+    list.join(", ")
+}
+
+/// A name cut to 64 characters for a message.
+fn shorten(text: &str) -> String {
+    if text.chars().count() <= 64 {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(61).collect();
+    format!("{head}...")
+}
+
+/// The message for an item over [`ITEM_MAX_BYTES`].
+fn too_long(what: &str) -> String {
+    format!(
+        "{what} is longer than {} MiB, the most runctl takes for one item",
+        ITEM_MAX_BYTES / (1024 * 1024)
+    )
 }
 
 #[cfg(test)]

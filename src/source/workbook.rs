@@ -15,6 +15,7 @@ pub(super) fn read(
     spec: &Spec,
     sink: &mut dyn FnMut(Item) -> Result<(), SourceError>,
 ) -> Result<Vec<String>, SourceError> {
+    check_parts(spec)?;
     if is_xlsx_zip(&spec.path) {
         stream_xlsx(spec, sink)
     } else {
@@ -27,6 +28,68 @@ fn bad(spec: &Spec, location: String, reason: String) -> SourceError {
         path: spec.path.clone(),
         location,
         reason,
+    }
+}
+
+/// Refuse a workbook whose parts would inflate past what runctl reads (docs/resume.md,
+/// "Limits"), by the sizes its zip declares, before calamine inflates anything: the zip reader
+/// holds each part to its declared size. A file that is not a zip (.xls) has no parts to check.
+fn check_parts(spec: &Spec) -> Result<(), SourceError> {
+    use super::{BOMB_MIN_BYTES, BOMB_RATIO, SHARED_STRINGS_MAX_BYTES, WHOLE_PART_MAX_BYTES};
+    let Ok(file) = std::fs::File::open(&spec.path) else {
+        return Ok(()); // calamine reports it
+    };
+    let Ok(mut archive) = zip::ZipArchive::new(std::io::BufReader::new(file)) else {
+        return Ok(());
+    };
+    let whole = !is_xlsx_zip(&spec.path);
+    let mib = |n: u64| n / (1024 * 1024);
+    for i in 0..archive.len() {
+        let Ok(part) = archive.by_index_raw(i) else {
+            continue;
+        };
+        let name = part.name().map(|n| n.into_owned()).unwrap_or_default();
+        let (size, packed) = (part.size(), part.compressed_size());
+        let refuse = |reason: String| {
+            Err(bad(
+                spec,
+                format!("part {}", super::shorten(&name)),
+                format!("{reason}; save the sheet as CSV to read it"),
+            ))
+        };
+        if size > BOMB_MIN_BYTES && size / packed.max(1) > BOMB_RATIO {
+            return refuse(format!(
+                "inflates from {} KiB to {} MiB ({}x), which no real sheet does: a zip bomb",
+                packed / 1024,
+                mib(size),
+                size / packed.max(1)
+            ));
+        }
+        if name == "xl/sharedStrings.xml" && size > SHARED_STRINGS_MAX_BYTES {
+            return refuse(format!(
+                "its shared strings are {} MiB, over the {} MiB runctl holds in memory",
+                mib(size),
+                mib(SHARED_STRINGS_MAX_BYTES)
+            ));
+        }
+        if whole && size > WHOLE_PART_MAX_BYTES {
+            return refuse(format!(
+                "{} MiB to read whole, over the {} MiB runctl takes",
+                mib(size),
+                mib(WHOLE_PART_MAX_BYTES)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A cell's value, refused over [`super::ITEM_MAX_BYTES`].
+fn check_cell_size(value: &Value) -> Result<(), String> {
+    match value {
+        Value::String(s) if s.len() as u64 > super::ITEM_MAX_BYTES => {
+            Err(super::too_long("the cell"))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -116,8 +179,9 @@ fn stream_xlsx(
         )
     })? {
         let (r, c) = cell.get_position();
-        let value =
-            cell_json(&calamine::Data::from(cell.get_value().clone())).map_err(|reason| {
+        let value = cell_json(&calamine::Data::from(cell.get_value().clone()))
+            .and_then(|v| check_cell_size(&v).map(|()| v))
+            .map_err(|reason| {
                 bad(
                     spec,
                     format!("sheet {sheet} cell {}", cell_name(r as usize, c as usize)),
@@ -264,13 +328,15 @@ fn read_whole(
         let row_index = r + 1;
         let mut map = Map::new();
         for (c, (header, cell)) in headers.iter().zip(row).enumerate() {
-            let value = cell_json(cell).map_err(|reason| {
-                bad(
-                    spec,
-                    format!("sheet {sheet} cell {}", cell_name(row_index, c)),
-                    reason,
-                )
-            })?;
+            let value = cell_json(cell)
+                .and_then(|v| check_cell_size(&v).map(|()| v))
+                .map_err(|reason| {
+                    bad(
+                        spec,
+                        format!("sheet {sheet} cell {}", cell_name(row_index, c)),
+                        reason,
+                    )
+                })?;
             map.insert(header.clone(), value);
         }
         if map.values().all(Value::is_null) {

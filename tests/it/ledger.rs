@@ -677,3 +677,139 @@ fn record_keeps_the_good_lines_before_an_unknown_key_and_refuses_bytes_that_are_
     );
     assert_eq!(items(&sb, "latest", &[]).len(), 499);
 }
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// `runctl new --source FILE --key id` under a 2 GB address-space limit (as the bomb report
+/// ran it): a refusal must come long before that, as a clear error, not an abort.
+fn ingest_limited(sb: &Sandbox, file: &str) -> std::process::Output {
+    let out = std::process::Command::new("/bin/sh")
+        .current_dir(sb.work())
+        .env_clear()
+        .env("PATH", sb.path_var())
+        .arg("-c")
+        .arg(format!(
+            "ulimit -v 2000000; exec {RUNCTL} new --model m --source '{file}' --key id"
+        ))
+        .output()
+        .unwrap();
+    assert_no_panic(&out);
+    out
+}
+
+#[test]
+fn zip_bombs_and_endless_lines_are_refused_with_the_limit_named() {
+    let sb = Sandbox::new();
+    sb.init();
+    let before = db_state(&sb);
+    for (bomb, part) in [
+        ("bomb-cell.xlsx", "xl/worksheets/sheet1.xml"),
+        ("bomb-strings.xlsx", "xl/sharedStrings.xml"),
+    ] {
+        let out = ingest_limited(&sb, fixture(bomb).to_str().unwrap());
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{bomb}: {err}");
+        assert!(err.contains(&format!("part {part}")), "{err}");
+        assert!(err.contains("a zip bomb"), "{err}");
+        assert!(err.contains("save the sheet as CSV"), "{err}");
+    }
+    // 40 MB lines in CSV and JSONL, and a 40 MB header.
+    let long = "x".repeat(40 << 20);
+    std::fs::write(
+        sb.work().join("long.csv"),
+        format!("id,text\n1,a\n2,{long}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        sb.work().join("long.jsonl"),
+        format!("{{\"id\":\"1\"}}\n{{\"id\":\"2\",\"t\":\"{long}\"}}\n"),
+    )
+    .unwrap();
+    let header: String = (0..6_000_000).map(|i| format!("c{i},")).collect();
+    std::fs::write(sb.work().join("wide.csv"), format!("{header}id\n")).unwrap();
+    for (file, line, what) in [
+        ("long.csv", ":3: ", "the record"),
+        ("long.jsonl", ":2: ", "the line"),
+        ("wide.csv", ":1: ", "the record"),
+    ] {
+        let out = ingest_limited(&sb, file);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{file}: {err}");
+        assert!(
+            err.contains(&format!("{file}{line}{what} is longer than 32 MiB")),
+            "{err}"
+        );
+        assert!(
+            err.len() < 2_000,
+            "{file}: the message echoes the input: {} bytes",
+            err.len()
+        );
+    }
+    // A wide header under the limit: the error lists a few columns, not all of them.
+    let header: String = (0..100_000).map(|i| format!("c{i},")).collect();
+    std::fs::write(sb.work().join("wide.csv"), format!("{header}x\n")).unwrap();
+    let out = ingest_limited(&sb, "wide.csv");
+    let err = stderr(&out);
+    assert!(
+        err.contains("no column 'id'") && err.contains("... 99981 more"),
+        "{err}"
+    );
+    assert!(err.len() < 2_000, "{} bytes", err.len());
+    assert_eq!(db_state(&sb).0, before.0);
+}
+
+#[test]
+fn crlf_line_numbers_duplicate_headers_and_unterminated_quotes() {
+    let sb = Sandbox::new();
+    sb.init();
+    // CRLF, with a quoted field over two lines: locations are the lines an editor shows.
+    std::fs::write(
+        sb.work().join("crlf.csv"),
+        "id,t\r\n1,a\r\n2,\"x\r\ny\"\r\n3,b\r\n",
+    )
+    .unwrap();
+    let out = new_run(&sb, "crlf.csv", &["--key", "id"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let locations: Vec<String> = items(&sb, "latest", &["--all"])
+        .iter()
+        .map(|i| i["location"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(locations, vec!["2", "3", "5"]);
+    std::fs::write(sb.work().join("dup.csv"), "id,t\r\n1,a\r\n2,b\r\n1,c\r\n").unwrap();
+    let out = new_run(&sb, "dup.csv", &["--key", "id"]);
+    assert!(
+        stderr(&out).contains("dup.csv:4: duplicate key 1 (first at 2)"),
+        "{}",
+        stderr(&out)
+    );
+    let before = db_state(&sb);
+    for (content, expected) in [
+        (
+            "id,text,text\n1,a,b\n",
+            "dup-header.csv:1: the column 'text' appears twice in the header",
+        ),
+        (
+            "id,t\n1,\"unterminated\n2,b\n",
+            "dup-header.csv:2: a quoted field opened on this line is never closed",
+        ),
+        (
+            "id,t\n1,\"ok \"\"quoted\"\"\"\n2,\"a\nb\"\n3,\"open",
+            "dup-header.csv:5: a quoted field",
+        ),
+    ] {
+        std::fs::write(sb.work().join("dup-header.csv"), content).unwrap();
+        let out = new_run(&sb, "dup-header.csv", &["--key", "id"]);
+        assert_no_panic(&out);
+        assert_eq!(out.status.code(), Some(1), "{content}: {}", stderr(&out));
+        assert!(stderr(&out).contains(expected), "{}", stderr(&out));
+    }
+    assert_eq!(db_state(&sb), before);
+    // A quote inside an unquoted field is text, as the csv crate reads it.
+    std::fs::write(sb.work().join("inch.csv"), "id,t\n1,5\" tall\n2,b\n").unwrap();
+    let out = new_run(&sb, "inch.csv", &["--key", "id"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
