@@ -124,7 +124,7 @@ enum Quote {
     Unquoted,
     Quoted,
     /// A quote inside a quoted field: the end of it, or the first of a doubled quote.
-    QuoteInQuoted,
+    ClosingQuote,
 }
 
 impl Tracker {
@@ -155,10 +155,10 @@ impl Tracker {
                     self.open_quote = Some(self.lines_read + 1);
                     Quote::Quoted
                 }
-                (Quote::Quoted, b'"') => Quote::QuoteInQuoted,
+                (Quote::Quoted, b'"') => Quote::ClosingQuote,
                 (Quote::Quoted, _) => Quote::Quoted,
-                (Quote::QuoteInQuoted, b'"') => Quote::Quoted,
-                (Quote::FieldStart | Quote::Unquoted | Quote::QuoteInQuoted, _) if end => {
+                (Quote::ClosingQuote, b'"') => Quote::Quoted,
+                (Quote::FieldStart | Quote::Unquoted | Quote::ClosingQuote, _) if end => {
                     Quote::FieldStart
                 }
                 _ => Quote::Unquoted,
