@@ -110,7 +110,7 @@ struct Tracker {
     newlines: VecDeque<u64>,
     /// Newlines before the last offset asked about.
     lines_before: u64,
-    quote: Quote,
+    quote: FieldState,
     /// The line of the quote that opened the field still open, if one is.
     open_quote: Option<u64>,
     /// Newlines read so far, for `open_quote`.
@@ -119,12 +119,12 @@ struct Tracker {
 
 /// Where the scan stands in a field, as the csv crate's default dialect reads it.
 #[derive(Clone, Copy, PartialEq)]
-enum Quote {
+enum FieldState {
     FieldStart,
     Unquoted,
     Quoted,
     /// A quote inside a quoted field: the end of it, or the first of a doubled quote.
-    ClosingQuote,
+    QuotedEnd,
 }
 
 impl Tracker {
@@ -136,7 +136,7 @@ impl Tracker {
             too_long: false,
             newlines: VecDeque::new(),
             lines_before: 0,
-            quote: Quote::FieldStart,
+            quote: FieldState::FieldStart,
             open_quote: None,
             lines_read: 0,
         }
@@ -151,19 +151,19 @@ impl Tracker {
             }
             let end = b == self.delimiter || b == b'\n' || b == b'\r';
             self.quote = match (self.quote, b) {
-                (Quote::FieldStart, b'"') => {
+                (FieldState::FieldStart, b'"') => {
                     self.open_quote = Some(self.lines_read + 1);
-                    Quote::Quoted
+                    FieldState::Quoted
                 }
-                (Quote::Quoted, b'"') => Quote::ClosingQuote,
-                (Quote::Quoted, _) => Quote::Quoted,
-                (Quote::ClosingQuote, b'"') => Quote::Quoted,
-                (Quote::FieldStart | Quote::Unquoted | Quote::ClosingQuote, _) if end => {
-                    Quote::FieldStart
+                (FieldState::Quoted, b'"') => FieldState::QuotedEnd,
+                (FieldState::Quoted, _) => FieldState::Quoted,
+                (FieldState::QuotedEnd, b'"') => FieldState::Quoted,
+                (FieldState::FieldStart | FieldState::Unquoted | FieldState::QuotedEnd, _) if end => {
+                    FieldState::FieldStart
                 }
-                _ => Quote::Unquoted,
+                _ => FieldState::Unquoted,
             };
-            if self.quote != Quote::Quoted {
+            if self.quote != FieldState::Quoted {
                 self.open_quote = None;
             }
         }
