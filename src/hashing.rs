@@ -150,7 +150,10 @@ pub struct PathCheck {
     pub chars: usize,
     pub max_path: usize,
     pub long_components: Vec<LongComponent>,
-    /// The path with every long component hashed.
+    /// Components under the byte limit hashed too, so that the path fits `max_path`: folders
+    /// named `PREFIX:ARGS`, longest first, as `runctl link` would alias them.
+    pub shortened: Vec<LongComponent>,
+    /// The path with every long component (and each of `shortened`) hashed.
     pub proposed: String,
     /// Length of `proposed` in characters.
     pub proposed_chars: usize,
@@ -163,17 +166,24 @@ impl PathCheck {
     }
 }
 
+/// The hashed alias of one component, as `runctl link` names it: `PREFIX:hash=xxxxxxxx`.
+fn hashed_component(component: &str, length: usize, algo: HashAlgo) -> String {
+    let (prefix, rest) = split_folder_name(component, None).unwrap_or(("", component));
+    let hex = digest_hex(algo, join_parts(&[rest]).as_bytes(), length);
+    alias_name(prefix, &hex)
+}
+
 /// Check `path` (a `/`-separated path) against the component and total-length limits, and
-/// propose the hashed form.
+/// propose the hashed form: every component over the byte limit hashed, then, while the path
+/// is still over `max_path`, the longest `PREFIX:ARGS` folders (not already hashed, not the
+/// last component, which is the file or folder itself) hashed as `link` would alias them.
 pub fn check_path(path: &str, max_path: usize, length: usize, algo: HashAlgo) -> PathCheck {
     let mut long_components = Vec::new();
-    let mut proposed_parts = Vec::new();
+    let mut parts: Vec<String> = Vec::new();
     for (index, component) in path.split('/').enumerate() {
         if component.len() > MAX_COMPONENT_BYTES {
-            let (prefix, rest) = split_folder_name(component, None).unwrap_or(("", component));
-            let hex = digest_hex(algo, join_parts(&[rest]).as_bytes(), length);
-            let proposed = alias_name(prefix, &hex);
-            proposed_parts.push(proposed.clone());
+            let proposed = hashed_component(component, length, algo);
+            parts.push(proposed.clone());
             long_components.push(LongComponent {
                 index,
                 component: component.to_string(),
@@ -181,15 +191,50 @@ pub fn check_path(path: &str, max_path: usize, length: usize, algo: HashAlgo) ->
                 proposed,
             });
         } else {
-            proposed_parts.push(component.to_string());
+            parts.push(component.to_string());
         }
     }
-    let proposed = proposed_parts.join("/");
+    let chars_of = |parts: &[String]| {
+        parts.iter().map(|p| p.chars().count()).sum::<usize>() + parts.len().saturating_sub(1)
+    };
+    let last = parts.len().saturating_sub(1);
+    let mut candidates: Vec<usize> = path
+        .split('/')
+        .enumerate()
+        .filter(|(i, c)| {
+            *i < last && c.contains(':') && !c.contains(MARKER) && c.len() <= MAX_COMPONENT_BYTES
+        })
+        .map(|(i, _)| i)
+        .collect();
+    candidates.sort_by_key(|&i| std::cmp::Reverse(parts.get(i).map_or(0, String::len)));
+    let mut shortened = Vec::new();
+    for index in candidates {
+        if chars_of(&parts) <= max_path {
+            break;
+        }
+        let Some(part) = parts.get_mut(index) else {
+            continue;
+        };
+        let proposed = hashed_component(part, length, algo);
+        if proposed.chars().count() >= part.chars().count() {
+            continue;
+        }
+        let component = std::mem::replace(part, proposed.clone());
+        shortened.push(LongComponent {
+            index,
+            bytes: component.len(),
+            component,
+            proposed,
+        });
+    }
+    shortened.sort_by_key(|c| c.index);
+    let proposed = parts.join("/");
     PathCheck {
         path: path.to_string(),
         chars: path.chars().count(),
         max_path,
         long_components,
+        shortened,
         proposed_chars: proposed.chars().count(),
         proposed,
     }
@@ -206,6 +251,29 @@ pub fn collision_odds(n: u64, hex_digits: u32) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_over_max_path_gets_its_longest_identifier_folders_hashed() {
+        let model = format!("DyRCNNx8:{}", "tsteps=20+lr=0.001+".repeat(12));
+        let path = format!("/home/me/proj/models/{model}/trained.pt");
+        assert!(path.len() > 240 && model.len() < 255);
+        let check = check_path(&path, 240, 8, HashAlgo::Md5);
+        assert!(!check.ok());
+        assert!(check.long_components.is_empty());
+        let alias = hashed_component(&model, 8, HashAlgo::Md5);
+        let linked = compute_hash(&[model.split_once(':').unwrap().1], 8, HashAlgo::Md5);
+        assert_eq!(alias, format!("DyRCNNx8:hash={}", linked.hex.unwrap()));
+        assert_eq!(
+            check.proposed,
+            format!("/home/me/proj/models/{alias}/trained.pt")
+        );
+        assert_eq!(check.shortened.len(), 1);
+        assert_eq!(check.shortened[0].index, 5);
+        assert!(check.proposed_chars <= 240);
+        // Within the limit, nothing is hashed.
+        let fine = check_path("/a/M:x=1/f", 240, 8, HashAlgo::Md5);
+        assert!(fine.ok() && fine.shortened.is_empty() && fine.proposed == "/a/M:x=1/f");
+    }
 
     #[test]
     fn matches_known_md5_values() {

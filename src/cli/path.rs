@@ -48,6 +48,8 @@ struct CheckOutput {
     chars: usize,
     max_path: usize,
     long_components: Vec<ComponentOutput>,
+    /// Components under 255 bytes hashed as well, so that the path fits max_path.
+    shortened: Vec<ComponentOutput>,
     proposed: String,
     proposed_chars: usize,
 }
@@ -80,16 +82,8 @@ pub fn run(ctx: &Ctx, args: PathArgs) -> Result<()> {
             checked: check.path,
             chars: check.chars,
             max_path,
-            long_components: check
-                .long_components
-                .into_iter()
-                .map(|c| ComponentOutput {
-                    index: c.index,
-                    bytes: c.bytes,
-                    component: c.component,
-                    proposed: c.proposed,
-                })
-                .collect(),
+            long_components: check.long_components.into_iter().map(component).collect(),
+            shortened: check.shortened.into_iter().map(component).collect(),
             proposed: check.proposed,
             proposed_chars: check.proposed_chars,
         });
@@ -101,13 +95,39 @@ pub fn run(ctx: &Ctx, args: PathArgs) -> Result<()> {
         output::print(&render(&outputs))?;
     }
     if over > 0 {
-        return Err(CliError::general(format!(
+        let mut err = CliError::general(format!(
             "{over} of {} path(s) over the limits",
             outputs.len()
-        ))
-        .hint("use the hashed forms shown ('runctl link DIR' makes such an alias)"));
+        ));
+        if outputs.iter().any(|o| !o.long_components.is_empty()) {
+            err = err.hint(
+                "a name over 255 bytes cannot exist on disk: create the folder under its hashed name (the identifier is kept by 'runctl hash --record')",
+            );
+        }
+        if outputs.iter().any(|o| !o.shortened.is_empty()) {
+            err = err.hint(
+                "'runctl link DIR' makes the hashed alias shown beside an existing folder DIR",
+            );
+        }
+        if outputs
+            .iter()
+            .any(|o| !o.ok && o.proposed_chars > o.max_path)
+        {
+            err = err
+                .hint("some paths are still over: shorten their folders, or raise naming.max_path");
+        }
+        return Err(err);
     }
     Ok(())
+}
+
+fn component(c: hashing::LongComponent) -> ComponentOutput {
+    ComponentOutput {
+        index: c.index,
+        bytes: c.bytes,
+        component: c.component,
+        proposed: c.proposed,
+    }
 }
 
 fn read_stdin_paths() -> Result<Vec<String>> {
@@ -143,6 +163,14 @@ fn render(outputs: &[CheckOutput]) -> String {
             text.push_str(&format!(
                 "      path is {} chars (limit naming.max_path = {})\n",
                 o.chars, o.max_path
+            ));
+        }
+        for c in &o.shortened {
+            text.push_str(&format!(
+                "      component {} ({} chars) hashed to fit: {}\n",
+                c.index,
+                c.component.chars().count(),
+                c.proposed
             ));
         }
         let fits = if o.proposed_chars <= o.max_path {

@@ -158,7 +158,9 @@ impl Tracker {
                 (FieldState::Quoted, b'"') => FieldState::QuotedEnd,
                 (FieldState::Quoted, _) => FieldState::Quoted,
                 (FieldState::QuotedEnd, b'"') => FieldState::Quoted,
-                (FieldState::FieldStart | FieldState::Unquoted | FieldState::QuotedEnd, _) if end => {
+                (FieldState::FieldStart | FieldState::Unquoted | FieldState::QuotedEnd, _)
+                    if end =>
+                {
                     FieldState::FieldStart
                 }
                 _ => FieldState::Unquoted,

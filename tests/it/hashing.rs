@@ -534,3 +534,59 @@ fn path_check_reports_figures_and_exits_1_when_over() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json[0]["long_components"][0]["bytes"], 260);
 }
+
+#[test]
+fn path_check_proposes_the_alias_link_makes_for_a_path_over_max_path() {
+    let sb = Sandbox::new();
+    sb.init();
+    let args =
+        "tsteps=20+lossrt=4+energyloss=0.1+lr=0.0005+bs=32+optim=adamw+sched=cosine+warmup=500";
+    let model = format!("DyRCNNx8:{args}+{args}+noise=gaussian+sigma=0.25_42_imagenette");
+    std::fs::create_dir_all(sb.work().join("models").join(&model)).unwrap();
+    let path = format!("models/{model}/trained.pt");
+    let full = sb.work().join(&path);
+    assert!(full.to_string_lossy().len() > 240, "{}", full.display());
+    let out = sb
+        .cmd()
+        .args(["path", "check", "--json", &path])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let proposed = json[0]["proposed"].as_str().unwrap().to_string();
+    assert!(json[0]["proposed_chars"].as_u64().unwrap() <= 240, "{json}");
+    assert_eq!(json[0]["shortened"][0]["component"], model.as_str());
+    let err = stderr(&out);
+    assert!(
+        err.contains("'runctl link DIR' makes the hashed alias shown"),
+        "{err}"
+    );
+    // What link makes is what path check proposed.
+    let out = sb
+        .cmd()
+        .args(["link", "--json", &format!("models/{model}")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let link: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let alias = link["alias"].as_str().unwrap();
+    assert_eq!(format!("{alias}/trained.pt"), proposed);
+    let out = sb
+        .cmd()
+        .args(["path", "check", &proposed])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    // A component over 255 bytes cannot exist: no `link DIR` hint for it.
+    let huge = format!("DyRCNNx8:{}", "x=1+".repeat(80));
+    let out = sb
+        .cmd()
+        .args(["path", "check", &format!("models/{huge}/out.csv")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("cannot exist on disk"), "{err}");
+    assert!(!err.contains("runctl link DIR"), "{err}");
+}
