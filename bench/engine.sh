@@ -13,7 +13,7 @@ command -v parallel >/dev/null 2>&1 || { apt-get update -qq && apt-get install -
 command -v sqlite3 >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq sqlite3 >/dev/null; }
 [ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
 (cd "$REPO" && cargo build --release --quiet --example upsert_floor)
-FLOOR="$REPO/target/release/examples/upsert_floor"
+FLOOR="$TARGET/release/examples/upsert_floor"
 
 W="$OUT/engine"
 rm -rf "$W" && mkdir -p "$W" && cd "$W"

@@ -3,6 +3,9 @@
 set -euo pipefail
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$BENCH_DIR/.." && pwd)"
+source "$REPO/.ci/target-dir.sh"
+TARGET="$(cargo_target_dir "$REPO")"
+export TARGET
 OUT="$BENCH_DIR/out"
 mkdir -p "$OUT"
 
@@ -27,7 +30,7 @@ installed_copy() {
 
 build_release() {
   (cd "$REPO" && cargo build --release --quiet)
-  RUNCTL="$(installed_copy "$REPO/target/release/runctl" default)"
+  RUNCTL="$(installed_copy "$TARGET/release/runctl" default)"
   export RUNCTL
 }
 
@@ -47,7 +50,7 @@ build_static() {
   if [ "$(uname -sm)" = "Linux x86_64" ]; then
     (cd "$REPO" && RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
       cargo build --release --quiet --target x86_64-unknown-linux-gnu --bin runctl)
-    RUNCTL_STATIC="$(installed_copy "$REPO/target/x86_64-unknown-linux-gnu/release/runctl" static)"
+    RUNCTL_STATIC="$(installed_copy "$TARGET/x86_64-unknown-linux-gnu/release/runctl" static)"
   fi
   export RUNCTL_STATIC
 }

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # End to end: the Snakemake example pipeline, for real, with identifiers over 255 bytes.
-# Installs Snakemake from PyPI into a virtualenv under target/ (reused when present).
+# Installs Snakemake from PyPI into a virtualenv in cargo's target folder (reused when present).
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
-VENV="$REPO/target/e2e-venv"
+source "$REPO/.ci/target-dir.sh"
+TARGET="$(cargo_target_dir "$REPO")"
+VENV="$TARGET/e2e-venv"
 if [ ! -x "$VENV/bin/snakemake" ]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check 'snakemake>=9,<10'
 fi
 (cd "$REPO" && cargo build --quiet --bin runctl)
-export PATH="$REPO/target/debug:$VENV/bin:$PATH"
-export RUNCTL="$REPO/target/debug/runctl"
+export PATH="$TARGET/debug:$VENV/bin:$PATH"
+export RUNCTL="$TARGET/debug/runctl"
 
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT

@@ -3,14 +3,16 @@
 # a project, a run over items with a stream worker, a hash, a plugin.
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
+source "$REPO/.ci/target-dir.sh"
+TARGET="$(cargo_target_dir "$REPO")"
 if [ "$(uname -sm)" != "Linux x86_64" ]; then
   echo "not x86_64 Linux: the static install does not apply"
   exit 0
 fi
-PREFIX="$REPO/target/e2e-static"
+PREFIX="$TARGET/e2e-static"
 RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
   cargo install --quiet --path "$REPO" --locked --target x86_64-unknown-linux-gnu \
-  --root "$PREFIX" --target-dir "$REPO/target" --bin runctl
+  --root "$PREFIX" --target-dir "$TARGET" --bin runctl
 RUNCTL="$PREFIX/bin/runctl"
 file "$RUNCTL" 2>/dev/null | grep -q "statically linked" || ldd "$RUNCTL" 2>&1 | grep -q "not a dynamic"
 

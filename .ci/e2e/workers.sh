@@ -4,8 +4,10 @@
 # The sh stream worker is exercised by `cargo test` (tests/it/resume.rs).
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
+source "$REPO/.ci/target-dir.sh"
+TARGET="$(cargo_target_dir "$REPO")"
 (cd "$REPO" && cargo build --quiet --bin runctl)
-export PATH="$REPO/target/debug:$PATH"
+export PATH="$TARGET/debug:$PATH"
 WORKERS="$REPO/examples/workers"
 
 WORK="$(mktemp -d)"
