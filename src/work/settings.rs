@@ -112,7 +112,7 @@ pub fn parse_rate(text: &str) -> Result<f64, String> {
 fn check_rate(rate: f64) -> Result<f64, String> {
     if !(MIN_RATE..=MAX_RATE).contains(&rate) {
         return Err(
-            "is out of range: runctl takes from 1/day (24/h is 1/h) to 1000000/s".to_string(),
+            "is out of range: runctl takes from one start a day (0.042/h) to 1000000/s".to_string(),
         );
     }
     Ok(rate)
