@@ -187,10 +187,11 @@ impl Store {
         };
         let conn = Connection::open_with_flags(path, flags).map_err(|e| classify(path, e))?;
         match attempt(conn) {
-            Err(StoreError::ReadOnly { .. }) => {
-                // A WAL DB in a folder this process cannot write (a read-only project): no
-                // writer can be using it either, as none could make its -wal, so it is read
-                // as the immutable file it is.
+            Err(StoreError::ReadOnly { .. }) if !has_wal_content(path) => {
+                // A WAL DB in a folder this process cannot write (a read-only project), with
+                // no -wal holding commits: no writer can be using it either, as none could make
+                // its -wal, so it is read as the immutable file it is. (With a -wal, reading
+                // the file alone would show an older state: that stays an error.)
                 let conn = Connection::open_with_flags(immutable_uri(path), flags)
                     .map_err(|e| classify(path, e))?;
                 attempt(conn)
@@ -247,6 +248,13 @@ impl Store {
     fn sql_err(&self, err: rusqlite::Error) -> StoreError {
         classify(&self.path, err)
     }
+}
+
+/// Whether a `-wal` beside the DB holds anything (commits not yet in the DB file).
+fn has_wal_content(path: &Path) -> bool {
+    let mut wal = path.as_os_str().to_os_string();
+    wal.push("-wal");
+    std::fs::metadata(PathBuf::from(wal)).is_ok_and(|m| m.len() > 0)
 }
 
 /// `file:PATH?immutable=1`, every byte of PATH but the plainest percent-encoded, so that any
