@@ -21,6 +21,7 @@ mod resume;
 mod resume_summary;
 mod run_view;
 mod runs_cmd;
+mod source_args;
 mod version;
 mod version_file;
 mod version_sync;

@@ -34,7 +34,7 @@ pub struct NewArgs {
     #[command(flatten)]
     naming: NamingArgs,
     #[command(flatten)]
-    source: super::ledger::SourceArgs,
+    source: super::source_args::SourceArgs,
     #[command(flatten)]
     work: super::work_args::WorkArgs,
     /// Output: the name (text), JSON, KEY=value lines (env) or export lines (shell)
@@ -194,7 +194,7 @@ pub fn new(ctx: &Ctx, args: NewArgs) -> Result<()> {
     // Everything that can be checked is checked before anything is made.
     let project = ctx.project_for_write()?;
     let resolved = naming_args::resolve(ctx, &project, &args.naming)?;
-    let prepared = super::ledger::prepare(ctx, &args.source)?;
+    let prepared = super::source_args::prepare(ctx, &args.source)?;
     if prepared.is_none() && args.work.given_any() {
         return Err(CliError::usage(
             "the work flags (-j, --stream, --timeout, ...) need --source and a worker command",
@@ -211,7 +211,7 @@ pub fn new(ctx: &Ctx, args: NewArgs) -> Result<()> {
     }
     let mut store = ctx.open_store(&project, Access::Write)?;
     let source = match prepared {
-        Some(prepared) => Some(super::ledger::ingest(ctx, &mut store, prepared)?),
+        Some(prepared) => Some(super::source_args::ingest(ctx, &mut store, prepared)?),
         None => None,
     };
     let row = allocate(ctx, &mut store, &resolved, &args.command, source.as_ref())?;
