@@ -246,7 +246,7 @@ pub fn new(ctx: &Ctx, args: NewArgs) -> Result<()> {
         };
         return super::resume::work_on(ctx, &project, store, row, &request);
     }
-    run_command(ctx, &store, &row, &args.command)
+    run_command(ctx, &project, &store, &row, &args.command)
 }
 
 /// `RESUME=1 EXPERIMENT_ID=<run> runctl new ...`: the same as `runctl resume <run>`.
@@ -282,13 +282,19 @@ fn display_command(command: &[OsString]) -> String {
         .join(" ")
 }
 
-fn run_command(ctx: &Ctx, store: &Store, row: &RunRow, command: &[OsString]) -> Result<()> {
+fn run_command(
+    ctx: &Ctx,
+    project: &crate::project::Project,
+    store: &Store,
+    row: &RunRow,
+    command: &[OsString],
+) -> Result<()> {
     let Some((program, rest)) = command.split_first() else {
         return Ok(());
     };
     let mut cmd = std::process::Command::new(program);
     cmd.args(rest).current_dir(&ctx.cwd);
-    for (key, value) in run_view::metadata(row) {
+    for (key, value) in run_view::metadata_env(row, &run_view::RunDirs::of(project, row)?) {
         cmd.env(key, value);
     }
     store.mark_run_started(&row.id, &crate::store::now_text())?;

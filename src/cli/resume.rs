@@ -157,25 +157,13 @@ fn worker_of(
     run: &RunRow,
     settings: &WorkSettings,
 ) -> Result<work::Worker> {
+    let dirs = run_view::RunDirs::of(project, run)?;
     Ok(work::Worker {
         argv: resolve_program(&settings.command, cwd)?,
-        env: run_view::metadata(run)
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect(),
+        env: run_view::metadata_env(run, &dirs),
         cwd: None, // runctl's own working directory (ctx.cwd)
-        log_dir: Some(log_dir_of(project, run)?),
+        log_dir: Some(dirs.logs),
     })
-}
-
-/// The run's logs folder: as recorded, or where the settings put it when the recorded path
-/// does not name a folder (a project path that is not valid UTF-8 is recorded lossily).
-fn log_dir_of(project: &Project, run: &RunRow) -> Result<PathBuf> {
-    let recorded = project.root.join(&run.logs_dir);
-    if recorded.is_dir() {
-        return Ok(recorded);
-    }
-    Ok(project.logs_dir()?.join(&run.dir_name))
 }
 
 /// The run's work settings: those stored when it started (or, for a run from before they were

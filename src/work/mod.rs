@@ -37,7 +37,7 @@ use crate::store::{Progress, Selection, Store, StoreError};
 pub struct Worker {
     pub argv: Vec<OsString>,
     /// Added to the environment of every worker process (the run metadata).
-    pub env: Vec<(String, String)>,
+    pub env: Vec<(String, std::ffi::OsString)>,
     /// Where workers run [default: runctl's working directory].
     pub cwd: Option<PathBuf>,
     /// Where each slot appends its workers' stderr (`worker-<slot>.log`), if anywhere.

@@ -69,7 +69,12 @@ fn a_project_whose_path_is_not_utf8_works_and_writes_only_inside_it() {
             "--key",
             "id",
         ])
-        .args(["--", "sh", "-c", "cat >/dev/null; echo oops >&2; exit 3"])
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "cat >/dev/null; echo oops >&2; touch \"$RUN_DIR/$RUNCTL_ITEM_KEY\"; exit 3",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -80,6 +85,26 @@ fn a_project_whose_path_is_not_utf8_works_and_writes_only_inside_it() {
         std::fs::read_to_string(&log).unwrap().contains("oops"),
         "{log:?}"
     );
+    // ... the workers' $RUN_DIR is the run's real folder ...
+    for key in ["a", "b"] {
+        assert!(root.join("outputs/m-dataset-full-run2").join(key).exists());
+    }
+    let out = sb
+        .cmd_in(&root)
+        .args([
+            "new",
+            "-q",
+            "--model",
+            "m",
+            "--",
+            "sh",
+            "-c",
+            "touch \"$RUN_DIR/cmd\"",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(root.join("outputs/m-dataset-full-run3/cmd").exists());
     // ... and nothing was made beside the project (under a lossy copy of its name, say).
     let beside: Vec<_> = std::fs::read_dir(&parent)
         .unwrap()
@@ -89,7 +114,7 @@ fn a_project_whose_path_is_not_utf8_works_and_writes_only_inside_it() {
     let out = sb.cmd_in(&root).args(["list", "--json"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(runs.as_array().unwrap().len(), 2, "{runs}");
+    assert_eq!(runs.as_array().unwrap().len(), 3, "{runs}");
 }
 
 #[test]
