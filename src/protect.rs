@@ -13,7 +13,12 @@ use crate::project::Project;
 pub fn protected(project: &Project, target: &Path, sources: &[&Path]) -> Option<String> {
     let state = real(&project.state_dir());
     let target_real = real(target);
-    if target_real.starts_with(&state) {
+    // By path, and by the identity of every folder above the target: a bind mount or a second
+    // path to `.runctl/` is the same folder.
+    let state_id = identity(&project.state_dir());
+    let inside_state = target_real.starts_with(&state)
+        || (state_id.is_some() && target_real.ancestors().any(|a| identity(a) == state_id));
+    if inside_state {
         return Some(format!(
             "runctl's own state folder {}",
             project.state_dir().display()
@@ -33,6 +38,26 @@ pub fn protected(project: &Project, target: &Path, sources: &[&Path]) -> Option<
         let same_file = target_id.is_some() && identity(path) == target_id;
         (same_path || same_file).then_some(what)
     })
+}
+
+/// Where `path` leads when it is a symlink (or a chain of them), even to a file that does not
+/// exist yet; `path` itself otherwise. At most 40 links are followed, as the kernel does.
+pub fn follow_symlinks(path: &Path) -> PathBuf {
+    let mut path = path.to_path_buf();
+    for _ in 0..40 {
+        let is_link = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink());
+        let Ok(target) = std::fs::read_link(&path) else {
+            break;
+        };
+        if !is_link {
+            break;
+        }
+        path = match path.parent() {
+            Some(parent) => parent.join(target),
+            None => target,
+        };
+    }
+    path
 }
 
 /// The path with its folder's symlinks and `..` resolved (the file itself may not exist yet; a

@@ -1,13 +1,14 @@
 //! `runctl export`: every item of a run with its result, one line each, streaming.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use serde_json::{Map, Value};
 
 use super::{Ctx, run_view};
 use crate::error::{CliError, Result};
+use crate::project::Project;
 use crate::store::{Access, ExportRow, Store};
 
 /// Export a run's items with their results: JSON lines or CSV, one line per item
@@ -80,22 +81,9 @@ pub fn run(ctx: &Ctx, args: ExportArgs) -> Result<()> {
             run.name
         )));
     }
-    let (sink, target): (Box<dyn Write>, Option<(PathBuf, PathBuf)>) = match &args.output {
+    let (sink, target): (Sink, Target) = match &args.output {
         None => (Box::new(std::io::stdout().lock()), None),
-        Some(path) => {
-            let path = ctx.cwd.join(path);
-            let source = store.source_of_run(&run.id)?.map(|s| PathBuf::from(s.path));
-            let sources: Vec<&std::path::Path> = source.iter().map(PathBuf::as_path).collect();
-            if let Some(what) = crate::protect::protected(&project, &path, &sources) {
-                return Err(CliError::usage(format!(
-                    "refusing to export to {}: it is {what}",
-                    path.display()
-                ))
-                .hint("give another file with -o, or leave -o out to write to stdout"));
-            }
-            let (tmp, file) = create_temp_beside(&path)?;
-            (Box::new(file), Some((tmp, path)))
-        }
+        Some(path) => open_target(&project, &store, &ctx.cwd.join(path))?,
     };
     let mut out = std::io::BufWriter::new(sink);
     let written = match args.format {
@@ -118,7 +106,10 @@ pub fn run(ctx: &Ctx, args: ExportArgs) -> Result<()> {
         }
     };
     if let Some((tmp, path)) = target {
-        std::fs::rename(&tmp, &path).map_err(|e| CliError::io("write", &path, e))?;
+        if let Err(e) = std::fs::rename(&tmp, &path) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(CliError::io("write", &path, e));
+        }
         ctx.note(format!(
             "exported {n} items of run {} to {}",
             run.name,
@@ -127,6 +118,50 @@ pub fn run(ctx: &Ctx, args: ExportArgs) -> Result<()> {
     }
     Ok(())
 }
+
+/// Where `-o PATH` is written: into a FIFO, a device or `/dev/stdout` directly (never replaced
+/// by a file); else to a temporary file renamed over the file at the end. A symlink, even one
+/// to a file not made yet, is written through (its file is replaced, the symlink stays).
+/// runctl's own files and every source of the project are refused, checked on the file the
+/// path leads to.
+fn open_target(project: &Project, store: &Store, given: &Path) -> Result<(Sink, Target)> {
+    let meta = std::fs::metadata(given);
+    if meta.as_ref().is_ok_and(|m| m.is_dir()) {
+        return Err(CliError::usage(format!("{} is a folder", given.display()))
+            .hint("give a file name with -o"));
+    }
+    let path = match &meta {
+        Ok(m) if m.is_file() => std::fs::canonicalize(given).unwrap_or_else(|_| given.into()),
+        Ok(_) => given.to_path_buf(),
+        Err(_) => crate::protect::follow_symlinks(given),
+    };
+    let sources: Vec<PathBuf> = store
+        .source_paths()?
+        .into_iter()
+        .map(PathBuf::from)
+        .collect();
+    let sources: Vec<&Path> = sources.iter().map(PathBuf::as_path).collect();
+    if let Some(what) = crate::protect::protected(project, &path, &sources) {
+        return Err(CliError::usage(format!(
+            "refusing to export to {}: it is {what}",
+            given.display()
+        ))
+        .hint("give another file with -o, or leave -o out to write to stdout"));
+    }
+    if meta.is_ok_and(|m| !m.is_file()) {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(|e| CliError::io("open", &path, e))?;
+        return Ok((Box::new(file), None));
+    }
+    let (tmp, file) = create_temp_beside(&path)?;
+    Ok((Box::new(file), Some((tmp, path))))
+}
+
+type Sink = Box<dyn Write>;
+/// The temporary file and the file it becomes, when the export is renamed into place.
+type Target = Option<(PathBuf, PathBuf)>;
 
 /// A new temporary file beside `path`, made exclusively (never a file or a symlink that is
 /// already there), to be renamed over `path` once the export is whole.

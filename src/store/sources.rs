@@ -103,6 +103,47 @@ impl Store {
             .map_err(|e| self.sql_err(e))
     }
 
+    /// The paths of every source ingested in the project, distinct: files runctl must not write
+    /// over (a run's drift check reads them again).
+    pub fn source_paths(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT DISTINCT path FROM sources")
+            .map_err(|e| self.sql_err(e))?;
+        let paths = stmt
+            .query_map([], |r| r.get(0))
+            .and_then(|rows| rows.collect::<Result<Vec<String>, _>>())
+            .map_err(|e| self.sql_err(e));
+        paths
+    }
+
+    /// Remove a source and its items if no run uses it (a `new` that ingested it and then failed
+    /// to make its run); returns whether it was removed.
+    pub fn forget_unused_source(&mut self, source_id: i64) -> Result<bool, StoreError> {
+        let path = self.path.clone();
+        let err = |e| classify(&path, e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let used: bool = tx
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM runs WHERE source_id = ?1)",
+                [source_id],
+                |r| r.get(0),
+            )
+            .map_err(err)?;
+        if used {
+            return Ok(false);
+        }
+        tx.execute("DELETE FROM items WHERE source_id = ?1", [source_id])
+            .map_err(err)?;
+        tx.execute("DELETE FROM sources WHERE id = ?1", [source_id])
+            .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(true)
+    }
+
     /// The source of a run, if it has one.
     pub fn source_of_run(&self, run_id: &str) -> Result<Option<SourceRow>, StoreError> {
         self.conn

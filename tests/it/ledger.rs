@@ -813,3 +813,101 @@ fn crlf_line_numbers_duplicate_headers_and_unterminated_quotes() {
     let out = new_run(&sb, "inch.csv", &["--key", "id"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+#[test]
+fn export_writes_into_fifos_devices_and_symlinked_files_and_protects_every_source() {
+    let sb = Sandbox::new();
+    sb.init();
+    std::fs::write(sb.work().join("a.csv"), "id\n1\n2\n").unwrap();
+    std::fs::write(sb.work().join("b.csv"), "id\nx\n").unwrap();
+    sb.new_run_over("a.csv");
+    sb.new_run_over("b.csv");
+    let export = |target: &str| {
+        let out = sb
+            .cmd()
+            .args(["export", "m-dataset-full-run1", "-o", target])
+            .output()
+            .unwrap();
+        assert_no_panic(&out);
+        out
+    };
+    // A device is written into, not replaced by a file.
+    let null = sb.work().join("null");
+    let made = std::process::Command::new("mknod")
+        .args([null.to_str().unwrap(), "c", "1", "3"])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    assert_eq!(export("null").status.code(), Some(0));
+    assert!(
+        !std::fs::metadata(&null).unwrap().is_file(),
+        "null became a file"
+    );
+    // /dev/stdout is the command's stdout.
+    let out = export("/dev/stdout");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out).lines().count(), 2);
+    // A FIFO with a reader gets the lines.
+    let fifo = sb.work().join("fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let reader = std::thread::spawn({
+        let fifo = fifo.clone();
+        move || std::fs::read_to_string(fifo).unwrap()
+    });
+    assert_eq!(export("fifo").status.code(), Some(0));
+    assert_eq!(reader.join().unwrap().lines().count(), 2);
+    assert!(!std::fs::metadata(&fifo).unwrap().is_file());
+    // A symlink to a file: the file is replaced, the symlink stays.
+    std::fs::create_dir(sb.work().join("results")).unwrap();
+    std::os::unix::fs::symlink("results/real.jsonl", sb.work().join("link.jsonl")).unwrap();
+    assert_eq!(export("link.jsonl").status.code(), Some(0));
+    assert!(
+        std::fs::symlink_metadata(sb.work().join("link.jsonl"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(
+        std::fs::read_to_string(sb.work().join("results/real.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        2
+    );
+    // Another run's source is protected too; a folder is refused and leaves no temporary file.
+    let before = std::fs::read(sb.work().join("b.csv")).unwrap();
+    assert_eq!(export("b.csv").status.code(), Some(2));
+    assert_eq!(std::fs::read(sb.work().join("b.csv")).unwrap(), before);
+    assert_eq!(export("results").status.code(), Some(2));
+    let leftovers: Vec<_> = std::fs::read_dir(sb.work())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("export-tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // The state folder reached through a bind mount (where this machine lets root mount).
+    let bind = sb.tmp.path().join("bind");
+    std::fs::create_dir(&bind).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .arg("--bind")
+        .arg(sb.work().join(".runctl"))
+        .arg(&bind)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if mounted {
+        let db = std::fs::read(sb.db()).unwrap();
+        let out = export(bind.join("state.db").to_str().unwrap());
+        let _ = std::process::Command::new("umount").arg(&bind).status();
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert_eq!(std::fs::read(sb.db()).unwrap(), db);
+    } else {
+        eprintln!("note: mount --bind is not allowed here; the bind-mount case was not run");
+    }
+}
