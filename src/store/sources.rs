@@ -110,11 +110,12 @@ impl Store {
             .conn
             .prepare("SELECT DISTINCT path FROM sources")
             .map_err(|e| self.sql_err(e))?;
-        let paths = stmt
-            .query_map([], |r| r.get(0))
-            .and_then(|rows| rows.collect::<Result<Vec<String>, _>>())
-            .map_err(|e| self.sql_err(e));
-        paths
+        let rows = stmt.query_map([], |r| r.get(0)).map_err(|e| self.sql_err(e))?;
+        let mut paths = Vec::new();
+        for path in rows {
+            paths.push(path.map_err(|e| self.sql_err(e))?);
+        }
+        Ok(paths)
     }
 
     /// Remove a source and its items if no run uses it (a `new` that ingested it and then failed
