@@ -89,8 +89,13 @@ pub fn discover(
         if !store.runs_named(&name)?.is_empty() {
             continue; // a run runctl already knows
         }
-        if unfinished.iter().any(|(_, to)| *to == name) {
-            continue; // the target of an unfinished rename: taken up under its old name below
+        if unfinished
+            .iter()
+            .any(|(from, to)| *to == name || *from == name)
+        {
+            // Either end of an unfinished rename (in logs/ the old folder may still be real):
+            // taken up once, under its old name, below.
+            continue;
         }
         let dir = [&layout.outputs, &layout.logs]
             .into_iter()
@@ -298,18 +303,68 @@ pub fn rename_folders(
         if !meta.is_dir() {
             continue;
         }
+        // The symlink that will take the old name is made first, under a marker name: a kill
+        // between the rename and putting the symlink in place leaves the marker, which says
+        // what was being done (see `repair`), so the old name is never just gone.
+        let marker = marker_of(base, folder);
+        let _ = std::fs::remove_file(&marker);
+        if let Err(e) = std::os::unix::fs::symlink(name, &marker) {
+            undo(&done);
+            return Err(CliError::io("leave a symlink at", &marker, e));
+        }
         if let Err(e) = std::fs::rename(&from, &to) {
+            let _ = std::fs::remove_file(&marker);
             undo(&done);
             return Err(CliError::io("rename", &from, e));
         }
         done.push((from.clone(), to));
-        #[cfg(unix)]
-        if let Err(e) = std::os::unix::fs::symlink(name, &from) {
+        if let Err(e) = std::fs::rename(&marker, &from) {
             undo(&done);
             return Err(CliError::io("leave a symlink at", &from, e));
         }
     }
     Ok(done)
+}
+
+/// The marker of a rename under way: `.<folder>.runctl-migrating`, a symlink to the new name.
+fn marker_of(base: &Path, folder: &str) -> PathBuf {
+    base.join(format!(".{folder}{MARKER_SUFFIX}"))
+}
+
+const MARKER_SUFFIX: &str = ".runctl-migrating";
+
+/// Finish or drop the renames a killed `migrate runs` left half-done, by their markers: when
+/// the old folder is gone and the new one is there, the marker becomes the symlink at the old
+/// name (the rename happened); when the old folder is still there, the marker is dropped (it
+/// did not). Returns what was finished, as (old, new) names.
+pub fn repair(layout: &Layout) -> Vec<(String, String)> {
+    let mut finished = Vec::new();
+    for base in [&layout.outputs, &layout.logs] {
+        let Ok(entries) = std::fs::read_dir(base) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(folder) = name
+                .strip_prefix('.')
+                .and_then(|n| n.strip_suffix(MARKER_SUFFIX))
+            else {
+                continue;
+            };
+            let marker = entry.path();
+            let target = std::fs::read_link(&marker).ok();
+            let old = base.join(folder);
+            let old_there = std::fs::symlink_metadata(&old).is_ok();
+            let new_there = target.as_ref().is_some_and(|t| base.join(t).is_dir());
+            if !old_there && new_there && std::fs::rename(&marker, &old).is_ok() {
+                let to = target.map(|t| t.to_string_lossy().into_owned());
+                finished.push((folder.to_string(), to.unwrap_or_default()));
+            } else if old_there || !new_there {
+                let _ = std::fs::remove_file(&marker);
+            }
+        }
+    }
+    finished
 }
 
 /// Put renamed folders back, newest rename first.

@@ -219,6 +219,13 @@ pub fn run(ctx: &Ctx, args: RunsArgs) -> Result<()> {
         max_path: project.settings.naming.max_path,
     };
     let scope = project.settings.naming.run_counter_scope.to_string();
+    if !args.dry_run {
+        for (from, to) in legacy_runs::repair(&layout) {
+            ctx.note(format!(
+                "note: finished renaming {from} to {to}, which a stopped 'migrate runs' left half-done"
+            ));
+        }
+    }
     let (candidates, passed_over) = discover(&project, &store, &layout)?;
     let proposals = plan(&mut store, &candidates, &project, &layout)?;
     let mut out = RunsOutput {

@@ -110,7 +110,9 @@ impl Store {
             .conn
             .prepare("SELECT DISTINCT path FROM sources")
             .map_err(|e| self.sql_err(e))?;
-        let rows = stmt.query_map([], |r| r.get(0)).map_err(|e| self.sql_err(e))?;
+        let rows = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(|e| self.sql_err(e))?;
         let mut paths = Vec::new();
         for path in rows {
             paths.push(path.map_err(|e| self.sql_err(e))?);

@@ -442,3 +442,58 @@ fn a_failed_record_puts_the_folders_back_and_a_stopped_rename_is_finished_by_a_r
     assert_eq!(json["skipped"], serde_json::json!([]), "{json}");
     assert_eq!(migrated(&sb).len(), 1);
 }
+
+#[test]
+fn a_rename_stopped_half_way_in_either_folder_is_finished_once() {
+    let name = "qwen2-7b-drg-full-run1";
+    let legacy = "20251228_143025_789456_a3f9";
+    // A: killed after outputs/ was renamed (symlink in place), before logs/ was.
+    // B: killed between the rename and putting the symlink in place: the marker is left.
+    for case in ["A", "B"] {
+        let sb = Sandbox::new();
+        one_legacy_folder(&sb);
+        let outputs = sb.work().join("outputs");
+        std::fs::rename(outputs.join(legacy), outputs.join(name)).unwrap();
+        let link = if case == "A" {
+            outputs.join(legacy)
+        } else {
+            outputs.join(format!(".{legacy}.runctl-migrating"))
+        };
+        std::os::unix::fs::symlink(name, link).unwrap();
+        let out = sb
+            .cmd()
+            .args(["migrate", "runs", "--yes", "--json"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{case}: {}", stderr(&out));
+        assert_eq!(
+            migrated(&sb),
+            vec![(
+                legacy.to_string(),
+                name.to_string(),
+                "2025-12-28T14:30:25.789456Z".to_string()
+            )],
+            "{case}"
+        );
+        for base in ["outputs", "logs"] {
+            let dir = sb.work().join(base);
+            assert_eq!(
+                std::fs::read_to_string(dir.join(name).join("note.txt")).unwrap(),
+                base,
+                "{case}"
+            );
+            assert_eq!(
+                std::fs::read_link(dir.join(legacy)).unwrap(),
+                Path::new(name)
+            );
+            assert!(!dir.join(format!(".{legacy}.runctl-migrating")).exists());
+        }
+        let out = sb
+            .cmd()
+            .args(["migrate", "runs", "--yes", "--json"])
+            .output()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(json["planned"], serde_json::json!([]), "{case}: {json}");
+    }
+}
