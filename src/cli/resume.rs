@@ -169,17 +169,33 @@ fn worker_of(
 /// The run's work settings: those stored when it started (or, for a run from before they were
 /// stored, its command), with the flags and command given now laid over them.
 fn settings_of(store: &Store, run: &RunRow, request: &Request<'_>) -> Result<WorkSettings> {
-    let stored: WorkSettings = store
-        .run_work(&run.id)?
-        .and_then(|w| serde_json::from_str(&w).ok())
-        .unwrap_or_else(|| WorkSettings {
+    let stored = match store.run_work(&run.id)? {
+        Some(text) => Some(serde_json::from_str::<WorkSettings>(&text).map_err(|e| {
+            CliError::usage(format!(
+                "the work settings stored with run {} cannot be read: {e}",
+                run.name
+            ))
+            .hint(format!(
+                "give the worker and its flags again: 'runctl resume {} -j N -- CMD'",
+                run.name
+            ))
+        })),
+        None => None,
+    };
+    let stored: WorkSettings = match stored {
+        Some(Ok(settings)) => settings,
+        Some(Err(e)) if request.command.is_empty() => return Err(e),
+        // Given again on this resume: the unreadable ones are replaced.
+        Some(Err(_)) => WorkSettings::default(),
+        None => WorkSettings {
             command: run
                 .command
                 .as_deref()
                 .and_then(|c| serde_json::from_str(c).ok())
                 .unwrap_or_default(),
             ..WorkSettings::default()
-        });
+        },
+    };
     let settings = stored.overlay(&request.work.given(request.command));
     settings.check().map_err(|e| {
         CliError::usage(format!("run {}: {e}", run.name)).hint(
@@ -236,7 +252,12 @@ fn options_of(
     total: u64,
 ) -> work::Options {
     let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-    let jobs = settings.jobs.unwrap_or(cpus).max(1);
+    // No more slots than items: each slot is a thread (and a worker process in stream mode).
+    let jobs = settings
+        .jobs
+        .unwrap_or(cpus)
+        .max(1)
+        .min(usize::try_from(total).unwrap_or(usize::MAX).max(1));
     let mode = settings.mode.unwrap_or(Mode::PerItem);
     work::Options {
         jobs,

@@ -26,7 +26,7 @@ pub struct WorkArgs {
     #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub window: Option<u32>,
     /// Fail an item that runs longer, killing its process group (30s, 5m, 1h30m)
-    #[arg(long, value_name = "D", value_parser = settings::parse_duration)]
+    #[arg(long, value_name = "D", value_parser = settings::parse_timeout)]
     pub timeout: Option<Duration>,
     /// Retry a failed item up to N times in this pass, with exponential backoff [default: 0]
     #[arg(long, value_name = "N")]

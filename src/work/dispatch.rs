@@ -32,6 +32,9 @@ struct Pace {
     next: Instant,
 }
 
+/// The most items queued ahead of the slots.
+const MAX_QUEUE: usize = 1 << 16;
+
 pub(crate) fn run(
     reader: &Store,
     run_id: &str,
@@ -41,10 +44,17 @@ pub(crate) fn run(
     notifier: &Notifier,
     record: Sender<Vec<Final>>,
 ) -> Result<Stats, WorkError> {
+    // The queue ahead of the slots: enough to keep every window full, but never more than the
+    // items there are, nor a size that costs memory up front (crossbeam allocates it whole).
     let capacity = if options.rate.is_some() {
         0
     } else {
-        options.jobs * options.window.max(1)
+        let total = usize::try_from(options.total).unwrap_or(usize::MAX);
+        options
+            .jobs
+            .saturating_mul(options.window.max(1))
+            .min(total.max(1))
+            .min(MAX_QUEUE)
     };
     let (work_tx, work_rx) = crossbeam_channel::bounded::<Item>(capacity);
     let (report_tx, report_rx) = crossbeam_channel::unbounded::<Attempt>();

@@ -70,8 +70,13 @@ pub const MAX_RATE: f64 = 1_000_000.0;
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let duration = if let Ok(seconds) = text.parse::<f64>() {
-        Duration::try_from_secs_f64(seconds)
-            .map_err(|_| format!("'{text}' is not a duration of zero or more seconds"))?
+        Duration::try_from_secs_f64(seconds).map_err(|_| {
+            if seconds.is_finite() && seconds > 0.0 {
+                format!("'{text}' is longer than 365 days, the longest runctl takes")
+            } else {
+                format!("'{text}' is not a duration of zero or more seconds")
+            }
+        })?
     } else {
         let signed: jiff::SignedDuration = text
             .parse()
@@ -81,6 +86,19 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if duration > MAX_DURATION {
         return Err(format!(
             "'{text}' is longer than 365 days, the longest runctl takes"
+        ));
+    }
+    Ok(duration)
+}
+
+/// Parse a `--timeout`: a duration of at least a millisecond (a timeout of zero would fail every
+/// item at once).
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if duration < Duration::from_millis(1) {
+        return Err(format!(
+            "the timeout '{}' is under a millisecond: every item would time out at once",
+            text.trim()
         ));
     }
     Ok(duration)
@@ -104,7 +122,9 @@ pub fn parse_rate(text: &str) -> Result<f64, String> {
         .parse()
         .map_err(|_| format!("'{text}' is not a rate (try 5, 5/s or 300/min)"))?;
     if !(n.is_finite() && n > 0.0) {
-        return Err(format!("the rate '{text}' must be above zero"));
+        return Err(format!(
+            "the rate '{text}' must be a finite number above zero"
+        ));
     }
     check_rate(n / seconds).map_err(|e| format!("the rate '{text}' {e}"))
 }
@@ -123,7 +143,7 @@ impl WorkSettings {
     /// written before the flags were checked), naming the setting.
     pub fn check(&self) -> Result<(), String> {
         if let Some(rate) = self.rate {
-            check_rate(rate).map_err(|e| format!("the stored rate {rate}/s {e}"))?;
+            check_rate(rate).map_err(|e| format!("the stored rate {rate:.3e}/s {e}"))?;
         }
         let max_ms = MAX_DURATION.as_millis() as u64;
         for (name, value) in [
@@ -136,6 +156,9 @@ impl WorkSettings {
                     value.unwrap_or_default()
                 ));
             }
+        }
+        if self.timeout_ms == Some(0) {
+            return Err("the stored timeout of 0 ms would fail every item at once".into());
         }
         if self.jobs.is_some_and(|j| j == 0 || j > 4096) {
             return Err("the stored slot count is not between 1 and 4096".into());

@@ -1124,6 +1124,9 @@ fn extreme_rates_and_durations_are_refused_at_parse_time_and_when_stored() {
         &["--rate", "5e-324"],
         &["--rate", "1e300"],
         &["--timeout", "99999999999h"],
+        &["--timeout", "0"],
+        &["--timeout", "1e-300"],
+        &["--rate", "inf"],
         &["--retry-delay", "1e300"],
         &["--grace", "1e19"],
     ] {
@@ -1132,6 +1135,25 @@ fn extreme_rates_and_durations_are_refused_at_parse_time_and_when_stored() {
         assert!(stderr(&out).starts_with("error: "), "{}", stderr(&out));
         assert_eq!(status(&sb), "created", "{flags:?}");
     }
+    // The largest -j and --window there are, on 3 items, in 2 GB of address space: no up-front
+    // allocation of slots x window, no thousands of idle slots.
+    let stream = worker(&sb, "keys.sh", KEY_WORKER);
+    let out = std::process::Command::new("/bin/sh")
+        .current_dir(sb.work())
+        .env_clear()
+        .env("PATH", sb.path_var())
+        .arg("-c")
+        .arg(format!(
+            "ulimit -v 2000000; exec {RUNCTL} resume --stream -j 4096 --window 100000 -- {stream}"
+        ))
+        .output()
+        .unwrap();
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(status(&sb), "completed");
+    db(&sb)
+        .execute_batch("DELETE FROM results; UPDATE runs SET status = 'created', n_completed = 0")
+        .unwrap();
     // A value out of range stored with the run (a DB from before the checks): refused with a
     // hint, the run is not started, and giving the flag again replaces it.
     db(&sb)
@@ -1146,7 +1168,17 @@ fn extreme_rates_and_durations_are_refused_at_parse_time_and_when_stored() {
     assert!(err.contains("the stored rate"), "{err}");
     assert!(err.contains("hint: give the flag again"), "{err}");
     assert_eq!(status(&sb), "created");
-    let out = resume(&sb, &["--rate", "1000/s"]);
+    // Stored settings that do not parse at all: said so, not "no worker command".
+    db(&sb)
+        .execute(
+            "UPDATE runs SET work = ?1",
+            [format!("{{\"command\":[\"{w}\"],\"rate\":1e400}}")],
+        )
+        .unwrap();
+    let out = resume(&sb, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot be read"), "{}", stderr(&out));
+    let out = resume(&sb, &["--rate", "1000/s", "--", &w]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(status(&sb), "completed");
 }
