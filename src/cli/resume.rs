@@ -169,8 +169,8 @@ fn worker_of(
 /// The run's work settings: those stored when it started (or, for a run from before they were
 /// stored, its command), with the flags and command given now laid over them.
 fn settings_of(store: &Store, run: &RunRow, request: &Request<'_>) -> Result<WorkSettings> {
-    let stored = match store.run_work(&run.id)? {
-        Some(text) => Some(serde_json::from_str::<WorkSettings>(&text).map_err(|e| {
+    let stored = store.run_work(&run.id)?.map(|text| {
+        serde_json::from_str::<WorkSettings>(&text).map_err(|e| {
             CliError::usage(format!(
                 "the work settings stored with run {} cannot be read: {e}",
                 run.name
@@ -179,9 +179,8 @@ fn settings_of(store: &Store, run: &RunRow, request: &Request<'_>) -> Result<Wor
                 "give the worker and its flags again: 'runctl resume {} -j N -- CMD'",
                 run.name
             ))
-        })),
-        None => None,
-    };
+        })
+    });
     let stored: WorkSettings = match stored {
         Some(Ok(settings)) => settings,
         Some(Err(e)) if request.command.is_empty() => return Err(e),
