@@ -190,11 +190,10 @@ fn new(ctx: &Ctx, args: NewArgs) -> Result<()> {
     };
     let row = match store.add_version(&new, versions::version_number)? {
         Ok(row) => row,
-        Err(AddConflict::NameTaken) => {
+        Err(AddConflict::NameTaken { name }) => {
             return Err(CliError::conflict(format!(
-                "family {} already has a version {}",
-                args.family,
-                args.name.unwrap_or_default()
+                "family {} already has a version {name}",
+                args.family
             ))
             .hint("leave out --name for the next free V<n>"));
         }
@@ -203,6 +202,13 @@ fn new(ctx: &Ctx, args: NewArgs) -> Result<()> {
                 "job id {} already belongs to {family} {name}",
                 args.job_id.unwrap_or_default()
             )));
+        }
+        Err(AddConflict::NoNextNumber { largest }) => {
+            return Err(CliError::conflict(format!(
+                "family {} has reached V{largest}: there is no next V<n>",
+                args.family
+            ))
+            .hint("name the version with --name"));
         }
     };
     version_view::print_version(ctx, &row, &template, args.json, true)

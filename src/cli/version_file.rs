@@ -245,12 +245,11 @@ fn add_all(
                     row.family, row.name, row.status
                 ));
             }
-            Err(AddConflict::NameTaken) => {
+            Err(AddConflict::NameTaken { name }) => {
                 skipped += 1;
                 report.push_str(&format!(
-                    "skipped {label}: {} {} is already in the registry\n",
-                    new.family,
-                    new.name.unwrap_or_default()
+                    "skipped {label}: {} {name} is already in the registry\n",
+                    new.family
                 ));
             }
             Err(AddConflict::JobTaken { family, name }) => {
@@ -259,6 +258,8 @@ fn add_all(
                     "skipped {label}: its job id already belongs to {family} {name}\n"
                 ));
             }
+            // Every imported entry has a name: none asks for the next number.
+            Err(AddConflict::NoNextNumber { .. }) => skipped += 1,
         }
     }
     Ok((imported, skipped))

@@ -50,8 +50,18 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<VersionRow> {
 /// Why a version could not be added.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AddConflict {
-    NameTaken,
-    JobTaken { family: String, name: String },
+    /// The family already has a version of this name.
+    NameTaken {
+        name: String,
+    },
+    JobTaken {
+        family: String,
+        name: String,
+    },
+    /// The family's largest `V<n>` is `i64::MAX`: there is no next number to take.
+    NoNextNumber {
+        largest: i64,
+    },
 }
 
 /// A new version to add; `name: None` takes the next `V<n>` of the family.
@@ -81,17 +91,19 @@ impl Store {
     pub fn add_version(
         &mut self,
         new: &NewVersion,
-        number_of: impl Fn(&str) -> Option<u32>,
+        number_of: impl Fn(&str) -> Option<i64>,
     ) -> Result<Result<VersionRow, AddConflict>, StoreError> {
         let mut results = self.add_versions(std::slice::from_ref(new), number_of)?;
-        Ok(results.pop().unwrap_or(Err(AddConflict::NameTaken)))
+        Ok(results.pop().unwrap_or(Err(AddConflict::NameTaken {
+            name: new.name.clone().unwrap_or_default(),
+        })))
     }
 
     /// Add many versions in one write transaction (an import), each with its own outcome.
     pub fn add_versions(
         &mut self,
         news: &[NewVersion],
-        number_of: impl Fn(&str) -> Option<u32>,
+        number_of: impl Fn(&str) -> Option<i64>,
     ) -> Result<Vec<Result<VersionRow, AddConflict>>, StoreError> {
         let path = self.path.clone();
         let tx = self
@@ -197,7 +209,7 @@ impl Store {
     pub fn apply_sync(
         &mut self,
         actions: &[SyncAction],
-        number_of: impl Fn(&str) -> Option<u32>,
+        number_of: impl Fn(&str) -> Option<i64>,
     ) -> Result<Applied, StoreError> {
         let path = self.path.clone();
         let err = |e| classify(&path, e);
@@ -217,21 +229,15 @@ fn insert_version(
     tx: &rusqlite::Connection,
     path: &std::path::Path,
     new: &NewVersion,
-    number_of: &impl Fn(&str) -> Option<u32>,
+    number_of: &impl Fn(&str) -> Option<i64>,
 ) -> Result<Result<VersionRow, AddConflict>, StoreError> {
     let err = |e| classify(path, e);
     let name = match &new.name {
         Some(name) => name.clone(),
-        None => {
-            let max: Option<u32> = tx
-                .query_row(
-                    "SELECT max(number) FROM versions WHERE family = ?1",
-                    [&new.family],
-                    |r| r.get(0),
-                )
-                .map_err(err)?;
-            format!("V{}", max.unwrap_or(0) + 1)
-        }
+        None => match next_name(tx, &new.family, number_of).map_err(err)? {
+            Ok(name) => name,
+            Err(conflict) => return Ok(Err(conflict)),
+        },
     };
     if let Some(conflict) = conflict(tx, &new.family, &name, new.job_id.as_deref()).map_err(err)? {
         return Ok(Err(conflict));
@@ -266,6 +272,38 @@ fn insert_version(
     Ok(Ok(row))
 }
 
+/// The family's next `V<n>`: one more than its largest number. Rows an older runctl stored
+/// without their number (it counted only up to nine digits, so `V1000000000` was handed out
+/// again and again) get it first, or they would still be missed.
+fn next_name(
+    tx: &rusqlite::Connection,
+    family: &str,
+    number_of: &impl Fn(&str) -> Option<i64>,
+) -> rusqlite::Result<Result<String, AddConflict>> {
+    let unnumbered: Vec<String> = tx
+        .prepare("SELECT name FROM versions WHERE family = ?1 AND number IS NULL")?
+        .query_map([family], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for name in unnumbered {
+        if let Some(number) = number_of(&name) {
+            tx.execute(
+                "UPDATE versions SET number = ?3 WHERE family = ?1 AND name = ?2",
+                params![family, name, number],
+            )?;
+        }
+    }
+    let largest: Option<i64> = tx.query_row(
+        "SELECT max(number) FROM versions WHERE family = ?1",
+        [family],
+        |r| r.get(0),
+    )?;
+    let largest = largest.unwrap_or(0).max(0);
+    Ok(match largest.checked_add(1) {
+        Some(next) => Ok(format!("V{next}")),
+        None => Err(AddConflict::NoNextNumber { largest }),
+    })
+}
+
 /// Why a version cannot be added: its name is taken in its family, or its job id belongs to
 /// another version.
 fn conflict(
@@ -280,7 +318,9 @@ fn conflict(
         |r| r.get(0),
     )?;
     if taken > 0 {
-        return Ok(Some(AddConflict::NameTaken));
+        return Ok(Some(AddConflict::NameTaken {
+            name: name.to_string(),
+        }));
     }
     let Some(job) = job_id else {
         return Ok(None);
@@ -299,7 +339,7 @@ fn conflict(
 fn apply_actions(
     tx: &rusqlite::Transaction<'_>,
     actions: &[SyncAction],
-    number_of: impl Fn(&str) -> Option<u32>,
+    number_of: impl Fn(&str) -> Option<i64>,
     now: &str,
 ) -> rusqlite::Result<Applied> {
     let mut applied = Applied::default();

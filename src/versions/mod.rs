@@ -176,10 +176,12 @@ fn overlaps(hay: &str, needle: &str) -> bool {
         > 1
 }
 
-/// The number of a `V<n>` name.
-pub fn version_number(name: &str) -> Option<u32> {
+/// The number of a `V<n>` name, for every `n` SQLite can store (up to `i64::MAX`): the next
+/// `version new` takes the largest plus one, so a name whose number is not counted would be
+/// handed out again.
+pub fn version_number(name: &str) -> Option<i64> {
     let digits = name.strip_prefix('V').or_else(|| name.strip_prefix('v'))?;
-    if digits.is_empty() || digits.len() > 9 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     digits.parse().ok()

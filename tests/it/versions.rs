@@ -464,3 +464,40 @@ fn import_reports_entries_it_cannot_place_and_refuses_a_broken_file() {
         serde_json::from_str(&ok(&sb, &["version", "list", "--json"])).unwrap();
     assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
 }
+
+#[test]
+fn the_counter_goes_on_past_nine_digits() {
+    let sb = Sandbox::new();
+    sb.init();
+    ok(&sb, &["version", "new", "x", "--name", "V999999999"]);
+    assert_eq!(ok(&sb, &["version", "new", "x"]), "V1000000000\n");
+    // It used to stick here: V1000000000 got no number, so it was handed out again.
+    assert_eq!(ok(&sb, &["version", "new", "x"]), "V1000000001\n");
+    // A row an older runctl stored without its number is counted.
+    let conn = rusqlite::Connection::open(sb.db()).unwrap();
+    conn.execute(
+        "UPDATE versions SET number = NULL WHERE name = 'V1000000001'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    assert_eq!(ok(&sb, &["version", "new", "x"]), "V1000000002\n");
+    // Numbers SQLite cannot hold are names like any other; the counter ignores them.
+    ok(
+        &sb,
+        &["version", "new", "x", "--name", "V99999999999999999999"],
+    );
+    ok(&sb, &["version", "new", "x", "--name", "V0"]);
+    assert_eq!(ok(&sb, &["version", "new", "x"]), "V1000000003\n");
+    // The last number there is: a conflict that says what to do, not a wrapped counter.
+    ok(
+        &sb,
+        &["version", "new", "y", "--name", "V9223372036854775807"],
+    );
+    let out = run(&sb, &["version", "new", "y"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "error: family y has reached V9223372036854775807: there is no next V<n>\nhint: name the version with --name\n"
+    );
+}
