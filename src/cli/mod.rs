@@ -23,6 +23,7 @@ mod run_view;
 mod runs_cmd;
 mod version;
 mod version_file;
+mod version_listing;
 mod version_sync;
 mod version_view;
 mod work_args;

@@ -10,7 +10,7 @@ use super::{Ctx, version_file, version_sync, version_view};
 use crate::error::{CliError, Result};
 use crate::project::Project;
 use crate::store::{Access, AddConflict, NewVersion, Store};
-use crate::versions::{self, Template};
+use crate::versions::{self, Status, Template};
 
 /// Record trained model versions and keep them in step with their artifacts
 #[derive(Debug, Args)]
@@ -126,12 +126,17 @@ pub fn open(ctx: &Ctx, write: bool) -> Result<(Template, Store)> {
     Ok((template, store))
 }
 
+/// A value refused by the checks every version passes (`versions::NewVersion::check`).
+pub fn invalid(e: versions::Invalid) -> CliError {
+    CliError::usage(e.to_string()).hint("docs/versions.md lists what names and fields may hold")
+}
+
 pub fn run(ctx: &Ctx, args: VersionArgs) -> Result<()> {
     match args.command {
         VersionCommand::New(a) => new(ctx, a),
-        VersionCommand::Start(a) => by_job(ctx, &a, "running", None, None),
-        VersionCommand::Complete(a) => by_job(ctx, &a.job, "completed", Some(&a.url), None),
-        VersionCommand::Fail(a) => by_job(ctx, &a.job, "failed", None, a.error.as_deref()),
+        VersionCommand::Start(a) => by_job(ctx, &a, Status::Running, None, None),
+        VersionCommand::Complete(a) => by_job(ctx, &a.job, Status::Completed, Some(&a.url), None),
+        VersionCommand::Fail(a) => by_job(ctx, &a.job, Status::Failed, None, a.error.as_deref()),
         VersionCommand::List(a) => version_view::list(ctx, a),
         VersionCommand::Show(a) => version_view::show(ctx, a),
         VersionCommand::Sync(a) => version_sync::sync(ctx, a),
@@ -173,21 +178,16 @@ fn parameters(ctx: &Ctx, args: &NewArgs) -> Result<Option<String>> {
 
 fn new(ctx: &Ctx, args: NewArgs) -> Result<()> {
     let (template, mut store) = open(ctx, true)?;
-    template
-        .allows_family(&args.family)
-        .map_err(CliError::usage)?;
-    if let Some(name) = &args.name {
-        template.allows_version(name).map_err(CliError::usage)?;
-    }
     let new = NewVersion {
         family: args.family.clone(),
         name: args.name.clone(),
         job_id: args.job_id.clone(),
-        status: "pending".into(),
+        status: Status::Pending.as_str().into(),
         parameters: parameters(ctx, &args)?,
         description: args.description.clone(),
         ..NewVersion::default()
     };
+    new.check(&template).map_err(invalid)?;
     let row = match store.add_version(&new, versions::version_number)? {
         Ok(row) => row,
         Err(AddConflict::NameTaken { name }) => {
@@ -217,16 +217,25 @@ fn new(ctx: &Ctx, args: NewArgs) -> Result<()> {
 fn by_job(
     ctx: &Ctx,
     args: &JobArgs,
-    status: &str,
+    status: Status,
     url: Option<&str>,
     error: Option<&str>,
 ) -> Result<()> {
     let (template, store) = open(ctx, true)?;
+    if let Some(url) = url {
+        versions::check_url(url).map_err(invalid)?;
+    }
+    if let Some(error) = error {
+        versions::check_text("error", error).map_err(invalid)?;
+    }
     let row = store
-        .update_version_by_job(&args.job_id, status, url, error)?
+        .update_version_by_job(&args.job_id, status.as_str(), url, error)?
         .ok_or_else(|| {
-            CliError::not_found(format!("no version has job id '{}'", args.job_id))
-                .hint("'runctl version list' shows the versions and their job ids")
+            CliError::not_found(format!(
+                "no version has job id '{}'",
+                versions::printable(&args.job_id)
+            ))
+            .hint("'runctl version list' shows the versions and their job ids")
         })?;
     version_view::print_version(ctx, &row, &template, args.json, true)
 }

@@ -1,16 +1,16 @@
 //! `runctl version sync`: a bucket listing in, duplicate-free updates out (the plan is
 //! `versions::plan_sync`, applied by the store in one transaction).
 
-use std::io::BufRead;
 use std::path::PathBuf;
 
 use clap::Args;
 use serde::Serialize;
 
 use super::version::open;
+use super::version_listing::{Listing, Skipped, read_listing};
 use super::{Ctx, output};
-use crate::error::{CliError, Result};
-use crate::versions::{self, SyncAction};
+use crate::error::Result;
+use crate::versions::{self, SyncAction, printable};
 
 /// Match a bucket listing to the versions: give waiting versions their artifacts, no duplicates
 ///
@@ -48,12 +48,6 @@ struct Change {
     rule: &'static str,
 }
 
-#[derive(Debug, Serialize)]
-struct Skipped {
-    location: String,
-    reason: String,
-}
-
 /// `runctl version sync --json`.
 #[derive(Debug, Serialize)]
 struct SyncOutput {
@@ -64,49 +58,16 @@ struct SyncOutput {
     skipped: Vec<Skipped>,
 }
 
-fn read_listing(ctx: &Ctx, path: &PathBuf) -> Result<(Vec<versions::ListingEntry>, Vec<Skipped>)> {
-    let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
-        Box::new(std::io::stdin().lock())
-    } else {
-        let path = ctx.cwd.join(path);
-        let file = std::fs::File::open(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                CliError::not_found(format!("listing {} does not exist", path.display()))
-            }
-            _ => CliError::io("open", &path, e),
-        })?;
-        Box::new(std::io::BufReader::new(file))
-    };
-    let mut entries = Vec::new();
-    let mut skipped = Vec::new();
-    for (i, line) in reader.split(b'\n').enumerate() {
-        let line = line.map_err(|e| CliError::general("cannot read the listing").cause(e))?;
-        let Ok(line) = std::str::from_utf8(&line) else {
-            skipped.push(Skipped {
-                location: format!("line {}", i + 1),
-                reason: "not valid UTF-8".into(),
-            });
-            continue;
-        };
-        match versions::parse_listing_line(line) {
-            Ok(Some(entry)) => entries.push(entry),
-            Ok(None) => {}
-            Err(reason) => skipped.push(Skipped {
-                location: format!("line {}", i + 1),
-                reason,
-            }),
-        }
-    }
-    Ok((entries, skipped))
-}
-
 pub fn sync(ctx: &Ctx, args: SyncArgs) -> Result<()> {
     let (template, mut store) = open(ctx, true)?;
-    let (listing, mut skipped) = read_listing(ctx, &args.listing)?;
+    let Listing {
+        entries,
+        unreadable,
+    } = read_listing(ctx, &args.listing)?;
     let plan = versions::plan_sync(
         &template,
         store.version_views()?,
-        listing,
+        entries,
         args.family.as_deref(),
     );
     if !args.dry_run {
@@ -119,7 +80,7 @@ pub fn sync(ctx: &Ctx, args: SyncArgs) -> Result<()> {
         in_sync: 0,
         skipped: Vec::new(),
     };
-    out.skipped.append(&mut skipped);
+    out.skipped.extend(unreadable);
     for action in plan {
         match action {
             SyncAction::Update {
@@ -160,20 +121,27 @@ fn render_sync(out: &SyncOutput) -> String {
         ("updated", "created")
     };
     let mut text = String::new();
+    // Keys come from outside; what an older runctl stored may hold control characters.
+    let p = |s: &str| printable(s).into_owned();
     for c in &out.updated {
         text.push_str(&format!(
             "{update} {} {} <- {} ({})\n",
-            c.family, c.name, c.url, c.rule
+            p(&c.family),
+            p(&c.name),
+            p(&c.url),
+            c.rule
         ));
     }
     for c in &out.created {
         text.push_str(&format!(
             "{create} {} {} <- {} (no version matched)\n",
-            c.family, c.name, c.url
+            p(&c.family),
+            p(&c.name),
+            p(&c.url)
         ));
     }
     for s in &out.skipped {
-        text.push_str(&format!("skipped {}: {}\n", s.location, s.reason));
+        text.push_str(&format!("skipped {}: {}\n", p(&s.location), p(&s.reason)));
     }
     if out.updated.is_empty() && out.created.is_empty() {
         text.push_str(&format!(

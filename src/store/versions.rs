@@ -4,6 +4,7 @@
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{Store, StoreError, classify, now_text};
+pub use crate::versions::NewVersion;
 use crate::versions::{ListingEntry, SYNCED_DESCRIPTION, SyncAction, VersionView};
 
 /// A version as stored.
@@ -62,20 +63,6 @@ pub enum AddConflict {
     NoNextNumber {
         largest: i64,
     },
-}
-
-/// A new version to add; `name: None` takes the next `V<n>` of the family.
-#[derive(Debug, Clone, Default)]
-pub struct NewVersion {
-    pub family: String,
-    pub name: Option<String>,
-    pub job_id: Option<String>,
-    pub status: String,
-    pub artifact_url: Option<String>,
-    pub parameters: Option<String>,
-    pub description: Option<String>,
-    pub created_at: Option<String>,
-    pub last_synced: Option<String>,
 }
 
 /// What a sync or an import changed.

@@ -1,13 +1,19 @@
 //! Model versions, pure: artifact-name templates (format and parse back) here, the sync plan
-//! of a bucket listing in `sync`, and the versions JSON file in `file`. No I/O, no SQL.
+//! of a bucket listing in `sync`, the versions JSON file in `file`, and in `check` the one
+//! validation every version passes on its way in. No I/O, no SQL.
 //!
 //! Sync matching follows docs/versions.md: for each artifact, first a version of that name that
 //! still needs its artifact (pending, failed, or without URL); then one already synced to it (by
 //! URL, then by file name, then by id); only when nothing matched, a new completed version.
 
+mod check;
 mod file;
 mod sync;
 
+pub use check::{
+    Invalid, MAX_ARTIFACT_NAME, NewVersion, Status, check_family, check_job_id, check_name,
+    check_text, check_url, printable,
+};
 pub use file::{FileVersion, VersionsFile, duplicate_pairs, entry_identity};
 pub use sync::{ListingEntry, SyncAction, VersionView, parse_listing_line, plan_sync};
 
@@ -113,10 +119,10 @@ impl Template {
     /// Whether this version name can be parsed back out of a formatted file name.
     pub fn allows_version(&self, version: &str) -> Result<(), String> {
         if version.is_empty() {
-            return Err("a version name cannot be empty".into());
+            return Err("cannot be empty".into());
         }
         if version.contains('/') {
-            return Err("a version name cannot contain '/'".into());
+            return Err("cannot contain '/'".into());
         }
         // The separator must appear exactly once where the version meets it, or the split
         // point of a formatted name would be ambiguous.
@@ -126,7 +132,7 @@ impl Template {
         };
         if overlaps(&joined, &self.middle) {
             return Err(format!(
-                "the version name runs into '{}', the template's separator, so its file name could not be parsed back",
+                "runs into '{}', the template's separator, so its file name could not be parsed back",
                 self.middle
             ));
         }
@@ -136,7 +142,7 @@ impl Template {
     /// Whether this family name can be parsed back out of a formatted file name.
     pub fn allows_family(&self, family: &str) -> Result<(), String> {
         if family.is_empty() || family.contains('/') {
-            return Err("a family name must be non-empty and cannot contain '/'".into());
+            return Err("must be non-empty and cannot contain '/'".into());
         }
         Ok(())
     }

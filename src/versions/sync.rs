@@ -5,6 +5,10 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
+use super::check::{
+    Status, check_artifact_name, check_family, check_key, check_name, check_short, check_size,
+    check_url,
+};
 use super::{Template, file_name};
 
 /// One object of a bucket listing.
@@ -85,7 +89,39 @@ pub enum SyncAction {
 }
 
 fn needs_artifact(v: &VersionView) -> bool {
-    matches!(v.status.as_str(), "pending" | "failed") || v.artifact_url.is_none()
+    matches!(
+        Status::parse(&v.status),
+        Some(Status::Pending | Status::Failed)
+    ) || v.artifact_url.is_none()
+}
+
+/// Why an entry breaks a rule of `check` (its key, URL, etag, size), if it does.
+fn unusable(entry: &ListingEntry) -> Option<String> {
+    let checked = entry
+        .url
+        .as_deref()
+        .map_or(Ok(()), check_url)
+        .and_then(|()| {
+            entry
+                .key
+                .as_deref()
+                .filter(|k| !k.is_empty())
+                .map_or(Ok(()), check_key)
+        })
+        .and_then(|()| {
+            entry
+                .etag
+                .as_deref()
+                .map_or(Ok(()), |e| check_short("etag", e))
+        })
+        .and_then(|()| {
+            entry
+                .last_modified
+                .as_deref()
+                .map_or(Ok(()), |t| check_short("last_modified", t))
+        })
+        .and_then(|()| entry.size.map_or(Ok(()), check_size));
+    checked.err().map(|e| e.to_string())
 }
 
 /// The sync plan for a listing against the current versions, in listing order. Each action is
@@ -171,6 +207,9 @@ fn plan_entry(
     family_filter: Option<&str>,
 ) -> Option<SyncAction> {
     let location = entry.location().to_string();
+    if let Some(reason) = unusable(&entry) {
+        return Some(SyncAction::Skip { location, reason });
+    }
     let file = file_name(&location).to_string();
     let Some((family, version)) = template.parse_name(&file) else {
         return Some(SyncAction::Skip {
@@ -181,6 +220,16 @@ fn plan_entry(
             ),
         });
     };
+    // What a sync creates passes the checks `version new` makes.
+    if let Err(e) = check_family(template, family)
+        .and_then(|()| check_name(template, version))
+        .and_then(|()| check_artifact_name(template, family, version))
+    {
+        return Some(SyncAction::Skip {
+            location,
+            reason: e.to_string(),
+        });
+    }
     let key: Key = (family.to_string(), version.to_string());
     if family_filter.is_some_and(|f| f != key.0) {
         return Some(SyncAction::Skip {
@@ -198,7 +247,7 @@ fn plan_entry(
             family: key.0.clone(),
             name: key.1.clone(),
             job_id: None,
-            status: "completed".into(),
+            status: Status::Completed.as_str().into(),
             artifact_url: Some(location),
             etag: entry.etag.clone(),
             size: entry.size,
@@ -212,7 +261,7 @@ fn plan_entry(
     };
     let v = known.by_key.get_mut(&k)?;
     let same = v.artifact_url.as_deref() == Some(location.as_str())
-        && v.status == "completed"
+        && Status::parse(&v.status) == Some(Status::Completed)
         && (entry.etag.is_none() || v.etag == entry.etag)
         && (entry.size.is_none() || v.size == entry.size);
     if same {
@@ -222,7 +271,7 @@ fn plan_entry(
         });
     }
     v.artifact_url = Some(location);
-    v.status = "completed".into();
+    v.status = Status::Completed.as_str().into();
     if entry.etag.is_some() {
         v.etag = entry.etag.clone();
     }
@@ -349,5 +398,40 @@ mod tests {
             Some("style_1"),
         );
         assert!(matches!(&plan[0], SyncAction::Skip { reason, .. } if reason.contains("style_2")));
+    }
+
+    #[test]
+    fn unsafe_names_are_skipped() {
+        let t = default_template();
+        let entries = vec![
+            ListingEntry {
+                key: Some("st\u{1b}[31myle_vV1.safetensors".into()),
+                ..ListingEntry::default()
+            },
+            ListingEntry {
+                key: Some("ok_vV1.safetensors".into()),
+                size: Some(-1),
+                ..ListingEntry::default()
+            },
+            ListingEntry {
+                key: Some("ok_vV2.safetensors".into()),
+                etag: Some("\u{7}".into()),
+                ..ListingEntry::default()
+            },
+            ListingEntry {
+                key: Some(format!("{}_vV3.safetensors", "f".repeat(300))),
+                ..ListingEntry::default()
+            },
+            ListingEntry {
+                key: Some("../_vV4.safetensors".into()),
+                url: Some("s3://b/\u{9b}x".into()),
+                ..ListingEntry::default()
+            },
+        ];
+        let plan = plan_sync(&t, vec![], entries, None);
+        assert!(
+            plan.iter().all(|a| matches!(a, SyncAction::Skip { .. })),
+            "{plan:?}"
+        );
     }
 }

@@ -501,3 +501,245 @@ fn the_counter_goes_on_past_nine_digits() {
         "error: family y has reached V9223372036854775807: there is no next V<n>\nhint: name the version with --name\n"
     );
 }
+
+/// `version sync --listing -` with `listing` on stdin, whatever its exit code.
+fn sync_out(sb: &Sandbox, listing: &[u8], extra: &[&str]) -> std::process::Output {
+    let out = sb
+        .cmd()
+        .args(["version", "sync", "--listing", "-"])
+        .args(extra)
+        .write_stdin(listing.to_vec())
+        .output()
+        .unwrap();
+    assert_no_panic(&out);
+    out
+}
+
+#[test]
+fn import_refuses_what_version_new_refuses_and_imports_nothing() {
+    let sb = Sandbox::new();
+    sb.init();
+    ok(&sb, &["version", "new", "style_1", "--job-id", "keep"]);
+    let before = versions(&sb);
+    let db_before = std::fs::read(sb.db()).unwrap();
+    std::fs::write(
+        sb.work().join("bad.json"),
+        r#"{"versions": [
+            {"id": "fine", "name": "V2", "family": "style_1", "status": "completed"},
+            {"id": "j1", "name": "V3", "family": "style_1", "status": "weird"},
+            {"id": "j2", "name": "V1", "family": "../f", "status": "pending"},
+            {"id": "j3", "name": "x/../../y", "family": "f", "status": "pending"},
+            {"id": "j4", "name": "V1", "family": "st\u001b[31myle", "status": "pending"},
+            {"id": "j6", "name": "V2", "family": "f", "timestamp": "yesterday"}
+        ]}"#,
+    )
+    .unwrap();
+    for extra in [&["--yes"][..], &["--dry-run"][..]] {
+        let out = run(
+            &sb,
+            &[&["version", "import", "bad.json"][..], extra].concat(),
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.starts_with("error: ")
+                && err.contains(
+                    "bad.json: 5 of its entries cannot be imported, so nothing was imported"
+                ),
+            "{err}"
+        );
+        for line in [
+            "caused by: entry 2 (id j1): status 'weird' is not a status; use one of pending, running, completed, failed",
+            "caused by: entry 3 (id j2): family '../f' cannot contain '/'",
+            "caused by: entry 4 (id j3): name 'x/../../y' cannot contain '/'",
+            "caused by: entry 5 (id j4): family 'st\\u{1b}[31myle' contains the control character U+001B",
+            "caused by: entry 6 (id j6): timestamp 'yesterday' is not an RFC 3339 time",
+        ] {
+            assert!(err.contains(line), "{line}\n{err}");
+        }
+        assert!(err.contains("\nhint: "), "{err}");
+        assert!(!err.contains('\u{1b}'), "a raw ESC reached the terminal");
+        assert_eq!(versions(&sb), before, "half imported");
+    }
+    assert_eq!(std::fs::read(sb.db()).unwrap(), db_before);
+    // --family is checked as a family.
+    let out = run(&sb, &["version", "import", "bad.json", "--family", "../f"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[test]
+fn control_characters_never_enter_and_never_reach_the_terminal() {
+    let sb = Sandbox::new();
+    sb.init();
+    // Through sync: the file is skipped, and the report shows the ESC escaped.
+    let out = sync_out(
+        &sb,
+        b"st\x1b[31myle_vV1.safetensors\nstyle_1_vV1.safetensors\n",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = stdout(&out);
+    assert!(!report.contains('\u{1b}'), "{report:?}");
+    assert!(
+        report.contains("skipped st\\u{1b}[31myle_vV1.safetensors: key 'st\\u{1b}[31myle_vV1.safetensors' contains the control character U+001B"),
+        "{report}"
+    );
+    let all = versions(&sb);
+    assert_eq!(all.as_array().unwrap().len(), 1, "{all}");
+    assert_eq!(all[0]["family"], "style_1");
+    // Through new and the webhook: usage errors.
+    for args in [
+        &["version", "new", "a\u{1b}b"][..],
+        &["version", "new", "ok", "--name", "V1\u{7}"],
+        &["version", "new", "ok", "--job-id", "j\u{1b}"],
+        &["version", "new", "ok", "--description", "x\u{1b}[2J"],
+        &["version", "new", "../ok"],
+        &["version", "new", ".."],
+        &["version", "new", ""],
+        &[
+            "version",
+            "complete",
+            "--job-id",
+            "style_1_vV1",
+            "--url",
+            "s3://b/\u{1b}x",
+        ],
+        &[
+            "version",
+            "fail",
+            "--job-id",
+            "style_1_vV1",
+            "--error",
+            "\u{9b}31m",
+        ],
+    ] {
+        let out = run(&sb, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(
+            !stderr(&out).contains('\u{1b}'),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(versions(&sb), all);
+    // A row an older runctl let in is shown escaped.
+    let conn = rusqlite::Connection::open(sb.db()).unwrap();
+    conn.execute(
+        "UPDATE versions SET family = 'ev\u{1b}[31mil', artifact_url = 'u\u{1b}]0;x\u{7}'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    for args in [
+        &["version", "list"][..],
+        &["version", "show", "ev\u{1b}[31mil", "V1"],
+    ] {
+        let shown = ok(&sb, args);
+        assert!(!shown.contains('\u{1b}'), "{args:?}: {shown:?}");
+        assert!(shown.contains("ev\\u{1b}[31mil"), "{shown}");
+    }
+}
+
+#[test]
+fn hostile_listings_and_files_are_refused_cleanly() {
+    let sb = Sandbox::new();
+    sb.init();
+    // A 10 MB line, invalid UTF-8, a duplicate JSON key, a NUL, and a good line after them.
+    let mut listing = vec![b'x'; 10 * 1024 * 1024];
+    listing.extend_from_slice(b"_vV1.safetensors\n\xff\xfe_vV1.safetensors\n");
+    listing.extend_from_slice(b"{\"key\":\"a_vV1.safetensors\",\"key\":\"b_vV1.safetensors\"}\n");
+    listing.extend_from_slice(b"n\0ul_vV1.safetensors\nstyle_1_vV1.safetensors\n");
+    let out = sync_out(&sb, &listing, &["--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(out.stdout.len() < 4096, "the 10 MB line came back");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reasons: Vec<String> = json["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            format!(
+                "{}: {}",
+                s["location"].as_str().unwrap(),
+                s["reason"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(
+        reasons[0].starts_with("line 1: longer than 263168 bytes"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[1].starts_with("line 2: not valid UTF-8"),
+        "{reasons:?}"
+    );
+    assert!(reasons[2].contains("duplicate field"), "{reasons:?}");
+    assert!(reasons[3].contains("U+0000"), "{reasons:?}");
+    assert_eq!(json["created"][0]["name"], "V1");
+    assert_eq!(json["created"][0]["family"], "style_1");
+    // A 10 MB family in a file: refused in a short error.
+    let family = "f".repeat(10 * 1024 * 1024);
+    std::fs::write(
+        sb.work().join("huge.json"),
+        format!(r#"{{"versions": [{{"name": "V1", "family": "{family}"}}]}}"#),
+    )
+    .unwrap();
+    let out = run(&sb, &["version", "import", "huge.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stderr.len() < 2048,
+        "{} bytes of error",
+        out.stderr.len()
+    );
+    assert!(
+        stderr(&out).contains("bytes long; the limit is 255"),
+        "{}",
+        stderr(&out)
+    );
+    // Not UTF-8, not JSON, and no versions at all: exit 1 with a reason, nothing imported.
+    for (name, bytes) in [
+        ("bin.json", &b"{\"versions\": [\xff]}"[..]),
+        ("empty.json", b""),
+        ("object.json", b"{}"),
+    ] {
+        std::fs::write(sb.work().join(name), bytes).unwrap();
+        let out = run(&sb, &["version", "import", name]);
+        assert_eq!(out.status.code(), Some(1), "{name}: {}", stderr(&out));
+        assert!(
+            stderr(&out).starts_with("error: "),
+            "{name}: {}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(versions(&sb).as_array().unwrap().len(), 1);
+    // A byte-order mark from a Windows editor is no part of the first name, in a listing or a
+    // file; anywhere else a zero-width character is refused.
+    let out = sync_out(
+        &sb,
+        b"\xef\xbb\xbfbom_vV1.safetensors\nz\xe2\x80\x8bw_vV1.safetensors\n",
+        &[],
+    );
+    assert!(stdout(&out).contains("created bom V1"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("U+200B"), "{}", stdout(&out));
+    std::fs::write(
+        sb.work().join("bom.json"),
+        "\u{feff}{\"versions\": [{\"name\": \"V2\", \"family\": \"bom\"}]}",
+    )
+    .unwrap();
+    ok(&sb, &["version", "import", "bom.json"]);
+    // A file without end is refused after a bound, not read into memory whole.
+    let out = run(&sb, &["version", "import", "/dev/zero"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("too large for a versions file"),
+        "{}",
+        stderr(&out)
+    );
+    // An unknown status filter is a usage error, not an empty list.
+    assert_eq!(
+        run(&sb, &["version", "list", "--status", "weird"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
