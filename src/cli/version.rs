@@ -1,6 +1,7 @@
 //! `runctl version ...`: the model-version registry. This file holds the subcommand tree and
 //! the record commands (new, start, complete, fail); list and show are in `version_view.rs`,
-//! sync in `version_sync.rs`, import and export in `version_file.rs`.
+//! sync in `version_sync.rs` (its listing input in `version_listing.rs`), import and export in
+//! `version_file.rs`.
 
 use std::path::PathBuf;
 
@@ -114,8 +115,20 @@ pub fn template(project: &Project) -> Result<Template> {
     })
 }
 
+/// The project's `versions.url_base`, `None` when empty; refused when it is not a URL.
+pub fn url_base(project: &Project) -> Result<Option<String>> {
+    versions::check_url_base(&project.settings.versions.url_base)
+        .map(|base| base.map(str::to_string))
+        .map_err(|e| {
+            CliError::general(e.to_string()).hint(format!(
+                "fix versions.url_base in {}, e.g. url_base = \"s3://loras/\"",
+                project.settings_path().display()
+            ))
+        })
+}
+
 /// The project, its template and its store, for every version command.
-pub fn open(ctx: &Ctx, write: bool) -> Result<(Template, Store)> {
+pub fn open_project(ctx: &Ctx, write: bool) -> Result<(Project, Template, Store)> {
     let project = if write {
         ctx.project_for_write()?
     } else {
@@ -123,7 +136,12 @@ pub fn open(ctx: &Ctx, write: bool) -> Result<(Template, Store)> {
     };
     let template = template(&project)?;
     let store = ctx.open_store(&project, if write { Access::Write } else { Access::Read })?;
-    Ok((template, store))
+    Ok((project, template, store))
+}
+
+/// The template and the store, for the version commands that need no other setting.
+pub fn open(ctx: &Ctx, write: bool) -> Result<(Template, Store)> {
+    open_project(ctx, write).map(|(_, template, store)| (template, store))
 }
 
 /// A value refused by the checks every version passes (`versions::NewVersion::check`).

@@ -19,10 +19,12 @@ pub struct Skipped {
     pub reason: String,
 }
 
-/// The listing's entries and the lines that could not be read.
+/// The listing's entries, the lines that could not be read, and whether it had any line
+/// that was not blank.
 pub struct Listing {
     pub entries: Vec<versions::ListingEntry>,
     pub unreadable: Vec<Skipped>,
+    pub any_line: bool,
 }
 
 /// The longest listing line read: room for a JSON line with the longest URL and key runctl
@@ -78,6 +80,7 @@ pub fn read_listing(ctx: &Ctx, path: &Path) -> Result<Listing> {
     };
     let mut entries = Vec::new();
     let mut skipped = Vec::new();
+    let mut any = false;
     let mut line = Vec::new();
     let mut number = 0;
     while let Some(too_long) = next_line(reader.as_mut(), &mut line)
@@ -91,6 +94,7 @@ pub fn read_listing(ctx: &Ctx, path: &Path) -> Result<Listing> {
             })
         };
         if too_long {
+            any = true;
             skip(format!("longer than {MAX_LINE} bytes"));
             continue;
         }
@@ -100,9 +104,11 @@ pub fn read_listing(ctx: &Ctx, path: &Path) -> Result<Listing> {
             _ => &line,
         };
         let Ok(text) = std::str::from_utf8(bytes) else {
+            any = true;
             skip("not valid UTF-8".into());
             continue;
         };
+        any |= !text.trim().is_empty();
         match versions::parse_listing_line(text) {
             Ok(Some(entry)) => entries.push(entry),
             Ok(None) => {}
@@ -112,5 +118,6 @@ pub fn read_listing(ctx: &Ctx, path: &Path) -> Result<Listing> {
     Ok(Listing {
         entries,
         unreadable: skipped,
+        any_line: any,
     })
 }

@@ -341,32 +341,27 @@ fn apply_actions(
              description, etag, size, last_modified, created_at, updated_at, last_synced) \
              VALUES (?1, ?2, ?3, 'completed', ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9)",
     )?;
-    let fields = |e: &ListingEntry| {
-        (
-            e.location().to_string(),
-            e.etag.clone(),
-            e.size,
-            e.last_modified.clone(),
-        )
-    };
+    let fields = |e: &ListingEntry| (e.etag.clone(), e.size, e.last_modified.clone());
     for action in actions {
         match action {
             SyncAction::Update {
                 family,
                 name,
+                url,
                 entry,
                 ..
             } => {
-                let (url, etag, size, lm) = fields(entry);
+                let (etag, size, lm) = fields(entry);
                 update.execute(params![family, name, url, etag, size, lm, now])?;
                 applied.updated += 1;
             }
             SyncAction::Create {
                 family,
                 name,
+                url,
                 entry,
             } => {
-                let (url, etag, size, lm) = fields(entry);
+                let (etag, size, lm) = fields(entry);
                 insert.execute(params![
                     family,
                     name,

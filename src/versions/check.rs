@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use super::Template;
+use super::{Template, has_scheme};
 
 /// The longest artifact file name, in bytes: what common filesystems allow for one name, and
 /// well under S3's 1,024-byte keys.
@@ -234,6 +234,23 @@ pub fn check_url(url: &str) -> Result<(), Invalid> {
 /// An object key of a listing.
 pub fn check_key(key: &str) -> Result<(), Invalid> {
     check_identifier("key", key, MAX_URL)
+}
+
+/// `versions.url_base`: empty for none, else a URL with a scheme (`s3://loras/`) that bare
+/// keys are appended to.
+pub fn check_url_base(base: &str) -> Result<Option<&str>, Invalid> {
+    if base.is_empty() {
+        return Ok(None);
+    }
+    check_identifier("versions.url_base", base, MAX_URL)?;
+    if !has_scheme(base) {
+        return Err(invalid(
+            "versions.url_base",
+            base,
+            "is not a URL: it needs a scheme such as s3:// or https://",
+        ));
+    }
+    Ok(Some(base))
 }
 
 /// Free text (description, error): line breaks and tabs are text; other controls are not.

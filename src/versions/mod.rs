@@ -1,6 +1,7 @@
-//! Model versions, pure: artifact-name templates (format and parse back) here, the sync plan
-//! of a bucket listing in `sync`, the versions JSON file in `file`, and in `check` the one
-//! validation every version passes on its way in. No I/O, no SQL.
+//! Model versions, pure: artifact-name templates (format and parse back) here, a bucket
+//! listing's entries in `listing` and the sync plan over them in `sync`, the versions JSON file
+//! in `file`, and in `check` the one validation every version passes on its way in. No I/O, no
+//! SQL.
 //!
 //! Sync matching follows docs/versions.md: for each artifact, first a version of that name that
 //! still needs its artifact (pending, failed, or without URL); then one already synced to it (by
@@ -8,14 +9,16 @@
 
 mod check;
 mod file;
+mod listing;
 mod sync;
 
 pub use check::{
     Invalid, MAX_ARTIFACT_NAME, NewVersion, Status, check_family, check_job_id, check_name,
-    check_text, check_url, printable,
+    check_text, check_url, check_url_base, printable,
 };
 pub use file::{FileVersion, VersionsFile, duplicate_pairs, entry_identity};
-pub use sync::{ListingEntry, SyncAction, VersionView, parse_listing_line, plan_sync};
+pub use listing::{ListingEntry, parse_listing_line};
+pub use sync::{Ambiguity, SyncAction, SyncOptions, SyncPlan, VersionView, plan_sync};
 
 /// Description of versions created by `version sync`.
 pub const SYNCED_DESCRIPTION: &str = "synced from storage";
@@ -191,6 +194,16 @@ pub fn version_number(name: &str) -> Option<i64> {
         return None;
     }
     digits.parse().ok()
+}
+
+/// Whether `text` starts with a URL scheme (`s3://`, `https://`): a URL, not a bare key.
+pub fn has_scheme(text: &str) -> bool {
+    text.split_once("://").is_some_and(|(scheme, _)| {
+        scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    })
 }
 
 /// The last path segment of a key or URL, without a query or fragment.

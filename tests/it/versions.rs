@@ -515,6 +515,17 @@ fn sync_out(sb: &Sandbox, listing: &[u8], extra: &[&str]) -> std::process::Outpu
     out
 }
 
+fn set_url_base(sb: &Sandbox, base: &str) {
+    let toml = sb.work().join("runctl.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    assert!(text.contains("url_base = \"\""), "{text}");
+    std::fs::write(
+        &toml,
+        text.replace("url_base = \"\"", &format!("url_base = \"{base}\"")),
+    )
+    .unwrap();
+}
+
 #[test]
 fn import_refuses_what_version_new_refuses_and_imports_nothing() {
     let sb = Sandbox::new();
@@ -735,6 +746,18 @@ fn hostile_listings_and_files_are_refused_cleanly() {
         "{}",
         stderr(&out)
     );
+    // One name at 50,000 places: linear, and one short warning.
+    let many: String = (0..50_000)
+        .map(|i| format!("p{i}/style_9_vV1.safetensors\n"))
+        .collect();
+    let started = std::time::Instant::now();
+    let out = sync_out(&sb, many.as_bytes(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
+    assert_eq!(
+        stderr(&out),
+        "warning: style_9_vV1.safetensors is listed at 50000 places; sync uses p0/style_9_vV1.safetensors and skips p1/style_9_vV1.safetensors, p2/style_9_vV1.safetensors, p3/style_9_vV1.safetensors, 49996 more\n"
+    );
     // An unknown status filter is a usage error, not an empty list.
     assert_eq!(
         run(&sb, &["version", "list", "--status", "weird"])
@@ -742,4 +765,173 @@ fn hostile_listings_and_files_are_refused_cleanly() {
             .code(),
         Some(2)
     );
+}
+
+#[test]
+fn one_file_under_two_prefixes_keeps_one_url_and_warns() {
+    let sb = Sandbox::new();
+    sb.init();
+    let listing = b"a/style_1_vV1.safetensors\nb/style_1_vV1.safetensors\n";
+    let first = sync_out(&sb, listing, &[]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert!(
+        stdout(&first).contains("created style_1 V1 <- a/style_1_vV1.safetensors"),
+        "{}",
+        stdout(&first)
+    );
+    let warning = "warning: style_1_vV1.safetensors is listed at 2 places; sync uses a/style_1_vV1.safetensors and skips b/style_1_vV1.safetensors\n";
+    assert_eq!(stderr(&first), warning);
+    let after = versions(&sb);
+    // Every later sync changes nothing, in either order, and warns once.
+    for listing in [
+        &listing[..],
+        b"b/style_1_vV1.safetensors\na/style_1_vV1.safetensors\n",
+    ] {
+        let again = sync_out(&sb, listing, &[]);
+        assert_eq!(again.status.code(), Some(0));
+        assert!(
+            stdout(&again).ends_with("nothing to change: 1 already in sync, 1 skipped\n"),
+            "{}",
+            stdout(&again)
+        );
+        assert!(
+            stdout(&again).contains("skipped b/style_1_vV1.safetensors: style_1_vV1.safetensors is also listed at a/style_1_vV1.safetensors, which sync uses"),
+            "{}",
+            stdout(&again)
+        );
+        assert_eq!(
+            stderr(&again).matches("warning:").count(),
+            1,
+            "{}",
+            stderr(&again)
+        );
+        assert_eq!(versions(&sb), after);
+    }
+    let json = sync_out(&sb, listing, &["--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(
+        json["ambiguous"],
+        serde_json::json!([{
+            "file": "style_1_vV1.safetensors",
+            "chosen": "a/style_1_vV1.safetensors",
+            "others": ["b/style_1_vV1.safetensors"]
+        }])
+    );
+}
+
+#[test]
+fn a_bare_key_never_replaces_a_url_that_ends_with_it() {
+    let sb = Sandbox::new();
+    sb.init();
+    // The README tour.
+    ok(&sb, &["version", "new", "style_1", "--job-id", "job-42"]);
+    ok(
+        &sb,
+        &[
+            "version",
+            "complete",
+            "--job-id",
+            "job-42",
+            "--url",
+            "s3://loras/style_1_vV1.safetensors",
+        ],
+    );
+    // An imported https URL.
+    std::fs::write(
+        sb.work().join("v8.json"),
+        r#"{"versions": [{"id": "job-8", "name": "V8", "family": "style_1", "status": "completed",
+            "loraUrl": "https://bucket.s3.amazonaws.com/loras/style_1_vV8.safetensors"}]}"#,
+    )
+    .unwrap();
+    ok(&sb, &["version", "import", "v8.json"]);
+    let before = versions(&sb);
+    // What `aws s3 ls s3://loras/ | awk '{print $4}'` prints.
+    assert_eq!(
+        sync(&sb, "style_1_vV1.safetensors\nstyle_1_vV8.safetensors\n"),
+        "nothing to change: 2 already in sync, 0 skipped\n"
+    );
+    assert_eq!(versions(&sb), before);
+    // A bare key under another prefix does not replace a URL either, without a URL base.
+    let out = sync(&sb, "old/style_1_vV1.safetensors\n");
+    assert!(
+        out.contains("skipped old/style_1_vV1.safetensors: a bare key does not replace the URL s3://loras/style_1_vV1.safetensors of style_1 V1; set versions.url_base to make keys URLs"),
+        "{out}"
+    );
+    assert_eq!(versions(&sb), before);
+
+    // With versions.url_base, bare keys become URLs.
+    set_url_base(&sb, "s3://loras/");
+    ok(&sb, &["version", "new", "style_1", "--name", "V9"]);
+    let out = sync(
+        &sb,
+        "style_1_vV1.safetensors\nstyle_1_vV9.safetensors\nstyle_1_vV10.safetensors\n",
+    );
+    assert!(
+        out.contains("updated style_1 V9 <- s3://loras/style_1_vV9.safetensors (pending by name)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("created style_1 V10 <- s3://loras/style_1_vV10.safetensors"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("updated 1, already in sync 1, created 1, skipped 0\n"),
+        "{out}"
+    );
+    let v1: serde_json::Value =
+        serde_json::from_str(&ok(&sb, &["version", "show", "style_1", "V1", "--json"])).unwrap();
+    assert_eq!(v1["artifact_url"], "s3://loras/style_1_vV1.safetensors");
+    // A url_base that is not a URL is refused at load, with the fix.
+    set_url_base_again(&sb, "s3://loras/", "loras/");
+    let out = sync_out(&sb, b"style_1_vV1.safetensors\n", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("error: versions.url_base 'loras/' is not a URL: it needs a scheme such as s3:// or https://")
+            && stderr(&out).contains("hint: fix versions.url_base in"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+fn set_url_base_again(sb: &Sandbox, from: &str, to: &str) {
+    let toml = sb.work().join("runctl.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        text.replace(
+            &format!("url_base = \"{from}\""),
+            &format!("url_base = \"{to}\""),
+        ),
+    )
+    .unwrap();
+}
+
+#[test]
+fn an_empty_listing_is_refused_unless_allowed() {
+    let sb = Sandbox::new();
+    sb.init();
+    ok(&sb, &["version", "new", "style_1"]);
+    let before = versions(&sb);
+    // `aws s3 ls ... | awk ...` without credentials feeds nothing at all.
+    for empty in [&b""[..], b"\n", b"  \n\n\t\n"] {
+        let out = sync_out(&sb, empty, &[]);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert_eq!(
+            stderr(&out),
+            "error: the listing is empty: there is nothing to sync\n\
+             hint: if a command wrote the listing (`aws s3 ls ...`), check that it succeeded\n\
+             hint: pass --allow-empty when an empty bucket is expected\n"
+        );
+        assert_eq!(stdout(&out), "");
+    }
+    let out = sync_out(&sb, b"", &["--allow-empty"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "nothing to change: 0 already in sync, 0 skipped\n"
+    );
+    assert_eq!(versions(&sb), before);
+    // A listing of unusable lines is not empty: it is reported.
+    let out = sync_out(&sb, b"README.md\n", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
