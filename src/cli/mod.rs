@@ -22,6 +22,7 @@ mod resume_summary;
 mod run_view;
 mod runs_cmd;
 mod version;
+mod version_export;
 mod version_file;
 mod version_listing;
 mod version_sync;

@@ -1,13 +1,13 @@
 //! `runctl version ...`: the model-version registry. This file holds the subcommand tree and
 //! the record commands (new, start, complete, fail); list and show are in `version_view.rs`,
-//! sync in `version_sync.rs` (its listing input in `version_listing.rs`), import and export in
-//! `version_file.rs`.
+//! sync in `version_sync.rs` (its listing input in `version_listing.rs`), import in
+//! `version_file.rs`, export in `version_export.rs`.
 
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::{Ctx, version_file, version_sync, version_view};
+use super::{Ctx, version_export, version_file, version_sync, version_view};
 use crate::error::{CliError, Result};
 use crate::project::Project;
 use crate::store::{Access, AddConflict, NewVersion, Store};
@@ -36,7 +36,7 @@ enum VersionCommand {
     Show(version_view::ShowArgs),
     Sync(version_sync::SyncArgs),
     Import(version_file::ImportArgs),
-    Export(version_file::ExportArgs),
+    Export(version_export::ExportArgs),
 }
 
 /// Add a version to a family (pending); without --name it takes the next V<n>
@@ -159,7 +159,7 @@ pub fn run(ctx: &Ctx, args: VersionArgs) -> Result<()> {
         VersionCommand::Show(a) => version_view::show(ctx, a),
         VersionCommand::Sync(a) => version_sync::sync(ctx, a),
         VersionCommand::Import(a) => version_file::import(ctx, a),
-        VersionCommand::Export(a) => version_file::export(ctx, a),
+        VersionCommand::Export(a) => version_export::export(ctx, a),
     }
 }
 

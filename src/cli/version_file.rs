@@ -1,14 +1,12 @@
-//! `runctl version import` and `runctl version export`: the versions JSON file (the seed's
-//! `training_versions.json`) into the registry, every entry checked first (none imported when
-//! one is refused), its duplicate pairs merged (asked per pair on a terminal), and the
-//! registry back out in the same shape.
+//! `runctl version import`: the versions JSON file (the seed's `training_versions.json`) into
+//! the registry, every entry checked first (none imported when one is refused), its duplicate
+//! pairs merged (asked per pair on a terminal). `version export` writes the file back.
 
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 
 use super::version::{invalid, open};
-use super::version_view::VersionOutput;
 use super::{Ctx, output, prompt};
 use crate::error::{CliError, Result};
 use crate::store::{AddConflict, NewVersion, Store};
@@ -38,20 +36,6 @@ pub struct ImportArgs {
     dry_run: bool,
 }
 
-/// Write the versions as a versions JSON file ({"versions": [...]})
-#[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  runctl version export --family style_1 -o training_versions.json"
-)]
-pub struct ExportArgs {
-    /// Only this family
-    #[arg(long, value_name = "F")]
-    family: Option<String>,
-    /// Write to FILE instead of stdout
-    #[arg(short, long, value_name = "FILE")]
-    output: Option<PathBuf>,
-}
-
 /// One entry of a versions file as a new version.
 fn as_new(
     template: &versions::Template,
@@ -74,6 +58,10 @@ fn as_new(
         artifact_url: e.lora_url.clone(),
         parameters: e.parameters.as_ref().map(|p| p.to_string()),
         description: e.description.clone(),
+        error: e.error.clone(),
+        etag: e.etag.clone(),
+        size: e.size,
+        last_modified: e.last_modified.clone(),
         created_at: e.timestamp.clone(),
         last_synced: e.last_synced.clone(),
     })
@@ -270,6 +258,10 @@ fn merge_duplicates(
             let new = slot.insert(new);
             new.artifact_url = s.lora_url.clone();
             new.status = Status::Completed.as_str().into();
+            // The synced entry saw the artifact: its etag and size come with its URL.
+            new.etag = s.etag.clone().or(new.etag.take());
+            new.size = s.size.or(new.size);
+            new.last_modified = s.last_modified.clone().or(new.last_modified.take());
             new.last_synced = s
                 .last_synced
                 .clone()
@@ -357,45 +349,4 @@ fn add_all(
         }
     }
     Ok((imported, skipped))
-}
-
-pub fn export(ctx: &Ctx, args: ExportArgs) -> Result<()> {
-    let (template, store) = open(ctx, false)?;
-    let rows = store.list_versions(args.family.as_deref(), None)?;
-    let file = VersionsFile {
-        versions: rows
-            .iter()
-            .map(|r| {
-                let v = VersionOutput::new(r, &template);
-                FileVersion {
-                    id: v.job_id,
-                    name: Some(v.name),
-                    family: Some(v.family),
-                    status: Some(v.status),
-                    lora_url: v.artifact_url,
-                    timestamp: Some(v.created_at),
-                    parameters: v.parameters,
-                    description: v.description,
-                    last_synced: v.last_synced,
-                }
-            })
-            .collect(),
-    };
-    let mut text = serde_json::to_string_pretty(&file)?;
-    text.push('\n');
-    match &args.output {
-        None => output::print(&text),
-        Some(path) => {
-            let path = ctx.cwd.join(path);
-            let tmp = path.with_extension("json.tmp");
-            std::fs::write(&tmp, &text).map_err(|e| CliError::io("write", &tmp, e))?;
-            std::fs::rename(&tmp, &path).map_err(|e| CliError::io("write", &path, e))?;
-            ctx.note(format!(
-                "wrote {} versions to {}",
-                file.versions.len(),
-                path.display()
-            ));
-            Ok(())
-        }
-    }
 }

@@ -232,8 +232,9 @@ fn insert_version(
     let now = now_text();
     tx.execute(
         "INSERT INTO versions (family, name, number, job_id, status, artifact_url, \
-             parameters, description, created_at, updated_at, last_synced) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+             parameters, description, error, etag, size, last_modified, created_at, updated_at, \
+             last_synced) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         params![
             new.family,
             name,
@@ -243,6 +244,10 @@ fn insert_version(
             new.artifact_url,
             new.parameters,
             new.description,
+            new.error,
+            new.etag,
+            new.size,
+            new.last_modified,
             new.created_at.clone().unwrap_or_else(|| now.clone()),
             now,
             new.last_synced
@@ -337,9 +342,9 @@ fn apply_actions(
              updated_at = ?7, error = NULL WHERE family = ?1 AND name = ?2",
     )?;
     let mut insert = tx.prepare(
-        "INSERT INTO versions (family, name, number, status, artifact_url, \
+        "INSERT INTO versions (family, name, number, job_id, status, artifact_url, \
              description, etag, size, last_modified, created_at, updated_at, last_synced) \
-             VALUES (?1, ?2, ?3, 'completed', ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9)",
+             VALUES (?1, ?2, ?3, ?4, 'completed', ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?10)",
     )?;
     let fields = |e: &ListingEntry| (e.etag.clone(), e.size, e.last_modified.clone());
     for action in actions {
@@ -358,6 +363,7 @@ fn apply_actions(
             SyncAction::Create {
                 family,
                 name,
+                job_id,
                 url,
                 entry,
             } => {
@@ -366,6 +372,7 @@ fn apply_actions(
                     family,
                     name,
                     number_of(name),
+                    job_id,
                     url,
                     SYNCED_DESCRIPTION,
                     etag,

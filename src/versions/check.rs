@@ -67,6 +67,10 @@ pub struct NewVersion {
     pub artifact_url: Option<String>,
     pub parameters: Option<String>,
     pub description: Option<String>,
+    pub error: Option<String>,
+    pub etag: Option<String>,
+    pub size: Option<i64>,
+    pub last_modified: Option<String>,
     pub created_at: Option<String>,
     pub last_synced: Option<String>,
 }
@@ -113,8 +117,15 @@ impl NewVersion {
                 return Err(invalid("parameters", p, "must be a JSON object"));
             }
         }
-        if let Some(text) = &self.description {
-            check_text("description", text)?;
+        for (field, text) in [("description", &self.description), ("error", &self.error)] {
+            if let Some(text) = text {
+                check_text(field, text)?;
+            }
+        }
+        for (field, text) in [("etag", &self.etag), ("last_modified", &self.last_modified)] {
+            if let Some(text) = text {
+                check_short(field, text)?;
+            }
         }
         for (field, text) in [
             ("timestamp", &self.created_at),
@@ -123,6 +134,9 @@ impl NewVersion {
             if let Some(text) = text {
                 check_timestamp(field, text)?;
             }
+        }
+        if let Some(size) = self.size {
+            check_size(size)?;
         }
         Ok(())
     }
@@ -390,6 +404,8 @@ mod tests {
         ok.parameters = Some(r#"{"steps":3000}"#.into());
         ok.description = Some("more steps,\nhigher learning rate".into());
         ok.created_at = Some("2025-10-13T19:36:17.724Z".into());
+        ok.etag = Some(String::new());
+        ok.size = Some(0);
         assert_eq!(ok.check(&t), Ok(()));
         // The seed's older entries name a version by its file name.
         assert_eq!(
@@ -399,8 +415,11 @@ mod tests {
         let mut bad = ok.clone();
         bad.parameters = Some("[1]".into());
         assert!(bad.check(&t).is_err());
-        let mut bad = ok;
+        let mut bad = ok.clone();
         bad.created_at = Some("yesterday".into());
+        assert!(bad.check(&t).is_err());
+        let mut bad = ok;
+        bad.size = Some(-1);
         assert!(bad.check(&t).is_err());
     }
 

@@ -39,6 +39,9 @@ pub enum SyncAction {
     Create {
         family: String,
         name: String,
+        /// Its id: the artifact file name without the template's extension (`style_1_vV8`),
+        /// as the seed's versions file gives entries made by a bucket sync.
+        job_id: Option<String>,
         url: String,
         entry: ListingEntry,
     },
@@ -235,10 +238,10 @@ fn plan_entry(
         .to_string();
     let matched = known.matching(&key, &c.file, &stem);
     let Some((k, rule)) = matched else {
-        return create(known, c, key);
+        return create(known, c, key, stem);
     };
     let Some(v) = known.by_key.get_mut(&k) else {
-        return create(known, c, key);
+        return create(known, c, key, stem);
     };
     let file = c.file.clone();
     let action = update(v, c, k.clone(), rule, options);
@@ -249,12 +252,17 @@ fn plan_entry(
 }
 
 /// A new completed version for a file no version matched.
-fn create(known: &mut Known, c: Candidate, key: Key) -> SyncAction {
+fn create(known: &mut Known, c: Candidate, key: Key, stem: String) -> SyncAction {
     known.by_file.insert(c.file, key.clone());
+    // The stem is free as a job id: a version holding it would have matched by id.
+    let job_id = (!known.by_job.contains_key(&stem)).then_some(stem);
+    if let Some(job) = &job_id {
+        known.by_job.insert(job.clone(), key.clone());
+    }
     let created = VersionView {
         family: key.0.clone(),
         name: key.1.clone(),
-        job_id: None,
+        job_id: job_id.clone(),
         status: Status::Completed.as_str().into(),
         artifact_url: Some(c.location.clone()),
         etag: c.entry.etag.clone(),
@@ -264,6 +272,7 @@ fn create(known: &mut Known, c: Candidate, key: Key) -> SyncAction {
     SyncAction::Create {
         family: key.0,
         name: key.1,
+        job_id,
         url: c.location,
         entry: c.entry,
     }
@@ -483,6 +492,10 @@ mod tests {
             rules(&plan),
             vec!["create V5 s3://loras/style_1_vV5.safetensors"]
         );
+        assert!(matches!(
+            &plan.actions[0],
+            SyncAction::Create { job_id: Some(j), .. } if j == "style_1_vV5"
+        ));
     }
 
     #[test]

@@ -541,6 +541,7 @@ fn import_refuses_what_version_new_refuses_and_imports_nothing() {
             {"id": "j2", "name": "V1", "family": "../f", "status": "pending"},
             {"id": "j3", "name": "x/../../y", "family": "f", "status": "pending"},
             {"id": "j4", "name": "V1", "family": "st\u001b[31myle", "status": "pending"},
+            {"id": "j5", "name": "V1", "family": "f", "size": -1},
             {"id": "j6", "name": "V2", "family": "f", "timestamp": "yesterday"}
         ]}"#,
     )
@@ -555,7 +556,7 @@ fn import_refuses_what_version_new_refuses_and_imports_nothing() {
         assert!(
             err.starts_with("error: ")
                 && err.contains(
-                    "bad.json: 5 of its entries cannot be imported, so nothing was imported"
+                    "bad.json: 6 of its entries cannot be imported, so nothing was imported"
                 ),
             "{err}"
         );
@@ -564,7 +565,8 @@ fn import_refuses_what_version_new_refuses_and_imports_nothing() {
             "caused by: entry 3 (id j2): family '../f' cannot contain '/'",
             "caused by: entry 4 (id j3): name 'x/../../y' cannot contain '/'",
             "caused by: entry 5 (id j4): family 'st\\u{1b}[31myle' contains the control character U+001B",
-            "caused by: entry 6 (id j6): timestamp 'yesterday' is not an RFC 3339 time",
+            "caused by: entry 6 (id j5): size '-1' cannot be negative",
+            "caused by: entry 7 (id j6): timestamp 'yesterday' is not an RFC 3339 time",
         ] {
             assert!(err.contains(line), "{line}\n{err}");
         }
@@ -934,4 +936,54 @@ fn an_empty_listing_is_refused_unless_allowed() {
     // A listing of unusable lines is not empty: it is reported.
     let out = sync_out(&sb, b"README.md\n", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn export_then_import_keeps_etag_size_and_the_ids_of_synced_entries() {
+    let sb = Sandbox::new();
+    sb.init();
+    ok(&sb, &["version", "new", "style_1", "--job-id", "job-1"]);
+    let listing = "{\"key\":\"loras/style_1_vV1.safetensors\",\"url\":\"s3://b/loras/style_1_vV1.safetensors\",\"etag\":\"\\\"e1\\\"\",\"size\":11,\"last_modified\":\"2026-11-20T10:00:00Z\"}\n\
+{\"key\":\"loras/style_1_vV2.safetensors\",\"url\":\"s3://b/loras/style_1_vV2.safetensors\",\"etag\":\"\\\"e2\\\"\",\"size\":22}\n";
+    sync(&sb, listing);
+    ok(&sb, &["version", "new", "style_1", "--job-id", "job-3"]);
+    ok(
+        &sb,
+        &["version", "fail", "--job-id", "job-3", "--error", "OOM"],
+    );
+    let exported = ok(&sb, &["version", "export"]);
+    let file: serde_json::Value = serde_json::from_str(&exported).unwrap();
+    let entries = file["versions"].as_array().unwrap();
+    // Every entry has an id, as in the seed's file: a synced one the artifact's stem.
+    let ids: Vec<&str> = entries.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, vec!["job-1", "style_1_vV2", "job-3"]);
+    assert_eq!(entries[1]["description"], "synced from storage");
+    assert_eq!(
+        (entries[0]["etag"].as_str(), entries[0]["size"].as_i64()),
+        (Some("\"e1\""), Some(11))
+    );
+    assert_eq!(entries[0]["lastModified"], "2026-11-20T10:00:00Z");
+    assert_eq!(entries[2]["error"], "OOM");
+
+    let sb2 = Sandbox::new();
+    sb2.init();
+    std::fs::write(sb2.work().join("v.json"), &exported).unwrap();
+    ok(&sb2, &["version", "import", "v.json"]);
+    assert_eq!(
+        ok(&sb2, &["version", "export"]),
+        exported,
+        "a round trip changes nothing"
+    );
+    // And the next sync has nothing to do.
+    assert_eq!(
+        sync(&sb2, listing),
+        "nothing to change: 2 already in sync, 0 skipped\n"
+    );
+    // The id of a synced entry is its job id: the webhook and `show --job-id` find it.
+    let v2: serde_json::Value = serde_json::from_str(&ok(
+        &sb2,
+        &["version", "show", "--job-id", "style_1_vV2", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(v2["name"], "V2");
 }
