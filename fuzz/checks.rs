@@ -219,10 +219,23 @@ pub fn listing(data: &[u8]) {
         etag: None,
         size: None,
     }];
-    let plan = versions::plan_sync(&template, existing, entries, None);
+    let plan = versions::plan_sync(
+        &template,
+        existing,
+        entries,
+        versions::SyncOptions::default(),
+    );
     let mut created = std::collections::HashSet::new();
-    for action in plan {
+    for action in plan.actions {
         if let versions::SyncAction::Create { family, name, .. } = action {
+            // What a sync creates passes the same check as what `version new` adds.
+            let new = versions::NewVersion {
+                family: family.clone(),
+                name: Some(name.clone()),
+                status: "completed".into(),
+                ..versions::NewVersion::default()
+            };
+            assert_eq!(new.check(&template), Ok(()), "{family:?} {name:?}");
             assert!(created.insert((family, name)), "created twice");
         }
     }

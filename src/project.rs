@@ -179,12 +179,15 @@ impl Default for HashingSettings {
 #[serde(default)]
 pub struct VersionSettings {
     pub artifact_template: String,
+    /// What `version sync` appends a bare key to, to make it a URL; empty: keys stay keys.
+    pub url_base: String,
 }
 
 impl Default for VersionSettings {
     fn default() -> Self {
         VersionSettings {
             artifact_template: "{family}_v{version}.safetensors".into(),
+            url_base: String::new(),
         }
     }
 }
@@ -223,6 +226,9 @@ link_mode = "auto"
 [versions]
 # Artifact file name of a model version; must contain {family} and {version}.
 artifact_template = "{family}_v{version}.safetensors"
+# What `version sync` puts before a bare key (`style_1_vV8.safetensors`, as `aws s3 ls`
+# prints it) to make it a URL, e.g. "s3://loras/". Empty: a bare key stays a key.
+url_base = ""
 "#;
 
 /// Settings parsed from text, with the dotted paths of keys runctl does not know.

@@ -1,16 +1,17 @@
 //! `runctl version ...`: the model-version registry. This file holds the subcommand tree and
 //! the record commands (new, start, complete, fail); list and show are in `version_view.rs`,
-//! sync in `version_sync.rs`, import and export in `version_file.rs`.
+//! sync in `version_sync.rs` (its listing input in `version_listing.rs`), import in
+//! `version_file.rs`, export in `version_export.rs`.
 
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::{Ctx, version_file, version_sync, version_view};
+use super::{Ctx, version_export, version_file, version_sync, version_view};
 use crate::error::{CliError, Result};
 use crate::project::Project;
 use crate::store::{Access, AddConflict, NewVersion, Store};
-use crate::versions::{self, Template};
+use crate::versions::{self, Status, Template};
 
 /// Record trained model versions and keep them in step with their artifacts
 #[derive(Debug, Args)]
@@ -35,7 +36,7 @@ enum VersionCommand {
     Show(version_view::ShowArgs),
     Sync(version_sync::SyncArgs),
     Import(version_file::ImportArgs),
-    Export(version_file::ExportArgs),
+    Export(version_export::ExportArgs),
 }
 
 /// Add a version to a family (pending); without --name it takes the next V<n>
@@ -114,8 +115,20 @@ pub fn template(project: &Project) -> Result<Template> {
     })
 }
 
+/// The project's `versions.url_base`, `None` when empty; refused when it is not a URL.
+pub fn url_base(project: &Project) -> Result<Option<String>> {
+    versions::check_url_base(&project.settings.versions.url_base)
+        .map(|base| base.map(str::to_string))
+        .map_err(|e| {
+            CliError::general(e.to_string()).hint(format!(
+                "fix versions.url_base in {}, e.g. url_base = \"s3://loras/\"",
+                project.settings_path().display()
+            ))
+        })
+}
+
 /// The project, its template and its store, for every version command.
-pub fn open(ctx: &Ctx, write: bool) -> Result<(Template, Store)> {
+pub fn open_project(ctx: &Ctx, write: bool) -> Result<(Project, Template, Store)> {
     let project = if write {
         ctx.project_for_write()?
     } else {
@@ -123,20 +136,30 @@ pub fn open(ctx: &Ctx, write: bool) -> Result<(Template, Store)> {
     };
     let template = template(&project)?;
     let store = ctx.open_store(&project, if write { Access::Write } else { Access::Read })?;
-    Ok((template, store))
+    Ok((project, template, store))
+}
+
+/// The template and the store, for the version commands that need no other setting.
+pub fn open(ctx: &Ctx, write: bool) -> Result<(Template, Store)> {
+    open_project(ctx, write).map(|(_, template, store)| (template, store))
+}
+
+/// A value refused by the checks every version passes (`versions::NewVersion::check`).
+pub fn invalid(e: versions::Invalid) -> CliError {
+    CliError::usage(e.to_string()).hint("docs/versions.md lists what names and fields may hold")
 }
 
 pub fn run(ctx: &Ctx, args: VersionArgs) -> Result<()> {
     match args.command {
         VersionCommand::New(a) => new(ctx, a),
-        VersionCommand::Start(a) => by_job(ctx, &a, "running", None, None),
-        VersionCommand::Complete(a) => by_job(ctx, &a.job, "completed", Some(&a.url), None),
-        VersionCommand::Fail(a) => by_job(ctx, &a.job, "failed", None, a.error.as_deref()),
+        VersionCommand::Start(a) => by_job(ctx, &a, Status::Running, None, None),
+        VersionCommand::Complete(a) => by_job(ctx, &a.job, Status::Completed, Some(&a.url), None),
+        VersionCommand::Fail(a) => by_job(ctx, &a.job, Status::Failed, None, a.error.as_deref()),
         VersionCommand::List(a) => version_view::list(ctx, a),
         VersionCommand::Show(a) => version_view::show(ctx, a),
         VersionCommand::Sync(a) => version_sync::sync(ctx, a),
         VersionCommand::Import(a) => version_file::import(ctx, a),
-        VersionCommand::Export(a) => version_file::export(ctx, a),
+        VersionCommand::Export(a) => version_export::export(ctx, a),
     }
 }
 
@@ -173,28 +196,22 @@ fn parameters(ctx: &Ctx, args: &NewArgs) -> Result<Option<String>> {
 
 fn new(ctx: &Ctx, args: NewArgs) -> Result<()> {
     let (template, mut store) = open(ctx, true)?;
-    template
-        .allows_family(&args.family)
-        .map_err(CliError::usage)?;
-    if let Some(name) = &args.name {
-        template.allows_version(name).map_err(CliError::usage)?;
-    }
     let new = NewVersion {
         family: args.family.clone(),
         name: args.name.clone(),
         job_id: args.job_id.clone(),
-        status: "pending".into(),
+        status: Status::Pending.as_str().into(),
         parameters: parameters(ctx, &args)?,
         description: args.description.clone(),
         ..NewVersion::default()
     };
+    new.check(&template).map_err(invalid)?;
     let row = match store.add_version(&new, versions::version_number)? {
         Ok(row) => row,
-        Err(AddConflict::NameTaken) => {
+        Err(AddConflict::NameTaken { name }) => {
             return Err(CliError::conflict(format!(
-                "family {} already has a version {}",
-                args.family,
-                args.name.unwrap_or_default()
+                "family {} already has a version {name}",
+                args.family
             ))
             .hint("leave out --name for the next free V<n>"));
         }
@@ -204,6 +221,13 @@ fn new(ctx: &Ctx, args: NewArgs) -> Result<()> {
                 args.job_id.unwrap_or_default()
             )));
         }
+        Err(AddConflict::NoNextNumber { largest }) => {
+            return Err(CliError::conflict(format!(
+                "family {} has reached V{largest}: there is no next V<n>",
+                args.family
+            ))
+            .hint("name the version with --name"));
+        }
     };
     version_view::print_version(ctx, &row, &template, args.json, true)
 }
@@ -211,16 +235,25 @@ fn new(ctx: &Ctx, args: NewArgs) -> Result<()> {
 fn by_job(
     ctx: &Ctx,
     args: &JobArgs,
-    status: &str,
+    status: Status,
     url: Option<&str>,
     error: Option<&str>,
 ) -> Result<()> {
     let (template, store) = open(ctx, true)?;
+    if let Some(url) = url {
+        versions::check_url(url).map_err(invalid)?;
+    }
+    if let Some(error) = error {
+        versions::check_text("error", error).map_err(invalid)?;
+    }
     let row = store
-        .update_version_by_job(&args.job_id, status, url, error)?
+        .update_version_by_job(&args.job_id, status.as_str(), url, error)?
         .ok_or_else(|| {
-            CliError::not_found(format!("no version has job id '{}'", args.job_id))
-                .hint("'runctl version list' shows the versions and their job ids")
+            CliError::not_found(format!(
+                "no version has job id '{}'",
+                versions::printable(&args.job_id)
+            ))
+            .hint("'runctl version list' shows the versions and their job ids")
         })?;
     version_view::print_version(ctx, &row, &template, args.json, true)
 }

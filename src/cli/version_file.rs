@@ -1,17 +1,16 @@
-//! `runctl version import` and `runctl version export`: the versions JSON file (the seed's
-//! `training_versions.json`) into the registry, its duplicate pairs merged (asked per pair on a
-//! terminal), and the registry back out in the same shape.
+//! `runctl version import`: the versions JSON file (the seed's `training_versions.json`) into
+//! the registry, every entry checked first (none imported when one is refused), its duplicate
+//! pairs merged (asked per pair on a terminal). `version export` writes the file back.
 
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::version::open;
-use super::version_view::VersionOutput;
+use super::version::{invalid, open};
 use super::{Ctx, output, prompt};
 use crate::error::{CliError, Result};
 use crate::store::{AddConflict, NewVersion, Store};
-use crate::versions::{self, FileVersion, VersionsFile};
+use crate::versions::{self, FileVersion, Status, VersionsFile};
 
 /// Read a versions JSON file ({"versions": [...]}), merging its duplicate pairs
 ///
@@ -37,20 +36,6 @@ pub struct ImportArgs {
     dry_run: bool,
 }
 
-/// Write the versions as a versions JSON file ({"versions": [...]})
-#[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  runctl version export --family style_1 -o training_versions.json"
-)]
-pub struct ExportArgs {
-    /// Only this family
-    #[arg(long, value_name = "F")]
-    family: Option<String>,
-    /// Write to FILE instead of stdout
-    #[arg(short, long, value_name = "FILE")]
-    output: Option<PathBuf>,
-}
-
 /// One entry of a versions file as a new version.
 fn as_new(
     template: &versions::Template,
@@ -60,9 +45,9 @@ fn as_new(
     let (family, name) = versions::entry_identity(template, e, family)?;
     let status = e.status.clone().unwrap_or_else(|| {
         if e.lora_url.is_some() {
-            "completed".into()
+            Status::Completed.as_str().into()
         } else {
-            "pending".into()
+            Status::Pending.as_str().into()
         }
     });
     Some(NewVersion {
@@ -73,21 +58,86 @@ fn as_new(
         artifact_url: e.lora_url.clone(),
         parameters: e.parameters.as_ref().map(|p| p.to_string()),
         description: e.description.clone(),
+        error: e.error.clone(),
+        etag: e.etag.clone(),
+        size: e.size,
+        last_modified: e.last_modified.clone(),
         created_at: e.timestamp.clone(),
         last_synced: e.last_synced.clone(),
     })
 }
 
+/// At most this many refused entries are named in the error; the count says the rest.
+const SHOWN_INVALID: usize = 20;
+
+/// Every entry to be imported against `NewVersion::check`: all refused entries are named, and
+/// nothing is imported when any is, so a file is never half imported.
+fn check_all<'a>(
+    template: &versions::Template,
+    path: &Path,
+    news: impl Iterator<Item = (usize, &'a NewVersion)>,
+) -> Result<()> {
+    let refused: Vec<String> = news
+        .filter_map(|(i, new)| {
+            new.check(template).err().map(|e| {
+                let id = new
+                    .job_id
+                    .as_deref()
+                    .map(|j| format!(" (id {})", versions::printable(j)))
+                    .unwrap_or_default();
+                format!("entry {}{id}: {e}", i + 1)
+            })
+        })
+        .collect();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let mut err = CliError::general(format!(
+        "{}: {} of its entries cannot be imported, so nothing was imported",
+        path.display(),
+        refused.len()
+    ));
+    for line in refused.iter().take(SHOWN_INVALID) {
+        err = err.cause(line);
+    }
+    if refused.len() > SHOWN_INVALID {
+        err = err.cause(format!("... and {} more", refused.len() - SHOWN_INVALID));
+    }
+    Err(err.hint(
+        "fix those entries and import again; docs/versions.md lists what each field may hold",
+    ))
+}
+
 pub fn import(ctx: &Ctx, args: ImportArgs) -> Result<()> {
     let (template, mut store) = open(ctx, true)?;
-    let file = read_versions_file(&ctx.cwd.join(&args.file))?;
+    if let Some(family) = &args.family {
+        versions::check_family(&template, family).map_err(invalid)?;
+    }
+    let path = ctx.cwd.join(&args.file);
+    let file = read_versions_file(&path)?;
     let mut report = String::new();
-    let (news, merged_away) = merge_duplicates(&template, &file, &args, &mut report)?;
+    // Checked before the first question, so nobody answers prompts for a file that is then
+    // refused; checked again after, for the entries the answers changed.
+    let first: Vec<Option<NewVersion>> = file
+        .versions
+        .iter()
+        .map(|e| as_new(&template, e, args.family.as_deref()))
+        .collect();
+    check_all(
+        &template,
+        &path,
+        first
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| n.as_ref().map(|n| (i, n))),
+    )?;
+    let (news, merged_away) = merge_duplicates(&template, &file, &args, first, &mut report)?;
     let (to_add, no_family) = additions(&file, news, &merged_away, &mut report);
+    check_all(&template, &path, to_add.iter().map(|a| (a.index, &a.new)))?;
     let (imported, conflicts) = if args.dry_run {
-        for (_, new) in &to_add {
-            let name = new.name.as_deref().unwrap_or("");
-            report.push_str(&format!("would import {} {name}\n", new.family));
+        for a in &to_add {
+            let name = a.new.name.as_deref().unwrap_or("");
+            report.push_str(&format!("would import {} {name}\n", a.new.family));
         }
         (to_add.len(), 0)
     } else {
@@ -105,14 +155,40 @@ pub fn import(ctx: &Ctx, args: ImportArgs) -> Result<()> {
     output::print(&report)
 }
 
+/// The largest versions file read. The seed's file holds a few hundred entries, a few hundred
+/// bytes each; a bound keeps `version import /dev/zero` from filling memory. A pipe is fine
+/// (`version import <(curl ...)`), so the bound is on what is read, not on the file's type.
+const MAX_FILE_BYTES: u64 = 128 * 1024 * 1024;
+
 fn read_versions_file(path: &Path) -> Result<VersionsFile> {
-    let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => {
             CliError::not_found(format!("{} does not exist", path.display()))
         }
-        _ => CliError::io("read", path, e),
+        _ => CliError::io("open", path, e),
     })?;
-    serde_json::from_str(&text).map_err(|e| {
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| CliError::io("read", path, e))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(CliError::general(format!(
+            "{} is larger than {} MiB, too large for a versions file",
+            path.display(),
+            MAX_FILE_BYTES / 1024 / 1024
+        )));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        CliError::general(format!(
+            "{}: not a versions file: not valid UTF-8 (at byte {})",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        ))
+    })?;
+    // A file saved by a Windows editor starts with a byte-order mark.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    serde_json::from_str(text).map_err(|e| {
         CliError::general(format!("{}:{}:{}: not a versions file: {e}", path.display(), e.line(), e.column()))
             .hint("expected {\"versions\": [{\"id\": ..., \"name\": ..., \"status\": ..., \"loraUrl\": ...}]}")
     })
@@ -125,25 +201,23 @@ fn merge_duplicates(
     template: &versions::Template,
     file: &VersionsFile,
     args: &ImportArgs,
+    mut news: Vec<Option<NewVersion>>,
     report: &mut String,
 ) -> Result<(Vec<Option<NewVersion>>, Vec<bool>)> {
     let family = args.family.as_deref();
     let mut merged_away = vec![false; file.versions.len()];
-    let mut news: Vec<Option<NewVersion>> = file
-        .versions
-        .iter()
-        .map(|e| as_new(template, e, family))
-        .collect();
     for (waiting, synced) in versions::duplicate_pairs(template, &file.versions, family) {
         let (w, s) = (&file.versions[waiting], &file.versions[synced]);
+        let shown =
+            |v: &Option<String>| versions::printable(v.as_deref().unwrap_or("-")).into_owned();
         let describe = format!(
             "entry {} ({}, {}) and entry {} ({}, {}) are the same version",
-            w.id.as_deref().unwrap_or("-"),
-            w.name.as_deref().unwrap_or("-"),
-            w.status.as_deref().unwrap_or("-"),
-            s.id.as_deref().unwrap_or("-"),
-            s.name.as_deref().unwrap_or("-"),
-            s.lora_url.as_deref().unwrap_or("-"),
+            shown(&w.id),
+            shown(&w.name),
+            shown(&w.status),
+            shown(&s.id),
+            shown(&s.name),
+            shown(&s.lora_url),
         );
         let merge = if args.dry_run || args.yes {
             true
@@ -183,7 +257,11 @@ fn merge_duplicates(
             };
             let new = slot.insert(new);
             new.artifact_url = s.lora_url.clone();
-            new.status = "completed".into();
+            new.status = Status::Completed.as_str().into();
+            // The synced entry saw the artifact: its etag and size come with its URL.
+            new.etag = s.etag.clone().or(new.etag.take());
+            new.size = s.size.or(new.size);
+            new.last_modified = s.last_modified.clone().or(new.last_modified.take());
             new.last_synced = s
                 .last_synced
                 .clone()
@@ -194,27 +272,35 @@ fn merge_duplicates(
     Ok((news, merged_away))
 }
 
-/// The versions to add, each with a label for the report (its id, name or position); and how
-/// many entries were skipped for want of a family or a name.
+/// An entry of the file that will be added: its position, a label for the report (its id,
+/// name or position) and the version.
+struct Addition {
+    index: usize,
+    label: String,
+    new: NewVersion,
+}
+
+/// The versions to add; and how many entries were skipped for want of a family or a name.
 fn additions(
     file: &VersionsFile,
     news: Vec<Option<NewVersion>>,
     merged_away: &[bool],
     report: &mut String,
-) -> (Vec<(String, NewVersion)>, usize) {
+) -> (Vec<Addition>, usize) {
     let mut skipped = 0;
     let mut to_add = Vec::new();
-    for (i, (entry, new)) in file.versions.iter().zip(news).enumerate() {
-        if merged_away.get(i).copied().unwrap_or(false) {
+    for (index, (entry, new)) in file.versions.iter().zip(news).enumerate() {
+        if merged_away.get(index).copied().unwrap_or(false) {
             continue;
         }
         let label = entry
             .id
-            .clone()
-            .or_else(|| entry.name.clone())
-            .unwrap_or_else(|| format!("#{}", i + 1));
+            .as_deref()
+            .or(entry.name.as_deref())
+            .map(|l| versions::printable(l).into_owned())
+            .unwrap_or_else(|| format!("#{}", index + 1));
         match new {
-            Some(new) => to_add.push((label, new)),
+            Some(new) => to_add.push(Addition { index, label, new }),
             None => {
                 skipped += 1;
                 report.push_str(&format!(
@@ -230,13 +316,13 @@ fn additions(
 /// skipped because their name or job id is taken.
 fn add_all(
     store: &mut Store,
-    to_add: Vec<(String, NewVersion)>,
+    to_add: Vec<Addition>,
     report: &mut String,
 ) -> Result<(usize, usize)> {
-    let news: Vec<NewVersion> = to_add.iter().map(|(_, n)| n.clone()).collect();
+    let news: Vec<NewVersion> = to_add.iter().map(|a| a.new.clone()).collect();
     let results = store.add_versions(&news, versions::version_number)?;
     let (mut imported, mut skipped) = (0, 0);
-    for ((label, new), result) in to_add.into_iter().zip(results) {
+    for (Addition { label, new, .. }, result) in to_add.into_iter().zip(results) {
         match result {
             Ok(row) => {
                 imported += 1;
@@ -245,12 +331,11 @@ fn add_all(
                     row.family, row.name, row.status
                 ));
             }
-            Err(AddConflict::NameTaken) => {
+            Err(AddConflict::NameTaken { name }) => {
                 skipped += 1;
                 report.push_str(&format!(
-                    "skipped {label}: {} {} is already in the registry\n",
-                    new.family,
-                    new.name.unwrap_or_default()
+                    "skipped {label}: {} {name} is already in the registry\n",
+                    new.family
                 ));
             }
             Err(AddConflict::JobTaken { family, name }) => {
@@ -259,48 +344,9 @@ fn add_all(
                     "skipped {label}: its job id already belongs to {family} {name}\n"
                 ));
             }
+            // Every imported entry has a name: none asks for the next number.
+            Err(AddConflict::NoNextNumber { .. }) => skipped += 1,
         }
     }
     Ok((imported, skipped))
-}
-
-pub fn export(ctx: &Ctx, args: ExportArgs) -> Result<()> {
-    let (template, store) = open(ctx, false)?;
-    let rows = store.list_versions(args.family.as_deref(), None)?;
-    let file = VersionsFile {
-        versions: rows
-            .iter()
-            .map(|r| {
-                let v = VersionOutput::new(r, &template);
-                FileVersion {
-                    id: v.job_id,
-                    name: Some(v.name),
-                    family: Some(v.family),
-                    status: Some(v.status),
-                    lora_url: v.artifact_url,
-                    timestamp: Some(v.created_at),
-                    parameters: v.parameters,
-                    description: v.description,
-                    last_synced: v.last_synced,
-                }
-            })
-            .collect(),
-    };
-    let mut text = serde_json::to_string_pretty(&file)?;
-    text.push('\n');
-    match &args.output {
-        None => output::print(&text),
-        Some(path) => {
-            let path = ctx.cwd.join(path);
-            let tmp = path.with_extension("json.tmp");
-            std::fs::write(&tmp, &text).map_err(|e| CliError::io("write", &tmp, e))?;
-            std::fs::rename(&tmp, &path).map_err(|e| CliError::io("write", &path, e))?;
-            ctx.note(format!(
-                "wrote {} versions to {}",
-                file.versions.len(),
-                path.display()
-            ));
-            Ok(())
-        }
-    }
 }

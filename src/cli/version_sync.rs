@@ -1,16 +1,16 @@
 //! `runctl version sync`: a bucket listing in, duplicate-free updates out (the plan is
 //! `versions::plan_sync`, applied by the store in one transaction).
 
-use std::io::BufRead;
 use std::path::PathBuf;
 
 use clap::Args;
 use serde::Serialize;
 
-use super::version::open;
+use super::version::{open_project, url_base};
+use super::version_listing::{Listing, Skipped, read_listing};
 use super::{Ctx, output};
 use crate::error::{CliError, Result};
-use crate::versions::{self, SyncAction};
+use crate::versions::{self, SyncAction, SyncOptions, SyncPlan, printable};
 
 /// Match a bucket listing to the versions: give waiting versions their artifacts, no duplicates
 ///
@@ -19,12 +19,16 @@ use crate::versions::{self, SyncAction};
 /// name that is pending, failed or without URL gets it; else a version already synced to it (by
 /// URL, file name, then id) is left alone; only when nothing matched is a completed version
 /// created. Files that do not fit are reported and skipped. Running it twice changes nothing.
+/// An empty listing is refused unless --allow-empty.
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:
   runctl version sync --listing keys.txt --dry-run
   aws s3 ls s3://loras/ | awk '{print $4}' | runctl version sync --listing -
-  runctl s3sync --bucket loras     # the S3 plugin feeds this command")]
+  runctl s3sync --bucket loras     # the S3 plugin feeds this command
+
+A bare key (no scheme://) never replaces a URL that ends with it; with versions.url_base
+(e.g. \"s3://loras/\") in runctl.toml, bare keys become URLs under that base.")]
 pub struct SyncArgs {
     /// The listing file, or - for stdin
     #[arg(long, value_name = "FILE|-")]
@@ -35,6 +39,9 @@ pub struct SyncArgs {
     /// Show the plan; change nothing
     #[arg(long)]
     dry_run: bool,
+    /// Accept a listing with no keys (an empty bucket) instead of refusing it
+    #[arg(long)]
+    allow_empty: bool,
     /// Print the result as JSON (docs/json.md)
     #[arg(long)]
     json: bool,
@@ -48,10 +55,12 @@ struct Change {
     rule: &'static str,
 }
 
+/// An artifact file name listed at more than one place.
 #[derive(Debug, Serialize)]
-struct Skipped {
-    location: String,
-    reason: String,
+struct Ambiguous {
+    file: String,
+    chosen: String,
+    others: Vec<String>,
 }
 
 /// `runctl version sync --json`.
@@ -62,95 +71,117 @@ struct SyncOutput {
     created: Vec<Change>,
     in_sync: usize,
     skipped: Vec<Skipped>,
-}
-
-fn read_listing(ctx: &Ctx, path: &PathBuf) -> Result<(Vec<versions::ListingEntry>, Vec<Skipped>)> {
-    let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
-        Box::new(std::io::stdin().lock())
-    } else {
-        let path = ctx.cwd.join(path);
-        let file = std::fs::File::open(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                CliError::not_found(format!("listing {} does not exist", path.display()))
-            }
-            _ => CliError::io("open", &path, e),
-        })?;
-        Box::new(std::io::BufReader::new(file))
-    };
-    let mut entries = Vec::new();
-    let mut skipped = Vec::new();
-    for (i, line) in reader.split(b'\n').enumerate() {
-        let line = line.map_err(|e| CliError::general("cannot read the listing").cause(e))?;
-        let Ok(line) = std::str::from_utf8(&line) else {
-            skipped.push(Skipped {
-                location: format!("line {}", i + 1),
-                reason: "not valid UTF-8".into(),
-            });
-            continue;
-        };
-        match versions::parse_listing_line(line) {
-            Ok(Some(entry)) => entries.push(entry),
-            Ok(None) => {}
-            Err(reason) => skipped.push(Skipped {
-                location: format!("line {}", i + 1),
-                reason,
-            }),
-        }
-    }
-    Ok((entries, skipped))
+    ambiguous: Vec<Ambiguous>,
 }
 
 pub fn sync(ctx: &Ctx, args: SyncArgs) -> Result<()> {
-    let (template, mut store) = open(ctx, true)?;
-    let (listing, mut skipped) = read_listing(ctx, &args.listing)?;
+    let (project, template, mut store) = open_project(ctx, true)?;
+    let url_base = url_base(&project)?;
+    let Listing {
+        entries,
+        unreadable,
+        any_line,
+    } = read_listing(ctx, &args.listing)?;
+    if !any_line && !args.allow_empty {
+        // `aws s3 ls ... | runctl version sync --listing -` feeds nothing when `aws` fails
+        // (no credentials, a typo in the bucket): "nothing to change" would hide that.
+        return Err(
+            CliError::general("the listing is empty: there is nothing to sync")
+                .hint("if a command wrote the listing (`aws s3 ls ...`), check that it succeeded")
+                .hint("pass --allow-empty when an empty bucket is expected"),
+        );
+    }
     let plan = versions::plan_sync(
         &template,
         store.version_views()?,
-        listing,
-        args.family.as_deref(),
+        entries,
+        SyncOptions {
+            family: args.family.as_deref(),
+            url_base: url_base.as_deref(),
+        },
     );
     if !args.dry_run {
-        store.apply_sync(&plan, versions::version_number)?;
+        store.apply_sync(&plan.actions, versions::version_number)?;
     }
+    for a in &plan.ambiguous {
+        ctx.warn(ambiguity_warning(a));
+    }
+    let out = outcome(plan, unreadable, args.dry_run);
+    if args.json {
+        return output::print_json(&out);
+    }
+    output::print(&render_sync(&out))
+}
+
+/// The plan as the command reports it.
+fn outcome(plan: SyncPlan, unreadable: Vec<Skipped>, dry_run: bool) -> SyncOutput {
     let mut out = SyncOutput {
-        dry_run: args.dry_run,
+        dry_run,
         updated: Vec::new(),
         created: Vec::new(),
         in_sync: 0,
         skipped: Vec::new(),
+        ambiguous: Vec::new(),
     };
-    out.skipped.append(&mut skipped);
-    for action in plan {
+    out.skipped.extend(unreadable);
+    for action in plan.actions {
         match action {
             SyncAction::Update {
                 family,
                 name,
-                entry,
+                url,
                 rule,
+                ..
             } => out.updated.push(Change {
                 family,
                 name,
-                url: entry.location().to_string(),
+                url,
                 rule,
             }),
             SyncAction::Create {
-                family,
-                name,
-                entry,
+                family, name, url, ..
             } => out.created.push(Change {
                 family,
                 name,
-                url: entry.location().to_string(),
+                url,
                 rule: "no match",
             }),
             SyncAction::InSync { .. } => out.in_sync += 1,
             SyncAction::Skip { location, reason } => out.skipped.push(Skipped { location, reason }),
         }
     }
-    if args.json {
-        return output::print_json(&out);
+    out.ambiguous = plan
+        .ambiguous
+        .into_iter()
+        .map(|a| Ambiguous {
+            file: a.file,
+            chosen: a.chosen,
+            others: a.others,
+        })
+        .collect();
+    out
+}
+
+/// The once-per-file warning about a file name listed at several places; it names at most
+/// three of the places skipped (`--json` has them all).
+fn ambiguity_warning(a: &versions::Ambiguity) -> String {
+    const NAMED: usize = 3;
+    let mut skipped: Vec<String> = a
+        .others
+        .iter()
+        .take(NAMED)
+        .map(|o| printable(o).into_owned())
+        .collect();
+    if a.others.len() > NAMED {
+        skipped.push(format!("{} more", a.others.len() - NAMED));
     }
-    output::print(&render_sync(&out))
+    format!(
+        "{} is listed at {} places; sync uses {} and skips {}",
+        printable(&a.file),
+        a.others.len() + 1,
+        printable(&a.chosen),
+        skipped.join(", ")
+    )
 }
 
 fn render_sync(out: &SyncOutput) -> String {
@@ -160,20 +191,27 @@ fn render_sync(out: &SyncOutput) -> String {
         ("updated", "created")
     };
     let mut text = String::new();
+    // Keys come from outside; what an older runctl stored may hold control characters.
+    let p = |s: &str| printable(s).into_owned();
     for c in &out.updated {
         text.push_str(&format!(
             "{update} {} {} <- {} ({})\n",
-            c.family, c.name, c.url, c.rule
+            p(&c.family),
+            p(&c.name),
+            p(&c.url),
+            c.rule
         ));
     }
     for c in &out.created {
         text.push_str(&format!(
             "{create} {} {} <- {} (no version matched)\n",
-            c.family, c.name, c.url
+            p(&c.family),
+            p(&c.name),
+            p(&c.url)
         ));
     }
     for s in &out.skipped {
-        text.push_str(&format!("skipped {}: {}\n", s.location, s.reason));
+        text.push_str(&format!("skipped {}: {}\n", p(&s.location), p(&s.reason)));
     }
     if out.updated.is_empty() && out.created.is_empty() {
         text.push_str(&format!(

@@ -8,7 +8,7 @@ use super::version::open;
 use super::{Ctx, output};
 use crate::error::{CliError, Result};
 use crate::store::VersionRow;
-use crate::versions::Template;
+use crate::versions::{Template, printable};
 
 /// List versions, by family and number
 #[derive(Debug, Args)]
@@ -18,8 +18,8 @@ use crate::versions::Template;
 pub(super) struct ListArgs {
     /// Only this family
     family: Option<String>,
-    /// Only this status: pending, running, completed, failed
-    #[arg(long)]
+    /// Only this status
+    #[arg(long, value_parser = ["pending", "running", "completed", "failed"])]
     status: Option<String>,
     /// Print a JSON array (docs/json.md)
     #[arg(long)]
@@ -101,19 +101,21 @@ pub(super) fn print_version(
     if json {
         return output::print_json(&VersionOutput::new(row, template));
     }
+    // Rows written before runctl checked what enters may hold control characters: escaped
+    // here, they show instead of acting on the terminal.
     if name_only {
         ctx.note(format!(
             "{} {} ({}; artifact {})",
-            row.family,
-            row.name,
-            row.status,
-            template.format(&row.family, &row.name)
+            printable(&row.family),
+            printable(&row.name),
+            printable(&row.status),
+            printable(&template.format(&row.family, &row.name))
         ));
-        return output::print(&format!("{}\n", row.name));
+        return output::print(&format!("{}\n", printable(&row.name)));
     }
     let v = VersionOutput::new(row, template);
     let mut text = String::new();
-    let mut line = |k: &str, val: &str| text.push_str(&format!("{k:<14} {val}\n"));
+    let mut line = |k: &str, val: &str| text.push_str(&format!("{k:<14} {}\n", printable(val)));
     line("family", &v.family);
     line("name", &v.name);
     line("status", &v.status);
@@ -154,13 +156,16 @@ pub(super) fn list(ctx: &Ctx, args: ListArgs) -> Result<()> {
     let table: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            vec![
-                r.family.clone(),
-                r.name.clone(),
-                r.status.clone(),
-                r.job_id.clone().unwrap_or_else(|| "-".into()),
-                r.artifact_url.clone().unwrap_or_else(|| "-".into()),
+            [
+                Some(&r.family),
+                Some(&r.name),
+                Some(&r.status),
+                r.job_id.as_ref(),
+                r.artifact_url.as_ref(),
             ]
+            .iter()
+            .map(|cell| cell.map_or_else(|| "-".into(), |c| printable(c).into_owned()))
+            .collect()
         })
         .collect();
     output::print(&output::table(

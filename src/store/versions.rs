@@ -4,6 +4,7 @@
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{Store, StoreError, classify, now_text};
+pub use crate::versions::NewVersion;
 use crate::versions::{ListingEntry, SYNCED_DESCRIPTION, SyncAction, VersionView};
 
 /// A version as stored.
@@ -50,22 +51,18 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<VersionRow> {
 /// Why a version could not be added.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AddConflict {
-    NameTaken,
-    JobTaken { family: String, name: String },
-}
-
-/// A new version to add; `name: None` takes the next `V<n>` of the family.
-#[derive(Debug, Clone, Default)]
-pub struct NewVersion {
-    pub family: String,
-    pub name: Option<String>,
-    pub job_id: Option<String>,
-    pub status: String,
-    pub artifact_url: Option<String>,
-    pub parameters: Option<String>,
-    pub description: Option<String>,
-    pub created_at: Option<String>,
-    pub last_synced: Option<String>,
+    /// The family already has a version of this name.
+    NameTaken {
+        name: String,
+    },
+    JobTaken {
+        family: String,
+        name: String,
+    },
+    /// The family's largest `V<n>` is `i64::MAX`: there is no next number to take.
+    NoNextNumber {
+        largest: i64,
+    },
 }
 
 /// What a sync or an import changed.
@@ -81,17 +78,19 @@ impl Store {
     pub fn add_version(
         &mut self,
         new: &NewVersion,
-        number_of: impl Fn(&str) -> Option<u32>,
+        number_of: impl Fn(&str) -> Option<i64>,
     ) -> Result<Result<VersionRow, AddConflict>, StoreError> {
         let mut results = self.add_versions(std::slice::from_ref(new), number_of)?;
-        Ok(results.pop().unwrap_or(Err(AddConflict::NameTaken)))
+        Ok(results.pop().unwrap_or(Err(AddConflict::NameTaken {
+            name: new.name.clone().unwrap_or_default(),
+        })))
     }
 
     /// Add many versions in one write transaction (an import), each with its own outcome.
     pub fn add_versions(
         &mut self,
         news: &[NewVersion],
-        number_of: impl Fn(&str) -> Option<u32>,
+        number_of: impl Fn(&str) -> Option<i64>,
     ) -> Result<Vec<Result<VersionRow, AddConflict>>, StoreError> {
         let path = self.path.clone();
         let tx = self
@@ -197,7 +196,7 @@ impl Store {
     pub fn apply_sync(
         &mut self,
         actions: &[SyncAction],
-        number_of: impl Fn(&str) -> Option<u32>,
+        number_of: impl Fn(&str) -> Option<i64>,
     ) -> Result<Applied, StoreError> {
         let path = self.path.clone();
         let err = |e| classify(&path, e);
@@ -217,21 +216,15 @@ fn insert_version(
     tx: &rusqlite::Connection,
     path: &std::path::Path,
     new: &NewVersion,
-    number_of: &impl Fn(&str) -> Option<u32>,
+    number_of: &impl Fn(&str) -> Option<i64>,
 ) -> Result<Result<VersionRow, AddConflict>, StoreError> {
     let err = |e| classify(path, e);
     let name = match &new.name {
         Some(name) => name.clone(),
-        None => {
-            let max: Option<u32> = tx
-                .query_row(
-                    "SELECT max(number) FROM versions WHERE family = ?1",
-                    [&new.family],
-                    |r| r.get(0),
-                )
-                .map_err(err)?;
-            format!("V{}", max.unwrap_or(0) + 1)
-        }
+        None => match next_name(tx, &new.family, number_of).map_err(err)? {
+            Ok(name) => name,
+            Err(conflict) => return Ok(Err(conflict)),
+        },
     };
     if let Some(conflict) = conflict(tx, &new.family, &name, new.job_id.as_deref()).map_err(err)? {
         return Ok(Err(conflict));
@@ -239,8 +232,9 @@ fn insert_version(
     let now = now_text();
     tx.execute(
         "INSERT INTO versions (family, name, number, job_id, status, artifact_url, \
-             parameters, description, created_at, updated_at, last_synced) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+             parameters, description, error, etag, size, last_modified, created_at, updated_at, \
+             last_synced) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         params![
             new.family,
             name,
@@ -250,6 +244,10 @@ fn insert_version(
             new.artifact_url,
             new.parameters,
             new.description,
+            new.error,
+            new.etag,
+            new.size,
+            new.last_modified,
             new.created_at.clone().unwrap_or_else(|| now.clone()),
             now,
             new.last_synced
@@ -266,6 +264,38 @@ fn insert_version(
     Ok(Ok(row))
 }
 
+/// The family's next `V<n>`: one more than its largest number. Rows an older runctl stored
+/// without their number (it counted only up to nine digits, so `V1000000000` was handed out
+/// again and again) get it first, or they would still be missed.
+fn next_name(
+    tx: &rusqlite::Connection,
+    family: &str,
+    number_of: &impl Fn(&str) -> Option<i64>,
+) -> rusqlite::Result<Result<String, AddConflict>> {
+    let unnumbered: Vec<String> = tx
+        .prepare("SELECT name FROM versions WHERE family = ?1 AND number IS NULL")?
+        .query_map([family], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for name in unnumbered {
+        if let Some(number) = number_of(&name) {
+            tx.execute(
+                "UPDATE versions SET number = ?3 WHERE family = ?1 AND name = ?2",
+                params![family, name, number],
+            )?;
+        }
+    }
+    let largest: Option<i64> = tx.query_row(
+        "SELECT max(number) FROM versions WHERE family = ?1",
+        [family],
+        |r| r.get(0),
+    )?;
+    let largest = largest.unwrap_or(0).max(0);
+    Ok(match largest.checked_add(1) {
+        Some(next) => Ok(format!("V{next}")),
+        None => Err(AddConflict::NoNextNumber { largest }),
+    })
+}
+
 /// Why a version cannot be added: its name is taken in its family, or its job id belongs to
 /// another version.
 fn conflict(
@@ -280,7 +310,9 @@ fn conflict(
         |r| r.get(0),
     )?;
     if taken > 0 {
-        return Ok(Some(AddConflict::NameTaken));
+        return Ok(Some(AddConflict::NameTaken {
+            name: name.to_string(),
+        }));
     }
     let Some(job) = job_id else {
         return Ok(None);
@@ -299,7 +331,7 @@ fn conflict(
 fn apply_actions(
     tx: &rusqlite::Transaction<'_>,
     actions: &[SyncAction],
-    number_of: impl Fn(&str) -> Option<u32>,
+    number_of: impl Fn(&str) -> Option<i64>,
     now: &str,
 ) -> rusqlite::Result<Applied> {
     let mut applied = Applied::default();
@@ -310,40 +342,37 @@ fn apply_actions(
              updated_at = ?7, error = NULL WHERE family = ?1 AND name = ?2",
     )?;
     let mut insert = tx.prepare(
-        "INSERT INTO versions (family, name, number, status, artifact_url, \
+        "INSERT INTO versions (family, name, number, job_id, status, artifact_url, \
              description, etag, size, last_modified, created_at, updated_at, last_synced) \
-             VALUES (?1, ?2, ?3, 'completed', ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9)",
+             VALUES (?1, ?2, ?3, ?4, 'completed', ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?10)",
     )?;
-    let fields = |e: &ListingEntry| {
-        (
-            e.location().to_string(),
-            e.etag.clone(),
-            e.size,
-            e.last_modified.clone(),
-        )
-    };
+    let fields = |e: &ListingEntry| (e.etag.clone(), e.size, e.last_modified.clone());
     for action in actions {
         match action {
             SyncAction::Update {
                 family,
                 name,
+                url,
                 entry,
                 ..
             } => {
-                let (url, etag, size, lm) = fields(entry);
+                let (etag, size, lm) = fields(entry);
                 update.execute(params![family, name, url, etag, size, lm, now])?;
                 applied.updated += 1;
             }
             SyncAction::Create {
                 family,
                 name,
+                job_id,
+                url,
                 entry,
             } => {
-                let (url, etag, size, lm) = fields(entry);
+                let (etag, size, lm) = fields(entry);
                 insert.execute(params![
                     family,
                     name,
                     number_of(name),
+                    job_id,
                     url,
                     SYNCED_DESCRIPTION,
                     etag,

@@ -28,6 +28,17 @@ pub struct FileVersion {
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_synced: Option<String>,
+    /// What `version fail` recorded. The fields from here on are runctl's own: the seed's
+    /// file has no place for them, and without them a round trip through export and import
+    /// would lose them (and the next sync would "update" every entry for its etag and size).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
 }
 
 /// The versions JSON file.

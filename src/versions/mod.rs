@@ -1,15 +1,24 @@
-//! Model versions, pure: artifact-name templates (format and parse back) here, the sync plan
-//! of a bucket listing in `sync`, and the versions JSON file in `file`. No I/O, no SQL.
+//! Model versions, pure: artifact-name templates (format and parse back) here, a bucket
+//! listing's entries in `listing` and the sync plan over them in `sync`, the versions JSON file
+//! in `file`, and in `check` the one validation every version passes on its way in. No I/O, no
+//! SQL.
 //!
 //! Sync matching follows docs/versions.md: for each artifact, first a version of that name that
 //! still needs its artifact (pending, failed, or without URL); then one already synced to it (by
 //! URL, then by file name, then by id); only when nothing matched, a new completed version.
 
+mod check;
 mod file;
+mod listing;
 mod sync;
 
+pub use check::{
+    Invalid, MAX_ARTIFACT_NAME, NewVersion, Status, check_family, check_job_id, check_name,
+    check_text, check_url, check_url_base, printable,
+};
 pub use file::{FileVersion, VersionsFile, duplicate_pairs, entry_identity};
-pub use sync::{ListingEntry, SyncAction, VersionView, parse_listing_line, plan_sync};
+pub use listing::{ListingEntry, parse_listing_line};
+pub use sync::{Ambiguity, SyncAction, SyncOptions, SyncPlan, VersionView, plan_sync};
 
 /// Description of versions created by `version sync`.
 pub const SYNCED_DESCRIPTION: &str = "synced from storage";
@@ -113,10 +122,10 @@ impl Template {
     /// Whether this version name can be parsed back out of a formatted file name.
     pub fn allows_version(&self, version: &str) -> Result<(), String> {
         if version.is_empty() {
-            return Err("a version name cannot be empty".into());
+            return Err("cannot be empty".into());
         }
         if version.contains('/') {
-            return Err("a version name cannot contain '/'".into());
+            return Err("cannot contain '/'".into());
         }
         // The separator must appear exactly once where the version meets it, or the split
         // point of a formatted name would be ambiguous.
@@ -126,7 +135,7 @@ impl Template {
         };
         if overlaps(&joined, &self.middle) {
             return Err(format!(
-                "the version name runs into '{}', the template's separator, so its file name could not be parsed back",
+                "runs into '{}', the template's separator, so its file name could not be parsed back",
                 self.middle
             ));
         }
@@ -136,7 +145,7 @@ impl Template {
     /// Whether this family name can be parsed back out of a formatted file name.
     pub fn allows_family(&self, family: &str) -> Result<(), String> {
         if family.is_empty() || family.contains('/') {
-            return Err("a family name must be non-empty and cannot contain '/'".into());
+            return Err("must be non-empty and cannot contain '/'".into());
         }
         Ok(())
     }
@@ -176,13 +185,25 @@ fn overlaps(hay: &str, needle: &str) -> bool {
         > 1
 }
 
-/// The number of a `V<n>` name.
-pub fn version_number(name: &str) -> Option<u32> {
+/// The number of a `V<n>` name, for every `n` SQLite can store (up to `i64::MAX`): the next
+/// `version new` takes the largest plus one, so a name whose number is not counted would be
+/// handed out again.
+pub fn version_number(name: &str) -> Option<i64> {
     let digits = name.strip_prefix('V').or_else(|| name.strip_prefix('v'))?;
-    if digits.is_empty() || digits.len() > 9 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     digits.parse().ok()
+}
+
+/// Whether `text` starts with a URL scheme (`s3://`, `https://`): a URL, not a bare key.
+pub fn has_scheme(text: &str) -> bool {
+    text.split_once("://").is_some_and(|(scheme, _)| {
+        scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    })
 }
 
 /// The last path segment of a key or URL, without a query or fragment.

@@ -1,53 +1,12 @@
-//! The two-pass sync plan of a bucket listing against the registry's versions, and the
-//! listing's lines. Pure: the CLI and the S3 plugin feed it, the store applies its actions.
+//! The two-pass sync plan of a bucket listing against the registry's versions: which version
+//! each usable entry updates or creates, and which place wins when one file name is listed at
+//! several. Pure: the CLI and the S3 plugin feed it, the store applies its actions.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use serde::Deserialize;
-
-use super::{Template, file_name};
-
-/// One object of a bucket listing.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
-pub struct ListingEntry {
-    #[serde(default)]
-    pub key: Option<String>,
-    #[serde(default)]
-    pub url: Option<String>,
-    #[serde(default)]
-    pub etag: Option<String>,
-    #[serde(default)]
-    pub size: Option<i64>,
-    #[serde(default)]
-    pub last_modified: Option<String>,
-}
-
-impl ListingEntry {
-    /// What is stored as the artifact URL: the URL if given, else the key.
-    pub fn location(&self) -> &str {
-        self.url.as_deref().or(self.key.as_deref()).unwrap_or("")
-    }
-}
-
-/// A listing line: a key or URL, or a JSON object with `key` or `url`. Empty lines are `None`.
-pub fn parse_listing_line(line: &str) -> Result<Option<ListingEntry>, String> {
-    let line = line.trim();
-    if line.is_empty() {
-        return Ok(None);
-    }
-    if line.starts_with('{') {
-        let entry: ListingEntry =
-            serde_json::from_str(line).map_err(|e| format!("not a valid JSON object: {e}"))?;
-        if entry.location().is_empty() {
-            return Err("the JSON object has neither \"key\" nor \"url\"".into());
-        }
-        return Ok(Some(entry));
-    }
-    Ok(Some(ListingEntry {
-        key: Some(line.to_string()),
-        ..ListingEntry::default()
-    }))
-}
+use super::check::Status;
+use super::listing::{Candidate, ListingEntry, Unusable, candidate, ends_with_key};
+use super::{Template, file_name, has_scheme};
 
 /// A version as the sync plan sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +27,8 @@ pub enum SyncAction {
     Update {
         family: String,
         name: String,
+        /// The artifact URL the version has after the update.
+        url: String,
         entry: ListingEntry,
         /// Which rule matched: "pending by name", "synced by url", ...
         rule: &'static str,
@@ -78,14 +39,48 @@ pub enum SyncAction {
     Create {
         family: String,
         name: String,
+        /// Its id: the artifact file name without the template's extension (`style_1_vV8`),
+        /// as the seed's versions file gives entries made by a bucket sync.
+        job_id: Option<String>,
+        url: String,
         entry: ListingEntry,
     },
     /// The entry was not used.
     Skip { location: String, reason: String },
 }
 
+/// One artifact file name listed at several places (`a/style_1_vV1.safetensors` and
+/// `b/style_1_vV1.safetensors`): the one sync uses, and the others, which it skips.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ambiguity {
+    pub file: String,
+    pub chosen: String,
+    pub others: Vec<String>,
+}
+
+/// The plan: one action per listing entry, in listing order, and the file names listed at
+/// more than one place.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SyncPlan {
+    pub actions: Vec<SyncAction>,
+    pub ambiguous: Vec<Ambiguity>,
+}
+
+/// What the plan is asked for besides the listing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SyncOptions<'a> {
+    /// Only this family; other files are skipped.
+    pub family: Option<&'a str>,
+    /// `versions.url_base`: what a bare key (no `scheme://`) is appended to, to make it a URL.
+    /// Without it a bare key is stored as it is, and only for a version without a URL.
+    pub url_base: Option<&'a str>,
+}
+
 fn needs_artifact(v: &VersionView) -> bool {
-    matches!(v.status.as_str(), "pending" | "failed") || v.artifact_url.is_none()
+    matches!(
+        Status::parse(&v.status),
+        Some(Status::Pending | Status::Failed)
+    ) || v.artifact_url.is_none()
 }
 
 /// The sync plan for a listing against the current versions, in listing order. Each action is
@@ -95,13 +90,78 @@ pub fn plan_sync(
     template: &Template,
     versions: Vec<VersionView>,
     listing: Vec<ListingEntry>,
-    family_filter: Option<&str>,
-) -> Vec<SyncAction> {
+    options: SyncOptions<'_>,
+) -> SyncPlan {
     let mut known = Known::new(versions);
-    listing
+    let read: Vec<Result<Candidate, Unusable>> = listing
         .into_iter()
-        .filter_map(|entry| plan_entry(template, &mut known, entry, family_filter))
-        .collect()
+        .map(|entry| candidate(template, entry, options))
+        .collect();
+    let (chosen, ambiguous) = choose_locations(&known, &read);
+    let actions = read
+        .into_iter()
+        .map(|c| match c {
+            Err(Unusable { location, reason }) => SyncAction::Skip { location, reason },
+            Ok(c) => match chosen.get(&c.file) {
+                Some(place) if *place != c.location => SyncAction::Skip {
+                    reason: format!("{} is also listed at {place}, which sync uses", c.file),
+                    location: c.location,
+                },
+                _ => plan_entry(template, &mut known, c, options),
+            },
+        })
+        .collect();
+    SyncPlan { actions, ambiguous }
+}
+
+/// For each file name listed at more than one place, the place sync uses: where its version's
+/// URL already points, so a second sync changes nothing, else the first in listing order.
+fn choose_locations(
+    known: &Known,
+    read: &[Result<Candidate, Unusable>],
+) -> (HashMap<String, String>, Vec<Ambiguity>) {
+    // Each file name's distinct places, in listing order; the set keeps a listing of one name
+    // at 100,000 places linear.
+    let mut places: Vec<(&str, Vec<&Candidate>)> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut seen: HashSet<(&str, &str)> = HashSet::new();
+    for c in read.iter().flatten() {
+        let i = *index.entry(c.file.as_str()).or_insert_with(|| {
+            places.push((c.file.as_str(), Vec::new()));
+            places.len() - 1
+        });
+        if seen.insert((c.file.as_str(), c.location.as_str()))
+            && let Some((_, group)) = places.get_mut(i)
+        {
+            group.push(c);
+        }
+    }
+    let mut chosen = HashMap::new();
+    let mut ambiguous = Vec::new();
+    for (file, group) in places {
+        let [first, _, ..] = group[..] else {
+            continue;
+        };
+        let current = known
+            .by_file
+            .get(file)
+            .and_then(|k| known.by_key.get(k))
+            .and_then(|v| v.artifact_url.as_deref());
+        let pick = current
+            .and_then(|url| group.iter().find(|c| c.is_at(url)))
+            .unwrap_or(&first);
+        ambiguous.push(Ambiguity {
+            file: file.to_string(),
+            chosen: pick.location.clone(),
+            others: group
+                .iter()
+                .filter(|c| c.location != pick.location)
+                .map(|c| c.location.clone())
+                .collect(),
+        });
+        chosen.insert(file.to_string(), pick.location.clone());
+    }
+    (chosen, ambiguous)
 }
 
 /// A version's family and name.
@@ -163,106 +223,120 @@ impl Known {
     }
 }
 
-/// The action for one listing entry, recorded in `known` for the entries after it.
+/// The action for one usable listing entry, recorded in `known` for the entries after it.
 fn plan_entry(
     template: &Template,
     known: &mut Known,
-    entry: ListingEntry,
-    family_filter: Option<&str>,
-) -> Option<SyncAction> {
-    let location = entry.location().to_string();
-    let file = file_name(&location).to_string();
-    let Some((family, version)) = template.parse_name(&file) else {
-        return Some(SyncAction::Skip {
-            location,
-            reason: format!(
-                "the file name does not fit the template {}",
-                template.as_str()
-            ),
-        });
-    };
-    let key: Key = (family.to_string(), version.to_string());
-    if family_filter.is_some_and(|f| f != key.0) {
-        return Some(SyncAction::Skip {
-            location,
-            reason: format!("family {} is not the one asked for", key.0),
-        });
-    }
-    let stem = file
+    c: Candidate,
+    options: SyncOptions<'_>,
+) -> SyncAction {
+    let key: Key = (c.family.clone(), c.name.clone());
+    let stem = c
+        .file
         .strip_suffix(&template.suffix)
-        .unwrap_or(&file)
+        .unwrap_or(&c.file)
         .to_string();
-    let Some((k, rule)) = known.matching(&key, &file, &stem) else {
-        known.by_file.insert(file, key.clone());
-        let created = VersionView {
-            family: key.0.clone(),
-            name: key.1.clone(),
-            job_id: None,
-            status: "completed".into(),
-            artifact_url: Some(location),
-            etag: entry.etag.clone(),
-            size: entry.size,
-        };
-        known.by_key.insert(key.clone(), created);
-        return Some(SyncAction::Create {
-            family: key.0,
-            name: key.1,
-            entry,
-        });
+    let matched = known.matching(&key, &c.file, &stem);
+    let Some((k, rule)) = matched else {
+        return create(known, c, key, stem);
     };
-    let v = known.by_key.get_mut(&k)?;
-    let same = v.artifact_url.as_deref() == Some(location.as_str())
-        && v.status == "completed"
+    let Some(v) = known.by_key.get_mut(&k) else {
+        return create(known, c, key, stem);
+    };
+    let file = c.file.clone();
+    let action = update(v, c, k.clone(), rule, options);
+    if matches!(action, SyncAction::Update { .. }) {
+        known.by_file.insert(file, k);
+    }
+    action
+}
+
+/// A new completed version for a file no version matched.
+fn create(known: &mut Known, c: Candidate, key: Key, stem: String) -> SyncAction {
+    known.by_file.insert(c.file, key.clone());
+    // The stem is free as a job id: a version holding it would have matched by id.
+    let job_id = (!known.by_job.contains_key(&stem)).then_some(stem);
+    if let Some(job) = &job_id {
+        known.by_job.insert(job.clone(), key.clone());
+    }
+    let created = VersionView {
+        family: key.0.clone(),
+        name: key.1.clone(),
+        job_id: job_id.clone(),
+        status: Status::Completed.as_str().into(),
+        artifact_url: Some(c.location.clone()),
+        etag: c.entry.etag.clone(),
+        size: c.entry.size,
+    };
+    known.by_key.insert(key.clone(), created);
+    SyncAction::Create {
+        family: key.0,
+        name: key.1,
+        job_id,
+        url: c.location,
+        entry: c.entry,
+    }
+}
+
+/// What a matched version `v` (family and name `k`) does with the entry: nothing when it
+/// already has it, else take its URL, etag and size (recorded in `v`).
+fn update(
+    v: &mut VersionView,
+    c: Candidate,
+    k: Key,
+    rule: &'static str,
+    options: SyncOptions<'_>,
+) -> SyncAction {
+    // A bare key never replaces a URL that ends with it (`aws s3 ls` prints keys relative to
+    // the bucket, the webhook stored the full URL); without a URL base it replaces no URL.
+    let url = match (&v.artifact_url, &c.bare_key) {
+        (Some(stored), Some(bare)) if ends_with_key(stored, bare) => stored.clone(),
+        (Some(stored), Some(_)) if options.url_base.is_none() && has_scheme(stored) => {
+            return SyncAction::Skip {
+                reason: format!(
+                    "a bare key does not replace the URL {stored} of {} {}; set versions.url_base to make keys URLs",
+                    k.0, k.1
+                ),
+                location: c.location,
+            };
+        }
+        _ => c.location,
+    };
+    let entry = c.entry;
+    let same = v.artifact_url.as_deref() == Some(url.as_str())
+        && Status::parse(&v.status) == Some(Status::Completed)
         && (entry.etag.is_none() || v.etag == entry.etag)
         && (entry.size.is_none() || v.size == entry.size);
     if same {
-        return Some(SyncAction::InSync {
+        return SyncAction::InSync {
             family: k.0,
             name: k.1,
-        });
+        };
     }
-    v.artifact_url = Some(location);
-    v.status = "completed".into();
+    v.artifact_url = Some(url.clone());
+    v.status = Status::Completed.as_str().into();
     if entry.etag.is_some() {
         v.etag = entry.etag.clone();
     }
     if entry.size.is_some() {
         v.size = entry.size;
     }
-    known.by_file.insert(file, k.clone());
-    Some(SyncAction::Update {
+    SyncAction::Update {
         family: k.0,
         name: k.1,
+        url,
         entry,
         rule,
-    })
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::listing::parse_listing_line;
     use super::*;
 
     fn default_template() -> Template {
         Template::parse("{family}_v{version}.safetensors").unwrap()
-    }
-
-    #[test]
-    fn listing_lines() {
-        assert_eq!(parse_listing_line("  ").unwrap(), None);
-        let e = parse_listing_line("s3://b/loras/style_1_vV8.safetensors")
-            .unwrap()
-            .unwrap();
-        assert_eq!(file_name(e.location()), "style_1_vV8.safetensors");
-        let e = parse_listing_line(r#"{"key":"a/x.safetensors","etag":"\"e1\"","size":12}"#)
-            .unwrap()
-            .unwrap();
-        assert_eq!((e.etag.as_deref(), e.size), (Some("\"e1\""), Some(12)));
-        assert!(parse_listing_line("{not json").is_err());
-        assert!(parse_listing_line(r#"{"etag":"x"}"#).is_err());
-        assert_eq!(
-            file_name("https://h/p/f.safetensors?sig=1"),
-            "f.safetensors"
-        );
     }
 
     fn view(name: &str, job: Option<&str>, status: &str, url: Option<&str>) -> VersionView {
@@ -316,28 +390,33 @@ mod tests {
             "https://x/style_1_vV9.safetensors",
             "https://x/notes.txt",
         ];
-        let plan = plan_sync(&t, versions, listing(&keys), None);
-        let rules: Vec<String> = plan
-            .iter()
-            .map(|a| match a {
-                SyncAction::Update { name, rule, .. } => format!("update {name} ({rule})"),
-                SyncAction::InSync { name, .. } => format!("in sync {name}"),
-                SyncAction::Create { name, .. } => format!("create {name}"),
-                SyncAction::Skip { .. } => "skip".into(),
-            })
-            .collect();
+        let plan = plan_sync(&t, versions, listing(&keys), SyncOptions::default());
         assert_eq!(
-            rules,
+            rules(&plan),
             vec![
-                "update V8 (pending by name)",
+                "update V8 (pending by name) https://x/style_1_vV8.safetensors",
                 "in sync V7",
-                "update style_1_vV6.safetensors (synced by file name)",
-                "update legacy (synced by id)",
-                "create V9",
+                "update style_1_vV6.safetensors (synced by file name) https://x/style_1_vV6.safetensors",
+                "update legacy (synced by id) https://x/style_1_vV5.safetensors",
+                "create V9 https://x/style_1_vV9.safetensors",
                 "in sync V9",
-                "skip",
+                "skip https://x/notes.txt",
             ]
         );
+    }
+
+    fn rules(plan: &SyncPlan) -> Vec<String> {
+        plan.actions
+            .iter()
+            .map(|a| match a {
+                SyncAction::Update {
+                    name, rule, url, ..
+                } => format!("update {name} ({rule}) {url}"),
+                SyncAction::InSync { name, .. } => format!("in sync {name}"),
+                SyncAction::Create { name, url, .. } => format!("create {name} {url}"),
+                SyncAction::Skip { location, .. } => format!("skip {location}"),
+            })
+            .collect()
     }
 
     #[test]
@@ -346,8 +425,154 @@ mod tests {
             &default_template(),
             vec![],
             listing(&["style_2_vV1.safetensors"]),
-            Some("style_1"),
+            SyncOptions {
+                family: Some("style_1"),
+                ..SyncOptions::default()
+            },
         );
-        assert!(matches!(&plan[0], SyncAction::Skip { reason, .. } if reason.contains("style_2")));
+        assert!(
+            matches!(&plan.actions[0], SyncAction::Skip { reason, .. } if reason.contains("style_2"))
+        );
+    }
+
+    #[test]
+    fn a_bare_key_never_replaces_a_url_that_ends_with_it() {
+        let t = default_template();
+        let url = "s3://loras/style_1_vV1.safetensors";
+        let versions = vec![
+            view("V1", Some("job-42"), "completed", Some(url)),
+            view(
+                "V2",
+                None,
+                "completed",
+                Some("https://bucket.s3.amazonaws.com/loras/style_1_vV2.safetensors"),
+            ),
+            view(
+                "V3",
+                None,
+                "completed",
+                Some("s3://loras/old/style_1_vV3.safetensors"),
+            ),
+            view("V4", None, "pending", None),
+        ];
+        let keys = [
+            "style_1_vV1.safetensors",
+            "loras/style_1_vV2.safetensors",
+            "new/style_1_vV3.safetensors",
+            "style_1_vV4.safetensors",
+        ];
+        let plan = plan_sync(&t, versions.clone(), listing(&keys), SyncOptions::default());
+        assert_eq!(
+            rules(&plan),
+            vec![
+                "in sync V1",
+                "in sync V2",
+                "skip new/style_1_vV3.safetensors",
+                "update V4 (pending by name) style_1_vV4.safetensors",
+            ]
+        );
+        // With a URL base, a bare key becomes a URL; one that a stored URL ends with still
+        // leaves it alone.
+        let base = SyncOptions {
+            url_base: Some("s3://loras"),
+            ..SyncOptions::default()
+        };
+        let plan = plan_sync(&t, versions, listing(&keys), base);
+        assert_eq!(
+            rules(&plan),
+            vec![
+                "in sync V1",
+                "in sync V2",
+                "update V3 (synced by url) s3://loras/new/style_1_vV3.safetensors",
+                "update V4 (pending by name) s3://loras/style_1_vV4.safetensors",
+            ]
+        );
+        let plan = plan_sync(&t, vec![], listing(&["style_1_vV5.safetensors"]), base);
+        assert_eq!(
+            rules(&plan),
+            vec!["create V5 s3://loras/style_1_vV5.safetensors"]
+        );
+        assert!(matches!(
+            &plan.actions[0],
+            SyncAction::Create { job_id: Some(j), .. } if j == "style_1_vV5"
+        ));
+    }
+
+    #[test]
+    fn one_file_under_two_prefixes_is_stable_and_reported() {
+        let t = default_template();
+        let keys = ["a/style_1_vV1.safetensors", "b/style_1_vV1.safetensors"];
+        // Nothing yet: the first in listing order.
+        let plan = plan_sync(&t, vec![], listing(&keys), SyncOptions::default());
+        assert_eq!(
+            rules(&plan),
+            vec![
+                "create V1 a/style_1_vV1.safetensors",
+                "skip b/style_1_vV1.safetensors"
+            ]
+        );
+        assert_eq!(
+            plan.ambiguous,
+            vec![Ambiguity {
+                file: "style_1_vV1.safetensors".into(),
+                chosen: "a/style_1_vV1.safetensors".into(),
+                others: vec!["b/style_1_vV1.safetensors".into()],
+            }]
+        );
+        // Already synced to the second: it stays there, whatever the order.
+        let synced = vec![view(
+            "V1",
+            None,
+            "completed",
+            Some("b/style_1_vV1.safetensors"),
+        )];
+        let plan = plan_sync(&t, synced, listing(&keys), SyncOptions::default());
+        assert_eq!(
+            rules(&plan),
+            vec!["skip a/style_1_vV1.safetensors", "in sync V1"]
+        );
+        // The same line twice is no ambiguity.
+        let twice = ["a/style_1_vV1.safetensors", "a/style_1_vV1.safetensors"];
+        let plan = plan_sync(&t, vec![], listing(&twice), SyncOptions::default());
+        assert!(plan.ambiguous.is_empty());
+    }
+
+    #[test]
+    fn unsafe_names_are_skipped() {
+        let t = default_template();
+        let entries = vec![
+            ListingEntry {
+                key: Some("st\u{1b}[31myle_vV1.safetensors".into()),
+                ..ListingEntry::default()
+            },
+            ListingEntry {
+                key: Some("ok_vV1.safetensors".into()),
+                size: Some(-1),
+                ..ListingEntry::default()
+            },
+            ListingEntry {
+                key: Some("ok_vV2.safetensors".into()),
+                etag: Some("\u{7}".into()),
+                ..ListingEntry::default()
+            },
+            ListingEntry {
+                key: Some(format!("{}_vV3.safetensors", "f".repeat(300))),
+                ..ListingEntry::default()
+            },
+            ListingEntry {
+                key: Some("../_vV4.safetensors".into()),
+                url: Some("s3://b/\u{9b}x".into()),
+                ..ListingEntry::default()
+            },
+        ];
+        let plan = plan_sync(&t, vec![], entries, SyncOptions::default());
+        assert!(
+            plan.actions
+                .iter()
+                .all(|a| matches!(a, SyncAction::Skip { .. })),
+            "{plan:?}"
+        );
+        assert!(has_scheme("s3://b/k") && has_scheme("https://h/k"));
+        assert!(!has_scheme("loras/k") && !has_scheme("://k") && !has_scheme("a b://k"));
     }
 }

@@ -464,3 +464,526 @@ fn import_reports_entries_it_cannot_place_and_refuses_a_broken_file() {
         serde_json::from_str(&ok(&sb, &["version", "list", "--json"])).unwrap();
     assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
 }
+
+#[test]
+fn the_counter_goes_on_past_nine_digits() {
+    let sb = Sandbox::new();
+    sb.init();
+    ok(&sb, &["version", "new", "x", "--name", "V999999999"]);
+    assert_eq!(ok(&sb, &["version", "new", "x"]), "V1000000000\n");
+    // It used to stick here: V1000000000 got no number, so it was handed out again.
+    assert_eq!(ok(&sb, &["version", "new", "x"]), "V1000000001\n");
+    // A row an older runctl stored without its number is counted.
+    let conn = rusqlite::Connection::open(sb.db()).unwrap();
+    conn.execute(
+        "UPDATE versions SET number = NULL WHERE name = 'V1000000001'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    assert_eq!(ok(&sb, &["version", "new", "x"]), "V1000000002\n");
+    // Numbers SQLite cannot hold are names like any other; the counter ignores them.
+    ok(
+        &sb,
+        &["version", "new", "x", "--name", "V99999999999999999999"],
+    );
+    ok(&sb, &["version", "new", "x", "--name", "V0"]);
+    assert_eq!(ok(&sb, &["version", "new", "x"]), "V1000000003\n");
+    // The last number there is: a conflict that says what to do, not a wrapped counter.
+    ok(
+        &sb,
+        &["version", "new", "y", "--name", "V9223372036854775807"],
+    );
+    let out = run(&sb, &["version", "new", "y"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "error: family y has reached V9223372036854775807: there is no next V<n>\nhint: name the version with --name\n"
+    );
+}
+
+/// `version sync --listing -` with `listing` on stdin, whatever its exit code.
+fn sync_out(sb: &Sandbox, listing: &[u8], extra: &[&str]) -> std::process::Output {
+    let out = sb
+        .cmd()
+        .args(["version", "sync", "--listing", "-"])
+        .args(extra)
+        .write_stdin(listing.to_vec())
+        .output()
+        .unwrap();
+    assert_no_panic(&out);
+    out
+}
+
+fn set_url_base(sb: &Sandbox, base: &str) {
+    let toml = sb.work().join("runctl.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    assert!(text.contains("url_base = \"\""), "{text}");
+    std::fs::write(
+        &toml,
+        text.replace("url_base = \"\"", &format!("url_base = \"{base}\"")),
+    )
+    .unwrap();
+}
+
+#[test]
+fn import_refuses_what_version_new_refuses_and_imports_nothing() {
+    let sb = Sandbox::new();
+    sb.init();
+    ok(&sb, &["version", "new", "style_1", "--job-id", "keep"]);
+    let before = versions(&sb);
+    let db_before = std::fs::read(sb.db()).unwrap();
+    std::fs::write(
+        sb.work().join("bad.json"),
+        r#"{"versions": [
+            {"id": "fine", "name": "V2", "family": "style_1", "status": "completed"},
+            {"id": "j1", "name": "V3", "family": "style_1", "status": "weird"},
+            {"id": "j2", "name": "V1", "family": "../f", "status": "pending"},
+            {"id": "j3", "name": "x/../../y", "family": "f", "status": "pending"},
+            {"id": "j4", "name": "V1", "family": "st\u001b[31myle", "status": "pending"},
+            {"id": "j5", "name": "V1", "family": "f", "size": -1},
+            {"id": "j6", "name": "V2", "family": "f", "timestamp": "yesterday"}
+        ]}"#,
+    )
+    .unwrap();
+    for extra in [&["--yes"][..], &["--dry-run"][..]] {
+        let out = run(
+            &sb,
+            &[&["version", "import", "bad.json"][..], extra].concat(),
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.starts_with("error: ")
+                && err.contains(
+                    "bad.json: 6 of its entries cannot be imported, so nothing was imported"
+                ),
+            "{err}"
+        );
+        for line in [
+            "caused by: entry 2 (id j1): status 'weird' is not a status; use one of pending, running, completed, failed",
+            "caused by: entry 3 (id j2): family '../f' cannot contain '/'",
+            "caused by: entry 4 (id j3): name 'x/../../y' cannot contain '/'",
+            "caused by: entry 5 (id j4): family 'st\\u{1b}[31myle' contains the control character U+001B",
+            "caused by: entry 6 (id j5): size '-1' cannot be negative",
+            "caused by: entry 7 (id j6): timestamp 'yesterday' is not an RFC 3339 time",
+        ] {
+            assert!(err.contains(line), "{line}\n{err}");
+        }
+        assert!(err.contains("\nhint: "), "{err}");
+        assert!(!err.contains('\u{1b}'), "a raw ESC reached the terminal");
+        assert_eq!(versions(&sb), before, "half imported");
+    }
+    assert_eq!(std::fs::read(sb.db()).unwrap(), db_before);
+    // --family is checked as a family.
+    let out = run(&sb, &["version", "import", "bad.json", "--family", "../f"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[test]
+fn control_characters_never_enter_and_never_reach_the_terminal() {
+    let sb = Sandbox::new();
+    sb.init();
+    // Through sync: the file is skipped, and the report shows the ESC escaped.
+    let out = sync_out(
+        &sb,
+        b"st\x1b[31myle_vV1.safetensors\nstyle_1_vV1.safetensors\n",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = stdout(&out);
+    assert!(!report.contains('\u{1b}'), "{report:?}");
+    assert!(
+        report.contains("skipped st\\u{1b}[31myle_vV1.safetensors: key 'st\\u{1b}[31myle_vV1.safetensors' contains the control character U+001B"),
+        "{report}"
+    );
+    let all = versions(&sb);
+    assert_eq!(all.as_array().unwrap().len(), 1, "{all}");
+    assert_eq!(all[0]["family"], "style_1");
+    // Through new and the webhook: usage errors.
+    for args in [
+        &["version", "new", "a\u{1b}b"][..],
+        &["version", "new", "ok", "--name", "V1\u{7}"],
+        &["version", "new", "ok", "--job-id", "j\u{1b}"],
+        &["version", "new", "ok", "--description", "x\u{1b}[2J"],
+        &["version", "new", "../ok"],
+        &["version", "new", ".."],
+        &["version", "new", ""],
+        &[
+            "version",
+            "complete",
+            "--job-id",
+            "style_1_vV1",
+            "--url",
+            "s3://b/\u{1b}x",
+        ],
+        &[
+            "version",
+            "fail",
+            "--job-id",
+            "style_1_vV1",
+            "--error",
+            "\u{9b}31m",
+        ],
+    ] {
+        let out = run(&sb, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(
+            !stderr(&out).contains('\u{1b}'),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(versions(&sb), all);
+    // A row an older runctl let in is shown escaped.
+    let conn = rusqlite::Connection::open(sb.db()).unwrap();
+    conn.execute(
+        "UPDATE versions SET family = 'ev\u{1b}[31mil', artifact_url = 'u\u{1b}]0;x\u{7}'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    for args in [
+        &["version", "list"][..],
+        &["version", "show", "ev\u{1b}[31mil", "V1"],
+    ] {
+        let shown = ok(&sb, args);
+        assert!(!shown.contains('\u{1b}'), "{args:?}: {shown:?}");
+        assert!(shown.contains("ev\\u{1b}[31mil"), "{shown}");
+    }
+}
+
+#[test]
+fn hostile_listings_and_files_are_refused_cleanly() {
+    let sb = Sandbox::new();
+    sb.init();
+    // A 10 MB line, invalid UTF-8, a duplicate JSON key, a NUL, and a good line after them.
+    let mut listing = vec![b'x'; 10 * 1024 * 1024];
+    listing.extend_from_slice(b"_vV1.safetensors\n\xff\xfe_vV1.safetensors\n");
+    listing.extend_from_slice(b"{\"key\":\"a_vV1.safetensors\",\"key\":\"b_vV1.safetensors\"}\n");
+    listing.extend_from_slice(b"n\0ul_vV1.safetensors\nstyle_1_vV1.safetensors\n");
+    let out = sync_out(&sb, &listing, &["--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(out.stdout.len() < 4096, "the 10 MB line came back");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reasons: Vec<String> = json["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            format!(
+                "{}: {}",
+                s["location"].as_str().unwrap(),
+                s["reason"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(
+        reasons[0].starts_with("line 1: longer than 263168 bytes"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[1].starts_with("line 2: not valid UTF-8"),
+        "{reasons:?}"
+    );
+    assert!(reasons[2].contains("duplicate field"), "{reasons:?}");
+    assert!(reasons[3].contains("U+0000"), "{reasons:?}");
+    assert_eq!(json["created"][0]["name"], "V1");
+    assert_eq!(json["created"][0]["family"], "style_1");
+    // A 10 MB family in a file: refused in a short error.
+    let family = "f".repeat(10 * 1024 * 1024);
+    std::fs::write(
+        sb.work().join("huge.json"),
+        format!(r#"{{"versions": [{{"name": "V1", "family": "{family}"}}]}}"#),
+    )
+    .unwrap();
+    let out = run(&sb, &["version", "import", "huge.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stderr.len() < 2048,
+        "{} bytes of error",
+        out.stderr.len()
+    );
+    assert!(
+        stderr(&out).contains("bytes long; the limit is 255"),
+        "{}",
+        stderr(&out)
+    );
+    // Not UTF-8, not JSON, and no versions at all: exit 1 with a reason, nothing imported.
+    for (name, bytes) in [
+        ("bin.json", &b"{\"versions\": [\xff]}"[..]),
+        ("empty.json", b""),
+        ("object.json", b"{}"),
+    ] {
+        std::fs::write(sb.work().join(name), bytes).unwrap();
+        let out = run(&sb, &["version", "import", name]);
+        assert_eq!(out.status.code(), Some(1), "{name}: {}", stderr(&out));
+        assert!(
+            stderr(&out).starts_with("error: "),
+            "{name}: {}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(versions(&sb).as_array().unwrap().len(), 1);
+    // A byte-order mark from a Windows editor is no part of the first name, in a listing or a
+    // file; anywhere else a zero-width character is refused.
+    let out = sync_out(
+        &sb,
+        b"\xef\xbb\xbfbom_vV1.safetensors\nz\xe2\x80\x8bw_vV1.safetensors\n",
+        &[],
+    );
+    assert!(stdout(&out).contains("created bom V1"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("U+200B"), "{}", stdout(&out));
+    std::fs::write(
+        sb.work().join("bom.json"),
+        "\u{feff}{\"versions\": [{\"name\": \"V2\", \"family\": \"bom\"}]}",
+    )
+    .unwrap();
+    ok(&sb, &["version", "import", "bom.json"]);
+    // A file without end is refused after a bound, not read into memory whole.
+    let out = run(&sb, &["version", "import", "/dev/zero"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("too large for a versions file"),
+        "{}",
+        stderr(&out)
+    );
+    // One name at 50,000 places: linear, and one short warning.
+    let many: String = (0..50_000)
+        .map(|i| format!("p{i}/style_9_vV1.safetensors\n"))
+        .collect();
+    let started = std::time::Instant::now();
+    let out = sync_out(&sb, many.as_bytes(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
+    assert_eq!(
+        stderr(&out),
+        "warning: style_9_vV1.safetensors is listed at 50000 places; sync uses p0/style_9_vV1.safetensors and skips p1/style_9_vV1.safetensors, p2/style_9_vV1.safetensors, p3/style_9_vV1.safetensors, 49996 more\n"
+    );
+    // An unknown status filter is a usage error, not an empty list.
+    assert_eq!(
+        run(&sb, &["version", "list", "--status", "weird"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn one_file_under_two_prefixes_keeps_one_url_and_warns() {
+    let sb = Sandbox::new();
+    sb.init();
+    let listing = b"a/style_1_vV1.safetensors\nb/style_1_vV1.safetensors\n";
+    let first = sync_out(&sb, listing, &[]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert!(
+        stdout(&first).contains("created style_1 V1 <- a/style_1_vV1.safetensors"),
+        "{}",
+        stdout(&first)
+    );
+    let warning = "warning: style_1_vV1.safetensors is listed at 2 places; sync uses a/style_1_vV1.safetensors and skips b/style_1_vV1.safetensors\n";
+    assert_eq!(stderr(&first), warning);
+    let after = versions(&sb);
+    // Every later sync changes nothing, in either order, and warns once.
+    for listing in [
+        &listing[..],
+        b"b/style_1_vV1.safetensors\na/style_1_vV1.safetensors\n",
+    ] {
+        let again = sync_out(&sb, listing, &[]);
+        assert_eq!(again.status.code(), Some(0));
+        assert!(
+            stdout(&again).ends_with("nothing to change: 1 already in sync, 1 skipped\n"),
+            "{}",
+            stdout(&again)
+        );
+        assert!(
+            stdout(&again).contains("skipped b/style_1_vV1.safetensors: style_1_vV1.safetensors is also listed at a/style_1_vV1.safetensors, which sync uses"),
+            "{}",
+            stdout(&again)
+        );
+        assert_eq!(
+            stderr(&again).matches("warning:").count(),
+            1,
+            "{}",
+            stderr(&again)
+        );
+        assert_eq!(versions(&sb), after);
+    }
+    let json = sync_out(&sb, listing, &["--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(
+        json["ambiguous"],
+        serde_json::json!([{
+            "file": "style_1_vV1.safetensors",
+            "chosen": "a/style_1_vV1.safetensors",
+            "others": ["b/style_1_vV1.safetensors"]
+        }])
+    );
+}
+
+#[test]
+fn a_bare_key_never_replaces_a_url_that_ends_with_it() {
+    let sb = Sandbox::new();
+    sb.init();
+    // The README tour.
+    ok(&sb, &["version", "new", "style_1", "--job-id", "job-42"]);
+    ok(
+        &sb,
+        &[
+            "version",
+            "complete",
+            "--job-id",
+            "job-42",
+            "--url",
+            "s3://loras/style_1_vV1.safetensors",
+        ],
+    );
+    // An imported https URL.
+    std::fs::write(
+        sb.work().join("v8.json"),
+        r#"{"versions": [{"id": "job-8", "name": "V8", "family": "style_1", "status": "completed",
+            "loraUrl": "https://bucket.s3.amazonaws.com/loras/style_1_vV8.safetensors"}]}"#,
+    )
+    .unwrap();
+    ok(&sb, &["version", "import", "v8.json"]);
+    let before = versions(&sb);
+    // What `aws s3 ls s3://loras/ | awk '{print $4}'` prints.
+    assert_eq!(
+        sync(&sb, "style_1_vV1.safetensors\nstyle_1_vV8.safetensors\n"),
+        "nothing to change: 2 already in sync, 0 skipped\n"
+    );
+    assert_eq!(versions(&sb), before);
+    // A bare key under another prefix does not replace a URL either, without a URL base.
+    let out = sync(&sb, "old/style_1_vV1.safetensors\n");
+    assert!(
+        out.contains("skipped old/style_1_vV1.safetensors: a bare key does not replace the URL s3://loras/style_1_vV1.safetensors of style_1 V1; set versions.url_base to make keys URLs"),
+        "{out}"
+    );
+    assert_eq!(versions(&sb), before);
+
+    // With versions.url_base, bare keys become URLs.
+    set_url_base(&sb, "s3://loras/");
+    ok(&sb, &["version", "new", "style_1", "--name", "V9"]);
+    let out = sync(
+        &sb,
+        "style_1_vV1.safetensors\nstyle_1_vV9.safetensors\nstyle_1_vV10.safetensors\n",
+    );
+    assert!(
+        out.contains("updated style_1 V9 <- s3://loras/style_1_vV9.safetensors (pending by name)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("created style_1 V10 <- s3://loras/style_1_vV10.safetensors"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("updated 1, already in sync 1, created 1, skipped 0\n"),
+        "{out}"
+    );
+    let v1: serde_json::Value =
+        serde_json::from_str(&ok(&sb, &["version", "show", "style_1", "V1", "--json"])).unwrap();
+    assert_eq!(v1["artifact_url"], "s3://loras/style_1_vV1.safetensors");
+    // A url_base that is not a URL is refused at load, with the fix.
+    set_url_base_again(&sb, "s3://loras/", "loras/");
+    let out = sync_out(&sb, b"style_1_vV1.safetensors\n", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("error: versions.url_base 'loras/' is not a URL: it needs a scheme such as s3:// or https://")
+            && stderr(&out).contains("hint: fix versions.url_base in"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+fn set_url_base_again(sb: &Sandbox, from: &str, to: &str) {
+    let toml = sb.work().join("runctl.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        text.replace(
+            &format!("url_base = \"{from}\""),
+            &format!("url_base = \"{to}\""),
+        ),
+    )
+    .unwrap();
+}
+
+#[test]
+fn an_empty_listing_is_refused_unless_allowed() {
+    let sb = Sandbox::new();
+    sb.init();
+    ok(&sb, &["version", "new", "style_1"]);
+    let before = versions(&sb);
+    // `aws s3 ls ... | awk ...` without credentials feeds nothing at all.
+    for empty in [&b""[..], b"\n", b"  \n\n\t\n"] {
+        let out = sync_out(&sb, empty, &[]);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert_eq!(
+            stderr(&out),
+            "error: the listing is empty: there is nothing to sync\n\
+             hint: if a command wrote the listing (`aws s3 ls ...`), check that it succeeded\n\
+             hint: pass --allow-empty when an empty bucket is expected\n"
+        );
+        assert_eq!(stdout(&out), "");
+    }
+    let out = sync_out(&sb, b"", &["--allow-empty"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "nothing to change: 0 already in sync, 0 skipped\n"
+    );
+    assert_eq!(versions(&sb), before);
+    // A listing of unusable lines is not empty: it is reported.
+    let out = sync_out(&sb, b"README.md\n", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn export_then_import_keeps_etag_size_and_the_ids_of_synced_entries() {
+    let sb = Sandbox::new();
+    sb.init();
+    ok(&sb, &["version", "new", "style_1", "--job-id", "job-1"]);
+    let listing = "{\"key\":\"loras/style_1_vV1.safetensors\",\"url\":\"s3://b/loras/style_1_vV1.safetensors\",\"etag\":\"\\\"e1\\\"\",\"size\":11,\"last_modified\":\"2026-11-20T10:00:00Z\"}\n\
+{\"key\":\"loras/style_1_vV2.safetensors\",\"url\":\"s3://b/loras/style_1_vV2.safetensors\",\"etag\":\"\\\"e2\\\"\",\"size\":22}\n";
+    sync(&sb, listing);
+    ok(&sb, &["version", "new", "style_1", "--job-id", "job-3"]);
+    ok(
+        &sb,
+        &["version", "fail", "--job-id", "job-3", "--error", "OOM"],
+    );
+    let exported = ok(&sb, &["version", "export"]);
+    let file: serde_json::Value = serde_json::from_str(&exported).unwrap();
+    let entries = file["versions"].as_array().unwrap();
+    // Every entry has an id, as in the seed's file: a synced one the artifact's stem.
+    let ids: Vec<&str> = entries.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, vec!["job-1", "style_1_vV2", "job-3"]);
+    assert_eq!(entries[1]["description"], "synced from storage");
+    assert_eq!(
+        (entries[0]["etag"].as_str(), entries[0]["size"].as_i64()),
+        (Some("\"e1\""), Some(11))
+    );
+    assert_eq!(entries[0]["lastModified"], "2026-11-20T10:00:00Z");
+    assert_eq!(entries[2]["error"], "OOM");
+
+    let sb2 = Sandbox::new();
+    sb2.init();
+    std::fs::write(sb2.work().join("v.json"), &exported).unwrap();
+    ok(&sb2, &["version", "import", "v.json"]);
+    assert_eq!(
+        ok(&sb2, &["version", "export"]),
+        exported,
+        "a round trip changes nothing"
+    );
+    // And the next sync has nothing to do.
+    assert_eq!(
+        sync(&sb2, listing),
+        "nothing to change: 2 already in sync, 0 skipped\n"
+    );
+    // The id of a synced entry is its job id: the webhook and `show --job-id` find it.
+    let v2: serde_json::Value = serde_json::from_str(&ok(
+        &sb2,
+        &["version", "show", "--job-id", "style_1_vV2", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(v2["name"], "V2");
+}

@@ -10,16 +10,21 @@
 use std::io::Write;
 use std::process::{Command, ExitCode, Stdio};
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use s3::Region;
 use s3::bucket::Bucket;
 use s3::creds::Credentials;
+
+mod s3_error;
 
 const EXAMPLES: &str = "\
 Examples:
   runctl s3sync --bucket loras --prefix style_1/ --dry-run
   runctl s3sync --bucket loras --family style_1 --json
-  runctl s3sync --bucket loras --endpoint http://127.0.0.1:9000 --path-style   # MinIO, s3s-fs, ...
+  runctl s3sync --bucket loras --url-style https   # https://loras.s3.amazonaws.com/KEY URLs
+  runctl s3sync --bucket loras --endpoint http://127.0.0.1:9000   # MinIO, s3s-fs, ...
+
+An endpoint given as an IP address or localhost is addressed in path style on its own.
 
 Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), or a profile
 in ~/.aws/credentials (AWS_PROFILE). Run it as `runctl s3sync`: runctl sets RUNCTL, and this
@@ -28,8 +33,9 @@ plugin drives that same runctl.";
 /// Sync runctl's model-version registry with the artifacts in an S3 bucket
 ///
 /// Lists the bucket (all pages), then runs `$RUNCTL version sync --listing -` on the objects:
-/// waiting versions get their artifact URL (s3://BUCKET/KEY), already-synced ones are left
-/// alone, and only unmatched files become new versions (docs/versions.md).
+/// waiting versions get their artifact URL (s3://BUCKET/KEY, or the object's https:// URL with
+/// --url-style https), already-synced ones are left alone, and only unmatched files become
+/// new versions (docs/versions.md).
 #[derive(Debug, Parser)]
 #[command(name = "runctl s3sync", version, after_help = EXAMPLES, max_term_width = 100)]
 struct Args {
@@ -49,14 +55,28 @@ struct Args {
     #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
     region: String,
     /// Address the bucket in the path (http://host/bucket/key), as most local servers need
+    /// [default: on for an endpoint that is an IP address or localhost]
     #[arg(long)]
     path_style: bool,
+    /// The artifact URLs to record: s3://BUCKET/KEY, or the object's https:// URL
+    #[arg(long, value_enum, default_value_t = UrlStyle::S3)]
+    url_style: UrlStyle,
     /// Show runctl's plan; change nothing
     #[arg(long)]
     dry_run: bool,
     /// runctl's JSON summary instead of text
     #[arg(long)]
     json: bool,
+}
+
+/// The form of the artifact URLs handed to runctl.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum UrlStyle {
+    /// s3://BUCKET/KEY
+    S3,
+    /// The object's URL at the endpoint: https://BUCKET.s3.amazonaws.com/KEY on AWS (the
+    /// seed's loraUrl form), ENDPOINT/BUCKET/KEY in path style
+    Https,
 }
 
 /// A failure with its hint, printed as `error:` / `hint:` lines.
@@ -86,12 +106,35 @@ fn main() -> ExitCode {
     }
 }
 
+/// Whether an endpoint is a host that cannot carry the bucket as a subdomain: an IP address
+/// (`bucket.127.0.0.1` is no address at all) or localhost.
+fn needs_path_style(endpoint: &url::Url) -> bool {
+    match endpoint.host() {
+        Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) => true,
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost")
+        }
+        None => false,
+    }
+}
+
 fn bucket(args: &Args) -> Result<Box<Bucket>, Failure> {
+    let mut path_style = args.path_style;
     let region = match &args.endpoint {
-        Some(endpoint) => Region::Custom {
-            region: args.region.clone(),
-            endpoint: endpoint.trim_end_matches('/').to_string(),
-        },
+        Some(endpoint) => {
+            let parsed = url::Url::parse(endpoint).map_err(|e| {
+                fail(
+                    format!("--endpoint '{endpoint}' is not a URL: {e}"),
+                    Some("give the scheme and host, e.g. --endpoint http://127.0.0.1:9000"),
+                )
+            })?;
+            path_style |= needs_path_style(&parsed);
+            Region::Custom {
+                region: args.region.clone(),
+                endpoint: endpoint.trim_end_matches('/').to_string(),
+            }
+        }
         None => args.region.parse().map_err(|e| {
             fail(
                 format!("unknown region '{}': {e}", args.region),
@@ -111,45 +154,43 @@ fn bucket(args: &Args) -> Result<Box<Bucket>, Failure> {
             None,
         )
     })?;
-    Ok(if args.path_style {
+    Ok(if path_style {
         bucket.with_path_style()
     } else {
         bucket
     })
 }
 
+/// The URL recorded for an object: `s3://BUCKET/KEY`, or its URL at the endpoint with each
+/// path segment percent-encoded (a key may hold spaces, `#` or `?`).
+fn object_url(bucket: &Bucket, args: &Args, key: &str) -> String {
+    if args.url_style == UrlStyle::S3 {
+        return format!("s3://{}/{key}", args.bucket);
+    }
+    let base = bucket.url();
+    match url::Url::parse(&base) {
+        Ok(mut url) => {
+            if let Ok(mut path) = url.path_segments_mut() {
+                path.pop_if_empty().extend(key.split('/'));
+            }
+            url.to_string()
+        }
+        Err(_) => format!("{}/{key}", base.trim_end_matches('/')),
+    }
+}
+
 /// The bucket's objects as runctl listing lines (JSON).
 fn listing(args: &Args) -> Result<Vec<String>, Failure> {
     let bucket = bucket(args)?;
-    let pages = bucket.list(args.prefix.clone(), None).map_err(|e| {
-        let text = e.to_string();
-        let hint = if text.contains("NoSuchBucket") || text.contains("404") {
-            "check the bucket name (and --endpoint / --region)"
-        } else if text.contains("403")
-            || text.contains("AccessDenied")
-            || text.contains("SignatureDoesNotMatch")
-            || text.contains("InvalidAccessKeyId")
-        {
-            "check the credentials in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or your profile"
-        } else {
-            "check --endpoint and the network; for a local server add --path-style"
-        };
-        fail(
-            format!(
-                "cannot list s3://{}/{}: {}",
-                args.bucket,
-                args.prefix,
-                first_line(&text)
-            ),
-            Some(hint),
-        )
-    })?;
+    let pages = bucket
+        .list(args.prefix.clone(), None)
+        .map_err(|e| s3_error::describe(&e, &args.bucket, &args.prefix))?;
     let mut lines = Vec::new();
     for page in pages {
         for object in page.contents {
             let line = serde_json::json!({
                 "key": object.key,
-                "url": format!("s3://{}/{}", args.bucket, object.key),
+                "url": object_url(&bucket, args, &object.key),
                 "etag": object.e_tag,
                 "size": object.size,
                 "last_modified": object.last_modified,
@@ -188,6 +229,11 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
     }
     if args.json {
         cmd.arg("--json");
+    }
+    if lines.is_empty() {
+        // The listing call succeeded: the bucket (or prefix) is empty, which runctl refuses
+        // from a pipe, where an empty listing usually means a failed `aws s3 ls`.
+        cmd.arg("--allow-empty");
     }
     let mut child = cmd.stdin(Stdio::piped()).spawn().map_err(|e| {
         fail(

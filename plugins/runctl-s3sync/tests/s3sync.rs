@@ -9,6 +9,24 @@ use std::sync::OnceLock;
 const ACCESS_KEY: &str = "AKIRUNCTLTEST";
 const SECRET_KEY: &str = "runctl-test-secret-key";
 
+/// One key pair, refused as AWS refuses an unknown key: `InvalidAccessKeyId` with AWS's
+/// message (s3s's own `SimpleAuth` answers `NotSignedUp`).
+struct AwsLikeAuth;
+
+#[async_trait::async_trait]
+impl s3s::auth::S3Auth for AwsLikeAuth {
+    async fn get_secret_key(&self, access_key: &str) -> s3s::S3Result<s3s::auth::SecretKey> {
+        if access_key == ACCESS_KEY {
+            Ok(SECRET_KEY.into())
+        } else {
+            Err(s3s::s3_error!(
+                InvalidAccessKeyId,
+                "The AWS Access Key Id you provided does not exist in our records."
+            ))
+        }
+    }
+}
+
 /// The S3 server's root folder (buckets are its sub-folders) and port; one server for all tests.
 fn server() -> &'static (PathBuf, u16) {
     static SERVER: OnceLock<(PathBuf, u16)> = OnceLock::new();
@@ -26,7 +44,7 @@ fn server() -> &'static (PathBuf, u16) {
                 use hyper_util::rt::{TokioExecutor, TokioIo};
                 let fs = s3s_fs::FileSystem::new(&fs_root).unwrap();
                 let mut builder = s3s::service::S3ServiceBuilder::new(fs);
-                builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+                builder.set_auth(AwsLikeAuth);
                 let service = builder.build();
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 tx.send(listener.local_addr().unwrap().port()).unwrap();
@@ -309,38 +327,106 @@ fn an_unreachable_endpoint_fails_cleanly() {
 }
 
 #[test]
-fn a_wrong_bucket_and_wrong_credentials_fail_cleanly() {
+fn a_wrong_bucket_and_wrong_credentials_name_the_s3_error() {
     bucket("exists", &["style_1_vV1.safetensors".into()]);
     let p = Project::new();
-    let out = p.s3sync("no-such-bucket", &[]);
-    assert_clean_error(&out);
-    assert!(
-        text(&out.stderr).contains("hint: check the bucket name"),
-        "{}",
-        text(&out.stderr)
-    );
-
     let endpoint = format!("http://127.0.0.1:{}", server().1);
-    let out = p
-        .cmd()
-        .env("AWS_SECRET_ACCESS_KEY", "wrong")
-        .args([
-            "s3sync",
-            "--bucket",
-            "exists",
-            "--endpoint",
-            &endpoint,
-            "--path-style",
-        ])
-        .output()
-        .unwrap();
+    let s3sync = |key: &str, secret: &str, bucket: &str| {
+        p.cmd()
+            .env("AWS_ACCESS_KEY_ID", key)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .args(["s3sync", "--bucket", bucket, "--endpoint", &endpoint])
+            .output()
+            .unwrap()
+    };
+    for (out, line, hint) in [
+        (
+            s3sync(ACCESS_KEY, SECRET_KEY, "no-such-bucket"),
+            "error: cannot list s3://no-such-bucket/: HTTP 404 NoSuchBucket: The specified bucket does not exist.\n",
+            "hint: check the bucket name",
+        ),
+        (
+            s3sync("AKIWRONG", SECRET_KEY, "exists"),
+            "error: cannot list s3://exists/: HTTP 403 InvalidAccessKeyId: The AWS Access Key Id you provided does not exist in our records.\n",
+            "hint: check the credentials",
+        ),
+        (
+            s3sync(ACCESS_KEY, "wrong", "exists"),
+            "error: cannot list s3://exists/: HTTP 403 SignatureDoesNotMatch: The request signature we calculated does not match",
+            "hint: check the credentials",
+        ),
+    ] {
+        assert_clean_error(&out);
+        let err = text(&out.stderr);
+        assert!(err.starts_with(line), "{line}\n{err}");
+        assert!(err.contains(hint), "{err}");
+        assert!(!err.contains("<?xml") && !err.contains("<Code>"), "{err}");
+        assert_eq!(err.lines().count(), 2, "{err}");
+    }
+    assert_eq!(p.versions(), serde_json::json!([]));
+}
+
+#[test]
+fn a_local_endpoint_needs_no_path_style_flag() {
+    bucket("local", &["style_3_vV1.safetensors".into()]);
+    let p = Project::new();
+    // 127.0.0.1 cannot carry the bucket as a subdomain: path style is chosen on its own.
+    let endpoint = format!("http://127.0.0.1:{}", server().1);
+    let out = p.runctl(&["s3sync", "--bucket", "local", "--endpoint", &endpoint]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("created style_3 V1 <- s3://local/style_3_vV1.safetensors"),
+        "{}",
+        text(&out.stdout)
+    );
+    // An endpoint that is no URL says so.
+    let out = p.runctl(&["s3sync", "--bucket", "local", "--endpoint", "127.0.0.1:9"]);
     assert_clean_error(&out);
     assert!(
-        text(&out.stderr).contains("hint: check the credentials"),
+        text(&out.stderr).contains("--endpoint '127.0.0.1:9' is not a URL"),
         "{}",
         text(&out.stderr)
     );
-    assert_eq!(p.versions(), serde_json::json!([]));
+}
+
+#[test]
+fn https_urls_in_the_seeds_form_and_an_empty_bucket() {
+    upload("web", "loras/style_4_vV1.safetensors", b"v1");
+    upload("web", "loras/style 4_vV2.safetensors", b"v2");
+    let p = Project::new();
+    assert!(p.runctl(&["version", "new", "style_4"]).status.success());
+    let out = p.s3sync("web", &["--url-style", "https"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let base = format!("http://127.0.0.1:{}/web", server().1);
+    let versions = p.versions();
+    let urls: Vec<&str> = versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["artifact_url"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        urls,
+        vec![
+            format!("{base}/loras/style%204_vV2.safetensors"),
+            format!("{base}/loras/style_4_vV1.safetensors"),
+        ],
+        "the file name comes from the key, the URL is encoded"
+    );
+    let again = p.s3sync("web", &["--url-style", "https"]);
+    assert!(
+        text(&again.stdout).starts_with("nothing to change: 2 already in sync"),
+        "{}",
+        text(&again.stdout)
+    );
+    // An empty bucket is an answer, not a failed listing.
+    upload("void", "other/readme.txt", b"x");
+    let out = p.s3sync("void", &["--prefix", "loras/"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "nothing to change: 0 already in sync, 0 skipped\n"
+    );
 }
 
 #[test]

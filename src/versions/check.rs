@@ -1,0 +1,445 @@
+//! The one check every version passes on its way into the registry, whichever door it comes
+//! through (`version new`, the webhook updates, `version import`, `version sync`): names the
+//! template parses back and that are safe to print and to use as a file name, a known status,
+//! bounded text without control characters. Pure; the callers choose the exit code or skip.
+//!
+//! Also [`printable`], which escapes what an older runctl let into the registry before it
+//! reaches a terminal: a check on the way in does not clean rows written before it existed.
+
+use std::borrow::Cow;
+
+use super::{Template, has_scheme};
+
+/// The longest artifact file name, in bytes: what common filesystems allow for one name, and
+/// well under S3's 1,024-byte keys.
+pub const MAX_ARTIFACT_NAME: usize = 255;
+/// The longest etag or timestamp, in bytes.
+pub const MAX_SHORT_TEXT: usize = 1024;
+/// The longest job id, URL or text, in bytes: what one command-line argument can carry on Linux
+/// (MAX_ARG_STRLEN), so whatever `version new --job-id` or `complete --url` can be given is
+/// taken, and a file or a listing cannot bring in more.
+pub const MAX_ARG: usize = 128 * 1024;
+/// The longest artifact URL or key, in bytes.
+pub const MAX_URL: usize = MAX_ARG;
+/// The longest description or error text, in bytes.
+pub const MAX_TEXT: usize = MAX_ARG;
+
+/// A version's status. The store keeps its text; this is what the text may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Pending,
+    Running,
+    Completed,
+    Failed,
+}
+
+impl Status {
+    pub const ALL: [Status; 4] = [
+        Status::Pending,
+        Status::Running,
+        Status::Completed,
+        Status::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Running => "running",
+            Status::Completed => "completed",
+            Status::Failed => "failed",
+        }
+    }
+
+    /// The status a text names, exactly as runctl writes it.
+    pub fn parse(text: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// A new version to add; `name: None` takes the next `V<n>` of the family. Text fields are
+/// as they will be stored; `parameters` is a JSON object's text.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewVersion {
+    pub family: String,
+    pub name: Option<String>,
+    pub job_id: Option<String>,
+    pub status: String,
+    pub artifact_url: Option<String>,
+    pub parameters: Option<String>,
+    pub description: Option<String>,
+    pub error: Option<String>,
+    pub etag: Option<String>,
+    pub size: Option<i64>,
+    pub last_modified: Option<String>,
+    pub created_at: Option<String>,
+    pub last_synced: Option<String>,
+}
+
+/// Why a value was refused: which field, the value (escaped and shortened for printing), and
+/// the rule it breaks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} '{value}' {reason}")]
+pub struct Invalid {
+    pub field: &'static str,
+    pub value: String,
+    pub reason: String,
+}
+
+fn invalid(field: &'static str, value: &str, reason: impl Into<String>) -> Invalid {
+    Invalid {
+        field,
+        value: shortened(value),
+        reason: reason.into(),
+    }
+}
+
+impl NewVersion {
+    /// Every field against its rule; the first that breaks one.
+    pub fn check(&self, template: &Template) -> Result<(), Invalid> {
+        check_family(template, &self.family)?;
+        if let Some(name) = &self.name {
+            check_name(template, name)?;
+            check_artifact_name(template, &self.family, name)?;
+        }
+        if Status::parse(&self.status).is_none() {
+            return Err(invalid("status", &self.status, status_reason()));
+        }
+        if let Some(job) = &self.job_id {
+            check_job_id(job)?;
+        }
+        if let Some(url) = &self.artifact_url {
+            check_url(url)?;
+        }
+        if let Some(p) = &self.parameters {
+            let is_object = serde_json::from_str::<serde_json::Value>(p)
+                .is_ok_and(|v: serde_json::Value| v.is_object());
+            if !is_object {
+                return Err(invalid("parameters", p, "must be a JSON object"));
+            }
+        }
+        for (field, text) in [("description", &self.description), ("error", &self.error)] {
+            if let Some(text) = text {
+                check_text(field, text)?;
+            }
+        }
+        for (field, text) in [("etag", &self.etag), ("last_modified", &self.last_modified)] {
+            if let Some(text) = text {
+                check_short(field, text)?;
+            }
+        }
+        for (field, text) in [
+            ("timestamp", &self.created_at),
+            ("last_synced", &self.last_synced),
+        ] {
+            if let Some(text) = text {
+                check_timestamp(field, text)?;
+            }
+        }
+        if let Some(size) = self.size {
+            check_size(size)?;
+        }
+        Ok(())
+    }
+}
+
+fn status_reason() -> String {
+    let all: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+    format!("is not a status; use one of {}", all.join(", "))
+}
+
+/// A character that acts on a terminal or hides instead of showing: C0 and C1 controls and DEL;
+/// the zero-width characters and the byte-order mark, which make two names that print alike
+/// differ; the line and paragraph separators; and the bidirectional marks, overrides and
+/// isolates that make text display in another order.
+fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}'
+        )
+}
+
+/// The rules every name-like value (family, version name, job id, URL) shares.
+fn check_identifier(field: &'static str, value: &str, max: usize) -> Result<(), Invalid> {
+    if value.is_empty() {
+        return Err(invalid(field, value, "cannot be empty"));
+    }
+    if value.len() > max {
+        return Err(invalid(
+            field,
+            value,
+            format!("is {} bytes long; the limit is {max}", value.len()),
+        ));
+    }
+    if let Some(c) = value.chars().find(|&c| is_hidden(c)) {
+        return Err(invalid(
+            field,
+            value,
+            format!("contains the control character U+{:04X}", u32::from(c)),
+        ));
+    }
+    if value.trim() != value {
+        return Err(invalid(
+            field,
+            value,
+            "starts or ends with white space, which no listing would show",
+        ));
+    }
+    Ok(())
+}
+
+/// A family: one path segment (no `/`, not `.` or `..`) the template can parse back.
+pub fn check_family(template: &Template, family: &str) -> Result<(), Invalid> {
+    check_segment("family", family)?;
+    template
+        .allows_family(family)
+        .map_err(|reason| invalid("family", family, reason))
+}
+
+/// A version name: one path segment the template can parse back out of its file name. A name
+/// that is itself an artifact file name (`style_1_vV8.safetensors`, how older sync tools named
+/// versions) is kept as it is: sync matches such a version by that name.
+pub fn check_name(template: &Template, name: &str) -> Result<(), Invalid> {
+    check_segment("name", name)?;
+    if template.parse_name(name).is_some() {
+        return Ok(());
+    }
+    template
+        .allows_version(name)
+        .map_err(|reason| invalid("name", name, reason))
+}
+
+fn check_segment(field: &'static str, value: &str) -> Result<(), Invalid> {
+    check_identifier(field, value, MAX_ARTIFACT_NAME)?;
+    if value.contains('/') {
+        return Err(invalid(field, value, "cannot contain '/'"));
+    }
+    if value == "." || value == ".." {
+        return Err(invalid(field, value, "cannot be '.' or '..'"));
+    }
+    Ok(())
+}
+
+/// The artifact file name of family and name fits in one file name.
+pub fn check_artifact_name(template: &Template, family: &str, name: &str) -> Result<(), Invalid> {
+    let file = template.format(family, name);
+    if file.len() > MAX_ARTIFACT_NAME {
+        return Err(invalid(
+            "artifact name",
+            &file,
+            format!(
+                "is {} bytes long; a file name is at most {MAX_ARTIFACT_NAME}",
+                file.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub fn check_job_id(job: &str) -> Result<(), Invalid> {
+    check_identifier("job id", job, MAX_ARG)
+}
+
+/// An artifact URL (or the key stored in its place).
+pub fn check_url(url: &str) -> Result<(), Invalid> {
+    check_identifier("url", url, MAX_URL)
+}
+
+/// An object key of a listing.
+pub fn check_key(key: &str) -> Result<(), Invalid> {
+    check_identifier("key", key, MAX_URL)
+}
+
+/// `versions.url_base`: empty for none, else a URL with a scheme (`s3://loras/`) that bare
+/// keys are appended to.
+pub fn check_url_base(base: &str) -> Result<Option<&str>, Invalid> {
+    if base.is_empty() {
+        return Ok(None);
+    }
+    check_identifier("versions.url_base", base, MAX_URL)?;
+    if !has_scheme(base) {
+        return Err(invalid(
+            "versions.url_base",
+            base,
+            "is not a URL: it needs a scheme such as s3:// or https://",
+        ));
+    }
+    Ok(Some(base))
+}
+
+/// Free text (description, error): line breaks and tabs are text; other controls are not.
+pub fn check_text(field: &'static str, text: &str) -> Result<(), Invalid> {
+    if text.len() > MAX_TEXT {
+        return Err(invalid(
+            field,
+            text,
+            format!("is {} bytes long; the limit is {MAX_TEXT}", text.len()),
+        ));
+    }
+    if let Some(c) = text
+        .chars()
+        .find(|&c| is_hidden(c) && c != '\n' && c != '\t')
+    {
+        return Err(invalid(
+            field,
+            text,
+            format!("contains the control character U+{:04X}", u32::from(c)),
+        ));
+    }
+    Ok(())
+}
+
+/// A short value from a listing (etag, last-modified time): at most [`MAX_SHORT_TEXT`] bytes,
+/// no control characters. Empty is allowed: some stores send an empty etag.
+pub fn check_short(field: &'static str, text: &str) -> Result<(), Invalid> {
+    if text.is_empty() {
+        return Ok(());
+    }
+    check_identifier(field, text, MAX_SHORT_TEXT)
+}
+
+/// A time runctl stores and sorts: RFC 3339 (`2025-10-13T19:36:17.724Z`).
+pub fn check_timestamp(field: &'static str, text: &str) -> Result<(), Invalid> {
+    check_identifier(field, text, MAX_SHORT_TEXT)?;
+    text.parse::<jiff::Timestamp>().map(|_| ()).map_err(|_| {
+        invalid(
+            field,
+            text,
+            "is not an RFC 3339 time such as 2025-10-13T19:36:17.724Z",
+        )
+    })
+}
+
+pub fn check_size(size: i64) -> Result<(), Invalid> {
+    if size < 0 {
+        return Err(invalid("size", &size.to_string(), "cannot be negative"));
+    }
+    Ok(())
+}
+
+/// `text` with every control character escaped (`\u{1b}`, `\n`), safe to print on a terminal.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_hidden) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if is_hidden(c) {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
+/// A value for an error message: escaped, and cut to 80 characters so a 10 MB name does not
+/// become a 10 MB error.
+fn shortened(value: &str) -> String {
+    const KEEP: usize = 80;
+    let text = printable(value);
+    match text.char_indices().nth(KEEP) {
+        None => text.into_owned(),
+        Some((cut, _)) => format!("{}... ({} bytes)", &text[..cut], value.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t() -> Template {
+        Template::parse("{family}_v{version}.safetensors").unwrap()
+    }
+
+    fn new(family: &str, name: &str, status: &str) -> NewVersion {
+        NewVersion {
+            family: family.into(),
+            name: Some(name.into()),
+            status: status.into(),
+            ..NewVersion::default()
+        }
+    }
+
+    #[test]
+    fn what_the_issue_found_is_refused() {
+        let t = t();
+        let reason = |n: NewVersion| n.check(&t).unwrap_err().to_string();
+        assert_eq!(
+            reason(new("style_1", "V1", "weird")),
+            "status 'weird' is not a status; use one of pending, running, completed, failed"
+        );
+        assert_eq!(
+            reason(new("../f", "V1", "pending")),
+            "family '../f' cannot contain '/'"
+        );
+        assert_eq!(
+            reason(new("f", "x/../../y", "pending")),
+            "name 'x/../../y' cannot contain '/'"
+        );
+        assert_eq!(
+            reason(new("st\u{1b}[31myle", "V1", "pending")),
+            "family 'st\\u{1b}[31myle' contains the control character U+001B"
+        );
+        assert!(reason(new("..", "V1", "pending")).contains("'.' or '..'"));
+        assert!(reason(new(" a", "V1", "pending")).contains("white space"));
+        assert!(reason(new("a", "x_vy", "pending")).contains("parsed back"));
+        assert!(reason(new("a\u{202e}b", "V1", "pending")).contains("U+202E"));
+        assert!(reason(new("\u{feff}b", "V1", "pending")).contains("U+FEFF"));
+        assert!(reason(new("a\u{200b}", "V1", "pending")).contains("U+200B"));
+        let long = "f".repeat(10 * 1024 * 1024);
+        let err = reason(new(&long, "V1", "pending"));
+        assert!(err.len() < 300, "{err}");
+        assert!(reason(new(&"f".repeat(250), "V1", "pending")).contains("artifact name"));
+    }
+
+    #[test]
+    fn what_the_seed_has_passes() {
+        let t = t();
+        let mut ok = new("style_1", "V8", "completed");
+        ok.job_id = Some("ec487842-b853-4ca1-ba91-76bba6a59006-e2".into());
+        ok.artifact_url = Some("https://bucket/loras/style_1_vV8.safetensors".into());
+        ok.parameters = Some(r#"{"steps":3000}"#.into());
+        ok.description = Some("more steps,\nhigher learning rate".into());
+        ok.created_at = Some("2025-10-13T19:36:17.724Z".into());
+        ok.etag = Some(String::new());
+        ok.size = Some(0);
+        assert_eq!(ok.check(&t), Ok(()));
+        // The seed's older entries name a version by its file name.
+        assert_eq!(
+            new("style_1", "style_1_vV8.safetensors", "completed").check(&t),
+            Ok(())
+        );
+        let mut bad = ok.clone();
+        bad.parameters = Some("[1]".into());
+        assert!(bad.check(&t).is_err());
+        let mut bad = ok.clone();
+        bad.created_at = Some("yesterday".into());
+        assert!(bad.check(&t).is_err());
+        let mut bad = ok;
+        bad.size = Some(-1);
+        assert!(bad.check(&t).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn printable_leaves_nothing_that_acts_on_a_terminal(text in "\\PC*|[\\x00-\\x1f\\x7f-\\u{9f}\\u{202a}-\\u{202e}a-z]*") {
+            let shown = printable(&text);
+            proptest::prop_assert!(!shown.chars().any(is_hidden), "{:?}", shown);
+            // What passes the check is shown as it is.
+            if check_text("description", &text).is_ok() && !text.contains(['\n', '\t']) {
+                proptest::prop_assert_eq!(shown.as_ref(), text.as_str());
+            }
+        }
+    }
+
+    #[test]
+    fn printable_escapes_controls_only() {
+        assert!(matches!(printable("style_1 é"), Cow::Borrowed(_)));
+        assert_eq!(printable("a\u{1b}[31m\nb"), "a\\u{1b}[31m\\nb");
+        assert_eq!(Status::parse("completed"), Some(Status::Completed));
+        assert_eq!(Status::parse("Completed"), None);
+    }
+}
