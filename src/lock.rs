@@ -39,6 +39,12 @@ impl RunLock {
     }
 }
 
+/// How many names the open file has.
+fn file_links(file: &std::fs::File) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    file.metadata().map_or(1, |m| m.nlink())
+}
+
 #[cfg(unix)]
 fn inode_of(path: &Path) -> Option<u64> {
     use std::os::unix::fs::MetadataExt;
@@ -73,6 +79,14 @@ pub fn lock_run(locks_dir: &Path, run_id: &str, run_name: &str) -> Result<RunLoc
             .open(&path)
             .map_err(|e| CliError::io("open", &path, e))?
     };
+    // A hard link planted at the name would have the holder's line written into another file.
+    if file_links(&file) > 1 {
+        return Err(CliError::general(format!(
+            "the run lock {} has other names (a hard link was put there); refusing to write it",
+            path.display()
+        ))
+        .hint("remove it; runctl makes a new lock file when the run is next worked on"));
+    }
     // The lock lives as long as the process: leaking it keeps the guard valid without a
     // self-referential struct, and the OS releases it at exit, however the process ends.
     let lock: &'static mut fd_lock::RwLock<std::fs::File> =

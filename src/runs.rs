@@ -11,7 +11,7 @@ use crate::error::{CliError, Result};
 use crate::naming::{self, Segments, Shortened};
 use crate::project::Scope;
 use crate::store::{Allocation, RunRow};
-use crate::undo::{self, Undo};
+use crate::undo::{self, Previous, Undo};
 
 /// What the user asked for.
 #[derive(Debug, Clone)]
@@ -256,7 +256,12 @@ pub fn update_pointers(layout: &Layout, dir_name: &str, undo: &mut Undo) -> Resu
     let _ = std::fs::remove_file(&tmp);
     let linked = std::os::unix::fs::symlink(dir_name, &tmp).is_ok();
     if linked {
-        match undo::previous_of(&latest).map_err(|e| CliError::io("read", &latest, e))? {
+        // runctl's `outputs/latest` is a symlink: a file or folder there is someone else's.
+        let previous = match undo::previous_of(&latest) {
+            Ok(Some(Previous::File(_))) => None,
+            other => other.map_err(|e| CliError::io("read", &latest, e))?,
+        };
+        match previous {
             Some(previous) => {
                 if let Err(e) = std::fs::rename(&tmp, &latest) {
                     let _ = std::fs::remove_file(&tmp);
@@ -288,7 +293,7 @@ pub fn update_pointers(layout: &Layout, dir_name: &str, undo: &mut Undo) -> Resu
 
 fn not_a_pointer(path: &Path) -> String {
     format!(
-        "{} is not a pointer runctl made (a folder or a large file): left as it is, not pointed at the new run",
+        "{} is not a pointer runctl made (a file or a folder of someone else's): left as it is, not pointed at the new run",
         path.display()
     )
 }
@@ -304,7 +309,7 @@ fn write_pointer(
         return Ok(());
     };
     let tmp = undo::temp_beside(path);
-    if let Err(e) = std::fs::write(&tmp, format!("{dir_name}\n")) {
+    if let Err(e) = undo::write_new(&tmp, format!("{dir_name}\n").as_bytes()) {
         let _ = std::fs::remove_file(&tmp);
         return Err(CliError::io("write", &tmp, e));
     }

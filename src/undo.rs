@@ -125,10 +125,26 @@ fn restore(path: &Path, previous: &Previous) -> std::io::Result<()> {
         }
         Previous::File(bytes) => {
             let tmp = temp_beside(path);
-            std::fs::write(&tmp, bytes)?;
+            write_new(&tmp, bytes)?;
             std::fs::rename(&tmp, path)
         }
     }
+}
+
+/// Write `bytes` to a new file at `path`, never through what is there: a file or symlink at
+/// the name (planted, or left by a killed run of this process id) is removed first, and the
+/// new one is made exclusively (`O_EXCL` does not follow a symlink).
+pub fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    file.write_all(bytes)
 }
 
 /// A hidden name beside `path`, private to this process.
@@ -192,5 +208,20 @@ mod tests {
         let left = undo.undo();
         assert_eq!(left.len(), 2, "{left:?}");
         assert!(a.join("new").exists() && b.join("f").exists());
+    }
+
+    /// A symlink planted at a temporary name (the name holds this process's id, so one can be
+    /// planted ahead for a range of ids; the binary cannot be made to land on it reliably).
+    #[test]
+    fn write_new_replaces_a_planted_symlink_and_never_writes_through_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let victim = tmp.path().join("victim");
+        std::fs::write(&victim, "precious").unwrap();
+        let at = temp_beside(&tmp.path().join("latest.txt"));
+        std::os::unix::fs::symlink(&victim, &at).unwrap();
+        write_new(&at, b"run1\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        assert!(std::fs::symlink_metadata(&at).unwrap().is_file());
+        assert_eq!(std::fs::read_to_string(&at).unwrap(), "run1\n");
     }
 }

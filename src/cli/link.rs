@@ -167,11 +167,7 @@ fn write_hash_file(dir: &Path, hex: &str, content: &str) -> Result<Option<(PathB
         .map_err(|e| CliError::io("read", &hash_file, e))?
         .unwrap_or(Previous::Absent);
     let tmp = crate::undo::temp_beside(&hash_file);
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .and_then(|mut f| std::io::Write::write_all(&mut f, content.as_bytes()))
+    let written = crate::undo::write_new(&tmp, content.as_bytes())
         .and_then(|()| std::fs::rename(&tmp, &hash_file));
     if let Err(e) = written {
         let _ = std::fs::remove_file(&tmp);

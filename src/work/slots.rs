@@ -16,12 +16,15 @@ pub(super) fn open_log(worker: &Worker, slot: usize) -> Option<std::fs::File> {
     if !dir.is_dir() {
         std::fs::create_dir(dir).ok()?;
     }
-    std::fs::OpenOptions::new()
+    let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
         .open(dir.join(format!("worker-{slot}.log")))
-        .ok()
+        .ok()?;
+    // Nor a hard link to another file: a log runctl made has one name.
+    use std::os::unix::fs::MetadataExt;
+    (file.metadata().ok()?.nlink() == 1).then_some(file)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -581,3 +581,22 @@ fn a_folder_named_latest_is_left_alone_with_a_warning() {
     assert_eq!(entries(&sb.work().join("outputs/latest")), vec!["mine.txt"]);
     assert_eq!(count(&sb, "SELECT count(*) FROM runs"), 2);
 }
+
+#[test]
+fn a_users_file_named_outputs_latest_is_left_alone() {
+    let sb = Sandbox::new();
+    sb.init();
+    std::fs::create_dir_all(sb.work().join("outputs")).unwrap();
+    std::fs::write(sb.work().join("outputs/latest"), "my notes").unwrap();
+    let out = sb.cmd().args(["new", "--model", "m"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is not a pointer runctl made"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(sb.work().join("outputs/latest")).unwrap(),
+        "my notes"
+    );
+}

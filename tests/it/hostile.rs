@@ -221,6 +221,48 @@ fn symlinks_planted_at_the_lock_the_hash_file_and_the_worker_log_are_not_followe
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
 
+    // Hard links to the victim at the lock and at a worker log: not written through either.
+    let out = sb
+        .cmd()
+        .args([
+            "new",
+            "--model",
+            "m2",
+            "--source",
+            "items.csv",
+            "--key",
+            "id",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let show = sb
+        .cmd()
+        .args(["show", "latest", "--json"])
+        .output()
+        .unwrap();
+    let run2: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    let lock2 = locks.join(format!("{}.lock", run2["id"].as_str().unwrap()));
+    std::fs::hard_link(&victim, &lock2).unwrap();
+    let resume2 = || {
+        sb.cmd()
+            .args(["resume", "m2-dataset-full-run1", "-j", "1", "--", "./w.sh"])
+            .output()
+            .unwrap()
+    };
+    let out = resume2();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("has other names"), "{}", stderr(&out));
+    std::fs::remove_file(&lock2).unwrap();
+    std::fs::hard_link(
+        &victim,
+        sb.work().join("logs/m2-dataset-full-run1/worker-1.log"),
+    )
+    .unwrap();
+    let out = resume2();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+
     // The hash file of a linked folder: replaced by a real file, the target untouched.
     let dir = sb.work().join("M:lr=0.1");
     std::fs::create_dir(&dir).unwrap();
