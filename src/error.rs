@@ -166,6 +166,8 @@ impl From<crate::project::ProjectError> for CliError {
             ))
             .hint("fix the file; 'runctl init' in an empty folder writes a commented example"),
             ProjectError::RootMissing(_) => CliError::not_found(err.to_string()),
+            ProjectError::NotARunFolder { .. } => CliError::general(err.to_string())
+                .hint("name a folder for run folders, such as \"outputs\" or \"runs/outputs\""),
             ProjectError::Outside { .. } => CliError::general(format!("{err}; refusing to write there"))
                 .hint("keep run folders inside the project, or set paths.allow_outside = true in runctl.toml if that is meant"),
             ProjectError::Io { .. } => CliError::general(err.to_string()),

@@ -36,6 +36,14 @@ pub enum ProjectError {
     },
     #[error("project root {0} does not exist or is not a folder")]
     RootMissing(PathBuf),
+    #[error(
+        "{key} = \"{value}\" in {settings} names the project root or its .runctl/ folder, not a folder for runs"
+    )]
+    NotARunFolder {
+        key: &'static str,
+        value: String,
+        settings: PathBuf,
+    },
     #[error("{key} = \"{value}\" in {settings} points outside the project root {root}")]
     Outside {
         key: &'static str,
@@ -384,12 +392,19 @@ impl Project {
     /// and `paths.allow_outside` is not set. The check is on the setting's text: a symlink a
     /// user made on disk (outputs -> /scratch/...) is their own choice and is followed.
     fn inside(&self, key: &'static str, value: &Path) -> Result<PathBuf, ProjectError> {
-        let joined = self.root.join(value);
-        if self.settings.paths.allow_outside {
-            return Ok(joined);
-        }
+        // The lexical form: `x/..` must not make a stray `x/` when the folders are made.
+        let joined = lexical(&self.root.join(value));
         let root = lexical(&self.root);
-        if lexical(&joined).starts_with(&root) {
+        // Never the root itself (run folders and `migrate runs` would take the project's own
+        // folders for runs) nor runctl's state folder, whatever else is allowed.
+        if joined == root || joined.starts_with(root.join(STATE_DIR)) {
+            return Err(ProjectError::NotARunFolder {
+                key,
+                value: value.to_string_lossy().into_owned(),
+                settings: self.settings_path(),
+            });
+        }
+        if self.settings.paths.allow_outside || joined.starts_with(&root) {
             return Ok(joined);
         }
         Err(ProjectError::Outside {
@@ -500,7 +515,11 @@ mod tests {
             ("/home/u/projX", false),
             ("a/../../b", false),
             ("a/../b", true),
-            (".", true),
+            (".", false),
+            ("", false),
+            ("x/..", false),
+            (".runctl", false),
+            (".runctl/runs", false),
             ("./runs/./x", true),
         ] {
             project.settings.paths.outputs = value.into();

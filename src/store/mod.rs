@@ -276,11 +276,29 @@ fn immutable_uri(path: &Path) -> String {
 /// Whether the DB file exists; anything there but a regular file (a FIFO would hang every
 /// command, a device would read without end) is refused.
 fn check_file(path: &Path) -> Result<bool, StoreError> {
+    // SQLite's companions too: a FIFO as `-wal` would be taken for a failing disk.
+    for suffix in ["-wal", "-shm"] {
+        let mut companion = path.as_os_str().to_os_string();
+        companion.push(suffix);
+        let companion = PathBuf::from(companion);
+        if std::fs::metadata(&companion).is_ok_and(|m| !m.is_file()) {
+            return Err(StoreError::NotRegular { path: companion });
+        }
+    }
     match std::fs::metadata(path) {
         Ok(meta) if meta.is_file() => Ok(true),
         Ok(_) => Err(StoreError::NotRegular {
             path: path.to_path_buf(),
         }),
+        // A symlink to nothing: creating the DB through it would put it wherever it points.
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotFound
+                && std::fs::symlink_metadata(path).is_ok() =>
+        {
+            Err(StoreError::NotRegular {
+                path: path.to_path_buf(),
+            })
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
         Err(source) => Err(StoreError::Io {
             what: "read",

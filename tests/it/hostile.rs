@@ -155,6 +155,28 @@ fn settings_that_point_run_folders_outside_the_project_are_refused() {
         "the victim folder is untouched"
     );
     assert!(!victim.join("latest").exists());
+    // The project root itself, or runctl's state folder: never a folder for runs.
+    std::fs::create_dir_all(sb.work().join("docs")).unwrap();
+    std::fs::write(sb.work().join("docs/config.yaml"), "a: 1\n").unwrap();
+    for outputs in [".", "", "x/..", ".runctl"] {
+        let text = template.replace("outputs = \"outputs\"", &format!("outputs = \"{outputs}\""));
+        std::fs::write(&settings, text).unwrap();
+        for args in [&["new", "--model", "m"][..], &["migrate", "runs", "--yes"]] {
+            let out = sb.cmd().args(args).output().unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "{outputs:?} {args:?}: {}",
+                stderr(&out)
+            );
+            assert!(stderr(&out).contains("names the project root or its .runctl/ folder"));
+        }
+    }
+    assert!(
+        sb.work().join("docs/config.yaml").is_file(),
+        "docs/ was taken for a run"
+    );
+    assert!(!sb.work().join("x").exists());
     // Said outright, it is allowed.
     let text = template
         .replace("outputs = \"outputs\"", "outputs = \"../victim\"")

@@ -404,4 +404,40 @@ fn a_fifo_or_a_folder_as_state_db_is_refused_at_once() {
         "{}",
         stderr(&out)
     );
+    std::fs::remove_dir(sb.db()).unwrap();
+    // A symlink to nothing: the DB is not created wherever it points.
+    let elsewhere = sb.tmp.path().join("elsewhere.db");
+    std::os::unix::fs::symlink(&elsewhere, sb.db()).unwrap();
+    let out = sb.cmd().args(["new", "--model", "m"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is not a regular file"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!elsewhere.exists());
+    std::fs::remove_file(sb.db()).unwrap();
+    // A FIFO as the -wal: named, not taken for a full disk.
+    sb.cmd().args(["new", "--model", "m"]).assert().success();
+    let wal = sb.work().join(".runctl/state.db-wal");
+    let _ = std::fs::remove_file(&wal);
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&wal)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = sb
+        .cmd()
+        .args(["new", "--model", "m"])
+        .timeout(std::time::Duration::from_secs(20))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("state.db-wal is not a regular file"),
+        "{}",
+        stderr(&out)
+    );
 }
