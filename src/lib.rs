@@ -20,6 +20,7 @@ pub mod protect;
 pub mod runs;
 pub mod source;
 pub mod store;
+pub mod text;
 pub mod undo;
 pub mod versions;
 pub mod work;

@@ -275,11 +275,11 @@ fn resume_instead(ctx: &Ctx, args: &NewArgs) -> Result<()> {
 }
 
 fn display_command(command: &[OsString]) -> String {
-    command
+    let words: Vec<String> = command
         .iter()
         .map(|w| w.to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join(" ")
+        .collect();
+    output::printable(&words.join(" ")).into_owned()
 }
 
 fn run_command(

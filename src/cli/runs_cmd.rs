@@ -111,7 +111,8 @@ pub fn show(ctx: &Ctx, args: ShowArgs) -> Result<()> {
         return output::print_json(&view);
     }
     let mut text = String::new();
-    let mut line = |k: &str, v: &str| text.push_str(&format!("{k:<12} {v}\n"));
+    // Every value shown escaped: a command line or a path may carry terminal escapes.
+    let mut line = |k: &str, v: &str| text.push_str(&format!("{k:<12} {}\n", output::printable(v)));
     line("name", &view.name);
     line("id", &view.id);
     line("status", &view.status);

@@ -6,9 +6,8 @@
 //! Also [`printable`], which escapes what an older runctl let into the registry before it
 //! reaches a terminal: a check on the way in does not clean rows written before it existed.
 
-use std::borrow::Cow;
-
 use super::{Template, has_scheme};
+pub use crate::text::{is_hidden, printable};
 
 /// The longest artifact file name, in bytes: what common filesystems allow for one name, and
 /// well under S3's 1,024-byte keys.
@@ -145,18 +144,6 @@ impl NewVersion {
 fn status_reason() -> String {
     let all: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
     format!("is not a status; use one of {}", all.join(", "))
-}
-
-/// A character that acts on a terminal or hides instead of showing: C0 and C1 controls and DEL;
-/// the zero-width characters and the byte-order mark, which make two names that print alike
-/// differ; the line and paragraph separators; and the bidirectional marks, overrides and
-/// isolates that make text display in another order.
-fn is_hidden(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}'
-        )
 }
 
 /// The rules every name-like value (family, version name, job id, URL) shares.
@@ -317,24 +304,6 @@ pub fn check_size(size: i64) -> Result<(), Invalid> {
     Ok(())
 }
 
-/// `text` with every control character escaped (`\u{1b}`, `\n`), safe to print on a terminal.
-pub fn printable(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(is_hidden) {
-        return Cow::Borrowed(text);
-    }
-    Cow::Owned(
-        text.chars()
-            .map(|c| {
-                if is_hidden(c) {
-                    c.escape_default().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect(),
-    )
-}
-
 /// A value for an error message: escaped, and cut to 80 characters so a 10 MB name does not
 /// become a 10 MB error.
 fn shortened(value: &str) -> String {
@@ -437,7 +406,10 @@ mod tests {
 
     #[test]
     fn printable_escapes_controls_only() {
-        assert!(matches!(printable("style_1 é"), Cow::Borrowed(_)));
+        assert!(matches!(
+            printable("style_1 é"),
+            std::borrow::Cow::Borrowed(_)
+        ));
         assert_eq!(printable("a\u{1b}[31m\nb"), "a\\u{1b}[31m\\nb");
         assert_eq!(Status::parse("completed"), Some(Status::Completed));
         assert_eq!(Status::parse("Completed"), None);

@@ -318,3 +318,36 @@ fn tables_print_cells_of_any_length() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains(&url));
 }
+
+#[test]
+fn terminal_escapes_in_a_command_line_never_reach_the_terminal() {
+    let sb = Sandbox::new();
+    sb.init();
+    let evil = "\u{1b}]0;pwn\u{7}\u{1b}[2J\u{202e}";
+    let out = sb
+        .cmd()
+        .args(["new", "--model", "m", "--", "true", evil])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains('\u{1b}'), "{}", stderr(&out));
+    for args in [&["show", "latest"][..], &["list"]] {
+        let out = sb.cmd().args(args).output().unwrap();
+        let text = stdout(&out);
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{args:?}: {text}"
+        );
+        assert!(!text.contains('\u{202e}'), "{args:?}: {text}");
+    }
+    let out = sb.cmd().args(["show", "latest"]).output().unwrap();
+    assert!(stdout(&out).contains("\\u{1b}]0;pwn"), "{}", stdout(&out));
+    // --json keeps the value as it is (JSON escapes it).
+    let out = sb
+        .cmd()
+        .args(["show", "latest", "--json"])
+        .output()
+        .unwrap();
+    let run: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(run["command"][1], evil);
+}
