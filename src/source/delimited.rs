@@ -55,16 +55,32 @@ pub(super) fn read(
     // A read error: the item limit, else what the csv crate says, at the line it happened.
     let failed = |e: csv::Error, tracker: &mut Tracker| {
         let line = tracker.line_of(e.position().map_or(tracker.read, csv::Position::byte));
-        if tracker.too_long {
-            bad(line.to_string(), super::too_long("the record"))
-        } else {
-            bad(line.to_string(), e.to_string())
-        }
+        let reason = match e.kind() {
+            _ if tracker.too_long => super::too_long("the record"),
+            // The csv crate's own message carries its own line count; say it plainly.
+            csv::ErrorKind::UnequalLengths {
+                expected_len, len, ..
+            } => format!("{len} fields where the header has {expected_len}"),
+            _ => e.to_string(),
+        };
+        bad(line.to_string(), reason)
+    };
+    let quote_then_text = |tracker: &Tracker| {
+        tracker.text_after_quote.map(|line| {
+            bad(
+                line.to_string(),
+                "text after the closing quote of a quoted field (a quote inside one is written \"\")"
+                    .into(),
+            )
+        })
     };
     let headers: Vec<String> = match reader.headers() {
         Ok(h) => h.iter().map(str::to_string).collect(),
         Err(e) => return Err(failed(e, &mut tracker.borrow_mut())),
     };
+    if let Some(e) = quote_then_text(&tracker.borrow()) {
+        return Err(e);
+    }
     check_columns(spec, &headers, "1")?;
     let mut record = csv::StringRecord::new();
     loop {
@@ -73,6 +89,9 @@ pub(super) fn read(
             Ok(more) => more,
             Err(e) => return Err(failed(e, &mut tracker.borrow_mut())),
         };
+        if let Some(e) = quote_then_text(&tracker.borrow()) {
+            return Err(e);
+        }
         if !more {
             break;
         }
@@ -96,24 +115,33 @@ pub(super) fn read(
     Ok(headers)
 }
 
-/// What the reader under the csv crate sees of the file: line numbers by byte offset (counted
-/// on '\n' alone, so CRLF files number their lines as editors do), the bytes read since the
-/// current record began (for the item limit), and whether a quoted field is still open at the
-/// end (the csv crate takes the rest of the file into it without a word).
+/// What the reader under the csv crate sees of the file: line numbers by byte offset (a line
+/// ends at `\n`, `\r\n` or a lone `\r`, and a record's line is that of its first byte of
+/// content, past any blank lines, so that files number their lines as editors do), the bytes
+/// read since the current record began (for the item limit), a quoted field still open at the
+/// end (the csv crate takes the rest of the file into it without a word), and text after a
+/// closing quote (which the csv crate would silently join to the field).
 struct Tracker {
     delimiter: u8,
     read: u64,
     /// Where the record being read began.
     boundary: u64,
     too_long: bool,
-    /// Offsets of the newlines read but not yet passed by a [`Tracker::line_of`] question.
-    newlines: VecDeque<u64>,
-    /// Newlines before the last offset asked about.
+    /// The line breaks read but not yet passed by a [`Tracker::line_of`] question: the offset
+    /// of each, and whether the line it ends was blank.
+    breaks: VecDeque<(u64, bool)>,
+    /// Line breaks before the last offset asked about.
     lines_before: u64,
+    /// Whether the line being read has anything but `\r` so far.
+    content: bool,
+    /// A `\r` whose line break is decided by the next byte (`\r\n` is one break).
+    pending_cr: Option<u64>,
     quote: FieldState,
     /// The line of the quote that opened the field still open, if one is.
     open_quote: Option<u64>,
-    /// Newlines read so far, for `open_quote`.
+    /// The first line with text after a closing quote.
+    text_after_quote: Option<u64>,
+    /// Line breaks read so far.
     lines_read: u64,
 }
 
@@ -134,20 +162,35 @@ impl Tracker {
             read: 0,
             boundary: 0,
             too_long: false,
-            newlines: VecDeque::new(),
+            breaks: VecDeque::new(),
             lines_before: 0,
+            content: false,
+            pending_cr: None,
             quote: FieldState::FieldStart,
             open_quote: None,
+            text_after_quote: None,
             lines_read: 0,
         }
+    }
+
+    fn line_break(&mut self, at: u64) {
+        self.breaks.push_back((at, !self.content));
+        self.content = false;
+        self.lines_read += 1;
     }
 
     fn scan(&mut self, bytes: &[u8]) {
         for (i, &b) in bytes.iter().enumerate() {
             let at = self.read + i as u64;
-            if b == b'\n' {
-                self.newlines.push_back(at);
-                self.lines_read += 1;
+            if let Some(cr) = self.pending_cr.take()
+                && b != b'\n'
+            {
+                self.line_break(cr);
+            }
+            match b {
+                b'\n' => self.line_break(at),
+                b'\r' => self.pending_cr = Some(at),
+                _ => self.content = true,
             }
             let end = b == self.delimiter || b == b'\n' || b == b'\r';
             self.quote = match (self.quote, b) {
@@ -163,6 +206,10 @@ impl Tracker {
                 {
                     FieldState::FieldStart
                 }
+                (FieldState::QuotedEnd, _) => {
+                    self.text_after_quote.get_or_insert(self.lines_read + 1);
+                    FieldState::Unquoted
+                }
                 _ => FieldState::Unquoted,
             };
             if self.quote != FieldState::Quoted {
@@ -172,11 +219,17 @@ impl Tracker {
         self.read += bytes.len() as u64;
     }
 
-    /// The 1-based line of byte `offset`; offsets are asked about in increasing order.
+    /// The 1-based line of the record starting at byte `offset`: past the breaks before it
+    /// (and the one at it: in a CRLF file the csv crate starts the next record at the `\n` of
+    /// the `\r\n`), and past blank lines before its content. Offsets are asked about in
+    /// increasing order.
     fn line_of(&mut self, offset: u64) -> u64 {
-        // `<=`: in a CRLF file the csv crate starts the next record at the `\n` of the `\r\n`.
-        while self.newlines.front().is_some_and(|&nl| nl <= offset) {
-            self.newlines.pop_front();
+        while self.breaks.front().is_some_and(|&(at, _)| at <= offset) {
+            self.breaks.pop_front();
+            self.lines_before += 1;
+        }
+        while self.breaks.front().is_some_and(|&(_, blank)| blank) {
+            self.breaks.pop_front();
             self.lines_before += 1;
         }
         self.lines_before + 1

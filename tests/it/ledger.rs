@@ -808,6 +808,46 @@ fn crlf_line_numbers_duplicate_headers_and_unterminated_quotes() {
         assert!(stderr(&out).contains(expected), "{}", stderr(&out));
     }
     assert_eq!(db_state(&sb), before);
+    // Blank lines, in LF, CRLF and CR-only files: the lines an editor shows.
+    for (name, eol) in [("lf.csv", "\n"), ("crlf2.csv", "\r\n"), ("cr.csv", "\r")] {
+        let text = ["id,text", "1,a", "", "2,b", "", "", "3,c", "3,d", ""].join(eol);
+        std::fs::write(sb.work().join(name), text).unwrap();
+        let out = new_run(&sb, name, &["--key", "id"]);
+        assert!(
+            stderr(&out).contains(&format!("{name}:8: duplicate key 3 (first at 7)")),
+            "{name}: {}",
+            stderr(&out)
+        );
+    }
+    std::fs::write(
+        sb.work().join("blank.csv"),
+        "id,text\n1,a\n\n2,b\n\n\n3,c\n",
+    )
+    .unwrap();
+    assert_eq!(
+        new_run(&sb, "blank.csv", &["--key", "id"]).status.code(),
+        Some(0)
+    );
+    let locations: Vec<String> = items(&sb, "latest", &["--all"])
+        .iter()
+        .map(|i| i["location"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(locations, vec!["2", "4", "7"]);
+    for (content, expected) in [
+        (
+            "id,t\n1,a\n\n2,b,c\n",
+            "bad.csv:4: 3 fields where the header has 2",
+        ),
+        (
+            "id,t\n1,a\n2,\"x\"y\n",
+            "bad.csv:3: text after the closing quote",
+        ),
+    ] {
+        std::fs::write(sb.work().join("bad.csv"), content).unwrap();
+        let out = new_run(&sb, "bad.csv", &["--key", "id"]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(stderr(&out).contains(expected), "{}", stderr(&out));
+    }
     // A quote inside an unquoted field is text, as the csv crate reads it.
     std::fs::write(sb.work().join("inch.csv"), "id,t\n1,5\" tall\n2,b\n").unwrap();
     let out = new_run(&sb, "inch.csv", &["--key", "id"]);
