@@ -214,7 +214,12 @@ pub fn record(ctx: &Ctx, args: RecordArgs) -> Result<()> {
             )));
         }
         // One rule for bytes that are not UTF-8, here and from a stream worker: bad output.
-        let parsed = match std::str::from_utf8(&line) {
+        // A byte-order mark some editors put first is not part of the line.
+        let bytes = match (number, line.strip_prefix(b"\xEF\xBB\xBF")) {
+            (1, Some(rest)) => rest,
+            _ => line.as_slice(),
+        };
+        let parsed = match std::str::from_utf8(bytes) {
             Ok(text) if text.trim().is_empty() => continue,
             Ok(text) => parse_result(text.trim()),
             Err(e) => Err(format!(

@@ -210,11 +210,24 @@ pub fn new(ctx: &Ctx, args: NewArgs) -> Result<()> {
         super::resume::resolve_program(&words, &ctx.cwd)?;
     }
     let mut store = ctx.open_store(&project, Access::Write)?;
-    let source = match prepared {
-        Some(prepared) => Some(super::source_args::ingest(ctx, &mut store, prepared)?),
-        None => None,
+    let (source, ingested) = match prepared {
+        Some(prepared) => {
+            let (source, fresh) = super::source_args::ingest(ctx, &mut store, prepared)?;
+            (Some(source), fresh)
+        }
+        None => (None, false),
     };
-    let row = allocate(ctx, &mut store, &resolved, &args.command, source.as_ref())?;
+    let row = match allocate(ctx, &mut store, &resolved, &args.command, source.as_ref()) {
+        Ok(row) => row,
+        Err(e) => {
+            // No run was made: the source this command ingested goes too (unless another
+            // run took it up meanwhile), so a failed `new` leaves the DB as it was.
+            if let (Some(source), true) = (&source, ingested) {
+                let _ = store.forget_unused_source(source.id);
+            }
+            return Err(e);
+        }
+    };
     let format = if args.json { Format::Json } else { args.format };
     match format {
         Format::Text if args.command.is_empty() => {

@@ -80,8 +80,8 @@ pub fn prepare(ctx: &Ctx, args: &SourceArgs) -> Result<Option<Prepared>> {
     }))
 }
 
-/// Ingest a prepared source (or find it already ingested).
-pub fn ingest(ctx: &Ctx, store: &mut Store, prepared: Prepared) -> Result<SourceRow> {
+/// Ingest a prepared source (or find it already ingested); true when this call ingested it.
+pub fn ingest(ctx: &Ctx, store: &mut Store, prepared: Prepared) -> Result<(SourceRow, bool)> {
     let Prepared { spec } = prepared;
     let path = spec.path.clone();
     let sums = source::checksums(&path).map_err(|e| CliError::general(e.to_string()))?;
@@ -91,7 +91,7 @@ pub fn ingest(ctx: &Ctx, store: &mut Store, prepared: Prepared) -> Result<Source
             "source {} already ingested with this checksum ({} items); not read again",
             meta.path, known.n_items
         ));
-        return Ok(known);
+        return Ok((known, false));
     }
     let row = store
         .ingest(&meta, |sink| source::read(&spec, sink))
@@ -104,5 +104,5 @@ pub fn ingest(ctx: &Ctx, store: &mut Store, prepared: Prepared) -> Result<Source
         "ingested {} items from {} (md5 {}, sha256 {})",
         row.n_items, meta.path, row.md5, row.sha256
     ));
-    Ok(row)
+    Ok((row, true))
 }

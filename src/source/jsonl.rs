@@ -39,7 +39,12 @@ pub(super) fn read(
         if line.len() as u64 > ITEM_MAX_BYTES {
             return Err(bad(super::too_long("the line")));
         }
-        let text = std::str::from_utf8(&line)
+        // A byte-order mark some editors put first is not part of the line.
+        let bytes = match (i, line.strip_prefix(b"\xEF\xBB\xBF")) {
+            (0, Some(rest)) => rest,
+            _ => line.as_slice(),
+        };
+        let text = std::str::from_utf8(bytes)
             .map_err(|_| bad("not valid UTF-8".into()))?
             .trim();
         if text.is_empty() {

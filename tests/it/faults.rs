@@ -600,3 +600,36 @@ fn a_users_file_named_outputs_latest_is_left_alone() {
         "my notes"
     );
 }
+
+#[test]
+fn a_new_that_cannot_make_its_run_keeps_no_source_it_ingested() {
+    let sb = Sandbox::new();
+    sb.init();
+    csv_items(&sb, "items.csv", 50, 0);
+    std::fs::create_dir_all(sb.work().join("outputs")).unwrap();
+    {
+        let _guard = Immutable::set(&sb.work().join("outputs"));
+        let out = sb
+            .cmd()
+            .args([
+                "new",
+                "--model",
+                "m",
+                "--source",
+                "items.csv",
+                "--key",
+                "id",
+            ])
+            .args(["--", "cat"])
+            .output()
+            .unwrap();
+        assert_no_panic(&out);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    }
+    assert_eq!(count(&sb, "SELECT count(*) FROM runs"), 0);
+    assert_eq!(count(&sb, "SELECT count(*) FROM sources"), 0);
+    assert_eq!(count(&sb, "SELECT count(*) FROM items"), 0);
+    // And the next one ingests it afresh and works.
+    sb.new_run_over("items.csv");
+    assert_eq!(count(&sb, "SELECT count(*) FROM items"), 50);
+}

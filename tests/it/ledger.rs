@@ -658,6 +658,15 @@ fn record_keeps_the_good_lines_before_an_unknown_key_and_refuses_bytes_that_are_
     );
     assert_eq!(items(&sb, "latest", &[]).len(), 500);
 
+    // A byte-order mark before the first line is not part of it.
+    let out = sb
+        .cmd()
+        .args(["record", "latest"])
+        .write_stdin(b"\xEF\xBB\xBF{\"key\":\"k1999\",\"ok\":1}\n".to_vec())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(items(&sb, "latest", &[]).len(), 499);
     // Invalid UTF-8: refused at its line, as a stream worker's line is bad output; the lines
     // before it are kept.
     let mut bytes = b"{\"key\":\"k1500\",\"ok\":1}\n".to_vec();
@@ -675,7 +684,7 @@ fn record_keeps_the_good_lines_before_an_unknown_key_and_refuses_bytes_that_are_
         err.contains("the 1 results before it were recorded"),
         "{err}"
     );
-    assert_eq!(items(&sb, "latest", &[]).len(), 499);
+    assert_eq!(items(&sb, "latest", &[]).len(), 498);
 }
 
 fn fixture(name: &str) -> std::path::PathBuf {
