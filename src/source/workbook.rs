@@ -79,8 +79,49 @@ fn check_parts(spec: &Spec) -> Result<(), SourceError> {
                 mib(WHOLE_PART_MAX_BYTES)
             ));
         }
+        let text_part = name.starts_with("xl/worksheets/") || name == "xl/sharedStrings.xml";
+        if text_part && size > super::ITEM_MAX_BYTES {
+            drop(part);
+            if let Some(longest) = longest_text(&mut archive, i) {
+                return refuse(super::too_long(&format!(
+                    "a text of {} MiB in it (one cell)",
+                    mib(longest)
+                )));
+            }
+        }
     }
     Ok(())
+}
+
+/// A part big enough to hold a cell over the item limit is inflated once, in a stream, before
+/// calamine reads it (calamine builds each cell whole): the first run of text between two tags
+/// longer than [`super::ITEM_MAX_BYTES`], if any, and its length so far.
+fn longest_text<R: std::io::Read + std::io::Seek>(
+    archive: &mut zip::ZipArchive<R>,
+    index: usize,
+) -> Option<u64> {
+    use std::io::Read;
+    let mut part = archive.by_index(index).ok()?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut run: u64 = 0;
+    loop {
+        let n = part.read(&mut buf).ok()?;
+        if n == 0 {
+            return None;
+        }
+        for &b in buf.get(..n)? {
+            if b != b'<' {
+                run += 1;
+            } else if run > super::ITEM_MAX_BYTES {
+                return Some(run);
+            } else {
+                run = 0;
+            }
+        }
+        if run > super::ITEM_MAX_BYTES {
+            return Some(run);
+        }
+    }
 }
 
 /// A cell's value, refused over [`super::ITEM_MAX_BYTES`].

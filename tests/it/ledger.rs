@@ -960,3 +960,61 @@ fn export_writes_into_fifos_devices_and_symlinked_files_and_protects_every_sourc
         eprintln!("note: mount --bind is not allowed here; the bind-mount case was not run");
     }
 }
+
+/// An .xlsx whose sheet has one inline-string cell of `cell_bytes`, its parts stored without
+/// compression (so nothing about it looks like a bomb).
+fn workbook_with_one_big_cell(path: &std::path::Path, cell_bytes: usize) {
+    use std::io::Write;
+    let parts: [(&str, String); 4] = [
+        (
+            "[Content_Types].xml",
+            r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>"#.into(),
+        ),
+        (
+            "_rels/.rels",
+            r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#.into(),
+        ),
+        (
+            "xl/workbook.xml",
+            r#"<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>"#.into(),
+        ),
+        (
+            "xl/_rels/workbook.xml.rels",
+            r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#.into(),
+        ),
+    ];
+    let file = std::fs::File::create(path).unwrap();
+    let mut zip = zip::ZipWriter::new(file);
+    let stored = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .large_file(true);
+    for (name, text) in parts {
+        zip.start_file(name, stored).unwrap();
+        zip.write_all(text.as_bytes()).unwrap();
+    }
+    zip.start_file("xl/worksheets/sheet1.xml", stored).unwrap();
+    zip.write_all(br#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>id</t></is></c><c r="B1" t="inlineStr"><is><t>text</t></is></c></row><row r="2"><c r="A2"><v>1</v></c><c r="B2" t="inlineStr"><is><t>"#).unwrap();
+    let chunk = vec![b'a'; 1 << 20];
+    for _ in 0..cell_bytes >> 20 {
+        zip.write_all(&chunk).unwrap();
+    }
+    zip.write_all(b"</t></is></c></row></sheetData></worksheet>")
+        .unwrap();
+    zip.finish().unwrap();
+}
+
+#[test]
+fn a_sheet_cell_over_the_limit_is_refused_before_it_is_read() {
+    let sb = Sandbox::new();
+    sb.init();
+    workbook_with_one_big_cell(&sb.work().join("big-cell.xlsx"), 40 << 20);
+    let out = ingest_limited(&sb, "big-cell.xlsx");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("part xl/worksheets/sheet1.xml"), "{err}");
+    assert!(err.contains("(one cell) is longer than 32 MiB"), "{err}");
+    // The same sheet with a cell under the limit ingests.
+    workbook_with_one_big_cell(&sb.work().join("ok.xlsx"), 2 << 20);
+    let out = ingest_limited(&sb, "ok.xlsx");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
