@@ -127,15 +127,27 @@ pub fn url_base(project: &Project) -> Result<Option<String>> {
         })
 }
 
-/// The project, its template and its store, for every version command.
-pub fn open_project(ctx: &Ctx, write: bool) -> Result<(Project, Template, Store)> {
+/// The project and its template, checked before any store is opened (so that a command refused
+/// for its arguments makes no `.runctl/`).
+pub fn project_and_template(ctx: &Ctx, write: bool) -> Result<(Project, Template)> {
     let project = if write {
         ctx.project_for_write()?
     } else {
         ctx.require_project()?
     };
     let template = template(&project)?;
-    let store = ctx.open_store(&project, if write { Access::Write } else { Access::Read })?;
+    Ok((project, template))
+}
+
+/// The project's store, for reading or writing.
+pub fn store_of(ctx: &Ctx, project: &Project, write: bool) -> Result<Store> {
+    ctx.open_store(project, if write { Access::Write } else { Access::Read })
+}
+
+/// The project, its template and its store, for every version command.
+pub fn open_project(ctx: &Ctx, write: bool) -> Result<(Project, Template, Store)> {
+    let (project, template) = project_and_template(ctx, write)?;
+    let store = store_of(ctx, &project, write)?;
     Ok((project, template, store))
 }
 
@@ -195,7 +207,7 @@ fn parameters(ctx: &Ctx, args: &NewArgs) -> Result<Option<String>> {
 }
 
 fn new(ctx: &Ctx, args: NewArgs) -> Result<()> {
-    let (template, mut store) = open(ctx, true)?;
+    let (project, template) = project_and_template(ctx, true)?;
     let new = NewVersion {
         family: args.family.clone(),
         name: args.name.clone(),
@@ -206,6 +218,7 @@ fn new(ctx: &Ctx, args: NewArgs) -> Result<()> {
         ..NewVersion::default()
     };
     new.check(&template).map_err(invalid)?;
+    let mut store = store_of(ctx, &project, true)?;
     let row = match store.add_version(&new, versions::version_number)? {
         Ok(row) => row,
         Err(AddConflict::NameTaken { name }) => {
@@ -239,21 +252,26 @@ fn by_job(
     url: Option<&str>,
     error: Option<&str>,
 ) -> Result<()> {
-    let (template, store) = open(ctx, true)?;
+    let (project, template) = project_and_template(ctx, true)?;
     if let Some(url) = url {
         versions::check_url(url).map_err(invalid)?;
     }
     if let Some(error) = error {
         versions::check_text("error", error).map_err(invalid)?;
     }
+    let not_found = || {
+        CliError::not_found(format!(
+            "no version has job id '{}'",
+            versions::printable(&args.job_id)
+        ))
+        .hint("'runctl version list' shows the versions and their job ids")
+    };
+    if !project.db_path().exists() {
+        return Err(not_found()); // no DB, no version: nothing is made to say so
+    }
+    let store = store_of(ctx, &project, true)?;
     let row = store
         .update_version_by_job(&args.job_id, status.as_str(), url, error)?
-        .ok_or_else(|| {
-            CliError::not_found(format!(
-                "no version has job id '{}'",
-                versions::printable(&args.job_id)
-            ))
-            .hint("'runctl version list' shows the versions and their job ids")
-        })?;
+        .ok_or_else(not_found)?;
     version_view::print_version(ctx, &row, &template, args.json, true)
 }

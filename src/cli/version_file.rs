@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::version::{invalid, open};
+use super::version::invalid;
 use super::{Ctx, output, prompt};
 use crate::error::{CliError, Result};
 use crate::store::{AddConflict, NewVersion, Store};
@@ -109,7 +109,7 @@ fn check_all<'a>(
 }
 
 pub fn import(ctx: &Ctx, args: ImportArgs) -> Result<()> {
-    let (template, mut store) = open(ctx, true)?;
+    let (project, template) = super::version::project_and_template(ctx, true)?;
     if let Some(family) = &args.family {
         versions::check_family(&template, family).map_err(invalid)?;
     }
@@ -141,6 +141,8 @@ pub fn import(ctx: &Ctx, args: ImportArgs) -> Result<()> {
         }
         (to_add.len(), 0)
     } else {
+        // The store is opened only now: a refused file or a dry run makes nothing.
+        let mut store = super::version::store_of(ctx, &project, true)?;
         add_all(&mut store, to_add, &mut report)?
     };
     report.push_str(&format!(

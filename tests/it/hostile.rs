@@ -351,3 +351,45 @@ fn terminal_escapes_in_a_command_line_never_reach_the_terminal() {
     let run: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(run["command"][1], evil);
 }
+
+#[test]
+fn write_commands_refused_for_their_arguments_make_no_state_folder() {
+    let sb = Sandbox::new();
+    std::fs::write(sb.work().join("items.csv"), "id\na\n").unwrap();
+    for args in [
+        &["version", "new", ""][..],
+        &["version", "new", "../f"],
+        &["version", "import", "nope.json"],
+        &["version", "complete", "--job-id", "zz", "--url", "s3://b/x"],
+        &["version", "fail", "--job-id", "zz"],
+        &["link", "no-such-folder"],
+        &[
+            "new",
+            "--model",
+            "m",
+            "--source",
+            "missing.csv",
+            "--key",
+            "id",
+        ],
+        &[
+            "new",
+            "--model",
+            "m",
+            "--source",
+            "items.csv",
+            "--key",
+            "id",
+            "--",
+            "nosuchworker",
+        ],
+    ] {
+        let out = sb.cmd().args(args).output().unwrap();
+        assert_no_panic(&out);
+        assert_ne!(out.status.code(), Some(0), "{args:?}");
+        assert!(
+            !sb.work().join(".runctl").exists(),
+            "{args:?} made .runctl/"
+        );
+    }
+}
