@@ -145,15 +145,6 @@ fn read_only_outputs_and_state_folders_fail_cleanly_and_record_nothing() {
     sb.init();
     sb.cmd().args(["new", "--model", "m"]).assert().success();
     let outputs = sb.work().join("outputs");
-    let chattr = |flag: &str, path: &std::path::Path| {
-        let ok = Command::new("chattr")
-            .arg(flag)
-            .arg(path)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "chattr {flag} {} failed", path.display());
-    };
     chattr("+i", &outputs);
     let out = sb.cmd().args(["new", "--model", "m"]).output().unwrap();
     chattr("-i", &outputs);
