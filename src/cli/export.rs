@@ -137,8 +137,8 @@ fn open_target(project: &Project, store: &Store, given: &Path) -> Result<(Sink, 
     };
     let sources: Vec<PathBuf> = store
         .source_paths()?
-        .into_iter()
-        .map(PathBuf::from)
+        .iter()
+        .map(|p| crate::store::text_to_path(p))
         .collect();
     let sources: Vec<&Path> = sources.iter().map(PathBuf::as_path).collect();
     if let Some(what) = crate::protect::protected(project, &path, &sources) {

@@ -275,7 +275,7 @@ fn options_of(
 
 /// Exit 3 when the source file changed since it was ingested, unless allowed.
 fn check_drift(ctx: &Ctx, source: &crate::store::SourceRow, allow: bool) -> Result<()> {
-    let path = std::path::Path::new(&source.path);
+    let path = &crate::store::text_to_path(&source.path);
     if !path.is_file() {
         return Ok(()); // the DB's copy is authoritative; a moved or deleted file is fine
     }

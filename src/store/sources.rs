@@ -34,7 +34,7 @@ impl SourceMeta {
     pub fn of(spec: &Spec, sums: Checksums) -> SourceMeta {
         let json = |columns: &[String]| serde_json::to_string(columns).unwrap_or_default();
         SourceMeta {
-            path: spec.path.to_string_lossy().into_owned(),
+            path: super::path_to_text(&spec.path),
             format: spec.format.as_str().into(),
             md5: sums.md5,
             sha256: sums.sha256,

@@ -111,6 +111,31 @@ fn a_project_whose_path_is_not_utf8_works_and_writes_only_inside_it() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(beside, vec![root.file_name().unwrap().to_os_string()]);
+    // The source's path is kept exactly: its drift is seen, and export will not overwrite it.
+    let source = std::fs::read(root.join("items.csv")).unwrap();
+    let out = sb
+        .cmd_in(&root)
+        .args(["export", "m-dataset-full-run2", "-o", "items.csv"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(std::fs::read(root.join("items.csv")).unwrap(), source);
+    std::fs::write(
+        root.join("items.csv"),
+        "id
+a
+b
+c
+",
+    )
+    .unwrap();
+    let out = sb
+        .cmd_in(&root)
+        .args(["resume", "m-dataset-full-run2", "--retry-errors"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("input drift"), "{}", stderr(&out));
     let out = sb.cmd_in(&root).args(["list", "--json"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
