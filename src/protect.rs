@@ -25,10 +25,24 @@ pub fn protected(project: &Project, target: &Path, sources: &[&Path]) -> Option<
         ));
     }
     let settings = project.settings_path();
+    // The DB and its companions wherever they really are (`state.db` may be a symlink to a DB
+    // kept elsewhere, on a local disk say).
+    let db = project.db_path();
+    let companions: Vec<PathBuf> = ["", "-wal", "-shm"]
+        .iter()
+        .map(|suffix| {
+            let mut name = real(&db).into_os_string();
+            name.push(suffix);
+            PathBuf::from(name)
+        })
+        .collect();
     let mut guarded: Vec<(String, &Path)> = vec![(
         format!("the project settings {}", settings.display()),
         &settings,
     )];
+    for file in &companions {
+        guarded.push((format!("runctl's database {}", file.display()), file));
+    }
     for source in sources {
         guarded.push((format!("the run's source {}", source.display()), source));
     }

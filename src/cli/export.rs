@@ -125,6 +125,12 @@ pub fn run(ctx: &Ctx, args: ExportArgs) -> Result<()> {
 /// runctl's own files and every source of the project are refused, checked on the file the
 /// path leads to.
 fn open_target(project: &Project, store: &Store, given: &Path) -> Result<(Sink, Target)> {
+    // The process's own stdout, whatever it is (a file opened for appending by `>>` included):
+    // written through fd 1, never reopened or replaced.
+    let shown = given.to_string_lossy();
+    if ["-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"].contains(&shown.as_ref()) {
+        return Ok((Box::new(std::io::stdout().lock()), None));
+    }
     let meta = std::fs::metadata(given);
     if meta.as_ref().is_ok_and(|m| m.is_dir()) {
         return Err(CliError::usage(format!("{} is a folder", given.display()))
@@ -135,6 +141,12 @@ fn open_target(project: &Project, store: &Store, given: &Path) -> Result<(Sink, 
         Ok(_) => given.to_path_buf(),
         Err(_) => crate::protect::follow_symlinks(given),
     };
+    if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(CliError::usage(format!(
+            "{} is a loop of symbolic links",
+            given.display()
+        )));
+    }
     let sources: Vec<PathBuf> = store
         .source_paths()?
         .iter()
@@ -153,13 +165,42 @@ fn open_target(project: &Project, store: &Store, given: &Path) -> Result<(Sink, 
             .write(true)
             .open(&path)
             .map_err(|e| CliError::io("open", &path, e))?;
-        return Ok((Box::new(file), None));
+        // What was opened must still be what was checked: a regular file swapped in since (a
+        // symlink to the DB, say) is refused, never written into.
+        if file.metadata().is_ok_and(|m| m.is_file()) {
+            return Err(CliError::conflict(format!(
+                "{} changed while it was being opened for the export; refusing it",
+                given.display()
+            )));
+        }
+        return Ok((Box::new(WriteTo(file, path)), None));
     }
     let (tmp, file) = create_temp_beside(&path)?;
     Ok((Box::new(file), Some((tmp, path))))
 }
 
 type Sink = Box<dyn Write>;
+
+/// A FIFO or device written into directly; its write errors name it.
+struct WriteTo(std::fs::File, PathBuf);
+
+impl Write for WriteTo {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf).map_err(|e| self.named(e))
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush().map_err(|e| self.named(e))
+    }
+}
+
+impl WriteTo {
+    fn named(&self, e: std::io::Error) -> std::io::Error {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return e;
+        }
+        std::io::Error::new(e.kind(), format!("cannot write {}: {e}", self.1.display()))
+    }
+}
 /// The temporary file and the file it becomes, when the export is renamed into place.
 type Target = Option<(PathBuf, PathBuf)>;
 

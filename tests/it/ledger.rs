@@ -1018,3 +1018,61 @@ fn a_sheet_cell_over_the_limit_is_refused_before_it_is_read() {
     let out = ingest_limited(&sb, "ok.xlsx");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+#[test]
+fn export_protects_a_db_kept_elsewhere_appends_to_a_redirected_stdout_and_refuses_link_loops() {
+    let sb = Sandbox::new();
+    // The DB lives in another folder, `.runctl/state.db` is a symlink to it.
+    let home = sb.tmp.path().join("dbhome");
+    std::fs::create_dir(&home).unwrap();
+    std::fs::create_dir_all(sb.work().join(".runctl")).unwrap();
+    std::os::unix::fs::symlink(home.join("state.db"), sb.work().join(".runctl/state.db")).ok();
+    std::fs::write(home.join("state.db"), b"").unwrap();
+    std::fs::write(sb.work().join("f.csv"), "id\n1\n").unwrap();
+    sb.new_run_over("f.csv");
+    let db = std::fs::read(home.join("state.db")).unwrap();
+    let out = sb
+        .cmd()
+        .args(["export", "latest", "-o"])
+        .arg(home.join("state.db"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("runctl's database"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read(home.join("state.db")).unwrap(), db);
+    // `-o /dev/stdout >> log` appends, as a shell user expects.
+    std::fs::write(sb.work().join("log"), "HEADER\n").unwrap();
+    let out = std::process::Command::new("/bin/sh")
+        .current_dir(sb.work())
+        .env_clear()
+        .env("PATH", sb.path_var())
+        .arg("-c")
+        .arg(format!("{RUNCTL} export latest -o /dev/stdout >> log"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let log = std::fs::read_to_string(sb.work().join("log")).unwrap();
+    assert!(
+        log.starts_with("HEADER\n") && log.lines().count() == 2,
+        "{log}"
+    );
+    // A loop of symlinks is refused, not replaced by a file.
+    std::os::unix::fs::symlink("loop-b", sb.work().join("loop-a")).unwrap();
+    std::os::unix::fs::symlink("loop-a", sb.work().join("loop-b")).unwrap();
+    let out = sb
+        .cmd()
+        .args(["export", "latest", "-o", "loop-a"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        std::fs::symlink_metadata(sb.work().join("loop-a"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+}
