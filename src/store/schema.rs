@@ -105,7 +105,7 @@ fn read_history(conn: &Connection, path: &Path) -> Result<(Vec<HistoryRow>, bool
 /// The newest schema version, the number of files in `migrations/` (a test checks it). Kept as
 /// a constant so that the common case, a DB already at this version, is recognized without
 /// building refinery's runner, which compiles a regex (most of a command's start-up time).
-pub const LATEST_VERSION: i64 = 6;
+pub const LATEST_VERSION: i64 = 7;
 
 pub(super) fn status_of(conn: &Connection, path: &Path) -> Result<SchemaStatus, StoreError> {
     let (history, fresh) = read_history(conn, path)?;
@@ -172,6 +172,22 @@ pub(super) fn status_of(conn: &Connection, path: &Path) -> Result<SchemaStatus, 
         pending,
         fresh,
     })
+}
+
+/// After migrating: no row points at one that is not there.
+fn check_foreign_keys(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let broken: i64 = conn
+        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
+        .map_err(|e| classify(path, e))?;
+    if broken > 0 {
+        return Err(StoreError::Migration {
+            path: path.to_path_buf(),
+            detail: format!("{broken} rows point at rows that are not there after migrating"),
+        });
+    }
+    Ok(())
 }
 
 /// A file lock beside the DB, held while migrations are checked and applied, so that many
@@ -287,13 +303,25 @@ impl Store {
                 if backup && !before.fresh {
                     made = Some(self.backup()?);
                 }
-                embedded::migrations::runner()
+                // Foreign keys off while tables are rebuilt (a migration that changes a table's
+                // constraints must make a new one and drop the old), on again after. Such a
+                // migration checks every key itself before its commit (migrations/V7); all are
+                // checked again after.
+                let set_keys = |conn: &Connection, on: bool| {
+                    conn.pragma_update(None, "foreign_keys", on)
+                        .map_err(|e| classify(&path, e))
+                };
+                set_keys(&self.conn, false)?;
+                let ran = embedded::migrations::runner()
                     .set_grouped(true)
                     .run(&mut self.conn)
                     .map_err(|e| StoreError::Migration {
                         path: path.clone(),
                         detail: e.to_string(),
-                    })?;
+                    });
+                set_keys(&self.conn, true)?;
+                ran?;
+                check_foreign_keys(&self.conn, &path)?;
             }
             Ok((made, before.pending, status_of(&self.conn, &path)?))
         })?;

@@ -26,6 +26,10 @@ pub struct SourceMeta {
     pub size: u64,
     pub key_columns: String,
     pub unpivot: String,
+    /// How the file is read, as given: `{"delimiter": ";", "sheet": "S0"}` (keys only when
+    /// given; `{}` for neither). Part of the source's identity: the same file read with another
+    /// sheet or delimiter is another source.
+    pub options: String,
 }
 
 impl SourceMeta {
@@ -41,8 +45,21 @@ impl SourceMeta {
             size: sums.size,
             key_columns: json(&spec.key),
             unpivot: json(&spec.unpivot),
+            options: options_json(spec),
         }
     }
+}
+
+/// A spec's reading options as stored, keys in order.
+fn options_json(spec: &Spec) -> String {
+    let mut options = serde_json::Map::new();
+    if let Some(d) = spec.delimiter {
+        options.insert("delimiter".into(), char::from(d).to_string().into());
+    }
+    if let Some(sheet) = &spec.sheet {
+        options.insert("sheet".into(), sheet.clone().into());
+    }
+    serde_json::Value::Object(options).to_string()
 }
 
 /// Why an ingest failed; the DB is unchanged.
@@ -95,8 +112,15 @@ impl Store {
         self.conn
             .query_row(
                 "SELECT id, path, sha256, md5, n_items FROM sources \
-                 WHERE path = ?1 AND sha256 = ?2 AND key_columns = ?3 AND unpivot = ?4",
-                params![meta.path, meta.sha256, meta.key_columns, meta.unpivot],
+                 WHERE path = ?1 AND sha256 = ?2 AND key_columns = ?3 AND unpivot = ?4 \
+                 AND options = ?5",
+                params![
+                    meta.path,
+                    meta.sha256,
+                    meta.key_columns,
+                    meta.unpivot,
+                    meta.options
+                ],
                 source_row,
             )
             .optional()
@@ -175,9 +199,9 @@ impl Store {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(err)?;
         tx.execute(
-            "INSERT INTO sources (path, format, md5, sha256, size, key_columns, unpivot, columns, n_items, ingested_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '[]', 0, ?8)",
-            params![meta.path, meta.format, meta.md5, meta.sha256, meta.size as i64, meta.key_columns, meta.unpivot, now_text()],
+            "INSERT INTO sources (path, format, md5, sha256, size, key_columns, unpivot, columns, n_items, ingested_at, options) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '[]', 0, ?8, ?9)",
+            params![meta.path, meta.format, meta.md5, meta.sha256, meta.size as i64, meta.key_columns, meta.unpivot, now_text(), meta.options],
         )
         .map_err(err)?;
         let id = tx.last_insert_rowid();

@@ -1076,3 +1076,45 @@ fn export_protects_a_db_kept_elsewhere_appends_to_a_redirected_stdout_and_refuse
             .is_symlink()
     );
 }
+
+#[test]
+fn the_same_file_read_with_another_sheet_or_delimiter_is_another_source() {
+    let sb = Sandbox::new();
+    sb.init();
+    let mut book = rust_xlsxwriter::Workbook::new();
+    for (sheet, text) in [("Sheet1", "sheet-one"), ("S0", "sheet-two")] {
+        let ws = book.add_worksheet().set_name(sheet).unwrap();
+        ws.write_string(0, 0, "id").unwrap();
+        ws.write_string(0, 1, "text").unwrap();
+        ws.write_string(1, 0, "1").unwrap();
+        ws.write_string(1, 1, text).unwrap();
+    }
+    book.save(sb.work().join("two.xlsx")).unwrap();
+    for (sheet, text) in [
+        ("Sheet1", "sheet-one"),
+        ("S0", "sheet-two"),
+        ("Sheet1", "sheet-one"),
+    ] {
+        let out = new_run(&sb, "two.xlsx", &["--key", "id", "--sheet", sheet]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let all = items(&sb, "latest", &["--all"]);
+        assert_eq!(all[0]["data"]["text"], text, "--sheet {sheet}");
+    }
+    // The third run reused the first's source; the second has its own.
+    let conn = rusqlite::Connection::open(sb.db()).unwrap();
+    let sources: i64 = conn
+        .query_row("SELECT count(*) FROM sources", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(sources, 2);
+    std::fs::write(sb.work().join("semi.csv"), "id;t,u\n1;a,b\n").unwrap();
+    let out = new_run(&sb, "semi.csv", &["--key", "id", "--delimiter", ";"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(items(&sb, "latest", &["--all"])[0]["data"]["t,u"], "a,b");
+    // Keyed by the same column name read the other way: not the same source.
+    std::fs::write(sb.work().join("semi.csv"), "id;t,id\n1;a,b\n").unwrap();
+    let out = new_run(&sb, "semi.csv", &["--key", "id", "--delimiter", ";"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = new_run(&sb, "semi.csv", &["--key", "id", "--delimiter", ","]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(items(&sb, "latest", &["--all"])[0]["key"], "b");
+}

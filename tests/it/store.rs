@@ -32,7 +32,7 @@ fn dry_run_lists_and_yes_applies() {
     assert_eq!(out.status.code(), Some(0));
     assert!(
         stdout(&out).contains(
-            "is at schema version 1; would apply:\n  V2 hashes\n  V3 runs\n  V4 versions\n  V5 sources_and_results\n  V6 run_work\n"
+            "is at schema version 1; would apply:\n  V2 hashes\n  V3 runs\n  V4 versions\n  V5 sources_and_results\n  V6 run_work\n  V7 source_options\n"
         )
     );
     assert_eq!(std::fs::read(sb.db()).unwrap(), original);
@@ -46,7 +46,7 @@ fn dry_run_lists_and_yes_applies() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["from_version"], 1);
-    assert_eq!(json["to_version"], 6);
+    assert_eq!(json["to_version"], 7);
     assert_eq!(json["applied"][0]["name"], "hashes");
     let backup = json["backup"].as_str().unwrap();
     // The backup is a readable copy of the schema-1 DB.
@@ -70,7 +70,7 @@ fn dry_run_lists_and_yes_applies() {
 
     let out = sb.cmd().arg("migrate").output().unwrap();
     assert_eq!(out.status.code(), Some(0));
-    assert!(stdout(&out).contains("is up to date (schema version 6)"));
+    assert!(stdout(&out).contains("is up to date (schema version 7)"));
 }
 
 #[test]
@@ -97,7 +97,7 @@ fn a_newer_db_is_refused_and_left_byte_identical() {
         }
         assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
         assert!(err.contains("schema version 99"), "{err}");
-        assert!(err.contains("knows up to 6"), "{err}");
+        assert!(err.contains("knows up to 7"), "{err}");
         assert!(err.contains("do not delete the file"), "{err}");
         assert_no_panic(&out);
     }
@@ -198,12 +198,12 @@ fn many_processes_opening_a_new_db_migrate_it_once() {
             r.get(0)
         })
         .unwrap();
-    assert_eq!(rows, 6);
+    assert_eq!(rows, 7);
 }
 
 #[test]
 fn every_schema_fixture_still_migrates() {
-    for version in 1..=5 {
+    for version in 1..=6 {
         let sb = Sandbox::new();
         std::fs::create_dir_all(sb.work().join(".runctl")).unwrap();
         let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -440,4 +440,52 @@ fn a_fifo_or_a_folder_as_state_db_is_refused_at_once() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn a_v6_db_with_sources_items_and_runs_migrates_to_v7_keeping_every_row() {
+    let sb = Sandbox::new();
+    std::fs::create_dir_all(sb.work().join(".runctl")).unwrap();
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/state-v6.db");
+    std::fs::copy(&fixture, sb.db()).unwrap();
+    {
+        let conn = rusqlite::Connection::open(sb.db()).unwrap();
+        conn.execute_batch(
+            "PRAGMA foreign_keys = ON;
+             INSERT INTO sources (id, path, format, md5, sha256, size, key_columns, unpivot, columns, n_items, ingested_at)
+             VALUES (7, '/data/a.csv', 'csv', 'm', 's', 3, '[\"id\"]', '[]', '[\"id\"]', 2, '2026-01-01T00:00:00.000000Z');
+             INSERT INTO items (source_id, key, location, data) VALUES (7, 'a', '2', '{\"id\":\"a\"}'), (7, 'b', '3', '{\"id\":\"b\"}');
+             INSERT INTO runs (id, name, dir_name, model, dataset, size, number, scope, outputs_dir, logs_dir, created_at, source_id, n_items)
+             VALUES ('20260101_000000_000000_aaaa', 'm-d-full-run1', 'm-d-full-run1', 'm', 'd', 'full', 1, 'model_dataset', '/o', '/l', '2026-01-01T00:00:00.000000Z', 7, 2);",
+        )
+        .unwrap();
+    }
+    let out = sb
+        .cmd()
+        .args(["migrate", "--yes", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let conn = rusqlite::Connection::open(sb.db()).unwrap();
+    let violations: i64 = conn
+        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(violations, 0);
+    let (items, options): (i64, String) = conn
+        .query_row(
+            "SELECT (SELECT count(*) FROM items WHERE source_id = 7), options FROM sources WHERE id = 7",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((items, options.as_str()), (2, "{}"));
+    let out = sb
+        .cmd()
+        .args(["items", "m-d-full-run1", "--all"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out).lines().count(), 2, "{}", stderr(&out));
 }
