@@ -123,12 +123,15 @@ impl CliError {
             (String::new(), String::new(), String::new())
         };
         // Ignore failures: there is nowhere left to report them.
-        let _ = writeln!(err, "{red}error:{reset} {}", self.message);
+        // A message may quote what it was given (a path, a name): nothing in it drives the
+        // terminal.
+        let shown = crate::text::printable_lines;
+        let _ = writeln!(err, "{red}error:{reset} {}", shown(&self.message));
         for cause in &self.causes {
-            let _ = writeln!(err, "caused by: {cause}");
+            let _ = writeln!(err, "caused by: {}", shown(cause));
         }
         for hint in &self.hints {
-            let _ = writeln!(err, "{yellow}hint:{reset} {hint}");
+            let _ = writeln!(err, "{yellow}hint:{reset} {}", shown(hint));
         }
     }
 }

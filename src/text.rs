@@ -12,8 +12,32 @@ pub fn is_hidden(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
-            '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}'
+            '\u{00ad}' // soft hyphen
+                | '\u{034f}' // combining grapheme joiner
+                | '\u{061c}' // Arabic letter mark (bidi)
+                | '\u{115f}' | '\u{1160}' | '\u{3164}' | '\u{ffa0}' // Hangul fillers
+                | '\u{180e}' // Mongolian vowel separator
+                | '\u{200b}'..='\u{200f}'
+                | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{2069}'
+                | '\u{feff}'
+                | '\u{fff9}'..='\u{fffb}' // interlinear annotation
+                | '\u{1d173}'..='\u{1d17a}' // musical formatting
+                | '\u{e0000}'..='\u{e007f}' // tags
         )
+}
+
+/// [`printable`] line by line: the line breaks a message means to have are kept, every other
+/// hidden character is escaped.
+pub fn printable_lines(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(|c| c != '\n' && is_hidden(c)) {
+        return Cow::Borrowed(text);
+    }
+    let lines: Vec<String> = text
+        .split('\n')
+        .map(|l| printable(l).into_owned())
+        .collect();
+    Cow::Owned(lines.join("\n"))
 }
 
 /// `text` with every control character escaped (`\u{1b}`, `\n`), safe to print on a terminal.

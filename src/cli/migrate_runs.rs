@@ -281,7 +281,7 @@ pub fn run(ctx: &Ctx, args: RunsArgs) -> Result<()> {
     if args.json {
         output::print_json(&out)?;
     } else {
-        output::print(&render(&out))?;
+        output::print(&crate::text::printable_lines(&render(&out)))?;
     }
     if out.failed.is_empty() {
         Ok(())

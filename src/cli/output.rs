@@ -52,6 +52,8 @@ pub fn print_json<T: Serialize>(value: &T) -> Result<()> {
 
 /// A warning line on stderr.
 pub fn warn(color: bool, message: impl std::fmt::Display) {
+    let message = message.to_string();
+    let message = crate::text::printable_lines(&message);
     let style = anstyle::AnsiColor::Yellow.on_default().bold();
     if color {
         eprintln!(

@@ -92,7 +92,7 @@ pub fn run(ctx: &Ctx, args: PathArgs) -> Result<()> {
     if args.json {
         output::print_json(&outputs)?;
     } else {
-        output::print(&render(&outputs))?;
+        output::print(&crate::text::printable_lines(&render(&outputs)))?;
     }
     if over > 0 {
         let mut err = CliError::general(format!(

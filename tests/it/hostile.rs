@@ -367,6 +367,28 @@ fn terminal_escapes_in_a_command_line_never_reach_the_terminal() {
     }
     let out = sb.cmd().args(["show", "latest"]).output().unwrap();
     assert!(stdout(&out).contains("\\u{1b}]0;pwn"), "{}", stdout(&out));
+    // Error lines that quote what they were given, and hidden characters beyond the controls.
+    for args in [
+        &["show", "x\u{1b}[31mred"][..],
+        &["link", "M:x\u{1b}]0;t\u{7}"],
+        &[
+            "new",
+            "--model",
+            "m",
+            "--source",
+            "no\u{1b}[2J.csv",
+            "--key",
+            "id",
+        ],
+        &["show", "a\u{61c}b\u{ad}c\u{e0041}"],
+    ] {
+        let out = sb.cmd().args(args).output().unwrap();
+        let err = stderr(&out);
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+        for hidden in ['\u{1b}', '\u{7}', '\u{61c}', '\u{ad}', '\u{e0041}'] {
+            assert!(!err.contains(hidden), "{args:?}: {err:?}");
+        }
+    }
     // --json keeps the value as it is (JSON escapes it).
     let out = sb
         .cmd()
