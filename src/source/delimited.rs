@@ -102,9 +102,7 @@ pub(super) fn read(
             .zip(record.iter())
             .map(|(h, v)| (h.clone(), Value::String(v.to_string())))
             .collect();
-        for item in row_items(spec, row, line)? {
-            sink(item)?;
-        }
+        row_items(spec, row, line, sink)?;
     }
     if let Some(opened) = tracker.borrow().open_quote {
         return Err(bad(

@@ -60,9 +60,7 @@ pub(super) fn read(
                 columns.push(key.clone());
             }
         }
-        for item in row_items(spec, row, location.clone())? {
-            sink(item)?;
-        }
+        row_items(spec, row, location.clone(), sink)?;
     }
     Ok(columns)
 }

@@ -111,12 +111,14 @@ pub fn make_key(parts: &[String]) -> String {
     }
 }
 
-/// Turn one row into its items (one, or one per unpivoted column).
+/// Turn one row into its items (one, or one per unpivoted column), each handed to `sink` as it
+/// is made (a row unpivoted into many columns is never held as many copies at once).
 fn row_items(
     spec: &Spec,
     row: Map<String, Value>,
     location: String,
-) -> Result<Vec<Item>, SourceError> {
+    sink: &mut dyn FnMut(Item) -> Result<(), SourceError>,
+) -> Result<(), SourceError> {
     let bad = |reason: String| SourceError::Bad {
         path: spec.path.clone(),
         location: location.clone(),
@@ -132,34 +134,59 @@ fn row_items(
         );
     }
     if spec.unpivot.is_empty() {
-        return Ok(vec![Item {
+        if text_bytes(&row) > ITEM_MAX_BYTES {
+            return Err(bad(too_long("the row")));
+        }
+        return sink(Item {
             key: make_key(&parts),
             location,
             data: row,
-        }]);
+        });
     }
     let mut common = row.clone();
     for column in &spec.unpivot {
         common.remove(column);
     }
-    let mut items = Vec::with_capacity(spec.unpivot.len());
+    let common_bytes = text_bytes(&common);
     for column in &spec.unpivot {
         let value = row
             .get(column)
             .cloned()
             .ok_or_else(|| bad(format!("no column '{column}' to unpivot")))?;
+        if common_bytes + value_bytes(&value) > ITEM_MAX_BYTES {
+            return Err(bad(too_long(&format!(
+                "the item of column '{}'",
+                shorten(column)
+            ))));
+        }
         let mut data = common.clone();
         data.insert("column".into(), Value::String(column.clone()));
         data.insert("value".into(), value);
         let mut key = parts.clone();
         key.push(column.clone());
-        items.push(Item {
+        sink(Item {
             key: make_key(&key),
             location: location.clone(),
             data,
-        });
+        })?;
     }
-    Ok(items)
+    Ok(())
+}
+
+/// About how many bytes a row's text takes (names and string values; numbers count little).
+fn text_bytes(row: &Map<String, Value>) -> u64 {
+    row.iter()
+        .map(|(k, v)| k.len() as u64 + value_bytes(v))
+        .sum()
+}
+
+fn value_bytes(value: &Value) -> u64 {
+    match value {
+        Value::String(s) => s.len() as u64,
+        Value::Array(a) => a.iter().map(value_bytes).sum(),
+        Value::Object(o) => text_bytes(o),
+        _ => 8,
+    }
 }
 
 /// Read every item of the source, in file order, into `sink`; returns the column names.

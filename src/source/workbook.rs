@@ -211,6 +211,7 @@ fn stream_xlsx(
         sheet: sheet.clone(),
         headers: None,
         row: None,
+        row_bytes: 0,
     };
     while let Some(cell) = cells.next_cell().map_err(|e| {
         bad(
@@ -243,6 +244,9 @@ struct SheetRows<'a> {
     /// The row being collected: its index and its cells by column name (by column index while
     /// it is the header row).
     row: Option<(u32, Map<String, Value>)>,
+    /// About how many bytes of text the row being collected holds: a row of many cells that
+    /// each name one large shared string is refused before it takes the memory.
+    row_bytes: u64,
 }
 
 impl SheetRows<'_> {
@@ -269,6 +273,17 @@ impl SheetRows<'_> {
             self.end_header_row()?;
         } else if self.row.as_ref().is_some_and(|(at, _)| *at != r) {
             self.finish_row(sink)?;
+        }
+        if self.row.is_none() {
+            self.row_bytes = 0;
+        }
+        self.row_bytes += super::value_bytes(&value);
+        if self.row_bytes > super::ITEM_MAX_BYTES {
+            return Err(bad(
+                self.spec,
+                format!("sheet {} row {}", self.sheet, r + 1),
+                super::too_long("the row"),
+            ));
         }
         let (_, map) = self.row.get_or_insert_with(|| (r, Map::new()));
         let name = self
@@ -313,13 +328,12 @@ impl SheetRows<'_> {
         for (_, name) in headers {
             full.insert(name.clone(), map.get(name).cloned().unwrap_or(Value::Null));
         }
-        for item in row_items(
+        row_items(
             self.spec,
             full,
             format!("sheet {} row {}", self.sheet, r + 1),
-        )? {
-            sink(item)?;
-        }
+            sink,
+        )?;
         Ok(())
     }
 
@@ -368,6 +382,7 @@ fn read_whole(
     for (r, row) in rows.enumerate() {
         let row_index = r + 1;
         let mut map = Map::new();
+        let mut row_bytes = 0u64;
         for (c, (header, cell)) in headers.iter().zip(row).enumerate() {
             let value = cell_json(cell)
                 .and_then(|v| check_cell_size(&v).map(|()| v))
@@ -378,14 +393,25 @@ fn read_whole(
                         reason,
                     )
                 })?;
+            row_bytes += super::value_bytes(&value);
+            if row_bytes > super::ITEM_MAX_BYTES {
+                return Err(bad(
+                    spec,
+                    format!("sheet {sheet} row {}", row_index + 1),
+                    super::too_long("the row"),
+                ));
+            }
             map.insert(header.clone(), value);
         }
         if map.values().all(Value::is_null) {
             continue;
         }
-        for item in row_items(spec, map, format!("sheet {sheet} row {}", row_index + 1))? {
-            sink(item)?;
-        }
+        row_items(
+            spec,
+            map,
+            format!("sheet {sheet} row {}", row_index + 1),
+            sink,
+        )?;
     }
     Ok(headers)
 }

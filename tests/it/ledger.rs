@@ -964,11 +964,25 @@ fn export_writes_into_fifos_devices_and_symlinked_files_and_protects_every_sourc
 /// An .xlsx whose sheet has one inline-string cell of `cell_bytes`, its parts stored without
 /// compression (so nothing about it looks like a bomb).
 fn workbook_with_one_big_cell(path: &std::path::Path, cell_bytes: usize) {
+    let mut cell = String::from(r#"<c r="B2" t="inlineStr"><is><t>"#);
+    cell.push_str(&"a".repeat(cell_bytes));
+    cell.push_str("</t></is></c>");
+    workbook(path, &cell, None);
+}
+
+/// A minimal .xlsx, parts stored without compression: header row `id,text,more`, then row 2
+/// with `id` 1 and `row2_cells`; `shared`, when given, is the one shared string (index 0).
+fn workbook(path: &std::path::Path, row2_cells: &str, shared: Option<&str>) {
     use std::io::Write;
+    let shared_rel = if shared.is_some() {
+        r#"<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/>"#
+    } else {
+        ""
+    };
     let parts: [(&str, String); 4] = [
         (
             "[Content_Types].xml",
-            r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>"#.into(),
+            r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>"#.into(),
         ),
         (
             "_rels/.rels",
@@ -980,7 +994,9 @@ fn workbook_with_one_big_cell(path: &std::path::Path, cell_bytes: usize) {
         ),
         (
             "xl/_rels/workbook.xml.rels",
-            r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#.into(),
+            format!(
+                r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/>{shared_rel}</Relationships>"#
+            ),
         ),
     ];
     let file = std::fs::File::create(path).unwrap();
@@ -992,14 +1008,16 @@ fn workbook_with_one_big_cell(path: &std::path::Path, cell_bytes: usize) {
         zip.start_file(name, stored).unwrap();
         zip.write_all(text.as_bytes()).unwrap();
     }
-    zip.start_file("xl/worksheets/sheet1.xml", stored).unwrap();
-    zip.write_all(br#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>id</t></is></c><c r="B1" t="inlineStr"><is><t>text</t></is></c></row><row r="2"><c r="A2"><v>1</v></c><c r="B2" t="inlineStr"><is><t>"#).unwrap();
-    let chunk = vec![b'a'; 1 << 20];
-    for _ in 0..cell_bytes >> 20 {
-        zip.write_all(&chunk).unwrap();
+    if let Some(text) = shared {
+        zip.start_file("xl/sharedStrings.xml", stored).unwrap();
+        zip.write_all(br#"<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="1" uniqueCount="1"><si><t>"#).unwrap();
+        zip.write_all(text.as_bytes()).unwrap();
+        zip.write_all(b"</t></si></sst>").unwrap();
     }
-    zip.write_all(b"</t></is></c></row></sheetData></worksheet>")
-        .unwrap();
+    zip.start_file("xl/worksheets/sheet1.xml", stored).unwrap();
+    zip.write_all(br#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>id</t></is></c><c r="B1" t="inlineStr"><is><t>text</t></is></c><c r="C1" t="inlineStr"><is><t>more</t></is></c></row><row r="2"><c r="A2"><v>1</v></c>"#).unwrap();
+    zip.write_all(row2_cells.as_bytes()).unwrap();
+    zip.write_all(b"</row></sheetData></worksheet>").unwrap();
     zip.finish().unwrap();
 }
 
@@ -1117,4 +1135,27 @@ fn the_same_file_read_with_another_sheet_or_delimiter_is_another_source() {
     let out = new_run(&sb, "semi.csv", &["--key", "id", "--delimiter", ","]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(items(&sb, "latest", &["--all"])[0]["key"], "b");
+}
+
+#[test]
+fn the_item_limit_holds_for_a_whole_sheet_row() {
+    let sb = Sandbox::new();
+    sb.init();
+    // One 20 MB shared string named by two cells of a row: a 40 MB row.
+    let big = "s".repeat(20 << 20);
+    workbook(
+        &sb.work().join("shared.xlsx"),
+        r#"<c r="B2" t="s"><v>0</v></c><c r="C2" t="s"><v>0</v></c>"#,
+        Some(&big),
+    );
+    let out = ingest_limited(&sb, "shared.xlsx");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("row 2: the row is longer than 32 MiB"),
+        "{err}"
+    );
+    // (A CSV or JSON line is capped as a whole, and an unpivoted item is part of its row; the
+    // items of a row are handed on one at a time, so many unpivoted columns never hold many
+    // copies of the row at once.)
 }
