@@ -42,6 +42,19 @@ pub struct PassedOver {
 
 const CONFIG_NAMES: [&str; 3] = ["config.yaml", "config.yml", "config.json"];
 
+/// TOML files that are a project's manifest or a tool's settings, never a run's config: a
+/// folder holding one is a code folder, not a run.
+const NOT_CONFIGS: [&str; 8] = [
+    "Cargo.toml",
+    "pyproject.toml",
+    "runctl.toml",
+    "rustfmt.toml",
+    "clippy.toml",
+    "deny.toml",
+    "Cross.toml",
+    "taplo.toml",
+];
+
 /// The pipeline config inside a folder: `None` when there is none, `Err` when it cannot be read.
 fn find_config(dir: &Path) -> Option<std::result::Result<(serde_json::Value, PathBuf), String>> {
     let named = CONFIG_NAMES
@@ -53,7 +66,13 @@ fn find_config(dir: &Path) -> Option<std::result::Result<(serde_json::Value, Pat
             .ok()?
             .flatten()
             .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "toml") && p.is_file())
+            .filter(|p| {
+                p.extension().is_some_and(|e| e == "toml")
+                    && p.is_file()
+                    && !p
+                        .file_name()
+                        .is_some_and(|n| NOT_CONFIGS.iter().any(|c| n == *c))
+            })
             .collect();
         tomls.sort();
         tomls.into_iter().next()

@@ -37,7 +37,7 @@ pub enum ProjectError {
     #[error("project root {0} does not exist or is not a folder")]
     RootMissing(PathBuf),
     #[error(
-        "{key} = \"{value}\" in {settings} names the project root or its .runctl/ folder, not a folder for runs"
+        "{key} = \"{value}\" in {settings} names the project root, a folder above it or its .runctl/ folder, not a folder for runs"
     )]
     NotARunFolder {
         key: &'static str,
@@ -398,6 +398,17 @@ impl Project {
         // Never the root itself (run folders and `migrate runs` would take the project's own
         // folders for runs) nor runctl's state folder, whatever else is allowed.
         if joined == root || joined.starts_with(root.join(STATE_DIR)) {
+            return Err(ProjectError::NotARunFolder {
+                key,
+                value: value.to_string_lossy().into_owned(),
+                settings: self.settings_path(),
+            });
+        }
+        // Where it really leads, when it exists (a symlink `outputs -> .`, or `..` allowed):
+        // never the root, a folder above it, or inside `.runctl/`.
+        if let (Ok(real), Ok(real_root)) = (joined.canonicalize(), root.canonicalize())
+            && (real_root.starts_with(&real) || real.starts_with(real_root.join(STATE_DIR)))
+        {
             return Err(ProjectError::NotARunFolder {
                 key,
                 value: value.to_string_lossy().into_owned(),

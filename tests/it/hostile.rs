@@ -165,8 +165,12 @@ fn settings_that_point_run_folders_outside_the_project_are_refused() {
             assert_no_panic(&out);
             let err = stderr(&out);
             assert_eq!(out.status.code(), Some(1), "{outputs} {args:?}: {err}");
-            assert!(err.contains("points outside the project root"), "{err}");
-            assert!(err.contains("paths.allow_outside"), "{err}");
+            assert!(
+                err.contains("points outside the project root")
+                    && err.contains("paths.allow_outside")
+                    || err.contains("a folder above it"),
+                "{err}"
+            );
         }
         assert!(!std::path::Path::new("/m-d-full-run1").exists());
     }
@@ -194,9 +198,37 @@ fn settings_that_point_run_folders_outside_the_project_are_refused() {
                 "{outputs:?} {args:?}: {}",
                 stderr(&out)
             );
-            assert!(stderr(&out).contains("names the project root or its .runctl/ folder"));
+            assert!(
+                stderr(&out)
+                    .contains("names the project root, a folder above it or its .runctl/ folder")
+            );
         }
     }
+    // Nor where it really leads: a symlink `outputs -> .`, or `..` even when outside is allowed.
+    let allowed = template.replace("allow_outside = false", "allow_outside = true");
+    std::fs::write(
+        &settings,
+        allowed.replace("outputs = \"outputs\"", "outputs = \"..\""),
+    )
+    .unwrap();
+    let out = sb
+        .cmd()
+        .args(["migrate", "runs", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    std::fs::write(&settings, &template).unwrap();
+    std::os::unix::fs::symlink(".", sb.work().join("outputs")).unwrap();
+    for args in [&["new", "--model", "m"][..], &["migrate", "runs", "--yes"]] {
+        let out = sb.cmd().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("a folder above it"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    std::fs::remove_file(sb.work().join("outputs")).unwrap();
     assert!(
         sb.work().join("docs/config.yaml").is_file(),
         "docs/ was taken for a run"

@@ -497,3 +497,23 @@ fn a_rename_stopped_half_way_in_either_folder_is_finished_once() {
         assert_eq!(json["planned"], serde_json::json!([]), "{case}: {json}");
     }
 }
+
+#[test]
+fn a_code_folder_with_a_manifest_is_not_taken_for_a_run() {
+    let sb = Sandbox::new();
+    sb.init();
+    for (folder, file) in [("mylib", "Cargo.toml"), ("tool", "pyproject.toml")] {
+        let dir = sb.work().join("outputs").join(folder);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(file), "[package]\nname = \"x\"\n").unwrap();
+    }
+    let out = sb
+        .cmd()
+        .args(["migrate", "runs", "--yes", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["renamed"], serde_json::json!([]), "{json}");
+    assert!(sb.work().join("outputs/mylib/Cargo.toml").is_file());
+}
