@@ -371,13 +371,26 @@ pub fn repair(layout: &Layout) -> Vec<(String, String)> {
                 continue;
             };
             let marker = entry.path();
-            let target = std::fs::read_link(&marker).ok();
+            // Only what this command makes: a symlink to a run name beside it (a plain name,
+            // with a run number), leading to a real folder. Anything else is left as it is.
+            if !entry.file_type().is_ok_and(|t| t.is_symlink()) {
+                continue;
+            }
+            let Some(to) = std::fs::read_link(&marker)
+                .ok()
+                .and_then(|t| t.to_str().map(str::to_string))
+            else {
+                continue;
+            };
+            let plain = !to.is_empty() && !to.contains('/') && !to.starts_with('.');
+            if !plain || naming::run_number(&to).is_none() {
+                continue;
+            }
             let old = base.join(folder);
             let old_there = std::fs::symlink_metadata(&old).is_ok();
-            let new_there = target.as_ref().is_some_and(|t| base.join(t).is_dir());
+            let new_there = std::fs::symlink_metadata(base.join(&to)).is_ok_and(|m| m.is_dir());
             if !old_there && new_there && std::fs::rename(&marker, &old).is_ok() {
-                let to = target.map(|t| t.to_string_lossy().into_owned());
-                finished.push((folder.to_string(), to.unwrap_or_default()));
+                finished.push((folder.to_string(), to));
             } else if old_there || !new_there {
                 let _ = std::fs::remove_file(&marker);
             }

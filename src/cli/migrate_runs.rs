@@ -73,7 +73,7 @@ fn plan(
     layout: &Layout,
 ) -> Result<Vec<(String, Option<u32>)>> {
     let scope = project.settings.naming.run_counter_scope;
-    store.allocate(false, |a| {
+    store.plan_with_writes(|a| {
         let mut names = Vec::new();
         for (i, c) in candidates.iter().enumerate() {
             let request = NameRequest {

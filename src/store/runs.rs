@@ -214,6 +214,23 @@ impl Store {
         Ok(value)
     }
 
+    /// Run `f` inside one write transaction that is always rolled back: for a plan that holds
+    /// its proposals as rows (so that each next one counts them) and must change nothing. The
+    /// write lock is taken first (`BEGIN IMMEDIATE`, waiting out other writers), so a commit
+    /// by another process cannot make the plan's first insert fail as busy.
+    pub fn plan_with_writes<T, E: From<StoreError>>(
+        &mut self,
+        f: impl FnOnce(&Allocation<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| classify(&path, e))?;
+        let allocation = Allocation { tx, path: &path };
+        f(&allocation)
+    }
+
     /// A run by exact id.
     pub fn run_by_id(&self, id: &str) -> Result<Option<RunRow>, StoreError> {
         self.conn

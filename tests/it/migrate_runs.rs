@@ -517,3 +517,47 @@ fn a_code_folder_with_a_manifest_is_not_taken_for_a_run() {
     assert_eq!(json["renamed"], serde_json::json!([]), "{json}");
     assert!(sb.work().join("outputs/mylib/Cargo.toml").is_file());
 }
+
+#[test]
+fn markers_runctl_did_not_make_are_left_alone() {
+    let sb = Sandbox::new();
+    sb.init();
+    let outputs = sb.work().join("outputs");
+    std::fs::create_dir_all(outputs.join("userdir")).unwrap();
+    std::os::unix::fs::symlink("..", outputs.join(".A.runctl-migrating")).unwrap();
+    std::os::unix::fs::symlink("/etc", outputs.join(".C.runctl-migrating")).unwrap();
+    std::os::unix::fs::symlink("userdir", outputs.join(".B.runctl-migrating")).unwrap();
+    std::fs::write(outputs.join(".E.runctl-migrating"), "a file of someone's").unwrap();
+    let out = sb
+        .cmd()
+        .args(["migrate", "runs", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for name in ["A", "B", "C"] {
+        assert!(
+            std::fs::symlink_metadata(outputs.join(name)).is_err(),
+            "{name} was made"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(outputs.join(".E.runctl-migrating")).unwrap(),
+        "a file of someone's"
+    );
+}
+
+#[test]
+fn dry_runs_beside_busy_writers_are_never_refused_as_busy() {
+    let sb = Sandbox::new();
+    one_legacy_folder(&sb);
+    let writers: Vec<_> = (0..24)
+        .map(|_| sb.spawn(&["new", "-q", "--model", "m"]))
+        .collect();
+    let planners: Vec<_> = (0..12)
+        .map(|_| sb.spawn(&["migrate", "runs", "--dry-run", "-q"]))
+        .collect();
+    for child in writers.into_iter().chain(planners) {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+}
