@@ -54,7 +54,13 @@ pub(super) fn read(
     };
     // A read error: the item limit, else what the csv crate says, at the line it happened.
     let failed = |e: csv::Error, tracker: &mut Tracker| {
-        let line = tracker.line_of(e.position().map_or(tracker.read, csv::Position::byte));
+        // A record cut at the limit is named by where it began, not where reading stopped.
+        let at = if tracker.too_long {
+            tracker.boundary
+        } else {
+            e.position().map_or(tracker.read, csv::Position::byte)
+        };
+        let line = tracker.line_of(at);
         let reason = match e.kind() {
             _ if tracker.too_long => super::too_long("the record"),
             // The csv crate's own message carries its own line count; say it plainly.
@@ -64,6 +70,12 @@ pub(super) fn read(
             _ => e.to_string(),
         };
         bad(line.to_string(), reason)
+    };
+    let unterminated = |opened: u64| {
+        bad(
+            opened.to_string(),
+            "a quoted field opened on this line is never closed (a missing '\"')".into(),
+        )
     };
     let quote_then_text = |tracker: &Tracker| {
         tracker.text_after_quote.map(|line| {
@@ -81,7 +93,13 @@ pub(super) fn read(
     if let Some(e) = quote_then_text(&tracker.borrow()) {
         return Err(e);
     }
-    check_columns(spec, &headers, "1")?;
+    if let Err(e) = check_columns(spec, &headers, "1") {
+        // A header that took the whole file: an opening quote never closed says why.
+        return Err(match tracker.borrow().open_quote {
+            Some(opened) if tracker.borrow().at_end => unterminated(opened),
+            _ => e,
+        });
+    }
     let mut record = csv::StringRecord::new();
     loop {
         tracker.borrow_mut().boundary = reader.position().byte();
@@ -105,10 +123,7 @@ pub(super) fn read(
         row_items(spec, row, line, sink)?;
     }
     if let Some(opened) = tracker.borrow().open_quote {
-        return Err(bad(
-            opened.to_string(),
-            "a quoted field opened on this line is never closed (a missing '\"')".into(),
-        ));
+        return Err(unterminated(opened));
     }
     Ok(headers)
 }
@@ -141,6 +156,8 @@ struct Tracker {
     text_after_quote: Option<u64>,
     /// Line breaks read so far.
     lines_read: u64,
+    /// Whether the whole file has been read.
+    at_end: bool,
 }
 
 /// Where the scan stands in a field, as the csv crate's default dialect reads it.
@@ -168,6 +185,7 @@ impl Tracker {
             open_quote: None,
             text_after_quote: None,
             lines_read: 0,
+            at_end: false,
         }
     }
 
@@ -180,6 +198,10 @@ impl Tracker {
     fn scan(&mut self, bytes: &[u8]) {
         for (i, &b) in bytes.iter().enumerate() {
             let at = self.read + i as u64;
+            // A byte-order mark first in the file is not content (the csv crate drops it too).
+            if at < 3 && BOM.get(usize::try_from(at).unwrap_or(3)) == Some(&b) {
+                continue;
+            }
             if let Some(cr) = self.pending_cr.take()
                 && b != b'\n'
             {
@@ -234,6 +256,8 @@ impl Tracker {
     }
 }
 
+const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
+
 /// The file under the csv reader, reporting to the [`Tracker`].
 struct Tracked {
     inner: std::fs::File,
@@ -248,6 +272,7 @@ impl Read for Tracked {
             return Err(std::io::Error::other("record too long"));
         }
         let n = self.inner.read(buf)?;
+        tracker.at_end |= n == 0 && !buf.is_empty();
         tracker.scan(buf.get(..n).unwrap_or_default());
         Ok(n)
     }

@@ -240,10 +240,12 @@ fn column_list(columns: &[String]) -> String {
     list.join(", ")
 }
 
-/// A name cut to 64 characters for a message.
+/// A name cut to 64 characters for a message, line breaks and other hidden characters shown
+/// escaped.
 fn shorten(text: &str) -> String {
+    let text = crate::text::printable(text);
     if text.chars().count() <= 64 {
-        return text.to_string();
+        return text.into_owned();
     }
     let head: String = text.chars().take(61).collect();
     format!("{head}...")

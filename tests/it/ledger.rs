@@ -857,6 +857,22 @@ fn crlf_line_numbers_duplicate_headers_and_unterminated_quotes() {
         assert_eq!(out.status.code(), Some(1));
         assert!(stderr(&out).contains(expected), "{}", stderr(&out));
     }
+    // After a byte-order mark, the header's quotes are checked as anywhere else.
+    for (content, expected) in [
+        (
+            &b"\xEF\xBB\xBF\"id\"x,t\n1,a\n"[..],
+            "bom.csv:1: text after the closing quote",
+        ),
+        (
+            b"\xEF\xBB\xBF\"id,t\n1,a\n",
+            "bom.csv:1: a quoted field opened on this line is never closed",
+        ),
+    ] {
+        std::fs::write(sb.work().join("bom.csv"), content).unwrap();
+        let out = new_run(&sb, "bom.csv", &["--key", "id"]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(stderr(&out).contains(expected), "{}", stderr(&out));
+    }
     // A quote inside an unquoted field is text, as the csv crate reads it.
     std::fs::write(sb.work().join("inch.csv"), "id,t\n1,5\" tall\n2,b\n").unwrap();
     let out = new_run(&sb, "inch.csv", &["--key", "id"]);
