@@ -162,8 +162,13 @@ fn fill(from: &Path, to: &Path, hard: bool) -> Result<(), LinkError> {
                 .map_err(io_err("copy", &dst))?;
         } else if hard {
             std::fs::hard_link(&src, &dst).map_err(io_err("hard-link", &dst))?;
-        } else {
+        } else if kind.is_file() {
             std::fs::copy(&src, &dst).map_err(io_err("copy", &dst))?;
+        } else {
+            // A FIFO would block the copy for ever; a socket or device is no file to copy.
+            return Err(io_err("copy", &src)(io::Error::other(
+                "not a regular file (a FIFO, socket or device)",
+            )));
         }
     }
     Ok(())
@@ -199,6 +204,20 @@ mod tests {
                 "keep me"
             );
         }
+        // A FIFO in the folder: a copy fails at once (it would block for ever), leaving nothing.
+        let with_fifo = tmp.path().join("F:x=1");
+        std::fs::create_dir(&with_fifo).unwrap();
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(with_fifo.join("pipe"))
+                .status()
+                .unwrap()
+                .success()
+        );
+        let copy_alias = tmp.path().join("F:hash=00000000");
+        let err = make_alias(&with_fifo, &copy_alias, LinkMode::Copy).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        assert!(!copy_alias.exists());
         // With the path free, the same call makes the alias.
         let free = tmp.path().join("M:hash=abcdef01");
         assert_eq!(

@@ -63,6 +63,16 @@ pub(crate) fn run(
             let work_rx = work_rx.clone();
             let report_tx = report_tx.clone();
             let log = slots::open_log(worker, slot);
+            if let (None, Some(dir)) = (&log, &worker.log_dir) {
+                // Said once per slot, not lost in silence (a symlink or hard link planted at the
+                // log's name is refused, as is a folder that cannot be written).
+                eprintln!(
+                    "warning: {} cannot be written; the stderr of slot {slot}'s worker is not kept",
+                    crate::text::printable(
+                        &dir.join(format!("worker-{slot}.log")).to_string_lossy()
+                    )
+                );
+            }
             let notifier = notifier.clone();
             std::thread::Builder::new()
                 .name(format!("runctl-slot-{slot}"))

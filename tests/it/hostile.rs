@@ -341,6 +341,11 @@ fn symlinks_planted_at_the_lock_the_hash_file_and_the_worker_log_are_not_followe
     let out = resume2();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    assert!(
+        stderr(&out).contains("worker-1.log cannot be written"),
+        "{}",
+        stderr(&out)
+    );
 
     // The hash file of a linked folder: replaced by a real file, the target untouched.
     let dir = sb.work().join("M:lr=0.1");
