@@ -191,6 +191,8 @@ impl From<crate::store::StoreError> for CliError {
             }
             StoreError::ReadOnly { .. } => CliError::general(message)
                 .hint("check that .runctl/ and the files in it are writable by you; read commands (list, show, export) work on a read-only project"),
+            StoreError::WalUnreadable { .. } => CliError::general(message)
+                .hint("let one runctl command write there once (it folds the -wal into the DB), or read a copy of the project"),
             StoreError::NotRegular { .. } => CliError::general(message)
                 .hint("runctl keeps its state in a regular file .runctl/state.db; move what is there aside"),
             StoreError::NewerSchema { .. } => CliError::general(format!("{message}; refusing to touch it"))

@@ -37,6 +37,10 @@ pub enum StoreError {
     NotADatabase { path: PathBuf },
     #[error("cannot write {path}: {detail}")]
     ReadOnly { path: PathBuf, detail: String },
+    #[error(
+        "cannot read {path}: its -wal holds commits not yet in the file, and reading them needs a -shm file that SQLite cannot make in this read-only folder"
+    )]
+    WalUnreadable { path: PathBuf },
     #[error("{path} is not a regular file")]
     NotRegular { path: PathBuf },
     #[error("{path} is damaged: {detail}")]
@@ -196,6 +200,9 @@ impl Store {
                     .map_err(|e| classify(path, e))?;
                 attempt(conn)
             }
+            Err(StoreError::ReadOnly { .. }) => Err(StoreError::WalUnreadable {
+                path: path.to_path_buf(),
+            }),
             other => other,
         }
     }

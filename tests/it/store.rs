@@ -242,12 +242,13 @@ fn helper_a_killed_writer() {
         return;
     };
     let conn = rusqlite::Connection::open(db).unwrap();
-    conn.execute_batch(
-        "PRAGMA journal_mode=WAL; \
-         INSERT INTO refinery_schema_history (version, name, applied_on, checksum) \
-         VALUES (99, 'future', '2030-01-01T00:00:00Z', '1');",
-    )
-    .unwrap();
+    let sql = std::env::var("RUNCTL_TEST_KILLED_WRITER_SQL").unwrap_or_else(|_| {
+        "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) \
+         VALUES (99, 'future', '2030-01-01T00:00:00Z', '1');"
+            .into()
+    });
+    conn.execute_batch(&format!("PRAGMA journal_mode=WAL; {sql}"))
+        .unwrap();
     std::process::exit(0);
 }
 
@@ -373,6 +374,28 @@ fn reads_work_on_a_read_only_project_and_writes_say_why_they_cannot() {
     assert!(err.contains("error: cannot write"), "{err}");
     assert!(err.contains("hint: check that .runctl/"), "{err}");
     assert_no_panic(&out);
+    drop(_guard);
+    // A -wal holding commits, no -shm, and a folder SQLite cannot make one in: said so, never
+    // read as the older state the DB file alone holds.
+    let helper = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "store::helper_a_killed_writer", "--nocapture"])
+        .env("RUNCTL_TEST_KILLED_WRITER", sb.db())
+        .env(
+            "RUNCTL_TEST_KILLED_WRITER_SQL",
+            "UPDATE runs SET status = 'written-in-the-wal';",
+        )
+        .output()
+        .unwrap();
+    assert!(helper.status.success(), "{}", stderr(&helper));
+    std::fs::remove_file(sb.work().join(".runctl/state.db-shm")).unwrap();
+    let _guard = Immutable::set(&state);
+    let out = sb.cmd().arg("list").output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("its -wal holds commits"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
