@@ -119,6 +119,7 @@ fn apply(
 ) -> Result<String> {
     let resuming = c.renamed_to.as_deref() == Some(name);
     let mut done = Vec::new();
+    let mut made = crate::undo::Undo::default();
     let recorded = store.allocate(true, |a| {
         let on_disk = !resuming
             && [&layout.outputs, &layout.logs]
@@ -143,11 +144,22 @@ fn apply(
             done = legacy_runs::rename_folders(layout, to, name)?;
         }
         done.extend(legacy_runs::rename_folders(layout, &c.folder, name)?);
+        // A run has both folders, as `new` makes them: the one a legacy run never had (its
+        // logs, say) is made empty, so RUN_DIR and RUN_LOG_DIR both name a folder.
+        for base in [&layout.outputs, &layout.logs] {
+            let dir = base.join(name);
+            if std::fs::symlink_metadata(&dir).is_err() {
+                std::fs::create_dir_all(base).map_err(|e| CliError::io("create", base, e))?;
+                std::fs::create_dir(&dir).map_err(|e| CliError::io("create", &dir, e))?;
+                made.made_dir(&dir);
+            }
+        }
         a.insert(&run_row(c, name, number, id.clone(), scope, layout))?;
         Ok(id)
     });
     if recorded.is_err() {
         // The insert or the commit failed: the folders go back to their old names.
+        let _ = made.undo();
         legacy_runs::undo(&done);
     }
     recorded

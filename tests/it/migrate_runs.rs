@@ -561,3 +561,30 @@ fn dry_runs_beside_busy_writers_are_never_refused_as_busy() {
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     }
 }
+
+#[test]
+fn a_legacy_run_with_only_outputs_gets_an_empty_logs_folder() {
+    let sb = Sandbox::new();
+    sb.init();
+    let legacy = sb.work().join("outputs/20251228_143025_789456_a3f9");
+    std::fs::create_dir_all(&legacy).unwrap();
+    std::fs::write(legacy.join("metrics.json"), "{}").unwrap();
+    let out = sb
+        .cmd()
+        .args(["migrate", "runs", "--yes", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let name = json["renamed"][0]["to"].as_str().unwrap().to_string();
+    let env = sb
+        .cmd()
+        .args(["env", &name, "--format", "json"])
+        .output()
+        .unwrap();
+    let env: serde_json::Value = serde_json::from_slice(&env.stdout).unwrap();
+    for key in ["RUN_DIR", "RUN_LOG_DIR"] {
+        let dir = env[key].as_str().unwrap();
+        assert!(std::path::Path::new(dir).is_dir(), "{key} {dir}");
+    }
+}
