@@ -28,13 +28,10 @@ pub fn protected(project: &Project, target: &Path, sources: &[&Path]) -> Option<
     // The DB and its companions wherever they really are (`state.db` may be a symlink to a DB
     // kept elsewhere, on a local disk say).
     let db = project.db_path();
+    let real_db = real(&db);
     let companions: Vec<PathBuf> = ["", "-wal", "-shm"]
         .iter()
-        .map(|suffix| {
-            let mut name = real(&db).into_os_string();
-            name.push(suffix);
-            PathBuf::from(name)
-        })
+        .map(|suffix| crate::store::beside(&real_db, suffix))
         .collect();
     let mut guarded: Vec<(String, &Path)> = vec![(
         format!("the project settings {}", settings.display()),

@@ -259,9 +259,15 @@ impl Store {
 
 /// Whether a `-wal` beside the DB holds anything (commits not yet in the DB file).
 fn has_wal_content(path: &Path) -> bool {
-    let mut wal = path.as_os_str().to_os_string();
-    wal.push("-wal");
-    std::fs::metadata(PathBuf::from(wal)).is_ok_and(|m| m.len() > 0)
+    std::fs::metadata(beside(path, "-wal")).is_ok_and(|m| m.len() > 0)
+}
+
+/// The file named `path` + `suffix` (`state.db-wal`, `state.db.bak-...`), for any path, UTF-8 or
+/// not.
+pub fn beside(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 /// `file:PATH?immutable=1`, every byte of PATH but the plainest percent-encoded, so that any
@@ -285,9 +291,7 @@ fn immutable_uri(path: &Path) -> String {
 fn check_file(path: &Path) -> Result<bool, StoreError> {
     // SQLite's companions too: a FIFO as `-wal` would be taken for a failing disk.
     for suffix in ["-wal", "-shm"] {
-        let mut companion = path.as_os_str().to_os_string();
-        companion.push(suffix);
-        let companion = PathBuf::from(companion);
+        let companion = beside(path, suffix);
         if std::fs::metadata(&companion).is_ok_and(|m| !m.is_file()) {
             return Err(StoreError::NotRegular { path: companion });
         }

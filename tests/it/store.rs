@@ -512,3 +512,78 @@ fn a_v6_db_with_sources_items_and_runs_migrates_to_v7_keeping_every_row() {
         .unwrap();
     assert_eq!(stdout(&out).lines().count(), 2, "{}", stderr(&out));
 }
+
+#[test]
+fn a_migration_killed_at_any_moment_leaves_the_db_whole_and_no_partial_backup() {
+    let sb = Sandbox::new();
+    std::fs::create_dir_all(sb.work().join(".runctl")).unwrap();
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/state-v6.db");
+    std::fs::copy(&fixture, sb.db()).unwrap();
+    {
+        let mut conn = rusqlite::Connection::open(sb.db()).unwrap();
+        let tx = conn.transaction().unwrap();
+        tx.execute(
+            "INSERT INTO sources (id, path, format, md5, sha256, size, key_columns, unpivot, columns, n_items, ingested_at) \
+             VALUES (1, '/d/a.csv', 'csv', 'm', 's', 1, '[\"id\"]', '[]', '[\"id\"]', 100000, '2026')",
+            [],
+        )
+        .unwrap();
+        {
+            let mut insert = tx
+                .prepare(
+                    "INSERT INTO items (source_id, key, location, data) VALUES (1, ?1, ?2, ?3)",
+                )
+                .unwrap();
+            let data = format!("{{\"x\":\"{}\"}}", "a".repeat(200));
+            for i in 0..100_000 {
+                insert
+                    .execute(rusqlite::params![format!("k{i}"), i.to_string(), data])
+                    .unwrap();
+            }
+        }
+        tx.commit().unwrap();
+    }
+    let version = |path: &std::path::Path| -> (String, i64, i64) {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        (
+            conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))
+                .unwrap(),
+            conn.query_row(
+                "SELECT max(version) FROM refinery_schema_history",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap(),
+            conn.query_row("SELECT count(*) FROM items", [], |r| r.get(0))
+                .unwrap(),
+        )
+    };
+    for delay_ms in [5, 20, 40, 80, 160, 320] {
+        if version(&sb.db()).1 == 7 {
+            break;
+        }
+        let mut child = sb.spawn(&["migrate", "--yes"]);
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        let (ok, v, items) = version(&sb.db());
+        assert_eq!(
+            (ok.as_str(), items),
+            ("ok", 100_000),
+            "after a kill at {delay_ms} ms"
+        );
+        assert!(v == 6 || v == 7);
+        // Every backup there is whole, of the old schema.
+        for backup in backups(&sb) {
+            assert_eq!(
+                version(&backup),
+                ("ok".to_string(), 6, 100_000),
+                "{backup:?}"
+            );
+        }
+    }
+    let out = sb.cmd().args(["migrate", "--yes"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(version(&sb.db()), ("ok".to_string(), 7, 100_000));
+}
