@@ -156,19 +156,13 @@ fn unfinished_renames(store: &Store, layout: &Layout) -> Result<Vec<(String, Str
             if !entry.file_type().is_ok_and(|t| t.is_symlink()) {
                 continue;
             }
-            let (Some(from), Ok(target)) = (
+            let (Some(from), Some(to)) = (
                 entry.file_name().to_str().map(str::to_string),
-                std::fs::read_link(entry.path()),
+                run_name_link(&entry.path()),
             ) else {
                 continue;
             };
-            let Some(to) = target.to_str().map(str::to_string) else {
-                continue;
-            };
-            let plain = !to.is_empty() && !to.contains('/') && !to.starts_with('.');
             if from == "latest"
-                || !plain
-                || naming::run_number(&to).is_none()
                 || !base.join(&to).is_dir()
                 || found.iter().any(|(f, _)| *f == from)
                 || !store.runs_named(&to)?.is_empty()
@@ -345,6 +339,14 @@ pub fn rename_folders(
     Ok(done)
 }
 
+/// Where a symlink this command could have made leads: a run name (plain, beside it, with a
+/// run number); `None` for any other link.
+fn run_name_link(link: &Path) -> Option<String> {
+    let to = std::fs::read_link(link).ok()?.to_str()?.to_string();
+    let plain = !to.is_empty() && !to.contains('/') && !to.starts_with('.');
+    (plain && naming::run_number(&to).is_some()).then_some(to)
+}
+
 /// The marker of a rename under way: `.<folder>.runctl-migrating`, a symlink to the new name.
 fn marker_of(base: &Path, folder: &str) -> PathBuf {
     base.join(format!(".{folder}{MARKER_SUFFIX}"))
@@ -376,16 +378,9 @@ pub fn repair(layout: &Layout) -> Vec<(String, String)> {
             if !entry.file_type().is_ok_and(|t| t.is_symlink()) {
                 continue;
             }
-            let Some(to) = std::fs::read_link(&marker)
-                .ok()
-                .and_then(|t| t.to_str().map(str::to_string))
-            else {
+            let Some(to) = run_name_link(&marker) else {
                 continue;
             };
-            let plain = !to.is_empty() && !to.contains('/') && !to.starts_with('.');
-            if !plain || naming::run_number(&to).is_none() {
-                continue;
-            }
             let old = base.join(folder);
             let old_there = std::fs::symlink_metadata(&old).is_ok();
             let new_there = std::fs::symlink_metadata(base.join(&to)).is_ok_and(|m| m.is_dir());

@@ -136,15 +136,19 @@ fn restore(path: &Path, previous: &Previous) -> std::io::Result<()> {
 /// new one is made exclusively (`O_EXCL` does not follow a symlink).
 pub fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
+    create_fresh(path)?.write_all(bytes)
+}
+
+/// A new, empty file at `path`, as [`write_new`] makes it, open for writing.
+pub fn create_fresh(path: &Path) -> std::io::Result<std::fs::File> {
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
         _ => {}
     }
-    let mut file = std::fs::OpenOptions::new()
+    std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .open(path)?;
-    file.write_all(bytes)
+        .open(path)
 }
 
 /// A hidden name beside `path`, private to this process.

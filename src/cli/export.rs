@@ -175,7 +175,11 @@ fn open_target(project: &Project, store: &Store, given: &Path) -> Result<(Sink, 
         }
         return Ok((Box::new(WriteTo(file, path)), None));
     }
-    let (tmp, file) = create_temp_beside(&path)?;
+    // A private name beside it, made afresh: nothing planted there is written through.
+    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(format!(".export-tmp-{}", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let file = crate::undo::create_fresh(&tmp).map_err(|e| CliError::io("create", &tmp, e))?;
     Ok((Box::new(file), Some((tmp, path))))
 }
 
@@ -203,26 +207,6 @@ impl WriteTo {
 }
 /// The temporary file and the file it becomes, when the export is renamed into place.
 type Target = Option<(PathBuf, PathBuf)>;
-
-/// A new temporary file beside `path`, made exclusively (never a file or a symlink that is
-/// already there), to be renamed over `path` once the export is whole.
-fn create_temp_beside(path: &std::path::Path) -> Result<(PathBuf, std::fs::File)> {
-    let mut n = 0u32;
-    loop {
-        let mut name = path.file_name().unwrap_or_default().to_os_string();
-        name.push(format!(".export-tmp-{}-{n}", std::process::id()));
-        let tmp = path.with_file_name(name);
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-        {
-            Ok(file) => return Ok((tmp, file)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 100 => n += 1,
-            Err(e) => return Err(CliError::io("create", &tmp, e)),
-        }
-    }
-}
 
 /// One JSON object per item: its key, its columns, its result's columns; returns the count.
 fn write_jsonl(store: &Store, run_id: &str, out: &mut impl Write) -> Result<usize> {

@@ -160,12 +160,12 @@ fn check_folder(dir: &Path) -> Result<()> {
 /// name is replaced, never followed; returns whether it was written, for undoing.
 fn write_hash_file(dir: &Path, hex: &str, content: &str) -> Result<Option<(PathBuf, Previous)>> {
     let hash_file = dir.join(format!("{hex}.hash"));
-    if read_small_file(&hash_file).as_deref() == Some(content.as_bytes()) {
-        return Ok(None);
-    }
     let previous = crate::undo::previous_of(&hash_file)
         .map_err(|e| CliError::io("read", &hash_file, e))?
         .unwrap_or(Previous::Absent);
+    if matches!(&previous, Previous::File(bytes) if bytes.as_slice() == content.as_bytes()) {
+        return Ok(None);
+    }
     let tmp = crate::undo::temp_beside(&hash_file);
     let written = crate::undo::write_new(&tmp, content.as_bytes())
         .and_then(|()| std::fs::rename(&tmp, &hash_file));
@@ -174,14 +174,6 @@ fn write_hash_file(dir: &Path, hex: &str, content: &str) -> Result<Option<(PathB
         return Err(CliError::io("write", &hash_file, e));
     }
     Ok(Some((hash_file, previous)))
-}
-
-/// The bytes of a regular file of at most 64 KiB, not following a symlink; `None` otherwise.
-fn read_small_file(path: &Path) -> Option<Vec<u8>> {
-    let meta = std::fs::symlink_metadata(path).ok()?;
-    (meta.is_file() && meta.len() <= 64 * 1024)
-        .then(|| std::fs::read(path).ok())
-        .flatten()
 }
 
 /// Make the alias, or find it already in place; returns how it is made and whether it is new.
@@ -257,5 +249,8 @@ fn same_place(a: &Path, b: &Path) -> bool {
 
 /// Whether an alias folder (hard links or copy) carries this identifier's hash file.
 fn holds_identifier(alias: &Path, hex: &str, content: &str) -> bool {
-    read_small_file(&alias.join(format!("{hex}.hash"))).as_deref() == Some(content.as_bytes())
+    matches!(
+        crate::undo::previous_of(&alias.join(format!("{hex}.hash"))),
+        Ok(Some(Previous::File(bytes))) if bytes.as_slice() == content.as_bytes()
+    )
 }

@@ -97,33 +97,26 @@ fn has_long_text<R: std::io::Read + std::io::Seek>(
     archive: &mut zip::ZipArchive<R>,
     index: usize,
 ) -> bool {
-    longest_run_over_limit(archive, index).is_some()
-}
-
-fn longest_run_over_limit<R: std::io::Read + std::io::Seek>(
-    archive: &mut zip::ZipArchive<R>,
-    index: usize,
-) -> Option<u64> {
     use std::io::Read;
-    let mut part = archive.by_index(index).ok()?;
+    let Ok(mut part) = archive.by_index(index) else {
+        return false;
+    };
     let mut buf = vec![0u8; 64 * 1024];
     let mut run: u64 = 0;
     loop {
-        let n = part.read(&mut buf).ok()?;
-        if n == 0 {
-            return None;
-        }
-        for &b in buf.get(..n)? {
+        let n = match part.read(&mut buf) {
+            Ok(0) | Err(_) => return false, // a part that cannot be read: calamine says why
+            Ok(n) => n,
+        };
+        for &b in buf.get(..n).unwrap_or_default() {
             if b != b'<' {
                 run += 1;
-            } else if run > super::ITEM_MAX_BYTES {
-                return Some(run);
+                if run > super::ITEM_MAX_BYTES {
+                    return true;
+                }
             } else {
                 run = 0;
             }
-        }
-        if run > super::ITEM_MAX_BYTES {
-            return Some(run);
         }
     }
 }
