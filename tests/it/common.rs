@@ -175,3 +175,45 @@ pub fn chattr(flag: &str, path: &Path) {
         .success();
     assert!(ok, "chattr {flag} {} failed", path.display());
 }
+
+/// Wait for a spawned child and gather what it printed: std's `wait_with_output` unwraps a
+/// read error inside the standard library, and with dozens of children at once on a loaded
+/// machine a read of a pipe can come back `EAGAIN`; here each pipe is drained on its own
+/// thread, retrying what is only "not yet", so only the child's real output decides a test.
+pub fn collect(mut child: std::process::Child) -> std::process::Output {
+    fn drain<R: std::io::Read + Send + 'static>(
+        pipe: Option<R>,
+    ) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut got = Vec::new();
+            let Some(mut pipe) = pipe else { return got };
+            let mut buf = [0u8; 64 * 1024];
+            loop {
+                match pipe.read(&mut buf) {
+                    Ok(0) => return got,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+                        ) =>
+                    {
+                        std::thread::sleep(std::time::Duration::from_millis(1))
+                    }
+                    Err(e) => panic!("reading a child's output: {e}"),
+                }
+            }
+        })
+    }
+    drop(child.stdin.take());
+    let out = drain(child.stdout.take());
+    let err = drain(child.stderr.take());
+    let stdout = out.join().unwrap();
+    let stderr = err.join().unwrap();
+    let status = child.wait().unwrap();
+    std::process::Output {
+        status,
+        stdout,
+        stderr,
+    }
+}

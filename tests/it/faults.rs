@@ -203,7 +203,7 @@ fn removing_the_lock_folder_under_a_running_resume_does_not_let_a_second_one_in(
         "{}",
         stderr(&second)
     );
-    let out = first.wait_with_output().unwrap();
+    let out = collect(first);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(count(&sb, "SELECT count(*) FROM results"), 30);
     let seen = std::fs::read_to_string(sb.work().join("seen.log")).unwrap();
@@ -359,7 +359,7 @@ fn a_mixed_load_of_every_writer_at_once_never_shows_busy_and_keeps_counters_dist
     }
     let mut names = Vec::new();
     for child in children {
-        let out = child.wait_with_output().unwrap();
+        let out = collect(child);
         assert_no_panic(&out);
         let err = stderr(&out);
         assert!(

@@ -33,7 +33,7 @@ fn python_hashes(lists: &[Vec<String>], length: usize) -> String {
         .expect("python3 is needed for this test");
     let input = serde_json::to_vec(lists).unwrap();
     child.stdin.take().unwrap().write_all(&input).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = collect(child);
     assert!(out.status.success());
     String::from_utf8(out.stdout).unwrap()
 }

@@ -557,7 +557,7 @@ fn dry_runs_beside_busy_writers_are_never_refused_as_busy() {
         .map(|_| sb.spawn(&["migrate", "runs", "--dry-run", "-q"]))
         .collect();
     for child in writers.into_iter().chain(planners) {
-        let out = child.wait_with_output().unwrap();
+        let out = collect(child);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     }
 }

@@ -206,7 +206,7 @@ fn sixty_four_concurrent_news_get_distinct_names_twenty_times() {
             .collect();
         let mut names = Vec::new();
         for child in children {
-            let out = child.wait_with_output().unwrap();
+            let out = collect(child);
             assert_eq!(
                 out.status.code(),
                 Some(0),
@@ -557,7 +557,7 @@ fn sigint_to_runctl_reaches_the_command_and_the_run_ends_interrupted() {
     }
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = collect(child);
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert_eq!(
         std::fs::read_to_string(sb.work().join("outputs/m-dataset-full-run1/sig")).unwrap(),

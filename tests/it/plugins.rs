@@ -265,6 +265,6 @@ fn stdin_streams_through_to_the_plugin() {
         writeln!(stdin, "line {i}").unwrap();
     }
     drop(stdin);
-    let out = child.wait_with_output().unwrap();
+    let out = collect(child);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "10000");
 }

@@ -743,7 +743,7 @@ fn the_first_sigint_lets_items_in_flight_finish_and_marks_the_run_interrupted() 
         std::fs::read_to_string(sb.work().join("started.log")).is_ok_and(|s| s.lines().count() == 2)
     });
     signal(&child, nix::sys::signal::Signal::SIGINT);
-    let out = child.wait_with_output().unwrap();
+    let out = collect(child);
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("stopping: no new items"),
@@ -777,7 +777,7 @@ fn a_second_sigint_kills_the_items_in_flight_and_records_nothing_for_them() {
     signal(&child, nix::sys::signal::Signal::SIGINT);
     std::thread::sleep(Duration::from_millis(300));
     signal(&child, nix::sys::signal::Signal::SIGINT);
-    let out = child.wait_with_output().unwrap();
+    let out = collect(child);
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert!(start.elapsed() < Duration::from_secs(10));
     assert!(stderr(&out).contains("stopping now"), "{}", stderr(&out));
@@ -1024,7 +1024,7 @@ fn after_the_grace_period_items_in_flight_are_killed() {
     });
     let start = Instant::now();
     signal(&child, nix::sys::signal::Signal::SIGTERM);
-    let out = child.wait_with_output().unwrap();
+    let out = collect(child);
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     let took = start.elapsed();
     assert!(took >= Duration::from_millis(400), "{took:?}");

@@ -189,7 +189,7 @@ fn many_processes_opening_a_new_db_migrate_it_once() {
         })
         .collect();
     for child in children {
-        let out = child.wait_with_output().unwrap();
+        let out = collect(child);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     }
     let conn = rusqlite::Connection::open(sb.db()).unwrap();
@@ -336,7 +336,7 @@ fn an_old_db_is_not_written_by_reads_declined_migrations_or_dry_runs() {
         .map(|_| sb.spawn(&["migrate", "--yes", "--json"]))
         .collect();
     for child in children {
-        let out = child.wait_with_output().unwrap();
+        let out = collect(child);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     }
     let made = backups(&sb);

@@ -330,7 +330,7 @@ fn thirty_two_concurrent_news_get_thirty_two_names() {
     let mut names: Vec<String> = children
         .into_iter()
         .map(|c| {
-            let out = c.wait_with_output().unwrap();
+            let out = collect(c);
             assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
             stdout(&out).trim().to_string()
         })
