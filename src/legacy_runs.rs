@@ -11,6 +11,7 @@ use crate::naming::{self, Segments};
 use crate::pipeline_config;
 use crate::project::{NamingSettings, Project};
 use crate::runs::Layout;
+use crate::state::RunStatus;
 use crate::store::{RunRow, Store};
 
 /// A folder to migrate.
@@ -276,7 +277,7 @@ pub fn run_row(
         size: c.segments.size.clone(),
         number,
         scope: scope.to_string(),
-        status: "migrated".into(),
+        status: RunStatus::Migrated,
         superseded: false,
         moved_to: None,
         outputs_dir: layout.outputs.join(name).to_string_lossy().into_owned(),

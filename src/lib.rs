@@ -19,6 +19,7 @@ pub mod project;
 pub mod protect;
 pub mod runs;
 pub mod source;
+pub mod state;
 pub mod store;
 pub mod text;
 pub mod undo;

@@ -11,6 +11,7 @@ use super::run_view::{self, Format, RunOutput};
 use super::{Ctx, output};
 use crate::error::{CliError, Kind, Result};
 use crate::runs;
+use crate::state::RunStatus;
 use crate::store::{Access, RunRow, Store};
 use crate::undo::Undo;
 
@@ -169,7 +170,7 @@ fn run_row(
         size: resolved.request.segments.size.clone(),
         number: plan.number,
         scope: resolved.request.scope.to_string(),
-        status: "created".into(),
+        status: RunStatus::Created,
         superseded: false,
         moved_to: None,
         outputs_dir: outputs_dir.to_string_lossy().into_owned(),
@@ -319,7 +320,12 @@ fn run_command(
             } else {
                 126
             };
-            store.mark_run_finished(&row.id, "failed", Some(code), &crate::store::now_text())?;
+            store.mark_run_finished(
+                &row.id,
+                RunStatus::Failed,
+                Some(code),
+                &crate::store::now_text(),
+            )?;
             let mut err = CliError::general(format!("cannot run {}", Path::new(program).display()))
                 .cause(e)
                 .hint(format!("the run {} is recorded as failed", row.name));
@@ -328,11 +334,11 @@ fn run_command(
         }
     };
     let status = if outcome.interrupted {
-        "interrupted"
+        RunStatus::Interrupted
     } else if outcome.code == 0 {
-        "completed"
+        RunStatus::Completed
     } else {
-        "failed"
+        RunStatus::Failed
     };
     store.mark_run_finished(
         &row.id,

@@ -14,6 +14,7 @@ use super::work_args::WorkArgs;
 use super::{Ctx, run_view};
 use crate::error::{CliError, Result};
 use crate::project::Project;
+use crate::state::RunStatus;
 use crate::store::{Access, RunRow, Selection, Store};
 use crate::work::{self, Mode, WorkSettings};
 
@@ -92,7 +93,7 @@ pub fn work_on(
             .hint("make a run with items with 'runctl new --source FILE --key COLUMN -- CMD'")
     })?;
     let retry_errors = request.work.retry_errors();
-    if run.status == "completed" {
+    if run.status == RunStatus::Completed {
         return Err(CliError::conflict(format!(
             "run {} is completed: all {} items are ok",
             run.name, source.n_items

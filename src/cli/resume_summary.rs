@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::{Ctx, output, run_view};
 use crate::error::{CliError, Kind, Result};
+use crate::state::RunStatus;
 use crate::store::{RunRow, Store};
 use crate::work;
 
@@ -14,7 +15,7 @@ use crate::work;
 struct ResumeOutput {
     run: String,
     id: String,
-    status: String,
+    status: RunStatus,
     pass: PassOutput,
     items: Option<run_view::ItemsOutput>,
 }
@@ -40,16 +41,16 @@ pub fn nothing_to_do(
     json: bool,
 ) -> Result<()> {
     let status = if p.n_errors > 0 {
-        "completed_with_errors"
+        RunStatus::CompletedWithErrors
     } else {
-        "completed"
+        RunStatus::Completed
     };
     store.mark_run_finished(&run.id, status, None, &crate::store::now_text())?;
     if json {
         let out = ResumeOutput {
             run: run.name.clone(),
             id: run.id.clone(),
-            status: status.into(),
+            status,
             pass: PassOutput {
                 selected: 0,
                 ok: 0,
@@ -94,7 +95,7 @@ pub fn finish(
         output::print_json(&ResumeOutput {
             run: run.name.clone(),
             id: run.id.clone(),
-            status: status.into(),
+            status,
             pass: PassOutput {
                 selected,
                 ok: summary.ok,
@@ -117,22 +118,22 @@ pub fn finish(
 }
 
 /// The run's status after a pass.
-fn status_of(summary: &work::Summary) -> &'static str {
+fn status_of(summary: &work::Summary) -> RunStatus {
     let p = &summary.progress;
     let remaining = p.n_items - p.n_completed - p.n_errors;
     if summary.interrupted {
-        "interrupted"
+        RunStatus::Interrupted
     } else if summary.fatal.is_some() || remaining > 0 {
-        "failed"
+        RunStatus::Failed
     } else if p.n_errors > 0 {
-        "completed_with_errors"
+        RunStatus::CompletedWithErrors
     } else {
-        "completed"
+        RunStatus::Completed
     }
 }
 
 /// The summary on stderr: this pass (errors by category, time, rate, retries), then the run.
-fn summary_text(run: &RunRow, status: &str, summary: &work::Summary, rate: f64) -> String {
+fn summary_text(run: &RunRow, status: RunStatus, summary: &work::Summary, rate: f64) -> String {
     let p = &summary.progress;
     let remaining = (p.n_items - p.n_completed - p.n_errors).max(0);
     let by_category: Vec<String> = summary

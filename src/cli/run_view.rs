@@ -177,7 +177,7 @@ impl RunOutput {
             status: if row.superseded {
                 "superseded".into()
             } else {
-                row.status.clone()
+                row.status.to_string()
             },
             superseded: row.superseded,
             moved_to: row.moved_to.clone(),

@@ -6,6 +6,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::progress::progress_row;
 use super::{Progress, Store, StoreError, classify, now_text};
+use crate::state::ResultStatus;
 
 /// Which items of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,23 +192,23 @@ fn upsert_results(
          worker = excluded.worker",
     )?;
     for r in results {
-        let before: Option<Option<String>> = previous
+        let before: Option<Option<ResultStatus>> = previous
             .query_row(params![run_id, source_id, r.key], |row| row.get(0))
             .optional()?;
         let Some(before) = before else {
             return Ok(Err(r.key.clone()));
         };
-        match before.as_deref() {
-            Some("ok") => d_ok -= 1,
-            Some("error") => d_err -= 1,
-            _ => {}
+        match before {
+            Some(ResultStatus::Ok) => d_ok -= 1,
+            Some(ResultStatus::Error) => d_err -= 1,
+            None => {}
         }
         let (status, output, error) = if r.ok {
             d_ok += 1;
-            ("ok", Some(&r.payload), None)
+            (ResultStatus::Ok, Some(&r.payload), None)
         } else {
             d_err += 1;
-            ("error", None, Some(&r.payload))
+            (ResultStatus::Error, None, Some(&r.payload))
         };
         upsert.execute(params![
             run_id,
@@ -245,7 +246,7 @@ fn selection_filter(selection: Selection) -> &'static str {
 pub struct ExportRow {
     pub key: String,
     pub data: String,
-    pub status: Option<String>,
+    pub status: Option<ResultStatus>,
     pub output: Option<String>,
     pub attempt_count: Option<i64>,
     pub last_error: Option<String>,

@@ -12,6 +12,7 @@ mod progress;
 mod runs;
 mod schema;
 mod sources;
+mod state_sql;
 mod versions;
 
 use std::path::{Path, PathBuf};

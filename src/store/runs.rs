@@ -4,6 +4,7 @@ use rusqlite::{OptionalExtension, Row, Transaction, params};
 
 use super::{Store, StoreError, classify};
 use crate::project::Scope;
+use crate::state::RunStatus;
 
 /// A run as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,7 +17,7 @@ pub struct RunRow {
     pub size: String,
     pub number: Option<u32>,
     pub scope: String,
-    pub status: String,
+    pub status: RunStatus,
     pub superseded: bool,
     pub moved_to: Option<String>,
     pub outputs_dir: String,
@@ -304,9 +305,9 @@ impl Store {
     pub fn mark_run_started(&self, id: &str, at: &str) -> Result<(), StoreError> {
         self.conn
             .execute(
-                "UPDATE runs SET status = 'running', started_at = coalesce(started_at, ?2), \
+                "UPDATE runs SET status = ?3, started_at = coalesce(started_at, ?2), \
                  finished_at = NULL, exit_code = NULL WHERE id = ?1",
-                params![id, at],
+                params![id, at, RunStatus::Running],
             )
             .map_err(|e| self.sql_err(e))?;
         Ok(())
@@ -316,9 +317,12 @@ impl Store {
     pub fn newest_unfinished_run(&self) -> Result<Option<RunRow>, StoreError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM runs WHERE source_id IS NOT NULL AND superseded = 0 \
-             AND status <> 'completed' ORDER BY created_at DESC, id DESC LIMIT 1"
+             AND status <> ?1 ORDER BY created_at DESC, id DESC LIMIT 1"
         );
-        Ok(self.query_runs(&sql, [])?.into_iter().next())
+        Ok(self
+            .query_runs(&sql, [RunStatus::Completed])?
+            .into_iter()
+            .next())
     }
 
     /// The worker settings stored with a run (JSON), if any.
@@ -342,7 +346,7 @@ impl Store {
     pub fn mark_run_finished(
         &self,
         id: &str,
-        status: &str,
+        status: RunStatus,
         exit_code: Option<i32>,
         at: &str,
     ) -> Result<(), StoreError> {

@@ -330,7 +330,7 @@ impl Hub<'_> {
         while let Some(item) = self.retries.pop() {
             let (category, message) = item
                 .last_failure
-                .unwrap_or((super::Category::Exit, String::new()));
+                .unwrap_or((super::ErrorCategory::Exit, String::new()));
             let result = ResultIn {
                 key: item.key,
                 ok: false,

@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub use protocol::Category;
+pub use crate::state::ErrorCategory;
 pub use settings::{Mode, WorkSettings};
 
 use crate::store::{Progress, Selection, Store, StoreError};
@@ -78,7 +78,7 @@ pub(crate) struct Item {
     /// The message of this pass's first failed attempt.
     pub first_error: Option<String>,
     /// The last failed attempt, while a retry is pending.
-    pub last_failure: Option<(Category, String)>,
+    pub last_failure: Option<(ErrorCategory, String)>,
 }
 
 impl Item {
@@ -96,7 +96,7 @@ impl Item {
 pub(crate) enum Outcome {
     /// The output, JSON text.
     Ok(String),
-    Failed(Category, String),
+    Failed(ErrorCategory, String),
     /// Stopped by a second interrupt: not recorded, so the next resume redoes it.
     Abandoned,
 }
@@ -169,7 +169,7 @@ pub struct Summary {
     /// Items recorded ok in this pass.
     pub ok: u64,
     /// Items recorded as errors in this pass, by category.
-    pub errors: BTreeMap<Category, u64>,
+    pub errors: BTreeMap<ErrorCategory, u64>,
     /// Attempts that were retried.
     pub retried: u64,
     pub elapsed: Duration,

@@ -13,8 +13,9 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
-use super::protocol::{self, Category};
+use super::protocol;
 use super::{Attempt, Control, Item, Outcome, Worker};
+use crate::state::ErrorCategory;
 
 /// Output beyond this is not kept; the item fails as bad output.
 pub(crate) const MAX_OUTPUT: usize = 64 << 20;
@@ -97,7 +98,10 @@ pub(crate) fn attempt(
             );
         }
         Err(e) => {
-            let outcome = Outcome::Failed(Category::Spawn, format!("cannot start the worker: {e}"));
+            let outcome = Outcome::Failed(
+                ErrorCategory::Spawn,
+                format!("cannot start the worker: {e}"),
+            );
             return (finish(item, outcome), None);
         }
     };
@@ -307,33 +311,36 @@ fn judge(io: &Collected, status: Option<ExitStatus>, timeout: Option<Duration>) 
     }
     if io.timed_out {
         let limit = timeout.map_or(String::new(), |t| format!(" after {}s", t.as_secs_f64()));
-        return Outcome::Failed(Category::Timeout, format!("timed out{limit}{}", tail()));
+        return Outcome::Failed(
+            ErrorCategory::Timeout,
+            format!("timed out{limit}{}", tail()),
+        );
     }
     let Some(status) = status else {
         return Outcome::Failed(
-            Category::Exit,
+            ErrorCategory::Exit,
             format!("lost track of the worker{}", tail()),
         );
     };
     if let Some(signal) = status.signal() {
         let name = Signal::try_from(signal).map_or_else(|_| signal.to_string(), |s| s.to_string());
-        return Outcome::Failed(Category::Signal, format!("killed by {name}{}", tail()));
+        return Outcome::Failed(ErrorCategory::Signal, format!("killed by {name}{}", tail()));
     }
     match status.code() {
         Some(0) => {}
         Some(code) => {
-            return Outcome::Failed(Category::Exit, format!("exit code {code}{}", tail()));
+            return Outcome::Failed(ErrorCategory::Exit, format!("exit code {code}{}", tail()));
         }
-        None => return Outcome::Failed(Category::Exit, format!("no exit code{}", tail())),
+        None => return Outcome::Failed(ErrorCategory::Exit, format!("no exit code{}", tail())),
     }
     if io.stdout_overflow {
         return Outcome::Failed(
-            Category::BadOutput,
+            ErrorCategory::BadOutput,
             format!("the output is over {} MB", MAX_OUTPUT >> 20),
         );
     }
     match protocol::output_json(&io.stdout) {
         Ok(json) => Outcome::Ok(json),
-        Err(reason) => Outcome::Failed(Category::BadOutput, reason),
+        Err(reason) => Outcome::Failed(ErrorCategory::BadOutput, reason),
     }
 }

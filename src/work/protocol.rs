@@ -5,33 +5,6 @@ use serde_json::Value;
 
 use crate::source;
 
-/// Why an attempt failed: the `error_category` of the ledger.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Category {
-    /// The worker exited with a non-zero code, or answered with an error.
-    Exit,
-    /// The worker was killed by a signal.
-    Signal,
-    /// The item ran past `--timeout`.
-    Timeout,
-    /// The worker's output could not be read as a result.
-    BadOutput,
-    /// The worker could not be started.
-    Spawn,
-}
-
-impl Category {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Category::Exit => "exit",
-            Category::Signal => "signal",
-            Category::Timeout => "timeout",
-            Category::BadOutput => "bad-output",
-            Category::Spawn => "spawn",
-        }
-    }
-}
-
 /// The JSON line (with its newline) that hands an item to a worker:
 /// `{"key":..,"data":{..},"location":..,"attempt":N}`.
 pub fn item_line(key: &str, data: &str, location: &str, attempt: u32) -> String {

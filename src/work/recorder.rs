@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::progress::Display;
-use super::{Category, Control, WorkError};
+use super::{Control, ErrorCategory, WorkError};
 use crate::store::{Progress, ResultIn, Store};
 
 /// Commit after this many results...
@@ -22,14 +22,14 @@ const MAX_WAIT: Duration = Duration::from_secs(1);
 #[derive(Debug)]
 pub(crate) struct Final {
     pub result: ResultIn,
-    pub category: Option<Category>,
+    pub category: Option<ErrorCategory>,
 }
 
 /// What the recorder wrote in this pass.
 #[derive(Debug, Default)]
 pub(crate) struct Recorded {
     pub ok: u64,
-    pub errors: BTreeMap<Category, u64>,
+    pub errors: BTreeMap<ErrorCategory, u64>,
     pub progress: Progress,
 }
 

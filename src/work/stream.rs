@@ -18,9 +18,10 @@ use crossbeam_channel::{Receiver, Select, Sender};
 use super::per_item::{MAX_OUTPUT, cannot_run, kill_group};
 use super::pipes::Lines;
 use super::progress::Notifier;
-use super::protocol::{self, Category};
+use super::protocol;
 use super::stream_process::{self as process, Proc, reap};
 use super::{Attempt, Control, Item, Outcome, Worker};
+use crate::state::ErrorCategory;
 
 /// Deaths before any answer, in a row, that stop the run.
 const DEATHS_IN_A_ROW: u32 = 3;
@@ -158,7 +159,7 @@ impl Slot<'_> {
                             let msg = format!("cannot start the worker: {e}");
                             self.report(
                                 item,
-                                Outcome::Failed(Category::Spawn, msg),
+                                Outcome::Failed(ErrorCategory::Spawn, msg),
                                 Instant::now(),
                                 now(),
                             );
@@ -238,11 +239,11 @@ impl Slot<'_> {
             Ok(output) => Outcome::Ok(output),
             Err(message) => {
                 let category = match line.category.as_deref() {
-                    Some("timeout") => Category::Timeout,
-                    Some("bad-output") => Category::BadOutput,
-                    Some("signal") => Category::Signal,
-                    Some("spawn") => Category::Spawn,
-                    _ => Category::Exit,
+                    Some("timeout") => ErrorCategory::Timeout,
+                    Some("bad-output") => ErrorCategory::BadOutput,
+                    Some("signal") => ErrorCategory::Signal,
+                    Some("spawn") => ErrorCategory::Spawn,
+                    _ => ErrorCategory::Exit,
                 };
                 Outcome::Failed(category, message)
             }
@@ -259,7 +260,7 @@ impl Slot<'_> {
         let message = format!(
             "the worker wrote {what} (a stream worker's stdout carries only result lines; log to stderr)"
         );
-        self.fail_all(st, Category::BadOutput, &message);
+        self.fail_all(st, ErrorCategory::BadOutput, &message);
     }
 
     /// The worker's stdout closed: it exited (or is about to).
@@ -312,7 +313,7 @@ impl Slot<'_> {
                 );
                 self.report(
                     f.item,
-                    Outcome::Failed(Category::Timeout, msg),
+                    Outcome::Failed(ErrorCategory::Timeout, msg),
                     f.started,
                     f.started_at,
                 );
@@ -322,7 +323,7 @@ impl Slot<'_> {
         }
     }
 
-    fn fail_all(&mut self, st: &mut State, category: Category, message: &str) {
+    fn fail_all(&mut self, st: &mut State, category: ErrorCategory, message: &str) {
         self.end_in_flight(st, || Outcome::Failed(category, message.to_string()));
     }
 

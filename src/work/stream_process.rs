@@ -14,7 +14,8 @@ use nix::unistd::Pid;
 use super::Worker;
 use super::per_item::{STDERR_TAIL, command, group_of, kill_group, spawn_is_fatal};
 use super::pipes::{Lines, keep_stderr, read_lines, write_lines};
-use super::protocol::{self, Category};
+use super::protocol;
+use crate::state::ErrorCategory;
 
 /// One running stream worker.
 pub(super) struct Proc {
@@ -100,7 +101,7 @@ pub(super) fn close(p: Proc, killing: bool) {
 
 /// A worker whose output closed: reaped, its group killed, and what its end says (the signal
 /// that killed it or its exit code, with the tail of its stderr).
-pub(super) fn death(mut p: Proc) -> (Category, String) {
+pub(super) fn death(mut p: Proc) -> (ErrorCategory, String) {
     let group = p.group;
     let stderr = Arc::clone(&p.stderr);
     let stderr_reader = p.stderr_reader.take();
@@ -118,13 +119,19 @@ pub(super) fn death(mut p: Proc) -> (Category, String) {
         Some(s) if s.signal().is_some() => {
             let sig = s.signal().unwrap_or(0);
             let name = Signal::try_from(sig).map_or_else(|_| sig.to_string(), |s| s.to_string());
-            (Category::Signal, format!("the worker was killed by {name}"))
+            (
+                ErrorCategory::Signal,
+                format!("the worker was killed by {name}"),
+            )
         }
         Some(s) => (
-            Category::Exit,
+            ErrorCategory::Exit,
             format!("the worker exited with code {}", s.code().unwrap_or(-1)),
         ),
-        None => (Category::Exit, "the worker closed its output".to_string()),
+        None => (
+            ErrorCategory::Exit,
+            "the worker closed its output".to_string(),
+        ),
     };
     let message = if tail.is_empty() {
         what

@@ -1,0 +1,30 @@
+//! The typed states of [`crate::state`] at the store's edge: each is stored as its one
+//! spelling, and a text the DB holds that names no state is an error of the row it is in
+//! (never a silent default).
+
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
+
+use crate::state::{ErrorCategory, ResultStatus, RunStatus, VersionStatus};
+
+macro_rules! sql_state {
+    ($($name:ident),+) => {$(
+        impl ToSql for $name {
+            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+                Ok(ToSqlOutput::from(self.as_str()))
+            }
+        }
+
+        impl FromSql for $name {
+            fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+                let text = value.as_str()?;
+                $name::parse(text).ok_or_else(|| {
+                    FromSqlError::Other(
+                        format!("unknown {} {text:?}", stringify!($name)).into(),
+                    )
+                })
+            }
+        }
+    )+};
+}
+
+sql_state!(RunStatus, ResultStatus, ErrorCategory, VersionStatus);
