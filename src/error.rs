@@ -20,6 +20,10 @@ pub enum Kind {
     NotFound,
     /// Exit 130: the user pressed Ctrl-C.
     Interrupted,
+    /// Exit 126: a command to run is there but cannot be executed (as a shell reports it).
+    CannotExecute,
+    /// Exit 127: a command to run is not there (as a shell reports it).
+    CommandNotFound,
     /// stdout was closed by the reader (`runctl plugins | head -1`): exit 0, print nothing.
     BrokenPipe,
 }
@@ -33,6 +37,8 @@ impl Kind {
             Kind::Conflict => 3,
             Kind::NotFound => 4,
             Kind::Interrupted => 130,
+            Kind::CannotExecute => 126,
+            Kind::CommandNotFound => 127,
             Kind::BrokenPipe => 0,
         }
     }
@@ -45,8 +51,6 @@ pub struct CliError {
     pub message: String,
     pub causes: Vec<String>,
     pub hints: Vec<String>,
-    /// An exit code that overrides the kind's, for passing a child's code through.
-    pub exit_override: Option<u8>,
 }
 
 pub type Result<T, E = CliError> = std::result::Result<T, E>;
@@ -58,8 +62,19 @@ impl CliError {
             message: message.into(),
             causes: Vec::new(),
             hints: Vec::new(),
-            exit_override: None,
         }
+    }
+
+    /// An error of a layer below, as `kind`: its message, then each error of its source
+    /// chain as a `caused by:` line.
+    pub fn chain(kind: Kind, err: &(dyn std::error::Error + 'static)) -> Self {
+        let mut out = Self::new(kind, err.to_string());
+        let mut source = err.source();
+        while let Some(cause) = source {
+            out.causes.push(cause.to_string());
+            source = cause.source();
+        }
+        out
     }
 
     pub fn general(message: impl Into<String>) -> Self {
@@ -102,12 +117,12 @@ impl CliError {
 
     /// The process exit code.
     pub fn exit_code(&self) -> u8 {
-        self.exit_override.unwrap_or_else(|| self.kind.exit_code())
+        self.kind.exit_code()
     }
 
     /// Print the error to stderr, coloured when `color` is true. Quiet for a broken pipe.
     pub fn report(&self, color: bool) {
-        if self.kind == Kind::BrokenPipe || self.message.is_empty() {
+        if self.kind == Kind::BrokenPipe {
             return;
         }
         let mut err = io::stderr().lock();
@@ -244,6 +259,87 @@ impl From<crate::work::WorkError> for CliError {
         match e {
             crate::work::WorkError::Store(e) => e.into(),
             other => CliError::general(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::lock::LockError> for CliError {
+    fn from(err: crate::lock::LockError) -> Self {
+        use crate::lock::LockError;
+        const REMAKE: &str =
+            "remove it; runctl makes a new lock file when the run is next worked on";
+        match err {
+            LockError::NotRegular { .. } | LockError::Linked { .. } => {
+                CliError::chain(Kind::General, &err).hint(REMAKE)
+            }
+            LockError::Held { .. } => CliError::chain(Kind::Conflict, &err).hint(
+                "wait for it to finish; the lock is released as soon as that process ends, even if it is killed",
+            ),
+            LockError::Io { .. } => CliError::chain(Kind::General, &err),
+        }
+    }
+}
+
+impl From<crate::runs::RunsError> for CliError {
+    fn from(err: crate::runs::RunsError) -> Self {
+        use crate::runs::RunsError;
+        match err {
+            RunsError::IndexTaken { .. } => CliError::chain(Kind::Conflict, &err)
+                .hint("drop --run-index / FORCE_RUN_INDEX for the next free number, or add --force to take the name (the old run is kept and its folder moved aside)"),
+            RunsError::FolderExists { .. } => CliError::chain(Kind::Conflict, &err)
+                .hint("runctl never reuses a run folder; try again for the next number"),
+            RunsError::CannotStart { ref source, ref run, .. } => {
+                let kind = if source.kind() == io::ErrorKind::NotFound {
+                    Kind::CommandNotFound
+                } else {
+                    Kind::CannotExecute
+                };
+                let hint = format!("the run {run} is recorded as failed");
+                CliError::chain(kind, &err).hint(hint)
+            }
+            RunsError::Io { .. } | RunsError::Randomness(_) => CliError::chain(Kind::General, &err),
+            RunsError::Project(e) => e.into(),
+            RunsError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::work::PrepareError> for CliError {
+    fn from(err: crate::work::PrepareError) -> Self {
+        use crate::work::PrepareError as E;
+        let message = err.to_string();
+        match err {
+            E::NoItems { .. } => CliError::usage(message).hint(
+                "make a run with items with 'runctl new --source FILE --key COLUMN -- CMD'",
+            ),
+            E::Completed { run, .. } => CliError::conflict(message)
+                .hint(format!("'runctl export {run}' writes its results")),
+            E::Drift { .. } => CliError::conflict(message)
+                .hint("the run's items are the ones ingested; pass --allow-drift to go on with them, or make a new run with 'runctl new --source FILE'"),
+            E::SettingsUnreadable { run, .. } => CliError::usage(message).hint(format!(
+                "give the worker and its flags again: 'runctl resume {run} -j N -- CMD'"
+            )),
+            E::SettingsInvalid { .. } => CliError::usage(message).hint(
+                "give the flag again on this resume (--rate, --timeout, --retry-delay, -j, --window) to replace it",
+            ),
+            E::NoCommand { run } => CliError::usage(message).hint(format!(
+                "give one after --: 'runctl resume {run} -- python worker.py'"
+            )),
+            E::Program { code, .. } => {
+                let kind = if code == 127 {
+                    Kind::CommandNotFound
+                } else {
+                    Kind::CannotExecute
+                };
+                CliError::new(kind, message)
+                    .hint("give the worker's path (./worker.sh) or check PATH; no run was started")
+            }
+            // Their messages say all (as one line each, the way they always read).
+            E::Source(_) | E::Config(_) => CliError::general(message),
+            E::Lock(e) => e.into(),
+            E::Project(e) => e.into(),
+            E::Store(e) => e.into(),
+            E::Work(e) => e.into(),
         }
     }
 }

@@ -5,7 +5,36 @@
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
-use crate::error::{CliError, Result};
+/// Why a run's lock could not be taken or kept.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error(
+        "the run lock {} is not a regular file (a symlink or something else was put there); refusing to follow it",
+        path.display()
+    )]
+    NotRegular { path: PathBuf },
+    #[error(
+        "the run lock {} has other names (a hard link was put there); refusing to write it",
+        path.display()
+    )]
+    Linked { path: PathBuf },
+    #[error("run {run} is being worked on by another process ({holder})")]
+    Held { run: String, holder: String },
+    #[error("cannot {what} {}", path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+type Result<T, E = LockError> = std::result::Result<T, E>;
+
+fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> LockError {
+    let path = path.to_path_buf();
+    move |source| LockError::Io { what, path, source }
+}
 
 /// A held run lock; released when the process ends.
 #[derive(Debug)]
@@ -58,14 +87,10 @@ fn inode_of(path: &Path) -> Option<u64> {
 
 /// Take the lock of `run_id` under `locks_dir`, or exit 3 naming the holder.
 pub fn lock_run(locks_dir: &Path, run_id: &str, run_name: &str) -> Result<RunLock> {
-    std::fs::create_dir_all(locks_dir).map_err(|e| CliError::io("create", locks_dir, e))?;
+    std::fs::create_dir_all(locks_dir).map_err(io("create", locks_dir))?;
     let path = locks_dir.join(format!("{run_id}.lock"));
     if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.is_file()) {
-        return Err(CliError::general(format!(
-            "the run lock {} is not a regular file (a symlink or something else was put there); refusing to follow it",
-            path.display()
-        ))
-        .hint("remove it; runctl makes a new lock file when the run is next worked on"));
+        return Err(LockError::NotRegular { path });
     }
     // O_NOFOLLOW: a symlink planted between the check and the open is not followed either.
     let file = {
@@ -77,15 +102,11 @@ pub fn lock_run(locks_dir: &Path, run_id: &str, run_name: &str) -> Result<RunLoc
             .truncate(false)
             .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
             .open(&path)
-            .map_err(|e| CliError::io("open", &path, e))?
+            .map_err(io("open", &path))?
     };
     // A hard link planted at the name would have the holder's line written into another file.
     if file_links(&file) > 1 {
-        return Err(CliError::general(format!(
-            "the run lock {} has other names (a hard link was put there); refusing to write it",
-            path.display()
-        ))
-        .hint("remove it; runctl makes a new lock file when the run is next worked on"));
+        return Err(LockError::Linked { path });
     }
     // The lock lives as long as the process: leaking it keeps the guard valid without a
     // self-referential struct, and the OS releases it at exit, however the process ends.
@@ -118,12 +139,14 @@ pub fn lock_run(locks_dir: &Path, run_id: &str, run_name: &str) -> Result<RunLoc
         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
             let mut holder = String::new();
             let _ = std::fs::File::open(&path).and_then(|mut f| f.read_to_string(&mut holder));
-            Err(CliError::conflict(format!(
-                "run {run_name} is being worked on by another process ({})",
-                if holder.is_empty() { "holder unknown".to_string() } else { holder }
-            ))
-            .hint("wait for it to finish; the lock is released as soon as that process ends, even if it is killed"))
+            if holder.is_empty() {
+                holder = "holder unknown".into();
+            }
+            Err(LockError::Held {
+                run: run_name.to_string(),
+                holder,
+            })
         }
-        Err(e) => Err(CliError::io("lock", &path, e)),
+        Err(e) => Err(io("lock", &path)(e)),
     }
 }

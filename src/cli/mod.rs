@@ -340,16 +340,17 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         global: cli.global,
         cwd,
     };
-    match cli.command {
+    let done = match cli.command {
+        // These pass a child's exit code on, or 130 after an interrupted pass.
+        Command::New(args) => return new::new(&ctx, *args),
+        Command::Resume(args) => return resume::resume(&ctx, args),
         Command::Init(args) => init::run(&ctx, args),
         Command::Name(args) => name::run(&ctx, args),
-        Command::New(args) => new::new(&ctx, *args),
         Command::List(args) => runs_cmd::list(&ctx, args),
         Command::Show(args) => runs_cmd::show(&ctx, args),
         Command::Env(args) => runs_cmd::env(&ctx, args),
         Command::Items(args) => ledger::items(&ctx, args),
         Command::Record(args) => ledger::record(&ctx, args),
-        Command::Resume(args) => resume::resume(&ctx, args),
         Command::Export(args) => export::run(&ctx, args),
         Command::Hash(args) => hash::run(&ctx, args),
         Command::Link(args) => link::run(&ctx, args),
@@ -361,8 +362,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => completions::man(args),
         Command::External(args) => plugins::dispatch(&ctx, args),
-    }
-    .map(|()| ExitCode::SUCCESS)
+    };
+    done.map(|()| ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use clap::Args;
 
-use super::naming_args::{self, NamingArgs, clock, shortened_note};
+use super::naming_args::{self, NamingArgs, shortened_note};
 use super::{Ctx, output};
 use crate::error::Result;
 use crate::runs;
@@ -49,7 +49,7 @@ pub fn run(ctx: &Ctx, args: NameArgs) -> Result<()> {
     };
     let resolved = naming_args::resolve(ctx, &project, &args.naming)?;
     let mut store = ctx.open_store(&project, Access::Read)?;
-    let clock = clock()?;
+    let clock = crate::runs::Clock::now()?;
     let plan = store.allocate(false, |a| {
         runs::plan(
             a,

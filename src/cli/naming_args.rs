@@ -155,32 +155,6 @@ fn forced_from_env() -> Result<Option<u32>> {
         })
 }
 
-/// The time and randomness a new name needs: the run id, the `-ts` fallback's stamp and
-/// salt, and the creation time.
-pub(super) struct Clock {
-    pub(super) id: String,
-    pub(super) stamp: String,
-    pub(super) salt: String,
-    pub(super) now: String,
-}
-
-pub(super) fn clock() -> Result<Clock> {
-    let now = jiff::Timestamp::now();
-    let civil = jiff::tz::TimeZone::UTC.to_datetime(now);
-    let mut random = [0u8; 4];
-    getrandom::fill(&mut random)
-        .map_err(|e| CliError::general(format!("cannot read randomness from the OS: {e}")))?;
-    Ok(Clock {
-        id: naming::run_id(&civil, [random[0], random[1]]),
-        stamp: civil.strftime("%Y%m%d%H%M%S").to_string(),
-        salt: hex::encode(&random[2..]),
-        now: jiff::tz::TimeZone::UTC
-            .to_datetime(now)
-            .strftime("%Y-%m-%dT%H:%M:%S.%6fZ")
-            .to_string(),
-    })
-}
-
 /// A note for each segment shortened to fit the length limits.
 pub(super) fn shortened_note(ctx: &Ctx, plan: &runs::Plan) {
     for s in &plan.shortened {

@@ -2,18 +2,16 @@
 //! work items, and run its command or its worker.
 
 use std::ffi::OsString;
-use std::path::Path;
+use std::process::ExitCode;
 
 use clap::Args;
 
-use super::naming_args::{self, NamingArgs, Resolved, clock, shortened_note};
+use super::naming_args::{self, NamingArgs, Resolved, shortened_note};
 use super::run_view::{self, Format, RunOutput};
 use super::{Ctx, output};
-use crate::error::{CliError, Kind, Result};
+use crate::error::{CliError, Result};
 use crate::runs;
-use crate::state::RunStatus;
 use crate::store::{Access, RunRow, Store};
-use crate::undo::Undo;
 
 const NEW_EXAMPLES: &str = "\
 Examples:
@@ -49,6 +47,8 @@ pub struct NewArgs {
     command: Vec<OsString>,
 }
 
+/// Allocate the run; print what could not be undone when that fails, and the notes of a
+/// run that was made (shortened segments, a name taken over).
 fn allocate(
     ctx: &Ctx,
     store: &mut Store,
@@ -56,139 +56,43 @@ fn allocate(
     command: &[OsString],
     source: Option<&crate::store::SourceRow>,
 ) -> Result<RunRow> {
-    let clock = clock()?;
-    let layout = &resolved.layout;
-    let command_json = if command.is_empty() {
-        None
-    } else {
-        let words: Vec<String> = command
-            .iter()
-            .map(|w| w.to_string_lossy().into_owned())
-            .collect();
-        Some(serde_json::to_string(&words)?)
+    let clock = runs::Clock::now()?;
+    let new = runs::NewRun {
+        request: &resolved.request,
+        layout: &resolved.layout,
+        legacy: resolved.legacy,
+        capped: &resolved.capped,
+        config: resolved.config.as_ref(),
+        command,
+        source,
     };
-    // Every folder step is undone if a later one, the insert or the commit fails.
-    let mut undo = Undo::default();
-    let allocated = store.allocate(true, |a| -> Result<_> {
-        let plan = runs::plan(a, &resolved.request, layout, &clock.stamp, &clock.salt)?;
-        let moved = if resolved.request.force {
-            take_over(a, layout, &plan, &clock.stamp, &mut undo)?
-        } else {
-            None
-        };
-        for s in resolved.capped.iter().chain(&plan.shortened) {
-            a.record_shortened(&s.to, &s.from)?;
+    let made = runs::allocate(store, new, &clock).map_err(|failed| {
+        for left in failed.not_undone {
+            ctx.warn(left);
         }
-        let dir_name = if resolved.legacy {
-            clock.id.clone()
-        } else {
-            plan.name.clone()
-        };
-        let (outputs_dir, logs_dir) = runs::make_folders(layout, &dir_name, &mut undo)?;
-        let row = run_row(
-            resolved,
-            &clock,
-            &plan,
-            dir_name.clone(),
-            &outputs_dir,
-            &logs_dir,
-            command_json.clone(),
-        );
-        a.insert(&row)?;
-        if let Some(s) = source {
-            a.attach_source(&row.id, s.id, s.n_items)?;
-        }
-        let warnings = runs::update_pointers(layout, &dir_name, &mut undo)?;
-        Ok((row, plan, moved, warnings))
-    });
-    let (row, plan, moved, warnings) = match allocated {
-        Ok(done) => done,
-        Err(e) => {
-            for left in undo.undo() {
-                ctx.warn(left);
-            }
-            return Err(e);
-        }
-    };
-    for warning in warnings {
+        CliError::from(failed.error)
+    })?;
+    for warning in made.warnings {
         ctx.warn(warning);
     }
-    shortened_note(ctx, &plan);
-    if let (Some(old), Some(moved)) = (&plan.supersede, &moved) {
+    shortened_note(ctx, &made.plan);
+    if let (Some(old), Some(moved)) = (&made.plan.supersede, &made.moved) {
         ctx.note(format!(
             "note: run {} (id {}) is kept, marked superseded; its folder moved to {}",
             old.name,
             old.id,
             moved.display()
         ));
-    } else if let Some(moved) = &moved {
+    } else if let Some(moved) = &made.moved {
         ctx.note(format!(
             "note: the folder that held the name was moved to {}",
             moved.display()
         ));
     }
-    Ok(row)
+    Ok(made.row)
 }
 
-/// `--force`: move the folder holding the name aside (never deleting it) and mark the run
-/// that held it superseded; returns where its outputs folder went.
-fn take_over(
-    a: &crate::store::Allocation<'_>,
-    layout: &runs::Layout,
-    plan: &runs::Plan,
-    stamp: &str,
-    undo: &mut Undo,
-) -> Result<Option<std::path::PathBuf>> {
-    let old_dir = plan
-        .supersede
-        .as_ref()
-        .map_or(plan.name.as_str(), |r| r.dir_name.as_str());
-    let moved = runs::move_aside(layout, old_dir, stamp, undo)?;
-    if let Some(old) = &plan.supersede {
-        let moved_text = moved.as_ref().map(|p| p.to_string_lossy().into_owned());
-        a.supersede(&old.id, moved_text.as_deref())?;
-    }
-    Ok(moved)
-}
-
-/// The record of a new run.
-fn run_row(
-    resolved: &Resolved,
-    clock: &naming_args::Clock,
-    plan: &runs::Plan,
-    dir_name: String,
-    outputs_dir: &Path,
-    logs_dir: &Path,
-    command: Option<String>,
-) -> RunRow {
-    RunRow {
-        id: clock.id.clone(),
-        name: plan.name.clone(),
-        dir_name,
-        model: resolved.request.segments.model.clone(),
-        dataset: resolved.request.segments.dataset.clone(),
-        size: resolved.request.segments.size.clone(),
-        number: plan.number,
-        scope: resolved.request.scope.to_string(),
-        status: RunStatus::Created,
-        superseded: false,
-        moved_to: None,
-        outputs_dir: outputs_dir.to_string_lossy().into_owned(),
-        logs_dir: logs_dir.to_string_lossy().into_owned(),
-        command,
-        config: resolved.config.as_ref().map(|(c, _)| c.clone()),
-        config_path: resolved
-            .config
-            .as_ref()
-            .map(|(_, p)| p.to_string_lossy().into_owned()),
-        exit_code: None,
-        created_at: clock.now.clone(),
-        started_at: None,
-        finished_at: None,
-    }
-}
-
-pub fn new(ctx: &Ctx, args: NewArgs) -> Result<()> {
+pub fn new(ctx: &Ctx, args: NewArgs) -> Result<ExitCode> {
     if std::env::var("RESUME").is_ok_and(|v| v == "1") {
         return resume_instead(ctx, &args);
     }
@@ -208,7 +112,7 @@ pub fn new(ctx: &Ctx, args: NewArgs) -> Result<()> {
             .iter()
             .map(|w| w.to_string_lossy().into_owned())
             .collect();
-        super::resume::resolve_program(&words, &ctx.cwd)?;
+        crate::work::resolve_program(&words, &ctx.cwd)?;
     }
     let mut store = ctx.open_store(&project, Access::Write)?;
     let (source, ingested) = match prepared {
@@ -248,7 +152,7 @@ pub fn new(ctx: &Ctx, args: NewArgs) -> Result<()> {
         Format::Env | Format::Shell => output::print(&run_view::render_metadata(&row, format)?)?,
     }
     if args.command.is_empty() {
-        return Ok(());
+        return Ok(ExitCode::SUCCESS);
     }
     if source.is_some() {
         // CMD is the worker over the items.
@@ -264,7 +168,7 @@ pub fn new(ctx: &Ctx, args: NewArgs) -> Result<()> {
 }
 
 /// `RESUME=1 EXPERIMENT_ID=<run> runctl new ...`: the same as `runctl resume <run>`.
-fn resume_instead(ctx: &Ctx, args: &NewArgs) -> Result<()> {
+fn resume_instead(ctx: &Ctx, args: &NewArgs) -> Result<ExitCode> {
     let reference = std::env::var("EXPERIMENT_ID")
         .ok()
         .filter(|v| !v.is_empty())
@@ -302,58 +206,13 @@ fn run_command(
     store: &Store,
     row: &RunRow,
     command: &[OsString],
-) -> Result<()> {
-    let Some((program, rest)) = command.split_first() else {
-        return Ok(());
+) -> Result<ExitCode> {
+    let Some(ended) = runs::run_command(store, project, row, command, &ctx.cwd)? else {
+        return Ok(ExitCode::SUCCESS);
     };
-    let mut cmd = std::process::Command::new(program);
-    cmd.args(rest).current_dir(&ctx.cwd);
-    for (key, value) in run_view::metadata_env(row, &run_view::RunDirs::of(project, row)?) {
-        cmd.env(key, value);
-    }
-    store.mark_run_started(&row.id, &crate::store::now_text())?;
-    let outcome = match crate::child::run_forwarding(&mut cmd) {
-        Ok(outcome) => outcome,
-        Err(e) => {
-            let code = if e.kind() == std::io::ErrorKind::NotFound {
-                127
-            } else {
-                126
-            };
-            store.mark_run_finished(
-                &row.id,
-                RunStatus::Failed,
-                Some(code),
-                &crate::store::now_text(),
-            )?;
-            let mut err = CliError::general(format!("cannot run {}", Path::new(program).display()))
-                .cause(e)
-                .hint(format!("the run {} is recorded as failed", row.name));
-            err.exit_override = Some(code as u8);
-            return Err(err);
-        }
-    };
-    let status = if outcome.interrupted {
-        RunStatus::Interrupted
-    } else if outcome.code == 0 {
-        RunStatus::Completed
-    } else {
-        RunStatus::Failed
-    };
-    store.mark_run_finished(
-        &row.id,
-        status,
-        Some(outcome.code),
-        &crate::store::now_text(),
-    )?;
     ctx.note(format!(
-        "run {} {status} (exit code {})",
-        row.name, outcome.code
+        "run {} {} (exit code {})",
+        row.name, ended.status, ended.code
     ));
-    if outcome.code == 0 {
-        return Ok(());
-    }
-    let mut err = CliError::new(Kind::General, "");
-    err.exit_override = Some(u8::try_from(outcome.code).unwrap_or(1));
-    Err(err)
+    Ok(ExitCode::from(u8::try_from(ended.code).unwrap_or(1)))
 }

@@ -2,6 +2,8 @@
 //! `--json` output (docs/json.md), and the exit code (0 completed, 1 with errors or stopped, 130
 //! interrupted).
 
+use std::process::ExitCode;
+
 use serde::Serialize;
 
 use super::{Ctx, output, run_view};
@@ -39,7 +41,7 @@ pub fn nothing_to_do(
     retry_errors: bool,
     p: &crate::store::Progress,
     json: bool,
-) -> Result<()> {
+) -> Result<ExitCode> {
     let status = if p.n_errors > 0 {
         RunStatus::CompletedWithErrors
     } else {
@@ -75,7 +77,7 @@ pub fn nothing_to_do(
     } else {
         ctx.note(format!("run {}: nothing remaining", run.name));
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn finish(
@@ -85,7 +87,7 @@ pub fn finish(
     selected: u64,
     summary: &work::Summary,
     json: bool,
-) -> Result<()> {
+) -> Result<ExitCode> {
     let status = status_of(summary);
     store.mark_run_finished(&run.id, status, None, &crate::store::now_text())?;
     let secs = summary.elapsed.as_secs_f64();
@@ -165,7 +167,7 @@ fn summary_text(run: &RunRow, status: RunStatus, summary: &work::Summary, rate: 
 
 /// The exit of a pass: a stop's cause, 130 after an interrupt, 1 with the failed items named
 /// and how to retry them, else success.
-fn outcome(run: &RunRow, summary: &work::Summary) -> Result<()> {
+fn outcome(run: &RunRow, summary: &work::Summary) -> Result<ExitCode> {
     if let Some(fatal) = &summary.fatal {
         return Err(
             CliError::general(format!("run {} stopped: {fatal}", run.name)).hint(format!(
@@ -175,9 +177,7 @@ fn outcome(run: &RunRow, summary: &work::Summary) -> Result<()> {
         );
     }
     if summary.interrupted {
-        let mut err = CliError::new(Kind::Interrupted, "");
-        err.exit_override = Some(130);
-        return Err(err);
+        return Ok(ExitCode::from(Kind::Interrupted.exit_code()));
     }
     let p = &summary.progress;
     if p.n_errors > 0 {
@@ -190,5 +190,5 @@ fn outcome(run: &RunRow, summary: &work::Summary) -> Result<()> {
             run.name, run.name
         )));
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }

@@ -10,6 +10,7 @@
 mod dispatch;
 mod per_item;
 mod pipes;
+mod prepare;
 pub mod progress;
 pub mod protocol;
 mod recorder;
@@ -28,6 +29,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use crate::state::ErrorCategory;
+pub use prepare::{PassRequest, PrepareError, Prepared, options, prepare, resolve_program, start};
 pub use settings::{Mode, WorkSettings};
 
 use crate::store::{Progress, Selection, Store, StoreError};

@@ -1,0 +1,167 @@
+//! Choosing a run's name: the counter over the DB and the folders on disk, forced indexes,
+//! the timestamp fallback and the length guards. Runs inside the store's allocation
+//! transaction, so concurrent `runctl new` processes are serialized and a hand-made folder is
+//! never reused. Reads folders; makes none.
+
+use std::path::{Path, PathBuf};
+
+use super::{Result, RunsError};
+use crate::naming::{self, Segments, Shortened};
+use crate::project::Scope;
+use crate::store::{Allocation, RunRow};
+
+/// What the user asked for.
+#[derive(Debug, Clone)]
+pub struct NameRequest {
+    pub segments: Segments,
+    pub scope: Scope,
+    pub forced: Option<u32>,
+    pub force: bool,
+}
+
+/// Where run folders go, as absolute paths, and the path-length guard.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub outputs: PathBuf,
+    pub logs: PathBuf,
+    pub max_path: usize,
+}
+
+impl Layout {
+    /// The longest run folder name that keeps both run folders within `max_path` characters.
+    fn name_budget(&self) -> usize {
+        let room = |base: &Path| {
+            self.max_path
+                .saturating_sub(base.to_string_lossy().chars().count() + 1)
+        };
+        naming::NAME_MAX
+            .min(room(&self.outputs))
+            .min(room(&self.logs))
+    }
+}
+
+/// The name chosen for a new run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub name: String,
+    pub number: Option<u32>,
+    /// The segments as used in the name (after any shortening).
+    pub fitted: Segments,
+    pub shortened: Vec<Shortened>,
+    /// The live run that `--force` takes the name from.
+    pub supersede: Option<RunRow>,
+}
+
+impl Plan {
+    pub fn prefix(&self) -> String {
+        self.fitted.prefix()
+    }
+}
+
+/// The largest `run<N>` among the folders of `dirs` that fall in the scope.
+fn folder_max(dirs: &[&Path], scope: Scope, segments: &[&Segments]) -> Option<u32> {
+    let prefixes: Vec<String> = segments
+        .iter()
+        .map(|s| naming::scope_prefix(scope, s))
+        .collect();
+    let mut max = None;
+    for dir in dirs {
+        // nix's iterator lends each name instead of allocating two strings per entry, as
+        // `std::fs::read_dir` does: a project can have thousands of run folders.
+        let flags = nix::fcntl::OFlag::O_RDONLY
+            | nix::fcntl::OFlag::O_DIRECTORY
+            | nix::fcntl::OFlag::O_CLOEXEC;
+        let Ok(mut entries) = nix::dir::Dir::open(*dir, flags, nix::sys::stat::Mode::empty())
+        else {
+            continue;
+        };
+        for entry in entries.iter().flatten() {
+            let Ok(name) = entry.file_name().to_str() else {
+                continue;
+            };
+            if !prefixes.iter().any(|p| name.starts_with(p.as_str())) {
+                continue;
+            }
+            if let Some(n) = naming::run_number(name) {
+                max = max.max(Some(n));
+            }
+        }
+    }
+    max
+}
+
+pub(super) fn folder_taken(layout: &Layout, name: &str) -> bool {
+    std::fs::symlink_metadata(layout.outputs.join(name)).is_ok()
+        || std::fs::symlink_metadata(layout.logs.join(name)).is_ok()
+}
+
+/// Choose the name of a new run. `stamp` is `YYYYmmddHHMMSS` (UTC) for the fallback, `salt`
+/// random hex for a fallback that is itself taken.
+pub fn plan(
+    a: &Allocation<'_>,
+    req: &NameRequest,
+    layout: &Layout,
+    stamp: &str,
+    salt: &str,
+) -> Result<Plan> {
+    let seg = &req.segments;
+    let budget = layout.name_budget();
+    // The plan for a suffix (`run7`, `ts20261123...`): segments fitted to the budget, the name.
+    let plan_for = |suffix: &str, number: Option<u32>| {
+        let (fitted, shortened) = naming::fit(seg, suffix, budget);
+        Plan {
+            name: format!("{}-{suffix}", fitted.prefix()),
+            number,
+            fitted,
+            shortened,
+            supersede: None,
+        }
+    };
+    let taken = |name: &str| -> Result<bool> {
+        Ok(a.live_run_named(name)?.is_some() || folder_taken(layout, name))
+    };
+
+    if let Some(n) = req.forced {
+        let mut plan = plan_for(&naming::run_suffix(n), Some(n));
+        let live = a.live_run_named(&plan.name)?;
+        if (live.is_some() || folder_taken(layout, &plan.name)) && !req.force {
+            let holder = match &live {
+                Some(run) => format!("run {} (id {})", run.name, run.id),
+                None => format!(
+                    "a folder in {} or {}",
+                    layout.outputs.display(),
+                    layout.logs.display()
+                ),
+            };
+            return Err(RunsError::IndexTaken {
+                number: n,
+                name: plan.name,
+                holder,
+            });
+        }
+        plan.supersede = live;
+        return Ok(plan);
+    }
+
+    let db_max = a.max_number(req.scope, &seg.model, &seg.dataset)?;
+    let fitted_guess = plan_for(&naming::run_suffix(1), None).fitted;
+    let disk_max = folder_max(
+        &[&layout.outputs, &layout.logs],
+        req.scope,
+        &[seg, &fitted_guess],
+    );
+    let mut n = db_max.max(disk_max).unwrap_or(0).saturating_add(1);
+    while n <= naming::RUN_MAX {
+        let plan = plan_for(&naming::run_suffix(n), Some(n));
+        // Another scope may hold the same name (a folder made by hand, say): take the next.
+        if !taken(&plan.name)? {
+            return Ok(plan);
+        }
+        n += 1;
+    }
+    let plan = plan_for(&format!("ts{stamp}"), None);
+    if taken(&plan.name)? {
+        return Ok(plan_for(&format!("ts{stamp}-{salt}"), None));
+    }
+    Ok(plan)
+}
