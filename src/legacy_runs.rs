@@ -5,7 +5,31 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{CliError, Result};
+use crate::store::StoreError;
+
+/// Why legacy runs could not be found or adopted.
+#[derive(Debug, thiserror::Error)]
+pub enum LegacyError {
+    #[error("cannot {what} {}", path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+type Result<T, E = LegacyError> = std::result::Result<T, E>;
+
+fn io_error(what: &'static str, path: &Path, source: std::io::Error) -> LegacyError {
+    LegacyError::Io {
+        what,
+        path: path.to_path_buf(),
+        source,
+    }
+}
 use crate::legacy;
 use crate::naming::{self, Segments};
 use crate::pipeline_config;
@@ -324,17 +348,17 @@ pub fn rename_folders(
         let _ = std::fs::remove_file(&marker);
         if let Err(e) = std::os::unix::fs::symlink(name, &marker) {
             undo(&done);
-            return Err(CliError::io("leave a symlink at", &marker, e));
+            return Err(io_error("leave a symlink at", &marker, e));
         }
         if let Err(e) = std::fs::rename(&from, &to) {
             let _ = std::fs::remove_file(&marker);
             undo(&done);
-            return Err(CliError::io("rename", &from, e));
+            return Err(io_error("rename", &from, e));
         }
         done.push((from.clone(), to));
         if let Err(e) = std::fs::rename(&marker, &from) {
             undo(&done);
-            return Err(CliError::io("leave a symlink at", &from, e));
+            return Err(io_error("leave a symlink at", &from, e));
         }
     }
     Ok(done)

@@ -84,7 +84,7 @@ pub fn prepare(ctx: &Ctx, args: &SourceArgs) -> Result<Option<Prepared>> {
 pub fn ingest(ctx: &Ctx, store: &mut Store, prepared: Prepared) -> Result<(SourceRow, bool)> {
     let Prepared { spec } = prepared;
     let path = spec.path.clone();
-    let sums = source::checksums(&path).map_err(|e| CliError::general(e.to_string()))?;
+    let sums = source::checksums(&path)?;
     let meta = SourceMeta::of(&spec, sums);
     if let Some(known) = store.find_source(&meta)? {
         ctx.note(format!(
