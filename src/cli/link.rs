@@ -61,9 +61,11 @@ struct LinkOutput {
     created: bool,
 }
 
-pub fn run(ctx: &Ctx, args: LinkArgs) -> Result<()> {
-    let dir = ctx.cwd.join(&args.dir);
-    check_folder(&dir)?;
+/// The folder's name as (the name, its prefix, the rest to hash) and the folder it is in.
+fn split_target<'a>(
+    dir: &'a Path,
+    prefix: Option<&str>,
+) -> Result<(&'a str, &'a str, &'a str, &'a Path)> {
     let (Some(name), Some(parent)) = (dir.file_name().and_then(|n| n.to_str()), dir.parent())
     else {
         return Err(CliError::usage(format!(
@@ -71,12 +73,19 @@ pub fn run(ctx: &Ctx, args: LinkArgs) -> Result<()> {
             dir.display()
         )));
     };
-    let Some((prefix, rest)) = hashing::split_folder_name(name, args.prefix.as_deref()) else {
+    let Some((prefix, rest)) = hashing::split_folder_name(name, prefix) else {
         return Err(CliError::usage(format!(
             "the folder name '{name}' does not start with the prefix '{}'",
-            args.prefix.unwrap_or_default()
+            prefix.unwrap_or_default()
         )));
     };
+    Ok((name, prefix, rest, parent))
+}
+
+pub fn run(ctx: &Ctx, args: LinkArgs) -> Result<()> {
+    let dir = ctx.cwd.join(&args.dir);
+    check_folder(&dir)?;
+    let (name, prefix, rest, parent) = split_target(&dir, args.prefix.as_deref())?;
     let project = ctx.project_for_write()?;
     let (length, algo) = hash_params(Some(&project.settings.hashing), args.length, args.algo)?;
     let hashed = hashing::compute_hash(&[rest], length, algo);
@@ -130,10 +139,14 @@ pub fn run(ctx: &Ctx, args: LinkArgs) -> Result<()> {
         mode: used.as_str(),
         created,
     };
-    if args.json {
-        return output::print_json(&out);
+    render(ctx, &out, args.json)
+}
+
+fn render(ctx: &Ctx, out: &LinkOutput, json: bool) -> Result<()> {
+    if json {
+        return output::print_json(out);
     }
-    if !created {
+    if !out.created {
         ctx.note(format!("alias already in place ({})", out.mode));
     }
     output::print(&format!("{}\n", out.alias.display()))

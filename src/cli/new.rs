@@ -54,7 +54,7 @@ fn allocate(
     store: &mut Store,
     resolved: &Resolved,
     command: &[OsString],
-    source: Option<&crate::store::SourceRow>,
+    source: Option<&(crate::store::SourceRow, bool)>,
 ) -> Result<RunRow> {
     let clock = runs::Clock::now()?;
     let new = runs::NewRun {
@@ -64,7 +64,8 @@ fn allocate(
         capped: &resolved.capped,
         config: resolved.config.as_ref(),
         command,
-        source,
+        source: source.map(|(row, _)| row),
+        source_fresh: source.is_some_and(|(_, fresh)| *fresh),
     };
     let made = runs::allocate(store, new, &clock).map_err(|failed| {
         for left in failed.not_undone {
@@ -100,13 +101,39 @@ pub fn new(ctx: &Ctx, args: NewArgs) -> Result<ExitCode> {
     let project = ctx.project_for_write()?;
     let resolved = naming_args::resolve(ctx, &project, &args.naming)?;
     let prepared = super::source_args::prepare(ctx, &args.source)?;
-    if prepared.is_none() && args.work.given_any() {
+    check_worker(ctx, &args, prepared.is_some())?;
+    let mut store = ctx.open_store(&project, Access::Write)?;
+    let source = match prepared {
+        Some(prepared) => Some(super::source_args::ingest(ctx, &mut store, prepared)?),
+        None => None,
+    };
+    let row = allocate(ctx, &mut store, &resolved, &args.command, source.as_ref())?;
+    render(ctx, &row, &args)?;
+    if args.command.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if source.is_some() {
+        // CMD is the worker over the items.
+        let request = super::resume::Request {
+            work: &args.work,
+            command: &args.command,
+            config: None,
+            json: false,
+        };
+        return super::resume::work_on(ctx, &project, store, row, &request);
+    }
+    run_command(ctx, &project, &store, &row, &args.command)
+}
+
+/// The work flags need a source; with one, the worker program must be there.
+fn check_worker(ctx: &Ctx, args: &NewArgs, has_source: bool) -> Result<()> {
+    if !has_source && args.work.given_any() {
         return Err(CliError::usage(
             "the work flags (-j, --stream, --timeout, ...) need --source and a worker command",
         )
         .hint("runctl new --source items.csv --key id -j 4 -- python worker.py"));
     }
-    if prepared.is_some() {
+    if has_source {
         let words: Vec<String> = args
             .command
             .iter()
@@ -114,25 +141,11 @@ pub fn new(ctx: &Ctx, args: NewArgs) -> Result<ExitCode> {
             .collect();
         crate::work::resolve_program(&words, &ctx.cwd)?;
     }
-    let mut store = ctx.open_store(&project, Access::Write)?;
-    let (source, ingested) = match prepared {
-        Some(prepared) => {
-            let (source, fresh) = super::source_args::ingest(ctx, &mut store, prepared)?;
-            (Some(source), fresh)
-        }
-        None => (None, false),
-    };
-    let row = match allocate(ctx, &mut store, &resolved, &args.command, source.as_ref()) {
-        Ok(row) => row,
-        Err(e) => {
-            // No run was made: the source this command ingested goes too (unless another
-            // run took it up meanwhile), so a failed `new` leaves the DB as it was.
-            if let (Some(source), true) = (&source, ingested) {
-                let _ = store.forget_unused_source(source.id);
-            }
-            return Err(e);
-        }
-    };
+    Ok(())
+}
+
+/// The new run on stdout in the asked format (the name, JSON, env or shell lines).
+fn render(ctx: &Ctx, row: &RunRow, args: &NewArgs) -> Result<()> {
     let format = if args.json { Format::Json } else { args.format };
     match format {
         Format::Text if args.command.is_empty() => {
@@ -148,23 +161,10 @@ pub fn new(ctx: &Ctx, args: NewArgs) -> Result<ExitCode> {
             row.id,
             display_command(&args.command)
         )),
-        Format::Json => output::print_json(&RunOutput::from_row(&row))?,
-        Format::Env | Format::Shell => output::print(&run_view::render_metadata(&row, format)?)?,
+        Format::Json => output::print_json(&RunOutput::from_row(row))?,
+        Format::Env | Format::Shell => output::print(&run_view::render_metadata(row, format)?)?,
     }
-    if args.command.is_empty() {
-        return Ok(ExitCode::SUCCESS);
-    }
-    if source.is_some() {
-        // CMD is the worker over the items.
-        let request = super::resume::Request {
-            work: &args.work,
-            command: &args.command,
-            config: None,
-            json: false,
-        };
-        return super::resume::work_on(ctx, &project, store, row, &request);
-    }
-    run_command(ctx, &project, &store, &row, &args.command)
+    Ok(())
 }
 
 /// `RESUME=1 EXPERIMENT_ID=<run> runctl new ...`: the same as `runctl resume <run>`.

@@ -54,6 +54,9 @@ pub struct NewRun<'a> {
     pub command: &'a [OsString],
     /// The items the run works through, if any.
     pub source: Option<&'a SourceRow>,
+    /// Whether this command ingested the source: a failed allocation then forgets it again
+    /// (unless another run took it up meanwhile), so the DB is left as it was.
+    pub source_fresh: bool,
 }
 
 /// A run that was made.
@@ -81,12 +84,14 @@ pub fn allocate(
     clock: &Clock,
 ) -> std::result::Result<Allocated, AllocateError> {
     let mut undo = Undo::default();
-    store
-        .allocate(true, |a| in_transaction(a, new, clock, &mut undo))
-        .map_err(|error| AllocateError {
-            error,
-            not_undone: undo.undo(),
-        })
+    let made = store.allocate(true, |a| in_transaction(a, new, clock, &mut undo));
+    made.map_err(|error| {
+        let not_undone = undo.undo();
+        if let (Some(source), true) = (new.source, new.source_fresh) {
+            let _ = store.forget_unused_source(source.id);
+        }
+        AllocateError { error, not_undone }
+    })
 }
 
 fn in_transaction(

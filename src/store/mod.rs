@@ -71,11 +71,13 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// Any other failure of the database engine (its own error, boxed: no engine type leaves
+    /// the store).
     #[error("database error on {path}: {source}")]
     Sqlite {
         path: PathBuf,
         #[source]
-        source: rusqlite::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     #[error(
         "hash collision: '{hash}' is already the hash of '{existing}', so it cannot also stand for '{new}'"
@@ -394,7 +396,7 @@ fn classify(path: &Path, err: rusqlite::Error) -> StoreError {
     }
     StoreError::Sqlite {
         path: path.to_path_buf(),
-        source: err,
+        source: Box::new(err),
     }
 }
 
