@@ -6,10 +6,9 @@ use serde::Serialize;
 
 use super::{Ctx, output, prompt};
 use crate::error::{CliError, Result};
-use crate::legacy_runs::{self, Candidate, discover, run_row};
+use crate::legacy_runs::{self, Candidate, discover};
 use crate::naming;
-use crate::project::Project;
-use crate::runs::{self, Layout, NameRequest};
+use crate::runs::{self, Layout};
 use crate::store::{Access, Store};
 
 /// Rename run folders made before runctl to canonical names, leaving a symlink at the old name
@@ -63,106 +62,6 @@ struct RunsOutput {
     renamed: Vec<Renamed>,
     skipped: Vec<NotDone>,
     failed: Vec<NotDone>,
-}
-
-/// The proposed name of every candidate, numbered in time order, without writing anything.
-fn plan(
-    store: &mut Store,
-    candidates: &[Candidate],
-    project: &Project,
-    layout: &Layout,
-) -> Result<Vec<(String, Option<u32>)>> {
-    let scope = project.settings.naming.run_counter_scope;
-    store.plan_with_writes(|a| {
-        let mut names = Vec::new();
-        for (i, c) in candidates.iter().enumerate() {
-            let request = NameRequest {
-                segments: c.segments.clone(),
-                scope,
-                forced: None,
-                force: false,
-            };
-            let p = match &c.renamed_to {
-                // Already renamed by a stopped run of this command: that name is kept.
-                Some(to) => runs::Plan {
-                    name: to.clone(),
-                    number: naming::run_number(to),
-                    fitted: c.segments.clone(),
-                    shortened: Vec::new(),
-                    supersede: None,
-                },
-                None => runs::plan(a, &request, layout, "00000000000000", "0000")?,
-            };
-            // Held in this (rolled back) transaction so that the next proposal counts it.
-            a.insert(&run_row(
-                c,
-                &p.name,
-                p.number,
-                format!("plan-{i}"),
-                &scope.to_string(),
-                layout,
-            ))?;
-            names.push((p.name, p.number));
-        }
-        Ok(names)
-    })
-}
-
-/// Rename one folder (in outputs/ and logs/), leave symlinks, record the run: all or nothing.
-fn apply(
-    store: &mut Store,
-    c: &Candidate,
-    name: &str,
-    number: Option<u32>,
-    scope: &str,
-    layout: &Layout,
-) -> Result<String> {
-    let resuming = c.renamed_to.as_deref() == Some(name);
-    let mut done = Vec::new();
-    let mut made = crate::undo::Undo::default();
-    let recorded = store.allocate(true, |a| {
-        let on_disk = !resuming
-            && [&layout.outputs, &layout.logs]
-                .iter()
-                .any(|b| std::fs::symlink_metadata(b.join(name)).is_ok());
-        if a.live_run_named(name)?.is_some() || on_disk {
-            return Err(CliError::conflict(format!(
-                "the name {name} was taken meanwhile"
-            )));
-        }
-        let id = match &c.run_id {
-            Some(id) if a.run_id_free(id)? => id.clone(),
-            _ => {
-                let mut random = [0u8; 2];
-                getrandom::fill(&mut random)
-                    .map_err(|e| CliError::general(format!("no OS randomness: {e}")))?;
-                naming::run_id(&c.time, random)
-            }
-        };
-        if let Some(to) = c.renamed_to.as_deref().filter(|to| *to != name) {
-            // Renamed to `to` by a stopped run, and now given another name: move it on.
-            done = legacy_runs::rename_folders(layout, to, name)?;
-        }
-        done.extend(legacy_runs::rename_folders(layout, &c.folder, name)?);
-        // A run has both folders, as `new` makes them: the one a legacy run never had (its
-        // logs, say) is made empty, so RUN_DIR and RUN_LOG_DIR both name a folder.
-        for base in [&layout.outputs, &layout.logs] {
-            let dir = base.join(name);
-            if std::fs::symlink_metadata(&dir).is_err() {
-                std::fs::create_dir_all(base).map_err(|e| CliError::io("create", base, e))?;
-                std::fs::create_dir(&dir).map_err(|e| CliError::io("create", &dir, e))?;
-                made.made_dir(&dir);
-            }
-        }
-        a.insert(&run_row(c, name, number, id.clone(), scope, layout))?;
-        Ok(id)
-    });
-    if recorded.is_err() {
-        // The insert or the commit failed: the folders go back to their old names.
-        let _ = made.undo();
-        legacy_runs::undo(&done);
-    }
-    recorded
 }
 
 fn valid_name(name: &str) -> bool {
@@ -239,27 +138,13 @@ pub fn run(ctx: &Ctx, args: RunsArgs) -> Result<()> {
         }
     }
     let (candidates, passed_over) = discover(&project, &store, &layout)?;
-    let proposals = plan(&mut store, &candidates, &project, &layout)?;
-    let mut out = RunsOutput {
-        dry_run: args.dry_run,
-        skipped: passed_over
-            .into_iter()
-            .map(|p| NotDone {
-                folder: p.folder,
-                reason: p.reason,
-            })
-            .collect(),
-        ..RunsOutput::default()
-    };
-    out.planned = candidates
-        .iter()
-        .zip(&proposals)
-        .map(|(c, (name, _))| Planned {
-            folder: c.folder.clone(),
-            name: name.clone(),
-            found_by: c.found_by,
-        })
-        .collect();
+    let proposals = legacy_runs::propose(
+        &mut store,
+        &candidates,
+        project.settings.naming.run_counter_scope,
+        &layout,
+    )?;
+    let mut out = outline(args.dry_run, passed_over, &candidates, &proposals);
     if !args.dry_run && !candidates.is_empty() {
         let decisions = if args.yes {
             proposals
@@ -278,16 +163,8 @@ pub fn run(ctx: &Ctx, args: RunsArgs) -> Result<()> {
             &layout,
             &mut out,
         );
-        if !out.renamed.is_empty()
-            && let Some(latest) = store.latest_run()?
-        {
-            // The renames are recorded by now: a pointer that cannot be moved is only a warning.
-            let mut undo = crate::undo::Undo::default();
-            match runs::update_pointers(&layout, &latest.dir_name, &mut undo) {
-                Ok(warnings) => warnings.into_iter().for_each(|w| ctx.warn(w)),
-                Err(e) => ctx.warn(format!("the latest pointers were not updated: {e}")),
-            }
-            drop(undo);
+        if !out.renamed.is_empty() {
+            point_latest(ctx, &store, &layout)?;
         }
     }
     if args.json {
@@ -303,6 +180,51 @@ pub fn run(ctx: &Ctx, args: RunsArgs) -> Result<()> {
             out.failed.len()
         )))
     }
+}
+
+/// The output before anything is applied: what is passed over and what is planned.
+fn outline(
+    dry_run: bool,
+    passed_over: Vec<legacy_runs::PassedOver>,
+    candidates: &[Candidate],
+    proposals: &[(String, Option<u32>)],
+) -> RunsOutput {
+    let mut out = RunsOutput {
+        dry_run,
+        skipped: passed_over
+            .into_iter()
+            .map(|p| NotDone {
+                folder: p.folder,
+                reason: p.reason,
+            })
+            .collect(),
+        ..RunsOutput::default()
+    };
+    out.planned = candidates
+        .iter()
+        .zip(proposals)
+        .map(|(c, (name, _))| Planned {
+            folder: c.folder.clone(),
+            name: name.clone(),
+            found_by: c.found_by,
+        })
+        .collect();
+    out
+}
+
+/// Point `latest` at the newest run once the renames are recorded; a pointer that cannot be
+/// moved is only a warning by then.
+fn point_latest(ctx: &Ctx, store: &Store, layout: &Layout) -> Result<()> {
+    let Some(latest) = store.latest_run()? else {
+        return Ok(());
+    };
+    let mut undo = crate::undo::Undo::default();
+    match runs::update_pointers(layout, &latest.dir_name, &mut undo) {
+        Ok(warnings) => warnings.into_iter().for_each(|w| ctx.warn(w)),
+        Err(e) => ctx.warn(format!("the latest pointers were not updated: {e}")),
+    }
+    drop(undo);
+    Ok(())
 }
 
 /// Apply the decisions, one folder at a time, into `out`; the candidates after a quit are
@@ -330,7 +252,7 @@ fn apply_all(
         } else {
             naming::run_number(&name)
         };
-        match apply(store, c, &name, number, scope, layout) {
+        match legacy_runs::adopt(store, c, &name, number, scope, layout) {
             Ok(run_id) => out.renamed.push(Renamed {
                 from: c.folder.clone(),
                 to: name,

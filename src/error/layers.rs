@@ -158,7 +158,11 @@ impl From<crate::legacy_runs::LegacyError> for CliError {
     fn from(err: crate::legacy_runs::LegacyError) -> Self {
         use crate::legacy_runs::LegacyError;
         match err {
-            LegacyError::Io { .. } => CliError::chain(Kind::General, &err),
+            LegacyError::NameTaken { .. } => CliError::chain(Kind::Conflict, &err),
+            LegacyError::Io { .. } | LegacyError::Randomness(_) => {
+                CliError::chain(Kind::General, &err)
+            }
+            LegacyError::Runs(e) => e.into(),
             LegacyError::Store(e) => e.into(),
         }
     }
