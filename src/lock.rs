@@ -85,6 +85,36 @@ fn inode_of(path: &Path) -> Option<u64> {
     std::fs::metadata(path).ok().map(|_| 0)
 }
 
+/// Open (or create) the lock file. O_NOFOLLOW: a symlink planted between the check and the
+/// open is not followed either.
+fn open_no_follow(path: &Path) -> Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+        .open(path)
+        .map_err(io("open", path))
+}
+
+/// Write who holds the lock (pid, host, since when) for the message a second process gets.
+fn write_holder(file: &mut std::fs::File) {
+    let host = nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "unknown host".into());
+    let holder = format!(
+        "pid {} on {host}, since {}",
+        std::process::id(),
+        crate::store::now_text()
+    );
+    let _ = file.set_len(0);
+    let _ = file.rewind();
+    let _ = file.write_all(holder.as_bytes());
+    let _ = file.flush();
+}
+
 /// Take the lock of `run_id` under `locks_dir`, or exit 3 naming the holder.
 pub fn lock_run(locks_dir: &Path, run_id: &str, run_name: &str) -> Result<RunLock> {
     std::fs::create_dir_all(locks_dir).map_err(io("create", locks_dir))?;
@@ -92,18 +122,7 @@ pub fn lock_run(locks_dir: &Path, run_id: &str, run_name: &str) -> Result<RunLoc
     if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.is_file()) {
         return Err(LockError::NotRegular { path });
     }
-    // O_NOFOLLOW: a symlink planted between the check and the open is not followed either.
-    let file = {
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
-            .open(&path)
-            .map_err(io("open", &path))?
-    };
+    let file = open_no_follow(&path)?;
     // A hard link planted at the name would have the holder's line written into another file.
     if file_links(&file) > 1 {
         return Err(LockError::Linked { path });
@@ -114,19 +133,7 @@ pub fn lock_run(locks_dir: &Path, run_id: &str, run_name: &str) -> Result<RunLoc
         Box::leak(Box::new(fd_lock::RwLock::new(file)));
     match lock.try_write() {
         Ok(mut guard) => {
-            let host = nix::unistd::gethostname()
-                .map(|h| h.to_string_lossy().into_owned())
-                .unwrap_or_else(|_| "unknown host".into());
-            let holder = format!(
-                "pid {} on {host}, since {}",
-                std::process::id(),
-                crate::store::now_text()
-            );
-            let file: &mut std::fs::File = &mut guard;
-            let _ = file.set_len(0);
-            let _ = file.rewind();
-            let _ = file.write_all(holder.as_bytes());
-            let _ = file.flush();
+            write_holder(&mut guard);
             std::mem::forget(guard);
             Ok(RunLock {
                 inode: inode_of(&path),

@@ -90,9 +90,38 @@ fn folder_max(dirs: &[&Path], scope: Scope, segments: &[&Segments]) -> Option<u3
     max
 }
 
-pub(super) fn folder_taken(layout: &Layout, name: &str) -> bool {
+fn folder_taken(layout: &Layout, name: &str) -> bool {
     std::fs::symlink_metadata(layout.outputs.join(name)).is_ok()
         || std::fs::symlink_metadata(layout.logs.join(name)).is_ok()
+}
+
+/// The plan for a forced index `n`: taken only with `force` (superseding the live run that
+/// holds it, if any).
+fn forced(
+    a: &Allocation<'_>,
+    mut plan: Plan,
+    n: u32,
+    force: bool,
+    layout: &Layout,
+) -> Result<Plan> {
+    let live = a.live_run_named(&plan.name)?;
+    if (live.is_some() || folder_taken(layout, &plan.name)) && !force {
+        let holder = match &live {
+            Some(run) => format!("run {} (id {})", run.name, run.id),
+            None => format!(
+                "a folder in {} or {}",
+                layout.outputs.display(),
+                layout.logs.display()
+            ),
+        };
+        return Err(RunsError::IndexTaken {
+            number: n,
+            name: plan.name,
+            holder,
+        });
+    }
+    plan.supersede = live;
+    Ok(plan)
 }
 
 /// Choose the name of a new run. `stamp` is `YYYYmmddHHMMSS` (UTC) for the fallback, `salt`
@@ -122,25 +151,13 @@ pub fn plan(
     };
 
     if let Some(n) = req.forced {
-        let mut plan = plan_for(&naming::run_suffix(n), Some(n));
-        let live = a.live_run_named(&plan.name)?;
-        if (live.is_some() || folder_taken(layout, &plan.name)) && !req.force {
-            let holder = match &live {
-                Some(run) => format!("run {} (id {})", run.name, run.id),
-                None => format!(
-                    "a folder in {} or {}",
-                    layout.outputs.display(),
-                    layout.logs.display()
-                ),
-            };
-            return Err(RunsError::IndexTaken {
-                number: n,
-                name: plan.name,
-                holder,
-            });
-        }
-        plan.supersede = live;
-        return Ok(plan);
+        return forced(
+            a,
+            plan_for(&naming::run_suffix(n), Some(n)),
+            n,
+            req.force,
+            layout,
+        );
     }
 
     let db_max = a.max_number(req.scope, &seg.model, &seg.dataset)?;

@@ -47,56 +47,18 @@ pub(super) fn read(
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .from_reader(tracked);
-    let bad = |location: String, reason: String| SourceError::Bad {
-        path: spec.path.clone(),
-        location,
-        reason,
-    };
-    // A read error: the item limit, else what the csv crate says, at the line it happened.
-    let failed = |e: csv::Error, tracker: &mut Tracker| {
-        // A record cut at the limit is named by where it began, not where reading stopped.
-        let at = if tracker.too_long {
-            tracker.boundary
-        } else {
-            e.position().map_or(tracker.read, csv::Position::byte)
-        };
-        let line = tracker.line_of(at);
-        let reason = match e.kind() {
-            _ if tracker.too_long => super::too_long("the record"),
-            // The csv crate's own message carries its own line count; say it plainly.
-            csv::ErrorKind::UnequalLengths {
-                expected_len, len, ..
-            } => format!("{len} fields where the header has {expected_len}"),
-            _ => e.to_string(),
-        };
-        bad(line.to_string(), reason)
-    };
-    let unterminated = |opened: u64| {
-        bad(
-            opened.to_string(),
-            "a quoted field opened on this line is never closed (a missing '\"')".into(),
-        )
-    };
-    let quote_then_text = |tracker: &Tracker| {
-        tracker.text_after_quote.map(|line| {
-            bad(
-                line.to_string(),
-                "text after the closing quote of a quoted field (a quote inside one is written \"\")"
-                    .into(),
-            )
-        })
-    };
+    let at = At { path: &spec.path };
     let headers: Vec<String> = match reader.headers() {
         Ok(h) => h.iter().map(str::to_string).collect(),
-        Err(e) => return Err(failed(e, &mut tracker.borrow_mut())),
+        Err(e) => return Err(at.read_failed(e, &mut tracker.borrow_mut())),
     };
-    if let Some(e) = quote_then_text(&tracker.borrow()) {
+    if let Some(e) = at.quote_then_text(&tracker.borrow()) {
         return Err(e);
     }
     if let Err(e) = check_columns(spec, &headers, "1") {
         // A header that took the whole file: an opening quote never closed says why.
         return Err(match tracker.borrow().open_quote {
-            Some(opened) if tracker.borrow().at_end => unterminated(opened),
+            Some(opened) if tracker.borrow().at_end => at.unterminated(opened),
             _ => e,
         });
     }
@@ -105,9 +67,9 @@ pub(super) fn read(
         tracker.borrow_mut().boundary = reader.position().byte();
         let more = match reader.read_record(&mut record) {
             Ok(more) => more,
-            Err(e) => return Err(failed(e, &mut tracker.borrow_mut())),
+            Err(e) => return Err(at.read_failed(e, &mut tracker.borrow_mut())),
         };
-        if let Some(e) = quote_then_text(&tracker.borrow()) {
+        if let Some(e) = at.quote_then_text(&tracker.borrow()) {
             return Err(e);
         }
         if !more {
@@ -123,9 +85,61 @@ pub(super) fn read(
         row_items(spec, row, line, sink)?;
     }
     if let Some(opened) = tracker.borrow().open_quote {
-        return Err(unterminated(opened));
+        return Err(at.unterminated(opened));
     }
     Ok(headers)
+}
+
+/// The errors of one file, each at its line.
+struct At<'a> {
+    path: &'a Path,
+}
+
+impl At<'_> {
+    fn bad(&self, line: u64, reason: String) -> SourceError {
+        SourceError::Bad {
+            path: self.path.to_path_buf(),
+            location: line.to_string(),
+            reason,
+        }
+    }
+
+    /// A read error: the item limit, else what the csv crate says, at the line it happened.
+    fn read_failed(&self, e: csv::Error, tracker: &mut Tracker) -> SourceError {
+        // A record cut at the limit is named by where it began, not where reading stopped.
+        let at = if tracker.too_long {
+            tracker.boundary
+        } else {
+            e.position().map_or(tracker.read, csv::Position::byte)
+        };
+        let line = tracker.line_of(at);
+        let reason = match e.kind() {
+            _ if tracker.too_long => super::too_long("the record"),
+            // The csv crate's own message carries its own line count; say it plainly.
+            csv::ErrorKind::UnequalLengths {
+                expected_len, len, ..
+            } => format!("{len} fields where the header has {expected_len}"),
+            _ => e.to_string(),
+        };
+        self.bad(line, reason)
+    }
+
+    fn unterminated(&self, opened: u64) -> SourceError {
+        self.bad(
+            opened,
+            "a quoted field opened on this line is never closed (a missing '\"')".into(),
+        )
+    }
+
+    fn quote_then_text(&self, tracker: &Tracker) -> Option<SourceError> {
+        tracker.text_after_quote.map(|line| {
+            self.bad(
+                line,
+                "text after the closing quote of a quoted field (a quote inside one is written \"\")"
+                    .into(),
+            )
+        })
+    }
 }
 
 /// What the reader under the csv crate sees of the file: line numbers by byte offset (a line
