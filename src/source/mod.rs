@@ -9,6 +9,7 @@ mod checksum;
 mod delimited;
 mod jsonl;
 mod workbook;
+mod workbook_parts;
 
 use std::path::{Path, PathBuf};
 

@@ -6,8 +6,12 @@
 //! SQLite DB is refused with a clear error. The store knows nothing of the terminal: the CLI
 //! decides whether pending migrations are applied (see `schema`).
 
+mod allocation;
+mod backup;
+mod error;
 mod hashes;
 mod ledger;
+mod paths;
 mod progress;
 mod runs;
 mod schema;
@@ -20,78 +24,20 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+pub use allocation::Allocation;
+pub use error::StoreError;
+use error::classify;
 pub use hashes::{HashRecord, LinkRecord, Recorded};
 pub use ledger::{ExportRow, PageItem, ResultIn, Selection};
+pub use paths::{path_to_text, text_to_path};
 pub use progress::{Progress, eta_stamp, finish_at};
-pub use runs::{Allocation, RunFilter, RunRow};
+pub use runs::{RunFilter, RunRow};
 pub use schema::{MigrationInfo, SchemaStatus};
 pub use sources::{IngestError, SourceMeta, SourceRow};
 pub use versions::{AddConflict, Applied, NewVersion, VersionRow};
 
 /// How long a writer waits for another writer before giving up with "database is locked".
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Errors of the store. The CLI maps them to exit codes and hints.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("{path} is not a SQLite database")]
-    NotADatabase { path: PathBuf },
-    #[error("cannot write {path}: {detail}")]
-    ReadOnly { path: PathBuf, detail: String },
-    #[error(
-        "cannot read {path}: its -wal holds commits not yet in the file, and reading them needs a -shm file that SQLite cannot make in this read-only folder"
-    )]
-    WalUnreadable { path: PathBuf },
-    #[error("{path} is not a regular file")]
-    NotRegular { path: PathBuf },
-    #[error("{path} is damaged: {detail}")]
-    Corrupt { path: PathBuf, detail: String },
-    #[error(
-        "{path} was written by a newer runctl (schema version {db_version}; this runctl knows up to {known_version})"
-    )]
-    NewerSchema {
-        path: PathBuf,
-        db_version: i64,
-        known_version: i64,
-    },
-    #[error("{path} has tables but no runctl schema history")]
-    Foreign { path: PathBuf },
-    #[error("{path} has applied migration V{version} '{name}', which differs from this runctl's")]
-    Divergent {
-        path: PathBuf,
-        version: i64,
-        name: String,
-    },
-    #[error("the database is busy: another runctl process held it for over {}s", BUSY_TIMEOUT.as_secs())]
-    Busy,
-    #[error("cannot {what} {path}: {source}")]
-    Io {
-        what: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    /// Any other failure of the database engine (its own error, boxed: no engine type leaves
-    /// the store).
-    #[error("database error on {path}: {source}")]
-    Sqlite {
-        path: PathBuf,
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
-    #[error(
-        "hash collision: '{hash}' is already the hash of '{existing}', so it cannot also stand for '{new}'"
-    )]
-    Collision {
-        hash: String,
-        existing: String,
-        new: String,
-    },
-    #[error("cannot write {path}: {detail}")]
-    Write { path: PathBuf, detail: String },
-    #[error("migration of {path} failed: {detail}")]
-    Migration { path: PathBuf, detail: String },
-}
 
 /// What a command needs of `state.db`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -360,79 +306,6 @@ fn check_header(path: &Path) -> Result<bool, StoreError> {
         })
     }
 }
-
-/// Turn a rusqlite error into the store error a user can act on.
-fn classify(path: &Path, err: rusqlite::Error) -> StoreError {
-    use rusqlite::ErrorCode;
-    if let rusqlite::Error::SqliteFailure(failure, ref detail) = err {
-        let detail = detail.clone().unwrap_or_else(|| failure.to_string());
-        match failure.code {
-            ErrorCode::NotADatabase => {
-                return StoreError::NotADatabase {
-                    path: path.to_path_buf(),
-                };
-            }
-            ErrorCode::DatabaseCorrupt => {
-                return StoreError::Corrupt {
-                    path: path.to_path_buf(),
-                    detail,
-                };
-            }
-            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => return StoreError::Busy,
-            ErrorCode::CannotOpen | ErrorCode::ReadOnly => {
-                return StoreError::ReadOnly {
-                    path: path.to_path_buf(),
-                    detail,
-                };
-            }
-            ErrorCode::DiskFull | ErrorCode::SystemIoFailure => {
-                return StoreError::Write {
-                    path: path.to_path_buf(),
-                    detail,
-                };
-            }
-            _ => {}
-        }
-    }
-    StoreError::Sqlite {
-        path: path.to_path_buf(),
-        source: Box::new(err),
-    }
-}
-
-/// A path as the DB stores it: as it is when it is valid UTF-8 (every path runctl stores is
-/// absolute, so it starts with `/`); else `bytes:` and every byte percent-encoded, so that a
-/// path that is not UTF-8 comes back exactly (see [`text_to_path`]).
-pub fn path_to_text(path: &Path) -> String {
-    use std::os::unix::ffi::OsStrExt;
-    if let Some(text) = path.to_str() {
-        return text.to_string();
-    }
-    let mut text = String::from(BYTES_PREFIX);
-    for &b in path.as_os_str().as_bytes() {
-        text.push_str(&format!("%{b:02X}"));
-    }
-    text
-}
-
-/// The path a stored text names (the inverse of [`path_to_text`]).
-pub fn text_to_path(text: &str) -> PathBuf {
-    use std::os::unix::ffi::OsStrExt;
-    let Some(encoded) = text.strip_prefix(BYTES_PREFIX) else {
-        return PathBuf::from(text);
-    };
-    let bytes: Option<Vec<u8>> = encoded
-        .split('%')
-        .skip(1)
-        .map(|hex| u8::from_str_radix(hex, 16).ok())
-        .collect();
-    match bytes {
-        Some(bytes) => PathBuf::from(std::ffi::OsStr::from_bytes(&bytes)),
-        None => PathBuf::from(text),
-    }
-}
-
-const BYTES_PREFIX: &str = "bytes:";
 
 /// The current UTC time as stored: RFC 3339 with exactly six fractional digits, so that text
 /// order is time order.
