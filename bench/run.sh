@@ -7,7 +7,7 @@ build_release
 sections=()
 ran=()
 for bench in "$BENCH_DIR"/*.sh; do
-  case "$(basename "$bench")" in run.sh|lib.sh) continue ;; esac
+  case "$(basename "$bench")" in run.sh|lib.sh|compare.sh) continue ;; esac
   name="$(basename "$bench" .sh)"
   if [ $# -eq 0 ] || [[ " $* " == *" $name "* ]]; then
     echo "== $name" >&2
