@@ -25,14 +25,14 @@ fn worker(sb: &Sandbox, name: &str, script: &str) -> String {
     format!("./{name}")
 }
 
-fn resume(sb: &Sandbox, args: &[&str]) -> std::process::Output {
-    let out = sb.cmd().arg("resume").args(args).output().unwrap();
+fn resume(sb: &Sandbox, args: &[&str]) -> Run {
+    let out = sb.cmd().arg("resume").args(args).run();
     assert_no_panic(&out);
     out
 }
 
 /// `runctl resume ARGS` started in the background, its stderr piped.
-fn spawn_resume(sb: &Sandbox, args: &[&str]) -> Child {
+fn spawn_resume(sb: &Sandbox, args: &[&str]) -> Spawned {
     sb.spawn(&[&["resume"], args].concat())
 }
 
@@ -146,7 +146,7 @@ fn scenario_1_sigkill_mid_run_then_resume_records_every_item_exactly_once() {
         count(&sb, "SELECT count(*) FROM results") >= 50
     });
     first.kill().unwrap(); // SIGKILL
-    first.wait().unwrap();
+    first.wait();
     let after_kill = count(&sb, "SELECT count(*) FROM results");
     assert!(after_kill < 300, "the run was over before the kill");
     let check: String = db(&sb)
@@ -183,8 +183,7 @@ fn scenario_2_processed_items_are_not_run_again_and_add_no_row() {
         .cmd()
         .args(["record", "latest"])
         .write_stdin("{\"key\":\"k00000\",\"ok\":1}\n{\"key\":\"k00001\",\"ok\":1}\n{\"key\":\"k00002\",\"ok\":1}\n")
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let w = echo_worker(&sb, "0");
     let out = resume(&sb, &["--", &w]);
@@ -204,8 +203,7 @@ fn scenario_2_processed_items_are_not_run_again_and_add_no_row() {
         .cmd()
         .args(["record", "latest"])
         .write_stdin("{\"key\":\"k00004\",\"ok\":2}\n")
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(count(&sb, "SELECT count(*) FROM results"), 6);
     assert_eq!(
@@ -287,11 +285,7 @@ fn scenario_4_retry_errors_reruns_only_the_failed_items_and_clears_their_errors(
     );
     assert_eq!(errors[0].5.as_deref(), Some("exit"));
     // The items command selects the same three.
-    let out = sb
-        .cmd()
-        .args(["items", "latest", "--errors"])
-        .output()
-        .unwrap();
+    let out = sb.cmd().args(["items", "latest", "--errors"]).run();
     assert_eq!(stdout(&out).lines().count(), 3);
     // Fixed; retry only those.
     std::fs::write(sb.work().join("fail.txt"), "").unwrap();
@@ -300,8 +294,7 @@ fn scenario_4_retry_errors_reruns_only_the_failed_items_and_clears_their_errors(
         .cmd()
         .args(["resume"])
         .env("RETRY_ERRORS_ONLY", "1")
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(seen(&sb), ["k00002", "k00005", "k00006"]);
     for (key, st, attempts, first, last, category, _) in results(&sb) {
@@ -351,7 +344,7 @@ fn scenario_5_a_second_resume_is_refused_while_the_first_holds_the_lock() {
     assert!(err.contains(", since 20"), "{err}");
     // The holder dies: the lock is free at once.
     first.kill().unwrap();
-    first.wait().unwrap();
+    first.wait();
     let out = resume(&sb, &["latest"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(count(&sb, "SELECT count(*) FROM results"), 40);
@@ -367,12 +360,8 @@ fn scenario_6_progress_and_eta_advance_in_flight_and_are_final_at_the_end() {
     let mut seen_done: Vec<i64> = Vec::new();
     let mut eta_in_flight = false;
     while child.try_wait().unwrap().is_none() {
-        let out = sb
-            .cmd()
-            .args(["show", "latest", "--json"])
-            .output()
-            .unwrap();
-        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let out = sb.cmd().args(["show", "latest", "--json"]).run();
+        let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
         let done = json["items"]["completed"].as_i64().unwrap();
         if done > 0 && done < 140 && json["items"]["eta"].is_string() {
             eta_in_flight = true;
@@ -382,17 +371,13 @@ fn scenario_6_progress_and_eta_advance_in_flight_and_are_final_at_the_end() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(child.wait().unwrap().success());
+    assert!(child.wait().status.success());
     let in_flight: Vec<&i64> = seen_done.iter().filter(|d| **d > 0 && **d < 140).collect();
     assert!(in_flight.len() >= 2, "completed seen: {seen_done:?}");
     assert!(seen_done.windows(2).all(|w| w[0] < w[1]), "{seen_done:?}");
     assert!(eta_in_flight, "no ETA while running");
-    let out = sb
-        .cmd()
-        .args(["show", "latest", "--json"])
-        .output()
-        .unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = sb.cmd().args(["show", "latest", "--json"]).run();
+    let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     assert_eq!(json["items"]["completed"], 140);
     assert_eq!(json["items"]["remaining"], 0);
     assert!(json["items"]["eta"].is_string());
@@ -412,7 +397,7 @@ fn a_per_item_worker_gets_the_item_on_stdin_and_the_run_in_its_env() {
     );
     let out = resume(&sb, &["-j", "1", "--json", "--", &w]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let summary: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     assert_eq!(summary["status"], "completed");
     assert_eq!(summary["pass"]["ok"], 3);
     let run = summary["run"].as_str().unwrap().to_string();
@@ -743,7 +728,7 @@ fn the_first_sigint_lets_items_in_flight_finish_and_marks_the_run_interrupted() 
         std::fs::read_to_string(sb.work().join("started.log")).is_ok_and(|s| s.lines().count() == 2)
     });
     signal(&child, nix::sys::signal::Signal::SIGINT);
-    let out = collect(child);
+    let out = child.wait();
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("stopping: no new items"),
@@ -777,7 +762,7 @@ fn a_second_sigint_kills_the_items_in_flight_and_records_nothing_for_them() {
     signal(&child, nix::sys::signal::Signal::SIGINT);
     std::thread::sleep(Duration::from_millis(300));
     signal(&child, nix::sys::signal::Signal::SIGINT);
-    let out = collect(child);
+    let out = child.wait();
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert!(start.elapsed() < Duration::from_secs(10));
     assert!(stderr(&out).contains("stopping now"), "{}", stderr(&out));
@@ -803,8 +788,7 @@ fn without_a_terminal_progress_is_a_plain_line_at_an_interval() {
         .cmd()
         .args(["resume", "-j", "1", "--", &w])
         .env("RUNCTL_PROGRESS_SECS", "0.2")
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let err = stderr(&out);
     let lines: Vec<&str> = err
@@ -822,8 +806,7 @@ fn without_a_terminal_progress_is_a_plain_line_at_an_interval() {
         .cmd()
         .args(["-q", "resume", "-j", "1", "--", &w])
         .env("RUNCTL_PROGRESS_SECS", "0.01")
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(stderr(&out), "");
 }
@@ -851,8 +834,7 @@ fn resume_picks_the_newest_unfinished_run_and_resume_env_means_the_same() {
             "--",
             &w,
         ])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // The newest run is completed, so a bare resume takes the first one.
     let out = resume(&sb, &["--", &w]);
@@ -868,8 +850,7 @@ fn resume_picks_the_newest_unfinished_run_and_resume_env_means_the_same() {
         .args(["new", "--model", "ignored"])
         .env("RESUME", "1")
         .env("EXPERIMENT_ID", &first)
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(
         stderr(&out).contains(&format!("run {first} is completed")),
@@ -881,7 +862,7 @@ fn resume_picks_the_newest_unfinished_run_and_resume_env_means_the_same() {
         2,
         "RESUME=1 made no run"
     );
-    let out = sb.cmd().args(["new"]).env("RESUME", "1").output().unwrap();
+    let out = sb.cmd().args(["new"]).env("RESUME", "1").run();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("EXPERIMENT_ID"), "{}", stderr(&out));
 }
@@ -907,8 +888,7 @@ fn a_config_that_differs_on_resume_is_named_and_the_stored_one_is_used() {
             "--key",
             "id",
         ])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     std::fs::write(
         sb.work().join("train.yaml"),
@@ -923,11 +903,7 @@ fn a_config_that_differs_on_resume_is_named_and_the_stored_one_is_used() {
         err.contains("differs from the config stored with run org-m-d-full-run1 in: training.lr, training.warmup; the stored config is used"),
         "{err}"
     );
-    let out = sb
-        .cmd()
-        .args(["env", "latest", "--format", "json"])
-        .output()
-        .unwrap();
+    let out = sb.cmd().args(["env", "latest", "--format", "json"]).run();
     assert!(!stdout(&out).contains("warmup"));
 }
 
@@ -935,7 +911,7 @@ fn a_config_that_differs_on_resume_is_named_and_the_stored_one_is_used() {
 
 /// The export of a run without its timing columns, as (key, status, output) lines.
 fn export_lines(sb: &Sandbox) -> Vec<(String, String, String)> {
-    let out = sb.cmd().args(["export", "latest"]).output().unwrap();
+    let out = sb.cmd().args(["export", "latest"]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     stdout(&out)
         .lines()
@@ -995,7 +971,7 @@ fn chaos_ten_sigkills_then_resume_equals_an_uninterrupted_run() {
             child.kill().unwrap();
             kills += 1;
         }
-        child.wait().unwrap();
+        child.wait();
         if status(&sb) == "completed" {
             break;
         }
@@ -1024,7 +1000,7 @@ fn after_the_grace_period_items_in_flight_are_killed() {
     });
     let start = Instant::now();
     signal(&child, nix::sys::signal::Signal::SIGTERM);
-    let out = collect(child);
+    let out = child.wait();
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     let took = start.elapsed();
     assert!(took >= Duration::from_millis(400), "{took:?}");
@@ -1057,12 +1033,7 @@ fn a_worker_that_is_not_there_makes_no_run_and_exits_127() {
             "sh",
         ],
     ] {
-        let out = sb
-            .cmd()
-            .args(["new", "--model", "m"])
-            .args(args)
-            .output()
-            .unwrap();
+        let out = sb.cmd().args(["new", "--model", "m"]).args(args).run();
         assert_no_panic(&out);
         assert_ne!(out.status.code(), Some(0), "{args:?}");
         assert!(
@@ -1087,8 +1058,7 @@ fn a_worker_that_is_not_there_makes_no_run_and_exits_127() {
             "id",
         ])
         .args(["--", "nosuchworker"])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(127), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
@@ -1108,8 +1078,7 @@ fn a_worker_that_is_not_there_makes_no_run_and_exits_127() {
             "--key",
             "id",
         ])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
 }
 
@@ -1138,16 +1107,11 @@ fn extreme_rates_and_durations_are_refused_at_parse_time_and_when_stored() {
     // The largest -j and --window there are, on 3 items, in 2 GB of address space: no up-front
     // allocation of slots x window, no thousands of idle slots.
     let stream = worker(&sb, "keys.sh", KEY_WORKER);
-    let out = std::process::Command::new("/bin/sh")
-        .current_dir(sb.work())
-        .env_clear()
-        .env("PATH", sb.path_var())
-        .arg("-c")
-        .arg(format!(
+    let out = sb
+        .sh(&format!(
             "ulimit -v 2000000; exec {RUNCTL} resume --stream -j 4096 --window 100000 -- {stream}"
         ))
-        .output()
-        .unwrap();
+        .run();
     assert_no_panic(&out);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(status(&sb), "completed");
