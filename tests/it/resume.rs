@@ -56,18 +56,21 @@ fn status(sb: &Sandbox) -> String {
         .unwrap()
 }
 
-/// (key, status, attempt_count, first_error, last_error, error_category, output) per result.
-type Row = (
-    String,
-    String,
-    i64,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
+/// A result row as the DB holds it.
+#[derive(Debug)]
+struct ResultRow {
+    key: String,
+    status: String,
+    attempt_count: i64,
+    first_error: Option<String>,
+    last_error: Option<String>,
+    error_category: Option<String>,
+    output: Option<String>,
+}
 
-fn results(sb: &Sandbox) -> Vec<Row> {
+/// Every result, by key. Raw SQL: `export` shows status, output, attempts, the last error and
+/// its category, but not `first_error`, which these tests check too.
+fn results(sb: &Sandbox) -> Vec<ResultRow> {
     let conn = db(sb);
     let mut stmt = conn
         .prepare(
@@ -76,15 +79,15 @@ fn results(sb: &Sandbox) -> Vec<Row> {
         )
         .unwrap();
     stmt.query_map([], |r| {
-        Ok((
-            r.get(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            r.get(3)?,
-            r.get(4)?,
-            r.get(5)?,
-            r.get(6)?,
-        ))
+        Ok(ResultRow {
+            key: r.get(0)?,
+            status: r.get(1)?,
+            attempt_count: r.get(2)?,
+            first_error: r.get(3)?,
+            last_error: r.get(4)?,
+            error_category: r.get(5)?,
+            output: r.get(6)?,
+        })
     })
     .unwrap()
     .map(Result::unwrap)
@@ -167,7 +170,13 @@ fn scenario_1_sigkill_mid_run_then_resume_records_every_item_exactly_once() {
         ),
         0
     );
-    for (key, st, _, _, _, _, output) in results(&sb) {
+    for ResultRow {
+        key,
+        status: st,
+        output,
+        ..
+    } in results(&sb)
+    {
         assert_eq!(st, "ok");
         assert_eq!(output.unwrap(), format!("{{\"key\":\"{key}\"}}"));
     }
@@ -274,16 +283,16 @@ fn scenario_4_retry_errors_reruns_only_the_failed_items_and_clears_their_errors(
         stderr(&out)
     );
     assert_eq!(status(&sb), "completed_with_errors");
-    let errors: Vec<Row> = results(&sb)
+    let errors: Vec<ResultRow> = results(&sb)
         .into_iter()
-        .filter(|r| r.1 == "error")
+        .filter(|r| r.status == "error")
         .collect();
     assert_eq!(errors.len(), 3);
     assert_eq!(
-        errors[0].4.as_deref(),
+        errors[0].last_error.as_deref(),
         Some("exit code 4: no luck for k00002")
     );
-    assert_eq!(errors[0].5.as_deref(), Some("exit"));
+    assert_eq!(errors[0].error_category.as_deref(), Some("exit"));
     // The items command selects the same three.
     let out = sb.cmd().args(["items", "latest", "--errors"]).run();
     assert_eq!(stdout(&out).lines().count(), 3);
@@ -297,7 +306,16 @@ fn scenario_4_retry_errors_reruns_only_the_failed_items_and_clears_their_errors(
         .run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(seen(&sb), ["k00002", "k00005", "k00006"]);
-    for (key, st, attempts, first, last, category, _) in results(&sb) {
+    for ResultRow {
+        key,
+        status: st,
+        attempt_count: attempts,
+        first_error: first,
+        last_error: last,
+        error_category: category,
+        ..
+    } in results(&sb)
+    {
         assert_eq!(st, "ok", "{key}");
         assert_eq!(last, None, "{key}");
         assert_eq!(category, None, "{key}");
@@ -402,7 +420,7 @@ fn a_per_item_worker_gets_the_item_on_stdin_and_the_run_in_its_env() {
     assert_eq!(summary["pass"]["ok"], 3);
     let run = summary["run"].as_str().unwrap().to_string();
     let rows = results(&sb);
-    let out: serde_json::Value = serde_json::from_str(rows[1].6.as_deref().unwrap()).unwrap();
+    let out: serde_json::Value = serde_json::from_str(rows[1].output.as_deref().unwrap()).unwrap();
     assert_eq!(out["key"], "k00001");
     assert_eq!(out["slot"], "1");
     assert_eq!(out["run"], run.as_str());
@@ -436,7 +454,15 @@ done
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let rows = results(&sb);
     assert_eq!(rows.len(), 50);
-    for (key, st, _, _, last, category, output) in rows {
+    for ResultRow {
+        key,
+        status: st,
+        last_error: last,
+        error_category: category,
+        output,
+        ..
+    } in rows
+    {
         if key == "k00007" {
             assert_eq!(st, "error");
             assert_eq!(last.as_deref(), Some("cannot summarize"));
@@ -462,7 +488,7 @@ fn the_shell_example_worker_works_as_documented() {
     assert_eq!(rows.len(), 20);
     assert!(
         rows.iter()
-            .all(|r| r.1 == "ok" && r.6.as_deref().unwrap().contains("\"bytes\":"))
+            .all(|r| r.status == "ok" && r.output.as_deref().unwrap().contains("\"bytes\":"))
     );
 }
 
@@ -483,16 +509,19 @@ fn a_timeout_kills_the_items_process_group() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(start.elapsed() < Duration::from_secs(10));
     let rows = results(&sb);
-    assert_eq!(rows[1].1, "error");
-    assert_eq!(rows[1].5.as_deref(), Some("timeout"));
+    assert_eq!(rows[1].status, "error");
+    assert_eq!(rows[1].error_category.as_deref(), Some("timeout"));
     assert!(
         rows[1]
-            .4
+            .last_error
             .as_deref()
             .unwrap()
             .starts_with("timed out after 0.5s")
     );
-    assert_eq!((rows[0].1.as_str(), rows[2].1.as_str()), ("ok", "ok"));
+    assert_eq!(
+        (rows[0].status.as_str(), rows[2].status.as_str()),
+        ("ok", "ok")
+    );
     let pid: i32 = std::fs::read_to_string(sb.work().join("child.pid"))
         .unwrap()
         .trim()
@@ -520,8 +549,8 @@ done
     let out = resume(&sb, &["--stream", "-j", "1", "--timeout", "0.5", "--", &w]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let rows = results(&sb);
-    assert_eq!(rows.iter().filter(|r| r.1 == "ok").count(), 9);
-    assert_eq!(rows[4].5.as_deref(), Some("timeout"));
+    assert_eq!(rows.iter().filter(|r| r.status == "ok").count(), 9);
+    assert_eq!(rows[4].error_category.as_deref(), Some("timeout"));
     let starts = std::fs::read_to_string(sb.work().join("starts.log")).unwrap();
     assert_eq!(
         starts.lines().count(),
@@ -550,7 +579,14 @@ fn retries_back_off_and_keep_the_first_error() {
         "{:?}",
         start.elapsed()
     );
-    for (_, st, attempts, first, last, _, _) in results(&sb) {
+    for ResultRow {
+        status: st,
+        attempt_count: attempts,
+        first_error: first,
+        last_error: last,
+        ..
+    } in results(&sb)
+    {
         assert_eq!((st.as_str(), attempts), ("ok", 3));
         assert_eq!(first.as_deref(), Some("exit code 1: fail 1"));
         assert_eq!(last, None);
@@ -566,8 +602,11 @@ fn retries_run_out_into_an_error_row() {
     let out = resume(&sb, &["--retries", "1", "--retry-delay", "10ms", "--", &w]);
     assert_eq!(out.status.code(), Some(1));
     let rows = results(&sb);
-    assert_eq!((rows[0].1.as_str(), rows[0].2), ("error", 2));
-    assert_eq!(rows[0].4.as_deref(), Some("exit code 2: nope"));
+    assert_eq!(
+        (rows[0].status.as_str(), rows[0].attempt_count),
+        ("error", 2)
+    );
+    assert_eq!(rows[0].last_error.as_deref(), Some("exit code 2: nope"));
 }
 
 #[test]
@@ -610,10 +649,10 @@ done
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let rows = results(&sb);
     assert_eq!(rows.len(), 10);
-    assert_eq!(rows.iter().filter(|r| r.1 == "ok").count(), 9);
-    assert_eq!(rows[3].5.as_deref(), Some("exit"));
+    assert_eq!(rows.iter().filter(|r| r.status == "ok").count(), 9);
+    assert_eq!(rows[3].error_category.as_deref(), Some("exit"));
     assert_eq!(
-        rows[3].4.as_deref(),
+        rows[3].last_error.as_deref(),
         Some("the worker exited with code 9: out of memory on k00003")
     );
 }
@@ -687,10 +726,16 @@ fn ten_megabytes_of_output_are_kept_and_invalid_utf8_is_bad_output() {
     let out = resume(&sb, &["--", &w]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let rows = results(&sb);
-    assert_eq!(rows[0].1, "ok");
-    assert_eq!(rows[0].6.as_deref().unwrap().len(), 10_485_760 + 2); // a JSON string
-    assert_eq!(rows[1].5.as_deref(), Some("bad-output"));
-    assert!(rows[1].4.as_deref().unwrap().contains("not valid UTF-8"));
+    assert_eq!(rows[0].status, "ok");
+    assert_eq!(rows[0].output.as_deref().unwrap().len(), 10_485_760 + 2); // a JSON string
+    assert_eq!(rows[1].error_category.as_deref(), Some("bad-output"));
+    assert!(
+        rows[1]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("not valid UTF-8")
+    );
     // A stream worker's unreadable line fails its item and the worker is restarted.
     let sb = Sandbox::new();
     run_with_items(&sb, 3);
@@ -703,13 +748,20 @@ fn ten_megabytes_of_output_are_kept_and_invalid_utf8_is_bad_output() {
     let out = resume(&sb, &["--stream", "-j", "1", "--", &w]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let rows = results(&sb);
-    assert_eq!(rows[1].5.as_deref(), Some("bad-output"));
+    assert_eq!(rows[1].error_category.as_deref(), Some("bad-output"));
     assert!(
-        rows[1].4.as_deref().unwrap().contains("log to stderr"),
+        rows[1]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("log to stderr"),
         "{:?}",
         rows[1]
     );
-    assert_eq!((rows[0].1.as_str(), rows[2].1.as_str()), ("ok", "ok"));
+    assert_eq!(
+        (rows[0].status.as_str(), rows[2].status.as_str()),
+        ("ok", "ok")
+    );
 }
 
 // --- signals -------------------------------------------------------------------------------------
