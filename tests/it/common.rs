@@ -134,6 +134,34 @@ impl Sandbox {
     pub fn db(&self) -> PathBuf {
         self.work().join(".runctl/state.db")
     }
+
+    /// `text` made stable for a snapshot: this sandbox's temp folder written `[TMP]`, and run
+    /// ids, timestamps, hashes of temp paths and elapsed times masked.
+    pub fn redact(&self, text: &str) -> String {
+        let tmp = self.tmp.path().display().to_string();
+        let text = text.replace(&tmp, "[TMP]");
+        let text = mask(&text, "99999999_999999_999999_ffff", "[RUN_ID]");
+        let text = mask(&text, "9999-99-99T99:99:99", "[TIME]");
+        let text = mask(&text, ":hash=ffffffff", ":hash=[HASH]");
+        text.lines()
+            .map(mask_elapsed)
+            .map(|line| line + "\n")
+            .collect()
+    }
+
+    /// Exit code, stdout and stderr of `run` as one stable text, for `insta` snapshots.
+    pub fn transcript(&self, run: &Run) -> String {
+        use std::os::unix::process::ExitStatusExt;
+        let code = match (run.code, run.status.signal()) {
+            (Some(code), _) => code.to_string(),
+            (None, Some(signal)) => format!("killed by signal {signal}"),
+            (None, None) => format!("{:?}", run.status),
+        };
+        self.redact(&format!(
+            "exit: {code}\n--- stdout\n{}--- stderr\n{}",
+            run.stdout, run.stderr
+        ))
+    }
 }
 
 /// A command line being put together, in the sandbox's environment; the only ways to start it
@@ -341,6 +369,49 @@ pub fn stdout(output: &std::process::Output) -> String {
 
 pub fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// `text` with every match of `pattern` replaced by `label`: in the pattern `9` stands for a
+/// digit and `f` for a lowercase hex digit, any other character for itself. A timestamp's
+/// fraction and zone (`.123456Z`) go with it.
+fn mask(text: &str, pattern: &str, label: &str) -> String {
+    let fits = |c: char, p: char| match p {
+        '9' => c.is_ascii_digit(),
+        'f' => c.is_ascii_digit() || ('a'..='f').contains(&c),
+        _ => c == p,
+    };
+    let chars: Vec<char> = text.chars().collect();
+    let pat: Vec<char> = pattern.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let here = &chars[i..];
+        if here.len() >= pat.len() && here.iter().zip(&pat).all(|(c, p)| fits(*c, *p)) {
+            out.push_str(label);
+            i += pat.len();
+            if label == "[TIME]" {
+                while i < chars.len() && (chars[i].is_ascii_digit() || ".Z".contains(chars[i])) {
+                    i += 1;
+                }
+            }
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// A summary's ` in 0.3s (146.9 items/s)` written ` in [ELAPSED]`.
+fn mask_elapsed(line: &str) -> String {
+    match (line.rfind(" in "), line.rfind(" items/s)")) {
+        (Some(start), Some(end)) if start < end => format!(
+            "{} in [ELAPSED]{}",
+            &line[..start],
+            &line[end + " items/s)".len()..]
+        ),
+        _ => line.to_string(),
+    }
 }
 
 /// Stderr must never carry a panic or a backtrace.
