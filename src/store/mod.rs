@@ -6,6 +6,9 @@
 //! SQLite DB is refused with a clear error. The store knows nothing of the terminal: the CLI
 //! decides whether pending migrations are applied (see `schema`).
 
+#[cfg(test)]
+#[path = "tests.rs"]
+mod api_tests;
 mod hashes;
 mod ledger;
 mod progress;
