@@ -131,6 +131,14 @@ impl Sandbox {
         write_exec(&self.bin().join(format!("runctl-{name}")), script)
     }
 
+    /// How many runs `runctl list --json ARGS` lists (every run, superseded ones too, unless
+    /// ARGS filter them).
+    pub fn runs_listed(&self, args: &[&str]) -> usize {
+        let out = self.cmd().args(["list", "--json"]).args(args).run();
+        out.success();
+        out.json().as_array().unwrap().len()
+    }
+
     pub fn db(&self) -> PathBuf {
         self.work().join(".runctl/state.db")
     }
@@ -340,6 +348,23 @@ impl Run {
             stderr: String::from_utf8_lossy(&raw.stderr).into_owned(),
             raw,
         }
+    }
+
+    /// Stdout parsed as one JSON document.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.raw.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+
+    /// Stdout parsed as JSON lines.
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .map(|line| {
+                serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"))
+            })
+            .collect()
     }
 
     /// Fail unless the run exited 0.

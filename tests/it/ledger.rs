@@ -36,7 +36,8 @@ fn record(sb: &Sandbox, run: &str, lines: &str) -> Run {
         .run()
 }
 
-/// What must not change when an ingest fails: the counts and the DB file itself.
+/// What must not change when an ingest fails: the counts and the DB file itself. Read with SQL:
+/// no command lists sources and items outside a run.
 fn db_state(sb: &Sandbox) -> (Vec<i64>, Vec<u8>) {
     let conn = rusqlite::Connection::open(sb.db()).unwrap();
     let counts = ["sources", "items", "runs", "results"]
@@ -127,6 +128,7 @@ fn csv_with_a_sniffed_delimiter_and_unpivot() {
         "{}",
         stderr(&changed)
     );
+    // SQL: no command lists the sources.
     let conn = rusqlite::Connection::open(sb.db()).unwrap();
     let sources: i64 = conn
         .query_row("SELECT count(*) FROM sources", [], |r| r.get(0))
@@ -336,6 +338,16 @@ fn recording_is_idempotent_and_errors_can_be_selected() {
     assert_eq!(
         (status.as_str(), first_error.as_str()),
         ("ok", "timeout after 30s")
+    );
+    // What export can say of the same (it does not show first_error, read above with SQL).
+    let export = sb.run(&["export", "latest"]);
+    export.success();
+    let lines = export.json_lines();
+    let of = |key: &str| lines.iter().find(|l| l["item_key"] == key).unwrap().clone();
+    assert_eq!(of("1")["result_attempts"], 2);
+    assert_eq!(
+        (&of("2")["result_status"], &of("2")["result_error"]),
+        (&"ok".into(), &serde_json::Value::Null)
     );
     assert!(items(&sb, "latest", &["--errors"]).is_empty());
 
@@ -1091,6 +1103,7 @@ fn the_same_file_read_with_another_sheet_or_delimiter_is_another_source() {
         assert_eq!(all[0]["data"]["text"], text, "--sheet {sheet}");
     }
     // The third run reused the first's source; the second has its own.
+    // SQL: no command lists the sources.
     let conn = rusqlite::Connection::open(sb.db()).unwrap();
     let sources: i64 = conn
         .query_row("SELECT count(*) FROM sources", [], |r| r.get(0))

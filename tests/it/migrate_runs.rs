@@ -329,15 +329,37 @@ fn one_legacy_folder(sb: &Sandbox) {
     .unwrap();
 }
 
+/// (id, name, created_at) of the migrated runs by name, as the DB holds them and as
+/// `list --status migrated --json` shows them (the two must agree).
 fn migrated(sb: &Sandbox) -> Vec<(String, String, String)> {
     let conn = rusqlite::Connection::open(sb.db()).unwrap();
     let mut stmt = conn
         .prepare("SELECT id, name, created_at FROM runs WHERE status = 'migrated' ORDER BY name")
         .unwrap();
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    let stored: Vec<(String, String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .unwrap()
         .map(Result::unwrap)
-        .collect()
+        .collect();
+    let listed = sb.run(&["list", "--status", "migrated", "--json"]);
+    listed.success();
+    let text = |v: &serde_json::Value| v.as_str().unwrap().to_string();
+    let mut shown: Vec<(String, String, String)> = listed
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|run| {
+            (
+                text(&run["id"]),
+                text(&run["name"]),
+                text(&run["created_at"]),
+            )
+        })
+        .collect();
+    shown.sort_by(|a, b| a.1.cmp(&b.1));
+    assert_eq!(shown, stored, "list --status migrated --json");
+    stored
 }
 
 #[test]

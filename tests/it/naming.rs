@@ -628,6 +628,8 @@ fn shortened_segments_are_recorded_in_the_hash_registry() {
         .unwrap()
         .to_string();
     assert_eq!(short.len(), 64);
+    // SQL: that the name's hash was recorded by naming (its origin) is not something the CLI
+    // shows.
     let conn = rusqlite::Connection::open(sb.db()).unwrap();
     let rows: Vec<(String, String)> = conn
         .prepare("SELECT hash, identifier FROM hashes WHERE origin = 'naming'")

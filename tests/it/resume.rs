@@ -42,18 +42,30 @@ fn db(sb: &Sandbox) -> rusqlite::Connection {
     conn
 }
 
+/// A count read with SQL: results while a killed or running resume leaves them, and counts
+/// the CLI has no listing for; [`status`] and [`results`] check the CLI's view beside it.
 fn count(sb: &Sandbox, sql: &str) -> i64 {
     db(sb).query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
+/// The newest run's status, as the DB holds it and as `show latest --json` says it (the two
+/// must agree).
 fn status(sb: &Sandbox) -> String {
-    db(sb)
+    let stored: String = db(sb)
         .query_row(
             "SELECT status FROM runs ORDER BY created_at DESC LIMIT 1",
             [],
             |r| r.get(0),
         )
-        .unwrap()
+        .unwrap();
+    let shown = sb.run(&["show", "latest", "--json"]);
+    shown.success();
+    assert_eq!(
+        shown.json()["status"],
+        stored.as_str(),
+        "show latest --json"
+    );
+    stored
 }
 
 /// A result row as the DB holds it.
@@ -68,8 +80,8 @@ struct ResultRow {
     output: Option<String>,
 }
 
-/// Every result, by key. Raw SQL: `export` shows status, output, attempts, the last error and
-/// its category, but not `first_error`, which these tests check too.
+/// Every result, by key, checked against `export latest` ([`export_agrees`]). Read with SQL
+/// because export does not show `first_error`, which these tests check too.
 fn results(sb: &Sandbox) -> Vec<ResultRow> {
     let conn = db(sb);
     let mut stmt = conn
@@ -78,20 +90,81 @@ fn results(sb: &Sandbox) -> Vec<ResultRow> {
              FROM results ORDER BY key",
         )
         .unwrap();
-    stmt.query_map([], |r| {
-        Ok(ResultRow {
-            key: r.get(0)?,
-            status: r.get(1)?,
-            attempt_count: r.get(2)?,
-            first_error: r.get(3)?,
-            last_error: r.get(4)?,
-            error_category: r.get(5)?,
-            output: r.get(6)?,
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(ResultRow {
+                key: r.get(0)?,
+                status: r.get(1)?,
+                attempt_count: r.get(2)?,
+                first_error: r.get(3)?,
+                last_error: r.get(4)?,
+                error_category: r.get(5)?,
+                output: r.get(6)?,
+            })
         })
-    })
-    .unwrap()
-    .map(Result::unwrap)
-    .collect()
+        .unwrap()
+        .map(Result::unwrap)
+        .collect::<Vec<_>>();
+    export_agrees(sb, &rows);
+    rows
+}
+
+/// What `export latest` says of each result is what the DB holds (all but `first_error`, which
+/// export does not show). Checked when every result belongs to the newest run, as in these
+/// tests' one-run projects.
+fn export_agrees(sb: &Sandbox, rows: &[ResultRow]) {
+    let shown = sb.run(&["show", "latest", "--json"]);
+    if shown.code != Some(0) {
+        assert!(rows.is_empty(), "results without a run");
+        return;
+    }
+    let latest = shown.json()["id"].as_str().unwrap().to_string();
+    let elsewhere: i64 = db(sb)
+        .query_row(
+            "SELECT count(*) FROM results WHERE run_id != ?1",
+            [&latest],
+            |r| r.get(0),
+        )
+        .unwrap();
+    if elsewhere > 0 {
+        return;
+    }
+    let export = sb.run(&["export", "latest"]);
+    export.success();
+    let lines = export.json_lines();
+    let exported: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|line| !line["result_status"].is_null())
+        .collect();
+    assert_eq!(exported.len(), rows.len(), "results in export latest");
+    for (row, line) in rows.iter().zip(exported) {
+        let output = row.output.as_deref().map_or(serde_json::Value::Null, |o| {
+            serde_json::from_str(o).unwrap_or_else(|_| o.into())
+        });
+        let text = |v: &Option<String>| v.as_deref().map_or(serde_json::Value::Null, Into::into);
+        assert_eq!(
+            (
+                &line["item_key"],
+                &line["result_status"],
+                &line["result_attempts"],
+                &line["result_error"],
+                &line["result_error_category"],
+            ),
+            (
+                &row.key.as_str().into(),
+                &row.status.as_str().into(),
+                &row.attempt_count.into(),
+                &text(&row.last_error),
+                &text(&row.error_category),
+            ),
+            "export latest"
+        );
+        assert!(
+            line["result_output"] == output,
+            "export latest: {}",
+            row.key
+        );
+    }
 }
 
 /// Wait until `cond` holds, or fail after 30 s.
@@ -914,6 +987,7 @@ fn resume_picks_the_newest_unfinished_run_and_resume_env_means_the_same() {
         2,
         "RESUME=1 made no run"
     );
+    assert_eq!(sb.runs_listed(&[]), 2, "RESUME=1 made no run");
     let out = sb.cmd().args(["new"]).env("RESUME", "1").run();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("EXPERIMENT_ID"), "{}", stderr(&out));
@@ -1119,6 +1193,7 @@ fn a_worker_that_is_not_there_makes_no_run_and_exits_127() {
     );
     assert!(err.contains("no run was started"), "{err}");
     assert_eq!(count(&sb, "SELECT count(*) FROM runs"), 0);
+    assert_eq!(sb.runs_listed(&[]), 0);
     let out = sb
         .cmd()
         .args([
