@@ -7,6 +7,9 @@
 //! decides whether pending migrations are applied (see `schema`).
 
 mod allocation;
+#[cfg(test)]
+#[path = "tests.rs"]
+mod api_tests;
 mod backup;
 mod error;
 mod hashes;

@@ -4,7 +4,6 @@
 //! load of every writer at once. Each: a clear error and exit code, nothing recorded lost, and
 //! the next command works.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
@@ -18,6 +17,9 @@ fn csv_items(sb: &Sandbox, name: &str, n: usize, filler: usize) {
     std::fs::write(sb.work().join(name), csv).unwrap();
 }
 
+/// A count read with SQL: what a fault left in tables no command lists whole (sources, items,
+/// results across runs, rows written mid-way while runctl runs). Where the CLI can say the same,
+/// the tests read it too (`list --json`, `version list --json`, `export`).
 fn count(sb: &Sandbox, sql: &str) -> i64 {
     let conn = rusqlite::Connection::open(sb.db()).unwrap();
     conn.busy_timeout(Duration::from_secs(10)).unwrap();
@@ -32,18 +34,14 @@ fn integrity(sb: &Sandbox) -> String {
 
 /// runctl under `sh` with a file-size limit of `kb` KiB, SIGXFSZ ignored (so a write past the
 /// limit fails with EFBIG, as on a full disk, instead of killing the process).
-fn limited(sb: &Sandbox, kb: u64, args: &str) -> std::process::Output {
-    let mut cmd = Command::new("/bin/sh");
-    cmd.current_dir(sb.work())
-        .env_clear()
-        .env("PATH", sb.path_var())
-        .arg("-c")
-        .arg(format!(
+fn limited(sb: &Sandbox, kb: u64, args: &str) -> Run {
+    let out = sb
+        .sh(&format!(
             "trap '' XFSZ; ulimit -f {}; exec {RUNCTL} {args}",
             // dash counts ulimit -f in 512-byte blocks
             kb * 2
-        ));
-    let out = cmd.output().unwrap();
+        ))
+        .run();
     assert_no_panic(&out);
     out
 }
@@ -104,7 +102,7 @@ fn a_full_disk_mid_resume_keeps_what_was_recorded_and_the_next_resume_finishes()
     assert_eq!(integrity(&sb), "ok");
     let kept = count(&sb, "SELECT count(*) FROM results");
     assert!(kept > 0 && kept < 20_000, "{kept} results kept");
-    let out = sb.cmd().args(["resume"]).output().unwrap();
+    let out = sb.cmd().args(["resume"]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(count(&sb, "SELECT count(*) FROM results"), 20_000);
     assert_eq!(
@@ -117,11 +115,11 @@ fn a_full_disk_mid_resume_keeps_what_was_recorded_and_the_next_resume_finishes()
 fn a_db_held_by_another_writer_past_the_busy_timeout_is_a_clear_error() {
     let sb = Sandbox::new();
     sb.init();
-    sb.cmd().args(["new", "--model", "m"]).assert().success();
+    sb.cmd().args(["new", "--model", "m"]).run().success();
     let conn = rusqlite::Connection::open(sb.db()).unwrap();
     conn.execute_batch("BEGIN IMMEDIATE").unwrap();
     let start = Instant::now();
-    let out = sb.cmd().args(["new", "--model", "m"]).output().unwrap();
+    let out = sb.cmd().args(["new", "--model", "m"]).run();
     assert_no_panic(&out);
     // Another process holds the DB: a conflict, like a held run lock.
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
@@ -134,7 +132,7 @@ fn a_db_held_by_another_writer_past_the_busy_timeout_is_a_clear_error() {
     );
     conn.execute_batch("ROLLBACK").unwrap();
     drop(conn);
-    let out = sb.cmd().args(["new", "--model", "m"]).output().unwrap();
+    let out = sb.cmd().args(["new", "--model", "m"]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("-run2"), "{}", stdout(&out));
 }
@@ -143,10 +141,10 @@ fn a_db_held_by_another_writer_past_the_busy_timeout_is_a_clear_error() {
 fn read_only_outputs_and_state_folders_fail_cleanly_and_record_nothing() {
     let sb = Sandbox::new();
     sb.init();
-    sb.cmd().args(["new", "--model", "m"]).assert().success();
+    sb.cmd().args(["new", "--model", "m"]).run().success();
     let outputs = sb.work().join("outputs");
     chattr("+i", &outputs);
-    let out = sb.cmd().args(["new", "--model", "m"]).output().unwrap();
+    let out = sb.cmd().args(["new", "--model", "m"]).run();
     chattr("-i", &outputs);
     assert_no_panic(&out);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -163,13 +161,13 @@ fn read_only_outputs_and_state_folders_fail_cleanly_and_record_nothing() {
     // The state folder read-only: the DB cannot be written.
     let state = sb.work().join(".runctl");
     chattr("+i", &state);
-    let out = sb.cmd().args(["new", "--model", "m"]).output().unwrap();
+    let out = sb.cmd().args(["new", "--model", "m"]).run();
     chattr("-i", &state);
     assert_no_panic(&out);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).starts_with("error: "), "{}", stderr(&out));
     // Writable again: the next command works, and takes the next number.
-    let out = sb.cmd().args(["new", "--model", "m"]).output().unwrap();
+    let out = sb.cmd().args(["new", "--model", "m"]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("-run2"), "{}", stdout(&out));
 }
@@ -192,18 +190,14 @@ fn removing_the_lock_folder_under_a_running_resume_does_not_let_a_second_one_in(
     }
     std::fs::remove_dir_all(sb.work().join(".runctl/locks")).unwrap();
     std::thread::sleep(Duration::from_millis(1500)); // the holder notices within a second
-    let second = sb
-        .cmd()
-        .args(["resume", "--", "./slow.sh"])
-        .output()
-        .unwrap();
+    let second = sb.cmd().args(["resume", "--", "./slow.sh"]).run();
     assert_eq!(second.status.code(), Some(3), "{}", stderr(&second));
     assert!(
         stderr(&second).contains(&format!("pid {} on ", first.id())),
         "{}",
         stderr(&second)
     );
-    let out = collect(first);
+    let out = first.wait();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(count(&sb, "SELECT count(*) FROM results"), 30);
     let seen = std::fs::read_to_string(sb.work().join("seen.log")).unwrap();
@@ -226,11 +220,7 @@ fn misbehaving_workers_get_clear_results_and_leave_nothing_behind() {
          k000002) sleep 60 & echo $! > orphan.pid; echo done;;\nesac\n",
     );
     let start = Instant::now();
-    let out = sb
-        .cmd()
-        .args(["resume", "-j", "3", "--", "./odd.sh"])
-        .output()
-        .unwrap();
+    let out = sb.cmd().args(["resume", "-j", "3", "--", "./odd.sh"]).run();
     assert_no_panic(&out);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(start.elapsed() < Duration::from_secs(10));
@@ -282,8 +272,7 @@ fn misbehaving_workers_get_clear_results_and_leave_nothing_behind() {
             "--",
             "./deaf.sh",
         ])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(
         count(
@@ -310,7 +299,7 @@ fn a_mixed_load_of_every_writer_at_once_never_shows_busy_and_keeps_counters_dist
             "--key",
             "id",
         ])
-        .assert()
+        .run()
         .success();
     sb.cmd()
         .args([
@@ -322,7 +311,7 @@ fn a_mixed_load_of_every_writer_at_once_never_shows_busy_and_keeps_counters_dist
             "--key",
             "id",
         ])
-        .assert()
+        .run()
         .success();
     write_exec(
         &sb.work().join("w.sh"),
@@ -359,7 +348,7 @@ fn a_mixed_load_of_every_writer_at_once_never_shows_busy_and_keeps_counters_dist
     }
     let mut names = Vec::new();
     for child in children {
-        let out = collect(child);
+        let out = child.wait();
         assert_no_panic(&out);
         let err = stderr(&out);
         assert!(
@@ -383,10 +372,14 @@ fn a_mixed_load_of_every_writer_at_once_never_shows_busy_and_keeps_counters_dist
         count(&sb, "SELECT count(*) FROM runs WHERE model = 'load'"),
         load.len() as i64
     );
+    assert_eq!(sb.runs_listed(&["--model", "load"]), load.len());
     let versions = count(&sb, "SELECT count(*) FROM versions");
     let distinct_versions = count(&sb, "SELECT count(DISTINCT name) FROM versions");
     assert_eq!(versions, distinct_versions);
     assert_eq!(versions, 16);
+    let listed = sb.run(&["version", "list", "--json"]);
+    listed.success();
+    assert_eq!(listed.json().as_array().unwrap().len(), 16);
     assert_eq!(
         count(
             &sb,
@@ -401,6 +394,19 @@ fn a_mixed_load_of_every_writer_at_once_never_shows_busy_and_keeps_counters_dist
         ),
         200
     );
+    for (run, n) in [
+        ("work-dataset-full-run1", 400),
+        ("rec-dataset-full-run1", 200),
+    ] {
+        let export = sb.run(&["export", run]);
+        export.success();
+        let done = export
+            .json_lines()
+            .iter()
+            .filter(|line| !line["result_status"].is_null())
+            .count();
+        assert_eq!(done, n, "export {run}");
+    }
 }
 
 #[test]
@@ -431,11 +437,7 @@ fn a_full_disk_mid_export_leaves_no_partial_file() {
     assert_eq!(integrity(&sb), "ok");
     assert_eq!(count(&sb, "SELECT count(*) FROM items"), before);
     // With room, the same export is whole.
-    let out = sb
-        .cmd()
-        .args(["export", "latest", "-o", "out.jsonl"])
-        .output()
-        .unwrap();
+    let out = sb.cmd().args(["export", "latest", "-o", "out.jsonl"]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = std::fs::read_to_string(sb.work().join("out.jsonl")).unwrap();
     assert_eq!(text.lines().count(), 20_000);
@@ -459,8 +461,7 @@ fn a_failed_forced_new_puts_every_folder_back_and_a_retry_records_the_real_one()
             .cmd()
             .args(["new", "--model", "m", "--dataset", "d"])
             .args(extra)
-            .output()
-            .unwrap();
+            .run();
         assert_no_panic(&out);
         out
     };
@@ -509,7 +510,7 @@ fn a_new_whose_insert_fails_leaves_no_folder_and_the_pointers_as_they_were() {
     sb.init();
     sb.cmd()
         .args(["new", "--model", "m", "--dataset", "d"])
-        .assert()
+        .run()
         .success();
     std::fs::write(sb.work().join("outputs/m-d-full-run1/weights.bin"), "x").unwrap();
     {
@@ -530,8 +531,7 @@ fn a_new_whose_insert_fails_leaves_no_folder_and_the_pointers_as_they_were() {
             .cmd()
             .args(["new", "--model", "m", "--dataset", "d"])
             .args(extra)
-            .output()
-            .unwrap();
+            .run();
         assert_no_panic(&out);
         assert_eq!(out.status.code(), Some(1), "{extra:?}: {}", stderr(&out));
         let after = (
@@ -552,7 +552,7 @@ fn a_folder_named_latest_is_left_alone_with_a_warning() {
     std::fs::create_dir_all(sb.work().join("outputs/latest")).unwrap();
     std::fs::write(sb.work().join("outputs/latest/mine.txt"), "user data").unwrap();
     for n in 1..=2 {
-        let out = sb.cmd().args(["new", "--model", "m"]).output().unwrap();
+        let out = sb.cmd().args(["new", "--model", "m"]).run();
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         let err = stderr(&out);
         assert!(
@@ -571,6 +571,7 @@ fn a_folder_named_latest_is_left_alone_with_a_warning() {
     }
     assert_eq!(entries(&sb.work().join("outputs/latest")), vec!["mine.txt"]);
     assert_eq!(count(&sb, "SELECT count(*) FROM runs"), 2);
+    assert_eq!(sb.runs_listed(&[]), 2);
 }
 
 #[test]
@@ -579,7 +580,7 @@ fn a_users_file_named_outputs_latest_is_left_alone() {
     sb.init();
     std::fs::create_dir_all(sb.work().join("outputs")).unwrap();
     std::fs::write(sb.work().join("outputs/latest"), "my notes").unwrap();
-    let out = sb.cmd().args(["new", "--model", "m"]).output().unwrap();
+    let out = sb.cmd().args(["new", "--model", "m"]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("is not a pointer runctl made"),
@@ -612,12 +613,13 @@ fn a_new_that_cannot_make_its_run_keeps_no_source_it_ingested() {
                 "id",
             ])
             .args(["--", "cat"])
-            .output()
-            .unwrap();
+            .run();
         assert_no_panic(&out);
         assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     }
     assert_eq!(count(&sb, "SELECT count(*) FROM runs"), 0);
+    assert_eq!(sb.runs_listed(&[]), 0);
+    // Sources and items left behind are not something the CLI lists: read with SQL.
     assert_eq!(count(&sb, "SELECT count(*) FROM sources"), 0);
     assert_eq!(count(&sb, "SELECT count(*) FROM items"), 0);
     // And the next one ingests it afresh and works.

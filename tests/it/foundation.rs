@@ -5,11 +5,11 @@ use crate::common::*;
 #[test]
 fn help_has_examples_and_exit_codes() {
     let sb = Sandbox::new();
-    let out = sb.cmd().arg("--help").output().unwrap();
+    let out = sb.cmd().arg("--help").run();
     assert_eq!(out.status.code(), Some(0));
     insta::assert_snapshot!("root_help", stdout(&out));
     for cmd in ["init", "migrate", "plugins", "completions", "man"] {
-        let out = sb.cmd().args([cmd, "--help"]).output().unwrap();
+        let out = sb.cmd().args([cmd, "--help"]).run();
         assert_eq!(out.status.code(), Some(0), "{cmd} --help");
         assert!(
             stdout(&out).contains("Examples:"),
@@ -21,7 +21,7 @@ fn help_has_examples_and_exit_codes() {
 #[test]
 fn version_prints_the_package_version() {
     let sb = Sandbox::new();
-    let out = sb.cmd().arg("--version").output().unwrap();
+    let out = sb.cmd().arg("--version").run();
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
         stdout(&out),
@@ -32,10 +32,10 @@ fn version_prints_the_package_version() {
 #[test]
 fn usage_errors_exit_2() {
     let sb = Sandbox::new();
-    let out = sb.cmd().args(["init", "--bogus"]).output().unwrap();
+    let out = sb.cmd().args(["init", "--bogus"]).run();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("error: unexpected argument '--bogus'"));
-    let out = sb.cmd().output().unwrap();
+    let out = sb.cmd().run();
     assert_eq!(
         out.status.code(),
         Some(2),
@@ -48,11 +48,7 @@ fn usage_errors_exit_2() {
 fn non_utf8_command_name_is_a_usage_error() {
     use std::os::unix::ffi::OsStrExt;
     let sb = Sandbox::new();
-    let out = sb
-        .cmd()
-        .arg(std::ffi::OsStr::from_bytes(b"caf\xff"))
-        .output()
-        .unwrap();
+    let out = sb.cmd().arg(std::ffi::OsStr::from_bytes(b"caf\xff")).run();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("UTF-8"), "{}", stderr(&out));
     assert_no_panic(&out);
@@ -61,7 +57,7 @@ fn non_utf8_command_name_is_a_usage_error() {
 #[test]
 fn init_creates_settings_and_state_and_is_idempotent() {
     let sb = Sandbox::new();
-    let out = sb.cmd().arg("init").output().unwrap();
+    let out = sb.cmd().arg("init").run();
     assert_eq!(out.status.code(), Some(0));
     assert!(stderr(&out).contains("initialized runctl project"));
     let toml = std::fs::read_to_string(sb.work().join("runctl.toml")).unwrap();
@@ -84,12 +80,12 @@ fn init_creates_settings_and_state_and_is_idempotent() {
     assert!(sb.db().is_file());
 
     let db_before = std::fs::read(sb.db()).unwrap();
-    let out = sb.cmd().args(["init", "--json"]).output().unwrap();
+    let out = sb.cmd().args(["init", "--json"]).run();
     assert_eq!(out.status.code(), Some(0));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     assert_eq!(json["already_initialized"], true);
     assert_eq!(json["created"], serde_json::json!([]));
-    let out = sb.cmd().arg("init").output().unwrap();
+    let out = sb.cmd().arg("init").run();
     assert!(stderr(&out).contains("already a runctl project; nothing changed"));
     assert_eq!(
         std::fs::read_to_string(sb.work().join("runctl.toml")).unwrap(),
@@ -104,13 +100,9 @@ fn project_is_found_from_a_nested_folder() {
     sb.init();
     let nested = sb.work().join("a/b/c");
     std::fs::create_dir_all(&nested).unwrap();
-    let out = sb
-        .cmd_in(&nested)
-        .args(["migrate", "--json"])
-        .output()
-        .unwrap();
+    let out = sb.cmd_in(&nested).args(["migrate", "--json"]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     assert_eq!(json["db"], sb.db().to_str().unwrap());
     assert!(!nested.join(".runctl").exists());
 }
@@ -121,11 +113,7 @@ fn a_state_folder_alone_marks_a_project() {
     std::fs::create_dir_all(sb.work().join(".runctl")).unwrap();
     let nested = sb.work().join("sub");
     std::fs::create_dir_all(&nested).unwrap();
-    let out = sb
-        .cmd_in(&nested)
-        .args(["migrate", "--json"])
-        .output()
-        .unwrap();
+    let out = sb.cmd_in(&nested).args(["migrate", "--json"]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
         sb.db().is_file(),
@@ -143,22 +131,20 @@ fn root_flag_and_env_override_discovery() {
     let out = sb
         .cmd_in(&elsewhere)
         .args(["--root", sb.work().to_str().unwrap(), "migrate", "--json"])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     assert_eq!(json["db"], sb.db().to_str().unwrap());
 
     let out = sb
         .cmd_in(&elsewhere)
         .env("RUNCTL_ROOT", sb.work())
         .args(["migrate", "--json"])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0));
 
     // Outside any project, a read command says so and exits 4.
-    let out = sb.cmd_in(&elsewhere).arg("migrate").output().unwrap();
+    let out = sb.run_in(&elsewhere, &["migrate"]);
     assert_eq!(out.status.code(), Some(4));
     assert!(stderr(&out).contains("no runctl project"));
     assert!(stderr(&out).contains("hint: run 'runctl init'"));
@@ -170,8 +156,7 @@ fn missing_root_is_not_found() {
     let out = sb
         .cmd()
         .args(["--root", "/nonexistent/runctl", "migrate"])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(4));
     assert!(stderr(&out).starts_with("error: project root /nonexistent/runctl does not exist"));
     assert_no_panic(&out);
@@ -188,7 +173,7 @@ fn unknown_settings_are_warnings_naming_key_and_file() {
         text.replace("max_path = 240", "max_path = 240\nmax_pth = 3"),
     )
     .unwrap();
-    let out = sb.cmd().arg("migrate").output().unwrap();
+    let out = sb.cmd().arg("migrate").run();
     assert_eq!(out.status.code(), Some(0));
     let err = stderr(&out);
     assert!(
@@ -204,19 +189,19 @@ fn malformed_settings_name_line_and_column() {
     sb.init();
     let toml = sb.work().join("runctl.toml");
     std::fs::write(&toml, "[naming]\nmax_path = = 3\n").unwrap();
-    let out = sb.cmd().arg("migrate").output().unwrap();
+    let out = sb.cmd().arg("migrate").run();
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains(&format!("{}:2:12:", toml.display())), "{err}");
     assert_no_panic(&out);
 
     std::fs::write(&toml, b"[naming]\nmax_path = \"\xff\"\n").unwrap();
-    let out = sb.cmd().arg("migrate").output().unwrap();
+    let out = sb.cmd().arg("migrate").run();
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("not valid UTF-8"), "{}", stderr(&out));
 
     std::fs::write(&toml, "[naming]\nmax_path = \"long\"\n").unwrap();
-    let out = sb.cmd().arg("migrate").output().unwrap();
+    let out = sb.cmd().arg("migrate").run();
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains(":2:12:"), "{}", stderr(&out));
 }
@@ -224,10 +209,10 @@ fn malformed_settings_name_line_and_column() {
 #[test]
 fn bash_completion_script_loads_in_bash() {
     let sb = Sandbox::new();
-    let out = sb.cmd().args(["completions", "bash"]).output().unwrap();
+    let out = sb.cmd().args(["completions", "bash"]).run();
     assert_eq!(out.status.code(), Some(0));
     let script = sb.tmp.path().join("runctl.bash");
-    std::fs::write(&script, &out.stdout).unwrap();
+    std::fs::write(&script, &out.raw.stdout).unwrap();
     // Load it in a real bash and ask what `runctl mi<TAB>` completes to.
     let probe = format!(
         "source {}; COMP_WORDS=(runctl mi); COMP_CWORD=1; COMP_LINE='runctl mi'; COMP_POINT=9; \
@@ -250,7 +235,7 @@ fn bash_completion_script_loads_in_bash() {
 fn zsh_and_fish_completions_name_every_command() {
     let sb = Sandbox::new();
     for (shell, marker) in [("zsh", "#compdef runctl"), ("fish", "complete -c runctl")] {
-        let out = sb.cmd().args(["completions", shell]).output().unwrap();
+        let out = sb.cmd().args(["completions", shell]).run();
         assert_eq!(out.status.code(), Some(0));
         let text = stdout(&out);
         assert!(text.contains(marker), "{shell}");
@@ -263,7 +248,7 @@ fn zsh_and_fish_completions_name_every_command() {
 #[test]
 fn man_page_is_roff_with_every_command() {
     let sb = Sandbox::new();
-    let out = sb.cmd().arg("man").output().unwrap();
+    let out = sb.cmd().arg("man").run();
     assert_eq!(out.status.code(), Some(0));
     let page = stdout(&out);
     assert!(
@@ -290,7 +275,7 @@ fn settings_warnings_are_printed_once_per_command() {
         &["hash", "x"],
         &["name"],
     ] {
-        let out = sb.cmd().args(args).output().unwrap();
+        let out = sb.cmd().args(args).run();
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
         assert_eq!(
             stderr(&out).matches("unknown setting 'extra'").count(),

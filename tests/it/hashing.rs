@@ -44,8 +44,7 @@ fn runctl_batch(sb: &Sandbox, lists: &[Vec<String>], length: usize) -> String {
         .cmd()
         .args(["hash", "--batch", "--length", &length.to_string()])
         .write_stdin(input)
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     stdout(&out)
 }
@@ -89,7 +88,7 @@ fn argument_hashes_equal_pythons_even_with_tabs_and_newlines() {
     }
     let expected = python_hashes(&lists, 8);
     for (parts, want) in lists.iter().zip(expected.lines()) {
-        let out = sb.cmd().arg("hash").arg("--").args(parts).output().unwrap();
+        let out = sb.cmd().arg("hash").arg("--").args(parts).run();
         assert_eq!(out.status.code(), Some(0), "{parts:?}: {}", stderr(&out));
         assert_eq!(stdout(&out).trim_end_matches('\n'), want, "{parts:?}");
     }
@@ -101,9 +100,8 @@ fn hash_json_and_idempotence() {
     let out = sb
         .cmd()
         .args(["hash", "--json", ":tsteps=20+dt=2", "42", "imagenette"])
-        .output()
-        .unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        .run();
+    let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     assert_eq!(json["identifier"], "tsteps=20+dt=2_42_imagenette");
     assert_eq!(
         json["hash"],
@@ -113,8 +111,7 @@ fn hash_json_and_idempotence() {
     let again = sb
         .cmd()
         .args(["hash", json["hash"].as_str().unwrap()])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(stdout(&again).trim(), json["hash"]);
     // Nothing was written anywhere by the read-only command.
     assert!(!sb.work().join(".runctl").exists());
@@ -127,8 +124,7 @@ fn batch_rejects_invalid_utf8_with_the_line_number() {
         .cmd()
         .args(["hash", "--batch"])
         .write_stdin(b"ok\nbad \xff line\n".to_vec())
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stdout(&out).lines().count(),
@@ -151,14 +147,12 @@ fn hash_record_detects_collisions() {
     let out = sb
         .cmd()
         .args(["hash", "--record", "--length", "1", &a])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let out = sb
         .cmd()
         .args(["hash", "--record", "--length", "1", &a])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -167,8 +161,7 @@ fn hash_record_detects_collisions() {
     let out = sb
         .cmd()
         .args(["hash", "--record", "--length", "1", &b])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(3));
     let err = stderr(&out);
     assert!(
@@ -212,17 +205,16 @@ fn link_makes_an_idempotent_relative_symlink_and_a_hash_file() {
     sb.init();
     let name = format!("DyRCNNx8:{}", identifier_200());
     let dir = long_folder(&sb, &name);
-    let expected = sb.cmd().args(["hash", &identifier_200()]).output().unwrap();
+    let expected = sb.cmd().args(["hash", &identifier_200()]).run();
     let hash = stdout(&expected).trim().to_string();
     let hex = hash.trim_start_matches(":hash=").to_string();
 
     let out = sb
         .cmd()
         .args(["link", "--json", &format!("models/{name}")])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     let alias = sb.work().join("models").join(format!("DyRCNNx8{hash}"));
     assert_eq!(json["alias"], alias.to_str().unwrap());
     assert_eq!(json["mode"], "symlink");
@@ -241,10 +233,9 @@ fn link_makes_an_idempotent_relative_symlink_and_a_hash_file() {
     let out = sb
         .cmd()
         .args(["link", "--json", &format!("models/{name}")])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     assert_eq!(json["created"], false);
     let entries = std::fs::read_dir(sb.work().join("models")).unwrap().count();
     assert_eq!(entries, 2, "the folder and one alias, nothing more");
@@ -263,13 +254,9 @@ fn link_modes_each_give_a_folder_that_reads_the_same() {
         )
         .unwrap();
         long_folder(&sb, "M:abc");
-        let out = sb
-            .cmd()
-            .args(["link", "--json", "models/M:abc"])
-            .output()
-            .unwrap();
+        let out = sb.cmd().args(["link", "--json", "models/M:abc"]).run();
         assert_eq!(out.status.code(), Some(0), "{mode}: {}", stderr(&out));
-        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
         assert_eq!(json["mode"], mode);
         let alias = Path::new(json["alias"].as_str().unwrap());
         assert_eq!(
@@ -293,22 +280,17 @@ fn link_modes_each_give_a_folder_that_reads_the_same() {
             assert_eq!(a, b, "hard links share the inode");
         }
         // Idempotent in every mode.
-        let again = sb
-            .cmd()
-            .args(["link", "--json", "models/M:abc"])
-            .output()
-            .unwrap();
+        let again = sb.cmd().args(["link", "--json", "models/M:abc"]).run();
         assert_eq!(again.status.code(), Some(0), "{mode}: {}", stderr(&again));
-        let json: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&again.raw.stdout).unwrap();
         assert_eq!(json["created"], false, "{mode}");
         assert_eq!(json["mode"], mode, "{mode}");
         // And it resolves back to the real folder.
         let out = sb
             .cmd()
             .args(["resolve", "--json", alias.to_str().unwrap()])
-            .output()
-            .unwrap();
-        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            .run();
+        let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
         assert_eq!(json["matches"][0]["identifier"], "abc", "{mode}");
         assert_eq!(
             json["matches"][0]["folder"],
@@ -328,14 +310,12 @@ fn link_collisions_exit_3_naming_both_identifiers() {
     let out = sb
         .cmd()
         .args(["link", "--length", "2", &format!("models/M:{a}")])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let out = sb
         .cmd()
         .args(["link", "--length", "2", &format!("models/M:{b}")])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(3));
     let err = stderr(&out);
     assert!(err.contains("hash collision"), "{err}");
@@ -348,8 +328,7 @@ fn link_collisions_exit_3_naming_both_identifiers() {
     let out = sb
         .cmd()
         .args(["link", "--length", "12", &format!("models/M:{b}")])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
@@ -359,13 +338,13 @@ fn an_existing_alias_leading_elsewhere_is_a_conflict() {
     sb.init();
     long_folder(&sb, "M:abc");
     long_folder(&sb, "other");
-    let out = sb.cmd().args(["hash", "abc"]).output().unwrap();
+    let out = sb.cmd().args(["hash", "abc"]).run();
     let alias = sb
         .work()
         .join("models")
         .join(format!("M{}", stdout(&out).trim()));
     std::os::unix::fs::symlink("other", &alias).unwrap();
-    let out = sb.cmd().args(["link", "models/M:abc"]).output().unwrap();
+    let out = sb.cmd().args(["link", "models/M:abc"]).run();
     assert_eq!(out.status.code(), Some(3));
     assert!(
         stderr(&out).contains("already exists and leads to"),
@@ -383,7 +362,7 @@ fn an_existing_alias_leading_elsewhere_is_a_conflict() {
 fn link_outside_a_project_creates_state_here_and_says_so() {
     let sb = Sandbox::new();
     long_folder(&sb, "M:abc");
-    let out = sb.cmd().args(["link", "models/M:abc"]).output().unwrap();
+    let out = sb.cmd().args(["link", "models/M:abc"]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stderr(&out).contains("note: created"), "{}", stderr(&out));
     assert!(sb.db().is_file());
@@ -393,28 +372,26 @@ fn link_outside_a_project_creates_state_here_and_says_so() {
 fn link_errors_are_clear() {
     let sb = Sandbox::new();
     sb.init();
-    let out = sb.cmd().args(["link", "models/missing"]).output().unwrap();
+    let out = sb.cmd().args(["link", "models/missing"]).run();
     assert_eq!(out.status.code(), Some(4));
     assert!(stderr(&out).contains("does not exist"));
     std::fs::write(sb.work().join("file"), b"x").unwrap();
-    let out = sb.cmd().args(["link", "file"]).output().unwrap();
+    let out = sb.cmd().args(["link", "file"]).run();
     assert_eq!(out.status.code(), Some(2));
     long_folder(&sb, "M:abc");
     let out = sb
         .cmd()
         .args(["link", "--prefix", "Q", "models/M:abc"])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("does not start with the prefix 'Q'"));
     let out = sb
         .cmd()
         .args(["link", "--prefix", "M:a", "--json", "models/M:abc"])
-        .output()
-        .unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        .run();
+    let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     assert_eq!(json["identifier"], "bc");
-    let hash = stdout(&sb.cmd().args(["hash", "bc"]).output().unwrap())
+    let hash = stdout(&sb.cmd().args(["hash", "bc"]).run())
         .trim()
         .to_string();
     assert_eq!(
@@ -434,8 +411,7 @@ fn resolve_works_both_ways() {
     let out = sb
         .cmd()
         .args(["link", "models/M:the_full_identifier"])
-        .output()
-        .unwrap();
+        .run();
     let alias = stdout(&out).trim().to_string();
     let hash = alias.rsplit_once("M").unwrap().1.to_string();
     let hex = hash.trim_start_matches(":hash=");
@@ -447,7 +423,7 @@ fn resolve_works_both_ways() {
         alias.clone(),
         format!("hash={hex}"),
     ] {
-        let out = sb.cmd().args(["resolve", &query]).output().unwrap();
+        let out = sb.cmd().args(["resolve", &query]).run();
         assert_eq!(out.status.code(), Some(0), "{query}: {}", stderr(&out));
         assert_eq!(
             stdout(&out),
@@ -462,25 +438,20 @@ fn resolve_works_both_ways() {
     let out = sb
         .cmd()
         .args(["resolve", "--json", "models/M:the_full_identifier"])
-        .output()
-        .unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        .run();
+    let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     assert_eq!(json["matches"][0]["aliases"][0], alias);
     // Without the registry (another machine), the .hash file still resolves the alias.
     std::fs::remove_file(sb.db()).unwrap();
-    let out = sb
-        .cmd()
-        .args(["resolve", "--json", &alias])
-        .output()
-        .unwrap();
+    let out = sb.cmd().args(["resolve", "--json", &alias]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     assert_eq!(json["matches"][0]["identifier"], "the_full_identifier");
     assert_eq!(json["matches"][0]["algo"], serde_json::Value::Null);
 
-    let out = sb.cmd().args(["resolve", "deadbeef"]).output().unwrap();
+    let out = sb.cmd().args(["resolve", "deadbeef"]).run();
     assert_eq!(out.status.code(), Some(4));
-    let out = sb.cmd().args(["resolve", "not a hash"]).output().unwrap();
+    let out = sb.cmd().args(["resolve", "not a hash"]).run();
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -492,10 +463,9 @@ fn path_check_reports_figures_and_exits_1_when_over() {
     let out = sb
         .cmd()
         .args(["path", "check", "--json", &path, "short/ok"])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(1));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     let first = &json[0];
     let checked = format!("{}/{path}", sb.work().display());
     assert_eq!(first["checked"], checked);
@@ -503,7 +473,7 @@ fn path_check_reports_figures_and_exits_1_when_over() {
     assert_eq!(first["chars"], checked.chars().count());
     assert_eq!(first["max_path"], 240);
     assert_eq!(first["long_components"][0]["bytes"], 302);
-    let hash = stdout(&sb.cmd().args(["hash", &"p".repeat(300)]).output().unwrap())
+    let hash = stdout(&sb.cmd().args(["hash", &"p".repeat(300)]).run())
         .trim()
         .to_string();
     assert_eq!(first["long_components"][0]["proposed"], format!("M{hash}"));
@@ -519,8 +489,7 @@ fn path_check_reports_figures_and_exits_1_when_over() {
         .cmd()
         .args(["path", "check"])
         .write_stdin("a/b\nc/d\n")
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(stdout(&out).lines().count(), 2);
     assert!(stdout(&out).starts_with("ok    a/b ("));
@@ -529,9 +498,8 @@ fn path_check_reports_figures_and_exits_1_when_over() {
     let out = sb
         .cmd()
         .args(["path", "check", "--json", &"é".repeat(130)])
-        .output()
-        .unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        .run();
+    let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     assert_eq!(json[0]["long_components"][0]["bytes"], 260);
 }
 
@@ -546,13 +514,9 @@ fn path_check_proposes_the_alias_link_makes_for_a_path_over_max_path() {
     let path = format!("models/{model}/trained.pt");
     let full = sb.work().join(&path);
     assert!(full.to_string_lossy().len() > 240, "{}", full.display());
-    let out = sb
-        .cmd()
-        .args(["path", "check", "--json", &path])
-        .output()
-        .unwrap();
+    let out = sb.cmd().args(["path", "check", "--json", &path]).run();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     let proposed = json[0]["proposed"].as_str().unwrap().to_string();
     assert!(json[0]["proposed_chars"].as_u64().unwrap() <= 240, "{json}");
     assert_eq!(json[0]["shortened"][0]["component"], model.as_str());
@@ -565,17 +529,12 @@ fn path_check_proposes_the_alias_link_makes_for_a_path_over_max_path() {
     let out = sb
         .cmd()
         .args(["link", "--json", &format!("models/{model}")])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let link: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let link: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     let alias = link["alias"].as_str().unwrap();
     assert_eq!(format!("{alias}/trained.pt"), proposed);
-    let out = sb
-        .cmd()
-        .args(["path", "check", &proposed])
-        .output()
-        .unwrap();
+    let out = sb.cmd().args(["path", "check", &proposed]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 
     // A component over 255 bytes cannot exist: no `link DIR` hint for it.
@@ -583,8 +542,7 @@ fn path_check_proposes_the_alias_link_makes_for_a_path_over_max_path() {
     let out = sb
         .cmd()
         .args(["path", "check", &format!("models/{huge}/out.csv")])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains("cannot exist on disk"), "{err}");

@@ -19,12 +19,7 @@ fn a_settings_file_that_is_a_fifo_or_endless_is_refused_at_once() {
     assert!(made.success());
     let check = |what: &str, expected: &str| {
         for args in [&["list"][..], &["new", "--model", "m"]] {
-            let out = sb
-                .cmd()
-                .args(args)
-                .timeout(Duration::from_secs(20))
-                .output()
-                .unwrap();
+            let out = sb.cmd().args(args).timeout(Duration::from_secs(20)).run();
             let err = stderr(&out);
             assert_eq!(out.status.code(), Some(1), "{what} {args:?}: {err}");
             assert!(err.contains("runctl.toml"), "{what}: {err}");
@@ -47,14 +42,10 @@ fn a_project_whose_path_is_not_utf8_works_and_writes_only_inside_it() {
     let parent = sb.work();
     let root = parent.join(std::ffi::OsStr::from_bytes(b"proj\xff\xfe"));
     std::fs::create_dir(&root).unwrap();
-    let out = sb.cmd_in(&root).arg("init").output().unwrap();
+    let out = sb.cmd_in(&root).arg("init").run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(root.join(".runctl/state.db").is_file());
-    let out = sb
-        .cmd_in(&root)
-        .args(["new", "--model", "m"])
-        .output()
-        .unwrap();
+    let out = sb.cmd_in(&root).args(["new", "--model", "m"]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     std::fs::write(root.join("items.csv"), "id\na\nb\n").unwrap();
     let out = sb
@@ -75,8 +66,7 @@ fn a_project_whose_path_is_not_utf8_works_and_writes_only_inside_it() {
             "-c",
             "cat >/dev/null; echo oops >&2; touch \"$RUN_DIR/$RUNCTL_ITEM_KEY\"; exit 3",
         ])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_no_panic(&out);
     // The worker's stderr is logged in the run's own logs folder ...
@@ -101,8 +91,7 @@ fn a_project_whose_path_is_not_utf8_works_and_writes_only_inside_it() {
             "-c",
             "touch \"$RUN_DIR/cmd\"",
         ])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(root.join("outputs/m-dataset-full-run3/cmd").exists());
     // ... and nothing was made beside the project (under a lossy copy of its name, say).
@@ -116,8 +105,7 @@ fn a_project_whose_path_is_not_utf8_works_and_writes_only_inside_it() {
     let out = sb
         .cmd_in(&root)
         .args(["export", "m-dataset-full-run2", "-o", "items.csv"])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert_eq!(std::fs::read(root.join("items.csv")).unwrap(), source);
     std::fs::write(
@@ -132,13 +120,12 @@ c
     let out = sb
         .cmd_in(&root)
         .args(["resume", "m-dataset-full-run2", "--retry-errors"])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(stderr(&out).contains("input drift"), "{}", stderr(&out));
-    let out = sb.cmd_in(&root).args(["list", "--json"]).output().unwrap();
+    let out = sb.cmd_in(&root).args(["list", "--json"]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let runs: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     assert_eq!(runs.as_array().unwrap().len(), 3, "{runs}");
 }
 
@@ -161,7 +148,7 @@ fn settings_that_point_run_folders_outside_the_project_are_refused() {
             &["migrate", "runs", "--yes"],
             &["name", "--model", "m"],
         ] {
-            let out = sb.cmd().args(args).output().unwrap();
+            let out = sb.cmd().args(args).run();
             assert_no_panic(&out);
             let err = stderr(&out);
             assert_eq!(out.status.code(), Some(1), "{outputs} {args:?}: {err}");
@@ -191,7 +178,7 @@ fn settings_that_point_run_folders_outside_the_project_are_refused() {
         let text = template.replace("outputs = \"outputs\"", &format!("outputs = \"{outputs}\""));
         std::fs::write(&settings, text).unwrap();
         for args in [&["new", "--model", "m"][..], &["migrate", "runs", "--yes"]] {
-            let out = sb.cmd().args(args).output().unwrap();
+            let out = sb.cmd().args(args).run();
             assert_eq!(
                 out.status.code(),
                 Some(1),
@@ -211,16 +198,12 @@ fn settings_that_point_run_folders_outside_the_project_are_refused() {
         allowed.replace("outputs = \"outputs\"", "outputs = \"..\""),
     )
     .unwrap();
-    let out = sb
-        .cmd()
-        .args(["migrate", "runs", "--yes"])
-        .output()
-        .unwrap();
+    let out = sb.cmd().args(["migrate", "runs", "--yes"]).run();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     std::fs::write(&settings, &template).unwrap();
     std::os::unix::fs::symlink(".", sb.work().join("outputs")).unwrap();
     for args in [&["new", "--model", "m"][..], &["migrate", "runs", "--yes"]] {
-        let out = sb.cmd().args(args).output().unwrap();
+        let out = sb.cmd().args(args).run();
         assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
         assert!(
             stderr(&out).contains("a folder above it"),
@@ -242,8 +225,7 @@ fn settings_that_point_run_folders_outside_the_project_are_refused() {
     let out = sb
         .cmd()
         .args(["new", "--model", "m", "--dataset", "d"])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(victim.join("m-d-full-run1").is_dir());
 }
@@ -256,12 +238,8 @@ fn symlinks_planted_at_the_lock_the_hash_file_and_the_worker_log_are_not_followe
     std::fs::write(&victim, "precious").unwrap();
     std::fs::write(sb.work().join("items.csv"), "id\na\nb\n").unwrap();
     sb.new_run_over("items.csv");
-    let show = sb
-        .cmd()
-        .args(["show", "latest", "--json"])
-        .output()
-        .unwrap();
-    let run: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    let show = sb.cmd().args(["show", "latest", "--json"]).run();
+    let run: serde_json::Value = serde_json::from_slice(&show.raw.stdout).unwrap();
     let id = run["id"].as_str().unwrap();
     let worker = sb.work().join("w.sh");
     write_exec(
@@ -274,11 +252,7 @@ fn symlinks_planted_at_the_lock_the_hash_file_and_the_worker_log_are_not_followe
     std::fs::create_dir_all(&locks).unwrap();
     let lock = locks.join(format!("{id}.lock"));
     std::os::unix::fs::symlink(&victim, &lock).unwrap();
-    let out = sb
-        .cmd()
-        .args(["resume", "-j", "1", "--", "./w.sh"])
-        .output()
-        .unwrap();
+    let out = sb.cmd().args(["resume", "-j", "1", "--", "./w.sh"]).run();
     assert_no_panic(&out);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
@@ -292,11 +266,7 @@ fn symlinks_planted_at_the_lock_the_hash_file_and_the_worker_log_are_not_followe
     // The worker's log.
     let log_dir = sb.work().join("logs/m-dataset-full-run1");
     std::os::unix::fs::symlink(&victim, log_dir.join("worker-1.log")).unwrap();
-    let out = sb
-        .cmd()
-        .args(["resume", "-j", "1", "--", "./w.sh"])
-        .output()
-        .unwrap();
+    let out = sb.cmd().args(["resume", "-j", "1", "--", "./w.sh"]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
 
@@ -312,22 +282,16 @@ fn symlinks_planted_at_the_lock_the_hash_file_and_the_worker_log_are_not_followe
             "--key",
             "id",
         ])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let show = sb
-        .cmd()
-        .args(["show", "latest", "--json"])
-        .output()
-        .unwrap();
-    let run2: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    let show = sb.cmd().args(["show", "latest", "--json"]).run();
+    let run2: serde_json::Value = serde_json::from_slice(&show.raw.stdout).unwrap();
     let lock2 = locks.join(format!("{}.lock", run2["id"].as_str().unwrap()));
     std::fs::hard_link(&victim, &lock2).unwrap();
     let resume2 = || {
         sb.cmd()
             .args(["resume", "m2-dataset-full-run1", "-j", "1", "--", "./w.sh"])
-            .output()
-            .unwrap()
+            .run()
     };
     let out = resume2();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -350,11 +314,11 @@ fn symlinks_planted_at_the_lock_the_hash_file_and_the_worker_log_are_not_followe
     // The hash file of a linked folder: replaced by a real file, the target untouched.
     let dir = sb.work().join("M:lr=0.1");
     std::fs::create_dir(&dir).unwrap();
-    let out = sb.cmd().args(["hash", ":lr=0.1"]).output().unwrap();
+    let out = sb.cmd().args(["hash", ":lr=0.1"]).run();
     let hex = stdout(&out).trim().trim_start_matches(":hash=").to_string();
     let hash_file = dir.join(format!("{hex}.hash"));
     std::os::unix::fs::symlink(&victim, &hash_file).unwrap();
-    let out = sb.cmd().args(["link", "M:lr=0.1"]).output().unwrap();
+    let out = sb.cmd().args(["link", "M:lr=0.1"]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
     assert!(std::fs::symlink_metadata(&hash_file).unwrap().is_file());
@@ -369,13 +333,13 @@ fn tables_print_cells_of_any_length() {
     let url = format!("s3://b/{}", "u".repeat(70_000));
     sb.cmd()
         .args(["version", "new", "style_1", "--job-id", &job])
-        .assert()
+        .run()
         .success();
     sb.cmd()
         .args(["version", "complete", "--job-id", &job, "--url", &url])
-        .assert()
+        .run()
         .success();
-    let out = sb.cmd().args(["version", "list"]).output().unwrap();
+    let out = sb.cmd().args(["version", "list"]).run();
     assert_no_panic(&out);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains(&url));
@@ -389,12 +353,11 @@ fn terminal_escapes_in_a_command_line_never_reach_the_terminal() {
     let out = sb
         .cmd()
         .args(["new", "--model", "m", "--", "true", evil])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(!stderr(&out).contains('\u{1b}'), "{}", stderr(&out));
     for args in [&["show", "latest"][..], &["list"]] {
-        let out = sb.cmd().args(args).output().unwrap();
+        let out = sb.cmd().args(args).run();
         let text = stdout(&out);
         assert!(
             !text.contains('\u{1b}') && !text.contains('\u{7}'),
@@ -402,7 +365,7 @@ fn terminal_escapes_in_a_command_line_never_reach_the_terminal() {
         );
         assert!(!text.contains('\u{202e}'), "{args:?}: {text}");
     }
-    let out = sb.cmd().args(["show", "latest"]).output().unwrap();
+    let out = sb.cmd().args(["show", "latest"]).run();
     assert!(stdout(&out).contains("\\u{1b}]0;pwn"), "{}", stdout(&out));
     // Error lines that quote what they were given, and hidden characters beyond the controls.
     for args in [
@@ -419,7 +382,7 @@ fn terminal_escapes_in_a_command_line_never_reach_the_terminal() {
         ],
         &["show", "a\u{61c}b\u{ad}c\u{e0041}"],
     ] {
-        let out = sb.cmd().args(args).output().unwrap();
+        let out = sb.cmd().args(args).run();
         let err = stderr(&out);
         assert!(err.starts_with("error: "), "{args:?}: {err}");
         for hidden in ['\u{1b}', '\u{7}', '\u{61c}', '\u{ad}', '\u{e0041}'] {
@@ -427,12 +390,8 @@ fn terminal_escapes_in_a_command_line_never_reach_the_terminal() {
         }
     }
     // --json keeps the value as it is (JSON escapes it).
-    let out = sb
-        .cmd()
-        .args(["show", "latest", "--json"])
-        .output()
-        .unwrap();
-    let run: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = sb.cmd().args(["show", "latest", "--json"]).run();
+    let run: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     assert_eq!(run["command"][1], evil);
 }
 
@@ -468,7 +427,7 @@ fn write_commands_refused_for_their_arguments_make_no_state_folder() {
             "nosuchworker",
         ],
     ] {
-        let out = sb.cmd().args(args).output().unwrap();
+        let out = sb.cmd().args(args).run();
         assert_no_panic(&out);
         assert_ne!(out.status.code(), Some(0), "{args:?}");
         assert!(

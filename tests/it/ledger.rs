@@ -2,20 +2,19 @@
 //! bad input that leaves the DB unchanged, idempotent recording, error selection, the run lock.
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use crate::common::*;
 
-fn new_run(sb: &Sandbox, file: &str, extra: &[&str]) -> std::process::Output {
+fn new_run(sb: &Sandbox, file: &str, extra: &[&str]) -> Run {
     sb.cmd()
         .args(["new", "--model", "m", "--source", file])
         .args(extra)
-        .output()
-        .unwrap()
+        .run()
 }
 
 fn items(sb: &Sandbox, run: &str, which: &[&str]) -> Vec<serde_json::Value> {
-    let out = sb.cmd().args(["items", run]).args(which).output().unwrap();
+    let out = sb.cmd().args(["items", run]).args(which).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     stdout(&out)
         .lines()
@@ -30,15 +29,15 @@ fn keys(items: &[serde_json::Value]) -> Vec<String> {
         .collect()
 }
 
-fn record(sb: &Sandbox, run: &str, lines: &str) -> std::process::Output {
+fn record(sb: &Sandbox, run: &str, lines: &str) -> Run {
     sb.cmd()
         .args(["record", run])
         .write_stdin(lines.to_string())
-        .output()
-        .unwrap()
+        .run()
 }
 
-/// What must not change when an ingest fails: the counts and the DB file itself.
+/// What must not change when an ingest fails: the counts and the DB file itself. Read with SQL:
+/// no command lists sources and items outside a run.
 fn db_state(sb: &Sandbox) -> (Vec<i64>, Vec<u8>) {
     let conn = rusqlite::Connection::open(sb.db()).unwrap();
     let counts = ["sources", "items", "runs", "results"]
@@ -129,6 +128,7 @@ fn csv_with_a_sniffed_delimiter_and_unpivot() {
         "{}",
         stderr(&changed)
     );
+    // SQL: no command lists the sources.
     let conn = rusqlite::Connection::open(sb.db()).unwrap();
     let sources: i64 = conn
         .query_row("SELECT count(*) FROM sources", [], |r| r.get(0))
@@ -313,8 +313,7 @@ fn recording_is_idempotent_and_errors_can_be_selected() {
         .cmd()
         .env("RETRY_ERRORS_ONLY", "1")
         .args(["items", "latest"])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(stdout(&out).lines().count(), 1);
 
     // The same result again: still one row, two attempts. A retry that succeeds clears the error.
@@ -339,6 +338,16 @@ fn recording_is_idempotent_and_errors_can_be_selected() {
     assert_eq!(
         (status.as_str(), first_error.as_str()),
         ("ok", "timeout after 30s")
+    );
+    // What export can say of the same (it does not show first_error, read above with SQL).
+    let export = sb.run(&["export", "latest"]);
+    export.success();
+    let lines = export.json_lines();
+    let of = |key: &str| lines.iter().find(|l| l["item_key"] == key).unwrap().clone();
+    assert_eq!(of("1")["result_attempts"], 2);
+    assert_eq!(
+        (&of("2")["result_status"], &of("2")["result_error"]),
+        (&"ok".into(), &serde_json::Value::Null)
     );
     assert!(items(&sb, "latest", &["--errors"]).is_empty());
 
@@ -370,15 +379,11 @@ fn a_second_recorder_is_refused_and_a_killed_holder_frees_the_lock() {
         Some(0)
     );
     // The first recorder holds the lock while it waits for input.
-    let mut holder = Command::new(RUNCTL)
-        .current_dir(sb.work())
-        .env_clear()
-        .env("PATH", sb.path_var())
+    let mut holder = sb
+        .cmd()
         .args(["record", "latest"])
         .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn();
     let mut stdin = holder.stdin.take().unwrap();
     stdin.write_all(b"{\"key\":\"1\",\"ok\":1}\n").unwrap();
     let lock_dir = sb.work().join(".runctl/locks");
@@ -408,7 +413,7 @@ fn a_second_recorder_is_refused_and_a_killed_holder_frees_the_lock() {
     );
     // SIGKILL the holder: the OS frees the lock, no stale-lock chore.
     holder.kill().unwrap();
-    holder.wait().unwrap();
+    holder.wait();
     drop(stdin);
     let third = record(&sb, "latest", "{\"key\":\"2\",\"ok\":1}\n");
     assert_eq!(third.status.code(), Some(0), "{}", stderr(&third));
@@ -428,12 +433,8 @@ fn show_and_list_count_the_items() {
         "latest",
         "{\"key\":\"1\",\"ok\":1}\n{\"key\":\"2\",\"error\":\"boom\"}\n",
     );
-    let show = sb
-        .cmd()
-        .args(["show", "latest", "--json"])
-        .output()
-        .unwrap();
-    let run: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    let show = sb.cmd().args(["show", "latest", "--json"]).run();
+    let run: serde_json::Value = serde_json::from_slice(&show.raw.stdout).unwrap();
     let items_json = &run["items"];
     for (field, want) in [
         ("total", 3),
@@ -448,13 +449,13 @@ fn show_and_list_count_the_items() {
         items_json["eta"].is_null() || items_json["eta"].as_str().is_some_and(|e| e.ends_with('Z')),
         "{items_json}"
     );
-    let list = sb.cmd().arg("list").output().unwrap();
+    let list = sb.cmd().arg("list").run();
     assert!(
         stdout(&list).contains("1/3 done, 1 errors"),
         "{}",
         stdout(&list)
     );
-    let show = sb.cmd().args(["show", "latest"]).output().unwrap();
+    let show = sb.cmd().args(["show", "latest"]).run();
     assert!(
         stdout(&show).contains("items        1/3 done, 1 errors (1 remaining)"),
         "{}",
@@ -484,11 +485,7 @@ fn export_round_trips() {
     );
     let items_all = items(&sb, "latest", &["--all"]);
 
-    let out = sb
-        .cmd()
-        .args(["export", "latest", "-o", "out.jsonl"])
-        .output()
-        .unwrap();
+    let out = sb.cmd().args(["export", "latest", "-o", "out.jsonl"]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let lines: Vec<serde_json::Value> = std::fs::read_to_string(sb.work().join("out.jsonl"))
         .unwrap()
@@ -515,8 +512,7 @@ fn export_round_trips() {
     let out = sb
         .cmd()
         .args(["export", "latest", "--format", "csv", "-o", "out.csv"])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let mut reader = csv::Reader::from_path(sb.work().join("out.csv")).unwrap();
     let headers: Vec<String> = reader
@@ -552,17 +548,13 @@ fn the_eta_follows_the_recording_rate() {
         "latest",
         "{\"key\":\"2\",\"ok\":1}\n{\"key\":\"3\",\"ok\":1}\n",
     );
-    let show = sb
-        .cmd()
-        .args(["show", "latest", "--json"])
-        .output()
-        .unwrap();
-    let run: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    let show = sb.cmd().args(["show", "latest", "--json"]).run();
+    let run: serde_json::Value = serde_json::from_slice(&show.raw.stdout).unwrap();
     let eta: jiff::Timestamp = run["items"]["eta"].as_str().unwrap().parse().unwrap();
     // 3 done in about a second, 7 to go: a few seconds from now, not hours.
     let ahead = eta.duration_since(jiff::Timestamp::now()).as_secs_f64();
     assert!((0.5..60.0).contains(&ahead), "eta {eta} is {ahead} s ahead");
-    let text = sb.cmd().args(["show", "latest"]).output().unwrap();
+    let text = sb.cmd().args(["show", "latest"]).run();
     assert!(stdout(&text).contains("eta          "), "{}", stdout(&text));
 }
 
@@ -601,8 +593,7 @@ fn export_refuses_to_write_over_the_db_its_companions_the_settings_or_the_source
             let out = sb
                 .cmd()
                 .args(["export", "latest", "--format", format, "-o", target])
-                .output()
-                .unwrap();
+                .run();
             assert_no_panic(&out);
             let err = stderr(&out);
             assert_eq!(out.status.code(), Some(2), "{target}: {err}");
@@ -611,14 +602,13 @@ fn export_refuses_to_write_over_the_db_its_companions_the_settings_or_the_source
     }
     assert_eq!(sums(&sb), before);
     assert!(!sb.work().join(".runctl/new-file").exists());
-    let out = sb.cmd().arg("list").output().unwrap();
+    let out = sb.cmd().arg("list").run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // An ordinary file is fine, and a symlink planted at the temporary name is not followed.
     let out = sb
         .cmd()
         .args(["export", "latest", "-o", "results.jsonl"])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(
         std::fs::read_to_string(sb.work().join("results.jsonl"))
@@ -663,20 +653,14 @@ fn record_keeps_the_good_lines_before_an_unknown_key_and_refuses_bytes_that_are_
         .cmd()
         .args(["record", "latest"])
         .write_stdin(b"\xEF\xBB\xBF{\"key\":\"k1999\",\"ok\":1}\n".to_vec())
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(items(&sb, "latest", &[]).len(), 499);
     // Invalid UTF-8: refused at its line, as a stream worker's line is bad output; the lines
     // before it are kept.
     let mut bytes = b"{\"key\":\"k1500\",\"ok\":1}\n".to_vec();
     bytes.extend_from_slice(b"{\"key\":\"k1501\",\"ok\":\"\xff\xfe\"}\n");
-    let out = sb
-        .cmd()
-        .args(["record", "latest"])
-        .write_stdin(bytes)
-        .output()
-        .unwrap();
+    let out = sb.cmd().args(["record", "latest"]).write_stdin(bytes).run();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("line 2: not valid UTF-8"), "{err}");
@@ -695,17 +679,12 @@ fn fixture(name: &str) -> std::path::PathBuf {
 
 /// `runctl new --source FILE --key id` under a 2 GB address-space limit (as the bomb report
 /// ran it): a refusal must come long before that, as a clear error, not an abort.
-fn ingest_limited(sb: &Sandbox, file: &str) -> std::process::Output {
-    let out = std::process::Command::new("/bin/sh")
-        .current_dir(sb.work())
-        .env_clear()
-        .env("PATH", sb.path_var())
-        .arg("-c")
-        .arg(format!(
+fn ingest_limited(sb: &Sandbox, file: &str) -> Run {
+    let out = sb
+        .sh(&format!(
             "ulimit -v 2000000; exec {RUNCTL} new --model m --source '{file}' --key id"
         ))
-        .output()
-        .unwrap();
+        .run();
     assert_no_panic(&out);
     out
 }
@@ -891,8 +870,7 @@ fn export_writes_into_fifos_devices_and_symlinked_files_and_protects_every_sourc
         let out = sb
             .cmd()
             .args(["export", "m-dataset-full-run1", "-o", target])
-            .output()
-            .unwrap();
+            .run();
         assert_no_panic(&out);
         out
     };
@@ -1069,8 +1047,7 @@ fn export_protects_a_db_kept_elsewhere_appends_to_a_redirected_stdout_and_refuse
         .cmd()
         .args(["export", "latest", "-o"])
         .arg(home.join("state.db"))
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("runctl's database"),
@@ -1080,14 +1057,9 @@ fn export_protects_a_db_kept_elsewhere_appends_to_a_redirected_stdout_and_refuse
     assert_eq!(std::fs::read(home.join("state.db")).unwrap(), db);
     // `-o /dev/stdout >> log` appends, as a shell user expects.
     std::fs::write(sb.work().join("log"), "HEADER\n").unwrap();
-    let out = std::process::Command::new("/bin/sh")
-        .current_dir(sb.work())
-        .env_clear()
-        .env("PATH", sb.path_var())
-        .arg("-c")
-        .arg(format!("{RUNCTL} export latest -o /dev/stdout >> log"))
-        .output()
-        .unwrap();
+    let out = sb
+        .sh(&format!("{RUNCTL} export latest -o /dev/stdout >> log"))
+        .run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let log = std::fs::read_to_string(sb.work().join("log")).unwrap();
     assert!(
@@ -1097,11 +1069,7 @@ fn export_protects_a_db_kept_elsewhere_appends_to_a_redirected_stdout_and_refuse
     // A loop of symlinks is refused, not replaced by a file.
     std::os::unix::fs::symlink("loop-b", sb.work().join("loop-a")).unwrap();
     std::os::unix::fs::symlink("loop-a", sb.work().join("loop-b")).unwrap();
-    let out = sb
-        .cmd()
-        .args(["export", "latest", "-o", "loop-a"])
-        .output()
-        .unwrap();
+    let out = sb.cmd().args(["export", "latest", "-o", "loop-a"]).run();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
         std::fs::symlink_metadata(sb.work().join("loop-a"))
@@ -1135,6 +1103,7 @@ fn the_same_file_read_with_another_sheet_or_delimiter_is_another_source() {
         assert_eq!(all[0]["data"]["text"], text, "--sheet {sheet}");
     }
     // The third run reused the first's source; the second has its own.
+    // SQL: no command lists the sources.
     let conn = rusqlite::Connection::open(sb.db()).unwrap();
     let sources: i64 = conn
         .query_row("SELECT count(*) FROM sources", [], |r| r.get(0))

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+mod errors;
 mod faults;
 mod foundation;
 mod fuzz_corpus;

@@ -105,11 +105,7 @@ fn dry_run_changes_nothing_and_shows_the_plan() {
     let sb = Sandbox::new();
     legacy_tree(&sb);
     let before = tree(&sb.work());
-    let out = sb
-        .cmd()
-        .args(["migrate", "runs", "--dry-run"])
-        .output()
-        .unwrap();
+    let out = sb.cmd().args(["migrate", "runs", "--dry-run"]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
@@ -137,8 +133,8 @@ fn dry_run_changes_nothing_and_shows_the_plan() {
         stdout(&out)
     );
     assert_eq!(tree(&sb.work()), before);
-    let runs = sb.cmd().args(["list", "--json"]).output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&runs.stdout).trim(), "[]");
+    let runs = sb.cmd().args(["list", "--json"]).run();
+    assert_eq!(String::from_utf8_lossy(&runs.raw.stdout).trim(), "[]");
 }
 
 #[test]
@@ -146,13 +142,9 @@ fn yes_renames_leaves_symlinks_records_runs_and_loses_nothing() {
     let sb = Sandbox::new();
     legacy_tree(&sb);
     let before = tree(&sb.work());
-    let out = sb
-        .cmd()
-        .args(["migrate", "runs", "--yes", "--json"])
-        .output()
-        .unwrap();
+    let out = sb.cmd().args(["migrate", "runs", "--yes", "--json"]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     let renamed: Vec<(String, String)> = json["renamed"]
         .as_array()
         .unwrap()
@@ -203,26 +195,20 @@ fn yes_renames_leaves_symlinks_records_runs_and_loses_nothing() {
     let show = sb
         .cmd()
         .args(["show", "model-dataset-full-run3", "--json"])
-        .output()
-        .unwrap();
-    let run: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+        .run();
+    let run: serde_json::Value = serde_json::from_slice(&show.raw.stdout).unwrap();
     assert_eq!(run["id"], "20251229_101500_123456_a3f9");
     assert_eq!(run["status"], "migrated");
     assert_eq!(run["created_at"], "2025-12-29T10:15:00.123456Z");
     let show = sb
         .cmd()
         .args(["show", "qwen-qwen2-7b-drg_letters-n2048-run1", "--json"])
-        .output()
-        .unwrap();
-    let run: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+        .run();
+    let run: serde_json::Value = serde_json::from_slice(&show.raw.stdout).unwrap();
     assert_eq!(run["config"]["data"]["sample_size"], 2048);
     // The pointers name the newest run.
-    let latest = sb
-        .cmd()
-        .args(["show", "latest", "--json"])
-        .output()
-        .unwrap();
-    let latest: serde_json::Value = serde_json::from_slice(&latest.stdout).unwrap();
+    let latest = sb.cmd().args(["show", "latest", "--json"]).run();
+    let latest: serde_json::Value = serde_json::from_slice(&latest.raw.stdout).unwrap();
     assert_eq!(
         std::fs::read_link(outputs.join("latest")).unwrap(),
         Path::new(latest["dir_name"].as_str().unwrap())
@@ -230,11 +216,7 @@ fn yes_renames_leaves_symlinks_records_runs_and_loses_nothing() {
 
     // A second run changes nothing and says so.
     let after = tree(&sb.work());
-    let again = sb
-        .cmd()
-        .args(["migrate", "runs", "--yes"])
-        .output()
-        .unwrap();
+    let again = sb.cmd().args(["migrate", "runs", "--yes"]).run();
     assert_eq!(again.status.code(), Some(0));
     assert!(
         stdout(&again).ends_with("nothing to migrate: every run folder is already known\n"),
@@ -249,7 +231,7 @@ fn without_a_terminal_it_asks_for_yes_instead_of_hanging() {
     let sb = Sandbox::new();
     legacy_tree(&sb);
     let before = tree(&sb.work());
-    let out = sb.cmd().args(["migrate", "runs"]).output().unwrap();
+    let out = sb.cmd().args(["migrate", "runs"]).run();
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("hint: pass --yes to apply every proposal, or --dry-run to see them"),
@@ -296,15 +278,11 @@ fn a_folder_that_cannot_be_renamed_fails_alone() {
         std::fs::write(outputs.join(name).join("data.txt"), name).unwrap();
     }
     let stuck = Immutable::new(outputs.join("20251202_000000"));
-    let out = sb
-        .cmd()
-        .args(["migrate", "runs", "--yes", "--json"])
-        .output()
-        .unwrap();
+    let out = sb.cmd().args(["migrate", "runs", "--yes", "--json"]).run();
     drop(stuck);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("1 folder(s) could not be migrated"));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     assert_eq!(json["failed"][0]["folder"], "20251202_000000");
     assert!(
         json["failed"][0]["reason"]
@@ -325,11 +303,7 @@ fn a_folder_that_cannot_be_renamed_fails_alone() {
         std::fs::read_to_string(outputs.join("20251202_000000/data.txt")).unwrap(),
         "20251202_000000"
     );
-    let out = sb
-        .cmd()
-        .args(["migrate", "runs", "--yes"])
-        .output()
-        .unwrap();
+    let out = sb.cmd().args(["migrate", "runs", "--yes"]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // run2 was its slot in the first pass; numbers are never reused, so it takes the next.
     assert!(
@@ -355,15 +329,37 @@ fn one_legacy_folder(sb: &Sandbox) {
     .unwrap();
 }
 
+/// (id, name, created_at) of the migrated runs by name, as the DB holds them and as
+/// `list --status migrated --json` shows them (the two must agree).
 fn migrated(sb: &Sandbox) -> Vec<(String, String, String)> {
     let conn = rusqlite::Connection::open(sb.db()).unwrap();
     let mut stmt = conn
         .prepare("SELECT id, name, created_at FROM runs WHERE status = 'migrated' ORDER BY name")
         .unwrap();
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    let stored: Vec<(String, String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .unwrap()
         .map(Result::unwrap)
-        .collect()
+        .collect();
+    let listed = sb.run(&["list", "--status", "migrated", "--json"]);
+    listed.success();
+    let text = |v: &serde_json::Value| v.as_str().unwrap().to_string();
+    let mut shown: Vec<(String, String, String)> = listed
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|run| {
+            (
+                text(&run["id"]),
+                text(&run["name"]),
+                text(&run["created_at"]),
+            )
+        })
+        .collect();
+    shown.sort_by(|a, b| a.1.cmp(&b.1));
+    assert_eq!(shown, stored, "list --status migrated --json");
+    stored
 }
 
 #[test]
@@ -379,11 +375,7 @@ fn a_failed_record_puts_the_folders_back_and_a_stopped_rename_is_finished_by_a_r
             "CREATE TRIGGER refuse AFTER INSERT ON runs BEGIN SELECT RAISE(ABORT, 'refused'); END",
         )
         .unwrap();
-    let out = sb
-        .cmd()
-        .args(["migrate", "runs", "--yes"])
-        .output()
-        .unwrap();
+    let out = sb.cmd().args(["migrate", "runs", "--yes"]).run();
     assert_no_panic(&out);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(tree(&sb.work()), before);
@@ -395,9 +387,8 @@ fn a_failed_record_puts_the_folders_back_and_a_stopped_rename_is_finished_by_a_r
     let plan = sb
         .cmd()
         .args(["migrate", "runs", "--dry-run", "--json"])
-        .output()
-        .unwrap();
-    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+        .run();
+    let plan: serde_json::Value = serde_json::from_slice(&plan.raw.stdout).unwrap();
     assert_eq!(plan["planned"][0]["name"], name, "{plan}");
     for base in ["outputs", "logs"] {
         let dir = sb.work().join(base);
@@ -405,13 +396,9 @@ fn a_failed_record_puts_the_folders_back_and_a_stopped_rename_is_finished_by_a_r
         std::os::unix::fs::symlink(name, dir.join("20251228_143025_789456_a3f9")).unwrap();
     }
     let stopped = tree(&sb.work());
-    let out = sb
-        .cmd()
-        .args(["migrate", "runs", "--yes", "--json"])
-        .output()
-        .unwrap();
+    let out = sb.cmd().args(["migrate", "runs", "--yes", "--json"]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     assert_eq!(
         json["renamed"][0]["from"], "20251228_143025_789456_a3f9",
         "{json}"
@@ -431,13 +418,9 @@ fn a_failed_record_puts_the_folders_back_and_a_stopped_rename_is_finished_by_a_r
     now.remove("logs/latest.txt");
     assert_eq!(now, stopped);
     // Converged: a re-run finds nothing and changes nothing.
-    let out = sb
-        .cmd()
-        .args(["migrate", "runs", "--yes", "--json"])
-        .output()
-        .unwrap();
+    let out = sb.cmd().args(["migrate", "runs", "--yes", "--json"]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     assert_eq!(json["planned"], serde_json::json!([]), "{json}");
     assert_eq!(json["skipped"], serde_json::json!([]), "{json}");
     assert_eq!(migrated(&sb).len(), 1);
@@ -460,11 +443,7 @@ fn a_rename_stopped_half_way_in_either_folder_is_finished_once() {
             outputs.join(format!(".{legacy}.runctl-migrating"))
         };
         std::os::unix::fs::symlink(name, link).unwrap();
-        let out = sb
-            .cmd()
-            .args(["migrate", "runs", "--yes", "--json"])
-            .output()
-            .unwrap();
+        let out = sb.cmd().args(["migrate", "runs", "--yes", "--json"]).run();
         assert_eq!(out.status.code(), Some(0), "{case}: {}", stderr(&out));
         assert_eq!(
             migrated(&sb),
@@ -488,12 +467,8 @@ fn a_rename_stopped_half_way_in_either_folder_is_finished_once() {
             );
             assert!(!dir.join(format!(".{legacy}.runctl-migrating")).exists());
         }
-        let out = sb
-            .cmd()
-            .args(["migrate", "runs", "--yes", "--json"])
-            .output()
-            .unwrap();
-        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let out = sb.cmd().args(["migrate", "runs", "--yes", "--json"]).run();
+        let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
         assert_eq!(json["planned"], serde_json::json!([]), "{case}: {json}");
     }
 }
@@ -507,13 +482,9 @@ fn a_code_folder_with_a_manifest_is_not_taken_for_a_run() {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(file), "[package]\nname = \"x\"\n").unwrap();
     }
-    let out = sb
-        .cmd()
-        .args(["migrate", "runs", "--yes", "--json"])
-        .output()
-        .unwrap();
+    let out = sb.cmd().args(["migrate", "runs", "--yes", "--json"]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     assert_eq!(json["renamed"], serde_json::json!([]), "{json}");
     assert!(sb.work().join("outputs/mylib/Cargo.toml").is_file());
 }
@@ -528,11 +499,7 @@ fn markers_runctl_did_not_make_are_left_alone() {
     std::os::unix::fs::symlink("/etc", outputs.join(".C.runctl-migrating")).unwrap();
     std::os::unix::fs::symlink("userdir", outputs.join(".B.runctl-migrating")).unwrap();
     std::fs::write(outputs.join(".E.runctl-migrating"), "a file of someone's").unwrap();
-    let out = sb
-        .cmd()
-        .args(["migrate", "runs", "--yes"])
-        .output()
-        .unwrap();
+    let out = sb.cmd().args(["migrate", "runs", "--yes"]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     for name in ["A", "B", "C"] {
         assert!(
@@ -557,7 +524,7 @@ fn dry_runs_beside_busy_writers_are_never_refused_as_busy() {
         .map(|_| sb.spawn(&["migrate", "runs", "--dry-run", "-q"]))
         .collect();
     for child in writers.into_iter().chain(planners) {
-        let out = collect(child);
+        let out = child.wait();
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     }
 }
@@ -569,20 +536,12 @@ fn a_legacy_run_with_only_outputs_gets_an_empty_logs_folder() {
     let legacy = sb.work().join("outputs/20251228_143025_789456_a3f9");
     std::fs::create_dir_all(&legacy).unwrap();
     std::fs::write(legacy.join("metrics.json"), "{}").unwrap();
-    let out = sb
-        .cmd()
-        .args(["migrate", "runs", "--yes", "--json"])
-        .output()
-        .unwrap();
+    let out = sb.cmd().args(["migrate", "runs", "--yes", "--json"]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     let name = json["renamed"][0]["to"].as_str().unwrap().to_string();
-    let env = sb
-        .cmd()
-        .args(["env", &name, "--format", "json"])
-        .output()
-        .unwrap();
-    let env: serde_json::Value = serde_json::from_slice(&env.stdout).unwrap();
+    let env = sb.cmd().args(["env", &name, "--format", "json"]).run();
+    let env: serde_json::Value = serde_json::from_slice(&env.raw.stdout).unwrap();
     for key in ["RUN_DIR", "RUN_LOG_DIR"] {
         let dir = env[key].as_str().unwrap();
         assert!(std::path::Path::new(dir).is_dir(), "{key} {dir}");

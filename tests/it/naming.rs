@@ -3,12 +3,12 @@
 //! and `new -- CMD` with its exit code and signals.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use crate::common::*;
 
 fn new(sb: &Sandbox, args: &[&str]) -> String {
-    let out = sb.cmd().arg("new").args(args).output().unwrap();
+    let out = sb.cmd().arg("new").args(args).run();
     assert_eq!(out.status.code(), Some(0), "new {args:?}: {}", stderr(&out));
     stdout(&out).trim().to_string()
 }
@@ -110,7 +110,7 @@ fn segment_sources_in_order() {
         if let Some(s) = served {
             cmd.env("SERVED_MODEL_NAME", s);
         }
-        let out = cmd.arg("name").args(args).output().unwrap();
+        let out = cmd.arg("name").args(args).run();
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         stdout(&out).trim().to_string()
     };
@@ -192,21 +192,11 @@ fn sixty_four_concurrent_news_get_distinct_names_twenty_times() {
         let sb = Sandbox::new();
         sb.init();
         let children: Vec<_> = (0..64)
-            .map(|_| {
-                Command::new(RUNCTL)
-                    .current_dir(sb.work())
-                    .env_clear()
-                    .env("PATH", sb.path_var())
-                    .args(["new", "--model", "qwen2-7b", "--dataset", "drg_letters"])
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .unwrap()
-            })
+            .map(|_| sb.spawn(&["new", "--model", "qwen2-7b", "--dataset", "drg_letters"]))
             .collect();
         let mut names = Vec::new();
         for child in children {
-            let out = collect(child);
+            let out = child.wait();
             assert_eq!(
                 out.status.code(),
                 Some(0),
@@ -244,8 +234,7 @@ fn a_forced_index_on_a_taken_name_is_a_conflict_and_force_loses_nothing() {
     let out = sb
         .cmd()
         .args(["new", "--model", "m", "--dataset", "d", "--run-index", "1"])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(3));
     let err = stderr(&out);
     assert!(
@@ -258,8 +247,7 @@ fn a_forced_index_on_a_taken_name_is_a_conflict_and_force_loses_nothing() {
         .cmd()
         .env("FORCE_RUN_INDEX", "1")
         .args(["new", "--model", "m", "--dataset", "d"])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(
         out.status.code(),
         Some(3),
@@ -278,8 +266,7 @@ fn a_forced_index_on_a_taken_name_is_a_conflict_and_force_loses_nothing() {
             "1",
             "--force",
         ])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
@@ -303,8 +290,8 @@ fn a_forced_index_on_a_taken_name_is_a_conflict_and_force_loses_nothing() {
         b"precious"
     );
     assert!(sb.work().join("outputs/m-d-full-run1").is_dir());
-    let out = sb.cmd().args(["list", "--json"]).output().unwrap();
-    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = sb.cmd().args(["list", "--json"]).run();
+    let runs: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     let statuses: Vec<&str> = runs
         .as_array()
         .unwrap()
@@ -344,12 +331,8 @@ fn past_run9999_names_fall_back_to_a_timestamp() {
     let stamp = name.strip_prefix("m-dataset-full-ts").unwrap();
     assert_eq!(stamp.len(), 14, "{name}");
     assert!(stamp.bytes().all(|b| b.is_ascii_digit()), "{name}");
-    let out = sb
-        .cmd()
-        .args(["show", "latest", "--json"])
-        .output()
-        .unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = sb.cmd().args(["show", "latest", "--json"]).run();
+    let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     assert_eq!(json["number"], serde_json::Value::Null);
     assert_eq!(json["prefix"], "m-dataset-full");
 }
@@ -381,8 +364,7 @@ fn long_segments_and_paths_are_cut_to_the_limits() {
             "--dataset",
             "and-a-long-dataset-name-too",
         ])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("note: shortened the"),
@@ -407,10 +389,9 @@ fn legacy_mode_names_folders_by_run_id() {
         .cmd()
         .env("USE_LEGACY_NAMING", "1")
         .args(["new", "--model", "m", "--json"])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     assert_eq!(json["dir_name"], json["id"]);
     assert_eq!(json["name"], "m-dataset-full-run1");
     assert!(
@@ -427,12 +408,11 @@ fn shell_format_evals_in_bash_and_zsh_whatever_the_path() {
     let sb = Sandbox::new();
     let root = sb.tmp.path().join("it's a \"q\" $HOME `x` dir");
     std::fs::create_dir_all(&root).unwrap();
-    sb.cmd_in(&root).arg("init").assert().success();
+    sb.cmd_in(&root).arg("init").run().success();
     let out = sb
         .cmd_in(&root)
         .args(["new", "--model", "m", "--format", "shell"])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let script = stdout(&out);
     let expected_dir = root.join("outputs/m-dataset-full-run1");
@@ -456,14 +436,13 @@ fn shell_format_evals_in_bash_and_zsh_whatever_the_path() {
         );
     }
     // env and json forms carry the same values.
-    let out = sb.cmd_in(&root).args(["env", "latest"]).output().unwrap();
+    let out = sb.cmd_in(&root).args(["env", "latest"]).run();
     assert!(stdout(&out).contains(&format!("RUN_DIR={}\n", expected_dir.display())));
     let out = sb
         .cmd_in(&root)
         .args(["env", "latest", "--format", "json"])
-        .output()
-        .unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        .run();
+    let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     assert_eq!(
         json["RUN_LOG_DIR"],
         root.join("logs/m-dataset-full-run1").to_str().unwrap()
@@ -486,20 +465,15 @@ fn new_runs_the_command_with_the_metadata_and_passes_its_exit_code() {
             "-c",
             "echo \"$RUN_NAME|$RUN_ID|$RUN_DIR\" > \"$RUN_DIR/env.txt\"; exit 7",
         ])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(7));
     assert_eq!(
         stdout(&out),
         "",
         "text format prints nothing on stdout when a command runs"
     );
-    let show = sb
-        .cmd()
-        .args(["show", "latest", "--json"])
-        .output()
-        .unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    let show = sb.cmd().args(["show", "latest", "--json"]).run();
+    let json: serde_json::Value = serde_json::from_slice(&show.raw.stdout).unwrap();
     assert_eq!(json["status"], "failed");
     assert_eq!(json["exit_code"], 7);
     assert!(json["started_at"].is_string() && json["finished_at"].is_string());
@@ -513,24 +487,15 @@ fn new_runs_the_command_with_the_metadata_and_passes_its_exit_code() {
             json["outputs_dir"].as_str().unwrap()
         )
     );
-    let out = sb
-        .cmd()
-        .args(["new", "--model", "m", "--", "true"])
-        .output()
-        .unwrap();
+    let out = sb.cmd().args(["new", "--model", "m", "--", "true"]).run();
     assert_eq!(out.status.code(), Some(0));
-    let show = sb
-        .cmd()
-        .args(["show", "latest", "--json"])
-        .output()
-        .unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    let show = sb.cmd().args(["show", "latest", "--json"]).run();
+    let json: serde_json::Value = serde_json::from_slice(&show.raw.stdout).unwrap();
     assert_eq!(json["status"], "completed");
     let out = sb
         .cmd()
         .args(["new", "--model", "m", "--", "/nonexistent/program"])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(127));
     assert!(stderr(&out).contains("error: cannot run /nonexistent/program"));
 }
@@ -540,15 +505,7 @@ fn sigint_to_runctl_reaches_the_command_and_the_run_ends_interrupted() {
     let sb = Sandbox::new();
     sb.init();
     let script = "trap 'echo got-int > \"$RUN_DIR/sig\"; exit 130' INT; touch \"$RUN_DIR/ready\"; while :; do sleep 0.05; done";
-    let child = Command::new(RUNCTL)
-        .current_dir(sb.work())
-        .env_clear()
-        .env("PATH", sb.path_var())
-        .args(["new", "--model", "m", "--", "sh", "-c", script])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = sb.spawn(&["new", "--model", "m", "--", "sh", "-c", script]);
     let ready = sb.work().join("outputs/m-dataset-full-run1/ready");
     let start = std::time::Instant::now();
     while !ready.exists() {
@@ -557,18 +514,14 @@ fn sigint_to_runctl_reaches_the_command_and_the_run_ends_interrupted() {
     }
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
-    let out = collect(child);
+    let out = child.wait();
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert_eq!(
         std::fs::read_to_string(sb.work().join("outputs/m-dataset-full-run1/sig")).unwrap(),
         "got-int\n"
     );
-    let show = sb
-        .cmd()
-        .args(["show", "latest", "--json"])
-        .output()
-        .unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    let show = sb.cmd().args(["show", "latest", "--json"]).run();
+    let json: serde_json::Value = serde_json::from_slice(&show.raw.stdout).unwrap();
     assert_eq!(json["status"], "interrupted");
     assert_eq!(json["exit_code"], 130);
 }
@@ -579,8 +532,8 @@ fn show_finds_runs_by_name_id_prefix_and_latest() {
     sb.init();
     new(&sb, &["--model", "a"]);
     new(&sb, &["--model", "b"]);
-    let out = sb.cmd().args(["list", "--json"]).output().unwrap();
-    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = sb.cmd().args(["list", "--json"]).run();
+    let runs: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     let newest_id = runs[0]["id"].as_str().unwrap().to_string();
     assert_eq!(runs[0]["name"], "b-dataset-full-run1");
     for reference in [
@@ -589,17 +542,13 @@ fn show_finds_runs_by_name_id_prefix_and_latest() {
         &newest_id[..24],
         "latest",
     ] {
-        let out = sb
-            .cmd()
-            .args(["show", "--json", reference])
-            .output()
-            .unwrap();
+        let out = sb.cmd().args(["show", "--json", reference]).run();
         assert_eq!(out.status.code(), Some(0), "{reference}: {}", stderr(&out));
-        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
         assert_eq!(json["id"], newest_id.as_str(), "{reference}");
     }
     // Both ids start with today's date: an ambiguous prefix lists the candidates.
-    let out = sb.cmd().args(["show", &newest_id[..8]]).output().unwrap();
+    let out = sb.cmd().args(["show", &newest_id[..8]]).run();
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(err.contains("matches more than one run id"), "{err}");
@@ -607,10 +556,10 @@ fn show_finds_runs_by_name_id_prefix_and_latest() {
         err.contains("a-dataset-full-run1") && err.contains("b-dataset-full-run1"),
         "{err}"
     );
-    let out = sb.cmd().args(["show", "nope"]).output().unwrap();
+    let out = sb.cmd().args(["show", "nope"]).run();
     assert_eq!(out.status.code(), Some(4));
     // list: aligned table, newest first, filters normalized like names.
-    let out = sb.cmd().args(["list"]).output().unwrap();
+    let out = sb.cmd().args(["list"]).run();
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
     assert!(
@@ -621,19 +570,11 @@ fn show_finds_runs_by_name_id_prefix_and_latest() {
         lines[1].starts_with("b-dataset-full-run1  created  -"),
         "{text}"
     );
-    let out = sb
-        .cmd()
-        .args(["list", "--model", "A", "--json"])
-        .output()
-        .unwrap();
-    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = sb.cmd().args(["list", "--model", "A", "--json"]).run();
+    let runs: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     assert_eq!(runs.as_array().unwrap().len(), 1);
-    let out = sb
-        .cmd()
-        .args(["list", "--limit", "1", "--json"])
-        .output()
-        .unwrap();
-    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = sb.cmd().args(["list", "--limit", "1", "--json"]).run();
+    let runs: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     assert_eq!(runs.as_array().unwrap().len(), 1);
 }
 
@@ -641,39 +582,25 @@ fn show_finds_runs_by_name_id_prefix_and_latest() {
 fn bad_naming_input_gets_clear_errors() {
     let sb = Sandbox::new();
     sb.init();
-    let out = sb
-        .cmd()
-        .args(["new", "--config", "missing.yaml"])
-        .output()
-        .unwrap();
+    let out = sb.cmd().args(["new", "--config", "missing.yaml"]).run();
     assert_eq!(out.status.code(), Some(4));
     std::fs::write(sb.work().join("bad.yaml"), "training: [unclosed\n").unwrap();
-    let out = sb
-        .cmd()
-        .args(["new", "--config", "bad.yaml"])
-        .output()
-        .unwrap();
+    let out = sb.cmd().args(["new", "--config", "bad.yaml"]).run();
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("is not valid YAML"),
         "{}",
         stderr(&out)
     );
-    let out = sb.cmd().args(["new", "--force"]).output().unwrap();
+    let out = sb.cmd().args(["new", "--force"]).run();
     assert_eq!(out.status.code(), Some(2));
-    let out = sb
-        .cmd()
-        .env("FORCE_RUN_INDEX", "abc")
-        .arg("new")
-        .output()
-        .unwrap();
+    let out = sb.cmd().env("FORCE_RUN_INDEX", "abc").arg("new").run();
     assert_eq!(out.status.code(), Some(2));
     let huge = "é\u{1}\u{7}日本".repeat(2500);
     let out = sb
         .cmd()
         .args(["new", "--model", &huge, "--dataset", &huge])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).trim().len() <= 128);
     assert_no_panic(&out);
@@ -691,13 +618,9 @@ fn shortened_segments_are_recorded_in_the_hash_registry() {
     let sb = Sandbox::new();
     sb.init();
     let long = "y".repeat(100);
-    let out = sb
-        .cmd()
-        .args(["new", "--model", &long, "--json"])
-        .output()
-        .unwrap();
+    let out = sb.cmd().args(["new", "--model", &long, "--json"]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     let short = json["name"]
         .as_str()
         .unwrap()
@@ -705,6 +628,8 @@ fn shortened_segments_are_recorded_in_the_hash_registry() {
         .unwrap()
         .to_string();
     assert_eq!(short.len(), 64);
+    // SQL: that the name's hash was recorded by naming (its origin) is not something the CLI
+    // shows.
     let conn = rusqlite::Connection::open(sb.db()).unwrap();
     let rows: Vec<(String, String)> = conn
         .prepare("SELECT hash, identifier FROM hashes WHERE origin = 'naming'")

@@ -28,8 +28,7 @@ fn dispatch_passes_args_stdio_exit_code_and_env() {
         .cmd_in(&nested)
         .args(["echo", "a b", "--flag", "-x", "--help"])
         .write_stdin("from stdin")
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(7));
     let text = stdout(&out);
     assert!(
@@ -54,7 +53,7 @@ fn dispatch_passes_args_stdio_exit_code_and_env() {
 fn outside_a_project_root_and_db_are_unset() {
     let sb = Sandbox::new();
     sb.plugin("echo", ECHO_PLUGIN);
-    let out = sb.cmd().arg("echo").output().unwrap();
+    let out = sb.cmd().arg("echo").run();
     assert_eq!(out.status.code(), Some(7));
     assert!(
         stdout(&out).contains("RUNCTL_ROOT=unset\nRUNCTL_DB=unset\n"),
@@ -74,7 +73,7 @@ fn the_example_plugin_runs_and_calls_back() {
     let example =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/examples/runctl-hello");
     std::fs::copy(&example, sb.bin().join("runctl-hello")).unwrap();
-    let out = sb.cmd().args(["hello", "team"]).output().unwrap();
+    let out = sb.cmd().args(["hello", "team"]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(
         stdout(&out),
@@ -90,7 +89,7 @@ fn the_example_plugin_runs_and_calls_back() {
 fn builtins_are_never_shadowed() {
     let sb = Sandbox::new();
     sb.plugin("init", "#!/bin/sh\necho plugin-init\n");
-    let out = sb.cmd().args(["init", "--json"]).output().unwrap();
+    let out = sb.cmd().args(["init", "--json"]).run();
     assert_eq!(out.status.code(), Some(0));
     assert!(!stdout(&out).contains("plugin-init"));
     assert!(sb.work().join("runctl.toml").is_file());
@@ -108,7 +107,7 @@ fn plugins_lists_paths_and_warns() {
     std::fs::write(sb.bin().join("runctl-noexec"), "#!/bin/sh\n").unwrap();
     let path = format!("{}:{}:/usr/bin:/bin", sb.bin().display(), second.display());
 
-    let out = sb.cmd().env("PATH", &path).arg("plugins").output().unwrap();
+    let out = sb.cmd().env("PATH", &path).arg("plugins").run();
     assert_eq!(out.status.code(), Some(0));
     let text = stdout(&out);
     assert!(text.starts_with("NAME  PATH\n"), "{text}");
@@ -140,9 +139,8 @@ fn plugins_lists_paths_and_warns() {
         .cmd()
         .env("PATH", &path)
         .args(["plugins", "--json"])
-        .output()
-        .unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        .run();
+    let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     let plugins = json["plugins"].as_array().unwrap();
     assert_eq!(plugins.len(), 5);
     let active: Vec<&str> = plugins
@@ -153,10 +151,10 @@ fn plugins_lists_paths_and_warns() {
     assert_eq!(active, vec!["dup", "ok"]);
 
     // The shadowed copy never runs; the first one does.
-    let out = sb.cmd().env("PATH", &path).arg("dup").output().unwrap();
+    let out = sb.cmd().env("PATH", &path).arg("dup").run();
     assert_eq!(stdout(&out), "first\n");
     // A non-executable file is not run, and is not found.
-    let out = sb.cmd().env("PATH", &path).arg("noexec").output().unwrap();
+    let out = sb.cmd().env("PATH", &path).arg("noexec").run();
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -169,17 +167,11 @@ fn plugins_are_not_run_from_the_working_directory() {
         .cmd()
         .env("PATH", format!(":{}:/usr/bin:/bin", sb.bin().display()))
         .arg("local")
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(2));
     assert!(!stdout(&out).contains("ran"));
     // An explicit "." is honoured.
-    let out = sb
-        .cmd()
-        .env("PATH", ".:/usr/bin:/bin")
-        .arg("local")
-        .output()
-        .unwrap();
+    let out = sb.cmd().env("PATH", ".:/usr/bin:/bin").arg("local").run();
     assert_eq!(stdout(&out), "ran\n");
 }
 
@@ -187,13 +179,13 @@ fn plugins_are_not_run_from_the_working_directory() {
 fn unknown_commands_get_did_you_mean_over_builtins_and_plugins() {
     let sb = Sandbox::new();
     sb.plugin("s3sync", "#!/bin/sh\n");
-    let out = sb.cmd().arg("migrat").output().unwrap();
+    let out = sb.cmd().arg("migrat").run();
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(err.starts_with("error: no such command: 'migrat'"), "{err}");
     assert!(err.contains("hint: did you mean 'migrate'?"), "{err}");
 
-    let out = sb.cmd().arg("s3snyc").output().unwrap();
+    let out = sb.cmd().arg("s3snyc").run();
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains("did you mean 's3sync'?"),
@@ -201,7 +193,7 @@ fn unknown_commands_get_did_you_mean_over_builtins_and_plugins() {
         stderr(&out)
     );
 
-    let out = sb.cmd().arg("qqqqqqqq").output().unwrap();
+    let out = sb.cmd().arg("qqqqqqqq").run();
     assert_eq!(out.status.code(), Some(2));
     assert!(!stderr(&out).contains("did you mean"));
     assert_no_panic(&out);
@@ -211,7 +203,7 @@ fn unknown_commands_get_did_you_mean_over_builtins_and_plugins() {
 fn a_plugin_that_cannot_start_is_a_clear_error() {
     let sb = Sandbox::new();
     sb.plugin("broken", "#!/nonexistent/interpreter\n");
-    let out = sb.cmd().arg("broken").output().unwrap();
+    let out = sb.cmd().arg("broken").run();
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.starts_with("error: cannot run plugin"), "{err}");
@@ -232,16 +224,7 @@ fn a_closed_stdout_pipe_exits_quietly() {
     ] {
         let (reader, writer) = std::io::pipe().unwrap();
         drop(reader); // the reader is gone before runctl writes a byte
-        let out = std::process::Command::new(RUNCTL)
-            .current_dir(sb.work())
-            .env_clear()
-            .env("PATH", sb.path_var())
-            .env("RUST_BACKTRACE", "1")
-            .args(args)
-            .stdout(Stdio::from(writer))
-            .stderr(Stdio::piped())
-            .output()
-            .unwrap();
+        let out = sb.cmd().args(args).stdout(Stdio::from(writer)).run();
         assert_eq!(out.status.code(), Some(0), "{args:?}");
         assert_eq!(stderr(&out), "", "{args:?}");
     }
@@ -251,20 +234,12 @@ fn a_closed_stdout_pipe_exits_quietly() {
 fn stdin_streams_through_to_the_plugin() {
     let sb = Sandbox::new();
     sb.plugin("wc", "#!/bin/sh\nwc -l\n");
-    let mut child = std::process::Command::new(RUNCTL)
-        .current_dir(sb.work())
-        .env_clear()
-        .env("PATH", sb.path_var())
-        .arg("wc")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = sb.cmd().arg("wc").stdin(Stdio::piped()).spawn();
     let mut stdin = child.stdin.take().unwrap();
     for i in 0..10_000 {
         writeln!(stdin, "line {i}").unwrap();
     }
     drop(stdin);
-    let out = collect(child);
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "10000");
+    let out = child.wait();
+    assert_eq!(String::from_utf8_lossy(&out.raw.stdout).trim(), "10000");
 }

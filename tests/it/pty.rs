@@ -1,25 +1,14 @@
 //! Prompts through a real terminal (a PTY): answers typed as a user would, the screen checked.
 
-use std::process::Command;
-
-use rexpect::session::spawn_command;
-
 use crate::common::*;
 
 /// `runctl migrate` on the v1 fixture, in a PTY.
-fn migrate_in_pty(sb: &Sandbox) -> rexpect::session::PtySession {
-    let mut cmd = Command::new(RUNCTL);
-    cmd.current_dir(sb.work())
-        .env_clear()
-        .env("PATH", sb.path_var())
-        .env("TERM", "xterm")
-        .env("RUST_BACKTRACE", "1")
-        .arg("migrate");
-    spawn_command(cmd, Some(20_000)).unwrap()
+fn migrate_in_pty(sb: &Sandbox) -> Pty {
+    sb.pty(&["migrate"], 20_000)
 }
 
 /// The exit code, from the Debug form of the wait status (`Exited(Pid(n), code)`).
-fn exit_code(p: &rexpect::session::PtySession) -> String {
+fn exit_code(p: &Pty) -> String {
     let status = format!("{:?}", p.process().wait().unwrap());
     status
 }
@@ -40,7 +29,7 @@ fn answering_yes_migrates() {
     p.exp_eof().unwrap();
     assert!(exit_code(&p).ends_with(", 0)"), "{}", exit_code(&p));
     assert_eq!(backups(&sb).len(), 1);
-    let out = sb.cmd().arg("migrate").output().unwrap();
+    let out = sb.cmd().arg("migrate").run();
     assert!(stdout(&out).contains("up to date (schema version 7)"));
 }
 
@@ -80,16 +69,10 @@ const BEFORE: &str = r#"{"versions": [
   {"id": "ec487842-e2", "name": "V8", "status": "pending", "parameters": {"steps": 3000}}
 ]}"#;
 
-fn import_in_pty(sb: &Sandbox) -> rexpect::session::PtySession {
+fn import_in_pty(sb: &Sandbox) -> Pty {
     sb.init();
     std::fs::write(sb.work().join("training_versions.json"), BEFORE).unwrap();
-    let mut cmd = Command::new(RUNCTL);
-    cmd.current_dir(sb.work())
-        .env_clear()
-        .env("PATH", sb.path_var())
-        .env("TERM", "xterm")
-        .args(["version", "import", "training_versions.json"]);
-    spawn_command(cmd, Some(20_000)).unwrap()
+    sb.pty(&["version", "import", "training_versions.json"], 20_000)
 }
 
 #[test]
@@ -103,12 +86,8 @@ fn import_asks_per_duplicate_pair() {
         p.flush().unwrap();
         p.exp_eof().unwrap();
         assert!(exit_code(&p).ends_with(", 0)"), "{}", exit_code(&p));
-        let out = sb
-            .cmd()
-            .args(["version", "list", "--json"])
-            .output()
-            .unwrap();
-        let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let out = sb.cmd().args(["version", "list", "--json"]).run();
+        let list: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
         assert_eq!(
             list.as_array().unwrap().len(),
             expected_versions,
@@ -117,7 +96,7 @@ fn import_asks_per_duplicate_pair() {
     }
 }
 
-fn migrate_runs_in_pty(sb: &Sandbox) -> rexpect::session::PtySession {
+fn migrate_runs_in_pty(sb: &Sandbox) -> Pty {
     sb.init();
     for name in [
         "20251228_143025",
@@ -126,18 +105,12 @@ fn migrate_runs_in_pty(sb: &Sandbox) -> rexpect::session::PtySession {
     ] {
         std::fs::create_dir_all(sb.work().join("outputs").join(name)).unwrap();
     }
-    let mut cmd = Command::new(RUNCTL);
-    cmd.current_dir(sb.work())
-        .env_clear()
-        .env("PATH", sb.path_var())
-        .env("TERM", "xterm")
-        .args(["migrate", "runs"]);
-    spawn_command(cmd, Some(20_000)).unwrap()
+    sb.pty(&["migrate", "runs"], 20_000)
 }
 
 const DOWN: &str = "\x1b[B";
 
-fn key(p: &mut rexpect::session::PtySession, keys: &str) {
+fn key(p: &mut Pty, keys: &str) {
     p.send(keys).unwrap();
     p.flush().unwrap();
 }
@@ -192,8 +165,8 @@ fn migrate_runs_accept_all_and_quit() {
     p.exp_string("renamed 0, skipped 3, failed 0").unwrap();
     p.exp_eof().unwrap();
     assert!(exit_code(&p).ends_with(", 0)"), "{}", exit_code(&p));
-    let out = sb.cmd().args(["list", "--json"]).output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
+    let out = sb.cmd().args(["list", "--json"]).run();
+    assert_eq!(String::from_utf8_lossy(&out.raw.stdout).trim(), "[]");
 }
 
 /// A resume at a terminal: a progress bar with done/total and errors, then the summary; and a
@@ -213,13 +186,7 @@ fn resume_at_a_terminal_shows_a_progress_bar_and_ctrl_c_stops_it_cleanly() {
         "#!/bin/sh\ncat >/dev/null\nsleep 0.1\necho ok\n",
     );
     sb.new_run_over("items.csv");
-    let mut cmd = Command::new(RUNCTL);
-    cmd.current_dir(sb.work())
-        .env_clear()
-        .env("PATH", sb.path_var())
-        .env("TERM", "xterm")
-        .args(["resume", "-j", "1", "--", "./slow.sh"]);
-    let mut p = spawn_command(cmd, Some(30_000)).unwrap();
+    let mut p = sb.pty(&["resume", "-j", "1", "--", "./slow.sh"], 30_000);
     p.exp_string("/40 0 errors").unwrap();
     p.exp_string("ETA").unwrap();
     p.send_control('c').unwrap();

@@ -25,14 +25,14 @@ fn worker(sb: &Sandbox, name: &str, script: &str) -> String {
     format!("./{name}")
 }
 
-fn resume(sb: &Sandbox, args: &[&str]) -> std::process::Output {
-    let out = sb.cmd().arg("resume").args(args).output().unwrap();
+fn resume(sb: &Sandbox, args: &[&str]) -> Run {
+    let out = sb.cmd().arg("resume").args(args).run();
     assert_no_panic(&out);
     out
 }
 
 /// `runctl resume ARGS` started in the background, its stderr piped.
-fn spawn_resume(sb: &Sandbox, args: &[&str]) -> Child {
+fn spawn_resume(sb: &Sandbox, args: &[&str]) -> Spawned {
     sb.spawn(&[&["resume"], args].concat())
 }
 
@@ -42,32 +42,47 @@ fn db(sb: &Sandbox) -> rusqlite::Connection {
     conn
 }
 
+/// A count read with SQL: results while a killed or running resume leaves them, and counts
+/// the CLI has no listing for; [`status`] and [`results`] check the CLI's view beside it.
 fn count(sb: &Sandbox, sql: &str) -> i64 {
     db(sb).query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
+/// The newest run's status, as the DB holds it and as `show latest --json` says it (the two
+/// must agree).
 fn status(sb: &Sandbox) -> String {
-    db(sb)
+    let stored: String = db(sb)
         .query_row(
             "SELECT status FROM runs ORDER BY created_at DESC LIMIT 1",
             [],
             |r| r.get(0),
         )
-        .unwrap()
+        .unwrap();
+    let shown = sb.run(&["show", "latest", "--json"]);
+    shown.success();
+    assert_eq!(
+        shown.json()["status"],
+        stored.as_str(),
+        "show latest --json"
+    );
+    stored
 }
 
-/// (key, status, attempt_count, first_error, last_error, error_category, output) per result.
-type Row = (
-    String,
-    String,
-    i64,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
+/// A result row as the DB holds it.
+#[derive(Debug)]
+struct ResultRow {
+    key: String,
+    status: String,
+    attempt_count: i64,
+    first_error: Option<String>,
+    last_error: Option<String>,
+    error_category: Option<String>,
+    output: Option<String>,
+}
 
-fn results(sb: &Sandbox) -> Vec<Row> {
+/// Every result, by key, checked against `export latest` ([`export_agrees`]). Read with SQL
+/// because export does not show `first_error`, which these tests check too.
+fn results(sb: &Sandbox) -> Vec<ResultRow> {
     let conn = db(sb);
     let mut stmt = conn
         .prepare(
@@ -75,20 +90,81 @@ fn results(sb: &Sandbox) -> Vec<Row> {
              FROM results ORDER BY key",
         )
         .unwrap();
-    stmt.query_map([], |r| {
-        Ok((
-            r.get(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            r.get(3)?,
-            r.get(4)?,
-            r.get(5)?,
-            r.get(6)?,
-        ))
-    })
-    .unwrap()
-    .map(Result::unwrap)
-    .collect()
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(ResultRow {
+                key: r.get(0)?,
+                status: r.get(1)?,
+                attempt_count: r.get(2)?,
+                first_error: r.get(3)?,
+                last_error: r.get(4)?,
+                error_category: r.get(5)?,
+                output: r.get(6)?,
+            })
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect::<Vec<_>>();
+    export_agrees(sb, &rows);
+    rows
+}
+
+/// What `export latest` says of each result is what the DB holds (all but `first_error`, which
+/// export does not show). Checked when every result belongs to the newest run, as in these
+/// tests' one-run projects.
+fn export_agrees(sb: &Sandbox, rows: &[ResultRow]) {
+    let shown = sb.run(&["show", "latest", "--json"]);
+    if shown.code != Some(0) {
+        assert!(rows.is_empty(), "results without a run");
+        return;
+    }
+    let latest = shown.json()["id"].as_str().unwrap().to_string();
+    let elsewhere: i64 = db(sb)
+        .query_row(
+            "SELECT count(*) FROM results WHERE run_id != ?1",
+            [&latest],
+            |r| r.get(0),
+        )
+        .unwrap();
+    if elsewhere > 0 {
+        return;
+    }
+    let export = sb.run(&["export", "latest"]);
+    export.success();
+    let lines = export.json_lines();
+    let exported: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|line| !line["result_status"].is_null())
+        .collect();
+    assert_eq!(exported.len(), rows.len(), "results in export latest");
+    for (row, line) in rows.iter().zip(exported) {
+        let output = row.output.as_deref().map_or(serde_json::Value::Null, |o| {
+            serde_json::from_str(o).unwrap_or_else(|_| o.into())
+        });
+        let text = |v: &Option<String>| v.as_deref().map_or(serde_json::Value::Null, Into::into);
+        assert_eq!(
+            (
+                &line["item_key"],
+                &line["result_status"],
+                &line["result_attempts"],
+                &line["result_error"],
+                &line["result_error_category"],
+            ),
+            (
+                &row.key.as_str().into(),
+                &row.status.as_str().into(),
+                &row.attempt_count.into(),
+                &text(&row.last_error),
+                &text(&row.error_category),
+            ),
+            "export latest"
+        );
+        assert!(
+            line["result_output"] == output,
+            "export latest: {}",
+            row.key
+        );
+    }
 }
 
 /// Wait until `cond` holds, or fail after 30 s.
@@ -146,7 +222,7 @@ fn scenario_1_sigkill_mid_run_then_resume_records_every_item_exactly_once() {
         count(&sb, "SELECT count(*) FROM results") >= 50
     });
     first.kill().unwrap(); // SIGKILL
-    first.wait().unwrap();
+    first.wait();
     let after_kill = count(&sb, "SELECT count(*) FROM results");
     assert!(after_kill < 300, "the run was over before the kill");
     let check: String = db(&sb)
@@ -167,7 +243,13 @@ fn scenario_1_sigkill_mid_run_then_resume_records_every_item_exactly_once() {
         ),
         0
     );
-    for (key, st, _, _, _, _, output) in results(&sb) {
+    for ResultRow {
+        key,
+        status: st,
+        output,
+        ..
+    } in results(&sb)
+    {
         assert_eq!(st, "ok");
         assert_eq!(output.unwrap(), format!("{{\"key\":\"{key}\"}}"));
     }
@@ -183,8 +265,7 @@ fn scenario_2_processed_items_are_not_run_again_and_add_no_row() {
         .cmd()
         .args(["record", "latest"])
         .write_stdin("{\"key\":\"k00000\",\"ok\":1}\n{\"key\":\"k00001\",\"ok\":1}\n{\"key\":\"k00002\",\"ok\":1}\n")
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let w = echo_worker(&sb, "0");
     let out = resume(&sb, &["--", &w]);
@@ -204,8 +285,7 @@ fn scenario_2_processed_items_are_not_run_again_and_add_no_row() {
         .cmd()
         .args(["record", "latest"])
         .write_stdin("{\"key\":\"k00004\",\"ok\":2}\n")
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(count(&sb, "SELECT count(*) FROM results"), 6);
     assert_eq!(
@@ -276,22 +356,18 @@ fn scenario_4_retry_errors_reruns_only_the_failed_items_and_clears_their_errors(
         stderr(&out)
     );
     assert_eq!(status(&sb), "completed_with_errors");
-    let errors: Vec<Row> = results(&sb)
+    let errors: Vec<ResultRow> = results(&sb)
         .into_iter()
-        .filter(|r| r.1 == "error")
+        .filter(|r| r.status == "error")
         .collect();
     assert_eq!(errors.len(), 3);
     assert_eq!(
-        errors[0].4.as_deref(),
+        errors[0].last_error.as_deref(),
         Some("exit code 4: no luck for k00002")
     );
-    assert_eq!(errors[0].5.as_deref(), Some("exit"));
+    assert_eq!(errors[0].error_category.as_deref(), Some("exit"));
     // The items command selects the same three.
-    let out = sb
-        .cmd()
-        .args(["items", "latest", "--errors"])
-        .output()
-        .unwrap();
+    let out = sb.cmd().args(["items", "latest", "--errors"]).run();
     assert_eq!(stdout(&out).lines().count(), 3);
     // Fixed; retry only those.
     std::fs::write(sb.work().join("fail.txt"), "").unwrap();
@@ -300,11 +376,19 @@ fn scenario_4_retry_errors_reruns_only_the_failed_items_and_clears_their_errors(
         .cmd()
         .args(["resume"])
         .env("RETRY_ERRORS_ONLY", "1")
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(seen(&sb), ["k00002", "k00005", "k00006"]);
-    for (key, st, attempts, first, last, category, _) in results(&sb) {
+    for ResultRow {
+        key,
+        status: st,
+        attempt_count: attempts,
+        first_error: first,
+        last_error: last,
+        error_category: category,
+        ..
+    } in results(&sb)
+    {
         assert_eq!(st, "ok", "{key}");
         assert_eq!(last, None, "{key}");
         assert_eq!(category, None, "{key}");
@@ -351,7 +435,7 @@ fn scenario_5_a_second_resume_is_refused_while_the_first_holds_the_lock() {
     assert!(err.contains(", since 20"), "{err}");
     // The holder dies: the lock is free at once.
     first.kill().unwrap();
-    first.wait().unwrap();
+    first.wait();
     let out = resume(&sb, &["latest"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(count(&sb, "SELECT count(*) FROM results"), 40);
@@ -367,12 +451,8 @@ fn scenario_6_progress_and_eta_advance_in_flight_and_are_final_at_the_end() {
     let mut seen_done: Vec<i64> = Vec::new();
     let mut eta_in_flight = false;
     while child.try_wait().unwrap().is_none() {
-        let out = sb
-            .cmd()
-            .args(["show", "latest", "--json"])
-            .output()
-            .unwrap();
-        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let out = sb.cmd().args(["show", "latest", "--json"]).run();
+        let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
         let done = json["items"]["completed"].as_i64().unwrap();
         if done > 0 && done < 140 && json["items"]["eta"].is_string() {
             eta_in_flight = true;
@@ -382,17 +462,13 @@ fn scenario_6_progress_and_eta_advance_in_flight_and_are_final_at_the_end() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(child.wait().unwrap().success());
+    assert!(child.wait().status.success());
     let in_flight: Vec<&i64> = seen_done.iter().filter(|d| **d > 0 && **d < 140).collect();
     assert!(in_flight.len() >= 2, "completed seen: {seen_done:?}");
     assert!(seen_done.windows(2).all(|w| w[0] < w[1]), "{seen_done:?}");
     assert!(eta_in_flight, "no ETA while running");
-    let out = sb
-        .cmd()
-        .args(["show", "latest", "--json"])
-        .output()
-        .unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = sb.cmd().args(["show", "latest", "--json"]).run();
+    let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     assert_eq!(json["items"]["completed"], 140);
     assert_eq!(json["items"]["remaining"], 0);
     assert!(json["items"]["eta"].is_string());
@@ -412,12 +488,12 @@ fn a_per_item_worker_gets_the_item_on_stdin_and_the_run_in_its_env() {
     );
     let out = resume(&sb, &["-j", "1", "--json", "--", &w]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let summary: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     assert_eq!(summary["status"], "completed");
     assert_eq!(summary["pass"]["ok"], 3);
     let run = summary["run"].as_str().unwrap().to_string();
     let rows = results(&sb);
-    let out: serde_json::Value = serde_json::from_str(rows[1].6.as_deref().unwrap()).unwrap();
+    let out: serde_json::Value = serde_json::from_str(rows[1].output.as_deref().unwrap()).unwrap();
     assert_eq!(out["key"], "k00001");
     assert_eq!(out["slot"], "1");
     assert_eq!(out["run"], run.as_str());
@@ -451,7 +527,15 @@ done
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let rows = results(&sb);
     assert_eq!(rows.len(), 50);
-    for (key, st, _, _, last, category, output) in rows {
+    for ResultRow {
+        key,
+        status: st,
+        last_error: last,
+        error_category: category,
+        output,
+        ..
+    } in rows
+    {
         if key == "k00007" {
             assert_eq!(st, "error");
             assert_eq!(last.as_deref(), Some("cannot summarize"));
@@ -477,7 +561,7 @@ fn the_shell_example_worker_works_as_documented() {
     assert_eq!(rows.len(), 20);
     assert!(
         rows.iter()
-            .all(|r| r.1 == "ok" && r.6.as_deref().unwrap().contains("\"bytes\":"))
+            .all(|r| r.status == "ok" && r.output.as_deref().unwrap().contains("\"bytes\":"))
     );
 }
 
@@ -498,16 +582,19 @@ fn a_timeout_kills_the_items_process_group() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(start.elapsed() < Duration::from_secs(10));
     let rows = results(&sb);
-    assert_eq!(rows[1].1, "error");
-    assert_eq!(rows[1].5.as_deref(), Some("timeout"));
+    assert_eq!(rows[1].status, "error");
+    assert_eq!(rows[1].error_category.as_deref(), Some("timeout"));
     assert!(
         rows[1]
-            .4
+            .last_error
             .as_deref()
             .unwrap()
             .starts_with("timed out after 0.5s")
     );
-    assert_eq!((rows[0].1.as_str(), rows[2].1.as_str()), ("ok", "ok"));
+    assert_eq!(
+        (rows[0].status.as_str(), rows[2].status.as_str()),
+        ("ok", "ok")
+    );
     let pid: i32 = std::fs::read_to_string(sb.work().join("child.pid"))
         .unwrap()
         .trim()
@@ -535,8 +622,8 @@ done
     let out = resume(&sb, &["--stream", "-j", "1", "--timeout", "0.5", "--", &w]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let rows = results(&sb);
-    assert_eq!(rows.iter().filter(|r| r.1 == "ok").count(), 9);
-    assert_eq!(rows[4].5.as_deref(), Some("timeout"));
+    assert_eq!(rows.iter().filter(|r| r.status == "ok").count(), 9);
+    assert_eq!(rows[4].error_category.as_deref(), Some("timeout"));
     let starts = std::fs::read_to_string(sb.work().join("starts.log")).unwrap();
     assert_eq!(
         starts.lines().count(),
@@ -565,7 +652,14 @@ fn retries_back_off_and_keep_the_first_error() {
         "{:?}",
         start.elapsed()
     );
-    for (_, st, attempts, first, last, _, _) in results(&sb) {
+    for ResultRow {
+        status: st,
+        attempt_count: attempts,
+        first_error: first,
+        last_error: last,
+        ..
+    } in results(&sb)
+    {
         assert_eq!((st.as_str(), attempts), ("ok", 3));
         assert_eq!(first.as_deref(), Some("exit code 1: fail 1"));
         assert_eq!(last, None);
@@ -581,8 +675,11 @@ fn retries_run_out_into_an_error_row() {
     let out = resume(&sb, &["--retries", "1", "--retry-delay", "10ms", "--", &w]);
     assert_eq!(out.status.code(), Some(1));
     let rows = results(&sb);
-    assert_eq!((rows[0].1.as_str(), rows[0].2), ("error", 2));
-    assert_eq!(rows[0].4.as_deref(), Some("exit code 2: nope"));
+    assert_eq!(
+        (rows[0].status.as_str(), rows[0].attempt_count),
+        ("error", 2)
+    );
+    assert_eq!(rows[0].last_error.as_deref(), Some("exit code 2: nope"));
 }
 
 #[test]
@@ -625,10 +722,10 @@ done
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let rows = results(&sb);
     assert_eq!(rows.len(), 10);
-    assert_eq!(rows.iter().filter(|r| r.1 == "ok").count(), 9);
-    assert_eq!(rows[3].5.as_deref(), Some("exit"));
+    assert_eq!(rows.iter().filter(|r| r.status == "ok").count(), 9);
+    assert_eq!(rows[3].error_category.as_deref(), Some("exit"));
     assert_eq!(
-        rows[3].4.as_deref(),
+        rows[3].last_error.as_deref(),
         Some("the worker exited with code 9: out of memory on k00003")
     );
 }
@@ -702,10 +799,16 @@ fn ten_megabytes_of_output_are_kept_and_invalid_utf8_is_bad_output() {
     let out = resume(&sb, &["--", &w]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let rows = results(&sb);
-    assert_eq!(rows[0].1, "ok");
-    assert_eq!(rows[0].6.as_deref().unwrap().len(), 10_485_760 + 2); // a JSON string
-    assert_eq!(rows[1].5.as_deref(), Some("bad-output"));
-    assert!(rows[1].4.as_deref().unwrap().contains("not valid UTF-8"));
+    assert_eq!(rows[0].status, "ok");
+    assert_eq!(rows[0].output.as_deref().unwrap().len(), 10_485_760 + 2); // a JSON string
+    assert_eq!(rows[1].error_category.as_deref(), Some("bad-output"));
+    assert!(
+        rows[1]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("not valid UTF-8")
+    );
     // A stream worker's unreadable line fails its item and the worker is restarted.
     let sb = Sandbox::new();
     run_with_items(&sb, 3);
@@ -718,13 +821,20 @@ fn ten_megabytes_of_output_are_kept_and_invalid_utf8_is_bad_output() {
     let out = resume(&sb, &["--stream", "-j", "1", "--", &w]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let rows = results(&sb);
-    assert_eq!(rows[1].5.as_deref(), Some("bad-output"));
+    assert_eq!(rows[1].error_category.as_deref(), Some("bad-output"));
     assert!(
-        rows[1].4.as_deref().unwrap().contains("log to stderr"),
+        rows[1]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("log to stderr"),
         "{:?}",
         rows[1]
     );
-    assert_eq!((rows[0].1.as_str(), rows[2].1.as_str()), ("ok", "ok"));
+    assert_eq!(
+        (rows[0].status.as_str(), rows[2].status.as_str()),
+        ("ok", "ok")
+    );
 }
 
 // --- signals -------------------------------------------------------------------------------------
@@ -743,7 +853,7 @@ fn the_first_sigint_lets_items_in_flight_finish_and_marks_the_run_interrupted() 
         std::fs::read_to_string(sb.work().join("started.log")).is_ok_and(|s| s.lines().count() == 2)
     });
     signal(&child, nix::sys::signal::Signal::SIGINT);
-    let out = collect(child);
+    let out = child.wait();
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("stopping: no new items"),
@@ -777,7 +887,7 @@ fn a_second_sigint_kills_the_items_in_flight_and_records_nothing_for_them() {
     signal(&child, nix::sys::signal::Signal::SIGINT);
     std::thread::sleep(Duration::from_millis(300));
     signal(&child, nix::sys::signal::Signal::SIGINT);
-    let out = collect(child);
+    let out = child.wait();
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert!(start.elapsed() < Duration::from_secs(10));
     assert!(stderr(&out).contains("stopping now"), "{}", stderr(&out));
@@ -803,8 +913,7 @@ fn without_a_terminal_progress_is_a_plain_line_at_an_interval() {
         .cmd()
         .args(["resume", "-j", "1", "--", &w])
         .env("RUNCTL_PROGRESS_SECS", "0.2")
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let err = stderr(&out);
     let lines: Vec<&str> = err
@@ -822,8 +931,7 @@ fn without_a_terminal_progress_is_a_plain_line_at_an_interval() {
         .cmd()
         .args(["-q", "resume", "-j", "1", "--", &w])
         .env("RUNCTL_PROGRESS_SECS", "0.01")
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(stderr(&out), "");
 }
@@ -851,8 +959,7 @@ fn resume_picks_the_newest_unfinished_run_and_resume_env_means_the_same() {
             "--",
             &w,
         ])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // The newest run is completed, so a bare resume takes the first one.
     let out = resume(&sb, &["--", &w]);
@@ -868,8 +975,7 @@ fn resume_picks_the_newest_unfinished_run_and_resume_env_means_the_same() {
         .args(["new", "--model", "ignored"])
         .env("RESUME", "1")
         .env("EXPERIMENT_ID", &first)
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(
         stderr(&out).contains(&format!("run {first} is completed")),
@@ -881,7 +987,8 @@ fn resume_picks_the_newest_unfinished_run_and_resume_env_means_the_same() {
         2,
         "RESUME=1 made no run"
     );
-    let out = sb.cmd().args(["new"]).env("RESUME", "1").output().unwrap();
+    assert_eq!(sb.runs_listed(&[]), 2, "RESUME=1 made no run");
+    let out = sb.cmd().args(["new"]).env("RESUME", "1").run();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("EXPERIMENT_ID"), "{}", stderr(&out));
 }
@@ -907,8 +1014,7 @@ fn a_config_that_differs_on_resume_is_named_and_the_stored_one_is_used() {
             "--key",
             "id",
         ])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     std::fs::write(
         sb.work().join("train.yaml"),
@@ -923,11 +1029,7 @@ fn a_config_that_differs_on_resume_is_named_and_the_stored_one_is_used() {
         err.contains("differs from the config stored with run org-m-d-full-run1 in: training.lr, training.warmup; the stored config is used"),
         "{err}"
     );
-    let out = sb
-        .cmd()
-        .args(["env", "latest", "--format", "json"])
-        .output()
-        .unwrap();
+    let out = sb.cmd().args(["env", "latest", "--format", "json"]).run();
     assert!(!stdout(&out).contains("warmup"));
 }
 
@@ -935,7 +1037,7 @@ fn a_config_that_differs_on_resume_is_named_and_the_stored_one_is_used() {
 
 /// The export of a run without its timing columns, as (key, status, output) lines.
 fn export_lines(sb: &Sandbox) -> Vec<(String, String, String)> {
-    let out = sb.cmd().args(["export", "latest"]).output().unwrap();
+    let out = sb.cmd().args(["export", "latest"]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     stdout(&out)
         .lines()
@@ -995,7 +1097,7 @@ fn chaos_ten_sigkills_then_resume_equals_an_uninterrupted_run() {
             child.kill().unwrap();
             kills += 1;
         }
-        child.wait().unwrap();
+        child.wait();
         if status(&sb) == "completed" {
             break;
         }
@@ -1024,7 +1126,7 @@ fn after_the_grace_period_items_in_flight_are_killed() {
     });
     let start = Instant::now();
     signal(&child, nix::sys::signal::Signal::SIGTERM);
-    let out = collect(child);
+    let out = child.wait();
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     let took = start.elapsed();
     assert!(took >= Duration::from_millis(400), "{took:?}");
@@ -1057,12 +1159,7 @@ fn a_worker_that_is_not_there_makes_no_run_and_exits_127() {
             "sh",
         ],
     ] {
-        let out = sb
-            .cmd()
-            .args(["new", "--model", "m"])
-            .args(args)
-            .output()
-            .unwrap();
+        let out = sb.cmd().args(["new", "--model", "m"]).args(args).run();
         assert_no_panic(&out);
         assert_ne!(out.status.code(), Some(0), "{args:?}");
         assert!(
@@ -1087,8 +1184,7 @@ fn a_worker_that_is_not_there_makes_no_run_and_exits_127() {
             "id",
         ])
         .args(["--", "nosuchworker"])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(127), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
@@ -1097,6 +1193,7 @@ fn a_worker_that_is_not_there_makes_no_run_and_exits_127() {
     );
     assert!(err.contains("no run was started"), "{err}");
     assert_eq!(count(&sb, "SELECT count(*) FROM runs"), 0);
+    assert_eq!(sb.runs_listed(&[]), 0);
     let out = sb
         .cmd()
         .args([
@@ -1108,8 +1205,7 @@ fn a_worker_that_is_not_there_makes_no_run_and_exits_127() {
             "--key",
             "id",
         ])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
 }
 
@@ -1138,16 +1234,11 @@ fn extreme_rates_and_durations_are_refused_at_parse_time_and_when_stored() {
     // The largest -j and --window there are, on 3 items, in 2 GB of address space: no up-front
     // allocation of slots x window, no thousands of idle slots.
     let stream = worker(&sb, "keys.sh", KEY_WORKER);
-    let out = std::process::Command::new("/bin/sh")
-        .current_dir(sb.work())
-        .env_clear()
-        .env("PATH", sb.path_var())
-        .arg("-c")
-        .arg(format!(
+    let out = sb
+        .sh(&format!(
             "ulimit -v 2000000; exec {RUNCTL} resume --stream -j 4096 --window 100000 -- {stream}"
         ))
-        .output()
-        .unwrap();
+        .run();
     assert_no_panic(&out);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(status(&sb), "completed");

@@ -7,7 +7,7 @@ use crate::common::*;
 fn pending_migrations_without_a_terminal_refuse_and_write_nothing() {
     let sb = Sandbox::new();
     let original = project_at_v1(&sb);
-    let out = sb.cmd().arg("migrate").output().unwrap();
+    let out = sb.cmd().arg("migrate").run();
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains("no terminal to ask on"), "{err}");
@@ -28,7 +28,7 @@ fn pending_migrations_without_a_terminal_refuse_and_write_nothing() {
 fn dry_run_lists_and_yes_applies() {
     let sb = Sandbox::new();
     let original = project_at_v1(&sb);
-    let out = sb.cmd().args(["migrate", "--dry-run"]).output().unwrap();
+    let out = sb.cmd().args(["migrate", "--dry-run"]).run();
     assert_eq!(out.status.code(), Some(0));
     assert!(
         stdout(&out).contains(
@@ -38,13 +38,9 @@ fn dry_run_lists_and_yes_applies() {
     assert_eq!(std::fs::read(sb.db()).unwrap(), original);
     assert!(backups(&sb).is_empty(), "a dry run writes nothing");
 
-    let out = sb
-        .cmd()
-        .args(["migrate", "--yes", "--json"])
-        .output()
-        .unwrap();
+    let out = sb.cmd().args(["migrate", "--yes", "--json"]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     assert_eq!(json["from_version"], 1);
     assert_eq!(json["to_version"], 7);
     assert_eq!(json["applied"][0]["name"], "hashes");
@@ -68,7 +64,7 @@ fn dry_run_lists_and_yes_applies() {
         .unwrap();
     assert!(created.starts_with("20"));
 
-    let out = sb.cmd().arg("migrate").output().unwrap();
+    let out = sb.cmd().arg("migrate").run();
     assert_eq!(out.status.code(), Some(0));
     assert!(stdout(&out).contains("is up to date (schema version 7)"));
 }
@@ -88,7 +84,7 @@ fn a_newer_db_is_refused_and_left_byte_identical() {
     }
     let before = std::fs::read(sb.db()).unwrap();
     for args in [&["migrate"][..], &["migrate", "--yes"], &["init"]] {
-        let out = sb.cmd().args(args).output().unwrap();
+        let out = sb.cmd().args(args).run();
         let err = stderr(&out);
         if args == ["init"] {
             // init only reports; it never opens an existing DB.
@@ -114,7 +110,7 @@ fn garbage_and_truncated_files_get_clear_errors() {
         b"this is not a database, just some text\n".repeat(200),
     )
     .unwrap();
-    let out = sb.cmd().arg("migrate").output().unwrap();
+    let out = sb.cmd().arg("migrate").run();
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains("is not a SQLite database"), "{err}");
@@ -138,7 +134,7 @@ fn garbage_and_truncated_files_get_clear_errors() {
     }
     let bytes = std::fs::read(sb.db()).unwrap();
     std::fs::write(sb.db(), &bytes[..bytes.len() / 3]).unwrap();
-    let out = sb.cmd().arg("migrate").output().unwrap();
+    let out = sb.cmd().arg("migrate").run();
     let err = stderr(&out);
     assert_ne!(out.status.code(), Some(0), "{err}");
     assert!(err.starts_with("error: "), "{err}");
@@ -148,7 +144,7 @@ fn garbage_and_truncated_files_get_clear_errors() {
     let sb = Sandbox::new();
     std::fs::create_dir_all(sb.work().join(".runctl")).unwrap();
     std::fs::write(sb.db(), b"").unwrap();
-    let out = sb.cmd().args(["migrate", "--json"]).output().unwrap();
+    let out = sb.cmd().args(["migrate", "--json"]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
@@ -161,7 +157,7 @@ fn a_foreign_sqlite_file_is_refused() {
         conn.execute_batch("CREATE TABLE mine (x)").unwrap();
     }
     let before = std::fs::read(sb.db()).unwrap();
-    let out = sb.cmd().arg("migrate").output().unwrap();
+    let out = sb.cmd().arg("migrate").run();
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("not a runctl state file"),
@@ -175,21 +171,9 @@ fn a_foreign_sqlite_file_is_refused() {
 fn many_processes_opening_a_new_db_migrate_it_once() {
     let sb = Sandbox::new();
     std::fs::create_dir_all(sb.work().join(".runctl")).unwrap();
-    let children: Vec<_> = (0..16)
-        .map(|_| {
-            std::process::Command::new(RUNCTL)
-                .current_dir(sb.work())
-                .env_clear()
-                .env("PATH", sb.path_var())
-                .args(["migrate", "--json"])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
+    let children: Vec<_> = (0..16).map(|_| sb.spawn(&["migrate", "--json"])).collect();
     for child in children {
-        let out = collect(child);
+        let out = child.wait();
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     }
     let conn = rusqlite::Connection::open(sb.db()).unwrap();
@@ -201,29 +185,53 @@ fn many_processes_opening_a_new_db_migrate_it_once() {
     assert_eq!(rows, 7);
 }
 
+/// The schema's latest version, from the migrations folder (`V<n>__<what>.sql`, numbered 1..=n
+/// without a gap): the store's own constant is not public, and the folder is what a new
+/// migration adds to.
+fn latest_schema_version() -> i64 {
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut versions: Vec<i64> = std::fs::read_dir(&folder)
+        .unwrap()
+        .filter_map(|entry| {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            let (number, rest) = name.strip_prefix('V')?.split_once("__")?;
+            rest.ends_with(".sql").then(|| number.parse().unwrap())
+        })
+        .collect();
+    versions.sort();
+    let latest = versions.len() as i64;
+    assert_eq!(versions, (1..=latest).collect::<Vec<_>>(), "{folder:?}");
+    latest
+}
+
+/// A fixture for every version before the latest (written when the next migration lands), so
+/// a migration that lands without the fixture of the version before it fails here.
 #[test]
 fn every_schema_fixture_still_migrates() {
-    for version in 1..=6 {
+    let latest = latest_schema_version();
+    assert!(latest > 1);
+    for version in 1..latest {
         let sb = Sandbox::new();
         std::fs::create_dir_all(sb.work().join(".runctl")).unwrap();
         let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join(format!("tests/fixtures/state-v{version}.db"));
+        assert!(
+            fixture.is_file(),
+            "V{latest} landed without {}: `cargo run --example write_fixture -- {version}`",
+            fixture.display()
+        );
         std::fs::copy(&fixture, sb.db()).unwrap();
-        let out = sb
-            .cmd()
-            .args(["migrate", "--yes", "--json"])
-            .output()
-            .unwrap();
+        let out = sb.cmd().args(["migrate", "--yes", "--json"]).run();
         assert_eq!(out.status.code(), Some(0), "v{version}: {}", stderr(&out));
-        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
         assert_eq!(json["from_version"], version);
         assert_eq!(json["to_version"], json["latest"]);
+        assert_eq!(json["latest"], latest, "runctl's latest is the folder's");
         // The migrated DB works: a run can be made in it.
         let out = sb
             .cmd()
             .args(["new", "--model", "m", "--dataset", "d"])
-            .output()
-            .unwrap();
+            .run();
         assert_eq!(out.status.code(), Some(0), "v{version}: {}", stderr(&out));
     }
 }
@@ -256,7 +264,7 @@ fn helper_a_killed_writer() {
 fn a_newer_db_with_a_killed_writers_wal_is_refused_with_not_a_byte_changed() {
     let sb = Sandbox::new();
     sb.init();
-    sb.cmd().args(["new", "--model", "m"]).assert().success();
+    sb.cmd().args(["new", "--model", "m"]).run().success();
     let helper = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "store::helper_a_killed_writer", "--nocapture"])
         .env("RUNCTL_TEST_KILLED_WRITER", sb.db())
@@ -274,7 +282,7 @@ fn a_newer_db_with_a_killed_writers_wal_is_refused_with_not_a_byte_changed() {
         &["migrate", "--dry-run"],
         &["migrate", "--yes"],
     ] {
-        let out = sb.cmd().args(args).output().unwrap();
+        let out = sb.cmd().args(args).run();
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
         assert!(err.contains("schema version 99"), "{args:?}: {err}");
@@ -316,7 +324,7 @@ fn an_old_db_is_not_written_by_reads_declined_migrations_or_dry_runs() {
         &["list"],
         &["list"],
     ] {
-        let out = sb.cmd().args(args).output().unwrap();
+        let out = sb.cmd().args(args).run();
         assert_no_panic(&out);
         assert_eq!(std::fs::read(sb.db()).unwrap(), original, "{args:?}");
         assert_eq!(listing(), files_before, "{args:?} made or removed files");
@@ -336,7 +344,7 @@ fn an_old_db_is_not_written_by_reads_declined_migrations_or_dry_runs() {
         .map(|_| sb.spawn(&["migrate", "--yes", "--json"]))
         .collect();
     for child in children {
-        let out = collect(child);
+        let out = child.wait();
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     }
     let made = backups(&sb);
@@ -357,7 +365,7 @@ fn an_old_db_is_not_written_by_reads_declined_migrations_or_dry_runs() {
 fn reads_work_on_a_read_only_project_and_writes_say_why_they_cannot() {
     let sb = Sandbox::new();
     sb.init();
-    sb.cmd().args(["new", "--model", "m"]).assert().success();
+    sb.cmd().args(["new", "--model", "m"]).run().success();
     let state = sb.work().join(".runctl");
     let _guard = Immutable::set(&state);
     for args in [
@@ -365,10 +373,10 @@ fn reads_work_on_a_read_only_project_and_writes_say_why_they_cannot() {
         &["show", "latest"],
         &["name", "--model", "m"],
     ] {
-        let out = sb.cmd().args(args).output().unwrap();
+        let out = sb.cmd().args(args).run();
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
     }
-    let out = sb.cmd().args(["new", "--model", "m"]).output().unwrap();
+    let out = sb.cmd().args(["new", "--model", "m"]).run();
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains("error: cannot write"), "{err}");
@@ -389,7 +397,7 @@ fn reads_work_on_a_read_only_project_and_writes_say_why_they_cannot() {
     assert!(helper.status.success(), "{}", stderr(&helper));
     std::fs::remove_file(sb.work().join(".runctl/state.db-shm")).unwrap();
     let _guard = Immutable::set(&state);
-    let out = sb.cmd().arg("list").output().unwrap();
+    let out = sb.cmd().arg("list").run();
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     assert!(
         stderr(&out).contains("its -wal holds commits"),
@@ -413,15 +421,14 @@ fn a_fifo_or_a_folder_as_state_db_is_refused_at_once() {
             .cmd()
             .args(args)
             .timeout(std::time::Duration::from_secs(20))
-            .output()
-            .unwrap();
+            .run();
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
         assert!(err.contains("is not a regular file"), "{err}");
     }
     std::fs::remove_file(sb.db()).unwrap();
     std::fs::create_dir(sb.db()).unwrap();
-    let out = sb.cmd().arg("list").output().unwrap();
+    let out = sb.cmd().arg("list").run();
     assert!(
         stderr(&out).contains("is not a regular file"),
         "{}",
@@ -431,7 +438,7 @@ fn a_fifo_or_a_folder_as_state_db_is_refused_at_once() {
     // A symlink to nothing: the DB is not created wherever it points.
     let elsewhere = sb.tmp.path().join("elsewhere.db");
     std::os::unix::fs::symlink(&elsewhere, sb.db()).unwrap();
-    let out = sb.cmd().args(["new", "--model", "m"]).output().unwrap();
+    let out = sb.cmd().args(["new", "--model", "m"]).run();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("is not a regular file"),
@@ -441,7 +448,7 @@ fn a_fifo_or_a_folder_as_state_db_is_refused_at_once() {
     assert!(!elsewhere.exists());
     std::fs::remove_file(sb.db()).unwrap();
     // A FIFO as the -wal: named, not taken for a full disk.
-    sb.cmd().args(["new", "--model", "m"]).assert().success();
+    sb.cmd().args(["new", "--model", "m"]).run().success();
     let wal = sb.work().join(".runctl/state.db-wal");
     let _ = std::fs::remove_file(&wal);
     assert!(
@@ -455,8 +462,7 @@ fn a_fifo_or_a_folder_as_state_db_is_refused_at_once() {
         .cmd()
         .args(["new", "--model", "m"])
         .timeout(std::time::Duration::from_secs(20))
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("state.db-wal is not a regular file"),
@@ -484,11 +490,7 @@ fn a_v6_db_with_sources_items_and_runs_migrates_to_v7_keeping_every_row() {
         )
         .unwrap();
     }
-    let out = sb
-        .cmd()
-        .args(["migrate", "--yes", "--json"])
-        .output()
-        .unwrap();
+    let out = sb.cmd().args(["migrate", "--yes", "--json"]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let conn = rusqlite::Connection::open(sb.db()).unwrap();
     let violations: i64 = conn
@@ -505,11 +507,7 @@ fn a_v6_db_with_sources_items_and_runs_migrates_to_v7_keeping_every_row() {
         )
         .unwrap();
     assert_eq!((items, options.as_str()), (2, "{}"));
-    let out = sb
-        .cmd()
-        .args(["items", "m-d-full-run1", "--all"])
-        .output()
-        .unwrap();
+    let out = sb.cmd().args(["items", "m-d-full-run1", "--all"]).run();
     assert_eq!(stdout(&out).lines().count(), 2, "{}", stderr(&out));
 }
 
@@ -583,7 +581,7 @@ fn a_migration_killed_at_any_moment_leaves_the_db_whole_and_no_partial_backup() 
             );
         }
     }
-    let out = sb.cmd().args(["migrate", "--yes"]).output().unwrap();
+    let out = sb.cmd().args(["migrate", "--yes"]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(version(&sb.db()), ("ok".to_string(), 7, 100_000));
 }

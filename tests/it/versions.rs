@@ -1,12 +1,10 @@
 //! Model versions over the binary: the seed's scenario end to end, sync idempotence, import of
 //! the seed's "before" file, concurrent allocation, and listings with unusable lines.
 
-use std::process::{Command, Stdio};
-
 use crate::common::*;
 
-fn run(sb: &Sandbox, args: &[&str]) -> std::process::Output {
-    let out = sb.cmd().args(args).output().unwrap();
+fn run(sb: &Sandbox, args: &[&str]) -> Run {
+    let out = sb.cmd().args(args).run();
     assert_no_panic(&out);
     out
 }
@@ -22,8 +20,7 @@ fn sync(sb: &Sandbox, listing: &str) -> String {
         .cmd()
         .args(["version", "sync", "--listing", "-"])
         .write_stdin(listing.to_string())
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     stdout(&out)
 }
@@ -174,10 +171,9 @@ fn unusable_listing_lines_are_reported_and_skipped() {
         .cmd()
         .args(["version", "sync", "--listing", "-", "--json"])
         .write_stdin(listing)
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     let skipped: Vec<&str> = json["skipped"]
         .as_array()
         .unwrap()
@@ -202,8 +198,7 @@ fn unusable_listing_lines_are_reported_and_skipped() {
         .cmd()
         .args(["version", "sync", "--listing", "-", "--dry-run"])
         .write_stdin(listing)
-        .output()
-        .unwrap();
+        .run();
     assert!(
         stdout(&out).contains("would create style_2 V3"),
         "{}",
@@ -214,8 +209,7 @@ fn unusable_listing_lines_are_reported_and_skipped() {
         .cmd()
         .args(["version", "sync", "--listing", "-", "--family", "style_9"])
         .write_stdin(listing)
-        .output()
-        .unwrap();
+        .run();
     assert!(stdout(&out).contains(
         "skipped loras/style_2_vV3.safetensors: family style_2 is not the one asked for"
     ));
@@ -315,22 +309,12 @@ fn thirty_two_concurrent_news_get_thirty_two_names() {
     let sb = Sandbox::new();
     sb.init();
     let children: Vec<_> = (0..32)
-        .map(|i| {
-            Command::new(RUNCTL)
-                .current_dir(sb.work())
-                .env_clear()
-                .env("PATH", sb.path_var())
-                .args(["version", "new", "style_1", "--job-id", &format!("job-{i}")])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
+        .map(|i| sb.spawn(&["version", "new", "style_1", "--job-id", &format!("job-{i}")]))
         .collect();
     let mut names: Vec<String> = children
         .into_iter()
         .map(|c| {
-            let out = collect(c);
+            let out = c.wait();
             assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
             stdout(&out).trim().to_string()
         })
@@ -503,14 +487,13 @@ fn the_counter_goes_on_past_nine_digits() {
 }
 
 /// `version sync --listing -` with `listing` on stdin, whatever its exit code.
-fn sync_out(sb: &Sandbox, listing: &[u8], extra: &[&str]) -> std::process::Output {
+fn sync_out(sb: &Sandbox, listing: &[u8], extra: &[&str]) -> Run {
     let out = sb
         .cmd()
         .args(["version", "sync", "--listing", "-"])
         .args(extra)
         .write_stdin(listing.to_vec())
-        .output()
-        .unwrap();
+        .run();
     assert_no_panic(&out);
     out
 }
@@ -665,7 +648,7 @@ fn hostile_listings_and_files_are_refused_cleanly() {
     let out = sync_out(&sb, &listing, &["--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(out.stdout.len() < 4096, "the 10 MB line came back");
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     let reasons: Vec<String> = json["skipped"]
         .as_array()
         .unwrap()
@@ -810,7 +793,7 @@ fn one_file_under_two_prefixes_keeps_one_url_and_warns() {
         assert_eq!(versions(&sb), after);
     }
     let json = sync_out(&sb, listing, &["--json"]);
-    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&json.raw.stdout).unwrap();
     assert_eq!(
         json["ambiguous"],
         serde_json::json!([{

@@ -1,0 +1,343 @@
+//! The store's own tests against an in-memory DB, through its public interface only: a run's
+//! counters as results are recorded and replaced, and which items a selection and its pages
+//! hand out at the edges (an empty run, exact page sizes, early stops).
+
+use super::*;
+use crate::source::Item;
+
+/// A store with a run `r` over items with these keys (none: a run without items).
+fn run_over(keys: &[&str]) -> Store {
+    let mut store = Store::in_memory().unwrap();
+    let source = (!keys.is_empty()).then(|| {
+        let meta = SourceMeta {
+            path: "/items.csv".into(),
+            format: "csv".into(),
+            md5: "md5".into(),
+            sha256: "sha256".into(),
+            size: 1,
+            key_columns: "[\"id\"]".into(),
+            unpivot: "[]".into(),
+            options: "{}".into(),
+        };
+        store
+            .ingest(&meta, |add| {
+                for (line, key) in keys.iter().enumerate() {
+                    let mut data = serde_json::Map::new();
+                    data.insert("id".into(), (*key).into());
+                    add(Item {
+                        key: (*key).into(),
+                        location: (line + 2).to_string(),
+                        data,
+                    })?;
+                }
+                Ok(vec!["id".into()])
+            })
+            .unwrap()
+    });
+    store
+        .allocate(true, |a| {
+            a.insert(&run_row("r"))?;
+            if let Some(source) = &source {
+                a.attach_source("r", source.id, source.n_items)?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    store
+}
+
+fn run_row(id: &str) -> RunRow {
+    RunRow {
+        id: id.into(),
+        name: format!("m-d-full-{id}"),
+        dir_name: format!("m-d-full-{id}"),
+        model: "m".into(),
+        dataset: "d".into(),
+        size: "full".into(),
+        number: Some(1),
+        scope: "model_dataset".into(),
+        status: crate::state::RunStatus::Created,
+        superseded: false,
+        moved_to: None,
+        outputs_dir: "/outputs".into(),
+        logs_dir: "/logs".into(),
+        command: None,
+        config: None,
+        config_path: None,
+        exit_code: None,
+        created_at: now_text(),
+        started_at: None,
+        finished_at: None,
+    }
+}
+
+fn ok(key: &str) -> ResultIn {
+    result(key, true, "{\"done\":1}")
+}
+
+fn error(key: &str) -> ResultIn {
+    result(key, false, "boom")
+}
+
+fn result(key: &str, ok: bool, payload: &str) -> ResultIn {
+    ResultIn {
+        key: key.into(),
+        ok,
+        payload: payload.into(),
+        category: (!ok).then(|| "exit".into()),
+        duration_ms: Some(5),
+        worker: Some(0),
+        attempts: 1,
+        first_error: None,
+        started_at: None,
+        finished_at: None,
+    }
+}
+
+/// (items, ok, errors) after recording `results`.
+fn record(store: &mut Store, results: &[ResultIn]) -> (i64, i64, i64) {
+    let p = store.record_results("r", results, None).unwrap().unwrap();
+    (p.n_items, p.n_completed, p.n_errors)
+}
+
+fn counts(p: &Progress) -> (i64, i64, i64) {
+    (p.n_items, p.n_completed, p.n_errors)
+}
+
+fn keys(store: &Store, selection: Selection) -> Vec<String> {
+    let mut keys = Vec::new();
+    store
+        .for_each_item("r", selection, |key, _, _| {
+            keys.push(key.to_string());
+            true
+        })
+        .unwrap();
+    keys
+}
+
+fn export(store: &Store) -> Vec<ExportRow> {
+    let mut rows = Vec::new();
+    store
+        .for_each_export("r", |row| {
+            rows.push(row);
+            true
+        })
+        .unwrap();
+    rows
+}
+
+#[test]
+fn counters_follow_an_item_from_ok_to_error_and_back() {
+    let mut store = run_over(&["a", "b", "c"]);
+    assert_eq!(counts(&store.progress("r").unwrap()), (3, 0, 0));
+    assert_eq!(record(&mut store, &[ok("a")]), (3, 1, 0));
+    assert_eq!(record(&mut store, &[error("a")]), (3, 0, 1));
+    assert_eq!(record(&mut store, &[ok("a")]), (3, 1, 0));
+    // The same result again changes nothing.
+    assert_eq!(record(&mut store, &[ok("a")]), (3, 1, 0));
+    assert_eq!(record(&mut store, &[error("b"), ok("c")]), (3, 2, 1));
+    // One key twice in a batch: the second result is the one that counts.
+    assert_eq!(record(&mut store, &[ok("b"), error("b")]), (3, 2, 1));
+    assert_eq!(record(&mut store, &[error("c"), ok("c")]), (3, 2, 1));
+    // The counters kept batch by batch are what a recount finds.
+    assert_eq!(counts(&store.progress("r").unwrap()), (3, 2, 1));
+    assert_eq!(counts(&store.refresh_progress("r").unwrap()), (3, 2, 1));
+    // Attempts add up; an ok clears the last error and keeps the output of the last ok.
+    let rows = export(&store);
+    let a = &rows[0];
+    assert_eq!(
+        (a.key.as_str(), a.status.map(|s| s.as_str()), a.attempt_count),
+        ("a", Some("ok"), Some(4))
+    );
+    assert_eq!(
+        (a.last_error.as_deref(), a.error_category.as_deref()),
+        (None, None)
+    );
+    assert_eq!(a.output.as_deref(), Some("{\"done\":1}"));
+    let b = &rows[1];
+    assert_eq!(
+        (b.status.map(|s| s.as_str()), b.attempt_count),
+        (Some("error"), Some(3))
+    );
+    assert_eq!(
+        (b.last_error.as_deref(), b.error_category.as_deref()),
+        (Some("boom"), Some("exit"))
+    );
+}
+
+#[test]
+fn a_batch_with_a_key_that_is_not_an_item_writes_nothing() {
+    let mut store = run_over(&["a", "b"]);
+    assert_eq!(record(&mut store, &[ok("a")]), (2, 1, 0));
+    let refused = store
+        .record_results(
+            "r",
+            &[error("a"), ok("b"), ok("zz")],
+            Some("2030-01-01T00:00:00Z"),
+        )
+        .unwrap();
+    assert_eq!(refused, Err("zz".to_string()));
+    let p = store.progress("r").unwrap();
+    assert_eq!((counts(&p), p.eta), ((2, 1, 0), None));
+    assert_eq!(keys(&store, Selection::Remaining), ["b"]);
+    assert!(keys(&store, Selection::Errors).is_empty());
+    assert_eq!(export(&store)[0].attempt_count, Some(1));
+}
+
+#[test]
+fn an_eta_given_is_kept_until_another_is_given() {
+    let mut store = run_over(&["a", "b", "c"]);
+    let p = store
+        .record_results("r", &[ok("a")], Some("2030-01-01T00:00:00Z"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(p.eta.as_deref(), Some("2030-01-01T00:00:00Z"));
+    let p = store
+        .record_results("r", &[ok("b")], None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (counts(&p), p.eta.as_deref()),
+        ((3, 2, 0), Some("2030-01-01T00:00:00Z"))
+    );
+}
+
+#[test]
+fn remaining_errors_and_all_select_by_the_latest_result() {
+    let mut store = run_over(&["a", "b", "c", "d", "e"]);
+    assert_eq!(
+        keys(&store, Selection::Remaining),
+        ["a", "b", "c", "d", "e"]
+    );
+    assert!(keys(&store, Selection::Errors).is_empty());
+    record(&mut store, &[ok("a"), error("b"), error("c")]);
+    record(&mut store, &[ok("c")]);
+    assert_eq!(keys(&store, Selection::Remaining), ["d", "e"]);
+    assert_eq!(keys(&store, Selection::Errors), ["b"]);
+    assert_eq!(keys(&store, Selection::All), ["a", "b", "c", "d", "e"]);
+    // Attempts so far ride along with each item (none counted for the remaining ones).
+    let all = store.items_page("r", Selection::All, None, 10).unwrap();
+    let attempts: Vec<(&str, i64)> = all.iter().map(|i| (i.key.as_str(), i.attempts)).collect();
+    assert_eq!(attempts, [("a", 1), ("b", 1), ("c", 2), ("d", 0), ("e", 0)]);
+    let errors = store.items_page("r", Selection::Errors, None, 10).unwrap();
+    assert_eq!(
+        errors,
+        [PageItem {
+            key: "b".into(),
+            data: "{\"id\":\"b\"}".into(),
+            location: "3".into(),
+            attempts: 1,
+        }]
+    );
+    // Every item done: nothing remains, and retrying errors has nothing either once b is ok.
+    record(&mut store, &[ok("b"), ok("d"), ok("e")]);
+    assert!(keys(&store, Selection::Remaining).is_empty());
+    assert!(keys(&store, Selection::Errors).is_empty());
+    assert_eq!(counts(&store.progress("r").unwrap()), (5, 5, 0));
+}
+
+#[test]
+fn a_run_without_items_selects_nothing() {
+    let mut store = run_over(&[]);
+    for selection in [Selection::Remaining, Selection::Errors, Selection::All] {
+        assert!(keys(&store, selection).is_empty(), "{selection:?}");
+        assert!(
+            store
+                .items_page("r", selection, None, 10)
+                .unwrap()
+                .is_empty(),
+            "{selection:?}"
+        );
+    }
+    assert_eq!(counts(&store.progress("r").unwrap()), (0, 0, 0));
+    assert_eq!(
+        store.record_results("r", &[ok("a")], None).unwrap(),
+        Err("a".into())
+    );
+    assert!(export(&store).is_empty());
+    // A run that does not exist: no items, no progress.
+    assert!(
+        store
+            .items_page("nope", Selection::All, None, 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.progress("nope").unwrap(), Progress::default());
+}
+
+#[test]
+fn pages_split_the_items_at_their_limit_in_key_order() {
+    let store = run_over(&["e", "a", "d", "b", "c"]);
+    let page = |after: Option<&str>, limit: usize| -> Vec<String> {
+        store
+            .items_page("r", Selection::All, after, limit)
+            .unwrap()
+            .into_iter()
+            .map(|i| i.key)
+            .collect()
+    };
+    assert_eq!(page(None, 2), ["a", "b"]);
+    assert_eq!(page(Some("b"), 2), ["c", "d"]);
+    assert_eq!(page(Some("d"), 2), ["e"]);
+    assert!(page(Some("e"), 2).is_empty());
+    // `after` need not be a key: the page starts at the next key after it.
+    assert_eq!(page(Some("bb"), 1), ["c"]);
+    assert!(page(None, 0).is_empty());
+    assert_eq!(page(None, 5), ["a", "b", "c", "d", "e"]);
+}
+
+#[test]
+fn for_each_item_hands_out_every_item_once_across_page_boundaries() {
+    // for_each_item reads 1000 a page: one short of, exactly at, and one past a page and two.
+    for n in [999, 1000, 1001, 2000] {
+        let names: Vec<String> = (0..n).map(|i| format!("k{i:05}")).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let mut store = run_over(&refs);
+        assert_eq!(keys(&store, Selection::All), names, "{n} items");
+        assert_eq!(keys(&store, Selection::Remaining), names, "{n} items");
+        // Errors either side of the page boundary and at the end: only they, in key order.
+        let failed: std::collections::BTreeSet<usize> = [0, 998, 999, 1000, n - 1]
+            .into_iter()
+            .filter(|&i| i < n)
+            .collect();
+        let results: Vec<ResultIn> = failed.iter().map(|&i| error(&names[i])).collect();
+        let n_failed = failed.len() as i64;
+        assert_eq!(record(&mut store, &results), (n as i64, 0, n_failed));
+        let expected: Vec<String> = failed.iter().map(|&i| names[i].clone()).collect();
+        assert_eq!(keys(&store, Selection::Errors), expected, "{n} items");
+        assert_eq!(
+            keys(&store, Selection::Remaining).len(),
+            n - failed.len(),
+            "{n} items"
+        );
+    }
+}
+
+#[test]
+fn for_each_item_stops_when_told() {
+    let names: Vec<String> = (0..1500).map(|i| format!("k{i:05}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let store = run_over(&refs);
+    for stop_at in [1, 3, 1000, 1001] {
+        let mut seen = 0;
+        store
+            .for_each_item("r", Selection::All, |_, _, _| {
+                seen += 1;
+                seen < stop_at
+            })
+            .unwrap();
+        assert_eq!(seen, stop_at);
+    }
+    // Each item comes with its data and where it was in the file.
+    let mut first = None;
+    store
+        .for_each_item("r", Selection::Remaining, |key, data, location| {
+            first = Some((key.to_string(), data.to_string(), location.to_string()));
+            false
+        })
+        .unwrap();
+    assert_eq!(
+        first,
+        Some(("k00000".into(), "{\"id\":\"k00000\"}".into(), "2".into()))
+    );
+}
