@@ -8,6 +8,7 @@ pub mod child;
 pub mod cli;
 pub mod error;
 pub mod hashing;
+pub mod io_error;
 pub mod legacy;
 pub mod legacy_runs;
 pub mod links;

@@ -20,21 +20,13 @@ pub enum LockError {
     Linked { path: PathBuf },
     #[error("run {run} is being worked on by another process ({holder})")]
     Held { run: String, holder: String },
-    #[error("cannot {what} {}", path.display())]
-    Io {
-        what: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::io_error::IoError),
 }
 
 type Result<T, E = LockError> = std::result::Result<T, E>;
 
-fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> LockError {
-    let path = path.to_path_buf();
-    move |source| LockError::Io { what, path, source }
-}
+use crate::io_error::io;
 
 /// A held run lock; released when the process ends.
 #[derive(Debug)]
@@ -96,7 +88,7 @@ fn open_no_follow(path: &Path) -> Result<std::fs::File> {
         .truncate(false)
         .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
         .open(path)
-        .map_err(io("open", path))
+        .map_err(|e| io("open", path)(e).into())
 }
 
 /// Write who holds the lock (pid, host, since when) for the message a second process gets.
@@ -154,6 +146,6 @@ pub fn lock_run(locks_dir: &Path, run_id: &str, run_name: &str) -> Result<RunLoc
                 holder,
             })
         }
-        Err(e) => Err(io("lock", &path)(e)),
+        Err(e) => Err(io("lock", &path)(e).into()),
     }
 }

@@ -84,7 +84,7 @@ impl From<crate::lock::LockError> for CliError {
             LockError::Held { .. } => CliError::chain(Kind::Conflict, &err).hint(
                 "wait for it to finish; the lock is released as soon as that process ends, even if it is killed",
             ),
-            LockError::Io { .. } => CliError::chain(Kind::General, &err),
+            LockError::Io(_) => CliError::chain(Kind::General, &err),
         }
     }
 }
@@ -106,7 +106,7 @@ impl From<crate::runs::RunsError> for CliError {
                 let hint = format!("the run {run} is recorded as failed");
                 CliError::chain(kind, &err).hint(hint)
             }
-            RunsError::Io { .. } | RunsError::Randomness(_) => CliError::chain(Kind::General, &err),
+            RunsError::Io(_) | RunsError::Randomness(_) => CliError::chain(Kind::General, &err),
             RunsError::Project(e) => e.into(),
             RunsError::Store(e) => e.into(),
         }
@@ -159,9 +159,7 @@ impl From<crate::legacy_runs::LegacyError> for CliError {
         use crate::legacy_runs::LegacyError;
         match err {
             LegacyError::NameTaken { .. } => CliError::chain(Kind::Conflict, &err),
-            LegacyError::Io { .. } | LegacyError::Randomness(_) => {
-                CliError::chain(Kind::General, &err)
-            }
+            LegacyError::Io(_) | LegacyError::Randomness(_) => CliError::chain(Kind::General, &err),
             LegacyError::Runs(e) => e.into(),
             LegacyError::Store(e) => e.into(),
         }

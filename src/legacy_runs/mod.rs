@@ -18,13 +18,8 @@ use crate::store::StoreError;
 /// Why legacy runs could not be found or adopted.
 #[derive(Debug, thiserror::Error)]
 pub enum LegacyError {
-    #[error("cannot {what} {}", path.display())]
-    Io {
-        what: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::io_error::IoError),
     #[error("the name {name} was taken meanwhile")]
     NameTaken { name: String },
     #[error("no OS randomness: {0}")]
@@ -38,11 +33,7 @@ pub enum LegacyError {
 type Result<T, E = LegacyError> = std::result::Result<T, E>;
 
 fn io_error(what: &'static str, path: &Path, source: std::io::Error) -> LegacyError {
-    LegacyError::Io {
-        what,
-        path: path.to_path_buf(),
-        source,
-    }
+    crate::io_error::io(what, path)(source).into()
 }
 use crate::legacy;
 use crate::naming::{self, Segments};

@@ -47,7 +47,7 @@ fn make_dir_all(dir: &Path, undo: &mut Undo) -> Result<()> {
         match std::fs::create_dir(d) {
             Ok(()) => undo.made_dir(d),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(io("create", d)(e)),
+            Err(e) => return Err(io("create", d)(e).into()),
         }
     }
     Ok(())
@@ -70,7 +70,7 @@ pub fn make_folders(
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 return Err(RunsError::FolderExists { path: dir.clone() });
             }
-            Err(e) => return Err(io("create", dir)(e)),
+            Err(e) => return Err(io("create", dir)(e).into()),
         }
     }
     Ok((outputs, logs))
@@ -99,7 +99,7 @@ pub fn update_pointers(layout: &Layout, dir_name: &str, undo: &mut Undo) -> Resu
             Some(previous) => {
                 if let Err(e) = std::fs::rename(&tmp, &latest) {
                     let _ = std::fs::remove_file(&tmp);
-                    return Err(io("replace", &latest)(e));
+                    return Err(io("replace", &latest)(e).into());
                 }
                 undo.replaced(&latest, previous);
             }
@@ -145,11 +145,11 @@ fn write_pointer(
     let tmp = undo::temp_beside(path);
     if let Err(e) = undo::write_new(&tmp, format!("{dir_name}\n").as_bytes()) {
         let _ = std::fs::remove_file(&tmp);
-        return Err(io("write", &tmp)(e));
+        return Err(io("write", &tmp)(e).into());
     }
     if let Err(e) = std::fs::rename(&tmp, path) {
         let _ = std::fs::remove_file(&tmp);
-        return Err(io("replace", path)(e));
+        return Err(io("replace", path)(e).into());
     }
     undo.replaced(path, previous);
     Ok(())

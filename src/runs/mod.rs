@@ -13,7 +13,7 @@ mod folders;
 mod metadata;
 mod plan;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub use allocate::{AllocateError, Allocated, Clock, NewRun, allocate};
 pub use command::{Ended, run_command};
@@ -34,13 +34,8 @@ pub enum RunsError {
     },
     #[error("{} already exists", path.display())]
     FolderExists { path: PathBuf },
-    #[error("cannot {what} {}", path.display())]
-    Io {
-        what: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::io_error::IoError),
     #[error("cannot run {}", program.display())]
     CannotStart {
         program: PathBuf,
@@ -59,8 +54,4 @@ pub enum RunsError {
 
 type Result<T, E = RunsError> = std::result::Result<T, E>;
 
-/// An I/O error doing `what` on `path`, for `map_err`.
-fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> RunsError {
-    let path = path.to_path_buf();
-    move |source| RunsError::Io { what, path, source }
-}
+use crate::io_error::io;

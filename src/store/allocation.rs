@@ -160,10 +160,7 @@ impl Store {
         f: impl FnOnce(&Allocation<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
         let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| classify(&path, e))?;
+        let tx = self.write_tx()?;
         let allocation = Allocation { tx, path: &path };
         f(&allocation)
     }

@@ -69,10 +69,7 @@ impl Store {
         origin: &str,
     ) -> Result<usize, StoreError> {
         let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| super::classify(&path, e))?;
+        let tx = self.write_tx()?;
         let added = insert_hashes(&tx, &path, algo, items, origin)?;
         tx.commit().map_err(|e| super::classify(&path, e))?;
         Ok(added)

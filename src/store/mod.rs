@@ -200,6 +200,14 @@ impl Store {
     }
 
     /// The DB file this store has open.
+    /// A write transaction that takes the write lock at once (`BEGIN IMMEDIATE`, waiting out
+    /// other writers up to the busy timeout), so that its first write cannot fail as busy.
+    fn write_tx(&mut self) -> Result<rusqlite::Transaction<'_>, StoreError> {
+        self.conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| classify(&self.path, e))
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -132,18 +132,24 @@ fn matching_known(
     Ok(applied)
 }
 
+/// A DB at a schema version this runctl does not know is refused.
+fn refuse_newer(path: &Path, current: i64, latest: i64) -> Result<(), StoreError> {
+    if current > latest {
+        return Err(StoreError::NewerSchema {
+            path: path.to_path_buf(),
+            db_version: current,
+            known_version: latest,
+        });
+    }
+    Ok(())
+}
+
 /// Where the DB's schema stands against this runctl's migrations; a newer or divergent
 /// history is an error before anything is written.
 pub(super) fn status_of(conn: &Connection, path: &Path) -> Result<SchemaStatus, StoreError> {
     let (history, fresh) = read_history(conn, path)?;
     let current = history.iter().map(|(v, _, _)| *v).max().unwrap_or(0);
-    if current > LATEST_VERSION {
-        return Err(StoreError::NewerSchema {
-            path: path.to_path_buf(),
-            db_version: current,
-            known_version: LATEST_VERSION,
-        });
-    }
+    refuse_newer(path, current, LATEST_VERSION)?;
     let contiguous = history
         .iter()
         .enumerate()
@@ -163,14 +169,7 @@ pub(super) fn status_of(conn: &Connection, path: &Path) -> Result<SchemaStatus, 
     }
     let known = known();
     let latest = known.iter().map(|(m, _)| m.version).max().unwrap_or(0);
-    let current = history.iter().map(|(v, _, _)| *v).max().unwrap_or(0);
-    if current > latest {
-        return Err(StoreError::NewerSchema {
-            path: path.to_path_buf(),
-            db_version: current,
-            known_version: latest,
-        });
-    }
+    refuse_newer(path, current, latest)?;
     let applied = matching_known(&history, &known, path)?;
     let pending = known
         .into_iter()

@@ -149,10 +149,7 @@ impl Store {
     pub fn forget_unused_source(&mut self, source_id: i64) -> Result<bool, StoreError> {
         let path = self.path.clone();
         let err = |e| classify(&path, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(err)?;
+        let tx = self.write_tx()?;
         let used: bool = tx
             .query_row(
                 "SELECT EXISTS (SELECT 1 FROM runs WHERE source_id = ?1)",
@@ -194,10 +191,7 @@ impl Store {
     ) -> Result<SourceRow, IngestError> {
         let path = self.path.clone();
         let err = |e| classify(&path, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(err)?;
+        let tx = self.write_tx()?;
         tx.execute(
             "INSERT INTO sources (path, format, md5, sha256, size, key_columns, unpivot, columns, n_items, ingested_at, options) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '[]', 0, ?8, ?9)",

@@ -146,7 +146,11 @@ fn counters_follow_an_item_from_ok_to_error_and_back() {
     let rows = export(&store);
     let a = &rows[0];
     assert_eq!(
-        (a.key.as_str(), a.status.map(|s| s.as_str()), a.attempt_count),
+        (
+            a.key.as_str(),
+            a.status.map(|s| s.as_str()),
+            a.attempt_count
+        ),
         ("a", Some("ok"), Some(4))
     );
     assert_eq!(
