@@ -116,7 +116,7 @@ pub fn work_on(
     };
     let selected = match selection {
         Selection::Errors => before.n_errors,
-        _ => before.n_items - before.n_completed - before.n_errors,
+        _ => before.remaining(),
     };
     let selected = u64::try_from(selected).unwrap_or(0);
     if selected == 0 {

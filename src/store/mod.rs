@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-pub use hashes::{HashRecord, LinkRecord, Recorded};
+pub use hashes::{HashRecord, LinkRecord};
 pub use ledger::{ExportRow, PageItem, ResultIn, Selection};
 pub use progress::{Progress, eta_stamp, finish_at};
 pub use runs::{Allocation, RunFilter, RunRow};
@@ -432,12 +432,15 @@ pub fn text_to_path(text: &str) -> PathBuf {
 
 const BYTES_PREFIX: &str = "bytes:";
 
-/// The current UTC time as stored: RFC 3339 with exactly six fractional digits, so that text
-/// order is time order.
+/// The current UTC time as stored ([`time_text`]).
 pub fn now_text() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%S.%6fZ")
-        .to_string()
+    time_text(jiff::Timestamp::now())
+}
+
+/// A time as stored: RFC 3339 in UTC with exactly six fractional digits, so that text order is
+/// time order. Every stored time is written by this one function.
+pub fn time_text(at: jiff::Timestamp) -> String {
+    at.strftime("%Y-%m-%dT%H:%M:%S.%6fZ").to_string()
 }
 
 #[cfg(test)]

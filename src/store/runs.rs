@@ -77,12 +77,8 @@ pub struct Allocation<'a> {
 }
 
 impl<'a> Allocation<'a> {
-    fn err(&self, e: rusqlite::Error) -> StoreError {
+    pub(super) fn err(&self, e: rusqlite::Error) -> StoreError {
         classify(self.path, e)
-    }
-
-    pub(super) fn err_of(&self, e: rusqlite::Error) -> StoreError {
-        self.err(e)
     }
 
     pub(super) fn tx(&self) -> &Transaction<'a> {

@@ -101,7 +101,7 @@ impl Allocation<'_> {
                 "UPDATE runs SET source_id = ?2, n_items = ?3 WHERE id = ?1",
                 params![run_id, source_id, n_items],
             )
-            .map_err(|e| self.err_of(e))?;
+            .map_err(|e| self.err(e))?;
         Ok(())
     }
 }
