@@ -21,7 +21,9 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub use hashes::{HashRecord, LinkRecord};
-pub use ledger::{ExportRow, PageItem, ResultIn, Selection};
+pub use ledger::{
+    ExportRow, ItemPages, PageItem, RecordError, ResultIn, Selection, UPSERT_RESULT_SQL,
+};
 pub use progress::{Progress, eta_stamp, finish_at};
 pub use runs::{Allocation, RunFilter, RunRow};
 pub use schema::{MigrationInfo, SchemaStatus};

@@ -12,9 +12,8 @@ use super::recorder::Final;
 use super::retry::Retries;
 use super::slots;
 use super::{Attempt, Control, Item, Options, Outcome, WorkError, Worker};
-use crate::store::{ResultIn, Store};
+use crate::store::{ItemPages, ResultIn, Store};
 
-const PAGE: usize = 1000;
 /// Final results go to the recorder in batches of this many...
 const FINALS_BATCH: usize = 32;
 /// ...or after this long.
@@ -89,17 +88,14 @@ pub(crate) fn run(
         drop(work_rx);
         drop(report_tx);
         let mut hub = Hub {
-            reader,
-            run_id,
             options,
             control,
             record,
             finals: Vec::new(),
             finals_since: None,
             work: Some(work_tx),
+            pages: reader.item_pages(run_id, options.selection),
             page: VecDeque::new(),
-            after: None,
-            exhausted: false,
             retries: Retries::new(),
             outstanding: 0,
             pace: options.rate.map(|r| Pace {
@@ -127,8 +123,6 @@ pub(crate) fn run(
 }
 
 struct Hub<'a> {
-    reader: &'a Store,
-    run_id: &'a str,
     options: &'a Options,
     control: &'a Control,
     record: Sender<Vec<Final>>,
@@ -137,9 +131,9 @@ struct Hub<'a> {
     finals: Vec<Final>,
     finals_since: Option<Instant>,
     work: Option<Sender<Item>>,
+    pages: ItemPages<'a>,
+    /// What is left of the last page read.
     page: VecDeque<Item>,
-    after: Option<String>,
-    exhausted: bool,
     retries: Retries,
     /// Items handed out and not yet back.
     outstanding: u64,
@@ -153,10 +147,10 @@ impl Hub<'_> {
             if self.control.stopping() {
                 return Ok(());
             }
-            if self.page.is_empty() && !self.exhausted {
+            if self.page.is_empty() && !self.pages.is_done() {
                 self.fill()?;
             }
-            if self.exhausted
+            if self.pages.is_done()
                 && self.page.is_empty()
                 && self.retries.is_empty()
                 && self.outstanding == 0
@@ -244,18 +238,7 @@ impl Hub<'_> {
     }
 
     fn fill(&mut self) -> Result<(), WorkError> {
-        let rows = self.reader.items_page(
-            self.run_id,
-            self.options.selection,
-            self.after.as_deref(),
-            PAGE,
-        )?;
-        if rows.len() < PAGE {
-            self.exhausted = true;
-        }
-        if let Some(last) = rows.last() {
-            self.after = Some(last.key.clone());
-        }
+        let rows = self.pages.next_page()?;
         self.page.extend(rows.into_iter().map(|r| Item {
             key: r.key,
             data: r.data,

@@ -87,7 +87,7 @@ impl Item {
             &self.key,
             &self.data,
             &self.location,
-            self.prior.saturating_add(self.attempt),
+            Some(self.prior.saturating_add(self.attempt)),
         )
     }
 }

@@ -11,7 +11,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::progress::Display;
 use super::{Control, ErrorCategory, WorkError};
-use crate::store::{Progress, ResultIn, Store};
+use crate::store::{Progress, RecordError, ResultIn, Store};
 
 /// Commit after this many results...
 const BATCH: usize = 100;
@@ -92,14 +92,13 @@ fn record(
         if batch.len() >= BATCH || due || (closed && !batch.is_empty()) {
             let done = recorded.ok + recorded.errors.values().sum::<u64>();
             let eta = eta_text(start.elapsed(), done, display.total().saturating_sub(done));
-            match store.record_results(run_id, &batch, eta.as_deref())? {
-                Ok(progress) => recorded.progress = progress,
-                Err(key) => {
-                    return Err(WorkError::Internal(format!(
-                        "'{key}' is not an item of this run"
-                    )));
+            recorded.progress = match store.record_results(run_id, &batch, eta.as_deref()) {
+                Ok(progress) => progress,
+                Err(RecordError::Store(e)) => return Err(e.into()),
+                Err(e @ RecordError::UnknownItem { .. }) => {
+                    return Err(WorkError::Internal(e.to_string()));
                 }
-            }
+            };
             batch.clear();
             oldest = None;
         }
