@@ -144,7 +144,7 @@ pub fn work_on(
     let recorder = Store::open(&project.db_path(), Access::Write)?;
     let keep: work::Keep = Box::new(move || {
         lock.keep()
-            .map_err(|e| format!("lost the run's lock: {}", e.message))
+            .map_err(|e| work::WorkError::LostLock(e.message))
     });
     let summary = work::run(&store, recorder, &run.id, worker, options, keep)?;
     super::resume_summary::finish(ctx, &store, &run, selected, &summary, request.json)
@@ -159,10 +159,11 @@ fn worker_of(
     settings: &WorkSettings,
 ) -> Result<work::Worker> {
     let dirs = run_view::RunDirs::of(project, run)?;
+    let mut argv = resolve_program(&settings.command, cwd)?.into_iter();
     Ok(work::Worker {
-        argv: resolve_program(&settings.command, cwd)?,
+        program: argv.next().unwrap_or_default(), // settings_of refuses an empty command
+        args: argv.collect(),
         env: run_view::metadata_env(run, &dirs),
-        cwd: None, // runctl's own working directory (ctx.cwd)
         log_dir: Some(dirs.logs),
     })
 }
