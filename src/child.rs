@@ -37,7 +37,7 @@ pub fn run_forwarding(cmd: &mut Command) -> io::Result<Outcome> {
             return Err(e);
         }
     };
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
+    let pid = crate::work::process::pid_of(&child);
     let interrupted = Arc::new(AtomicBool::new(false));
     let seen = Arc::clone(&interrupted);
     let forwarder = std::thread::spawn(move || {

@@ -240,14 +240,6 @@ pub fn check_path(path: &str, max_path: usize, length: usize, algo: HashAlgo) ->
     }
 }
 
-/// Probability that `n` random identifiers share at least one `hex_digits`-digit hash
-/// (the birthday bound, `1 - exp(-n(n-1) / 2^(4d+1))`).
-pub fn collision_odds(n: u64, hex_digits: u32) -> f64 {
-    let space = 2f64.powi(4 * hex_digits as i32);
-    let n = n as f64;
-    1.0 - (-(n * (n - 1.0)) / (2.0 * space)).exp()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,11 +338,5 @@ mod tests {
         assert!(check.proposed.ends_with("/trained.pt"));
         assert!(check_path("a/b", 240, 8, HashAlgo::Md5).ok());
         assert!(!check_path(&"a/".repeat(121), 240, 8, HashAlgo::Md5).ok());
-    }
-
-    #[test]
-    fn collision_odds_at_ten_thousand_are_about_one_percent() {
-        let p = collision_odds(10_000, 8);
-        assert!((0.011..0.012).contains(&p), "{p}");
     }
 }

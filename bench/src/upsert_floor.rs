@@ -1,5 +1,6 @@
 //! SQLite's own floor for recording results, for bench/engine.sh: the same upsert runctl's
-//! recorder makes, one prepared statement, committed every 100 rows, on a copy of a project DB,
+//! recorder makes (the store's own `UPSERT_RESULT_SQL`, so the floor measures what runctl runs),
+//! one prepared statement, committed every 100 rows, on a copy of a project DB,
 //! with nothing else (no workers, no channels, no counters). Prints rows per second.
 //!
 //! Usage: cargo run --release --example upsert_floor -- STATE_DB RUN_ID
@@ -21,19 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for chunk in keys.chunks(100) {
         let tx = conn.transaction()?;
         {
-            let mut upsert = tx.prepare_cached(
-                "INSERT INTO results (run_id, key, status, output, attempt_count, first_error, last_error, \
-                 error_category, started_at, finished_at, duration_ms, worker) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, coalesce(?6, ?7), ?7, ?8, ?9, ?10, ?11, ?12) \
-                 ON CONFLICT (run_id, key) DO UPDATE SET status = excluded.status, \
-                 output = coalesce(excluded.output, output), \
-                 attempt_count = attempt_count + excluded.attempt_count, \
-                 first_error = coalesce(first_error, excluded.first_error), \
-                 last_error = excluded.last_error, \
-                 error_category = excluded.error_category, started_at = excluded.started_at, \
-                 finished_at = excluded.finished_at, duration_ms = excluded.duration_ms, \
-                 worker = excluded.worker",
-            )?;
+            let mut upsert = tx.prepare_cached(runctl::store::UPSERT_RESULT_SQL)?;
             for key in chunk {
                 upsert.execute(params![
                     run_id,

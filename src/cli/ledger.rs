@@ -10,7 +10,7 @@ use super::Ctx;
 use super::run_view;
 use crate::error::{CliError, Result};
 use crate::project::Project;
-use crate::store::{Access, ResultIn, Selection, Store};
+use crate::store::{Access, Progress, RecordError, ResultIn, Selection, Store};
 
 /// Print a run's items as JSON lines: remaining (default), errors, or all
 #[derive(Debug, Args)]
@@ -80,12 +80,8 @@ pub fn items(ctx: &Ctx, args: ItemsArgs) -> Result<()> {
     };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut failure: Option<std::io::Error> = None;
-    store.for_each_item(&run.id, selection, |key, data, location| {
-        let line = format!(
-            "{{\"key\":{},\"data\":{data},\"location\":{}}}\n",
-            serde_json::Value::String(key.into()),
-            serde_json::Value::String(location.into())
-        );
+    store.for_each_item(&run.id, selection, |item| {
+        let line = crate::work::protocol::item_line(&item.key, &item.data, &item.location, None);
         match out.write_all(line.as_bytes()) {
             Ok(()) => true,
             Err(e) => {
@@ -140,7 +136,7 @@ impl Batch {
         if self.results.is_empty() {
             return Ok(());
         }
-        let Err(key) = store.record_results(&run.id, &self.results, None)? else {
+        let Some(key) = unknown_item(store.record_results(&run.id, &self.results, None))? else {
             self.recorded += self.results.len();
             self.results.clear();
             self.lines.clear();
@@ -149,9 +145,7 @@ impl Batch {
         let at = self.results.iter().position(|r| r.key == key).unwrap_or(0);
         let line = self.lines.get(at).copied().unwrap_or(0);
         if at > 0
-            && store
-                .record_results(&run.id, &self.results[..at], None)?
-                .is_ok()
+            && unknown_item(store.record_results(&run.id, &self.results[..at], None))?.is_none()
         {
             self.recorded += at;
         }
@@ -165,12 +159,35 @@ impl Batch {
             self.recorded, run.name
         )))
     }
+
+    /// Stop at a bad line: commit the results before it, and fail with `message`.
+    fn stop(
+        &mut self,
+        store: &mut Store,
+        run: &crate::store::RunRow,
+        message: String,
+    ) -> Result<()> {
+        self.flush(store, run)?;
+        store.refresh_progress(&run.id)?;
+        Err(CliError::general(message).hint(format!(
+            "the {} results before it were recorded",
+            self.recorded
+        )))
+    }
 }
 
-pub fn record(ctx: &Ctx, args: RecordArgs) -> Result<()> {
-    let (project, mut store, run) = open_run(ctx, &args.run, Access::Write)?;
-    let _lock = crate::lock::lock_run(&project.state_dir().join("locks"), &run.id, &run.name)?;
-    let reader: Box<dyn BufRead> = match &args.from {
+/// The key a batch was refused for, if it was refused; a store failure is an error.
+fn unknown_item(recorded: std::result::Result<Progress, RecordError>) -> Result<Option<String>> {
+    match recorded {
+        Ok(_) => Ok(None),
+        Err(RecordError::UnknownItem { key }) => Ok(Some(key)),
+        Err(RecordError::Store(e)) => Err(e.into()),
+    }
+}
+
+/// Where `record` reads its results: FILE, or stdin (none given or `-`).
+fn input(ctx: &Ctx, from: Option<&PathBuf>) -> Result<Box<dyn BufRead>> {
+    Ok(match from {
         None => Box::new(std::io::stdin().lock()),
         Some(p) if p.as_os_str() == "-" => Box::new(std::io::stdin().lock()),
         Some(p) => {
@@ -183,13 +200,36 @@ pub fn record(ctx: &Ctx, args: RecordArgs) -> Result<()> {
             })?;
             Box::new(std::io::BufReader::new(file))
         }
+    })
+}
+
+/// Line `number` of `record`'s input as a result; `None` for a blank line. One rule for bytes
+/// that are not UTF-8, here and from a stream worker: bad output. A byte-order mark some editors
+/// put first is not part of the line.
+fn parse_line(number: usize, line: &[u8]) -> Option<std::result::Result<ResultIn, String>> {
+    let bytes = match (number, line.strip_prefix(b"\xEF\xBB\xBF")) {
+        (1, Some(rest)) => rest,
+        _ => line,
     };
+    match std::str::from_utf8(bytes) {
+        Ok(text) if text.trim().is_empty() => None,
+        Ok(text) => Some(parse_result(text.trim())),
+        Err(e) => Some(Err(format!(
+            "not valid UTF-8 (at byte {}); results are JSON lines",
+            e.valid_up_to()
+        ))),
+    }
+}
+
+pub fn record(ctx: &Ctx, args: RecordArgs) -> Result<()> {
+    let (project, mut store, run) = open_run(ctx, &args.run, Access::Write)?;
+    let _lock = crate::lock::lock_run(&project.state_dir().join("locks"), &run.id, &run.name)?;
+    let mut reader = input(ctx, args.from.as_ref())?;
     let mut batch = Batch {
         results: Vec::with_capacity(RECORD_BATCH),
         lines: Vec::with_capacity(RECORD_BATCH),
         recorded: 0,
     };
-    let mut reader = reader;
     let mut line = Vec::new();
     for number in 1.. {
         line.clear();
@@ -202,45 +242,20 @@ pub fn record(ctx: &Ctx, args: RecordArgs) -> Result<()> {
             break;
         }
         if line.len() as u64 > RECORD_LINE_MAX {
-            batch.flush(&mut store, &run)?;
-            store.refresh_progress(&run.id)?;
-            return Err(CliError::general(format!(
+            let message = format!(
                 "line {number}: longer than {} MiB, the most runctl takes for one result",
                 RECORD_LINE_MAX >> 20
-            ))
-            .hint(format!(
-                "the {} results before it were recorded",
-                batch.recorded
-            )));
+            );
+            return batch.stop(&mut store, &run, message);
         }
-        // One rule for bytes that are not UTF-8, here and from a stream worker: bad output.
-        // A byte-order mark some editors put first is not part of the line.
-        let bytes = match (number, line.strip_prefix(b"\xEF\xBB\xBF")) {
-            (1, Some(rest)) => rest,
-            _ => line.as_slice(),
-        };
-        let parsed = match std::str::from_utf8(bytes) {
-            Ok(text) if text.trim().is_empty() => continue,
-            Ok(text) => parse_result(text.trim()),
-            Err(e) => Err(format!(
-                "not valid UTF-8 (at byte {}); results are JSON lines",
-                e.valid_up_to()
-            )),
-        };
-        match parsed {
-            Ok(result) => {
+        match parse_line(number, &line) {
+            None => continue,
+            Some(Ok(result)) => {
                 batch.results.push(result);
                 batch.lines.push(number);
             }
-            Err(reason) => {
-                batch.flush(&mut store, &run)?;
-                store.refresh_progress(&run.id)?;
-                return Err(
-                    CliError::general(format!("line {number}: {reason}")).hint(format!(
-                        "the {} results before it were recorded",
-                        batch.recorded
-                    )),
-                );
+            Some(Err(reason)) => {
+                return batch.stop(&mut store, &run, format!("line {number}: {reason}"));
             }
         }
         if batch.results.len() >= RECORD_BATCH {

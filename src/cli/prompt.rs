@@ -62,14 +62,26 @@ fn read_error(err: dialoguer::Error) -> CliError {
     }
 }
 
-/// Ctrl-C at a prompt: restore the cursor dialoguer hid and exit 130. (Only the first handler
-/// set in a process takes effect; prompts come before any other handler exists.)
+/// Ctrl-C at a prompt: restore the cursor dialoguer hid and exit 130. Installed once, by the
+/// first prompt, and kept for the rest of the process (prompts come before any other handler
+/// exists).
 fn install_interrupt_handler() {
-    let _ = ctrlc::set_handler(|| {
-        let _ = dialoguer::console::Term::stderr().show_cursor();
-        eprintln!(
-            "\ninterrupted at the prompt; what was already applied is kept, nothing else was done"
-        );
-        std::process::exit(i32::from(Kind::Interrupted.exit_code()));
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let Ok(mut signals) = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT])
+        else {
+            return;
+        };
+        let _ = std::thread::Builder::new()
+            .name("runctl-prompt-interrupt".into())
+            .spawn(move || {
+                if signals.forever().next().is_some() {
+                    let _ = dialoguer::console::Term::stderr().show_cursor();
+                    eprintln!(
+                        "\ninterrupted at the prompt; what was already applied is kept, nothing else was done"
+                    );
+                    std::process::exit(i32::from(Kind::Interrupted.exit_code()));
+                }
+            });
     });
 }

@@ -122,7 +122,7 @@ pub fn finish(
 /// The run's status after a pass.
 fn status_of(summary: &work::Summary) -> RunStatus {
     let p = &summary.progress;
-    let remaining = p.n_items - p.n_completed - p.n_errors;
+    let remaining = p.remaining();
     if summary.interrupted {
         RunStatus::Interrupted
     } else if summary.fatal.is_some() || remaining > 0 {
@@ -137,7 +137,7 @@ fn status_of(summary: &work::Summary) -> RunStatus {
 /// The summary on stderr: this pass (errors by category, time, rate, retries), then the run.
 fn summary_text(run: &RunRow, status: RunStatus, summary: &work::Summary, rate: f64) -> String {
     let p = &summary.progress;
-    let remaining = (p.n_items - p.n_completed - p.n_errors).max(0);
+    let remaining = p.remaining().max(0);
     let by_category: Vec<String> = summary
         .errors
         .iter()

@@ -74,7 +74,7 @@ impl ItemsOutput {
             total: p.n_items,
             completed: p.n_completed,
             errors: p.n_errors,
-            remaining: (p.n_items - p.n_completed - p.n_errors).max(0),
+            remaining: p.remaining().max(0),
             eta: p.eta.clone(),
         }))
     }

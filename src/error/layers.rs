@@ -150,6 +150,7 @@ impl From<crate::work::PrepareError> for CliError {
             E::Project(e) => e.into(),
             E::Store(e) => e.into(),
             E::Work(e) => e.into(),
+            E::Json(e) => e.into(),
         }
     }
 }

@@ -34,7 +34,7 @@ impl Clock {
             id: naming::run_id(&civil, [random[0], random[1]]),
             stamp: civil.strftime("%Y%m%d%H%M%S").to_string(),
             salt: hex::encode(&random[2..]),
-            now: civil.strftime("%Y-%m-%dT%H:%M:%S.%6fZ").to_string(),
+            now: crate::store::time_text(now),
         })
     }
 }

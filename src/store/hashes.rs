@@ -29,13 +29,6 @@ pub struct LinkRecord {
     pub mode: String,
 }
 
-/// What [`Store::record_hash`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Recorded {
-    New,
-    AlreadyKnown,
-}
-
 fn now() -> String {
     super::now_text()
 }
@@ -52,12 +45,10 @@ impl Store {
         hash: &str,
         identifier: &str,
         origin: &str,
-    ) -> Result<Recorded, StoreError> {
+    ) -> Result<(), StoreError> {
         let item = [(hash.to_string(), identifier.to_string())];
-        Ok(match self.record_hashes(algo, &item, origin)? {
-            0 => Recorded::AlreadyKnown,
-            _ => Recorded::New,
-        })
+        self.record_hashes(algo, &item, origin)?;
+        Ok(())
     }
 
     /// Register many (hash, identifier) pairs in one transaction; the first collision aborts it

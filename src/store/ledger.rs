@@ -1,6 +1,7 @@
 //! The result ledger (table `results`): one result per (run, item), upserted in batches with
-//! the run's counters in the same commit; the selected items of a run read a page at a time;
-//! items with their results for export.
+//! the run's counters in the same commit; the selected items of a run read a page at a time
+//! ([`ItemPages`], the one pager of the engine and `runctl items`); items with their results for
+//! export.
 
 use rusqlite::{OptionalExtension, params};
 
@@ -49,41 +50,144 @@ pub struct PageItem {
     pub attempts: i64,
 }
 
+/// Why a batch of results was not recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// The first key of the batch that is not an item of the run.
+    #[error("'{key}' is not an item of this run")]
+    UnknownItem { key: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The selected items of a run in key order, read a page at a time: each page is a short read,
+/// so a long run never holds a read snapshot open while results commit.
+pub struct ItemPages<'a> {
+    store: &'a Store,
+    run_id: &'a str,
+    selection: Selection,
+    /// The last key read.
+    after: Option<String>,
+    done: bool,
+}
+
+impl ItemPages<'_> {
+    /// Items per page.
+    pub const PAGE: usize = 1000;
+
+    /// The next page; empty once every selected item has been read.
+    pub fn next_page(&mut self) -> Result<Vec<PageItem>, StoreError> {
+        if self.done {
+            return Ok(Vec::new());
+        }
+        let page = self.read()?;
+        self.done = page.len() < Self::PAGE;
+        if let Some(last) = page.last() {
+            self.after = Some(last.key.clone());
+        }
+        Ok(page)
+    }
+
+    /// Whether every selected item has been read.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// The page after `after` (exclusive), in key order.
+    fn read(&self) -> Result<Vec<PageItem>, StoreError> {
+        let (store, after) = (self.store, self.after.as_deref());
+        let filter = selection_filter(self.selection);
+        let from = if after.is_some() {
+            "AND i.key > ?3"
+        } else {
+            "AND ?3 IS NULL"
+        };
+        let prior = match self.selection {
+            Selection::Remaining => "0",
+            _ => {
+                "coalesce((SELECT r.attempt_count FROM results r WHERE r.run_id = ?1 AND r.key = i.key), 0)"
+            }
+        };
+        let sql = format!(
+            "SELECT i.key, i.data, i.location, {prior} FROM items i \
+             WHERE i.source_id = (SELECT source_id FROM runs WHERE id = ?1) {from} {filter} \
+             ORDER BY i.key LIMIT ?2"
+        );
+        let mut stmt = store
+            .conn
+            .prepare_cached(&sql)
+            .map_err(|e| store.sql_err(e))?;
+        let limit = i64::try_from(Self::PAGE).unwrap_or(i64::MAX);
+        stmt.query_map(params![self.run_id, limit, after], |row| {
+            Ok(PageItem {
+                key: row.get(0)?,
+                data: row.get(1)?,
+                location: row.get(2)?,
+                attempts: row.get(3)?,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| store.sql_err(e))
+    }
+}
+
+/// The upsert of one result (`?1` run, `?2` key, `?3` status, `?4` output, `?5` attempts,
+/// `?6` first error, `?7` error, `?8` category, `?9` started, `?10` finished, `?11` duration,
+/// `?12` worker). Public for the upsert floor benchmark (`bench/src/upsert_floor.rs`), which
+/// measures this very statement; nothing else outside the store uses SQL.
+pub const UPSERT_RESULT_SQL: &str = "INSERT INTO results (run_id, key, status, output, attempt_count, first_error, last_error, \
+     error_category, started_at, finished_at, duration_ms, worker) \
+     VALUES (?1, ?2, ?3, ?4, ?5, coalesce(?6, ?7), ?7, ?8, ?9, ?10, ?11, ?12) \
+     ON CONFLICT (run_id, key) DO UPDATE SET status = excluded.status, \
+     output = coalesce(excluded.output, output), \
+     attempt_count = attempt_count + excluded.attempt_count, \
+     first_error = coalesce(first_error, excluded.first_error), \
+     last_error = excluded.last_error, \
+     error_category = excluded.error_category, started_at = excluded.started_at, \
+     finished_at = excluded.finished_at, duration_ms = excluded.duration_ms, \
+     worker = excluded.worker";
+
 impl Store {
-    /// Stream the selected items of a run in key order: `(key, data JSON, location)`, read a
-    /// page at a time ([`Store::items_page`]). `f` returns false to stop early.
+    /// The selected items of a run, a page at a time.
+    pub fn item_pages<'a>(&'a self, run_id: &'a str, selection: Selection) -> ItemPages<'a> {
+        ItemPages {
+            store: self,
+            run_id,
+            selection,
+            after: None,
+            done: false,
+        }
+    }
+
+    /// Stream the selected items of a run in key order, read a page at a time
+    /// ([`ItemPages`]). `f` returns false to stop early.
     pub fn for_each_item(
         &self,
         run_id: &str,
         selection: Selection,
-        mut f: impl FnMut(&str, &str, &str) -> bool,
+        mut f: impl FnMut(&PageItem) -> bool,
     ) -> Result<(), StoreError> {
-        const PAGE: usize = 1000;
-        let mut after: Option<String> = None;
-        loop {
-            let page = self.items_page(run_id, selection, after.as_deref(), PAGE)?;
-            for item in &page {
-                if !f(&item.key, &item.data, &item.location) {
+        let mut pages = self.item_pages(run_id, selection);
+        while !pages.is_done() {
+            for item in &pages.next_page()? {
+                if !f(item) {
                     return Ok(());
                 }
             }
-            match page.last() {
-                Some(last) if page.len() == PAGE => after = Some(last.key.clone()),
-                _ => return Ok(()),
-            }
         }
+        Ok(())
     }
 
     /// Upsert results in one transaction, keeping the run's counters (`n_completed`,
     /// `n_errors`, `last_progress_at` and, when given, `eta`) in step in the same commit. Returns
-    /// the run's progress after it, or the first key that is not an item of the run (nothing of
-    /// the batch is written then).
+    /// the run's progress after it; a key that is not an item of the run is
+    /// [`RecordError::UnknownItem`] (nothing of the batch is written then).
     pub fn record_results(
         &mut self,
         run_id: &str,
         results: &[ResultIn],
         eta: Option<&str>,
-    ) -> Result<Result<Progress, String>, StoreError> {
+    ) -> Result<Progress, RecordError> {
         let path = self.path.clone();
         let err = |e| classify(&path, e);
         let now = now_text();
@@ -97,11 +201,11 @@ impl Store {
             .optional()
             .map_err(err)?
             .flatten();
-        let (d_ok, d_err) =
-            match upsert_results(&tx, run_id, source_id, results, &now).map_err(err)? {
-                Ok(deltas) => deltas,
-                Err(key) => return Ok(Err(key)),
-            };
+        let (d_ok, d_err) = match upsert_results(&tx, run_id, source_id, results, &now) {
+            Ok(Ok(deltas)) => deltas,
+            Ok(Err(key)) => return Err(RecordError::UnknownItem { key }),
+            Err(e) => return Err(err(e).into()),
+        };
         tx.prepare_cached(
             "UPDATE runs SET n_completed = n_completed + ?2, n_errors = n_errors + ?3, \
              last_progress_at = ?4, eta = coalesce(?5, eta) WHERE id = ?1",
@@ -115,50 +219,7 @@ impl Store {
             .and_then(|mut st| st.query_row([run_id], progress_row))
             .map_err(err)?;
         tx.commit().map_err(err)?;
-        Ok(Ok(progress))
-    }
-
-    /// One page of the selected items of a run, in key order, after `after` (exclusive): pages
-    /// are short reads, so a long run never holds a read snapshot open while results commit.
-    pub fn items_page(
-        &self,
-        run_id: &str,
-        selection: Selection,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<PageItem>, StoreError> {
-        let filter = selection_filter(selection);
-        let from = if after.is_some() {
-            "AND i.key > ?3"
-        } else {
-            "AND ?3 IS NULL"
-        };
-        let prior = match selection {
-            Selection::Remaining => "0",
-            _ => {
-                "coalesce((SELECT r.attempt_count FROM results r WHERE r.run_id = ?1 AND r.key = i.key), 0)"
-            }
-        };
-        let sql = format!(
-            "SELECT i.key, i.data, i.location, {prior} FROM items i \
-             WHERE i.source_id = (SELECT source_id FROM runs WHERE id = ?1) {from} {filter} \
-             ORDER BY i.key LIMIT ?2"
-        );
-        let mut stmt = self
-            .conn
-            .prepare_cached(&sql)
-            .map_err(|e| self.sql_err(e))?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        stmt.query_map(params![run_id, limit, after], |row| {
-            Ok(PageItem {
-                key: row.get(0)?,
-                data: row.get(1)?,
-                location: row.get(2)?,
-                attempts: row.get(3)?,
-            })
-        })
-        .and_then(|rows| rows.collect())
-        .map_err(|e| self.sql_err(e))
+        Ok(progress)
     }
 }
 
@@ -178,19 +239,7 @@ fn upsert_results(
         "SELECT r.status FROM items i LEFT JOIN results r ON r.run_id = ?1 AND r.key = i.key \
          WHERE i.source_id = ?2 AND i.key = ?3",
     )?;
-    let mut upsert = tx.prepare_cached(
-        "INSERT INTO results (run_id, key, status, output, attempt_count, first_error, last_error, \
-         error_category, started_at, finished_at, duration_ms, worker) \
-         VALUES (?1, ?2, ?3, ?4, ?5, coalesce(?6, ?7), ?7, ?8, ?9, ?10, ?11, ?12) \
-         ON CONFLICT (run_id, key) DO UPDATE SET status = excluded.status, \
-         output = coalesce(excluded.output, output), \
-         attempt_count = attempt_count + excluded.attempt_count, \
-         first_error = coalesce(first_error, excluded.first_error), \
-         last_error = excluded.last_error, \
-         error_category = excluded.error_category, started_at = excluded.started_at, \
-         finished_at = excluded.finished_at, duration_ms = excluded.duration_ms, \
-         worker = excluded.worker",
-    )?;
+    let mut upsert = tx.prepare_cached(UPSERT_RESULT_SQL)?;
     for r in results {
         let before: Option<Option<ResultStatus>> = previous
             .query_row(params![run_id, source_id, r.key], |row| row.get(0))

@@ -30,8 +30,10 @@ use rusqlite::Connection;
 pub use allocation::Allocation;
 pub use error::StoreError;
 use error::classify;
-pub use hashes::{HashRecord, LinkRecord, Recorded};
-pub use ledger::{ExportRow, PageItem, ResultIn, Selection};
+pub use hashes::{HashRecord, LinkRecord};
+pub use ledger::{
+    ExportRow, ItemPages, PageItem, RecordError, ResultIn, Selection, UPSERT_RESULT_SQL,
+};
 pub use paths::{path_to_text, text_to_path};
 pub use progress::{Progress, eta_stamp, finish_at};
 pub use runs::{RunFilter, RunRow};
@@ -318,12 +320,15 @@ fn check_header(path: &Path) -> Result<bool, StoreError> {
     }
 }
 
-/// The current UTC time as stored: RFC 3339 with exactly six fractional digits, so that text
-/// order is time order.
+/// The current UTC time as stored ([`time_text`]).
 pub fn now_text() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%S.%6fZ")
-        .to_string()
+    time_text(jiff::Timestamp::now())
+}
+
+/// A time as stored: RFC 3339 in UTC with exactly six fractional digits, so that text order is
+/// time order. Every stored time is written by this one function.
+pub fn time_text(at: jiff::Timestamp) -> String {
+    at.strftime("%Y-%m-%dT%H:%M:%S.%6fZ").to_string()
 }
 
 #[cfg(test)]

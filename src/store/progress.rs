@@ -15,6 +15,14 @@ pub struct Progress {
     pub eta: Option<String>,
 }
 
+impl Progress {
+    /// Items with no result yet, as the counters say (negative only when they disagree with
+    /// `n_items`; callers that show it clamp it at 0).
+    pub fn remaining(&self) -> i64 {
+        self.n_items - self.n_completed - self.n_errors
+    }
+}
+
 /// The finish time of `remaining` items at the rate of `done` items since `first`.
 fn eta(
     first: jiff::Timestamp,
@@ -69,7 +77,7 @@ impl Store {
             // Done: the ETA becomes the finish time, as the engine leaves it.
             parse(last)
         } else {
-            parse(first).and_then(|f| eta(f, jiff::Timestamp::now(), done, progress.n_items - done))
+            parse(first).and_then(|f| eta(f, jiff::Timestamp::now(), done, progress.remaining()))
         }
         .map(eta_stamp);
         self.conn

@@ -96,8 +96,13 @@ fn result(key: &str, ok: bool, payload: &str) -> ResultIn {
 
 /// (items, ok, errors) after recording `results`.
 fn record(store: &mut Store, results: &[ResultIn]) -> (i64, i64, i64) {
-    let p = store.record_results("r", results, None).unwrap().unwrap();
+    let p = store.record_results("r", results, None).unwrap();
     (p.n_items, p.n_completed, p.n_errors)
+}
+
+/// The first page of a selection.
+fn first_page(store: &Store, run_id: &str, selection: Selection) -> Vec<PageItem> {
+    store.item_pages(run_id, selection).next_page().unwrap()
 }
 
 fn counts(p: &Progress) -> (i64, i64, i64) {
@@ -107,8 +112,8 @@ fn counts(p: &Progress) -> (i64, i64, i64) {
 fn keys(store: &Store, selection: Selection) -> Vec<String> {
     let mut keys = Vec::new();
     store
-        .for_each_item("r", selection, |key, _, _| {
-            keys.push(key.to_string());
+        .for_each_item("r", selection, |item| {
+            keys.push(item.key.clone());
             true
         })
         .unwrap();
@@ -173,14 +178,15 @@ fn counters_follow_an_item_from_ok_to_error_and_back() {
 fn a_batch_with_a_key_that_is_not_an_item_writes_nothing() {
     let mut store = run_over(&["a", "b"]);
     assert_eq!(record(&mut store, &[ok("a")]), (2, 1, 0));
-    let refused = store
-        .record_results(
-            "r",
-            &[error("a"), ok("b"), ok("zz")],
-            Some("2030-01-01T00:00:00Z"),
-        )
-        .unwrap();
-    assert_eq!(refused, Err("zz".to_string()));
+    let refused = store.record_results(
+        "r",
+        &[error("a"), ok("b"), ok("zz")],
+        Some("2030-01-01T00:00:00Z"),
+    );
+    assert!(
+        matches!(&refused, Err(RecordError::UnknownItem { key }) if key == "zz"),
+        "{refused:?}"
+    );
     let p = store.progress("r").unwrap();
     assert_eq!((counts(&p), p.eta), ((2, 1, 0), None));
     assert_eq!(keys(&store, Selection::Remaining), ["b"]);
@@ -193,13 +199,9 @@ fn an_eta_given_is_kept_until_another_is_given() {
     let mut store = run_over(&["a", "b", "c"]);
     let p = store
         .record_results("r", &[ok("a")], Some("2030-01-01T00:00:00Z"))
-        .unwrap()
         .unwrap();
     assert_eq!(p.eta.as_deref(), Some("2030-01-01T00:00:00Z"));
-    let p = store
-        .record_results("r", &[ok("b")], None)
-        .unwrap()
-        .unwrap();
+    let p = store.record_results("r", &[ok("b")], None).unwrap();
     assert_eq!(
         (counts(&p), p.eta.as_deref()),
         ((3, 2, 0), Some("2030-01-01T00:00:00Z"))
@@ -220,10 +222,10 @@ fn remaining_errors_and_all_select_by_the_latest_result() {
     assert_eq!(keys(&store, Selection::Errors), ["b"]);
     assert_eq!(keys(&store, Selection::All), ["a", "b", "c", "d", "e"]);
     // Attempts so far ride along with each item (none counted for the remaining ones).
-    let all = store.items_page("r", Selection::All, None, 10).unwrap();
+    let all = first_page(&store, "r", Selection::All);
     let attempts: Vec<(&str, i64)> = all.iter().map(|i| (i.key.as_str(), i.attempts)).collect();
     assert_eq!(attempts, [("a", 1), ("b", 1), ("c", 2), ("d", 0), ("e", 0)]);
-    let errors = store.items_page("r", Selection::Errors, None, 10).unwrap();
+    let errors = first_page(&store, "r", Selection::Errors);
     assert_eq!(
         errors,
         [PageItem {
@@ -246,48 +248,45 @@ fn a_run_without_items_selects_nothing() {
     for selection in [Selection::Remaining, Selection::Errors, Selection::All] {
         assert!(keys(&store, selection).is_empty(), "{selection:?}");
         assert!(
-            store
-                .items_page("r", selection, None, 10)
-                .unwrap()
-                .is_empty(),
+            first_page(&store, "r", selection).is_empty(),
             "{selection:?}"
         );
     }
     assert_eq!(counts(&store.progress("r").unwrap()), (0, 0, 0));
-    assert_eq!(
-        store.record_results("r", &[ok("a")], None).unwrap(),
-        Err("a".into())
-    );
+    assert!(matches!(
+        store.record_results("r", &[ok("a")], None),
+        Err(RecordError::UnknownItem { key }) if key == "a"
+    ));
     assert!(export(&store).is_empty());
     // A run that does not exist: no items, no progress.
-    assert!(
-        store
-            .items_page("nope", Selection::All, None, 10)
-            .unwrap()
-            .is_empty()
-    );
+    assert!(first_page(&store, "nope", Selection::All).is_empty());
     assert_eq!(store.progress("nope").unwrap(), Progress::default());
 }
 
 #[test]
-fn pages_split_the_items_at_their_limit_in_key_order() {
+fn pages_come_in_key_order_and_end() {
     let store = run_over(&["e", "a", "d", "b", "c"]);
-    let page = |after: Option<&str>, limit: usize| -> Vec<String> {
-        store
-            .items_page("r", Selection::All, after, limit)
-            .unwrap()
-            .into_iter()
-            .map(|i| i.key)
-            .collect()
-    };
-    assert_eq!(page(None, 2), ["a", "b"]);
-    assert_eq!(page(Some("b"), 2), ["c", "d"]);
-    assert_eq!(page(Some("d"), 2), ["e"]);
-    assert!(page(Some("e"), 2).is_empty());
-    // `after` need not be a key: the page starts at the next key after it.
-    assert_eq!(page(Some("bb"), 1), ["c"]);
-    assert!(page(None, 0).is_empty());
-    assert_eq!(page(None, 5), ["a", "b", "c", "d", "e"]);
+    let mut pages = store.item_pages("r", Selection::All);
+    assert!(!pages.is_done());
+    let keys: Vec<String> = pages
+        .next_page()
+        .unwrap()
+        .into_iter()
+        .map(|i| i.key)
+        .collect();
+    assert_eq!(keys, ["a", "b", "c", "d", "e"]);
+    // A short page is the last one: nothing after it, and no more reads.
+    assert!(pages.is_done());
+    assert!(pages.next_page().unwrap().is_empty());
+    // A full page is not known to be the last until the next read comes back short.
+    let names: Vec<String> = (0..ItemPages::PAGE).map(|i| format!("k{i:05}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let store = run_over(&refs);
+    let mut pages = store.item_pages("r", Selection::All);
+    assert_eq!(pages.next_page().unwrap().len(), ItemPages::PAGE);
+    assert!(!pages.is_done());
+    assert!(pages.next_page().unwrap().is_empty());
+    assert!(pages.is_done());
 }
 
 #[test]
@@ -325,7 +324,7 @@ fn for_each_item_stops_when_told() {
     for stop_at in [1, 3, 1000, 1001] {
         let mut seen = 0;
         store
-            .for_each_item("r", Selection::All, |_, _, _| {
+            .for_each_item("r", Selection::All, |_| {
                 seen += 1;
                 seen < stop_at
             })
@@ -335,8 +334,8 @@ fn for_each_item_stops_when_told() {
     // Each item comes with its data and where it was in the file.
     let mut first = None;
     store
-        .for_each_item("r", Selection::Remaining, |key, data, location| {
-            first = Some((key.to_string(), data.to_string(), location.to_string()));
+        .for_each_item("r", Selection::Remaining, |item| {
+            first = Some((item.key.clone(), item.data.clone(), item.location.clone()));
             false
         })
         .unwrap();

@@ -10,11 +10,10 @@ use crossbeam_channel::{Receiver, Select, Sender};
 use super::progress::Notifier;
 use super::recorder::Final;
 use super::retry::Retries;
-use super::slots;
+use super::slots::{self, SlotContext};
 use super::{Attempt, Control, Item, Options, Outcome, WorkError, Worker};
-use crate::store::{ResultIn, Store};
+use crate::store::{ItemPages, ResultIn, Store};
 
-const PAGE: usize = 1000;
 /// Final results go to the recorder in batches of this many...
 const FINALS_BATCH: usize = 32;
 /// ...or after this long.
@@ -32,9 +31,6 @@ struct Pace {
     next: Instant,
 }
 
-/// The most items queued ahead of the slots.
-const MAX_QUEUE: usize = 1 << 16;
-
 pub(crate) fn run(
     reader: &Store,
     run_id: &str,
@@ -44,76 +40,40 @@ pub(crate) fn run(
     notifier: &Notifier,
     record: Sender<Vec<Final>>,
 ) -> Result<Stats, WorkError> {
-    // The queue ahead of the slots: enough to keep every window full, but never more than the
-    // items there are, nor a size that costs memory up front (crossbeam allocates it whole).
-    let capacity = if options.rate.is_some() {
-        0
-    } else {
-        let total = usize::try_from(options.total).unwrap_or(usize::MAX);
-        options
-            .jobs
-            .saturating_mul(options.window.max(1))
-            .min(total.max(1))
-            .min(MAX_QUEUE)
-    };
-    let (work_tx, work_rx) = crossbeam_channel::bounded::<Item>(capacity);
+    let (work_tx, work_rx) = crossbeam_channel::bounded::<Item>(slots::queue_capacity(options));
     let (report_tx, report_rx) = crossbeam_channel::unbounded::<Attempt>();
     std::thread::scope(|scope| -> Result<Stats, WorkError> {
         for slot in 1..=options.jobs {
-            let work_rx = work_rx.clone();
-            let report_tx = report_tx.clone();
-            let log = slots::open_log(worker, slot);
-            if let (None, Some(dir)) = (&log, &worker.log_dir) {
-                // Said once per slot, not lost in silence (a symlink or hard link planted at the
-                // log's name is refused, as is a folder that cannot be written).
-                eprintln!(
-                    "warning: {} cannot be written; the stderr of slot {slot}'s worker is not kept",
-                    crate::text::printable(
-                        &dir.join(format!("worker-{slot}.log")).to_string_lossy()
-                    )
-                );
-            }
-            let notifier = notifier.clone();
+            let (work, reports) = (work_rx.clone(), report_tx.clone());
+            let (log, notifier) = (slots::log_of(worker, slot), notifier.clone());
             std::thread::Builder::new()
                 .name(format!("runctl-slot-{slot}"))
                 .spawn_scoped(scope, move || {
-                    slots::run_slot(
-                        worker, options, control, slot, &work_rx, &report_tx, log, notifier,
-                    );
+                    let (work, reports) = (&work, &reports);
+                    SlotContext {
+                        worker,
+                        options,
+                        control,
+                        slot,
+                        work,
+                        reports,
+                        log,
+                        notifier,
+                    }
+                    .run();
                 })
                 .map_err(|source| WorkError::Io {
-                    what: "start a worker thread".into(),
+                    what: "start a worker thread",
                     source,
                 })?;
         }
         drop(work_rx);
         drop(report_tx);
-        let mut hub = Hub {
-            reader,
-            run_id,
-            options,
-            control,
-            record,
-            finals: Vec::new(),
-            finals_since: None,
-            work: Some(work_tx),
-            page: VecDeque::new(),
-            after: None,
-            exhausted: false,
-            retries: Retries::new(),
-            outstanding: 0,
-            pace: options.rate.map(|r| Pace {
-                // Rates are checked where they enter (settings.rs); never panic on one anyway.
-                every: Duration::try_from_secs_f64(1.0 / r)
-                    .unwrap_or(super::settings::MAX_DURATION)
-                    .min(super::settings::MAX_DURATION),
-                next: Instant::now(),
-            }),
-            stats: Stats::default(),
-        };
+        let pages = reader.item_pages(run_id, options.selection);
+        let mut hub = Hub::new(options, control, record, work_tx, pages);
         let result = hub.dispatch(&report_rx);
         if result.is_err() {
-            control.abort("the dispatcher stopped".into());
+            control.abort();
         }
         hub.work = None;
         // Let the slots finish what they hold and pass on their last results.
@@ -127,8 +87,6 @@ pub(crate) fn run(
 }
 
 struct Hub<'a> {
-    reader: &'a Store,
-    run_id: &'a str,
     options: &'a Options,
     control: &'a Control,
     record: Sender<Vec<Final>>,
@@ -137,9 +95,9 @@ struct Hub<'a> {
     finals: Vec<Final>,
     finals_since: Option<Instant>,
     work: Option<Sender<Item>>,
+    pages: ItemPages<'a>,
+    /// What is left of the last page read.
     page: VecDeque<Item>,
-    after: Option<String>,
-    exhausted: bool,
     retries: Retries,
     /// Items handed out and not yet back.
     outstanding: u64,
@@ -147,16 +105,45 @@ struct Hub<'a> {
     stats: Stats,
 }
 
-impl Hub<'_> {
+impl<'a> Hub<'a> {
+    fn new(
+        options: &'a Options,
+        control: &'a Control,
+        record: Sender<Vec<Final>>,
+        work: Sender<Item>,
+        pages: ItemPages<'a>,
+    ) -> Hub<'a> {
+        Hub {
+            options,
+            control,
+            record,
+            finals: Vec::new(),
+            finals_since: None,
+            work: Some(work),
+            pages,
+            page: VecDeque::new(),
+            retries: Retries::new(),
+            outstanding: 0,
+            pace: options.rate.map(|r| Pace {
+                // Rates are checked where they enter (settings.rs); never panic on one anyway.
+                every: Duration::try_from_secs_f64(1.0 / r)
+                    .unwrap_or(super::settings::MAX_DURATION)
+                    .min(super::settings::MAX_DURATION),
+                next: Instant::now(),
+            }),
+            stats: Stats::default(),
+        }
+    }
+
     fn dispatch(&mut self, reports: &Receiver<Attempt>) -> Result<(), WorkError> {
         loop {
             if self.control.stopping() {
                 return Ok(());
             }
-            if self.page.is_empty() && !self.exhausted {
+            if self.page.is_empty() && !self.pages.is_done() {
                 self.fill()?;
             }
-            if self.exhausted
+            if self.pages.is_done()
                 && self.page.is_empty()
                 && self.retries.is_empty()
                 && self.outstanding == 0
@@ -169,7 +156,7 @@ impl Hub<'_> {
                 .as_ref()
                 .map_or(Duration::ZERO, |p| p.next.saturating_duration_since(now));
             let retry_due = self.retries.next_due();
-            let mut next = if paced.is_zero() {
+            let next = if paced.is_zero() {
                 self.next_item(retry_due, now)
             } else {
                 None
@@ -184,38 +171,53 @@ impl Hub<'_> {
             let Some(work) = self.work.clone() else {
                 return Ok(());
             };
-            let mut sel = Select::new();
-            let send_at = next.as_ref().map(|_| sel.send(&work));
-            let recv_at = sel.recv(reports);
-            match sel.select_timeout(wait) {
-                Ok(op) if Some(op.index()) == send_at => {
-                    if let Some(item) = next.take() {
-                        match op.send(&work, item) {
-                            Ok(()) => {
-                                self.outstanding += 1;
-                                if let Some(p) = self.pace.as_mut() {
-                                    p.next = p.next.max(now) + p.every;
-                                }
-                            }
-                            Err(e) => next = Some(e.into_inner()),
-                        }
-                    }
-                }
-                Ok(op) if op.index() == recv_at => match op.recv(reports) {
-                    Ok(report) => self.handle(report),
-                    Err(_) => return Ok(()), // every slot is gone
-                },
-                Ok(_) | Err(_) => {}
-            }
-            if let Some(item) = next {
-                // Not taken this time: back where it came from.
-                if item.attempt > 1 {
-                    self.retries.push(item, now);
-                } else {
-                    self.page.push_front(item);
-                }
+            if !self.exchange(&work, reports, next, wait, now) {
+                return Ok(()); // every slot is gone
             }
         }
+    }
+
+    /// Within `wait`, hand `next` to a free slot or take a report, whichever comes first; an
+    /// item not taken goes back where it came from. False when every slot is gone.
+    fn exchange(
+        &mut self,
+        work: &Sender<Item>,
+        reports: &Receiver<Attempt>,
+        mut next: Option<Item>,
+        wait: Duration,
+        now: Instant,
+    ) -> bool {
+        let mut sel = Select::new();
+        let send_at = next.as_ref().map(|_| sel.send(work));
+        let recv_at = sel.recv(reports);
+        match sel.select_timeout(wait) {
+            Ok(op) if Some(op.index()) == send_at => {
+                if let Some(item) = next.take() {
+                    match op.send(work, item) {
+                        Ok(()) => {
+                            self.outstanding += 1;
+                            if let Some(p) = self.pace.as_mut() {
+                                p.next = p.next.max(now) + p.every;
+                            }
+                        }
+                        Err(e) => next = Some(e.into_inner()),
+                    }
+                }
+            }
+            Ok(op) if op.index() == recv_at => match op.recv(reports) {
+                Ok(report) => self.handle(report),
+                Err(_) => return false, // `next` is not recorded: the next resume does it
+            },
+            Ok(_) | Err(_) => {}
+        }
+        if let Some(item) = next {
+            if item.attempt > 1 {
+                self.retries.push(item, now);
+            } else {
+                self.page.push_front(item);
+            }
+        }
+        true
     }
 
     /// The item to hand out: a retry that is due, else the next of the page.
@@ -244,18 +246,7 @@ impl Hub<'_> {
     }
 
     fn fill(&mut self) -> Result<(), WorkError> {
-        let rows = self.reader.items_page(
-            self.run_id,
-            self.options.selection,
-            self.after.as_deref(),
-            PAGE,
-        )?;
-        if rows.len() < PAGE {
-            self.exhausted = true;
-        }
-        if let Some(last) = rows.last() {
-            self.after = Some(last.key.clone());
-        }
+        let rows = self.pages.next_page()?;
         self.page.extend(rows.into_iter().map(|r| Item {
             key: r.key,
             data: r.data,

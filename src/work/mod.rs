@@ -8,9 +8,11 @@
 //! them, so recording is exactly-once and execution at-least-once.
 
 mod dispatch;
+mod error;
 mod per_item;
 mod pipes;
 mod prepare;
+pub(crate) mod process;
 pub mod progress;
 pub mod protocol;
 mod recorder;
@@ -29,19 +31,20 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use crate::state::ErrorCategory;
+pub use error::WorkError;
 pub use prepare::{PassRequest, PrepareError, Prepared, options, prepare, resolve_program, start};
 pub use settings::{Mode, WorkSettings};
 
-use crate::store::{Progress, Selection, Store, StoreError};
+use crate::store::{Progress, Selection, Store};
 
-/// The worker command and what it is started with.
+/// The worker command and what it is started with. Workers run in runctl's working directory.
 #[derive(Debug, Clone)]
 pub struct Worker {
-    pub argv: Vec<OsString>,
+    /// The program, found on PATH already.
+    pub program: OsString,
+    pub args: Vec<OsString>,
     /// Added to the environment of every worker process (the run metadata).
     pub env: Vec<(String, std::ffi::OsString)>,
-    /// Where workers run [default: runctl's working directory].
-    pub cwd: Option<PathBuf>,
     /// Where each slot appends its workers' stderr (`worker-<slot>.log`), if anywhere.
     pub log_dir: Option<PathBuf>,
 }
@@ -89,7 +92,7 @@ impl Item {
             &self.key,
             &self.data,
             &self.location,
-            self.prior.saturating_add(self.attempt),
+            Some(self.prior.saturating_add(self.attempt)),
         )
     }
 }
@@ -142,7 +145,8 @@ pub(crate) struct Control {
     pub kill: AtomicBool,
     /// Set by a signal (as opposed to a fatal error).
     pub interrupted: AtomicBool,
-    pub fatal: Mutex<Option<String>>,
+    /// The first error that stopped the pass.
+    pub fatal: Mutex<Option<WorkError>>,
 }
 
 impl Control {
@@ -152,21 +156,23 @@ impl Control {
     pub fn killing(&self) -> bool {
         self.kill.load(Ordering::Relaxed)
     }
-    pub fn fail(&self, message: String) {
+    /// Stop the pass with `error`: it ends with a summary that says so.
+    pub fn fail(&self, error: WorkError) {
         if let Ok(mut fatal) = self.fatal.lock() {
-            fatal.get_or_insert(message);
+            fatal.get_or_insert(error);
         }
         self.stop.store(true, Ordering::SeqCst);
     }
-    /// Fail the pass and kill what is in flight: nothing more can be recorded.
-    pub fn abort(&self, message: String) {
-        self.fail(message);
+    /// Stop the pass and kill what is in flight: nothing more can be recorded. The pass ends
+    /// with the error of the thread that aborts it, not with a summary.
+    pub fn abort(&self) {
+        self.stop.store(true, Ordering::SeqCst);
         self.kill.store(true, Ordering::SeqCst);
     }
 }
 
 /// How a pass ended.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Summary {
     /// Items recorded ok in this pass.
     pub ok: u64,
@@ -176,7 +182,8 @@ pub struct Summary {
     pub retried: u64,
     pub elapsed: Duration,
     pub interrupted: bool,
-    pub fatal: Option<String>,
+    /// What stopped the pass before its items were done.
+    pub fatal: Option<WorkError>,
     /// The run's counters after the pass.
     pub progress: Progress,
 }
@@ -187,25 +194,11 @@ impl Summary {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum WorkError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("cannot {what}: {source}")]
-    Io {
-        what: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{0}")]
-    Internal(String),
-}
-
 /// Run one pass over the selected items of `run_id`: `reader` pages items, `recorder` (a second
 /// connection, moved to the recorder thread) writes results.
-/// Called about once a second by the recorder; an error stops the pass (used to keep the run's
-/// lock: see [`crate::lock::RunLock::keep`]).
-pub type Keep = Box<dyn FnMut() -> Result<(), String> + Send>;
+/// Called about once a second by the recorder; an error ([`WorkError::LostLock`]) stops the
+/// pass (used to keep the run's lock: see [`crate::lock::RunLock::keep`]).
+pub type Keep = Box<dyn FnMut() -> Result<(), WorkError> + Send>;
 
 pub fn run(
     reader: &Store,
@@ -220,7 +213,7 @@ pub fn run(
     let display = progress::Display::new(options.progress, options.total);
     let _signals = signals::watch(Arc::clone(&control), options.grace, display.notifier())
         .map_err(|source| WorkError::Io {
-            what: "watch for signals".into(),
+            what: "watch for signals",
             source,
         })?;
     let notifier = display.notifier();
@@ -234,18 +227,16 @@ pub fn run(
         keep,
     )
     .map_err(|source| WorkError::Io {
-        what: "start the recorder thread".into(),
+        what: "start the recorder thread",
         source,
     })?;
     let stats = dispatch::run(
         reader, run_id, &worker, &options, &control, &notifier, record_tx,
     );
-    let recorded = recorder
-        .join()
-        .unwrap_or_else(|_| Err(WorkError::Internal("the recorder thread stopped".into())));
+    let recorded = recorder.join().unwrap_or(Err(WorkError::RecorderStopped));
     let stats = stats?;
     let recorded = recorded?;
-    let fatal = control.fatal.lock().ok().and_then(|f| f.clone());
+    let fatal = control.fatal.lock().ok().and_then(|mut f| f.take());
     Ok(Summary {
         ok: recorded.ok,
         errors: recorded.errors,

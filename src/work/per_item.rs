@@ -5,111 +5,64 @@
 
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Child, ChildStderr, ChildStdout, ExitStatus};
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
+use super::process::{self, MAX_OUTPUT, kill_group, with_tail};
 use super::protocol;
-use super::{Attempt, Control, Item, Outcome, Worker};
+use super::slots::SlotContext;
+use super::{Attempt, Item, Outcome, WorkError};
 use crate::state::ErrorCategory;
 
-/// Output beyond this is not kept; the item fails as bad output.
-pub(crate) const MAX_OUTPUT: usize = 64 << 20;
-/// How much of stderr an error message quotes.
-pub(crate) const STDERR_TAIL: usize = 2000;
 /// Items up to this size are written to stdin directly (they fit in a pipe's buffer).
 const DIRECT_WRITE: usize = 16 << 10;
 
-/// The command for one worker process: its own process group, pipes, the run's env.
-pub(crate) fn command(worker: &Worker, slot: usize) -> Option<Command> {
-    let (program, args) = worker.argv.split_first()?;
-    let mut cmd = Command::new(program);
-    cmd.args(args);
-    if let Some(dir) = &worker.cwd {
-        cmd.current_dir(dir);
+/// A per-item slot: a worker started for each item it takes; at a stop, the items still coming
+/// are handed back as abandoned.
+pub(super) fn run(mut cx: SlotContext<'_>) {
+    let mut log = cx.log.take();
+    for item in cx.work.iter() {
+        if cx.control.stopping() {
+            cx.abandon(item);
+            continue;
+        }
+        let (attempt, fatal) = self::attempt(&cx, item, &mut log);
+        cx.report(attempt);
+        if let Some(error) = fatal {
+            cx.control.fail(error);
+        }
     }
-    cmd.envs(worker.env.iter().map(|(k, v)| (k, v)))
-        .env("RUNCTL_WORKER_ID", slot.to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    Some(cmd)
 }
 
-/// Whether a spawn error means no item can ever start (the command is missing or not
-/// executable), rather than a passing shortage.
-pub(crate) fn spawn_is_fatal(e: &std::io::Error) -> bool {
-    matches!(
-        e.kind(),
-        std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
-    ) || e.raw_os_error() == Some(nix::libc::ENOEXEC)
-}
-
-/// The error that stops a pass whose worker command cannot be run at all.
-pub(crate) fn cannot_run(worker: &Worker, e: &std::io::Error) -> String {
-    let program = worker
-        .argv
-        .first()
-        .map(|p| p.to_string_lossy().into_owned());
-    format!("cannot run {}: {e}", program.unwrap_or_default())
-}
-
-pub(crate) fn group_of(child: &Child) -> Pid {
-    Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX))
-}
-
-/// Kill a worker's whole process group (its children too); gone already is fine.
-pub(crate) fn kill_group(group: Pid) {
-    let _ = killpg(group, Signal::SIGKILL);
-}
-
-/// Run one attempt of `item` in `slot`. The second value is set when the run cannot go on.
-pub(crate) fn attempt(
-    worker: &Worker,
+/// Run one attempt of `item` in the slot. The second value is set when the run cannot go on.
+fn attempt(
+    cx: &SlotContext<'_>,
     item: Item,
-    slot: usize,
-    timeout: Option<Duration>,
-    control: &Control,
     log: &mut Option<std::fs::File>,
-) -> (Attempt, Option<String>) {
+) -> (Attempt, Option<WorkError>) {
     let started = Instant::now();
     let started_at = crate::store::now_text();
     let finish = |item: Item, outcome: Outcome| {
-        Attempt::new(item, outcome, started, started_at.clone(), slot)
+        Attempt::new(item, outcome, started, started_at.clone(), cx.slot)
     };
-    let Some(mut cmd) = command(worker, slot) else {
-        return (
-            finish(item, Outcome::Abandoned),
-            Some("no worker command".into()),
-        );
-    };
+    let mut cmd = process::command(cx.worker, cx.slot);
     cmd.env("RUNCTL_ITEM_KEY", &item.key);
-    let mut child = match cmd.spawn() {
-        Ok(child) => child,
-        Err(e) if spawn_is_fatal(&e) => {
-            return (
-                finish(item, Outcome::Abandoned),
-                Some(cannot_run(worker, &e)),
-            );
-        }
-        Err(e) => {
-            let outcome = Outcome::Failed(
-                ErrorCategory::Spawn,
-                format!("cannot start the worker: {e}"),
-            );
-            return (finish(item, outcome), None);
+    let (mut child, group) = match process::spawn(&mut cmd) {
+        Ok(spawned) => spawned,
+        Err(failure) => {
+            let outcome = failure.outcome();
+            return (finish(item, outcome), failure.stops_the_pass(cx.worker));
         }
     };
-    let group = group_of(&child);
     feed(&mut child, item.line());
+    let timeout = cx.options.timeout;
     let deadline = timeout.map(|t| started + t);
-    let io = collect(&mut child, group, deadline, control);
-    let status = wait(&mut child, group, deadline, control);
+    let io = collect(&mut child, group, deadline, cx);
+    let status = wait(&mut child, group, deadline, cx);
     kill_group(group); // what the worker left behind
     if let (Some(file), false) = (log.as_mut(), io.stderr.is_empty()) {
         let _ = writeln!(file, "== item {} (attempt {})", item.key, item.attempt);
@@ -152,7 +105,7 @@ fn collect(
     child: &mut Child,
     group: Pid,
     deadline: Option<Instant>,
-    control: &Control,
+    cx: &SlotContext<'_>,
 ) -> Collected {
     let mut got = Collected::default();
     let mut out = child.stdout.take();
@@ -179,7 +132,7 @@ fn collect(
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 got.timed_out = true;
-            } else if control.killing() {
+            } else if cx.control.killing() {
                 got.killed = true;
             } else if !matches!(child.try_wait(), Ok(Some(_))) {
                 continue;
@@ -237,10 +190,7 @@ fn read_stdout(out: &mut Option<ChildStdout>, buf: &mut [u8], got: &mut Collecte
 /// Read what stderr has, keeping its last [`MAX_STDERR_KEPT`] bytes or so; false at its end.
 fn read_stderr(err: &mut Option<ChildStderr>, buf: &mut [u8], got: &mut Collected) -> bool {
     read_into(err.as_mut(), buf, |chunk| {
-        got.stderr.extend_from_slice(chunk);
-        if got.stderr.len() > 2 * MAX_STDERR_KEPT {
-            got.stderr.drain(..got.stderr.len() - MAX_STDERR_KEPT);
-        }
+        process::keep_tail(&mut got.stderr, chunk, MAX_STDERR_KEPT);
     })
 }
 
@@ -270,7 +220,7 @@ fn wait(
     child: &mut Child,
     group: Pid,
     deadline: Option<Instant>,
-    control: &Control,
+    cx: &SlotContext<'_>,
 ) -> Option<ExitStatus> {
     // A worker closes its pipes a moment before it can be reaped: yield a few times first
     // (a sleep costs at least the timer slack, 50 us, per item), then back off.
@@ -282,7 +232,7 @@ fn wait(
             Ok(None) => {}
             Err(_) => return None,
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) || control.killing() {
+        if deadline.is_some_and(|d| Instant::now() >= d) || cx.control.killing() {
             kill_group(group);
             return child.wait().ok();
         }
@@ -298,40 +248,25 @@ fn wait(
 
 /// The outcome of an attempt from what the worker did.
 fn judge(io: &Collected, status: Option<ExitStatus>, timeout: Option<Duration>) -> Outcome {
-    let tail = || {
-        let t = protocol::tail_text(&io.stderr, STDERR_TAIL);
-        if t.is_empty() {
-            String::new()
-        } else {
-            format!(": {t}")
-        }
-    };
+    let failed = |category, what: String| Outcome::Failed(category, with_tail(what, &io.stderr));
     if io.killed {
         return Outcome::Abandoned;
     }
     if io.timed_out {
         let limit = timeout.map_or(String::new(), |t| format!(" after {}s", t.as_secs_f64()));
-        return Outcome::Failed(
-            ErrorCategory::Timeout,
-            format!("timed out{limit}{}", tail()),
-        );
+        return failed(ErrorCategory::Timeout, format!("timed out{limit}"));
     }
     let Some(status) = status else {
-        return Outcome::Failed(
-            ErrorCategory::Exit,
-            format!("lost track of the worker{}", tail()),
-        );
+        return failed(ErrorCategory::Exit, "lost track of the worker".into());
     };
     if let Some(signal) = status.signal() {
-        let name = Signal::try_from(signal).map_or_else(|_| signal.to_string(), |s| s.to_string());
-        return Outcome::Failed(ErrorCategory::Signal, format!("killed by {name}{}", tail()));
+        let name = process::signal_name(signal);
+        return failed(ErrorCategory::Signal, format!("killed by {name}"));
     }
     match status.code() {
         Some(0) => {}
-        Some(code) => {
-            return Outcome::Failed(ErrorCategory::Exit, format!("exit code {code}{}", tail()));
-        }
-        None => return Outcome::Failed(ErrorCategory::Exit, format!("no exit code{}", tail())),
+        Some(code) => return failed(ErrorCategory::Exit, format!("exit code {code}")),
+        None => return failed(ErrorCategory::Exit, "no exit code".into()),
     }
     if io.stdout_overflow {
         return Outcome::Failed(

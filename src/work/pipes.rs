@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use super::per_item::{MAX_OUTPUT, STDERR_TAIL};
+use super::process::{MAX_OUTPUT, STDERR_TAIL, keep_tail};
 
 /// What the stdout reader thread passes on.
 pub(crate) enum Lines {
@@ -107,11 +107,7 @@ pub(crate) fn keep_stderr(
             let _ = file.write_all(chunk);
         }
         if let Ok(mut t) = tail.lock() {
-            t.extend_from_slice(chunk);
-            if t.len() > 2 * STDERR_TAIL {
-                let cut = t.len() - STDERR_TAIL;
-                t.drain(..cut);
-            }
+            keep_tail(&mut t, chunk, STDERR_TAIL);
         }
     }
 }

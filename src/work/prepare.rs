@@ -60,6 +60,8 @@ pub enum PrepareError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Work(#[from] WorkError),
+    #[error("cannot write JSON: {0}")]
+    Json(#[from] serde_json::Error),
 }
 
 type Result<T, E = PrepareError> = std::result::Result<T, E>;
@@ -123,23 +125,21 @@ pub fn prepare(
     let lock = crate::lock::lock_run(&project.state_dir().join("locks"), &run.id, &run.name)?;
     let settings = settings_of(store, &run, request)?;
     let dirs = RunDirs::of(project, &run)?;
+    // settings_of refuses an empty command, so there is a program.
+    let mut argv = resolve_program(&settings.command, cwd)?.into_iter();
     let worker = Worker {
-        argv: resolve_program(&settings.command, cwd)?,
+        program: argv.next().unwrap_or_default(),
+        args: argv.collect(),
         env: metadata_env(&run, &dirs),
-        cwd: None,
         log_dir: Some(dirs.logs),
     };
-    let stored =
-        serde_json::to_string(&settings).map_err(|e| WorkError::Internal(e.to_string()))?;
+    let stored = serde_json::to_string(&settings)?;
     store.set_run_work(&run.id, &stored)?;
     let before = store.refresh_progress(&run.id)?;
     let (selection, selected) = if request.retry_errors {
         (Selection::Errors, before.n_errors)
     } else {
-        (
-            Selection::Remaining,
-            before.n_items - before.n_completed - before.n_errors,
-        )
+        (Selection::Remaining, before.remaining())
     };
     Ok(Prepared {
         run,
@@ -195,7 +195,7 @@ pub fn start(
     } = prepared;
     store.mark_run_started(&run.id, &crate::store::now_text())?;
     let recorder = Store::open(&project.db_path(), Access::Write)?;
-    let keep: Keep = Box::new(move || lock.keep().map_err(|e| format!("lost the run's lock: {e}")));
+    let keep: Keep = Box::new(move || lock.keep().map_err(|e| WorkError::LostLock(e.to_string())));
     Ok(super::run(store, recorder, &run.id, worker, options, keep)?)
 }
 

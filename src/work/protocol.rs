@@ -5,9 +5,10 @@ use serde_json::Value;
 
 use crate::source;
 
-/// The JSON line (with its newline) that hands an item to a worker:
-/// `{"key":..,"data":{..},"location":..,"attempt":N}`.
-pub fn item_line(key: &str, data: &str, location: &str, attempt: u32) -> String {
+/// The JSON line (with its newline) of an item: `{"key":..,"data":{..},"location":..}`, with
+/// `,"attempt":N` before the closing brace when it is handed to a worker (`runctl items` prints
+/// it without).
+pub fn item_line(key: &str, data: &str, location: &str, attempt: Option<u32>) -> String {
     let mut line = String::with_capacity(key.len() + data.len() + location.len() + 48);
     line.push_str("{\"key\":");
     push_json_string(&mut line, key);
@@ -15,8 +16,10 @@ pub fn item_line(key: &str, data: &str, location: &str, attempt: u32) -> String 
     line.push_str(data);
     line.push_str(",\"location\":");
     push_json_string(&mut line, location);
-    line.push_str(",\"attempt\":");
-    line.push_str(&attempt.to_string());
+    if let Some(attempt) = attempt {
+        line.push_str(",\"attempt\":");
+        line.push_str(&attempt.to_string());
+    }
     line.push_str("}\n");
     line
 }
@@ -113,12 +116,16 @@ mod tests {
 
     #[test]
     fn an_item_line_is_one_json_object() {
-        let line = item_line("a\"b", r#"{"x":1}"#, "line 2", 3);
+        let line = item_line("a\"b", r#"{"x":1}"#, "line 2", Some(3));
         assert!(line.ends_with('\n'));
         let v: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["key"], "a\"b");
         assert_eq!(v["data"]["x"], 1);
         assert_eq!(v["attempt"], 3);
+        assert_eq!(
+            item_line("k", "{}", "l\u{e9}", None),
+            "{\"key\":\"k\",\"data\":{},\"location\":\"l\u{e9}\"}\n"
+        );
     }
 
     #[test]

@@ -45,9 +45,9 @@ pub(crate) fn spawn(
         .name("runctl-recorder".into())
         .spawn(move || {
             let result = record(store, &run_id, &rx, display, keep, &control);
-            if let Err(e) = &result {
+            if result.is_err() {
                 // Nothing more can be recorded: stop the pass, and let the workers' items go.
-                control.abort(format!("cannot record results: {e}"));
+                control.abort();
             }
             result
         })
@@ -92,22 +92,15 @@ fn record(
         if batch.len() >= BATCH || due || (closed && !batch.is_empty()) {
             let done = recorded.ok + recorded.errors.values().sum::<u64>();
             let eta = eta_text(start.elapsed(), done, display.total().saturating_sub(done));
-            match store.record_results(run_id, &batch, eta.as_deref())? {
-                Ok(progress) => recorded.progress = progress,
-                Err(key) => {
-                    return Err(WorkError::Internal(format!(
-                        "'{key}' is not an item of this run"
-                    )));
-                }
-            }
+            recorded.progress = store.record_results(run_id, &batch, eta.as_deref())?;
             batch.clear();
             oldest = None;
         }
         display.tick(&recorded.progress);
         if kept_at.elapsed() >= MAX_WAIT && !control.stopping() {
             kept_at = Instant::now();
-            if let Err(reason) = keep() {
-                control.fail(reason);
+            if let Err(error) = keep() {
+                control.fail(error);
             }
         }
         if closed {

@@ -1,5 +1,6 @@
 //! The slot threads: each takes items from the dispatcher and reports every attempt back,
-//! through a stream worker (`stream.rs`) or one process per item (`per_item.rs`).
+//! through a stream worker (`stream.rs`) or one process per item (`per_item.rs`). A slot's
+//! [`SlotContext`] is what it works with; its worker log is opened here.
 
 use std::time::Instant;
 
@@ -8,9 +9,82 @@ use crossbeam_channel::{Receiver, Sender};
 use super::progress::Notifier;
 use super::{Attempt, Control, Item, Mode, Options, Outcome, Worker};
 
-/// The slot's worker log, `<logs>/worker-<slot>.log`, appended to; none if it cannot be opened.
-/// A symlink planted in its place is not followed (project folders are often group-writable).
-pub(super) fn open_log(worker: &Worker, slot: usize) -> Option<std::fs::File> {
+/// The most items queued ahead of the slots.
+const MAX_QUEUE: usize = 1 << 16;
+
+/// The queue ahead of the slots: enough to keep every window full, but never more than the
+/// items there are, nor a size that costs memory up front (crossbeam allocates it whole).
+pub(super) fn queue_capacity(options: &Options) -> usize {
+    if options.rate.is_some() {
+        return 0;
+    }
+    let total = usize::try_from(options.total).unwrap_or(usize::MAX);
+    options
+        .jobs
+        .saturating_mul(options.window.max(1))
+        .min(total.max(1))
+        .min(MAX_QUEUE)
+}
+
+/// What one slot's thread works with.
+pub(super) struct SlotContext<'a> {
+    pub worker: &'a Worker,
+    pub options: &'a Options,
+    pub control: &'a Control,
+    /// 1, 2, ...: the worker's `RUNCTL_WORKER_ID`.
+    pub slot: usize,
+    pub work: &'a Receiver<Item>,
+    pub reports: &'a Sender<Attempt>,
+    /// The slot's worker log, when it is kept.
+    pub log: Option<std::fs::File>,
+    pub notifier: Notifier,
+}
+
+impl SlotContext<'_> {
+    /// The slot's thread: a stream worker kept for the whole pass, or a per-item worker started
+    /// for each item it takes.
+    pub fn run(self) {
+        match self.options.mode {
+            Mode::Stream => super::stream::Slot::new(self).run(),
+            Mode::PerItem => super::per_item::run(self),
+        }
+    }
+
+    /// Pass an attempt back to the dispatcher.
+    pub fn report(&self, attempt: Attempt) {
+        let _ = self.reports.send(attempt);
+    }
+
+    /// Hand `item` back unstarted (at a stop): not recorded, so the next resume does it.
+    pub fn abandon(&self, item: Item) {
+        let now = crate::store::now_text();
+        self.report(Attempt::new(
+            item,
+            Outcome::Abandoned,
+            Instant::now(),
+            now,
+            self.slot,
+        ));
+    }
+}
+
+/// The slot's worker log, `<logs>/worker-<slot>.log`, appended to. When it cannot be opened,
+/// that is said once (a symlink or hard link planted at the log's name is refused, as is a
+/// folder that cannot be written) and the slot's stderr is not kept.
+pub(super) fn log_of(worker: &Worker, slot: usize) -> Option<std::fs::File> {
+    let log = open_log(worker, slot);
+    if let (None, Some(dir)) = (&log, &worker.log_dir) {
+        eprintln!(
+            "warning: {} cannot be written; the stderr of slot {slot}'s worker is not kept",
+            crate::text::printable(&dir.join(format!("worker-{slot}.log")).to_string_lossy())
+        );
+    }
+    log
+}
+
+/// The log itself; none if it cannot be opened. A symlink planted in its place is not followed
+/// (project folders are often group-writable).
+fn open_log(worker: &Worker, slot: usize) -> Option<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
     let dir = worker.log_dir.as_ref()?;
     if !dir.is_dir() {
@@ -25,60 +99,4 @@ pub(super) fn open_log(worker: &Worker, slot: usize) -> Option<std::fs::File> {
     // Nor a hard link to another file: a log runctl made has one name.
     use std::os::unix::fs::MetadataExt;
     (file.metadata().ok()?.nlink() == 1).then_some(file)
-}
-
-#[allow(clippy::too_many_arguments)]
-/// One slot's thread: a stream worker kept for the whole pass, or a per-item worker started for
-/// each item it takes; at a stop, the items still coming are handed back as abandoned.
-pub(super) fn run_slot(
-    worker: &Worker,
-    options: &Options,
-    control: &Control,
-    slot: usize,
-    work: &Receiver<Item>,
-    reports: &Sender<Attempt>,
-    mut log: Option<std::fs::File>,
-    notifier: Notifier,
-) {
-    match options.mode {
-        Mode::Stream => super::stream::Slot {
-            worker,
-            slot,
-            window: options.window.max(1),
-            timeout: options.timeout,
-            control,
-            work,
-            reports,
-            log,
-            notifier,
-        }
-        .run(),
-        Mode::PerItem => {
-            for item in work.iter() {
-                if control.stopping() {
-                    let now = crate::store::now_text();
-                    let _ = reports.send(Attempt::new(
-                        item,
-                        Outcome::Abandoned,
-                        Instant::now(),
-                        now,
-                        slot,
-                    ));
-                    continue;
-                }
-                let (attempt, fatal) = super::per_item::attempt(
-                    worker,
-                    item,
-                    slot,
-                    options.timeout,
-                    control,
-                    &mut log,
-                );
-                let _ = reports.send(attempt);
-                if let Some(message) = fatal {
-                    control.fail(message);
-                }
-            }
-        }
-    }
 }

@@ -13,15 +13,16 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Select, Sender};
+use crossbeam_channel::Select;
 
-use super::per_item::{MAX_OUTPUT, cannot_run, kill_group};
 use super::pipes::Lines;
-use super::progress::Notifier;
+use super::process::{MAX_OUTPUT, SpawnFailure};
 use super::protocol;
-use super::stream_process::{self as process, Proc, reap};
-use super::{Attempt, Control, Item, Outcome, Worker};
+use super::slots::SlotContext;
+use super::stream_process::{self, Proc};
+use super::{Attempt, Item, Outcome, WorkError};
 use crate::state::ErrorCategory;
+use crate::store::now_text as now;
 
 /// Deaths before any answer, in a row, that stop the run.
 const DEATHS_IN_A_ROW: u32 = 3;
@@ -34,15 +35,9 @@ struct Flight {
 
 /// One stream slot, until its input closes and its items are answered, or the run is killed.
 pub(crate) struct Slot<'a> {
-    pub worker: &'a Worker,
-    pub slot: usize,
-    pub window: usize,
-    pub timeout: Option<Duration>,
-    pub control: &'a Control,
-    pub work: &'a Receiver<Item>,
-    pub reports: &'a Sender<Attempt>,
-    pub log: Option<std::fs::File>,
-    pub notifier: Notifier,
+    cx: SlotContext<'a>,
+    window: usize,
+    timeout: Option<Duration>,
 }
 
 struct State {
@@ -54,7 +49,15 @@ struct State {
     strays: u32,
 }
 
-impl Slot<'_> {
+impl<'a> Slot<'a> {
+    pub(crate) fn new(cx: SlotContext<'a>) -> Slot<'a> {
+        Slot {
+            window: cx.options.window.max(1),
+            timeout: cx.options.timeout,
+            cx,
+        }
+    }
+
     pub(crate) fn run(mut self) {
         let mut st = State {
             proc: None,
@@ -65,16 +68,15 @@ impl Slot<'_> {
             strays: 0,
         };
         loop {
-            if self.control.killing() {
+            if self.cx.control.killing() {
                 if let Some(p) = st.proc.take() {
-                    kill_group(p.group);
-                    reap(p, Duration::from_secs(1));
+                    p.kill();
                 }
                 self.end_in_flight(&mut st, || Outcome::Abandoned);
                 self.abandon_queued(&mut st);
                 return;
             }
-            if self.control.stopping() {
+            if self.cx.control.stopping() {
                 st.input_open = false;
                 self.abandon_queued(&mut st);
             }
@@ -92,7 +94,7 @@ impl Slot<'_> {
     /// Wait for the next thing to happen (an item to take, lines from the worker, a deadline)
     /// and handle it.
     fn step(&mut self, st: &mut State) {
-        let room = st.in_flight.len() < self.window && !self.control.stopping();
+        let room = st.in_flight.len() < self.window && !self.cx.control.stopping();
         let mut taken: Vec<Item> = Vec::new();
         if room {
             while st.in_flight.len() + taken.len() < self.window {
@@ -113,13 +115,13 @@ impl Slot<'_> {
         };
         let lines_rx = st.proc.as_ref().map(|p| p.lines.clone());
         let mut sel = Select::new();
-        let take_at = (room && st.input_open && taken.is_empty()).then(|| sel.recv(self.work));
+        let take_at = (room && st.input_open && taken.is_empty()).then(|| sel.recv(self.cx.work));
         let lines_at = lines_rx.as_ref().map(|rx| sel.recv(rx));
         if take_at.is_some() || lines_at.is_some() {
             if let Ok(op) = sel.select_timeout(wait) {
                 let index = op.index();
                 if Some(index) == take_at {
-                    match op.recv(self.work) {
+                    match op.recv(self.cx.work) {
                         Ok(item) => taken.push(item),
                         Err(_) => st.input_open = false,
                     }
@@ -134,7 +136,7 @@ impl Slot<'_> {
         if !taken.is_empty() {
             // Fill the window without waiting, then send everything in one go.
             while st.input_open && st.in_flight.len() + taken.len() < self.window {
-                match self.work.try_recv() {
+                match self.cx.work.try_recv() {
                     Ok(item) => taken.push(item),
                     Err(crossbeam_channel::TryRecvError::Empty) => break,
                     Err(crossbeam_channel::TryRecvError::Disconnected) => {
@@ -151,22 +153,12 @@ impl Slot<'_> {
         if st.proc.is_none() {
             match self.spawn() {
                 Ok(p) => st.proc = Some(p),
-                Err((e, fatal)) => {
+                Err(failure) => {
                     for item in items {
-                        if fatal {
-                            self.report(item, Outcome::Abandoned, Instant::now(), now());
-                        } else {
-                            let msg = format!("cannot start the worker: {e}");
-                            self.report(
-                                item,
-                                Outcome::Failed(ErrorCategory::Spawn, msg),
-                                Instant::now(),
-                                now(),
-                            );
-                        }
+                        self.report(item, failure.outcome(), Instant::now(), now());
                     }
-                    if fatal {
-                        self.control.fail(cannot_run(self.worker, &e));
+                    if let Some(error) = failure.stops_the_pass(self.cx.worker) {
+                        self.cx.control.fail(error);
                     }
                     return;
                 }
@@ -224,9 +216,9 @@ impl Slot<'_> {
         let Some(flight) = st.in_flight.remove(&line.key) else {
             st.strays += 1;
             if st.strays <= 3 {
-                self.notifier.warn(&format!(
+                self.cx.notifier.warn(&format!(
                     "warning: worker {} answered for '{}', which is not in flight there; ignored",
-                    self.slot, line.key
+                    self.cx.slot, line.key
                 ));
             }
             return;
@@ -238,14 +230,9 @@ impl Slot<'_> {
         let outcome = match line.outcome {
             Ok(output) => Outcome::Ok(output),
             Err(message) => {
-                let category = match line.category.as_deref() {
-                    Some("timeout") => ErrorCategory::Timeout,
-                    Some("bad-output") => ErrorCategory::BadOutput,
-                    Some("signal") => ErrorCategory::Signal,
-                    Some("spawn") => ErrorCategory::Spawn,
-                    _ => ErrorCategory::Exit,
-                };
-                Outcome::Failed(category, message)
+                // One of runctl's categories, else `exit`.
+                let given = line.category.as_deref().and_then(ErrorCategory::parse);
+                Outcome::Failed(given.unwrap_or(ErrorCategory::Exit), message)
             }
         };
         self.report(flight.item, outcome, flight.started, flight.started_at);
@@ -254,8 +241,7 @@ impl Slot<'_> {
     /// The worker wrote something that is not a result: fail what it holds, restart it.
     fn broken(&mut self, st: &mut State, what: String) {
         if let Some(p) = st.proc.take() {
-            kill_group(p.group);
-            reap(p, Duration::from_secs(1));
+            p.kill();
         }
         let message = format!(
             "the worker wrote {what} (a stream worker's stdout carries only result lines; log to stderr)"
@@ -269,16 +255,16 @@ impl Slot<'_> {
             return;
         };
         let answered = p.answered;
-        let (category, message) = process::death(p);
+        let (category, message) = p.death();
         let had_items = !st.in_flight.is_empty();
         self.fail_all(st, category, &message);
         if answered == 0 && had_items {
             st.deaths_in_a_row += 1;
             if st.deaths_in_a_row >= DEATHS_IN_A_ROW {
-                let fatal = format!(
-                    "the worker exited {DEATHS_IN_A_ROW} times in a row before answering any item ({message})"
-                );
-                self.control.fail(fatal);
+                self.cx.control.fail(WorkError::KeepsDying {
+                    times: DEATHS_IN_A_ROW,
+                    last: message,
+                });
                 st.input_open = false;
                 return;
             }
@@ -301,8 +287,7 @@ impl Slot<'_> {
             return;
         }
         if let Some(p) = st.proc.take() {
-            kill_group(p.group);
-            reap(p, Duration::from_secs(1));
+            p.kill();
         }
         let flights: Vec<Flight> = st.in_flight.drain().map(|(_, f)| f).collect();
         for f in flights {
@@ -337,7 +322,7 @@ impl Slot<'_> {
 
     fn abandon_queued(&mut self, st: &mut State) {
         while let Some(item) = st.requeue.pop_front() {
-            self.report(item, Outcome::Abandoned, Instant::now(), now());
+            self.cx.abandon(item);
         }
     }
 
@@ -347,21 +332,16 @@ impl Slot<'_> {
     }
 
     fn report(&self, item: Item, outcome: Outcome, started: Instant, started_at: String) {
-        let _ = self
-            .reports
-            .send(Attempt::new(item, outcome, started, started_at, self.slot));
+        let attempt = Attempt::new(item, outcome, started, started_at, self.cx.slot);
+        self.cx.report(attempt);
     }
 
     /// Close the worker's input and give it a moment to exit on its own.
     fn close(&self, p: Proc) {
-        process::close(p, self.control.killing());
+        p.close(self.cx.control.killing());
     }
 
-    fn spawn(&mut self) -> Result<Proc, (std::io::Error, bool)> {
-        process::spawn(self.worker, self.slot, self.log.as_ref())
+    fn spawn(&mut self) -> Result<Proc, SpawnFailure> {
+        stream_process::spawn(self.cx.worker, self.cx.slot, self.cx.log.as_ref())
     }
-}
-
-fn now() -> String {
-    crate::store::now_text()
 }

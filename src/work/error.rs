@@ -1,0 +1,50 @@
+//! The engine's errors: what stops a pass (a worker command that cannot run, one that keeps
+//! dying, the run's lock lost) and what keeps one from starting or from being recorded. The
+//! texts are the messages the user reads; the CLI matches the variants.
+
+use crate::store::{RecordError, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A thread (or the signal watch) of the pass could not be started.
+    #[error("cannot {what}: {source}")]
+    Io {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The recorder thread panicked.
+    #[error("the recorder thread stopped")]
+    RecorderStopped,
+    /// A result for a key that is not an item of the run.
+    #[error("'{key}' is not an item of this run")]
+    UnknownItem { key: String },
+    /// The worker command is missing or not executable: no item can ever start.
+    #[error("cannot run {program}: {source}")]
+    CannotRun {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A stream worker died `times` times in a row before answering any item.
+    #[error("the worker exited {times} times in a row before answering any item ({last})")]
+    KeepsDying {
+        times: u32,
+        /// What its last death said.
+        last: String,
+    },
+    /// The run's lock could not be kept (what the lock said).
+    #[error("lost the run's lock: {0}")]
+    LostLock(String),
+}
+
+impl From<RecordError> for WorkError {
+    fn from(e: RecordError) -> Self {
+        match e {
+            RecordError::UnknownItem { key } => WorkError::UnknownItem { key },
+            RecordError::Store(e) => WorkError::Store(e),
+        }
+    }
+}
