@@ -284,8 +284,12 @@ fn examine(
     })
 }
 
+/// A folder's time (UTC) as stored; every folder time is within the range of timestamps.
 fn stamp(time: &jiff::civil::DateTime) -> String {
-    time.strftime("%Y-%m-%dT%H:%M:%S.%6fZ").to_string()
+    jiff::tz::TimeZone::UTC
+        .to_timestamp(*time)
+        .map(crate::store::time_text)
+        .unwrap_or_default()
 }
 
 /// The run record of a migrated folder under its new name.

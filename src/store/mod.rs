@@ -20,6 +20,7 @@ mod runs;
 mod schema;
 mod sources;
 mod state_sql;
+mod times;
 mod versions;
 
 use std::path::{Path, PathBuf};
@@ -39,6 +40,7 @@ pub use progress::{Progress, eta_stamp, finish_at};
 pub use runs::{RunFilter, RunRow};
 pub use schema::{MigrationInfo, SchemaStatus};
 pub use sources::{IngestError, SourceMeta, SourceRow};
+pub use times::{now_text, time_text};
 pub use versions::{AddConflict, Applied, NewVersion, VersionRow};
 
 /// How long a writer waits for another writer before giving up with "database is locked".
@@ -318,17 +320,6 @@ fn check_header(path: &Path) -> Result<bool, StoreError> {
             path: path.to_path_buf(),
         })
     }
-}
-
-/// The current UTC time as stored ([`time_text`]).
-pub fn now_text() -> String {
-    time_text(jiff::Timestamp::now())
-}
-
-/// A time as stored: RFC 3339 in UTC with exactly six fractional digits, so that text order is
-/// time order. Every stored time is written by this one function.
-pub fn time_text(at: jiff::Timestamp) -> String {
-    at.strftime("%Y-%m-%dT%H:%M:%S.%6fZ").to_string()
 }
 
 #[cfg(test)]
