@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension, Row, params};
 
 use super::{Store, StoreError, classify, now_text};
 pub use crate::versions::NewVersion;
-use crate::versions::{ListingEntry, SYNCED_DESCRIPTION, SyncAction, VersionView};
+use crate::versions::{ListingEntry, SYNCED_DESCRIPTION, SyncAction, VersionStatus, VersionView};
 
 /// A version as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -13,7 +13,7 @@ pub struct VersionRow {
     pub family: String,
     pub name: String,
     pub job_id: Option<String>,
-    pub status: String,
+    pub status: VersionStatus,
     pub artifact_url: Option<String>,
     pub parameters: Option<String>,
     pub description: Option<String>,
@@ -106,20 +106,21 @@ impl Store {
     }
 
     /// The webhook's update by external job id: a new status, and optionally the artifact URL
-    /// or the error. Name and parameters are kept. `None` when no version has this job id.
+    /// or the error (kept only for a failed version, cleared for any other status). Name and
+    /// parameters are kept. `None` when no version has this job id.
     pub fn update_version_by_job(
         &self,
         job_id: &str,
-        status: &str,
+        status: VersionStatus,
         url: Option<&str>,
         error: Option<&str>,
     ) -> Result<Option<VersionRow>, StoreError> {
+        let error = error.filter(|_| status == VersionStatus::Failed);
         let changed = self
             .conn
             .execute(
                 "UPDATE versions SET status = ?2, artifact_url = coalesce(?3, artifact_url), \
-                 error = CASE WHEN ?2 = 'failed' THEN ?4 ELSE NULL END, updated_at = ?5 \
-                 WHERE job_id = ?1",
+                 error = ?4, updated_at = ?5 WHERE job_id = ?1",
                 params![job_id, status, url, error, now_text()],
             )
             .map_err(|e| self.sql_err(e))?;
@@ -157,7 +158,7 @@ impl Store {
     pub fn list_versions(
         &self,
         family: Option<&str>,
-        status: Option<&str>,
+        status: Option<VersionStatus>,
     ) -> Result<Vec<VersionRow>, StoreError> {
         let mut stmt = self
             .conn
@@ -335,8 +336,10 @@ fn apply_actions(
     now: &str,
 ) -> rusqlite::Result<Applied> {
     let mut applied = Applied::default();
+    // What sync finds in the bucket is a completed version.
+    let completed = VersionStatus::Completed;
     let mut update = tx.prepare(
-        "UPDATE versions SET status = 'completed', artifact_url = ?3, \
+        "UPDATE versions SET status = ?8, artifact_url = ?3, \
              etag = coalesce(?4, etag), size = coalesce(?5, size), \
              last_modified = coalesce(?6, last_modified), last_synced = ?7, \
              updated_at = ?7, error = NULL WHERE family = ?1 AND name = ?2",
@@ -344,7 +347,7 @@ fn apply_actions(
     let mut insert = tx.prepare(
         "INSERT INTO versions (family, name, number, job_id, status, artifact_url, \
              description, etag, size, last_modified, created_at, updated_at, last_synced) \
-             VALUES (?1, ?2, ?3, ?4, 'completed', ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?10)",
+             VALUES (?1, ?2, ?3, ?4, ?11, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?10)",
     )?;
     let fields = |e: &ListingEntry| (e.etag.clone(), e.size, e.last_modified.clone());
     for action in actions {
@@ -357,7 +360,7 @@ fn apply_actions(
                 ..
             } => {
                 let (etag, size, lm) = fields(entry);
-                update.execute(params![family, name, url, etag, size, lm, now])?;
+                update.execute(params![family, name, url, etag, size, lm, now, completed])?;
                 applied.updated += 1;
             }
             SyncAction::Create {
@@ -378,7 +381,8 @@ fn apply_actions(
                     etag,
                     size,
                     lm,
-                    now
+                    now,
+                    completed
                 ])?;
                 applied.created += 1;
             }

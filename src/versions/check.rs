@@ -7,6 +7,7 @@
 //! reaches a terminal: a check on the way in does not clean rows written before it existed.
 
 use super::{Template, has_scheme};
+use crate::state::VersionStatus;
 pub use crate::text::{is_hidden, printable};
 
 /// The longest artifact file name, in bytes: what common filesystems allow for one name, and
@@ -23,46 +24,16 @@ pub const MAX_URL: usize = MAX_ARG;
 /// The longest description or error text, in bytes.
 pub const MAX_TEXT: usize = MAX_ARG;
 
-/// A version's status. The store keeps its text; this is what the text may be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Pending,
-    Running,
-    Completed,
-    Failed,
-}
-
-impl Status {
-    pub const ALL: [Status; 4] = [
-        Status::Pending,
-        Status::Running,
-        Status::Completed,
-        Status::Failed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pending => "pending",
-            Status::Running => "running",
-            Status::Completed => "completed",
-            Status::Failed => "failed",
-        }
-    }
-
-    /// The status a text names, exactly as runctl writes it.
-    pub fn parse(text: &str) -> Option<Status> {
-        Status::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-}
-
 /// A new version to add; `name: None` takes the next `V<n>` of the family. Text fields are
-/// as they will be stored; `parameters` is a JSON object's text.
+/// as they will be stored; `parameters` is a JSON object's text. The status is a
+/// [`VersionStatus`]; a version read from outside (a versions file) is a [`VersionDraft`]
+/// first, its status still the text it came with until it is checked.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct NewVersion {
+pub struct NewVersion<S = VersionStatus> {
     pub family: String,
     pub name: Option<String>,
     pub job_id: Option<String>,
-    pub status: String,
+    pub status: S,
     pub artifact_url: Option<String>,
     pub parameters: Option<String>,
     pub description: Option<String>,
@@ -73,6 +44,10 @@ pub struct NewVersion {
     pub created_at: Option<String>,
     pub last_synced: Option<String>,
 }
+
+/// A version as a versions file gives it: every field checked as [`NewVersion`]'s are, and the
+/// status too, which is still text (`"weird"` is refused by the check, not by the reader).
+pub type VersionDraft = NewVersion<String>;
 
 /// Why a value was refused: which field, the value (escaped and shortened for printing), and
 /// the rule it breaks.
@@ -92,17 +67,66 @@ fn invalid(field: &'static str, value: &str, reason: impl Into<String>) -> Inval
     }
 }
 
+/// A version is pending until its training job starts.
+impl Default for NewVersion {
+    fn default() -> NewVersion {
+        VersionDraft::default().with_status(VersionStatus::Pending)
+    }
+}
+
 impl NewVersion {
     /// Every field against its rule; the first that breaks one.
     pub fn check(&self, template: &Template) -> Result<(), Invalid> {
+        self.check_identity(template)?;
+        self.check_fields()
+    }
+}
+
+impl VersionDraft {
+    /// The version this draft is, once every field passes its rule (in the order
+    /// [`NewVersion::check`] takes them, the status after the names); else the first rule
+    /// broken.
+    pub fn checked(&self, template: &Template) -> Result<NewVersion, Invalid> {
+        self.check_identity(template)?;
+        let status = parse_status(&self.status)?;
+        let new = self.clone().with_status(status);
+        new.check_fields()?;
+        Ok(new)
+    }
+}
+
+impl<S> NewVersion<S> {
+    /// The same version with another status.
+    pub fn with_status<T>(self, status: T) -> NewVersion<T> {
+        NewVersion {
+            family: self.family,
+            name: self.name,
+            job_id: self.job_id,
+            status,
+            artifact_url: self.artifact_url,
+            parameters: self.parameters,
+            description: self.description,
+            error: self.error,
+            etag: self.etag,
+            size: self.size,
+            last_modified: self.last_modified,
+            created_at: self.created_at,
+            last_synced: self.last_synced,
+        }
+    }
+
+    /// Family, name and the artifact name they make.
+    fn check_identity(&self, template: &Template) -> Result<(), Invalid> {
         check_family(template, &self.family)?;
         if let Some(name) = &self.name {
             check_name(template, name)?;
             check_artifact_name(template, &self.family, name)?;
         }
-        if Status::parse(&self.status).is_none() {
-            return Err(invalid("status", &self.status, status_reason()));
-        }
+        Ok(())
+    }
+
+    /// Every field after the names and the status.
+    fn check_fields(&self) -> Result<(), Invalid> {
         if let Some(job) = &self.job_id {
             check_job_id(job)?;
         }
@@ -141,8 +165,14 @@ impl NewVersion {
     }
 }
 
+/// The status a text from outside names, exactly as runctl writes it; else refused with the
+/// statuses there are.
+pub fn parse_status(text: &str) -> Result<VersionStatus, Invalid> {
+    VersionStatus::parse(text).ok_or_else(|| invalid("status", text, status_reason()))
+}
+
 fn status_reason() -> String {
-    let all: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+    let all: Vec<&str> = VersionStatus::ALL.iter().map(|s| s.as_str()).collect();
     format!("is not a status; use one of {}", all.join(", "))
 }
 
@@ -323,8 +353,8 @@ mod tests {
         Template::parse("{family}_v{version}.safetensors").unwrap()
     }
 
-    fn new(family: &str, name: &str, status: &str) -> NewVersion {
-        NewVersion {
+    fn new(family: &str, name: &str, status: &str) -> VersionDraft {
+        VersionDraft {
             family: family.into(),
             name: Some(name.into()),
             status: status.into(),
@@ -332,10 +362,19 @@ mod tests {
         }
     }
 
+    fn version(family: &str, name: &str, status: VersionStatus) -> NewVersion {
+        NewVersion {
+            family: family.into(),
+            name: Some(name.into()),
+            status,
+            ..NewVersion::default()
+        }
+    }
+
     #[test]
     fn what_the_issue_found_is_refused() {
         let t = t();
-        let reason = |n: NewVersion| n.check(&t).unwrap_err().to_string();
+        let reason = |n: VersionDraft| n.checked(&t).unwrap_err().to_string();
         assert_eq!(
             reason(new("style_1", "V1", "weird")),
             "status 'weird' is not a status; use one of pending, running, completed, failed"
@@ -367,7 +406,7 @@ mod tests {
     #[test]
     fn what_the_seed_has_passes() {
         let t = t();
-        let mut ok = new("style_1", "V8", "completed");
+        let mut ok = version("style_1", "V8", VersionStatus::Completed);
         ok.job_id = Some("ec487842-b853-4ca1-ba91-76bba6a59006-e2".into());
         ok.artifact_url = Some("https://bucket/loras/style_1_vV8.safetensors".into());
         ok.parameters = Some(r#"{"steps":3000}"#.into());
@@ -378,7 +417,12 @@ mod tests {
         assert_eq!(ok.check(&t), Ok(()));
         // The seed's older entries name a version by its file name.
         assert_eq!(
-            new("style_1", "style_1_vV8.safetensors", "completed").check(&t),
+            version(
+                "style_1",
+                "style_1_vV8.safetensors",
+                VersionStatus::Completed
+            )
+            .check(&t),
             Ok(())
         );
         let mut bad = ok.clone();
@@ -411,7 +455,7 @@ mod tests {
             std::borrow::Cow::Borrowed(_)
         ));
         assert_eq!(printable("a\u{1b}[31m\nb"), "a\\u{1b}[31m\\nb");
-        assert_eq!(Status::parse("completed"), Some(Status::Completed));
-        assert_eq!(Status::parse("Completed"), None);
+        assert_eq!(parse_status("completed"), Ok(VersionStatus::Completed));
+        assert!(parse_status("Completed").is_err());
     }
 }

@@ -12,11 +12,12 @@ mod file;
 mod listing;
 mod sync;
 
+pub use crate::state::VersionStatus;
 pub use check::{
-    Invalid, MAX_ARTIFACT_NAME, NewVersion, Status, check_family, check_job_id, check_name,
-    check_text, check_url, check_url_base, printable,
+    Invalid, MAX_ARTIFACT_NAME, NewVersion, VersionDraft, check_family, check_job_id, check_name,
+    check_text, check_url, check_url_base, parse_status, printable,
 };
-pub use file::{FileVersion, VersionsFile, duplicate_pairs, entry_identity};
+pub use file::{FileVersion, VersionsFile, duplicate_pairs, entry_draft, entry_identity};
 pub use listing::{ListingEntry, parse_listing_line};
 pub use sync::{Ambiguity, SyncAction, SyncOptions, SyncPlan, VersionView, plan_sync};
 

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::check::Status;
+use super::VersionStatus;
 use super::listing::{Candidate, ListingEntry, Unusable, candidate, ends_with_key};
 use super::{Template, file_name, has_scheme};
 
@@ -14,7 +14,7 @@ pub struct VersionView {
     pub family: String,
     pub name: String,
     pub job_id: Option<String>,
-    pub status: String,
+    pub status: VersionStatus,
     pub artifact_url: Option<String>,
     pub etag: Option<String>,
     pub size: Option<i64>,
@@ -77,10 +77,7 @@ pub struct SyncOptions<'a> {
 }
 
 fn needs_artifact(v: &VersionView) -> bool {
-    matches!(
-        Status::parse(&v.status),
-        Some(Status::Pending | Status::Failed)
-    ) || v.artifact_url.is_none()
+    matches!(v.status, VersionStatus::Pending | VersionStatus::Failed) || v.artifact_url.is_none()
 }
 
 /// The sync plan for a listing against the current versions, in listing order. Each action is
@@ -263,7 +260,7 @@ fn create(known: &mut Known, c: Candidate, key: Key, stem: String) -> SyncAction
         family: key.0.clone(),
         name: key.1.clone(),
         job_id: job_id.clone(),
-        status: Status::Completed.as_str().into(),
+        status: VersionStatus::Completed,
         artifact_url: Some(c.location.clone()),
         etag: c.entry.etag.clone(),
         size: c.entry.size,
@@ -304,7 +301,7 @@ fn update(
     };
     let entry = c.entry;
     let same = v.artifact_url.as_deref() == Some(url.as_str())
-        && Status::parse(&v.status) == Some(Status::Completed)
+        && v.status == VersionStatus::Completed
         && (entry.etag.is_none() || v.etag == entry.etag)
         && (entry.size.is_none() || v.size == entry.size);
     if same {
@@ -314,7 +311,7 @@ fn update(
         };
     }
     v.artifact_url = Some(url.clone());
-    v.status = Status::Completed.as_str().into();
+    v.status = VersionStatus::Completed;
     if entry.etag.is_some() {
         v.etag = entry.etag.clone();
     }
@@ -340,11 +337,12 @@ mod tests {
     }
 
     fn view(name: &str, job: Option<&str>, status: &str, url: Option<&str>) -> VersionView {
+        let status = VersionStatus::parse(status).unwrap();
         VersionView {
             family: "style_1".into(),
             name: name.into(),
             job_id: job.map(str::to_string),
-            status: status.into(),
+            status,
             artifact_url: url.map(str::to_string),
             etag: None,
             size: None,
