@@ -5,10 +5,12 @@
 //! `.git`. This module owns the settings with their defaults and the commented template that
 //! `runctl init` writes; it knows nothing of SQL or the terminal.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+pub use crate::hashing::HashAlgo;
+pub use crate::naming::Scope;
 
 /// The settings file at the project root.
 pub const SETTINGS_FILE: &str = "runctl.toml";
@@ -63,19 +65,6 @@ pub struct Settings {
     pub versions: VersionSettings,
 }
 
-/// How the run counter `runN` is scoped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub enum Scope {
-    /// One counter per model and dataset.
-    #[default]
-    ModelDataset,
-    /// One counter per model.
-    Model,
-    /// One counter for the whole project.
-    Global,
-}
-
 /// `[naming]`: run names (docs/naming.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -118,24 +107,6 @@ impl Default for PathSettings {
             outputs: "outputs".into(),
             logs: "logs".into(),
             allow_outside: false,
-        }
-    }
-}
-
-/// The digest behind an identifier hash.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum HashAlgo {
-    #[default]
-    Md5,
-    Sha256,
-}
-
-impl HashAlgo {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HashAlgo::Md5 => "md5",
-            HashAlgo::Sha256 => "sha256",
         }
     }
 }
@@ -458,16 +429,6 @@ impl Project {
             })?;
         }
         Ok(created)
-    }
-}
-
-impl fmt::Display for Scope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Scope::ModelDataset => "model_dataset",
-            Scope::Model => "model",
-            Scope::Global => "global",
-        })
     }
 }
 
