@@ -4,13 +4,13 @@
 use super::super::has_scheme;
 use super::super::listing::parse_listing_line;
 use super::*;
+use VersionStatus::{Completed, Pending};
 
 fn default_template() -> Template {
     Template::parse("{family}_v{version}.safetensors").unwrap()
 }
 
-fn view(name: &str, job: Option<&str>, status: &str, url: Option<&str>) -> VersionView {
-    let status = VersionStatus::parse(status).unwrap();
+fn view(name: &str, job: Option<&str>, status: VersionStatus, url: Option<&str>) -> VersionView {
     VersionView {
         family: "style_1".into(),
         name: name.into(),
@@ -32,23 +32,23 @@ fn listing(keys: &[&str]) -> Vec<ListingEntry> {
 fn two_pass_matching() {
     let t = default_template();
     let versions = vec![
-        view("V8", Some("job8"), "pending", None),
+        view("V8", Some("job8"), Pending, None),
         view(
             "V7",
             Some("job7"),
-            "completed",
+            Completed,
             Some("https://x/style_1_vV7.safetensors"),
         ),
         view(
             "style_1_vV6.safetensors",
             None,
-            "completed",
+            Completed,
             Some("https://old/elsewhere"),
         ),
         view(
             "legacy",
             Some("style_1_vV5"),
-            "completed",
+            Completed,
             Some("https://old/other"),
         ),
     ];
@@ -111,20 +111,20 @@ fn a_bare_key_never_replaces_a_url_that_ends_with_it() {
     let t = default_template();
     let url = "s3://loras/style_1_vV1.safetensors";
     let versions = vec![
-        view("V1", Some("job-42"), "completed", Some(url)),
+        view("V1", Some("job-42"), Completed, Some(url)),
         view(
             "V2",
             None,
-            "completed",
+            Completed,
             Some("https://bucket.s3.amazonaws.com/loras/style_1_vV2.safetensors"),
         ),
         view(
             "V3",
             None,
-            "completed",
+            Completed,
             Some("s3://loras/old/style_1_vV3.safetensors"),
         ),
-        view("V4", None, "pending", None),
+        view("V4", None, Pending, None),
     ];
     let keys = [
         "style_1_vV1.safetensors",
@@ -194,7 +194,7 @@ fn one_file_under_two_prefixes_is_stable_and_reported() {
     let synced = vec![view(
         "V1",
         None,
-        "completed",
+        Completed,
         Some("b/style_1_vV1.safetensors"),
     )];
     let plan = plan_sync(&t, synced, listing(&keys), SyncOptions::default());
