@@ -214,7 +214,7 @@ pub fn listing(data: &[u8]) {
         family: "style_1".into(),
         name: "V1".into(),
         job_id: Some("job-1".into()),
-        status: "pending".into(),
+        status: versions::VersionStatus::Pending,
         artifact_url: None,
         etag: None,
         size: None,
@@ -232,7 +232,7 @@ pub fn listing(data: &[u8]) {
             let new = versions::NewVersion {
                 family: family.clone(),
                 name: Some(name.clone()),
-                status: "completed".into(),
+                status: versions::VersionStatus::Completed,
                 ..versions::NewVersion::default()
             };
             assert_eq!(new.check(&template), Ok(()), "{family:?} {name:?}");

@@ -5,15 +5,32 @@
 //! prefixed with `:hash=`; a part that already contains `hash=` is returned as is.
 
 use md5::{Digest, Md5};
+use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-
-use crate::project::HashAlgo;
 
 /// The marker of a hashed identifier.
 pub const MARKER: &str = "hash=";
 
 /// The longest component most filesystems accept, in bytes.
 pub const MAX_COMPONENT_BYTES: usize = 255;
+
+/// The digest behind an identifier hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum HashAlgo {
+    #[default]
+    Md5,
+    Sha256,
+}
+
+impl HashAlgo {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HashAlgo::Md5 => "md5",
+            HashAlgo::Sha256 => "sha256",
+        }
+    }
+}
 
 /// The result of hashing one identifier.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,10 +5,9 @@
 //! ends. Over-long segments keep a prefix and a 4-hex MD5 suffix of the whole segment.
 
 use md5::{Digest, Md5};
+use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
-
-use crate::project::Scope;
 
 /// Longest segment, in characters (all ASCII).
 pub const SEGMENT_MAX: usize = 64;
@@ -18,6 +17,29 @@ pub const NAME_MAX: usize = 128;
 pub const RUN_MAX: u32 = 9999;
 /// Shortest a segment is cut to when a name must fit a length budget.
 const SEGMENT_MIN: usize = 10;
+
+/// How the run counter `runN` is scoped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// One counter per model and dataset.
+    #[default]
+    ModelDataset,
+    /// One counter per model.
+    Model,
+    /// One counter for every run.
+    Global,
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Scope::ModelDataset => "model_dataset",
+            Scope::Model => "model",
+            Scope::Global => "global",
+        })
+    }
+}
 
 /// Normalize text into a segment slug (possibly empty): ASCII letters (lowercased), digits and
 /// runs of `_` are kept; every other run of characters becomes one `-` (a run mixing `_` with

@@ -3,12 +3,13 @@
 use std::io::{BufRead, BufWriter, Write};
 
 use clap::Args;
+use clap::builder::{EnumValueParser, TypedValueParser};
 use serde::Serialize;
 
 use super::{Ctx, output};
 use crate::error::{CliError, Result};
-use crate::hashing;
-use crate::project::{HashAlgo, HashingSettings};
+use crate::hashing::{self, HashAlgo};
+use crate::project::HashingSettings;
 
 /// Print the short deterministic hash (:hash=xxxxxxxx) of an identifier
 ///
@@ -30,7 +31,7 @@ pub struct HashArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     length: Option<u16>,
     /// Digest to use [default: hashing.algo, md5]
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = algo_parser())]
     algo: Option<HashAlgo>,
     /// Read identifiers from stdin, one per line, parts separated by tabs; print one hash per line
     #[arg(long)]
@@ -41,6 +42,26 @@ pub struct HashArgs {
     /// Print JSON (JSON lines with --batch; docs/json.md)
     #[arg(long)]
     json: bool,
+}
+
+/// `--algo` as the command line spells it (`hash` and `link` take it).
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum AlgoArg {
+    Md5,
+    Sha256,
+}
+
+impl From<AlgoArg> for HashAlgo {
+    fn from(arg: AlgoArg) -> HashAlgo {
+        match arg {
+            AlgoArg::Md5 => HashAlgo::Md5,
+            AlgoArg::Sha256 => HashAlgo::Sha256,
+        }
+    }
+}
+
+pub(super) fn algo_parser() -> impl TypedValueParser<Value = HashAlgo> {
+    EnumValueParser::<AlgoArg>::new().map(HashAlgo::from)
 }
 
 /// `runctl hash --json` (one per line with `--batch`).

@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::Serialize;
 
-use super::hash::hash_params;
+use super::hash::{algo_parser, hash_params};
 use super::{Ctx, output};
 use crate::error::{CliError, Result};
-use crate::hashing;
+use crate::hashing::{self, HashAlgo};
 use crate::links::{self, Existing};
-use crate::project::{HashAlgo, LinkMode};
+use crate::project::LinkMode;
 use crate::store::{Access, LinkRecord, Store};
 use crate::undo::{Previous, Undo};
 
@@ -35,7 +35,7 @@ pub struct LinkArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     length: Option<u16>,
     /// Digest to use [default: hashing.algo, md5]
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = algo_parser())]
     algo: Option<HashAlgo>,
     /// Keep this start of the folder name in the alias, and hash the rest [default: up to the first ':']
     #[arg(long, value_name = "P")]

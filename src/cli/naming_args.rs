@@ -5,12 +5,13 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use clap::builder::{EnumValueParser, TypedValueParser};
 
 use super::Ctx;
 use crate::error::{CliError, Result};
-use crate::naming::{self, Shortened};
+use crate::naming::{self, Scope, Shortened};
 use crate::pipeline_config;
-use crate::project::{Project, Scope};
+use crate::project::Project;
 use crate::runs::{self, Layout, NameRequest};
 
 #[derive(Debug, Clone, Args)]
@@ -34,7 +35,7 @@ pub struct NamingArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Counter scope [default: naming.run_counter_scope, model_dataset]
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = scope_parser())]
     pub scope: Option<Scope>,
     /// Use this run number instead of the next free one [env: FORCE_RUN_INDEX]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=9999))]
@@ -42,6 +43,31 @@ pub struct NamingArgs {
     /// With --run-index: take the name even if it is taken (the old run is kept, its folder moved aside)
     #[arg(long)]
     pub force: bool,
+}
+
+/// `--scope` as the command line spells it (`model-dataset`; runctl.toml says `model_dataset`).
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ScopeArg {
+    /// One counter per model and dataset.
+    ModelDataset,
+    /// One counter per model.
+    Model,
+    /// One counter for the whole project.
+    Global,
+}
+
+impl From<ScopeArg> for Scope {
+    fn from(arg: ScopeArg) -> Scope {
+        match arg {
+            ScopeArg::ModelDataset => Scope::ModelDataset,
+            ScopeArg::Model => Scope::Model,
+            ScopeArg::Global => Scope::Global,
+        }
+    }
+}
+
+fn scope_parser() -> impl TypedValueParser<Value = Scope> {
+    EnumValueParser::<ScopeArg>::new().map(Scope::from)
 }
 
 /// Segments, the request and the folder layout, resolved from flags, env, config and settings.

@@ -11,7 +11,7 @@ use super::{Ctx, version_export, version_file, version_sync, version_view};
 use crate::error::{CliError, Result};
 use crate::project::Project;
 use crate::store::{Access, AddConflict, NewVersion, Store};
-use crate::versions::{self, Status, Template};
+use crate::versions::{self, Template, VersionStatus};
 
 /// Record trained model versions and keep them in step with their artifacts
 #[derive(Debug, Args)]
@@ -164,9 +164,13 @@ pub fn invalid(e: versions::Invalid) -> CliError {
 pub fn run(ctx: &Ctx, args: VersionArgs) -> Result<()> {
     match args.command {
         VersionCommand::New(a) => new(ctx, a),
-        VersionCommand::Start(a) => by_job(ctx, &a, Status::Running, None, None),
-        VersionCommand::Complete(a) => by_job(ctx, &a.job, Status::Completed, Some(&a.url), None),
-        VersionCommand::Fail(a) => by_job(ctx, &a.job, Status::Failed, None, a.error.as_deref()),
+        VersionCommand::Start(a) => by_job(ctx, &a, VersionStatus::Running, None, None),
+        VersionCommand::Complete(a) => {
+            by_job(ctx, &a.job, VersionStatus::Completed, Some(&a.url), None)
+        }
+        VersionCommand::Fail(a) => {
+            by_job(ctx, &a.job, VersionStatus::Failed, None, a.error.as_deref())
+        }
         VersionCommand::List(a) => version_view::list(ctx, a),
         VersionCommand::Show(a) => version_view::show(ctx, a),
         VersionCommand::Sync(a) => version_sync::sync(ctx, a),
@@ -212,7 +216,7 @@ fn new(ctx: &Ctx, args: NewArgs) -> Result<()> {
         family: args.family.clone(),
         name: args.name.clone(),
         job_id: args.job_id.clone(),
-        status: Status::Pending.as_str().into(),
+        status: VersionStatus::Pending,
         parameters: parameters(ctx, &args)?,
         description: args.description.clone(),
         ..NewVersion::default()
@@ -248,7 +252,7 @@ fn new(ctx: &Ctx, args: NewArgs) -> Result<()> {
 fn by_job(
     ctx: &Ctx,
     args: &JobArgs,
-    status: Status,
+    status: VersionStatus,
     url: Option<&str>,
     error: Option<&str>,
 ) -> Result<()> {
@@ -271,7 +275,7 @@ fn by_job(
     }
     let store = store_of(ctx, &project, true)?;
     let row = store
-        .update_version_by_job(&args.job_id, status.as_str(), url, error)?
+        .update_version_by_job(&args.job_id, status, url, error)?
         .ok_or_else(not_found)?;
     version_view::print_version(ctx, &row, &template, args.json, true)
 }

@@ -37,7 +37,7 @@ pub fn export(ctx: &Ctx, args: ExportArgs) -> Result<()> {
                     id: v.job_id,
                     name: Some(v.name),
                     family: Some(v.family),
-                    status: Some(v.status),
+                    status: Some(v.status.to_string()),
                     lora_url: v.artifact_url,
                     timestamp: Some(v.created_at),
                     parameters: v.parameters,

@@ -1,16 +1,20 @@
 //! `runctl version import`: the versions JSON file (the seed's `training_versions.json`) into
 //! the registry, every entry checked first (none imported when one is refused), its duplicate
-//! pairs merged (asked per pair on a terminal). `version export` writes the file back.
+//! pairs merged (asked per pair on a terminal: `merge`). `version export` writes the file back.
 
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 
 use super::version::invalid;
-use super::{Ctx, output, prompt};
+use super::{Ctx, output};
 use crate::error::{CliError, Result};
 use crate::store::{AddConflict, NewVersion, Store};
-use crate::versions::{self, FileVersion, Status, VersionsFile};
+use crate::versions::{self, VersionDraft, VersionsFile};
+
+mod merge;
+
+use merge::{Merging, additions};
 
 /// Read a versions JSON file ({"versions": [...]}), merging its duplicate pairs
 ///
@@ -36,61 +40,34 @@ pub struct ImportArgs {
     dry_run: bool,
 }
 
-/// One entry of a versions file as a new version.
-fn as_new(
-    template: &versions::Template,
-    e: &FileVersion,
-    family: Option<&str>,
-) -> Option<NewVersion> {
-    let (family, name) = versions::entry_identity(template, e, family)?;
-    let status = e.status.clone().unwrap_or_else(|| {
-        if e.lora_url.is_some() {
-            Status::Completed.as_str().into()
-        } else {
-            Status::Pending.as_str().into()
-        }
-    });
-    Some(NewVersion {
-        family,
-        name: Some(name),
-        job_id: e.id.clone(),
-        status,
-        artifact_url: e.lora_url.clone(),
-        parameters: e.parameters.as_ref().map(|p| p.to_string()),
-        description: e.description.clone(),
-        error: e.error.clone(),
-        etag: e.etag.clone(),
-        size: e.size,
-        last_modified: e.last_modified.clone(),
-        created_at: e.timestamp.clone(),
-        last_synced: e.last_synced.clone(),
-    })
-}
-
 /// At most this many refused entries are named in the error; the count says the rest.
 const SHOWN_INVALID: usize = 20;
 
-/// Every entry to be imported against `NewVersion::check`: all refused entries are named, and
-/// nothing is imported when any is, so a file is never half imported.
+/// Every entry to be imported against its checks (`VersionDraft::checked`): all refused
+/// entries are named, and nothing is imported when any is, so a file is never half imported.
+/// Returns the checked versions, in order.
 fn check_all<'a>(
     template: &versions::Template,
     path: &Path,
-    news: impl Iterator<Item = (usize, &'a NewVersion)>,
-) -> Result<()> {
-    let refused: Vec<String> = news
-        .filter_map(|(i, new)| {
-            new.check(template).err().map(|e| {
-                let id = new
+    drafts: impl Iterator<Item = (usize, &'a VersionDraft)>,
+) -> Result<Vec<NewVersion>> {
+    let mut checked = Vec::new();
+    let mut refused = Vec::new();
+    for (i, draft) in drafts {
+        match draft.checked(template) {
+            Ok(new) => checked.push(new),
+            Err(e) => {
+                let id = draft
                     .job_id
                     .as_deref()
                     .map(|j| format!(" (id {})", versions::printable(j)))
                     .unwrap_or_default();
-                format!("entry {}{id}: {e}", i + 1)
-            })
-        })
-        .collect();
+                refused.push(format!("entry {}{id}: {e}", i + 1));
+            }
+        }
+    }
     if refused.is_empty() {
-        return Ok(());
+        return Ok(checked);
     }
     let mut err = CliError::general(format!(
         "{}: {} of its entries cannot be imported, so nothing was imported",
@@ -118,10 +95,10 @@ pub fn import(ctx: &Ctx, args: ImportArgs) -> Result<()> {
     let mut report = String::new();
     // Checked before the first question, so nobody answers prompts for a file that is then
     // refused; checked again after, for the entries the answers changed.
-    let first: Vec<Option<NewVersion>> = file
+    let first: Vec<Option<VersionDraft>> = file
         .versions
         .iter()
-        .map(|e| as_new(&template, e, args.family.as_deref()))
+        .map(|e| versions::entry_draft(&template, e, args.family.as_deref()))
         .collect();
     check_all(
         &template,
@@ -131,13 +108,22 @@ pub fn import(ctx: &Ctx, args: ImportArgs) -> Result<()> {
             .enumerate()
             .filter_map(|(i, n)| n.as_ref().map(|n| (i, n))),
     )?;
-    let (news, merged_away) = merge_duplicates(&template, &file, &args, first, &mut report)?;
-    let (to_add, no_family) = additions(&file, news, &merged_away, &mut report);
-    check_all(&template, &path, to_add.iter().map(|a| (a.index, &a.new)))?;
+    let merging = Merging {
+        template: &template,
+        file: &file,
+        family: args.family.as_deref(),
+        ask: !(args.dry_run || args.yes),
+        dry_run: args.dry_run,
+    };
+    let (drafts, merged_away) = merging.merge_duplicates(first, &mut report)?;
+    let (drafts, no_family) = additions(&file, drafts, &merged_away, &mut report);
+    let checked = check_all(&template, &path, drafts.iter().map(|a| (a.index, &a.draft)))?;
+    let to_add: Vec<(String, NewVersion)> =
+        drafts.into_iter().map(|a| a.label).zip(checked).collect();
     let (imported, conflicts) = if args.dry_run {
-        for a in &to_add {
-            let name = a.new.name.as_deref().unwrap_or("");
-            report.push_str(&format!("would import {} {name}\n", a.new.family));
+        for (_, new) in &to_add {
+            let name = new.name.as_deref().unwrap_or("");
+            report.push_str(&format!("would import {} {name}\n", new.family));
         }
         (to_add.len(), 0)
     } else {
@@ -196,135 +182,17 @@ fn read_versions_file(path: &Path) -> Result<VersionsFile> {
     })
 }
 
-/// Each entry as the version it will add (`None`: no family or no name), after the pairs of
-/// entries that are one version (a waiting one and its synced twin) are merged (asked about on
-/// a terminal) or kept apart; and which entries were merged into their partner.
-fn merge_duplicates(
-    template: &versions::Template,
-    file: &VersionsFile,
-    args: &ImportArgs,
-    mut news: Vec<Option<NewVersion>>,
-    report: &mut String,
-) -> Result<(Vec<Option<NewVersion>>, Vec<bool>)> {
-    let family = args.family.as_deref();
-    let mut merged_away = vec![false; file.versions.len()];
-    for (waiting, synced) in versions::duplicate_pairs(template, &file.versions, family) {
-        let (w, s) = (&file.versions[waiting], &file.versions[synced]);
-        let shown =
-            |v: &Option<String>| versions::printable(v.as_deref().unwrap_or("-")).into_owned();
-        let describe = format!(
-            "entry {} ({}, {}) and entry {} ({}, {}) are the same version",
-            shown(&w.id),
-            shown(&w.name),
-            shown(&w.status),
-            shown(&s.id),
-            shown(&s.name),
-            shown(&s.lora_url),
-        );
-        let merge = if args.dry_run || args.yes {
-            true
-        } else {
-            prompt::confirm(
-                &format!("{describe}. Merge them into one?"),
-                "pass --yes to merge every pair, or --dry-run to list them",
-            )?
-        };
-        let partner_family = versions::entry_identity(template, s, family).map(|(f, _)| f);
-        if !merge {
-            // Both stay, as the file had them: the synced entry under its own name, the
-            // waiting one in the family it pairs with.
-            report.push_str(&format!("kept apart: {describe}\n"));
-            if let (Some(Some(new)), Some(raw)) = (news.get_mut(synced), &s.name) {
-                new.name = Some(raw.clone());
-            }
-            if let Some(slot @ None) = news.get_mut(waiting) {
-                *slot = as_new(template, w, partner_family.as_deref());
-            }
-            continue;
-        }
-        report.push_str(&format!(
-            "{}: {describe}\n",
-            if args.dry_run {
-                "would merge"
-            } else {
-                "merged"
-            }
-        ));
-        if let Some(slot) = news.get_mut(waiting) {
-            let Some(new) = slot
-                .take()
-                .or_else(|| as_new(template, w, partner_family.as_deref()))
-            else {
-                continue;
-            };
-            let new = slot.insert(new);
-            new.artifact_url = s.lora_url.clone();
-            new.status = Status::Completed.as_str().into();
-            // The synced entry saw the artifact: its etag and size come with its URL.
-            new.etag = s.etag.clone().or(new.etag.take());
-            new.size = s.size.or(new.size);
-            new.last_modified = s.last_modified.clone().or(new.last_modified.take());
-            new.last_synced = s
-                .last_synced
-                .clone()
-                .or_else(|| Some(crate::store::now_text()));
-        }
-        merged_away[synced] = true;
-    }
-    Ok((news, merged_away))
-}
-
-/// An entry of the file that will be added: its position, a label for the report (its id,
-/// name or position) and the version.
-struct Addition {
-    index: usize,
-    label: String,
-    new: NewVersion,
-}
-
-/// The versions to add; and how many entries were skipped for want of a family or a name.
-fn additions(
-    file: &VersionsFile,
-    news: Vec<Option<NewVersion>>,
-    merged_away: &[bool],
-    report: &mut String,
-) -> (Vec<Addition>, usize) {
-    let mut skipped = 0;
-    let mut to_add = Vec::new();
-    for (index, (entry, new)) in file.versions.iter().zip(news).enumerate() {
-        if merged_away.get(index).copied().unwrap_or(false) {
-            continue;
-        }
-        let label = entry
-            .id
-            .as_deref()
-            .or(entry.name.as_deref())
-            .map(|l| versions::printable(l).into_owned())
-            .unwrap_or_else(|| format!("#{}", index + 1));
-        match new {
-            Some(new) => to_add.push(Addition { index, label, new }),
-            None => {
-                skipped += 1;
-                report.push_str(&format!(
-                    "skipped {label}: no family (pass --family) or no name\n"
-                ));
-            }
-        }
-    }
-    (to_add, skipped)
-}
-
 /// Add the versions in one transaction; returns how many were added and how many were
 /// skipped because their name or job id is taken.
 fn add_all(
     store: &mut Store,
-    to_add: Vec<Addition>,
+    to_add: Vec<(String, NewVersion)>,
     report: &mut String,
 ) -> Result<(usize, usize)> {
-    let news: Vec<NewVersion> = to_add.iter().map(|a| a.new.clone()).collect();
+    let news: Vec<NewVersion> = to_add.iter().map(|(_, new)| new.clone()).collect();
     let results = store.add_versions(&news, versions::version_number)?;
     let (mut imported, mut skipped) = (0, 0);
-    for (Addition { label, new, .. }, result) in to_add.into_iter().zip(results) {
+    for ((label, new), result) in to_add.into_iter().zip(results) {
         match result {
             Ok(row) => {
                 imported += 1;

@@ -2,13 +2,14 @@
 //! its fields, or JSON) by every version command.
 
 use clap::Args;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use serde::Serialize;
 
 use super::version::open;
 use super::{Ctx, output};
 use crate::error::{CliError, Result};
 use crate::store::VersionRow;
-use crate::versions::{Template, printable};
+use crate::versions::{Template, VersionStatus, printable};
 
 /// List versions, by family and number
 #[derive(Debug, Args)]
@@ -19,11 +20,18 @@ pub(super) struct ListArgs {
     /// Only this family
     family: Option<String>,
     /// Only this status
-    #[arg(long, value_parser = ["pending", "running", "completed", "failed"])]
-    status: Option<String>,
+    #[arg(long, value_parser = status_parser())]
+    status: Option<VersionStatus>,
     /// Print a JSON array (docs/json.md)
     #[arg(long)]
     json: bool,
+}
+
+/// `--status`: one of the statuses, each spelled as the store and `--json` spell it.
+fn status_parser() -> impl TypedValueParser<Value = VersionStatus> {
+    PossibleValuesParser::new(VersionStatus::ALL.iter().map(|s| s.as_str())).try_map(|text| {
+        VersionStatus::parse(&text).ok_or_else(|| format!("'{text}' is not a status"))
+    })
 }
 
 /// Show one version: <family> <name>, or --job-id J
@@ -51,7 +59,7 @@ pub struct VersionOutput {
     pub family: String,
     pub name: String,
     pub job_id: Option<String>,
-    pub status: String,
+    pub status: VersionStatus,
     pub artifact_url: Option<String>,
     pub artifact_name: String,
     pub parameters: Option<serde_json::Value>,
@@ -72,7 +80,7 @@ impl VersionOutput {
             family: row.family.clone(),
             name: row.name.clone(),
             job_id: row.job_id.clone(),
-            status: row.status.clone(),
+            status: row.status,
             artifact_url: row.artifact_url.clone(),
             parameters: row
                 .parameters
@@ -108,7 +116,7 @@ pub(super) fn print_version(
             "{} {} ({}; artifact {})",
             printable(&row.family),
             printable(&row.name),
-            printable(&row.status),
+            row.status,
             printable(&template.format(&row.family, &row.name))
         ));
         return output::print(&format!("{}\n", printable(&row.name)));
@@ -118,7 +126,7 @@ pub(super) fn print_version(
     let mut line = |k: &str, val: &str| text.push_str(&format!("{k:<14} {}\n", printable(val)));
     line("family", &v.family);
     line("name", &v.name);
-    line("status", &v.status);
+    line("status", v.status.as_str());
     line("job id", v.job_id.as_deref().unwrap_or("-"));
     line("artifact", &v.artifact_name);
     line("artifact url", v.artifact_url.as_deref().unwrap_or("-"));
@@ -141,7 +149,7 @@ pub(super) fn print_version(
 
 pub(super) fn list(ctx: &Ctx, args: ListArgs) -> Result<()> {
     let (template, store) = open(ctx, false)?;
-    let rows = store.list_versions(args.family.as_deref(), args.status.as_deref())?;
+    let rows = store.list_versions(args.family.as_deref(), args.status)?;
     if args.json {
         let out: Vec<VersionOutput> = rows
             .iter()
@@ -157,11 +165,11 @@ pub(super) fn list(ctx: &Ctx, args: ListArgs) -> Result<()> {
         .iter()
         .map(|r| {
             [
-                Some(&r.family),
-                Some(&r.name),
-                Some(&r.status),
-                r.job_id.as_ref(),
-                r.artifact_url.as_ref(),
+                Some(r.family.as_str()),
+                Some(r.name.as_str()),
+                Some(r.status.as_str()),
+                r.job_id.as_deref(),
+                r.artifact_url.as_deref(),
             ]
             .iter()
             .map(|cell| cell.map_or_else(|| "-".into(), |c| printable(c).into_owned()))

@@ -1,11 +1,15 @@
 //! Model versions (table `versions`): atomic `V<n>` allocation, webhook updates by job id,
-//! lookups, and applying a sync plan or an import in one transaction.
+//! lookups, and adding an import in one transaction; applying a sync plan is in `sync`.
 
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{Store, StoreError, classify, now_text};
 pub use crate::versions::NewVersion;
-use crate::versions::{ListingEntry, SYNCED_DESCRIPTION, SyncAction, VersionView};
+use crate::versions::VersionStatus;
+
+mod sync;
+
+pub use sync::Applied;
 
 /// A version as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -13,7 +17,7 @@ pub struct VersionRow {
     pub family: String,
     pub name: String,
     pub job_id: Option<String>,
-    pub status: String,
+    pub status: VersionStatus,
     pub artifact_url: Option<String>,
     pub parameters: Option<String>,
     pub description: Option<String>,
@@ -65,13 +69,6 @@ pub enum AddConflict {
     },
 }
 
-/// What a sync or an import changed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Applied {
-    pub updated: usize,
-    pub created: usize,
-}
-
 impl Store {
     /// Add a version in one write transaction; the name, when not given, is `V<n+1>` for the
     /// largest `n` of the family. Returns the stored row, or the conflict.
@@ -106,20 +103,21 @@ impl Store {
     }
 
     /// The webhook's update by external job id: a new status, and optionally the artifact URL
-    /// or the error. Name and parameters are kept. `None` when no version has this job id.
+    /// or the error (kept only for a failed version, cleared for any other status). Name and
+    /// parameters are kept. `None` when no version has this job id.
     pub fn update_version_by_job(
         &self,
         job_id: &str,
-        status: &str,
+        status: VersionStatus,
         url: Option<&str>,
         error: Option<&str>,
     ) -> Result<Option<VersionRow>, StoreError> {
+        let error = error.filter(|_| status == VersionStatus::Failed);
         let changed = self
             .conn
             .execute(
                 "UPDATE versions SET status = ?2, artifact_url = coalesce(?3, artifact_url), \
-                 error = CASE WHEN ?2 = 'failed' THEN ?4 ELSE NULL END, updated_at = ?5 \
-                 WHERE job_id = ?1",
+                 error = ?4, updated_at = ?5 WHERE job_id = ?1",
                 params![job_id, status, url, error, now_text()],
             )
             .map_err(|e| self.sql_err(e))?;
@@ -157,7 +155,7 @@ impl Store {
     pub fn list_versions(
         &self,
         family: Option<&str>,
-        status: Option<&str>,
+        status: Option<VersionStatus>,
     ) -> Result<Vec<VersionRow>, StoreError> {
         let mut stmt = self
             .conn
@@ -169,45 +167,6 @@ impl Store {
         stmt.query_map(params![family, status], from_row)
             .and_then(|rows| rows.collect())
             .map_err(|e| self.sql_err(e))
-    }
-
-    /// What the sync plan needs of every version.
-    pub fn version_views(&self) -> Result<Vec<VersionView>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT family, name, job_id, status, artifact_url, etag, size FROM versions")
-            .map_err(|e| self.sql_err(e))?;
-        stmt.query_map([], |r| {
-            Ok(VersionView {
-                family: r.get(0)?,
-                name: r.get(1)?,
-                job_id: r.get(2)?,
-                status: r.get(3)?,
-                artifact_url: r.get(4)?,
-                etag: r.get(5)?,
-                size: r.get(6)?,
-            })
-        })
-        .and_then(|rows| rows.collect())
-        .map_err(|e| self.sql_err(e))
-    }
-
-    /// Apply the changes of a sync plan in one transaction.
-    pub fn apply_sync(
-        &mut self,
-        actions: &[SyncAction],
-        number_of: impl Fn(&str) -> Option<i64>,
-    ) -> Result<Applied, StoreError> {
-        let path = self.path.clone();
-        let err = |e| classify(&path, e);
-        let now = now_text();
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(err)?;
-        let applied = apply_actions(&tx, actions, number_of, &now).map_err(err)?;
-        tx.commit().map_err(err)?;
-        Ok(applied)
     }
 }
 
@@ -325,65 +284,4 @@ fn conflict(
         )
         .optional()?;
     Ok(holder.map(|(family, name)| AddConflict::JobTaken { family, name }))
-}
-
-/// Run the updates and inserts of a sync plan; returns how many of each.
-fn apply_actions(
-    tx: &rusqlite::Transaction<'_>,
-    actions: &[SyncAction],
-    number_of: impl Fn(&str) -> Option<i64>,
-    now: &str,
-) -> rusqlite::Result<Applied> {
-    let mut applied = Applied::default();
-    let mut update = tx.prepare(
-        "UPDATE versions SET status = 'completed', artifact_url = ?3, \
-             etag = coalesce(?4, etag), size = coalesce(?5, size), \
-             last_modified = coalesce(?6, last_modified), last_synced = ?7, \
-             updated_at = ?7, error = NULL WHERE family = ?1 AND name = ?2",
-    )?;
-    let mut insert = tx.prepare(
-        "INSERT INTO versions (family, name, number, job_id, status, artifact_url, \
-             description, etag, size, last_modified, created_at, updated_at, last_synced) \
-             VALUES (?1, ?2, ?3, ?4, 'completed', ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?10)",
-    )?;
-    let fields = |e: &ListingEntry| (e.etag.clone(), e.size, e.last_modified.clone());
-    for action in actions {
-        match action {
-            SyncAction::Update {
-                family,
-                name,
-                url,
-                entry,
-                ..
-            } => {
-                let (etag, size, lm) = fields(entry);
-                update.execute(params![family, name, url, etag, size, lm, now])?;
-                applied.updated += 1;
-            }
-            SyncAction::Create {
-                family,
-                name,
-                job_id,
-                url,
-                entry,
-            } => {
-                let (etag, size, lm) = fields(entry);
-                insert.execute(params![
-                    family,
-                    name,
-                    number_of(name),
-                    job_id,
-                    url,
-                    SYNCED_DESCRIPTION,
-                    etag,
-                    size,
-                    lm,
-                    now
-                ])?;
-                applied.created += 1;
-            }
-            SyncAction::InSync { .. } | SyncAction::Skip { .. } => {}
-        }
-    }
-    Ok(applied)
 }

@@ -1,10 +1,10 @@
 //! The versions JSON file (`{"versions": [...]}`, the seed's `training_versions.json`): its
-//! entries, who each is (family and version name), and the pairs of entries that are one
-//! version seen twice.
+//! entries, who each is (family and version name), the version each would add (a draft, its
+//! status still the file's text), and the pairs of entries that are one version seen twice.
 
 use serde::{Deserialize, Serialize};
 
-use super::{SYNCED_DESCRIPTION, Template, file_name};
+use super::{SYNCED_DESCRIPTION, Template, VersionDraft, VersionStatus, file_name};
 
 /// One entry of the versions JSON file (`{"versions": [...]}`), in its own field names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -82,6 +82,38 @@ pub fn entry_identity(
     Some((family, name))
 }
 
+/// The version an entry adds, as a draft whose status is the file's text (else completed with
+/// an artifact URL, pending without); `None` when the entry tells no family or no name.
+pub fn entry_draft(
+    template: &Template,
+    entry: &FileVersion,
+    default_family: Option<&str>,
+) -> Option<VersionDraft> {
+    let (family, name) = entry_identity(template, entry, default_family)?;
+    let status = entry.status.clone().unwrap_or_else(|| {
+        let status = match entry.lora_url {
+            Some(_) => VersionStatus::Completed,
+            None => VersionStatus::Pending,
+        };
+        status.as_str().into()
+    });
+    Some(VersionDraft {
+        family,
+        name: Some(name),
+        job_id: entry.id.clone(),
+        status,
+        artifact_url: entry.lora_url.clone(),
+        parameters: entry.parameters.as_ref().map(|p| p.to_string()),
+        description: entry.description.clone(),
+        error: entry.error.clone(),
+        etag: entry.etag.clone(),
+        size: entry.size,
+        last_modified: entry.last_modified.clone(),
+        created_at: entry.timestamp.clone(),
+        last_synced: entry.last_synced.clone(),
+    })
+}
+
 /// The duplicate pairs of a versions file: an entry that still waits for its artifact (pending,
 /// failed, or without URL) and a synced-from-storage entry for the same family and version.
 /// Returns (waiting index, synced index) pairs.
@@ -100,7 +132,10 @@ pub fn duplicate_pairs(
     let waiting = |e: &FileVersion| {
         !synced(e)
             && (e.lora_url.is_none()
-                || matches!(e.status.as_deref(), Some("pending") | Some("failed")))
+                || matches!(
+                    e.status.as_deref().and_then(VersionStatus::parse),
+                    Some(VersionStatus::Pending | VersionStatus::Failed)
+                ))
     };
     let identities: Vec<_> = entries
         .iter()

@@ -5,7 +5,8 @@
 use serde::Deserialize;
 
 use super::check::{
-    check_artifact_name, check_family, check_key, check_name, check_short, check_size, check_url,
+    Invalid, check_artifact_name, check_family, check_key, check_name, check_short, check_size,
+    check_url,
 };
 use super::sync::SyncOptions;
 use super::{Template, file_name, has_scheme};
@@ -82,24 +83,7 @@ pub(super) fn candidate(
         location: raw.clone(),
         reason,
     };
-    if let Some(url) = entry.url.as_deref() {
-        check_url(url).map_err(|e| skip(e.to_string()))?;
-    }
-    if let Some(key) = entry.key.as_deref().filter(|k| !k.is_empty()) {
-        check_key(key).map_err(|e| skip(e.to_string()))?;
-    }
-    let fields = [
-        ("etag", entry.etag.as_deref()),
-        ("last_modified", entry.last_modified.as_deref()),
-    ];
-    for (field, value) in fields {
-        if let Some(value) = value {
-            check_short(field, value).map_err(|e| skip(e.to_string()))?;
-        }
-    }
-    if let Some(size) = entry.size {
-        check_size(size).map_err(|e| skip(e.to_string()))?;
-    }
+    check_entry(&entry).map_err(|e| skip(e.to_string()))?;
     let named_by = entry
         .key
         .as_deref()
@@ -135,6 +119,29 @@ pub(super) fn candidate(
         location,
         bare_key,
     })
+}
+
+/// The entry's own fields (URL, key, etag, last-modified time, size) against their rules.
+fn check_entry(entry: &ListingEntry) -> Result<(), Invalid> {
+    if let Some(url) = entry.url.as_deref() {
+        check_url(url)?;
+    }
+    if let Some(key) = entry.key.as_deref().filter(|k| !k.is_empty()) {
+        check_key(key)?;
+    }
+    let fields = [
+        ("etag", entry.etag.as_deref()),
+        ("last_modified", entry.last_modified.as_deref()),
+    ];
+    for (field, value) in fields {
+        if let Some(value) = value {
+            check_short(field, value)?;
+        }
+    }
+    if let Some(size) = entry.size {
+        check_size(size)?;
+    }
+    Ok(())
 }
 
 impl Candidate {

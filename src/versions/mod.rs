@@ -12,11 +12,12 @@ mod file;
 mod listing;
 mod sync;
 
+pub use crate::state::VersionStatus;
 pub use check::{
-    Invalid, MAX_ARTIFACT_NAME, NewVersion, Status, check_family, check_job_id, check_name,
-    check_text, check_url, check_url_base, printable,
+    Invalid, MAX_ARTIFACT_NAME, NewVersion, VersionDraft, check_family, check_job_id, check_name,
+    check_text, check_url, check_url_base, parse_status, printable,
 };
-pub use file::{FileVersion, VersionsFile, duplicate_pairs, entry_identity};
+pub use file::{FileVersion, VersionsFile, duplicate_pairs, entry_draft, entry_identity};
 pub use listing::{ListingEntry, parse_listing_line};
 pub use sync::{Ambiguity, SyncAction, SyncOptions, SyncPlan, VersionView, plan_sync};
 
@@ -56,30 +57,7 @@ impl Template {
             template: text.to_string(),
             reason: reason.to_string(),
         };
-        let mut pieces = Vec::new();
-        let mut fields = Vec::new();
-        let mut rest = text;
-        loop {
-            let Some(open) = rest.find('{') else {
-                pieces.push(rest);
-                break;
-            };
-            let close = rest[open..]
-                .find('}')
-                .map(|c| open + c)
-                .ok_or_else(|| refuse("a '{' is not closed"))?;
-            pieces.push(&rest[..open]);
-            fields.push(match &rest[open + 1..close] {
-                "family" => Field::Family,
-                "version" => Field::Version,
-                other => {
-                    return Err(refuse(&format!(
-                        "unknown field {{{other}}}; use {{family}} and {{version}}"
-                    )));
-                }
-            });
-            rest = &rest[close + 1..];
-        }
+        let (pieces, fields) = split_fields(text).map_err(|reason| refuse(&reason))?;
         if pieces.iter().any(|p| p.contains('}')) {
             return Err(refuse("a '}' has no matching '{'"));
         }
@@ -175,6 +153,36 @@ impl Template {
         };
         (!family.is_empty() && !version.is_empty()).then_some((family, version))
     }
+}
+
+/// The literal pieces of a template and the `{...}` fields between them, in order; or why
+/// they cannot be told apart.
+fn split_fields(text: &str) -> Result<(Vec<&str>, Vec<Field>), String> {
+    let mut pieces = Vec::new();
+    let mut fields = Vec::new();
+    let mut rest = text;
+    loop {
+        let Some(open) = rest.find('{') else {
+            pieces.push(rest);
+            break;
+        };
+        let close = rest[open..]
+            .find('}')
+            .map(|c| open + c)
+            .ok_or_else(|| "a '{' is not closed".to_string())?;
+        pieces.push(&rest[..open]);
+        fields.push(match &rest[open + 1..close] {
+            "family" => Field::Family,
+            "version" => Field::Version,
+            other => {
+                return Err(format!(
+                    "unknown field {{{other}}}; use {{family}} and {{version}}"
+                ));
+            }
+        });
+        rest = &rest[close + 1..];
+    }
+    Ok((pieces, fields))
 }
 
 /// Whether `needle` occurs in `hay` at more than one position, overlapping occurrences included.
