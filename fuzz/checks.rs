@@ -214,7 +214,7 @@ pub fn listing(data: &[u8]) {
         family: "style_1".into(),
         name: "V1".into(),
         job_id: Some("job-1".into()),
-        status: versions::VersionStatus::Pending,
+        status: versions::VersionStatus::Pending.into(),
         artifact_url: None,
         etag: None,
         size: None,

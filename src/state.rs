@@ -38,6 +38,15 @@ macro_rules! state {
             }
         }
 
+        impl State for $name {
+            fn parse(text: &str) -> Option<Self> {
+                $name::parse(text)
+            }
+            fn as_str(self) -> &'static str {
+                $name::as_str(self)
+            }
+        }
+
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(self.as_str())
@@ -64,6 +73,62 @@ macro_rules! state {
             }
         }
     };
+}
+
+/// What every state enum can do: be read from and written as its one spelling.
+pub trait State: Copy {
+    fn parse(text: &str) -> Option<Self>;
+    fn as_str(self) -> &'static str;
+}
+
+/// A state as the DB holds it: one this runctl knows, or the text of one it does not, kept
+/// and shown as it is. Model versions imported before statuses were checked can hold any
+/// text; such a row is listed, exported and left alone by sync, as it always was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored<T> {
+    Known(T),
+    Unknown(String),
+}
+
+impl<T: State> Stored<T> {
+    /// The text as stored.
+    pub fn parse(text: &str) -> Stored<T> {
+        T::parse(text).map_or_else(|| Stored::Unknown(text.to_string()), Stored::Known)
+    }
+
+    /// The state, when it is one this runctl knows.
+    pub fn known(&self) -> Option<T> {
+        match self {
+            Stored::Known(s) => Some(*s),
+            Stored::Unknown(_) => None,
+        }
+    }
+
+    /// The text as stored and shown.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Stored::Known(s) => s.as_str(),
+            Stored::Unknown(text) => text,
+        }
+    }
+}
+
+impl<T> From<T> for Stored<T> {
+    fn from(state: T) -> Self {
+        Stored::Known(state)
+    }
+}
+
+impl<T: State> fmt::Display for Stored<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl<T: State> serde::Serialize for Stored<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 state! {
@@ -152,6 +217,15 @@ mod tests {
             VersionStatus::as_str,
             VersionStatus::parse,
         );
+    }
+
+    #[test]
+    fn a_stored_text_no_state_spells_is_kept_as_it_is() {
+        let known: Stored<VersionStatus> = Stored::parse("failed");
+        assert_eq!(known.known(), Some(VersionStatus::Failed));
+        let odd: Stored<VersionStatus> = Stored::parse("done");
+        assert_eq!((odd.known(), odd.as_str()), (None, "done"));
+        assert_eq!(serde_json::to_string(&odd).unwrap(), "\"done\"");
     }
 
     #[test]

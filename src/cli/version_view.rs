@@ -59,7 +59,7 @@ pub struct VersionOutput {
     pub family: String,
     pub name: String,
     pub job_id: Option<String>,
-    pub status: VersionStatus,
+    pub status: crate::state::Stored<VersionStatus>,
     pub artifact_url: Option<String>,
     pub artifact_name: String,
     pub parameters: Option<serde_json::Value>,
@@ -80,7 +80,7 @@ impl VersionOutput {
             family: row.family.clone(),
             name: row.name.clone(),
             job_id: row.job_id.clone(),
-            status: row.status,
+            status: row.status.clone(),
             artifact_url: row.artifact_url.clone(),
             parameters: row
                 .parameters

@@ -1,10 +1,10 @@
 //! The typed states of [`crate::state`] at the store's edge: each is stored as its one
 //! spelling, and a text the DB holds that names no state is an error of the row it is in
-//! (never a silent default).
+//! (never a silent default), unless the column is read as [`Stored`], which keeps the text.
 
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
-use crate::state::{ErrorCategory, ResultStatus, RunStatus, VersionStatus};
+use crate::state::{ErrorCategory, ResultStatus, RunStatus, State, Stored, VersionStatus};
 
 macro_rules! sql_state {
     ($($name:ident),+) => {$(
@@ -28,3 +28,15 @@ macro_rules! sql_state {
 }
 
 sql_state!(RunStatus, ResultStatus, ErrorCategory, VersionStatus);
+
+impl<T: State> ToSql for Stored<T> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl<T: State> FromSql for Stored<T> {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        Ok(Stored::parse(value.as_str()?))
+    }
+}

@@ -17,7 +17,7 @@ pub struct VersionRow {
     pub family: String,
     pub name: String,
     pub job_id: Option<String>,
-    pub status: VersionStatus,
+    pub status: crate::state::Stored<VersionStatus>,
     pub artifact_url: Option<String>,
     pub parameters: Option<String>,
     pub description: Option<String>,

@@ -20,7 +20,7 @@ pub struct VersionView {
     pub family: String,
     pub name: String,
     pub job_id: Option<String>,
-    pub status: VersionStatus,
+    pub status: crate::state::Stored<VersionStatus>,
     pub artifact_url: Option<String>,
     pub etag: Option<String>,
     pub size: Option<i64>,

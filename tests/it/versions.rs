@@ -970,3 +970,27 @@ fn export_then_import_keeps_etag_size_and_the_ids_of_synced_entries() {
     .unwrap();
     assert_eq!(v2["name"], "V2");
 }
+
+#[test]
+fn a_status_written_before_statuses_were_checked_is_kept_and_shown() {
+    // An import before every way in checked the status could store any text: such a row is
+    // listed, shown and exported as it is, and a sync still runs over the registry.
+    let sb = Sandbox::new();
+    sb.init();
+    ok(&sb, &["version", "new", "style_1", "--job-id", "j1"]);
+    ok(&sb, &["version", "new", "style_1"]);
+    let conn = rusqlite::Connection::open(sb.db()).unwrap();
+    conn.execute(
+        "UPDATE versions SET status = 'done' WHERE job_id = 'j1'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    assert_eq!(versions(&sb)[0]["status"], "done");
+    let shown = ok(&sb, &["version", "show", "style_1", "V1"]);
+    assert!(shown.contains("status         done"), "{shown}");
+    let exported = ok(&sb, &["version", "export"]);
+    assert!(exported.contains("\"status\": \"done\""), "{exported}");
+    sync(&sb, "loras/style_82_vV5.safetensors\n");
+    assert_eq!(versions(&sb)[1]["status"], "pending");
+}

@@ -10,7 +10,10 @@ use super::super::{Template, file_name, has_scheme};
 use super::{SyncAction, SyncOptions, VersionView};
 
 fn needs_artifact(v: &VersionView) -> bool {
-    matches!(v.status, VersionStatus::Pending | VersionStatus::Failed) || v.artifact_url.is_none()
+    matches!(
+        v.status.known(),
+        Some(VersionStatus::Pending | VersionStatus::Failed)
+    ) || v.artifact_url.is_none()
 }
 
 /// A version's family and name.
@@ -112,7 +115,7 @@ fn create(known: &mut Known, c: Candidate, key: Key, stem: String) -> SyncAction
         family: key.0.clone(),
         name: key.1.clone(),
         job_id: job_id.clone(),
-        status: VersionStatus::Completed,
+        status: VersionStatus::Completed.into(),
         artifact_url: Some(c.location.clone()),
         etag: c.entry.etag.clone(),
         size: c.entry.size,
@@ -153,7 +156,7 @@ fn update(
     };
     let entry = c.entry;
     let same = v.artifact_url.as_deref() == Some(url.as_str())
-        && v.status == VersionStatus::Completed
+        && v.status.known() == Some(VersionStatus::Completed)
         && (entry.etag.is_none() || v.etag == entry.etag)
         && (entry.size.is_none() || v.size == entry.size);
     if same {
@@ -163,7 +166,7 @@ fn update(
         };
     }
     v.artifact_url = Some(url.clone());
-    v.status = VersionStatus::Completed;
+    v.status = VersionStatus::Completed.into();
     if entry.etag.is_some() {
         v.etag = entry.etag.clone();
     }

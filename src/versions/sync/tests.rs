@@ -15,7 +15,7 @@ fn view(name: &str, job: Option<&str>, status: VersionStatus, url: Option<&str>)
         family: "style_1".into(),
         name: name.into(),
         job_id: job.map(str::to_string),
-        status,
+        status: status.into(),
         artifact_url: url.map(str::to_string),
         etag: None,
         size: None,
