@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use super::Ctx;
 use super::naming_args::{self, NamingArgs, Resolved, shortened_note};
-use super::run_view::{self, Format, RunOutput};
-use super::{Ctx, output};
+use super::run_view::{self, Format};
 use crate::error::{CliError, Result};
 use crate::runs;
 use crate::store::{Access, RunRow, Store};
@@ -73,29 +73,21 @@ fn allocate(
         }
         CliError::from(failed.error)
     })?;
-    for warning in made.warnings {
+    for warning in &made.warnings {
         ctx.warn(warning);
     }
     shortened_note(ctx, &made.plan);
-    if let (Some(old), Some(moved)) = (&made.plan.supersede, &made.moved) {
-        ctx.note(format!(
-            "note: run {} (id {}) is kept, marked superseded; its folder moved to {}",
-            old.name,
-            old.id,
-            moved.display()
-        ));
-    } else if let Some(moved) = &made.moved {
-        ctx.note(format!(
-            "note: the folder that held the name was moved to {}",
-            moved.display()
-        ));
+    if let Some(note) = made.take_over_note() {
+        ctx.note(note);
     }
     Ok(made.row)
 }
 
 pub fn new(ctx: &Ctx, args: NewArgs) -> Result<ExitCode> {
     if std::env::var("RESUME").is_ok_and(|v| v == "1") {
-        return resume_instead(ctx, &args);
+        let json = args.json || args.format == Format::Json;
+        let config = args.naming.config.as_ref().map(|c| ctx.cwd.join(c));
+        return super::resume::resume_env(ctx, &args.work, &args.command, config, json);
     }
     // Everything that can be checked is checked before anything is made.
     let project = ctx.project_for_write()?;
@@ -108,7 +100,8 @@ pub fn new(ctx: &Ctx, args: NewArgs) -> Result<ExitCode> {
         None => None,
     };
     let row = allocate(ctx, &mut store, &resolved, &args.command, source.as_ref())?;
-    render(ctx, &row, &args)?;
+    let format = if args.json { Format::Json } else { args.format };
+    run_view::print_new(ctx, &row, format, &args.command)?;
     if args.command.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
@@ -142,62 +135,6 @@ fn check_worker(ctx: &Ctx, args: &NewArgs, has_source: bool) -> Result<()> {
         crate::work::resolve_program(&words, &ctx.cwd)?;
     }
     Ok(())
-}
-
-/// The new run on stdout in the asked format (the name, JSON, env or shell lines).
-fn render(ctx: &Ctx, row: &RunRow, args: &NewArgs) -> Result<()> {
-    let format = if args.json { Format::Json } else { args.format };
-    match format {
-        Format::Text if args.command.is_empty() => {
-            ctx.note(format!(
-                "created run {} (id {})\n  outputs: {}\n  logs:    {}",
-                row.name, row.id, row.outputs_dir, row.logs_dir
-            ));
-            output::print(&format!("{}\n", row.name))?;
-        }
-        Format::Text => ctx.note(format!(
-            "run {} (id {}): running {}",
-            row.name,
-            row.id,
-            display_command(&args.command)
-        )),
-        Format::Json => output::print_json(&RunOutput::from_row(row))?,
-        Format::Env | Format::Shell => output::print(&run_view::render_metadata(row, format)?)?,
-    }
-    Ok(())
-}
-
-/// `RESUME=1 EXPERIMENT_ID=<run> runctl new ...`: the same as `runctl resume <run>`.
-fn resume_instead(ctx: &Ctx, args: &NewArgs) -> Result<ExitCode> {
-    let reference = std::env::var("EXPERIMENT_ID")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| {
-            CliError::usage("RESUME=1 needs EXPERIMENT_ID=<run> to say which run to resume")
-                .hint("EXPERIMENT_ID takes a run name, run id, unique id prefix, or latest")
-        })?;
-    let project = ctx.require_project()?;
-    let store = ctx.open_store(&project, Access::Write)?;
-    let run = run_view::find_run(&store, &reference)?;
-    ctx.note(format!(
-        "RESUME=1: resuming run {} instead of making a new one",
-        run.name
-    ));
-    let request = super::resume::Request {
-        work: &args.work,
-        command: &args.command,
-        config: args.naming.config.as_ref().map(|c| ctx.cwd.join(c)),
-        json: args.json || args.format == Format::Json,
-    };
-    super::resume::work_on(ctx, &project, store, run, &request)
-}
-
-fn display_command(command: &[OsString]) -> String {
-    let words: Vec<String> = command
-        .iter()
-        .map(|w| w.to_string_lossy().into_owned())
-        .collect();
-    output::printable(&words.join(" ")).into_owned()
 }
 
 fn run_command(

@@ -72,6 +72,37 @@ pub fn resume(ctx: &Ctx, args: ResumeArgs) -> Result<ExitCode> {
     work_on(ctx, &project, store, run, &request)
 }
 
+/// `RESUME=1 EXPERIMENT_ID=<run> runctl new ...`: the same as `runctl resume <run>`.
+pub fn resume_env(
+    ctx: &Ctx,
+    work: &WorkArgs,
+    command: &[OsString],
+    config: Option<PathBuf>,
+    json: bool,
+) -> Result<ExitCode> {
+    let reference = std::env::var("EXPERIMENT_ID")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            CliError::usage("RESUME=1 needs EXPERIMENT_ID=<run> to say which run to resume")
+                .hint("EXPERIMENT_ID takes a run name, run id, unique id prefix, or latest")
+        })?;
+    let project = ctx.require_project()?;
+    let store = ctx.open_store(&project, Access::Write)?;
+    let run = run_view::find_run(&store, &reference)?;
+    ctx.note(format!(
+        "RESUME=1: resuming run {} instead of making a new one",
+        run.name
+    ));
+    let request = Request {
+        work,
+        command,
+        config,
+        json,
+    };
+    work_on(ctx, &project, store, run, &request)
+}
+
 /// What a resume was asked to do.
 pub struct Request<'a> {
     pub work: &'a WorkArgs,

@@ -167,6 +167,44 @@ pub fn render_metadata(row: &RunRow, format: Format) -> Result<String> {
     })
 }
 
+/// The new run on stdout in the asked format (the name, JSON, env or shell lines), or the
+/// note that its command is starting.
+pub fn print_new(
+    ctx: &super::Ctx,
+    row: &RunRow,
+    format: Format,
+    command: &[std::ffi::OsString],
+) -> Result<()> {
+    use super::output;
+    match format {
+        Format::Text if command.is_empty() => {
+            ctx.note(format!(
+                "created run {} (id {})\n  outputs: {}\n  logs:    {}",
+                row.name, row.id, row.outputs_dir, row.logs_dir
+            ));
+            output::print(&format!("{}\n", row.name))?;
+        }
+        Format::Text => ctx.note(format!(
+            "run {} (id {}): running {}",
+            row.name,
+            row.id,
+            shown_command(command)
+        )),
+        Format::Json => output::print_json(&RunOutput::from_row(row))?,
+        Format::Env | Format::Shell => output::print(&render_metadata(row, format)?)?,
+    }
+    Ok(())
+}
+
+/// A command as one line a terminal shows safely.
+fn shown_command(command: &[std::ffi::OsString]) -> String {
+    let words: Vec<String> = command
+        .iter()
+        .map(|w| w.to_string_lossy().into_owned())
+        .collect();
+    super::output::printable(&words.join(" ")).into_owned()
+}
+
 /// Find a run by name, id, unique id prefix, or `latest`.
 pub fn find_run(store: &Store, reference: &str) -> Result<RunRow> {
     if reference == "latest" {

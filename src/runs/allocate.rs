@@ -70,6 +70,26 @@ pub struct Allocated {
     pub warnings: Vec<String>,
 }
 
+impl Allocated {
+    /// What `--force` did, as a note for the user: the run kept and superseded, or the folder
+    /// that held the name moved aside.
+    pub fn take_over_note(&self) -> Option<String> {
+        let moved = self.moved.as_ref()?;
+        Some(match &self.plan.supersede {
+            Some(old) => format!(
+                "note: run {} (id {}) is kept, marked superseded; its folder moved to {}",
+                old.name,
+                old.id,
+                moved.display()
+            ),
+            None => format!(
+                "note: the folder that held the name was moved to {}",
+                moved.display()
+            ),
+        })
+    }
+}
+
 /// An allocation that failed, with what could not be undone (each a sentence for the user).
 #[derive(Debug)]
 pub struct AllocateError {
