@@ -114,6 +114,23 @@ impl Ctx {
         Ok(store)
     }
 
+    /// A file the command reads, relative to the working directory; a missing one is "not
+    /// found" (exit 4), named as `<label><path>`.
+    pub fn open_input(
+        &self,
+        path: &std::path::Path,
+        label: &str,
+    ) -> Result<Box<dyn std::io::BufRead>> {
+        let path = self.cwd.join(path);
+        let file = std::fs::File::open(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                CliError::not_found(format!("{label}{} does not exist", path.display()))
+            }
+            _ => CliError::io("open", &path, e),
+        })?;
+        Ok(Box::new(std::io::BufReader::new(file)))
+    }
+
     /// Create `.runctl/` if it is missing, saying so.
     fn ensure_state_dir(&self, project: &Project) -> Result<()> {
         if project.ensure_state_dir()? {

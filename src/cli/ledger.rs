@@ -190,16 +190,7 @@ fn input(ctx: &Ctx, from: Option<&PathBuf>) -> Result<Box<dyn BufRead>> {
     Ok(match from {
         None => Box::new(std::io::stdin().lock()),
         Some(p) if p.as_os_str() == "-" => Box::new(std::io::stdin().lock()),
-        Some(p) => {
-            let path = ctx.cwd.join(p);
-            let file = std::fs::File::open(&path).map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => {
-                    CliError::not_found(format!("{} does not exist", path.display()))
-                }
-                _ => CliError::io("open", &path, e),
-            })?;
-            Box::new(std::io::BufReader::new(file))
-        }
+        Some(p) => ctx.open_input(p, "")?,
     })
 }
 

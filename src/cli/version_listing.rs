@@ -69,14 +69,7 @@ pub fn read_listing(ctx: &Ctx, path: &Path) -> Result<Listing> {
     let mut reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
         Box::new(std::io::stdin().lock())
     } else {
-        let path = ctx.cwd.join(path);
-        let file = std::fs::File::open(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                CliError::not_found(format!("listing {} does not exist", path.display()))
-            }
-            _ => CliError::io("open", &path, e),
-        })?;
-        Box::new(std::io::BufReader::new(file))
+        ctx.open_input(path, "listing ")?
     };
     let mut entries = Vec::new();
     let mut skipped = Vec::new();
