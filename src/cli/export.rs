@@ -57,7 +57,9 @@ fn result_values(row: &ExportRow) -> [Value; 7] {
         }),
         num(row.attempt_count),
         text(&row.last_error),
-        text(&row.error_category),
+        row.error_category
+            .as_ref()
+            .map_or(Value::Null, |c| Value::from(c.as_str())),
         text(&row.finished_at),
         num(row.duration_ms),
     ]

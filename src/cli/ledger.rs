@@ -10,6 +10,7 @@ use super::Ctx;
 use super::run_view;
 use crate::error::{CliError, Result};
 use crate::project::Project;
+use crate::state::{ErrorCategory, Stored};
 use crate::store::{Access, Progress, RecordError, ResultIn, Selection, Store};
 
 /// Print a run's items as JSON lines: remaining (default), errors, or all
@@ -108,7 +109,10 @@ fn parse_result(line: &str) -> std::result::Result<ResultIn, String> {
         key: parsed.key,
         ok,
         payload,
-        category: parsed.category.or_else(|| (!ok).then(|| "exit".into())),
+        category: match parsed.category {
+            Some(given) => Some(Stored::parse(&given)),
+            None => (!ok).then_some(ErrorCategory::Exit.into()),
+        },
         duration_ms: parsed.duration_ms,
         worker: parsed.worker,
         attempts: 1,

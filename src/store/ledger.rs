@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::progress::progress_row;
 use super::{Progress, Store, StoreError, classify, now_text};
-use crate::state::ResultStatus;
+use crate::state::{ErrorCategory, ResultStatus, Stored};
 
 /// Which items of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +26,9 @@ pub struct ResultIn {
     pub ok: bool,
     /// The output (JSON text) when ok, the error message when not.
     pub payload: String,
-    pub category: Option<String>,
+    /// Why it failed; `runctl record` keeps a category a worker names that is none of
+    /// runctl's as its text.
+    pub category: Option<Stored<ErrorCategory>>,
     pub duration_ms: Option<i64>,
     pub worker: Option<i64>,
     /// Attempts this result stands for (1, or more when it was retried within one pass).
@@ -299,7 +301,7 @@ pub struct ExportRow {
     pub output: Option<String>,
     pub attempt_count: Option<i64>,
     pub last_error: Option<String>,
-    pub error_category: Option<String>,
+    pub error_category: Option<Stored<ErrorCategory>>,
     pub finished_at: Option<String>,
     pub duration_ms: Option<i64>,
 }

@@ -84,7 +84,7 @@ fn result(key: &str, ok: bool, payload: &str) -> ResultIn {
         key: key.into(),
         ok,
         payload: payload.into(),
-        category: (!ok).then(|| "exit".into()),
+        category: (!ok).then(|| crate::state::ErrorCategory::Exit.into()),
         duration_ms: Some(5),
         worker: Some(0),
         attempts: 1,
@@ -159,7 +159,10 @@ fn counters_follow_an_item_from_ok_to_error_and_back() {
         ("a", Some("ok"), Some(4))
     );
     assert_eq!(
-        (a.last_error.as_deref(), a.error_category.as_deref()),
+        (
+            a.last_error.as_deref(),
+            a.error_category.as_ref().map(|c| c.as_str())
+        ),
         (None, None)
     );
     assert_eq!(a.output.as_deref(), Some("{\"done\":1}"));
@@ -169,7 +172,10 @@ fn counters_follow_an_item_from_ok_to_error_and_back() {
         (Some("error"), Some(3))
     );
     assert_eq!(
-        (b.last_error.as_deref(), b.error_category.as_deref()),
+        (
+            b.last_error.as_deref(),
+            b.error_category.as_ref().map(|c| c.as_str())
+        ),
         (Some("boom"), Some("exit"))
     );
 }

@@ -12,6 +12,7 @@ use super::recorder::Final;
 use super::retry::Retries;
 use super::slots::{self, SlotContext};
 use super::{Attempt, Control, Item, Options, Outcome, WorkError, Worker};
+use crate::state::Stored;
 use crate::store::{ItemPages, ResultIn, Store};
 
 /// Final results go to the recorder in batches of this many...
@@ -289,7 +290,7 @@ impl<'a> Hub<'a> {
             key: item.key,
             ok,
             payload,
-            category: category.map(|c| c.as_str().to_string()),
+            category: category.map(Stored::Known),
             duration_ms: i64::try_from(duration.as_millis()).ok(),
             worker: i64::try_from(worker).ok(),
             attempts: i64::from(item.attempt),
@@ -326,7 +327,7 @@ impl<'a> Hub<'a> {
                 key: item.key,
                 ok: false,
                 payload: message,
-                category: Some(category.as_str().into()),
+                category: Some(category.into()),
                 duration_ms: None,
                 worker: None,
                 attempts: i64::from(item.attempt.saturating_sub(1)).max(1),

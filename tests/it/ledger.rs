@@ -1144,3 +1144,30 @@ fn the_item_limit_holds_for_a_whole_sheet_row() {
     // items of a row are handed on one at a time, so many unpivoted columns never hold many
     // copies of the row at once.)
 }
+
+#[test]
+fn a_category_a_worker_names_is_kept_as_it_is_and_an_error_without_one_is_exit() {
+    let sb = Sandbox::new();
+    sb.init();
+    std::fs::write(sb.work().join("s.csv"), "id,text\n1,a\n2,b\n").unwrap();
+    assert_eq!(
+        new_run(&sb, "s.csv", &["--key", "id"]).status.code(),
+        Some(0)
+    );
+    let out = record(
+        &sb,
+        "latest",
+        "{\"key\":\"1\",\"error\":\"over the quota\",\"category\":\"quota\"}\n{\"key\":\"2\",\"error\":\"boom\"}\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = sb.cmd().args(["export", "latest"]).run();
+    let rows: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let categories: Vec<&str> = rows
+        .iter()
+        .map(|r| r["result_error_category"].as_str().unwrap())
+        .collect();
+    assert_eq!(categories, ["quota", "exit"]);
+}
