@@ -83,7 +83,8 @@ pub trait State: Copy {
 
 /// A state as the DB holds it: one this runctl knows, or the text of one it does not, kept
 /// and shown as it is. Model versions imported before statuses were checked can hold any
-/// text; such a row is listed, exported and left alone by sync, as it always was.
+/// text, `record` keeps a category a worker names, and a hand-edited DB can hold anything;
+/// such a row is listed, shown and exported as it always was, and hides no other row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stored<T> {
     Known(T),

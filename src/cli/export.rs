@@ -51,7 +51,9 @@ fn result_values(row: &ExportRow) -> [Value; 7] {
     let text = |v: &Option<String>| v.clone().map_or(Value::Null, Value::String);
     let num = |v: Option<i64>| v.map_or(Value::Null, Value::from);
     [
-        row.status.map_or(Value::Null, |s| Value::from(s.as_str())),
+        row.status
+            .as_ref()
+            .map_or(Value::Null, |s| Value::from(s.as_str())),
         row.output.as_deref().map_or(Value::Null, |o| {
             serde_json::from_str(o).unwrap_or_else(|_| Value::String(o.into()))
         }),

@@ -310,7 +310,7 @@ pub fn run_row(
         size: c.segments.size.clone(),
         number,
         scope: scope.to_string(),
-        status: RunStatus::Migrated,
+        status: RunStatus::Migrated.into(),
         superseded: false,
         moved_to: None,
         outputs_dir: layout.outputs.join(name).to_string_lossy().into_owned(),

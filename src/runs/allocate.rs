@@ -197,7 +197,7 @@ fn run_row(
         size: segments.size.clone(),
         number: plan.number,
         scope: new.request.scope.to_string(),
-        status: RunStatus::Created,
+        status: RunStatus::Created.into(),
         superseded: false,
         moved_to: None,
         outputs_dir: outputs_dir.to_string_lossy().into_owned(),

@@ -243,13 +243,13 @@ fn upsert_results(
     )?;
     let mut upsert = tx.prepare_cached(UPSERT_RESULT_SQL)?;
     for r in results {
-        let before: Option<Option<ResultStatus>> = previous
+        let before: Option<Option<Stored<ResultStatus>>> = previous
             .query_row(params![run_id, source_id, r.key], |row| row.get(0))
             .optional()?;
         let Some(before) = before else {
             return Ok(Err(r.key.clone()));
         };
-        match before {
+        match before.and_then(|s| s.known()) {
             Some(ResultStatus::Ok) => d_ok -= 1,
             Some(ResultStatus::Error) => d_err -= 1,
             None => {}
@@ -297,7 +297,7 @@ fn selection_filter(selection: Selection) -> &'static str {
 pub struct ExportRow {
     pub key: String,
     pub data: String,
-    pub status: Option<ResultStatus>,
+    pub status: Option<Stored<ResultStatus>>,
     pub output: Option<String>,
     pub attempt_count: Option<i64>,
     pub last_error: Option<String>,

@@ -16,7 +16,7 @@ pub struct RunRow {
     pub size: String,
     pub number: Option<u32>,
     pub scope: String,
-    pub status: RunStatus,
+    pub status: crate::state::Stored<RunStatus>,
     pub superseded: bool,
     pub moved_to: Option<String>,
     pub outputs_dir: String,

@@ -56,7 +56,7 @@ fn run_row(id: &str) -> RunRow {
         size: "full".into(),
         number: Some(1),
         scope: "model_dataset".into(),
-        status: crate::state::RunStatus::Created,
+        status: crate::state::RunStatus::Created.into(),
         superseded: false,
         moved_to: None,
         outputs_dir: "/outputs".into(),
@@ -153,7 +153,7 @@ fn counters_follow_an_item_from_ok_to_error_and_back() {
     assert_eq!(
         (
             a.key.as_str(),
-            a.status.map(|s| s.as_str()),
+            a.status.as_ref().map(|s| s.as_str()),
             a.attempt_count
         ),
         ("a", Some("ok"), Some(4))
@@ -168,7 +168,7 @@ fn counters_follow_an_item_from_ok_to_error_and_back() {
     assert_eq!(a.output.as_deref(), Some("{\"done\":1}"));
     let b = &rows[1];
     assert_eq!(
-        (b.status.map(|s| s.as_str()), b.attempt_count),
+        (b.status.as_ref().map(|s| s.as_str()), b.attempt_count),
         (Some("error"), Some(3))
     );
     assert_eq!(

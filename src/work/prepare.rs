@@ -112,7 +112,7 @@ pub fn prepare(
         .ok_or_else(|| PrepareError::NoItems {
             run: run.name.clone(),
         })?;
-    if run.status == RunStatus::Completed {
+    if run.status.known() == Some(RunStatus::Completed) {
         return Err(PrepareError::Completed {
             run: run.name.clone(),
             n_items: source.n_items,

@@ -585,3 +585,32 @@ fn a_migration_killed_at_any_moment_leaves_the_db_whole_and_no_partial_backup() 
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(version(&sb.db()), ("ok".to_string(), 7, 100_000));
 }
+
+#[test]
+fn a_status_no_runctl_writes_is_shown_as_it_is_and_hides_no_other_run() {
+    // A hand-edited DB (or another tool writing to it): the odd row is listed with its text,
+    // the others as always, and show works on it.
+    let sb = Sandbox::new();
+    sb.init();
+    for dataset in ["d", "e"] {
+        let out = sb.run(&["new", "--model", "m", "--dataset", dataset]);
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+    }
+    let conn = rusqlite::Connection::open(sb.db()).unwrap();
+    conn.execute("UPDATE runs SET status = 'weird' WHERE dataset = 'e'", [])
+        .unwrap();
+    drop(conn);
+    let out = sb.run(&["list", "--json"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let runs: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let statuses: Vec<&str> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["weird", "created"]);
+    let out = sb.run(&["show", "latest"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stdout.contains("weird"), "{}", out.stdout);
+}
