@@ -50,7 +50,9 @@ rows=()
 # compare LABEL PREPARE COMMAND: COMMAND (and PREPARE before each timing) run with $R as the
 # binary in its own project; hyperfine alternates the two sides.
 compare() {
-  local label="$1" prepare="$2" command="$3" json="$W/$(echo "$label" | tr -c 'a-z0-9' '_').json"
+  local label="$1" prepare="$2" command="$3"
+  local json
+  json="$W/$(echo "$label" | tr -c 'a-z0-9' '_').json"
   local args=(--warmup 3 --min-runs 15 --export-json "$json" -N)
   [ -n "$prepare" ] && args=(--warmup 1 --min-runs 10 --export-json "$json")
   if [ -n "$prepare" ]; then
