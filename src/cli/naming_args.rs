@@ -45,10 +45,12 @@ pub struct NamingArgs {
     pub force: bool,
 }
 
-/// `--scope` as the command line spells it (`model-dataset`; runctl.toml says `model_dataset`).
+/// `--scope`, spelled as runctl.toml, `show` and `--json` spell it (`model_dataset`), or with
+/// a hyphen as command lines often do.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum ScopeArg {
     /// One counter per model and dataset.
+    #[value(name = "model_dataset", alias = "model-dataset")]
     ModelDataset,
     /// One counter per model.
     Model,
@@ -119,6 +121,22 @@ pub fn resolve(ctx: &Ctx, project: &Project, args: &NamingArgs) -> Result<Resolv
         Some(s) => Some(s.clone()),
         None => from_config(&naming_settings.sample_size_key).flatten(),
     };
+    let keys = [
+        &naming_settings.model_key,
+        &naming_settings.dataset_key,
+        &naming_settings.sample_size_key,
+    ];
+    if let Some((_, path)) = &config
+        && keys.iter().all(|k| from_config(k).is_none())
+    {
+        ctx.warn(format!(
+            "{} has none of the keys runs are named by ({}; naming.model_key, dataset_key and \
+             sample_size_key in runctl.toml): the name takes its segments from the flags or \
+             their defaults",
+            path.display(),
+            keys.map(String::as_str).join(", ")
+        ));
+    }
     let (segments, capped) = naming::segments_from(&model, &dataset, size.as_deref());
     let forced = match args.run_index {
         Some(n) => Some(n),

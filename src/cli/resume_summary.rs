@@ -71,8 +71,11 @@ pub fn nothing_to_do(
         ctx.note(format!("run {}: no failed items to retry", run.name));
     } else if p.n_errors > 0 {
         ctx.note(format!(
-            "run {}: nothing remaining; {} items failed (retry them with 'runctl resume {} --retry-errors')",
-            run.name, p.n_errors, run.name
+            "run {}: nothing remaining; {} failed (retry {} with 'runctl resume {} --retry-errors')",
+            run.name,
+            crate::text::count(p.n_errors, "item"),
+            if p.n_errors == 1 { "it" } else { "them" },
+            run.name
         ));
     } else {
         ctx.note(format!("run {}: nothing remaining", run.name));
@@ -143,11 +146,11 @@ fn summary_text(run: &RunRow, status: RunStatus, summary: &work::Summary, rate: 
         .iter()
         .map(|(c, n)| format!("{} {n}", c.as_str()))
         .collect();
-    format!(
-        "run {} {status}: {} ok, {} errors{} in {:.1}s ({rate:.1} items/s){}\n  all items: {} of {} ok, {} errors, {remaining} remaining",
+    let text = format!(
+        "run {} {status}: {} ok, {}{} in {:.1}s ({rate:.1} items/s){}\n  all items: {} of {} ok, {}, {remaining} remaining",
         run.name,
         summary.ok,
-        summary.n_errors(),
+        crate::text::count(summary.n_errors(), "error"),
         if by_category.is_empty() {
             String::new()
         } else {
@@ -155,14 +158,24 @@ fn summary_text(run: &RunRow, status: RunStatus, summary: &work::Summary, rate: 
         },
         summary.elapsed.as_secs_f64(),
         if summary.retried > 0 {
-            format!(", {} retries", summary.retried)
+            match summary.retried {
+                1 => ", 1 retry".to_string(),
+                n => format!(", {n} retries"),
+            }
         } else {
             String::new()
         },
         p.n_completed,
         p.n_items,
-        p.n_errors,
-    )
+        crate::text::count(p.n_errors, "error"),
+    );
+    if summary.interrupted {
+        return format!(
+            "{text}\n  go on where it stopped with 'runctl resume {}'",
+            run.name
+        );
+    }
+    text
 }
 
 /// The exit of a pass: a stop's cause, 130 after an interrupt, 1 with the failed items named

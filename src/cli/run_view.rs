@@ -82,8 +82,10 @@ impl ItemsOutput {
     /// `2/6 done, 1 error`.
     pub fn short(&self) -> String {
         format!(
-            "{}/{} done, {} errors",
-            self.completed, self.total, self.errors
+            "{}/{} done, {}",
+            self.completed,
+            self.total,
+            crate::text::count(self.errors, "error")
         )
     }
 }
