@@ -134,8 +134,17 @@ impl RunOutput {
     }
 
     /// With the item counts from the store.
+    /// With the run's items and, for a run whose worker was first given at `resume`, that
+    /// worker command (stored with its work settings).
     pub fn with_items(mut self, store: &crate::store::Store) -> crate::error::Result<RunOutput> {
         self.items = ItemsOutput::of(store, &self.id)?;
+        if self.command.is_none()
+            && let Some(text) = store.run_work(&self.id)?
+            && let Ok(work) = serde_json::from_str::<crate::work::WorkSettings>(&text)
+            && !work.command.is_empty()
+        {
+            self.command = Some(work.command);
+        }
         Ok(self)
     }
 }
