@@ -57,3 +57,26 @@ pub fn printable(text: &str) -> Cow<'_, str> {
             .collect(),
     )
 }
+
+/// `n` and the word, plural unless `n` is 1: "1 error", "2 errors", "0 errors". Every word
+/// runctl counts takes an `s`.
+pub fn count(n: impl Into<i128>, word: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_singular_only_for_one() {
+        assert_eq!(count(1u64, "error"), "1 error");
+        assert_eq!(count(0u64, "error"), "0 errors");
+        assert_eq!(count(2i64, "slot"), "2 slots");
+    }
+}

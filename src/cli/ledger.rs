@@ -12,6 +12,7 @@ use crate::error::{CliError, Result};
 use crate::project::Project;
 use crate::state::{ErrorCategory, Stored};
 use crate::store::{Access, Progress, RecordError, ResultIn, Selection, Store};
+use crate::text::count;
 
 /// Print a run's items as JSON lines: remaining (default), errors, or all
 #[derive(Debug, Args)]
@@ -159,8 +160,9 @@ impl Batch {
             run.name
         ))
         .hint(format!(
-            "the {} results before it were recorded; 'runctl items {} --all' lists the keys",
-            self.recorded, run.name
+            "{}; 'runctl items {} --all' lists the keys",
+            recorded_before(self.recorded),
+            run.name
         )))
     }
 
@@ -173,10 +175,7 @@ impl Batch {
     ) -> Result<()> {
         self.flush(store, run)?;
         store.refresh_progress(&run.id)?;
-        Err(CliError::general(message).hint(format!(
-            "the {} results before it were recorded",
-            self.recorded
-        )))
+        Err(CliError::general(message).hint(recorded_before(self.recorded)))
     }
 }
 
@@ -261,8 +260,22 @@ pub fn record(ctx: &Ctx, args: RecordArgs) -> Result<()> {
     let recorded = batch.recorded;
     let p = store.refresh_progress(&run.id)?;
     ctx.note(format!(
-        "recorded {recorded} results; run {}: {} of {} done, {} errors",
-        run.name, p.n_completed, p.n_items, p.n_errors
+        "recorded {}; run {}: {} of {} done, {}",
+        count(recorded as u64, "result"),
+        run.name,
+        p.n_completed,
+        p.n_items,
+        count(p.n_errors, "error")
     ));
     Ok(())
+}
+
+/// What a stopped `record` kept: "the 3 results before it were recorded", "the 1 result
+/// before it was recorded", "no result before it was recorded".
+fn recorded_before(n: usize) -> String {
+    match n {
+        0 => "no result before it was recorded".into(),
+        1 => "the 1 result before it was recorded".into(),
+        n => format!("the {n} results before it were recorded"),
+    }
 }

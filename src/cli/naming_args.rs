@@ -45,10 +45,12 @@ pub struct NamingArgs {
     pub force: bool,
 }
 
-/// `--scope` as the command line spells it (`model-dataset`; runctl.toml says `model_dataset`).
+/// `--scope`, spelled as runctl.toml, `show` and `--json` spell it (`model_dataset`), or with
+/// a hyphen as command lines often do.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum ScopeArg {
     /// One counter per model and dataset.
+    #[value(name = "model_dataset", alias = "model-dataset")]
     ModelDataset,
     /// One counter per model.
     Model,
@@ -119,6 +121,9 @@ pub fn resolve(ctx: &Ctx, project: &Project, args: &NamingArgs) -> Result<Resolv
         Some(s) => Some(s.clone()),
         None => from_config(&naming_settings.sample_size_key).flatten(),
     };
+    if let Some((value, path)) = &config {
+        warn_without_naming_keys(ctx, value, path, naming_settings);
+    }
     let (segments, capped) = naming::segments_from(&model, &dataset, size.as_deref());
     let forced = match args.run_index {
         Some(n) => Some(n),
@@ -149,6 +154,33 @@ pub fn resolve(ctx: &Ctx, project: &Project, args: &NamingArgs) -> Result<Resolv
         config,
         capped,
     })
+}
+
+/// A config with none of the keys runs are named by names nothing: say which were looked for.
+fn warn_without_naming_keys(
+    ctx: &Ctx,
+    config: &serde_json::Value,
+    path: &std::path::Path,
+    naming: &crate::project::NamingSettings,
+) {
+    let keys = [
+        &naming.model_key,
+        &naming.dataset_key,
+        &naming.sample_size_key,
+    ];
+    if keys
+        .iter()
+        .any(|k| pipeline_config::lookup(config, k).is_some())
+    {
+        return;
+    }
+    ctx.warn(format!(
+        "{} has none of the keys runs are named by ({}; naming.model_key, dataset_key and \
+         sample_size_key in runctl.toml): the name takes its segments from the flags or their \
+         defaults",
+        path.display(),
+        keys.map(String::as_str).join(", ")
+    ));
 }
 
 /// A pipeline config (YAML, TOML or JSON); a missing file is "not found".

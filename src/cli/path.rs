@@ -12,6 +12,9 @@ use crate::hashing::{self, PathCheck};
 
 /// Check paths against filesystem limits
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  runctl path check \"logs/slurm/rule_test_model/$MODEL_ID/out.log\"\n  find outputs -type d | runctl path check --json"
+)]
 pub struct PathArgs {
     #[command(subcommand)]
     command: PathCommand,

@@ -142,14 +142,15 @@ pub fn work_on(
     }
     let options = work::options(&prepared, &pass);
     ctx.note(format!(
-        "run {}: {selected} {} items, {} slots, {} mode",
+        "run {}: {selected} {} {}, {}, {} mode",
         run.name,
         if pass.retry_errors {
             "failed"
         } else {
             "remaining"
         },
-        options.jobs,
+        if selected == 1 { "item" } else { "items" },
+        crate::text::count(options.jobs as u64, "slot"),
         match options.mode {
             Mode::PerItem => "per-item",
             Mode::Stream => "stream",

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::{Ctx, output, run_view};
 use crate::error::{CliError, Kind, Result};
-use crate::state::RunStatus;
+use crate::state::{ErrorCategory, RunStatus};
 use crate::store::{RunRow, Store};
 use crate::work;
 
@@ -28,10 +28,18 @@ struct PassOutput {
     ok: u64,
     errors: u64,
     errors_by_category: std::collections::BTreeMap<String, u64>,
+    /// The most common error messages of the pass (at most 3).
+    top_errors: Vec<TopError>,
     retried: u64,
     seconds: f64,
     items_per_second: f64,
     interrupted: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct TopError {
+    message: String,
+    count: u64,
 }
 
 pub fn nothing_to_do(
@@ -58,6 +66,7 @@ pub fn nothing_to_do(
                 ok: 0,
                 errors: 0,
                 errors_by_category: Default::default(),
+                top_errors: Vec::new(),
                 retried: 0,
                 seconds: 0.0,
                 items_per_second: 0.0,
@@ -71,8 +80,11 @@ pub fn nothing_to_do(
         ctx.note(format!("run {}: no failed items to retry", run.name));
     } else if p.n_errors > 0 {
         ctx.note(format!(
-            "run {}: nothing remaining; {} items failed (retry them with 'runctl resume {} --retry-errors')",
-            run.name, p.n_errors, run.name
+            "run {}: nothing remaining; {} failed (retry {} with 'runctl resume {} --retry-errors')",
+            run.name,
+            crate::text::count(p.n_errors, "item"),
+            if p.n_errors == 1 { "it" } else { "them" },
+            run.name
         ));
     } else {
         ctx.note(format!("run {}: nothing remaining", run.name));
@@ -107,6 +119,14 @@ pub fn finish(
                     .iter()
                     .map(|(c, n)| (c.as_str().to_string(), *n))
                     .collect(),
+                top_errors: summary
+                    .top_errors
+                    .iter()
+                    .map(|(message, count)| TopError {
+                        message: message.clone(),
+                        count: *count,
+                    })
+                    .collect(),
                 retried: summary.retried,
                 seconds: secs,
                 items_per_second: rate,
@@ -117,6 +137,19 @@ pub fn finish(
     }
     ctx.note(summary_text(run, status, summary, rate));
     outcome(run, summary)
+}
+
+/// How many items of a pass failed for one reason, in words: "4 exited non-zero", not "exit 4"
+/// (which reads as an exit code).
+fn category_phrase(category: ErrorCategory, n: u64) -> String {
+    let what = match category {
+        ErrorCategory::Exit => "exited non-zero or answered an error",
+        ErrorCategory::Signal => "killed by a signal",
+        ErrorCategory::Timeout => "timed out",
+        ErrorCategory::BadOutput => "with output that is not a result",
+        ErrorCategory::Spawn => "could not start",
+    };
+    format!("{n} {what}")
 }
 
 /// The run's status after a pass.
@@ -141,13 +174,13 @@ fn summary_text(run: &RunRow, status: RunStatus, summary: &work::Summary, rate: 
     let by_category: Vec<String> = summary
         .errors
         .iter()
-        .map(|(c, n)| format!("{} {n}", c.as_str()))
+        .map(|(c, n)| category_phrase(*c, *n))
         .collect();
-    format!(
-        "run {} {status}: {} ok, {} errors{} in {:.1}s ({rate:.1} items/s){}\n  all items: {} of {} ok, {} errors, {remaining} remaining",
+    let mut text = format!(
+        "run {} {status}: {} ok, {}{} in {:.1}s ({rate:.1} items/s){}\n  all items: {} of {} ok, {}, {remaining} remaining",
         run.name,
         summary.ok,
-        summary.n_errors(),
+        crate::text::count(summary.n_errors(), "error"),
         if by_category.is_empty() {
             String::new()
         } else {
@@ -155,14 +188,32 @@ fn summary_text(run: &RunRow, status: RunStatus, summary: &work::Summary, rate: 
         },
         summary.elapsed.as_secs_f64(),
         if summary.retried > 0 {
-            format!(", {} retries", summary.retried)
+            match summary.retried {
+                1 => ", 1 retry".to_string(),
+                n => format!(", {n} retries"),
+            }
         } else {
             String::new()
         },
         p.n_completed,
         p.n_items,
-        p.n_errors,
-    )
+        crate::text::count(p.n_errors, "error"),
+    );
+    if !summary.top_errors.is_empty() {
+        let top: Vec<String> = summary
+            .top_errors
+            .iter()
+            .map(|(message, n)| format!("{n} x {message}"))
+            .collect();
+        text.push_str(&format!("\n  most common errors: {}", top.join("; ")));
+    }
+    if summary.interrupted {
+        text.push_str(&format!(
+            "\n  go on where it stopped with 'runctl resume {}'",
+            run.name
+        ));
+    }
+    text
 }
 
 /// The exit of a pass: a stop's cause, 130 after an interrupt, 1 with the failed items named

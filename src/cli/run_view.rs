@@ -82,8 +82,10 @@ impl ItemsOutput {
     /// `2/6 done, 1 error`.
     pub fn short(&self) -> String {
         format!(
-            "{}/{} done, {} errors",
-            self.completed, self.total, self.errors
+            "{}/{} done, {}",
+            self.completed,
+            self.total,
+            crate::text::count(self.errors, "error")
         )
     }
 }
@@ -132,8 +134,17 @@ impl RunOutput {
     }
 
     /// With the item counts from the store.
+    /// With the run's items and, for a run whose worker was first given at `resume`, that
+    /// worker command (stored with its work settings).
     pub fn with_items(mut self, store: &crate::store::Store) -> crate::error::Result<RunOutput> {
         self.items = ItemsOutput::of(store, &self.id)?;
+        if self.command.is_none()
+            && let Some(text) = store.run_work(&self.id)?
+            && let Ok(work) = serde_json::from_str::<crate::work::WorkSettings>(&text)
+            && !work.command.is_empty()
+        {
+            self.command = Some(work.command);
+        }
         Ok(self)
     }
 }

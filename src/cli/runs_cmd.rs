@@ -8,6 +8,15 @@ use crate::error::Result;
 use crate::naming;
 use crate::store::{Access, RunFilter};
 
+/// `--status`: the statuses runctl writes, and `superseded`.
+fn status_values() -> clap::builder::PossibleValuesParser {
+    let names = crate::state::RunStatus::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .chain(["superseded"]);
+    clap::builder::PossibleValuesParser::new(names)
+}
+
 /// List runs, newest first
 #[derive(Debug, Args)]
 #[command(
@@ -20,8 +29,8 @@ pub struct ListArgs {
     /// Only runs of this dataset (normalized as names are)
     #[arg(long, value_name = "D")]
     dataset: Option<String>,
-    /// Only runs with this status: created, running, interrupted, failed, completed, superseded, ...
-    #[arg(long, value_name = "S")]
+    /// Only runs with this status (or superseded ones)
+    #[arg(long, value_name = "S", value_parser = status_values())]
     status: Option<String>,
     /// At most N runs
     #[arg(long, value_name = "N")]

@@ -69,7 +69,7 @@ struct NewArgs {
 
 /// Mark a version running, by its external job id
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  runctl version start --job-id ec487842-e2")]
+#[command(after_help = "Examples:\n  runctl version start --job-id ec487842-e2")]
 struct JobArgs {
     /// The external job id
     #[arg(long, value_name = "J")]
@@ -82,7 +82,7 @@ struct JobArgs {
 /// Mark a version completed with its artifact URL, by its external job id (the webhook's update)
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Example:\n  runctl version complete --job-id ec487842-e2 --url https://bucket/style_1_vV9.safetensors"
+    after_help = "Examples:\n  runctl version complete --job-id ec487842-e2 --url https://bucket/style_1_vV9.safetensors"
 )]
 struct CompleteArgs {
     #[command(flatten)]
@@ -95,7 +95,7 @@ struct CompleteArgs {
 /// Mark a version failed, by its external job id
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Example:\n  runctl version fail --job-id ec487842-e2 --error 'CUDA out of memory'"
+    after_help = "Examples:\n  runctl version fail --job-id ec487842-e2 --error 'CUDA out of memory'"
 )]
 struct FailArgs {
     #[command(flatten)]

@@ -186,6 +186,8 @@ pub struct Summary {
     pub fatal: Option<WorkError>,
     /// The run's counters after the pass.
     pub progress: Progress,
+    /// The most common error messages of this pass (at most 3), with how often each came.
+    pub top_errors: Vec<(String, u64)>,
 }
 
 impl Summary {
@@ -239,6 +241,7 @@ pub fn run(
     let fatal = control.fatal.lock().ok().and_then(|mut f| f.take());
     Ok(Summary {
         ok: recorded.ok,
+        top_errors: recorded.top_messages(3),
         errors: recorded.errors,
         retried: stats.retried,
         elapsed: started.elapsed(),

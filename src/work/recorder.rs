@@ -30,7 +30,37 @@ pub(crate) struct Final {
 pub(crate) struct Recorded {
     pub ok: u64,
     pub errors: BTreeMap<ErrorCategory, u64>,
+    /// How often each error message was recorded (its first line, cut short; at most
+    /// [`MESSAGES_KEPT`] different ones are counted).
+    pub messages: std::collections::HashMap<String, u64>,
     pub progress: Progress,
+}
+
+/// Different error messages counted for the summary, at most: a pass whose every error says
+/// something else (an item's own text in it) keeps its memory bounded.
+const MESSAGES_KEPT: usize = 1000;
+/// A message is counted by its first this many characters of its first line.
+const MESSAGE_CHARS: usize = 160;
+
+impl Recorded {
+    fn count_message(&mut self, message: &str) {
+        let line = message.lines().next().unwrap_or("");
+        let short: String = line.chars().take(MESSAGE_CHARS).collect();
+        if let Some(n) = self.messages.get_mut(&short) {
+            *n += 1;
+        } else if self.messages.len() < MESSAGES_KEPT {
+            self.messages.insert(short, 1);
+        }
+    }
+
+    /// The `n` most common messages, most common first (ties in text order).
+    pub fn top_messages(&self, n: usize) -> Vec<(String, u64)> {
+        let mut all: Vec<(String, u64)> =
+            self.messages.iter().map(|(m, c)| (m.clone(), *c)).collect();
+        all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        all.truncate(n);
+        all
+    }
 }
 
 pub(crate) fn spawn(
@@ -76,7 +106,10 @@ fn record(
                 for last in finals {
                     let is_ok = last.result.ok;
                     match last.category {
-                        Some(c) if !is_ok => *recorded.errors.entry(c).or_default() += 1,
+                        Some(c) if !is_ok => {
+                            *recorded.errors.entry(c).or_default() += 1;
+                            recorded.count_message(&last.result.payload);
+                        }
                         _ => recorded.ok += 1,
                     }
                     display.result(is_ok);
@@ -121,4 +154,43 @@ fn eta_text(elapsed: Duration, done: u64, remaining: u64) -> Option<String> {
         count(remaining),
     )
     .map(crate::store::eta_stamp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_most_common_messages_come_first_by_their_first_line_and_memory_stays_bounded() {
+        let mut r = Recorded::default();
+        for m in [
+            "exit code 2: boom\nline two",
+            "exit code 2: boom\nanother tail",
+            "timed out",
+            "exit code 2: boom",
+            "b",
+            "a",
+        ] {
+            r.count_message(m);
+        }
+        assert_eq!(
+            r.top_messages(3),
+            [
+                ("exit code 2: boom".to_string(), 3),
+                ("a".to_string(), 1),
+                ("b".to_string(), 1)
+            ]
+        );
+        let long = "x".repeat(10_000);
+        r.count_message(&long);
+        assert!(
+            r.messages
+                .keys()
+                .all(|m| m.chars().count() <= MESSAGE_CHARS)
+        );
+        for i in 0..5000 {
+            r.count_message(&format!("item {i} failed"));
+        }
+        assert_eq!(r.messages.len(), MESSAGES_KEPT);
+    }
 }

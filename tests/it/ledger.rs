@@ -299,7 +299,7 @@ fn recording_is_idempotent_and_errors_can_be_selected() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("2 of 5 done, 1 errors"),
+        stderr(&out).contains("2 of 5 done, 1 error"),
         "{}",
         stderr(&out)
     );
@@ -451,13 +451,13 @@ fn show_and_list_count_the_items() {
     );
     let list = sb.cmd().arg("list").run();
     assert!(
-        stdout(&list).contains("1/3 done, 1 errors"),
+        stdout(&list).contains("1/3 done, 1 error"),
         "{}",
         stdout(&list)
     );
     let show = sb.cmd().args(["show", "latest"]).run();
     assert!(
-        stdout(&show).contains("items        1/3 done, 1 errors (1 remaining)"),
+        stdout(&show).contains("items        1/3 done, 1 error (1 remaining)"),
         "{}",
         stdout(&show)
     );
@@ -664,10 +664,7 @@ fn record_keeps_the_good_lines_before_an_unknown_key_and_refuses_bytes_that_are_
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("line 2: not valid UTF-8"), "{err}");
-    assert!(
-        err.contains("the 1 results before it were recorded"),
-        "{err}"
-    );
+    assert!(err.contains("the 1 result before it was recorded"), "{err}");
     assert_eq!(items(&sb, "latest", &[]).len(), 498);
 }
 

@@ -640,3 +640,53 @@ fn shortened_segments_are_recorded_in_the_hash_registry() {
         .unwrap();
     assert_eq!(rows, vec![(short, long)]);
 }
+
+#[test]
+fn values_are_taken_as_the_docs_spell_them_and_unknown_ones_refused() {
+    let sb = Sandbox::new();
+    sb.init();
+    // --scope as runctl.toml, show and --json spell it, and with a hyphen.
+    for scope in ["model_dataset", "model-dataset"] {
+        let out = sb.run(&["name", "--model", "m", "--scope", scope, "--json"]);
+        assert_eq!(out.code, Some(0), "{scope}: {}", out.stderr);
+        let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(json["scope"], "model_dataset");
+    }
+    // list --status takes the statuses runctl writes, and refuses anything else, listing them.
+    let out = sb.run(&["list", "--status", "completed_with_errors"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let out = sb.run(&["list", "--status", "bogus"]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    for status in [
+        "created",
+        "running",
+        "completed",
+        "completed_with_errors",
+        "failed",
+        "interrupted",
+        "migrated",
+        "superseded",
+    ] {
+        assert!(out.stderr.contains(status), "{status}: {}", out.stderr);
+    }
+    // A config without any of the naming keys: a warning that names them.
+    std::fs::write(sb.work().join("train.yaml"), "lr: 0.1\n").unwrap();
+    let out = sb.run(&["name", "--config", "train.yaml"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, "model-dataset-full-run1\n");
+    for key in [
+        "training.model_name_or_path",
+        "data.dataset_name",
+        "data.sample_size",
+    ] {
+        assert!(out.stderr.contains(key), "{key}: {}", out.stderr);
+    }
+    // With one of them, no warning.
+    std::fs::write(
+        sb.work().join("train.yaml"),
+        "data:\n  dataset_name: letters\n",
+    )
+    .unwrap();
+    let out = sb.run(&["name", "--config", "train.yaml"]);
+    assert_eq!(out.stderr, "", "{}", out.stderr);
+}

@@ -1273,3 +1273,21 @@ fn extreme_rates_and_durations_are_refused_at_parse_time_and_when_stored() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(status(&sb), "completed");
 }
+
+#[test]
+fn show_tells_the_worker_command_given_at_resume() {
+    let sb = Sandbox::new();
+    run_with_items(&sb, 2);
+    let w = worker(&sb, "w.sh", "#!/bin/sh\ncat >/dev/null\necho done\n");
+    let out = resume(&sb, &["latest", "-j", "1", "--", &w, "--fast"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let show = sb.run(&["show", "latest", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+    assert_eq!(json["command"], serde_json::json!(["./w.sh", "--fast"]));
+    let text = sb.run(&["show", "latest"]);
+    assert!(
+        text.stdout.contains("command      ./w.sh --fast"),
+        "{}",
+        text.stdout
+    );
+}
