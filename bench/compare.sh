@@ -17,9 +17,10 @@ BASE_TREE="$W/base-tree"
 git -C "$REPO" worktree remove --force "$BASE_TREE" 2>/dev/null || true
 git -C "$REPO" worktree add --detach -q "$BASE_TREE" "$BASE"
 trap 'git -C "$REPO" worktree remove --force "$BASE_TREE" 2>/dev/null || true' EXIT
-(cd "$BASE_TREE" && CARGO_TARGET_DIR="$OUT/compare-target" cargo build --release --quiet --bin runctl)
+BASE_BUILD="$OUT/compare-build"
+(cd "$BASE_TREE" && CARGO_TARGET_DIR="$BASE_BUILD" cargo build --release --quiet --bin runctl)
 mkdir -p "$W/bin-before"
-cp "$OUT/compare-target/release/runctl" "$W/bin-before/runctl"
+cp "$BASE_BUILD/release/runctl" "$W/bin-before/runctl"
 BEFORE="$W/bin-before/runctl"
 
 rustc -O -o "$W/stream_worker" "$BENCH_DIR/src/stream_worker.rs"
