@@ -56,5 +56,5 @@ runctl --quiet resume stream-dataset-full-run1 --retry-errors
 code=$?
 set -e
 [ "$code" = 1 ] || { echo "retry: exit $code, expected 1"; exit 1; }
-runctl resume stream-dataset-full-run1 2>&1 | grep -q "nothing remaining; 1 items failed"
+runctl resume stream-dataset-full-run1 2>&1 | grep -q "nothing remaining; 1 item failed (retry it with"
 echo "workers: all good"
