@@ -83,7 +83,18 @@ pub fn items(ctx: &Ctx, args: ItemsArgs) -> Result<()> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut failure: Option<std::io::Error> = None;
     store.for_each_item(&run.id, selection, |item| {
-        let line = crate::work::protocol::item_line(&item.key, &item.data, &item.location, None);
+        let failed = (selection == Selection::Errors).then(|| crate::work::protocol::Failure {
+            attempts: item.attempts,
+            error: item.last_error.as_deref(),
+            category: item.category.as_ref().map(|c| c.as_str()),
+        });
+        let line = crate::work::protocol::item_line_with(
+            &item.key,
+            &item.data,
+            &item.location,
+            None,
+            failed,
+        );
         match out.write_all(line.as_bytes()) {
             Ok(()) => true,
             Err(e) => {

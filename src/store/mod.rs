@@ -14,6 +14,7 @@ mod backup;
 mod error;
 mod hashes;
 mod ledger;
+mod pages;
 mod paths;
 mod progress;
 mod runs;

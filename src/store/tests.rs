@@ -239,6 +239,8 @@ fn remaining_errors_and_all_select_by_the_latest_result() {
             data: "{\"id\":\"b\"}".into(),
             location: "3".into(),
             attempts: 1,
+            last_error: Some("boom".into()),
+            category: Some(crate::state::ErrorCategory::Exit.into()),
         }]
     );
     // Every item done: nothing remains, and retrying errors has nothing either once b is ok.

@@ -9,6 +9,26 @@ use crate::source;
 /// `,"attempt":N` before the closing brace when it is handed to a worker (`runctl items` prints
 /// it without).
 pub fn item_line(key: &str, data: &str, location: &str, attempt: Option<u32>) -> String {
+    item_line_with(key, data, location, attempt, None)
+}
+
+/// A failed item as `runctl items --errors` shows it: the item line with its `attempts`, its
+/// latest `error` and that error's `category`.
+#[derive(Debug, Clone, Copy)]
+pub struct Failure<'a> {
+    pub attempts: i64,
+    pub error: Option<&'a str>,
+    pub category: Option<&'a str>,
+}
+
+/// [`item_line`], with what a failed item's result says when there is one.
+pub fn item_line_with(
+    key: &str,
+    data: &str,
+    location: &str,
+    attempt: Option<u32>,
+    failure: Option<Failure<'_>>,
+) -> String {
     let mut line = String::with_capacity(key.len() + data.len() + location.len() + 48);
     line.push_str("{\"key\":");
     push_json_string(&mut line, key);
@@ -19,6 +39,17 @@ pub fn item_line(key: &str, data: &str, location: &str, attempt: Option<u32>) ->
     if let Some(attempt) = attempt {
         line.push_str(",\"attempt\":");
         line.push_str(&attempt.to_string());
+    }
+    if let Some(f) = failure {
+        line.push_str(",\"attempts\":");
+        line.push_str(&f.attempts.to_string());
+        for (name, value) in [("error", f.error), ("category", f.category)] {
+            line.push_str(&format!(",\"{name}\":"));
+            match value {
+                Some(text) => push_json_string(&mut line, text),
+                None => line.push_str("null"),
+            }
+        }
     }
     line.push_str("}\n");
     line

@@ -1168,3 +1168,38 @@ fn a_category_a_worker_names_is_kept_as_it_is_and_an_error_without_one_is_exit()
         .collect();
     assert_eq!(categories, ["quota", "exit"]);
 }
+
+#[test]
+fn items_errors_tell_each_items_error_category_and_attempts() {
+    let sb = Sandbox::new();
+    sb.init();
+    std::fs::write(sb.work().join("s.csv"), "id,text\n1,a\n2,b\n3,c\n").unwrap();
+    assert_eq!(
+        new_run(&sb, "s.csv", &["--key", "id"]).status.code(),
+        Some(0)
+    );
+    record(
+        &sb,
+        "latest",
+        "{\"key\":\"1\",\"error\":\"first try\"}\n{\"key\":\"2\",\"ok\":1}\n",
+    );
+    record(
+        &sb,
+        "latest",
+        "{\"key\":\"1\",\"error\":\"over the quota\",\"category\":\"quota\"}\n",
+    );
+    let errors = items(&sb, "latest", &["--errors"]);
+    assert_eq!(
+        errors,
+        [serde_json::json!({
+            "key": "1", "data": {"id": "1", "text": "a"}, "location": "2",
+            "attempts": 2, "error": "over the quota", "category": "quota"
+        })]
+    );
+    // The other selections are the item lines workers get, nothing added.
+    let remaining = items(&sb, "latest", &[]);
+    assert_eq!(
+        remaining,
+        [serde_json::json!({"key": "3", "data": {"id": "3", "text": "c"}, "location": "4"})]
+    );
+}
