@@ -128,12 +128,8 @@ fn check_worker(ctx: &Ctx, args: &NewArgs, has_source: bool) -> Result<()> {
         .hint("runctl new --source items.csv --key id -j 4 -- python worker.py"));
     }
     if has_source {
-        let words: Vec<String> = args
-            .command
-            .iter()
-            .map(|w| w.to_string_lossy().into_owned())
-            .collect();
-        crate::work::resolve_program(&words, &ctx.cwd)?;
+        // The worker as a resume will take it: the command's words as the work settings hold them.
+        crate::work::resolve_program(&args.work.given(&args.command).command, &ctx.cwd)?;
     }
     Ok(())
 }

@@ -16,7 +16,7 @@ use super::{Ctx, resume_summary, run_view};
 use crate::error::{CliError, Result};
 use crate::project::Project;
 use crate::store::{Access, RunRow, Store};
-use crate::work::{self, Mode};
+use crate::work;
 
 const RESUME_EXAMPLES: &str = "\
 Examples:
@@ -141,21 +141,7 @@ pub fn work_on(
         );
     }
     let options = work::options(&prepared, &pass);
-    ctx.note(format!(
-        "run {}: {selected} {} {}, {}, {} mode",
-        run.name,
-        if pass.retry_errors {
-            "failed"
-        } else {
-            "remaining"
-        },
-        if selected == 1 { "item" } else { "items" },
-        crate::text::count(options.jobs as u64, "slot"),
-        match options.mode {
-            Mode::PerItem => "per-item",
-            Mode::Stream => "stream",
-        }
-    ));
+    resume_summary::starting(ctx, &run, selected, pass.retry_errors, &options);
     let summary = work::start(&store, project, prepared, options)?;
     resume_summary::finish(ctx, &store, &run, selected, &summary, request.json)
 }

@@ -152,6 +152,27 @@ fn category_phrase(category: ErrorCategory, n: u64) -> String {
     format!("{n} {what}")
 }
 
+/// The note a pass starts with: how many items, slots and which mode.
+pub fn starting(
+    ctx: &Ctx,
+    run: &RunRow,
+    selected: u64,
+    retry_errors: bool,
+    options: &work::Options,
+) {
+    ctx.note(format!(
+        "run {}: {selected} {} {}, {}, {} mode",
+        run.name,
+        if retry_errors { "failed" } else { "remaining" },
+        if selected == 1 { "item" } else { "items" },
+        crate::text::count(options.jobs as u64, "slot"),
+        match options.mode {
+            work::Mode::PerItem => "per-item",
+            work::Mode::Stream => "stream",
+        }
+    ));
+}
+
 /// The run's status after a pass.
 fn status_of(summary: &work::Summary) -> RunStatus {
     let p = &summary.progress;

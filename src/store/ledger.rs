@@ -80,10 +80,7 @@ impl Store {
         let path = self.path.clone();
         let err = |e| classify(&path, e);
         let now = now_text();
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(err)?;
+        let tx = self.write_tx()?;
         let source_id: Option<i64> = tx
             .prepare_cached("SELECT source_id FROM runs WHERE id = ?1")
             .and_then(|mut st| st.query_row([run_id], |r| r.get(0)))

@@ -90,10 +90,7 @@ impl Store {
         number_of: impl Fn(&str) -> Option<i64>,
     ) -> Result<Vec<Result<VersionRow, AddConflict>>, StoreError> {
         let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| classify(&path, e))?;
+        let tx = self.write_tx()?;
         let results = news
             .iter()
             .map(|new| insert_version(&tx, &path, new, &number_of))

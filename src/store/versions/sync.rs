@@ -44,10 +44,7 @@ impl Store {
         let path = self.path.clone();
         let err = |e| classify(&path, e);
         let now = now_text();
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(err)?;
+        let tx = self.write_tx()?;
         let applied = apply_actions(&tx, actions, number_of, &now).map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(applied)
