@@ -36,7 +36,16 @@ impl<T: State> ToSql for Stored<T> {
 }
 
 impl<T: State> FromSql for Stored<T> {
+    /// Whatever the column holds becomes text (bytes that are not UTF-8 with U+FFFD), so that
+    /// one odd row, however it was written, never hides the others.
     fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        Ok(Stored::parse(value.as_str()?))
+        Ok(match value {
+            ValueRef::Text(bytes) | ValueRef::Blob(bytes) => {
+                Stored::parse(&String::from_utf8_lossy(bytes))
+            }
+            ValueRef::Integer(n) => Stored::parse(&n.to_string()),
+            ValueRef::Real(x) => Stored::parse(&x.to_string()),
+            ValueRef::Null => return Err(FromSqlError::InvalidType),
+        })
     }
 }

@@ -613,4 +613,19 @@ fn a_status_no_runctl_writes_is_shown_as_it_is_and_hides_no_other_run() {
     let out = sb.run(&["show", "latest"]);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(out.stdout.contains("weird"), "{}", out.stdout);
+    // Bytes that are not UTF-8, a blob, a terminal escape: shown (escaped), never an error.
+    for odd in ["CAST(X'FFFE41' AS TEXT)", "X'41'", "char(27) || '[31mred'"] {
+        let conn = rusqlite::Connection::open(sb.db()).unwrap();
+        conn.execute(
+            &format!("UPDATE runs SET status = {odd} WHERE dataset = 'e'"),
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        let out = sb.run(&["list"]);
+        assert_eq!(out.code, Some(0), "{odd}: {}", out.stderr);
+        assert!(!out.stdout.contains('\u{1b}'), "{odd}: {}", out.stdout);
+        let out = sb.run(&["list", "--json"]);
+        assert_eq!(out.code, Some(0), "{odd}: {}", out.stderr);
+    }
 }
