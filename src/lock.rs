@@ -107,6 +107,32 @@ fn write_holder(file: &mut std::fs::File) {
     let _ = file.flush();
 }
 
+/// Who holds the lock of `run_id`, if a process does; nothing is created or written (for a
+/// dry run). A lock file that cannot be read counts as not held.
+pub fn holder_of(locks_dir: &Path, run_id: &str) -> Option<String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = locks_dir.join(format!("{run_id}.lock"));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+        .open(&path)
+        .ok()?;
+    let lock = fd_lock::RwLock::new(file);
+    match lock.try_read() {
+        Ok(_) => None,
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+            let mut holder = String::new();
+            let _ = std::fs::File::open(&path).and_then(|mut f| f.read_to_string(&mut holder));
+            Some(if holder.is_empty() {
+                "holder unknown".into()
+            } else {
+                holder
+            })
+        }
+        Err(_) => None,
+    }
+}
+
 /// Take the lock of `run_id` under `locks_dir`, or exit 3 naming the holder.
 pub fn lock_run(locks_dir: &Path, run_id: &str, run_name: &str) -> Result<RunLock> {
     std::fs::create_dir_all(locks_dir).map_err(io("create", locks_dir))?;

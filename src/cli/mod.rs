@@ -1,6 +1,8 @@
 //! The command line: the clap root with its global flags, the shared context every command gets,
 //! and dispatch, including the arm that runs `runctl-<name>` plugins from PATH.
 
+mod annotate;
+mod cleanup;
 mod completions;
 mod ctx;
 mod export;
@@ -49,6 +51,8 @@ Examples:
   runctl new --model m --source cases.csv --key id -j 8 -- python worker.py   a run over the file's rows
   runctl resume                     go on with the newest unfinished run (only what remains)
   runctl list                       runs, newest first; 'runctl show latest' for one
+  runctl tag latest lr=3e-4         tag a run; 'runctl list --tag lr=3e-4' selects by tag
+  runctl archive RUN / runctl rm RUN   move a run under outputs/.archive / delete it
   runctl hash ':lr=0.1+bs=32' 42    the short hash :hash=xxxxxxxx of an identifier
   runctl link 'models/M:long=args'  a hashed alias models/M:hash=xxxxxxxx beside the folder
   runctl resolve a7f3c9d4           the identifier and folder behind a hash
@@ -103,6 +107,10 @@ pub enum Command {
     List(runs_cmd::ListArgs),
     Show(runs_cmd::ShowArgs),
     Env(runs_cmd::EnvArgs),
+    Tag(annotate::TagArgs),
+    Note(annotate::NoteArgs),
+    Archive(cleanup::ArchiveArgs),
+    Rm(cleanup::RmArgs),
     Items(ledger::ItemsArgs),
     Record(ledger::RecordArgs),
     Resume(resume::ResumeArgs),
@@ -130,6 +138,10 @@ pub const BUILTINS: &[&str] = &[
     "list",
     "show",
     "env",
+    "tag",
+    "note",
+    "archive",
+    "rm",
     "items",
     "record",
     "resume",
@@ -215,6 +227,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::List(args) => runs_cmd::list(&ctx, args),
         Command::Show(args) => runs_cmd::show(&ctx, args),
         Command::Env(args) => runs_cmd::env(&ctx, args),
+        Command::Tag(args) => annotate::tag(&ctx, args),
+        Command::Note(args) => annotate::note(&ctx, args),
+        Command::Archive(args) => cleanup::archive(&ctx, args),
+        Command::Rm(args) => cleanup::rm(&ctx, args),
         Command::Items(args) => ledger::items(&ctx, args),
         Command::Record(args) => ledger::record(&ctx, args),
         Command::Export(args) => export::run(&ctx, args),

@@ -20,7 +20,8 @@ Examples:
   eval \"$(runctl new --config train.yaml --format shell)\"; echo \"$RUN_DIR\"
   runctl new --model mistral-7b --dataset eval -- sh -c 'python train.py --out \"$RUN_DIR\"'
       # runctl expands nothing: the shell it starts reads RUN_DIR from the run's environment
-  runctl new --model phi-3 --run-index 7 --force       # take run7, keeping the old one aside";
+  runctl new --model phi-3 --run-index 7 --force       # take run7, keeping the old one aside
+  runctl new --model phi-3 --dataset eval --tag lr=3e-4 --tag owner=ana";
 
 /// Allocate a run: a unique name, its output and log folders, and its record
 ///
@@ -43,6 +44,9 @@ pub struct NewArgs {
     /// Same as --format json
     #[arg(long, conflicts_with = "format")]
     json: bool,
+    /// Tag the run KEY=VALUE (repeatable; see runctl tag)
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    tags: Vec<String>,
     /// The command to run as this run
     #[arg(last = true, value_name = "CMD")]
     command: Vec<OsString>,
@@ -56,6 +60,7 @@ fn allocate(
     resolved: &Resolved,
     command: &[OsString],
     source: Option<&(crate::store::SourceRow, bool)>,
+    tags: &[(String, String)],
 ) -> Result<RunRow> {
     let clock = runs::Clock::now()?;
     let new = runs::NewRun {
@@ -67,6 +72,7 @@ fn allocate(
         command,
         source: source.map(|(row, _)| row),
         source_fresh: source.is_some_and(|(_, fresh)| *fresh),
+        tags,
     };
     let made = runs::allocate(store, new, &clock).map_err(|failed| {
         for left in failed.not_undone {
@@ -91,6 +97,7 @@ pub fn new(ctx: &Ctx, args: NewArgs) -> Result<ExitCode> {
         return super::resume::resume_env(ctx, &args.work, &args.command, config, json);
     }
     // Everything that can be checked is checked before anything is made.
+    let tags = super::annotate::parse_tags(&args.tags)?;
     let project = ctx.project_for_write()?;
     let resolved = naming_args::resolve(ctx, &project, &args.naming)?;
     let prepared = super::source_args::prepare(ctx, &args.source)?;
@@ -100,7 +107,14 @@ pub fn new(ctx: &Ctx, args: NewArgs) -> Result<ExitCode> {
         Some(prepared) => Some(super::source_args::ingest(ctx, &mut store, prepared)?),
         None => None,
     };
-    let row = allocate(ctx, &mut store, &resolved, &args.command, source.as_ref())?;
+    let row = allocate(
+        ctx,
+        &mut store,
+        &resolved,
+        &args.command,
+        source.as_ref(),
+        &tags,
+    )?;
     let format = if args.json { Format::Json } else { args.format };
     run_view::print_new(ctx, &row, format, &args.command)?;
     if args.command.is_empty() {
@@ -141,6 +155,8 @@ fn run_command(
     row: &RunRow,
     command: &[OsString],
 ) -> Result<ExitCode> {
+    // Held while the command runs: `rm` and `archive` refuse the run meanwhile.
+    let _lock = crate::lock::lock_run(&project.state_dir().join("locks"), &row.id, &row.name)?;
     let Some(ended) = runs::run_command(store, project, row, command, &ctx.cwd)? else {
         return Ok(ExitCode::SUCCESS);
     };

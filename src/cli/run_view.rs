@@ -50,6 +50,19 @@ pub struct RunOutput {
     pub env: serde_json::Map<String, serde_json::Value>,
     /// Work items and their results, for a run made with `--source`.
     pub items: Option<ItemsOutput>,
+    /// When `runctl archive` moved the run's folders under the archive.
+    pub archived_at: Option<String>,
+    /// `runctl tag`, by key.
+    pub tags: std::collections::BTreeMap<String, String>,
+    /// `runctl note`, oldest first.
+    pub notes: Vec<NoteOutput>,
+}
+
+/// A note in `--json` output.
+#[derive(Debug, Serialize)]
+pub struct NoteOutput {
+    pub text: String,
+    pub created_at: String,
 }
 
 /// The `items` field of a run in `--json` output.
@@ -130,14 +143,25 @@ impl RunOutput {
             finished_at: row.finished_at.clone(),
             env,
             items: None,
+            archived_at: row.archived_at.clone(),
+            tags: Default::default(),
+            notes: Vec::new(),
         }
     }
 
-    /// With the item counts from the store.
-    /// With the run's items and, for a run whose worker was first given at `resume`, that
-    /// worker command (stored with its work settings).
+    /// With the run's items, tags and notes and, for a run whose worker was first given at
+    /// `resume`, that worker command (stored with its work settings).
     pub fn with_items(mut self, store: &crate::store::Store) -> crate::error::Result<RunOutput> {
         self.items = ItemsOutput::of(store, &self.id)?;
+        self.tags = store.tags_of(&self.id)?.into_iter().collect();
+        self.notes = store
+            .notes_of(&self.id)?
+            .into_iter()
+            .map(|n| NoteOutput {
+                text: n.text,
+                created_at: n.created_at,
+            })
+            .collect();
         if self.command.is_none()
             && let Some(text) = store.run_work(&self.id)?
             && let Ok(work) = serde_json::from_str::<crate::work::WorkSettings>(&text)

@@ -20,7 +20,7 @@ fn status_values() -> clap::builder::PossibleValuesParser {
 /// List runs, newest first
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  runctl list\n  runctl list --model Qwen2-7B --status failed --limit 5\n  runctl list --json | jq -r '.[].name'"
+    after_help = "Examples:\n  runctl list\n  runctl list --model Qwen2-7B --status failed --limit 5\n  runctl list --tag baseline=yes --all\n  runctl list --older-than 30d --status failed --names | runctl rm - --yes\n  runctl list --json | jq -r '.[].name'"
 )]
 pub struct ListArgs {
     /// Only runs of this model (normalized as names are)
@@ -32,12 +32,46 @@ pub struct ListArgs {
     /// Only runs with this status (or superseded ones)
     #[arg(long, value_name = "S", value_parser = status_values())]
     status: Option<String>,
+    /// Only runs with this tag (repeatable: all of them)
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    tags: Vec<String>,
+    /// Only runs created longer ago than this (30d, 12h, 2w, 1h30m)
+    #[arg(long, value_name = "AGE", value_parser = parse_age)]
+    older_than: Option<jiff::Span>,
+    /// Archived runs too
+    #[arg(long)]
+    all: bool,
     /// At most N runs
     #[arg(long, value_name = "N")]
     limit: Option<u32>,
+    /// Print only the run names, one per line (for `runctl rm -`, xargs)
+    #[arg(long, conflicts_with = "json")]
+    names: bool,
     /// Print the runs as a JSON array (docs/json.md)
     #[arg(long)]
     json: bool,
+}
+
+/// `--older-than`: a positive age such as 30d, 12h, 2w or 1h30m.
+fn parse_age(text: &str) -> std::result::Result<jiff::Span, String> {
+    let span: jiff::Span = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not an age such as 30d, 12h, 2w or 1h30m"))?;
+    if span.is_negative() || span.is_zero() {
+        return Err(format!("'{text}': the age must be more than zero"));
+    }
+    Ok(span)
+}
+
+/// The stored time `age` before now.
+fn created_before(age: jiff::Span) -> Result<String> {
+    jiff::ZonedDateTime::now()
+        .with_time_zone(jiff::tz::TimeZone::UTC)
+        .checked_sub(age)
+        .map(|z| crate::store::time_text(z.timestamp()))
+        .map_err(|_| {
+            crate::error::CliError::usage(format!("--older-than {age:#} reaches before year -9999"))
+        })
 }
 
 /// Show one run: <run> is a run name, a run id, a unique id prefix, or latest
@@ -67,15 +101,25 @@ pub struct EnvArgs {
 }
 
 pub fn list(ctx: &Ctx, args: ListArgs) -> Result<()> {
-    let project = ctx.require_project()?;
-    let store = ctx.open_store(&project, Access::Read)?;
     let filter = RunFilter {
         model: args.model.as_deref().map(naming::model_segment),
         dataset: args.dataset.as_deref().map(naming::dataset_segment),
         status: args.status,
         limit: args.limit,
+        tags: super::annotate::parse_tags(&args.tags)?,
+        created_before: args.older_than.map(created_before).transpose()?,
+        archived: args.all,
     };
+    let project = ctx.require_project()?;
+    let store = ctx.open_store(&project, Access::Read)?;
     let runs = store.list_runs(&filter)?;
+    if args.names {
+        let names: String = runs
+            .iter()
+            .map(|r| format!("{}\n", output::printable(&r.name)))
+            .collect();
+        return output::print(&names);
+    }
     if args.json {
         let out = runs
             .iter()
@@ -159,7 +203,36 @@ pub fn show(ctx: &Ctx, args: ShowArgs) -> Result<()> {
     if let Some(moved) = &view.moved_to {
         line("moved to", moved);
     }
+    text.push_str(&annotation_lines(&view));
     output::print(&text)
+}
+
+/// The archive time, tags and notes of `show`, in its key-value layout.
+fn annotation_lines(view: &RunOutput) -> String {
+    let mut text = String::new();
+    let mut line = |k: &str, v: &str| text.push_str(&format!("{k:<12} {}\n", output::printable(v)));
+    if let Some(at) = &view.archived_at {
+        line("archived", at);
+    }
+    for (key, value) in &view.tags {
+        line("tag", &format!("{key}={value}"));
+    }
+    for note in &view.notes {
+        let when = note
+            .created_at
+            .get(..16)
+            .unwrap_or(&note.created_at)
+            .replace('T', " ");
+        for (i, words) in note.text.lines().enumerate() {
+            let (key, lead) = if i == 0 {
+                ("note", format!("{when}  "))
+            } else {
+                ("", " ".repeat(when.len() + 2))
+            };
+            line(key, &format!("{lead}{words}"));
+        }
+    }
+    text
 }
 
 pub fn env(ctx: &Ctx, args: EnvArgs) -> Result<()> {

@@ -173,3 +173,18 @@ impl From<crate::source::SourceError> for CliError {
         CliError::general(err.to_string())
     }
 }
+
+impl From<crate::runs::cleanup::CleanupError> for CliError {
+    fn from(err: crate::runs::cleanup::CleanupError) -> Self {
+        use crate::runs::cleanup::CleanupError;
+        match err {
+            CleanupError::Held { .. } => CliError::chain(Kind::Conflict, &err).hint(
+                "wait for it to finish, or stop it (Ctrl-C, or kill its pid), then try again",
+            ),
+            CleanupError::InArchive { .. } => CliError::chain(Kind::Conflict, &err)
+                .hint("move that folder out of the archive first; runctl never overwrites one"),
+            CleanupError::Lock(e) => e.into(),
+            CleanupError::Runs(e) => e.into(),
+        }
+    }
+}

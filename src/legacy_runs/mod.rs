@@ -325,5 +325,6 @@ pub fn run_row(
         created_at: stamp(&c.time),
         started_at: Some(stamp(&c.time)),
         finished_at: None,
+        archived_at: None,
     }
 }

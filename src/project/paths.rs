@@ -18,6 +18,12 @@ impl Project {
         self.inside("paths.logs", &self.settings.paths.logs)
     }
 
+    /// Where `runctl archive` moves run folders (`paths.archive`), refused when it points
+    /// outside the project.
+    pub fn archive_dir(&self) -> Result<PathBuf, ProjectError> {
+        self.inside("paths.archive", &self.settings.paths.archive)
+    }
+
     /// `root/value`, unless it leaves the root (an absolute path elsewhere, or `..` past it)
     /// and `paths.allow_outside` is not set. The check is on the setting's text: a symlink a
     /// user made on disk (outputs -> /scratch/...) is their own choice and is followed.

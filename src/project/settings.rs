@@ -48,7 +48,9 @@ impl Default for NamingSettings {
 pub struct PathSettings {
     pub outputs: PathBuf,
     pub logs: PathBuf,
-    /// Let `outputs`/`logs` point outside the project root (runctl.toml is meant for version
+    /// Where `runctl archive` moves run folders (under `outputs/` and `logs/` of its own).
+    pub archive: PathBuf,
+    /// Let `outputs`/`logs`/`archive` point outside the project root (runctl.toml is meant for version
     /// control, so a clone must not be able to send writes anywhere without saying so).
     pub allow_outside: bool,
 }
@@ -58,6 +60,7 @@ impl Default for PathSettings {
         PathSettings {
             outputs: "outputs".into(),
             logs: "logs".into(),
+            archive: "outputs/.archive".into(),
             allow_outside: false,
         }
     }
@@ -143,7 +146,9 @@ sample_size_key = "data.sample_size"
 # Run folders, relative to the project root.
 outputs = "outputs"
 logs = "logs"
-# true: let outputs and logs point outside the project root (an absolute path or "..").
+# Where `runctl archive` moves run folders (hidden from `runctl list` unless --all).
+archive = "outputs/.archive"
+# true: let outputs, logs and archive point outside the project root (an absolute path or "..").
 allow_outside = false
 
 [hashing]

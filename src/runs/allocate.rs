@@ -57,6 +57,8 @@ pub struct NewRun<'a> {
     /// Whether this command ingested the source: a failed allocation then forgets it again
     /// (unless another run took it up meanwhile), so the DB is left as it was.
     pub source_fresh: bool,
+    /// Tags the run starts with (`new --tag`).
+    pub tags: &'a [(String, String)],
 }
 
 /// A run that was made.
@@ -137,6 +139,7 @@ fn in_transaction(
     let (outputs_dir, logs_dir) = super::make_folders(new.layout, &dir_name, undo)?;
     let row = run_row(new, clock, &plan, dir_name.clone(), &outputs_dir, &logs_dir);
     a.insert(&row)?;
+    a.tag(&row.id, new.tags)?;
     if let Some(s) = new.source {
         a.attach_source(&row.id, s.id, s.n_items)?;
     }
@@ -209,5 +212,6 @@ fn run_row(
         created_at: clock.now.clone(),
         started_at: None,
         finished_at: None,
+        archived_at: None,
     }
 }

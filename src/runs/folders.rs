@@ -35,7 +35,7 @@ pub fn move_aside(
 }
 
 /// Make a folder and every missing parent, recording each one made.
-fn make_dir_all(dir: &Path, undo: &mut Undo) -> Result<()> {
+pub(super) fn make_dir_all(dir: &Path, undo: &mut Undo) -> Result<()> {
     let mut missing = Vec::new();
     for d in dir.ancestors() {
         if std::fs::symlink_metadata(d).is_ok() {

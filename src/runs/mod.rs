@@ -8,6 +8,8 @@
 //! the CLI renders them.
 
 mod allocate;
+pub mod annotations;
+pub mod cleanup;
 mod command;
 mod folders;
 mod metadata;

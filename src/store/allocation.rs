@@ -32,10 +32,20 @@ impl<'a> Allocation<'a> {
         model: &str,
         dataset: &str,
     ) -> Result<Option<u32>, StoreError> {
+        // Removed runs keep counting: a name is never given again.
         let sql = match scope {
-            Scope::Global => "SELECT max(number) FROM runs WHERE ?1 IS NOT NULL OR ?2 IS NOT NULL",
-            Scope::Model => "SELECT max(number) FROM runs WHERE model = ?1 AND ?2 IS NOT NULL",
-            Scope::ModelDataset => "SELECT max(number) FROM runs WHERE model = ?1 AND dataset = ?2",
+            Scope::Global => {
+                "SELECT max(n) FROM (SELECT max(number) AS n FROM runs \
+                 UNION ALL SELECT max(number) FROM removed_runs) WHERE ?1 IS NOT NULL OR ?2 IS NOT NULL"
+            }
+            Scope::Model => {
+                "SELECT max(n) FROM (SELECT max(number) AS n FROM runs WHERE model = ?1 \
+                 UNION ALL SELECT max(number) FROM removed_runs WHERE model = ?1) WHERE ?2 IS NOT NULL"
+            }
+            Scope::ModelDataset => {
+                "SELECT max(n) FROM (SELECT max(number) AS n FROM runs WHERE model = ?1 AND dataset = ?2 \
+                 UNION ALL SELECT max(number) FROM removed_runs WHERE model = ?1 AND dataset = ?2)"
+            }
         };
         self.tx
             .query_row(sql, params![model, dataset], |row| row.get(0))
@@ -88,13 +98,18 @@ impl<'a> Allocation<'a> {
         .map(|_| ())
     }
 
+    /// Set tags of the run being made.
+    pub fn tag(&self, run_id: &str, tags: &[(String, String)]) -> Result<(), StoreError> {
+        super::annotations::insert_tags(&self.tx, run_id, tags).map_err(|e| self.err(e))
+    }
+
     /// Insert a new run.
     pub fn insert(&self, run: &RunRow) -> Result<(), StoreError> {
         self.tx
             .execute(
                 &format!(
                     "INSERT INTO runs ({COLUMNS}) VALUES \
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"
                 ),
                 params![
                     run.id,
@@ -116,7 +131,8 @@ impl<'a> Allocation<'a> {
                     run.exit_code,
                     run.created_at,
                     run.started_at,
-                    run.finished_at
+                    run.finished_at,
+                    run.archived_at
                 ],
             )
             .map_err(|e| self.err(e))?;

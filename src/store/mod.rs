@@ -7,6 +7,7 @@
 //! decides whether pending migrations are applied (see `schema`).
 
 mod allocation;
+mod annotations;
 #[cfg(test)]
 #[path = "tests.rs"]
 mod api_tests;
@@ -30,6 +31,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub use allocation::Allocation;
+pub use annotations::{Cleanup, NoteRow};
 pub use error::StoreError;
 use error::classify;
 pub use hashes::{HashRecord, LinkRecord};

@@ -28,11 +28,13 @@ pub struct RunRow {
     pub created_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// When `runctl archive` moved the run's folders under the archive.
+    pub archived_at: Option<String>,
 }
 
 pub(super) const COLUMNS: &str = "id, name, dir_name, model, dataset, size, number, scope, status, superseded, \
      moved_to, outputs_dir, logs_dir, command, config, config_path, exit_code, created_at, \
-     started_at, finished_at";
+     started_at, finished_at, archived_at";
 
 pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<RunRow> {
     Ok(RunRow {
@@ -56,6 +58,7 @@ pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<RunRow> {
         created_at: row.get(17)?,
         started_at: row.get(18)?,
         finished_at: row.get(19)?,
+        archived_at: row.get(20)?,
     })
 }
 
@@ -66,6 +69,12 @@ pub struct RunFilter {
     pub dataset: Option<String>,
     pub status: Option<String>,
     pub limit: Option<u32>,
+    /// Only runs with every one of these tags.
+    pub tags: Vec<(String, String)>,
+    /// Only runs created before this stored time.
+    pub created_before: Option<String>,
+    /// Archived runs too.
+    pub archived: bool,
 }
 
 impl Store {
@@ -106,12 +115,12 @@ impl Store {
         )
     }
 
-    /// The newest live run.
+    /// The newest live run that is not archived.
     pub fn latest_run(&self) -> Result<Option<RunRow>, StoreError> {
         Ok(self
             .query_runs(
                 &format!(
-                    "SELECT {COLUMNS} FROM runs WHERE superseded = 0 \
+                    "SELECT {COLUMNS} FROM runs WHERE superseded = 0 AND archived_at IS NULL \
                      ORDER BY created_at DESC, id DESC LIMIT 1"
                 ),
                 [],
@@ -122,18 +131,34 @@ impl Store {
 
     /// Runs matching the filter, newest first.
     pub fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunRow>, StoreError> {
+        let tags = serde_json::Value::Array(
+            filter
+                .tags
+                .iter()
+                .map(|(k, v)| serde_json::json!([k, v]))
+                .collect(),
+        )
+        .to_string();
         self.query_runs(
             &format!(
                 "SELECT {COLUMNS} FROM runs WHERE (?1 IS NULL OR model = ?1) \
                  AND (?2 IS NULL OR dataset = ?2) \
                  AND (?3 IS NULL OR status = ?3 OR (?3 = 'superseded' AND superseded = 1)) \
+                 AND (?5 OR archived_at IS NULL) \
+                 AND (?6 IS NULL OR created_at < ?6) \
+                 AND (SELECT count(*) FROM json_each(?7) AS t JOIN run_tags AS g \
+                      ON g.run_id = runs.id AND g.key = t.value ->> 0 AND g.value = t.value ->> 1) \
+                     = json_array_length(?7) \
                  ORDER BY created_at DESC, id DESC LIMIT ?4"
             ),
             params![
                 filter.model,
                 filter.dataset,
                 filter.status,
-                filter.limit.map_or(-1, i64::from)
+                filter.limit.map_or(-1, i64::from),
+                filter.archived,
+                filter.created_before,
+                tags
             ],
         )
     }
@@ -154,7 +179,7 @@ impl Store {
     pub fn newest_unfinished_run(&self) -> Result<Option<RunRow>, StoreError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM runs WHERE source_id IS NOT NULL AND superseded = 0 \
-             AND status <> ?1 ORDER BY created_at DESC, id DESC LIMIT 1"
+             AND archived_at IS NULL AND status <> ?1 ORDER BY created_at DESC, id DESC LIMIT 1"
         );
         Ok(self
             .query_runs(&sql, [RunStatus::Completed])?

@@ -68,6 +68,7 @@ fn run_row(id: &str) -> RunRow {
         created_at: now_text(),
         started_at: None,
         finished_at: None,
+        archived_at: None,
     }
 }
 

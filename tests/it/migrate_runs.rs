@@ -1,49 +1,8 @@
 //! `runctl migrate runs` over a generated tree of legacy run folders.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::common::*;
-
-/// Every path under `root` with what it is: file contents, a symlink's target, or a folder.
-fn tree(root: &Path) -> BTreeMap<String, String> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
-        let mut entries: Vec<_> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap())
-            .collect();
-        entries.sort_by_key(|e| e.file_name());
-        for e in entries {
-            let path = e.path();
-            let rel = path
-                .strip_prefix(root)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            if rel.starts_with(".runctl") {
-                continue;
-            }
-            let meta = std::fs::symlink_metadata(&path).unwrap();
-            if meta.file_type().is_symlink() {
-                out.insert(
-                    rel,
-                    format!("-> {}", std::fs::read_link(&path).unwrap().display()),
-                );
-            } else if meta.is_dir() {
-                out.insert(rel, "dir".into());
-                walk(root, &path, out);
-            } else {
-                out.insert(
-                    rel,
-                    String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned(),
-                );
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(root, root, &mut out);
-    out
-}
 
 fn legacy_tree(sb: &Sandbox) {
     sb.init();

@@ -1,0 +1,177 @@
+//! A run's tags (`run_tags`, one value per key) and notes (`run_notes`, newest last), and the
+//! write transaction in which a run is archived or removed (`runctl archive`, `runctl rm`).
+
+use rusqlite::{Transaction, params};
+
+use super::{Store, StoreError, classify};
+
+/// A note on a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoteRow {
+    pub text: String,
+    pub created_at: String,
+}
+
+impl Store {
+    /// Set `set` (replacing a key's value) and delete the keys `delete`, in one transaction;
+    /// returns the run's tags afterwards.
+    pub fn change_tags(
+        &mut self,
+        run_id: &str,
+        set: &[(String, String)],
+        delete: &[String],
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let path = self.path.clone();
+        let tx = self.write_tx()?;
+        let err = |e| classify(&path, e);
+        for key in delete {
+            tx.execute(
+                "DELETE FROM run_tags WHERE run_id = ?1 AND key = ?2",
+                params![run_id, key],
+            )
+            .map_err(err)?;
+        }
+        insert_tags(&tx, run_id, set).map_err(err)?;
+        let tags = tags_in(&tx, run_id).map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(tags)
+    }
+
+    /// A run's tags, by key.
+    pub fn tags_of(&self, run_id: &str) -> Result<Vec<(String, String)>, StoreError> {
+        tags_in(&self.conn, run_id).map_err(|e| self.sql_err(e))
+    }
+
+    /// Add a note to a run.
+    pub fn add_note(&self, run_id: &str, text: &str, at: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO run_notes (run_id, text, created_at) VALUES (?1, ?2, ?3)",
+                params![run_id, text, at],
+            )
+            .map_err(|e| self.sql_err(e))?;
+        Ok(())
+    }
+
+    /// A run's notes, oldest first.
+    pub fn notes_of(&self, run_id: &str) -> Result<Vec<NoteRow>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT text, created_at FROM run_notes WHERE run_id = ?1 ORDER BY id")
+            .map_err(|e| self.sql_err(e))?;
+        stmt.query_map([run_id], |r| {
+            Ok(NoteRow {
+                text: r.get(0)?,
+                created_at: r.get(1)?,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| self.sql_err(e))
+    }
+
+    /// Run `f` in one write transaction, committed when `f` succeeds: the filesystem steps of
+    /// an archive or a removal happen inside it, so that a failed commit can undo them.
+    pub fn cleanup<T, E: From<StoreError>>(
+        &mut self,
+        f: impl FnOnce(&Cleanup<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let path = self.path.clone();
+        let tx = self.write_tx()?;
+        let cleanup = Cleanup { tx, path: &path };
+        let value = f(&cleanup)?;
+        cleanup.tx.commit().map_err(|e| classify(&path, e))?;
+        Ok(value)
+    }
+}
+
+/// Insert or replace tags of a run.
+pub(super) fn insert_tags(
+    tx: &Transaction<'_>,
+    run_id: &str,
+    tags: &[(String, String)],
+) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO run_tags (run_id, key, value) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
+    )?;
+    for (key, value) in tags {
+        stmt.execute(params![run_id, key, value])?;
+    }
+    Ok(())
+}
+
+fn tags_in(conn: &rusqlite::Connection, run_id: &str) -> rusqlite::Result<Vec<(String, String)>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT key, value FROM run_tags WHERE run_id = ?1 ORDER BY key")?;
+    stmt.query_map([run_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect()
+}
+
+/// The write transaction of `runctl archive` / `runctl rm`.
+pub struct Cleanup<'a> {
+    tx: Transaction<'a>,
+    path: &'a std::path::Path,
+}
+
+impl Cleanup<'_> {
+    fn err(&self, e: rusqlite::Error) -> StoreError {
+        classify(self.path, e)
+    }
+
+    /// Record that a run's folders are now `outputs_dir` and `logs_dir` in the archive.
+    pub fn archived(
+        &self,
+        run_id: &str,
+        outputs_dir: &str,
+        logs_dir: &str,
+        at: &str,
+    ) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "UPDATE runs SET outputs_dir = ?2, logs_dir = ?3, archived_at = ?4, \
+                 moved_to = CASE WHEN moved_to IS NULL THEN NULL ELSE ?2 END WHERE id = ?1",
+                params![run_id, outputs_dir, logs_dir, at],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Delete a run with its results, tags and notes, keeping its name and number counted.
+    pub fn removed(&self, run_id: &str, at: &str) -> Result<(), StoreError> {
+        let steps = [
+            "INSERT OR REPLACE INTO removed_runs (id, name, model, dataset, number, removed_at) \
+             SELECT id, name, model, dataset, number, ?2 FROM runs WHERE id = ?1",
+            "DELETE FROM results WHERE run_id = ?1",
+            "DELETE FROM run_tags WHERE run_id = ?1",
+            "DELETE FROM run_notes WHERE run_id = ?1",
+            "DELETE FROM runs WHERE id = ?1",
+        ];
+        for sql in steps {
+            let params: &[&dyn rusqlite::ToSql] = if sql.contains("?2") {
+                &[&run_id, &at]
+            } else {
+                &[&run_id]
+            };
+            self.tx.execute(sql, params).map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    /// The newest live run that is not archived, once this transaction's changes are counted
+    /// (what `latest` points at afterwards).
+    pub fn newest_shown(&self) -> Result<Option<super::RunRow>, StoreError> {
+        use rusqlite::OptionalExtension;
+        self.tx
+            .query_row(
+                &format!(
+                    "SELECT {} FROM runs WHERE superseded = 0 AND archived_at IS NULL \
+                     ORDER BY created_at DESC, id DESC LIMIT 1",
+                    super::runs::COLUMNS
+                ),
+                [],
+                super::runs::from_row,
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+}

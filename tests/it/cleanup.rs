@@ -1,0 +1,421 @@
+//! Tags, notes, `archive` and `rm` over the binary: what `show`, `list` and the folders say
+//! afterwards, a run a process holds refused, and dry runs and refusals that change nothing.
+
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+/// Everything in the project, `.runctl/` included: the DB's bytes and the files beside it (an
+/// empty `-wal` and the `-shm` index any reader of a WAL database makes are not changes).
+fn whole_tree(
+    sb: &Sandbox,
+) -> (
+    std::collections::BTreeMap<String, String>,
+    String,
+    Vec<String>,
+) {
+    let mut state: Vec<String> = std::fs::read_dir(sb.work().join(".runctl"))
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let empty_wal = name.ends_with("-wal") && e.metadata().unwrap().len() == 0;
+            !(name.ends_with("-shm") || empty_wal)
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    state.sort();
+    use sha2::Digest;
+    let db = hex::encode(sha2::Sha256::digest(std::fs::read(sb.db()).unwrap()));
+    (tree(&sb.work()), db, state)
+}
+
+fn new_run(sb: &Sandbox, args: &[&str]) -> String {
+    let mut all = vec!["new", "--model", "m", "--dataset", "d"];
+    all.extend_from_slice(args);
+    sb.run(&all).success().stdout.trim().to_string()
+}
+
+fn show(sb: &Sandbox, run: &str) -> serde_json::Value {
+    sb.run(&["show", run, "--json"]).success().json()
+}
+
+fn listed(sb: &Sandbox, args: &[&str]) -> Vec<String> {
+    let mut all = vec!["list", "--names"];
+    all.extend_from_slice(args);
+    sb.run(&all)
+        .success()
+        .stdout
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn tags_are_set_replaced_deleted_and_select_runs_in_list() {
+    let sb = Sandbox::new();
+    sb.init();
+    let a = new_run(&sb, &["--tag", "lr=0.1", "--tag", "owner=ana"]);
+    let b = new_run(&sb, &["--tag", "lr=0.2"]);
+    assert_eq!(
+        show(&sb, &a)["tags"],
+        serde_json::json!({"lr": "0.1", "owner": "ana"})
+    );
+    // Replace one value, add one, delete one; the command prints the tags afterwards.
+    let out = sb.run(&["tag", &b, "lr=0.3", "baseline=yes=really"]);
+    out.success();
+    assert_eq!(out.stdout, "baseline=yes=really\nlr=0.3\n");
+    let out = sb.run(&["tag", &b, "--delete", "baseline", "--json"]);
+    out.success();
+    assert_eq!(out.json()["tags"], serde_json::json!({"lr": "0.3"}));
+    assert_eq!(out.json()["run"], b.as_str());
+    assert_eq!(listed(&sb, &["--tag", "lr=0.3"]), vec![b.clone()]);
+    assert_eq!(
+        listed(&sb, &["--tag", "lr=0.1", "--tag", "owner=ana"]),
+        vec![a.clone()]
+    );
+    assert!(listed(&sb, &["--tag", "lr=0.1", "--tag", "owner=bob"]).is_empty());
+    assert_eq!(listed(&sb, &[]), vec![b.clone(), a.clone()]);
+    // Without pairs: the tags, read only.
+    assert_eq!(sb.run(&["tag", &a]).success().stdout, "lr=0.1\nowner=ana\n");
+    let text = sb.run(&["show", &a]).success().stdout.clone();
+    assert!(text.contains("tag          lr=0.1\n"), "{text}");
+}
+
+#[test]
+fn a_bad_tag_or_note_is_a_usage_error_and_changes_nothing() {
+    let sb = Sandbox::new();
+    sb.init();
+    let run = new_run(&sb, &["--tag", "keep=1"]);
+    let before = whole_tree(&sb);
+    let long = format!("k={}", "v".repeat(2000));
+    let huge = "x".repeat(70 * 1024);
+    for args in [
+        vec!["tag", run.as_str(), "novalue"],
+        vec!["tag", run.as_str(), "=v"],
+        vec!["tag", run.as_str(), "a b=c"],
+        vec!["tag", run.as_str(), "k=line\nbreak"],
+        vec!["tag", run.as_str(), "ok=1", long.as_str()],
+        vec!["tag", run.as_str(), "--delete", "bad key"],
+        vec!["note", run.as_str(), "   "],
+        vec!["note", run.as_str(), huge.as_str()],
+        vec!["list", "--tag", "nope"],
+        vec!["new", "--model", "m", "--tag", "x"],
+    ] {
+        let out = sb.run(&args);
+        assert_eq!(out.code, Some(2), "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.starts_with("error: "),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert_no_panic(&out);
+    }
+    let out = sb
+        .cmd()
+        .args(["note", &run, "-"])
+        .write_stdin(vec![0xff, 0xfe, b'x'])
+        .run();
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(out.stderr.contains("not UTF-8"), "{}", out.stderr);
+    assert_eq!(
+        whole_tree(&sb),
+        before,
+        "a refused tag or note changed the project"
+    );
+}
+
+#[test]
+fn notes_keep_their_order_and_lines_and_show_prints_them() {
+    let sb = Sandbox::new();
+    sb.init();
+    let run = new_run(&sb, &[]);
+    sb.run(&["note", &run, "first", "try"]).success();
+    sb.cmd()
+        .args(["note", &run, "-"])
+        .write_stdin("diverged at 12k\nlr too high\n")
+        .run()
+        .success();
+    let notes = show(&sb, &run)["notes"].clone();
+    let texts: Vec<&str> = notes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["first try", "diverged at 12k\nlr too high"]);
+    assert!(notes[0]["created_at"].as_str().unwrap().starts_with("20"));
+    let text = sb.run(&["show", &run]).success().stdout.clone();
+    assert!(text.contains("  first try\n"), "{text}");
+    assert!(text.contains("  diverged at 12k\n"), "{text}");
+    assert!(text.contains("  lr too high\n"), "{text}");
+}
+
+#[test]
+fn archive_moves_the_folders_hides_the_run_and_list_all_shows_it() {
+    let sb = Sandbox::new();
+    sb.init();
+    let old = new_run(&sb, &[]);
+    std::fs::write(
+        sb.work().join("outputs").join(&old).join("model.bin"),
+        "weights",
+    )
+    .unwrap();
+    let newest = new_run(&sb, &[]);
+    sb.run(&["archive", &newest]).success();
+    assert_eq!(listed(&sb, &[]), vec![old.clone()]);
+    assert_eq!(listed(&sb, &["--all"]), vec![newest.clone(), old.clone()]);
+    let view = show(&sb, &newest);
+    assert!(view["archived_at"].as_str().unwrap().starts_with("20"));
+    let archived = sb.work().join("outputs/.archive/outputs").join(&newest);
+    assert_eq!(view["outputs_dir"], archived.to_string_lossy().as_ref());
+    assert!(archived.is_dir());
+    assert!(
+        sb.work()
+            .join("outputs/.archive/logs")
+            .join(&newest)
+            .is_dir()
+    );
+    assert!(!sb.work().join("outputs").join(&newest).exists());
+    // `latest` now names the newest run still shown.
+    let latest = std::fs::read_link(sb.work().join("outputs/latest")).unwrap();
+    assert_eq!(latest.to_string_lossy(), old);
+    assert_eq!(show(&sb, "latest")["name"], old.as_str());
+    // Archived runs keep their numbers counted, and archiving again is a no-op.
+    assert!(new_run(&sb, &[]).ends_with("-run3"));
+    let out = sb.run(&["archive", &newest, "--json"]);
+    out.success();
+    assert_eq!(out.json()["runs"][0]["skipped"], true);
+    // The old run's file moves with it.
+    sb.run(&["archive", &old]).success();
+    let moved = sb
+        .work()
+        .join("outputs/.archive/outputs")
+        .join(&old)
+        .join("model.bin");
+    assert_eq!(std::fs::read_to_string(moved).unwrap(), "weights");
+}
+
+#[test]
+fn dry_runs_change_nothing_and_say_what_would_happen() {
+    let sb = Sandbox::new();
+    sb.init();
+    let a = new_run(&sb, &[]);
+    let b = new_run(&sb, &[]);
+    let before = whole_tree(&sb);
+    let out = sb.run(&["archive", &a, &b, "--dry-run"]);
+    out.success();
+    assert!(
+        out.stdout.contains(&format!(
+            "would archive {a}\n  outputs/{a} -> outputs/.archive/outputs/{a}\n"
+        )),
+        "{}",
+        out.stdout
+    );
+    let out = sb.run(&["rm", &a, "--dry-run", "--json"]);
+    out.success();
+    let json = out.json();
+    assert_eq!(json["dry_run"], true);
+    assert_eq!(json["action"], "rm");
+    assert_eq!(json["runs"][0]["folders"].as_array().unwrap().len(), 2);
+    assert_eq!(whole_tree(&sb), before);
+}
+
+#[test]
+fn rm_deletes_folders_and_record_and_never_gives_the_name_again() {
+    let sb = Sandbox::new();
+    sb.init();
+    let keep = new_run(&sb, &[]);
+    let gone = new_run(&sb, &["--tag", "x=1"]);
+    sb.run(&["note", &gone, "to delete"]).success();
+    // A symlink in the run folder to a file outside: the link goes, the file stays.
+    let outside = sb.work().join("precious.txt");
+    std::fs::write(&outside, "keep me").unwrap();
+    std::os::unix::fs::symlink(&outside, sb.work().join("outputs").join(&gone).join("link"))
+        .unwrap();
+    // Without a terminal and without --yes: refused, nothing deleted.
+    let before = whole_tree(&sb);
+    let out = sb.run(&["rm", &gone]);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(out.stderr.contains("hint: pass --yes"), "{}", out.stderr);
+    assert_eq!(whole_tree(&sb), before);
+    sb.run(&["rm", &gone, "--yes"]).success();
+    assert!(!sb.work().join("outputs").join(&gone).exists());
+    assert!(!sb.work().join("logs").join(&gone).exists());
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "keep me");
+    assert_eq!(listed(&sb, &["--all"]), vec![keep.clone()]);
+    let out = sb.run(&["show", &gone]);
+    assert_eq!(out.code, Some(4));
+    assert_eq!(
+        std::fs::read_link(sb.work().join("outputs/latest"))
+            .unwrap()
+            .to_string_lossy(),
+        keep
+    );
+    // run2 was removed: the next run is run3, not run2 again.
+    assert!(new_run(&sb, &[]).ends_with("-run3"));
+    // No leftovers beside the folders.
+    let names: Vec<String> = std::fs::read_dir(sb.work().join("outputs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("removing"))
+        .collect();
+    assert!(names.is_empty(), "{names:?}");
+}
+
+#[test]
+fn list_names_feed_rm_from_stdin() {
+    let sb = Sandbox::new();
+    sb.init();
+    let a = new_run(&sb, &[]);
+    let b = new_run(&sb, &["--tag", "sweep=1"]);
+    let c = new_run(&sb, &["--tag", "sweep=1"]);
+    let names = sb
+        .run(&["list", "--tag", "sweep=1", "--names"])
+        .success()
+        .stdout
+        .clone();
+    sb.cmd()
+        .args(["rm", "-", "--yes"])
+        .write_stdin(names)
+        .run()
+        .success();
+    assert_eq!(listed(&sb, &["--all"]), vec![a.clone()]);
+    let _ = (b, c);
+    // Nothing selected: nothing to do, exit 0.
+    let out = sb.cmd().args(["rm", "-", "--yes"]).write_stdin("").run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    // --older-than: a run made a moment ago is not older than a day.
+    assert!(listed(&sb, &["--older-than", "1d"]).is_empty());
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(listed(&sb, &["--older-than", "1s"]), vec![a]);
+}
+
+#[test]
+fn a_failing_step_puts_every_folder_back_and_changes_no_record() {
+    let sb = Sandbox::new();
+    sb.init();
+    let a = new_run(&sb, &[]);
+    let b = new_run(&sb, &[]);
+    // The second run's place in the archive is taken: archiving both moves neither.
+    std::fs::create_dir_all(sb.work().join("outputs/.archive/outputs").join(&b)).unwrap();
+    let before = whole_tree(&sb);
+    let out = sb.run(&["archive", &a, &b]);
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("already in the archive"),
+        "{}",
+        out.stderr
+    );
+    let after = whole_tree(&sb);
+    assert_eq!(after.0, before.0, "folders moved by a refused archive");
+    assert_eq!(listed(&sb, &[]), vec![b.clone(), a.clone()]);
+    // A folder that cannot be moved (immutable): removing both deletes neither.
+    let _guard = Immutable::set(&sb.work().join("logs").join(&b));
+    let out = sb.run(&["rm", &a, &b, "--yes"]);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert_no_panic(&out);
+    drop(_guard);
+    assert_eq!(tree(&sb.work()), before.0, "folders deleted by a failed rm");
+    assert_eq!(listed(&sb, &[]), vec![b, a]);
+}
+
+#[test]
+fn rm_and_archive_refuse_a_run_a_resume_holds_and_delete_nothing() {
+    let sb = Sandbox::new();
+    sb.init();
+    let mut csv = String::from("id\n");
+    for i in 0..40 {
+        csv.push_str(&format!("{i}\n"));
+    }
+    std::fs::write(sb.work().join("items.csv"), csv).unwrap();
+    let worker = write_exec(
+        &sb.work().join("slow.sh"),
+        "#!/bin/sh\nsleep 0.2\necho '{}'\n",
+    );
+    let worker = worker.to_string_lossy().into_owned();
+    let mut child = sb.spawn(&[
+        "new",
+        "--model",
+        "m",
+        "--source",
+        "items.csv",
+        "--key",
+        "id",
+        "-j",
+        "1",
+        "--",
+        &worker,
+    ]);
+    let start = Instant::now();
+    let run = loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the run never started"
+        );
+        let out = sb.run(&["list", "--names"]);
+        if let Some(name) = out.stdout.lines().next()
+            && sb.run(&["rm", name, "--dry-run"]).code == Some(3)
+        {
+            break name.to_string();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let before = tree(&sb.work());
+    for args in [
+        vec!["rm", run.as_str(), "--yes"],
+        vec!["archive", run.as_str()],
+    ] {
+        let out = sb.run(&args);
+        assert_eq!(out.code, Some(3), "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr
+                .contains(&format!("is held by a process (pid {}", child.id())),
+            "{}",
+            out.stderr
+        );
+    }
+    assert!(sb.work().join("outputs").join(&run).is_dir());
+    let _ = child.kill();
+    child.wait();
+    // Files the worker wrote meanwhile aside, the folders are as they were.
+    assert_eq!(
+        before
+            .keys()
+            .filter(|k| !k.starts_with("logs/"))
+            .collect::<Vec<_>>(),
+        tree(&sb.work())
+            .keys()
+            .filter(|k| !k.starts_with("logs/"))
+            .collect::<Vec<_>>()
+    );
+    // The holder is gone: now it can go.
+    sb.run(&["rm", &run, "--yes"]).success();
+}
+
+#[test]
+fn a_running_command_holds_its_run() {
+    let sb = Sandbox::new();
+    sb.init();
+    let child = sb.spawn(&["new", "--model", "m", "--", "sleep", "30"]);
+    let start = Instant::now();
+    loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the lock was never taken"
+        );
+        if sb.run(&["rm", "latest", "--dry-run"]).code == Some(3) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = sb.run(&["rm", "latest", "--yes"]);
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    // SIGTERM is forwarded to the command, which ends; then the run is free.
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let out = child.wait();
+    assert_eq!(out.code, Some(143), "{}", out.stderr);
+    let out = sb.run(&["rm", "latest", "--yes"]);
+    out.success();
+}
