@@ -19,9 +19,13 @@ pub struct Outcome {
     pub interrupted: bool,
 }
 
-/// Spawn `cmd`, forward signals to it while it runs, and wait for it.
+/// Spawn `cmd`, hand the child to `started` (to take its pipes), forward signals to it while
+/// it runs, and wait for it.
 #[cfg(unix)]
-pub fn run_forwarding(cmd: &mut Command) -> io::Result<Outcome> {
+pub fn run_forwarding<T>(
+    cmd: &mut Command,
+    started: impl FnOnce(&mut std::process::Child) -> T,
+) -> io::Result<(Outcome, T)> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     use signal_hook::iterator::SignalsInfo;
     use signal_hook::iterator::exfiltrator::origin::WithOrigin;
@@ -38,6 +42,7 @@ pub fn run_forwarding(cmd: &mut Command) -> io::Result<Outcome> {
         }
     };
     let pid = crate::work::process::pid_of(&child);
+    let value = started(&mut child);
     let interrupted = Arc::new(AtomicBool::new(false));
     let seen = Arc::clone(&interrupted);
     let forwarder = std::thread::spawn(move || {
@@ -60,18 +65,25 @@ pub fn run_forwarding(cmd: &mut Command) -> io::Result<Outcome> {
         .code()
         .unwrap_or_else(|| 128 + by_signal.unwrap_or(0));
     let killed_by_interrupt = matches!(by_signal, Some(s) if s == SIGINT || s == SIGTERM);
-    Ok(Outcome {
+    let outcome = Outcome {
         code,
         interrupted: interrupted.load(Ordering::SeqCst) || killed_by_interrupt,
-    })
+    };
+    Ok((outcome, value))
 }
 
 /// Spawn `cmd` and wait for it (no signal forwarding where there are no Unix signals).
 #[cfg(not(unix))]
-pub fn run_forwarding(cmd: &mut Command) -> io::Result<Outcome> {
-    let status = cmd.status()?;
-    Ok(Outcome {
+pub fn run_forwarding<T>(
+    cmd: &mut Command,
+    started: impl FnOnce(&mut std::process::Child) -> T,
+) -> io::Result<(Outcome, T)> {
+    let mut child = cmd.spawn()?;
+    let value = started(&mut child);
+    let status = child.wait()?;
+    let outcome = Outcome {
         code: status.code().unwrap_or(1),
         interrupted: false,
-    })
+    };
+    Ok((outcome, value))
 }

@@ -10,6 +10,7 @@ mod hash;
 mod init;
 mod ledger;
 mod link;
+mod logs;
 mod migrate;
 mod migrate_runs;
 mod name;
@@ -51,6 +52,7 @@ Examples:
   runctl new --model m --source cases.csv --key id -j 8 -- python worker.py   a run over the file's rows
   runctl resume                     go on with the newest unfinished run (only what remains)
   runctl list                       runs, newest first; 'runctl show latest' for one
+  runctl logs latest --follow       the output of a run's command as it comes
   runctl tag latest lr=3e-4         tag a run; 'runctl list --tag lr=3e-4' selects by tag
   runctl archive RUN / runctl rm RUN   move a run under outputs/.archive / delete it
   runctl hash ':lr=0.1+bs=32' 42    the short hash :hash=xxxxxxxx of an identifier
@@ -111,6 +113,7 @@ pub enum Command {
     Note(annotate::NoteArgs),
     Archive(cleanup::ArchiveArgs),
     Rm(cleanup::RmArgs),
+    Logs(logs::LogsArgs),
     Items(ledger::ItemsArgs),
     Record(ledger::RecordArgs),
     Resume(resume::ResumeArgs),
@@ -142,6 +145,7 @@ pub const BUILTINS: &[&str] = &[
     "note",
     "archive",
     "rm",
+    "logs",
     "items",
     "record",
     "resume",
@@ -231,6 +235,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Note(args) => annotate::note(&ctx, args),
         Command::Archive(args) => cleanup::archive(&ctx, args),
         Command::Rm(args) => cleanup::rm(&ctx, args),
+        Command::Logs(args) => logs::run(&ctx, args),
         Command::Items(args) => ledger::items(&ctx, args),
         Command::Record(args) => ledger::record(&ctx, args),
         Command::Export(args) => export::run(&ctx, args),

@@ -21,13 +21,15 @@ Examples:
   runctl new --model mistral-7b --dataset eval -- sh -c 'python train.py --out \"$RUN_DIR\"'
       # runctl expands nothing: the shell it starts reads RUN_DIR from the run's environment
   runctl new --model phi-3 --run-index 7 --force       # take run7, keeping the old one aside
-  runctl new --model phi-3 --dataset eval --tag lr=3e-4 --tag owner=ana";
+  runctl new --model phi-3 --dataset eval --tag lr=3e-4 --tag owner=ana
+  runctl new --model m --source cases.csv --key id --dry-run   # the items it would make";
 
 /// Allocate a run: a unique name, its output and log folders, and its record
 ///
 /// The name is <model>-<dataset>-<size>-run<N> (docs/naming.md), N the next free number in the
 /// counter scope over the DB and the folders on disk, allocated atomically. With -- CMD, runs CMD
 /// with RUN_ID, RUN_NAME, RUN_DIR, ... in its environment, records its start, end and exit code,
+/// keeps its output in logs/<run>/stdout.log and stderr.log (`runctl logs`) as it passes it on,
 /// forwards SIGINT/SIGTERM to it, and exits with its code.
 #[derive(Debug, Args)]
 #[command(after_help = NEW_EXAMPLES)]
@@ -44,6 +46,17 @@ pub struct NewArgs {
     /// Same as --format json
     #[arg(long, conflicts_with = "format")]
     json: bool,
+    /// Do not keep CMD's output in logs/<run>/stdout.log and stderr.log: CMD writes to this
+    /// terminal directly (for a program that needs one)
+    #[arg(long)]
+    no_log: bool,
+    /// Put the time before each line of CMD's output in the log files
+    #[arg(long, conflicts_with = "no_log")]
+    log_timestamps: bool,
+    /// With --source: show what the source would make (item count, first keys, empty and
+    /// duplicate keys, what --unpivot makes) and make nothing
+    #[arg(long, requires = "source")]
+    dry_run: bool,
     /// Tag the run KEY=VALUE (repeatable; see runctl tag)
     #[arg(long = "tag", value_name = "KEY=VALUE")]
     tags: Vec<String>,
@@ -98,6 +111,16 @@ pub fn new(ctx: &Ctx, args: NewArgs) -> Result<ExitCode> {
     }
     // Everything that can be checked is checked before anything is made.
     let tags = super::annotate::parse_tags(&args.tags)?;
+    if args.dry_run {
+        ctx.require_project()?;
+        let json = args.json || args.format == Format::Json;
+        return match super::source_args::prepare(ctx, &args.source)? {
+            Some(prepared) => {
+                super::source_args::dry_run(ctx, prepared, json).map(|()| ExitCode::SUCCESS)
+            }
+            None => Ok(ExitCode::SUCCESS),
+        };
+    }
     let project = ctx.project_for_write()?;
     let resolved = naming_args::resolve(ctx, &project, &args.naming)?;
     let prepared = super::source_args::prepare(ctx, &args.source)?;
@@ -130,7 +153,7 @@ pub fn new(ctx: &Ctx, args: NewArgs) -> Result<ExitCode> {
         };
         return super::resume::work_on(ctx, &project, store, row, &request);
     }
-    run_command(ctx, &project, &store, &row, &args.command)
+    run_command(ctx, &project, &store, &row, &args)
 }
 
 /// The work flags need a source; with one, the worker program must be there.
@@ -140,6 +163,12 @@ fn check_worker(ctx: &Ctx, args: &NewArgs, has_source: bool) -> Result<()> {
             "the work flags (-j, --stream, --timeout, ...) need --source and a worker command",
         )
         .hint("runctl new --source items.csv --key id -j 4 -- python worker.py"));
+    }
+    if has_source && (args.no_log || args.log_timestamps) {
+        return Err(CliError::usage(
+            "--no-log and --log-timestamps are for a run's own command, not a worker over items",
+        )
+        .hint("a batch keeps each worker's stderr in logs/<run>/worker-<N>.log: 'runctl logs RUN --worker N'"));
     }
     if has_source {
         // The worker as a resume will take it: the command's words as the work settings hold them.
@@ -153,11 +182,20 @@ fn run_command(
     project: &crate::project::Project,
     store: &Store,
     row: &RunRow,
-    command: &[OsString],
+    args: &NewArgs,
 ) -> Result<ExitCode> {
+    let (command, no_log, timestamps) = (&args.command, args.no_log, args.log_timestamps);
     // Held while the command runs: `rm` and `archive` refuse the run meanwhile.
     let _lock = crate::lock::lock_run(&project.state_dir().join("locks"), &row.id, &row.name)?;
-    let Some(ended) = runs::run_command(store, project, row, command, &ctx.cwd)? else {
+    let logging = if no_log {
+        runs::Logging::Off
+    } else {
+        runs::Logging::Files { timestamps }
+    };
+    let mut warn = |w: String| ctx.warn(w);
+    let Some(ended) =
+        runs::run_command(store, project, row, command, &ctx.cwd, logging, &mut warn)?
+    else {
         return Ok(ExitCode::SUCCESS);
     };
     ctx.note(format!(

@@ -80,6 +80,108 @@ pub fn prepare(ctx: &Ctx, args: &SourceArgs) -> Result<Option<Prepared>> {
     }))
 }
 
+/// `new --source ... --dry-run --json`.
+#[derive(Debug, serde::Serialize)]
+struct DryRunOutput<'a> {
+    dry_run: bool,
+    source: String,
+    format: &'static str,
+    key: &'a [String],
+    /// Whether an ingest would take the file (no empty and no duplicate key).
+    would_ingest: bool,
+    #[serde(flatten)]
+    survey: &'a source::Survey,
+}
+
+/// `new --source ... --dry-run`: what the source would make, and nothing made. Exit 1 when an
+/// ingest would refuse it.
+pub fn dry_run(ctx: &Ctx, prepared: Prepared, json: bool) -> Result<()> {
+    let spec = prepared.spec;
+    let survey = source::survey(&spec).map_err(|e| {
+        CliError::general(format!("the source cannot be read: {e}"))
+            .hint("nothing was made (dry run)")
+    })?;
+    let would_ingest = survey.empty_keys == 0 && survey.duplicates == 0;
+    if json {
+        super::output::print_json(&DryRunOutput {
+            dry_run: true,
+            source: spec.path.to_string_lossy().into_owned(),
+            format: spec.format.as_str(),
+            key: &spec.key,
+            would_ingest,
+            survey: &survey,
+        })?;
+    } else {
+        super::output::print(&describe(&spec, &survey))?;
+    }
+    if !would_ingest {
+        return Err(CliError::general(format!(
+            "an ingest would refuse this source: {} and {}",
+            crate::text::count(survey.empty_keys as i64, "empty key"),
+            crate::text::count(survey.duplicates as i64, "duplicate key")
+        ))
+        .hint("fix those rows, or key the items by more columns (--key a,b)"));
+    }
+    ctx.note("nothing was made (dry run)");
+    Ok(())
+}
+
+/// A location as an ingest's message gives it: `line 4`, `sheet S row 4`.
+fn at(location: &str) -> String {
+    if location.bytes().all(|b| b.is_ascii_digit()) {
+        format!("line {location}")
+    } else {
+        location.to_string()
+    }
+}
+
+fn describe(spec: &Spec, survey: &source::Survey) -> String {
+    use crate::text::count;
+    let shown = |v: &[String]| super::output::printable(&v.join(", ")).into_owned();
+    let mut text = format!(
+        "would ingest {} from {} ({}; columns: {})\n",
+        count(survey.items as i64, "item"),
+        spec.path.display(),
+        spec.format.as_str(),
+        shown(&survey.columns)
+    );
+    if !survey.unpivot.is_empty() {
+        text.push_str(&format!(
+            "--unpivot: each row makes {}, one per column ({}), keyed by the row's key and the column\n",
+            count(survey.unpivot.len() as i64, "item"),
+            shown(&survey.unpivot)
+        ));
+    }
+    text.push_str(&format!("first keys: {}\n", shown(&survey.first_keys)));
+    if survey.empty_keys > 0 {
+        text.push_str(&format!(
+            "empty keys: {} (at {})\n",
+            survey.empty_keys,
+            survey
+                .empty_at
+                .iter()
+                .map(|l| at(l))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    for d in &survey.duplicate_at {
+        text.push_str(&format!(
+            "duplicate key {} at {} (first at {})\n",
+            super::output::printable(&d.key),
+            at(&d.at),
+            at(&d.first)
+        ));
+    }
+    if survey.duplicates > survey.duplicate_at.len() as u64 {
+        text.push_str(&format!(
+            "... {} duplicate keys in all\n",
+            survey.duplicates
+        ));
+    }
+    text
+}
+
 /// Ingest a prepared source (or find it already ingested); true when this call ingested it.
 pub fn ingest(ctx: &Ctx, store: &mut Store, prepared: Prepared) -> Result<(SourceRow, bool)> {
     let Prepared { spec } = prepared;

@@ -4,6 +4,10 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use super::tee::Tee;
 
 use super::{Result, RunDirs, RunsError, metadata_env};
 use crate::project::Project;
@@ -18,27 +22,59 @@ pub struct Ended {
     pub code: i32,
 }
 
+/// Where a run's command's output goes besides the terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Logging {
+    /// `<logs>/stdout.log` and `stderr.log` (the command's output is piped through runctl).
+    Files { timestamps: bool },
+    /// Nowhere: the command gets runctl's own stdout and stderr (`--no-log`).
+    Off,
+}
+
+/// How long the logs are drained after the command ended, when something it left behind
+/// still holds its output open.
+const DRAIN: Duration = Duration::from_secs(2);
+
 /// Run `command` (program and arguments) as run `row`, in `cwd`. A program that cannot start
 /// is recorded as failed (127 when it is not there, 126 otherwise) and returned as
-/// [`RunsError::CannotStart`].
+/// [`RunsError::CannotStart`]. `warn` gets the logs that could not be opened.
 pub fn run_command(
     store: &Store,
     project: &Project,
     row: &RunRow,
     command: &[OsString],
     cwd: &Path,
+    logging: Logging,
+    warn: &mut dyn FnMut(String),
 ) -> Result<Option<Ended>> {
     let Some((program, rest)) = command.split_first() else {
         return Ok(None);
     };
+    let dirs = RunDirs::of(project, row)?;
     let mut cmd = std::process::Command::new(program);
     cmd.args(rest).current_dir(cwd);
-    for (key, value) in metadata_env(row, &RunDirs::of(project, row)?) {
-        cmd.env(key, value);
-    }
+    configure(&mut cmd, row, &dirs, logging);
     store.mark_run_started(&row.id, &now_text())?;
-    let outcome = match crate::child::run_forwarding(&mut cmd) {
-        Ok(outcome) => outcome,
+    let started = crate::child::run_forwarding(&mut cmd, |child| {
+        let Logging::Files { timestamps } = logging else {
+            return None;
+        };
+        let tee = Tee::start(child, &dirs.logs, timestamps);
+        for path in &tee.unwritable {
+            warn(format!(
+                "{} cannot be written (a link was put there, or the folder is not writable); that output is not kept",
+                path.display()
+            ));
+        }
+        Some(tee)
+    });
+    let outcome = match started {
+        Ok((outcome, tee)) => {
+            if let Some(tee) = tee {
+                tee.finish(DRAIN);
+            }
+            outcome
+        }
         Err(source) => {
             let code = if source.kind() == std::io::ErrorKind::NotFound {
                 127
@@ -65,4 +101,19 @@ pub fn run_command(
         status,
         code: outcome.code,
     }))
+}
+
+/// The command's environment (the run metadata) and, when its output is logged, its pipes.
+fn configure(cmd: &mut std::process::Command, row: &RunRow, dirs: &RunDirs, logging: Logging) {
+    for (key, value) in metadata_env(row, dirs) {
+        cmd.env(key, value);
+    }
+    if let Logging::Files { .. } = logging {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        // Python buffers a pipe's output by the block: lines would reach the log and the
+        // terminal late. Unbuffered unless the user chose otherwise.
+        if std::env::var_os("PYTHONUNBUFFERED").is_none() {
+            cmd.env("PYTHONUNBUFFERED", "1");
+        }
+    }
 }

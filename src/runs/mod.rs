@@ -14,11 +14,12 @@ mod command;
 mod folders;
 mod metadata;
 mod plan;
+pub mod tee;
 
 use std::path::PathBuf;
 
 pub use allocate::{AllocateError, Allocated, Clock, NewRun, allocate};
-pub use command::{Ended, run_command};
+pub use command::{Ended, Logging, run_command};
 pub use folders::{make_folders, move_aside, update_pointers};
 pub use metadata::{RunDirs, metadata, metadata_env, prefix_of};
 pub use plan::{Layout, NameRequest, Plan, plan};

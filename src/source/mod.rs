@@ -8,6 +8,7 @@
 mod checksum;
 mod delimited;
 mod jsonl;
+mod survey;
 mod workbook;
 mod workbook_parts;
 
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 pub use checksum::{Checksums, checksums};
+pub use survey::{Duplicate, Survey, survey};
 
 /// The largest item runctl reads from a source: one CSV record, one JSON line, one spreadsheet
 /// cell. Larger ones fail the ingest naming the line or cell, before they can take the memory
@@ -233,7 +235,7 @@ fn check_columns(spec: &Spec, columns: &[String], location: &str) -> Result<(), 
 
 /// At most 20 column names of at most 64 characters each, for an error message: a header of
 /// 200 MB is not echoed.
-fn column_list(columns: &[String]) -> String {
+pub(super) fn column_list(columns: &[String]) -> String {
     let mut list: Vec<String> = columns.iter().take(20).map(|c| shorten(c)).collect();
     if columns.len() > 20 {
         list.push(format!("... {} more", columns.len() - 20));
@@ -243,7 +245,7 @@ fn column_list(columns: &[String]) -> String {
 
 /// A name cut to 64 characters for a message, line breaks and other hidden characters shown
 /// escaped.
-fn shorten(text: &str) -> String {
+pub(super) fn shorten(text: &str) -> String {
     let text = crate::text::printable(text);
     if text.chars().count() <= 64 {
         return text.into_owned();

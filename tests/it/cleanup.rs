@@ -419,3 +419,109 @@ fn a_running_command_holds_its_run() {
     let out = sb.run(&["rm", "latest", "--yes"]);
     out.success();
 }
+
+#[test]
+fn new_source_dry_run_shows_the_items_and_bad_keys_and_makes_nothing() {
+    let sb = Sandbox::new();
+    sb.init();
+    std::fs::write(
+        sb.work().join("s.csv"),
+        "id,q1,q2\n1,a,b\n2,c,d\n,e,f\n2,g,h\n3,i,j\n",
+    )
+    .unwrap();
+    std::fs::write(sb.work().join("ok.csv"), "id,x\n1,a\n2,b\n").unwrap();
+    let before = whole_tree(&sb);
+    let out = sb.run(&[
+        "new",
+        "--model",
+        "m",
+        "--source",
+        "s.csv",
+        "--key",
+        "id",
+        "--dry-run",
+    ]);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("would ingest 5 items from "),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("first keys: 1, 2, 2, 3\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("empty keys: 1 (at line 4)\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("duplicate key 2 at line 5 (first at line 3)\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr
+            .contains("error: an ingest would refuse this source: 1 empty key and 1 duplicate key"),
+        "{}",
+        out.stderr
+    );
+    let out = sb.run(&[
+        "new",
+        "--model",
+        "m",
+        "--source",
+        "s.csv",
+        "--key",
+        "id",
+        "--unpivot",
+        "q1,q2",
+        "--dry-run",
+        "--json",
+    ]);
+    let json = out.json();
+    assert_eq!(json["items"], 10);
+    assert_eq!(json["would_ingest"], false);
+    assert_eq!(json["first_keys"][0], "[\"1\",\"q1\"]");
+    assert!(out.stdout.contains("\"unpivot\""), "{}", out.stdout);
+    // A clean file: exit 0. A key column that is not there: the ingest's own error.
+    let out = sb.run(&[
+        "new",
+        "--model",
+        "m",
+        "--source",
+        "ok.csv",
+        "--key",
+        "id",
+        "--dry-run",
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with("would ingest 2 items"),
+        "{}",
+        out.stdout
+    );
+    let out = sb.run(&[
+        "new",
+        "--model",
+        "m",
+        "--source",
+        "ok.csv",
+        "--key",
+        "nope",
+        "--dry-run",
+    ]);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(out.stderr.contains("no column 'nope'"), "{}", out.stderr);
+    let out = sb.run(&["new", "--model", "m", "--dry-run"]);
+    assert_eq!(
+        out.code,
+        Some(2),
+        "--dry-run without --source: {}",
+        out.stderr
+    );
+    assert_eq!(whole_tree(&sb), before, "a dry run made something");
+}

@@ -11,6 +11,7 @@ mod fuzz_corpus;
 mod hashing;
 mod hostile;
 mod ledger;
+mod logs;
 mod migrate_runs;
 mod naming;
 mod plugins;
