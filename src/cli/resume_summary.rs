@@ -152,19 +152,26 @@ fn category_phrase(category: ErrorCategory, n: u64) -> String {
     format!("{n} {what}")
 }
 
-/// The note a pass starts with: how many items, slots and which mode.
+/// The note a pass starts with: how many items (of how many the run has, when that is more:
+/// the progress counts these), slots and which mode.
 pub fn starting(
     ctx: &Ctx,
     run: &RunRow,
     selected: u64,
     retry_errors: bool,
     options: &work::Options,
+    n_items: i64,
 ) {
     ctx.note(format!(
-        "run {}: {selected} {} {}, {}, {} mode",
+        "run {}: {selected} {} {}{}, {}, {} mode",
         run.name,
         if retry_errors { "failed" } else { "remaining" },
         if selected == 1 { "item" } else { "items" },
+        if u64::try_from(n_items).is_ok_and(|n| n > selected) {
+            format!(" of {n_items}")
+        } else {
+            String::new()
+        },
         crate::text::count(options.jobs as u64, "slot"),
         match options.mode {
             work::Mode::PerItem => "per-item",
@@ -198,7 +205,7 @@ fn summary_text(run: &RunRow, status: RunStatus, summary: &work::Summary, rate: 
         .map(|(c, n)| category_phrase(*c, *n))
         .collect();
     let mut text = format!(
-        "run {} {status}: {} ok, {}{} in {:.1}s ({rate:.1} items/s){}\n  all items: {} of {} ok, {}, {remaining} remaining",
+        "run {} {status}: {} ok, {}{} in {} ({}){}\n  all items: {} of {} ok, {}, {remaining} remaining",
         run.name,
         summary.ok,
         crate::text::count(summary.n_errors(), "error"),
@@ -207,7 +214,8 @@ fn summary_text(run: &RunRow, status: RunStatus, summary: &work::Summary, rate: 
         } else {
             format!(" ({})", by_category.join(", "))
         },
-        summary.elapsed.as_secs_f64(),
+        work::progress::text::took(summary.elapsed),
+        work::progress::text::rate(rate),
         if summary.retried > 0 {
             match summary.retried {
                 1 => ", 1 retry".to_string(),

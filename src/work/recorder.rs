@@ -129,7 +129,7 @@ fn record(
             batch.clear();
             oldest = None;
         }
-        display.tick(&recorded.progress);
+        display.tick();
         if kept_at.elapsed() >= MAX_WAIT && !control.stopping() {
             kept_at = Instant::now();
             if let Err(error) = keep() {
