@@ -1,6 +1,6 @@
 //! Progress of a pass: an indicatif bar on a terminal, a plain line at an interval otherwise
 //! (10 s; `RUNCTL_PROGRESS_SECS` changes it), nothing when quiet. Both show the same status,
-//! worded in `text.rs`. Always on stderr.
+//! worded in `text.rs`. Always on stderr; notes are silent when quiet, warnings are not.
 
 pub mod text;
 
@@ -38,10 +38,11 @@ impl Style {
     }
 }
 
-/// Prints notes without tearing the bar; cheap to clone into other threads.
+/// Prints notes and warnings without tearing the bar; cheap to clone into other threads.
 #[derive(Debug, Clone)]
 pub struct Notifier {
     bar: Option<ProgressBar>,
+    quiet: bool,
 }
 
 impl Notifier {
@@ -50,6 +51,13 @@ impl Notifier {
         match &self.bar {
             Some(bar) => bar.suspend(|| eprintln!("{message}")),
             None => eprintln!("{message}"),
+        }
+    }
+
+    /// A note (silent when quiet).
+    pub fn note(&self, message: &str) {
+        if !self.quiet {
+            self.warn(message);
         }
     }
 }
@@ -104,6 +112,7 @@ impl Display {
     pub fn notifier(&self) -> Notifier {
         Notifier {
             bar: self.bar.clone(),
+            quiet: self.style == Style::Quiet,
         }
     }
 
