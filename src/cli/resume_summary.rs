@@ -2,13 +2,15 @@
 //! `--json` output (docs/json.md), and the exit code (0 completed, 1 with errors or stopped, 130
 //! interrupted).
 
+mod errors;
+
 use std::process::ExitCode;
 
 use serde::Serialize;
 
 use super::{Ctx, output, run_view};
 use crate::error::{CliError, Kind, Result};
-use crate::state::{ErrorCategory, RunStatus};
+use crate::state::RunStatus;
 use crate::store::{RunRow, Store};
 use crate::work;
 
@@ -28,6 +30,8 @@ struct PassOutput {
     ok: u64,
     errors: u64,
     errors_by_category: std::collections::BTreeMap<String, u64>,
+    /// Of the `exit` errors, how many ended with each exit code.
+    exit_codes: std::collections::BTreeMap<i32, u64>,
     /// The most common error messages of the pass (at most 3).
     top_errors: Vec<TopError>,
     retried: u64,
@@ -66,6 +70,7 @@ pub fn nothing_to_do(
                 ok: 0,
                 errors: 0,
                 errors_by_category: Default::default(),
+                exit_codes: Default::default(),
                 top_errors: Vec::new(),
                 retried: 0,
                 seconds: 0.0,
@@ -119,6 +124,7 @@ pub fn finish(
                     .iter()
                     .map(|(c, n)| (c.as_str().to_string(), *n))
                     .collect(),
+                exit_codes: summary.exits.codes.clone(),
                 top_errors: summary
                     .top_errors
                     .iter()
@@ -139,32 +145,26 @@ pub fn finish(
     outcome(run, summary)
 }
 
-/// How many items of a pass failed for one reason, in words: "4 exited non-zero", not "exit 4"
-/// (which reads as an exit code).
-fn category_phrase(category: ErrorCategory, n: u64) -> String {
-    let what = match category {
-        ErrorCategory::Exit => "exited non-zero or answered an error",
-        ErrorCategory::Signal => "killed by a signal",
-        ErrorCategory::Timeout => "timed out",
-        ErrorCategory::BadOutput => "with output that is not a result",
-        ErrorCategory::Spawn => "could not start",
-    };
-    format!("{n} {what}")
-}
-
-/// The note a pass starts with: how many items, slots and which mode.
+/// The note a pass starts with: how many items (of how many the run has, when that is more:
+/// the progress counts these), slots and which mode.
 pub fn starting(
     ctx: &Ctx,
     run: &RunRow,
     selected: u64,
     retry_errors: bool,
     options: &work::Options,
+    n_items: i64,
 ) {
     ctx.note(format!(
-        "run {}: {selected} {} {}, {}, {} mode",
+        "run {}: {selected} {} {}{}, {}, {} mode",
         run.name,
         if retry_errors { "failed" } else { "remaining" },
         if selected == 1 { "item" } else { "items" },
+        if u64::try_from(n_items).is_ok_and(|n| n > selected) {
+            format!(" of {n_items}")
+        } else {
+            String::new()
+        },
         crate::text::count(options.jobs as u64, "slot"),
         match options.mode {
             work::Mode::PerItem => "per-item",
@@ -188,38 +188,34 @@ fn status_of(summary: &work::Summary) -> RunStatus {
     }
 }
 
-/// The summary on stderr: this pass (errors by category, time, rate, retries), then the run.
+/// The summary on stderr: this pass (time, rate, retries, errors by reason), then the run.
 fn summary_text(run: &RunRow, status: RunStatus, summary: &work::Summary, rate: f64) -> String {
+    use work::progress::text;
     let p = &summary.progress;
-    let remaining = p.remaining().max(0);
-    let by_category: Vec<String> = summary
-        .errors
-        .iter()
-        .map(|(c, n)| category_phrase(*c, *n))
-        .collect();
     let mut text = format!(
-        "run {} {status}: {} ok, {}{} in {:.1}s ({rate:.1} items/s){}\n  all items: {} of {} ok, {}, {remaining} remaining",
+        "run {} {status}: {} ok, {} in {} ({}){}",
         run.name,
         summary.ok,
         crate::text::count(summary.n_errors(), "error"),
-        if by_category.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", by_category.join(", "))
+        text::took(summary.elapsed),
+        text::rate(rate),
+        match summary.retried {
+            0 => String::new(),
+            1 => ", 1 retry".to_string(),
+            n => format!(", {n} retries"),
         },
-        summary.elapsed.as_secs_f64(),
-        if summary.retried > 0 {
-            match summary.retried {
-                1 => ", 1 retry".to_string(),
-                n => format!(", {n} retries"),
-            }
-        } else {
-            String::new()
-        },
+    );
+    let by_reason = errors::phrases(summary);
+    if !by_reason.is_empty() {
+        text.push_str(&format!("\n  errors: {}", by_reason.join(", ")));
+    }
+    text.push_str(&format!(
+        "\n  all items: {} of {} ok, {}, {} remaining",
         p.n_completed,
         p.n_items,
         crate::text::count(p.n_errors, "error"),
-    );
+        p.remaining().max(0),
+    ));
     if !summary.top_errors.is_empty() {
         let top: Vec<String> = summary
             .top_errors

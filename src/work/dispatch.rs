@@ -11,7 +11,7 @@ use super::progress::Notifier;
 use super::recorder::Final;
 use super::retry::Retries;
 use super::slots::{self, SlotContext};
-use super::{Attempt, Control, Item, Options, Outcome, WorkError, Worker};
+use super::{Attempt, Control, Failure, Item, Options, Outcome, WorkError, Worker};
 use crate::state::Stored;
 use crate::store::{ItemPages, ResultIn, Store};
 
@@ -270,27 +270,29 @@ impl<'a> Hub<'a> {
             duration,
             worker,
         } = attempt;
-        let (ok, payload, category) = match outcome {
+        let (ok, payload, failed) = match outcome {
             Outcome::Abandoned => return,
             Outcome::Ok(output) => (true, output, None),
-            Outcome::Failed(category, message) => {
+            Outcome::Failed(failure) => {
                 if item.attempt <= self.options.retries && !self.control.stopping() {
                     let delay = self.retries.delay(self.options.retry_delay, item.attempt);
-                    item.first_error.get_or_insert_with(|| message.clone());
-                    item.last_failure = Some((category, message));
+                    item.first_error
+                        .get_or_insert_with(|| failure.message.clone());
+                    item.last_failure = Some(failure);
                     item.attempt += 1;
                     self.stats.retried += 1;
                     self.retries.push(item, Instant::now() + delay);
                     return;
                 }
-                (false, message, Some(category))
+                let failed = Some((failure.category, failure.origin));
+                (false, failure.message, failed)
             }
         };
         let result = ResultIn {
             key: item.key,
             ok,
             payload,
-            category: category.map(Stored::Known),
+            category: failed.map(|(c, _)| Stored::Known(c)),
             duration_ms: i64::try_from(duration.as_millis()).ok(),
             worker: i64::try_from(worker).ok(),
             attempts: i64::from(item.attempt),
@@ -298,7 +300,7 @@ impl<'a> Hub<'a> {
             started_at: Some(started_at),
             finished_at: Some(finished_at),
         };
-        self.finish(Final { result, category });
+        self.finish(Final { result, failed });
     }
 
     fn finish(&mut self, last: Final) {
@@ -320,14 +322,14 @@ impl<'a> Hub<'a> {
     /// At a stop, the items waiting for a retry are recorded with their last error.
     fn flush_retries(&mut self) {
         while let Some(item) = self.retries.pop() {
-            let (category, message) = item
+            let last = item
                 .last_failure
-                .unwrap_or((super::ErrorCategory::Exit, String::new()));
+                .unwrap_or_else(|| Failure::new(super::ErrorCategory::Exit, String::new()));
             let result = ResultIn {
                 key: item.key,
                 ok: false,
-                payload: message,
-                category: Some(category.into()),
+                payload: last.message,
+                category: Some(last.category.into()),
                 duration_ms: None,
                 worker: None,
                 attempts: i64::from(item.attempt.saturating_sub(1)).max(1),
@@ -335,10 +337,8 @@ impl<'a> Hub<'a> {
                 started_at: None,
                 finished_at: Some(crate::store::now_text()),
             };
-            self.finish(Final {
-                result,
-                category: Some(category),
-            });
+            let failed = Some((last.category, last.origin));
+            self.finish(Final { result, failed });
         }
     }
 }

@@ -9,6 +9,7 @@
 
 mod dispatch;
 mod error;
+mod failure;
 mod per_item;
 mod pipes;
 mod prepare;
@@ -32,6 +33,8 @@ use std::time::{Duration, Instant};
 
 pub use crate::state::ErrorCategory;
 pub use error::WorkError;
+pub(crate) use failure::Failure;
+pub use failure::{Exits, Origin};
 pub use prepare::{PassRequest, PrepareError, Prepared, options, prepare, resolve_program, start};
 pub use settings::{Mode, WorkSettings};
 
@@ -83,7 +86,7 @@ pub(crate) struct Item {
     /// The message of this pass's first failed attempt.
     pub first_error: Option<String>,
     /// The last failed attempt, while a retry is pending.
-    pub last_failure: Option<(ErrorCategory, String)>,
+    pub last_failure: Option<Failure>,
 }
 
 impl Item {
@@ -101,7 +104,7 @@ impl Item {
 pub(crate) enum Outcome {
     /// The output, JSON text.
     Ok(String),
-    Failed(ErrorCategory, String),
+    Failed(Failure),
     /// Stopped by a second interrupt: not recorded, so the next resume redoes it.
     Abandoned,
 }
@@ -178,6 +181,8 @@ pub struct Summary {
     pub ok: u64,
     /// Items recorded as errors in this pass, by category.
     pub errors: BTreeMap<ErrorCategory, u64>,
+    /// Of the `exit` errors: their exit codes, and how many a stream worker answered.
+    pub exits: Exits,
     /// Attempts that were retried.
     pub retried: u64,
     pub elapsed: Duration,
@@ -243,6 +248,7 @@ pub fn run(
         ok: recorded.ok,
         top_errors: recorded.top_messages(3),
         errors: recorded.errors,
+        exits: recorded.exits,
         retried: stats.retried,
         elapsed: started.elapsed(),
         interrupted: control.interrupted.load(Ordering::SeqCst),

@@ -15,7 +15,7 @@ use nix::unistd::Pid;
 use super::process::{self, MAX_OUTPUT, kill_group, with_tail};
 use super::protocol;
 use super::slots::SlotContext;
-use super::{Attempt, Item, Outcome, WorkError};
+use super::{Attempt, Failure, Item, Outcome, WorkError};
 use crate::state::ErrorCategory;
 
 /// Items up to this size are written to stdin directly (they fit in a pipe's buffer).
@@ -248,7 +248,8 @@ fn wait(
 
 /// The outcome of an attempt from what the worker did.
 fn judge(io: &Collected, status: Option<ExitStatus>, timeout: Option<Duration>) -> Outcome {
-    let failed = |category, what: String| Outcome::Failed(category, with_tail(what, &io.stderr));
+    let tail = |what: String| with_tail(what, &io.stderr);
+    let failed = |category, what: String| Outcome::Failed(Failure::new(category, tail(what)));
     if io.killed {
         return Outcome::Abandoned;
     }
@@ -265,17 +266,18 @@ fn judge(io: &Collected, status: Option<ExitStatus>, timeout: Option<Duration>) 
     }
     match status.code() {
         Some(0) => {}
-        Some(code) => return failed(ErrorCategory::Exit, format!("exit code {code}")),
+        Some(code) => {
+            let message = tail(format!("exit code {code}"));
+            return Outcome::Failed(Failure::exited(code, message));
+        }
         None => return failed(ErrorCategory::Exit, "no exit code".into()),
     }
     if io.stdout_overflow {
-        return Outcome::Failed(
-            ErrorCategory::BadOutput,
-            format!("the output is over {} MB", MAX_OUTPUT >> 20),
-        );
+        let message = format!("the output is over {} MB", MAX_OUTPUT >> 20);
+        return Outcome::Failed(Failure::new(ErrorCategory::BadOutput, message));
     }
     match protocol::output_json(&io.stdout) {
         Ok(json) => Outcome::Ok(json),
-        Err(reason) => Outcome::Failed(ErrorCategory::BadOutput, reason),
+        Err(reason) => Outcome::Failed(Failure::new(ErrorCategory::BadOutput, reason)),
     }
 }

@@ -12,7 +12,7 @@ use std::os::unix::process::CommandExt;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
-use super::{Outcome, WorkError, Worker, protocol};
+use super::{Failure, Outcome, WorkError, Worker, protocol};
 use crate::state::ErrorCategory;
 
 /// Output beyond this is not kept; the item fails as bad output.
@@ -58,7 +58,7 @@ impl SpawnFailure {
             Outcome::Abandoned
         } else {
             let message = format!("cannot start the worker: {}", self.error);
-            Outcome::Failed(ErrorCategory::Spawn, message)
+            Outcome::Failed(Failure::new(ErrorCategory::Spawn, message))
         }
     }
 

@@ -1,11 +1,14 @@
 //! Progress of a pass: an indicatif bar on a terminal, a plain line at an interval otherwise
-//! (10 s; `RUNCTL_PROGRESS_SECS` changes it), nothing when quiet. Always on stderr.
+//! (10 s; `RUNCTL_PROGRESS_SECS` changes it), nothing when quiet. Both show the same status,
+//! worded in `text.rs`. Always on stderr; notes are silent when quiet, warnings are not.
 
+pub mod text;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-
-use crate::store::Progress;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,10 +38,11 @@ impl Style {
     }
 }
 
-/// Prints notes without tearing the bar; cheap to clone into other threads.
+/// Prints notes and warnings without tearing the bar; cheap to clone into other threads.
 #[derive(Debug, Clone)]
 pub struct Notifier {
     bar: Option<ProgressBar>,
+    quiet: bool,
 }
 
 impl Notifier {
@@ -47,6 +51,13 @@ impl Notifier {
         match &self.bar {
             Some(bar) => bar.suspend(|| eprintln!("{message}")),
             None => eprintln!("{message}"),
+        }
+    }
+
+    /// A note (silent when quiet).
+    pub fn note(&self, message: &str) {
+        if !self.quiet {
+            self.warn(message);
         }
     }
 }
@@ -58,21 +69,32 @@ pub struct Display {
     bar: Option<ProgressBar>,
     total: u64,
     done: u64,
-    errors: u64,
+    /// Shared with the bar, which words its status as it draws.
+    errors: Arc<AtomicU64>,
     start: Instant,
     last_line: Instant,
 }
 
 impl Display {
     pub fn new(style: Style, total: u64) -> Display {
+        let errors = Arc::new(AtomicU64::new(0));
         let bar = (style == Style::Bar).then(|| {
             let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-            let style = ProgressStyle::with_template(
-                "{bar:30} {pos}/{len} {msg} {per_sec:.dim} ETA {eta} ",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
+            let shown = Arc::clone(&errors);
+            let status = move |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let counts = text::Counts {
+                    done: state.pos(),
+                    total: state.len().unwrap_or(0),
+                    errors: shown.load(Ordering::Relaxed),
+                    elapsed: state.elapsed(),
+                };
+                let _ = w.write_str(&text::status(&counts, &jiff::ZonedDateTime::now()));
+            };
+            // The bar takes what the status leaves of the terminal's width.
+            let style = ProgressStyle::with_template("{wide_bar} {status}")
+                .map(|s| s.with_key("status", status))
+                .unwrap_or_else(|_| ProgressStyle::default_bar());
             bar.set_style(style);
-            bar.set_message("0 errors");
             bar.enable_steady_tick(Duration::from_millis(250));
             bar
         });
@@ -81,7 +103,7 @@ impl Display {
             bar,
             total,
             done: 0,
-            errors: 0,
+            errors,
             start: Instant::now(),
             last_line: Instant::now(),
         }
@@ -90,6 +112,7 @@ impl Display {
     pub fn notifier(&self) -> Notifier {
         Notifier {
             bar: self.bar.clone(),
+            quiet: self.style == Style::Quiet,
         }
     }
 
@@ -101,18 +124,15 @@ impl Display {
     pub fn result(&mut self, ok: bool) {
         self.done += 1;
         if !ok {
-            self.errors += 1;
+            self.errors.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(bar) = &self.bar {
             bar.inc(1);
-            if !ok {
-                bar.set_message(format!("{} errors", self.errors));
-            }
         }
     }
 
     /// Called after each wait or commit: the plain line, when it is due.
-    pub fn tick(&mut self, progress: &Progress) {
+    pub fn tick(&mut self) {
         let Style::Lines(every) = self.style else {
             return;
         };
@@ -120,30 +140,14 @@ impl Display {
             return;
         }
         self.last_line = Instant::now();
-        eprintln!("{}", self.line(progress));
-    }
-
-    fn line(&self, progress: &Progress) -> String {
-        let secs = self.start.elapsed().as_secs_f64();
-        let rate = if secs > 0.0 {
-            self.done as f64 / secs
-        } else {
-            0.0
+        let counts = text::Counts {
+            done: self.done,
+            total: self.total,
+            errors: self.errors.load(Ordering::Relaxed),
+            elapsed: self.start.elapsed(),
         };
-        format!(
-            "progress: {}/{} this pass, {} errors, {rate:.1} items/s; run {} of {} done, {} errors{}",
-            self.done,
-            self.total,
-            self.errors,
-            progress.n_completed,
-            progress.n_items,
-            progress.n_errors,
-            progress
-                .eta
-                .as_deref()
-                .map(|e| format!(", ETA {e}"))
-                .unwrap_or_default()
-        )
+        let now = jiff::ZonedDateTime::now();
+        eprintln!("progress: {}", text::status(&counts, &now));
     }
 
     pub fn finish(&self) {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::progress::Display;
-use super::{Control, ErrorCategory, WorkError};
+use super::{Control, ErrorCategory, Exits, Origin, WorkError};
 use crate::store::{Progress, ResultIn, Store};
 
 /// Commit after this many results...
@@ -18,11 +18,11 @@ const BATCH: usize = 100;
 /// ...or this long after the first uncommitted one.
 const MAX_WAIT: Duration = Duration::from_secs(1);
 
-/// A final result, with its category for the summary.
+/// A final result, with its failure's category and origin for the summary.
 #[derive(Debug)]
 pub(crate) struct Final {
     pub result: ResultIn,
-    pub category: Option<ErrorCategory>,
+    pub failed: Option<(ErrorCategory, Origin)>,
 }
 
 /// What the recorder wrote in this pass.
@@ -30,6 +30,7 @@ pub(crate) struct Final {
 pub(crate) struct Recorded {
     pub ok: u64,
     pub errors: BTreeMap<ErrorCategory, u64>,
+    pub exits: Exits,
     /// How often each error message was recorded (its first line, cut short; at most
     /// [`MESSAGES_KEPT`] different ones are counted).
     pub messages: std::collections::HashMap<String, u64>,
@@ -105,9 +106,10 @@ fn record(
             Ok(finals) => {
                 for last in finals {
                     let is_ok = last.result.ok;
-                    match last.category {
-                        Some(c) if !is_ok => {
+                    match last.failed {
+                        Some((c, origin)) if !is_ok => {
                             *recorded.errors.entry(c).or_default() += 1;
+                            recorded.exits.count(c, origin);
                             recorded.count_message(&last.result.payload);
                         }
                         _ => recorded.ok += 1,
@@ -129,7 +131,7 @@ fn record(
             batch.clear();
             oldest = None;
         }
-        display.tick(&recorded.progress);
+        display.tick();
         if kept_at.elapsed() >= MAX_WAIT && !control.stopping() {
             kept_at = Instant::now();
             if let Err(error) = keep() {

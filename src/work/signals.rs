@@ -47,14 +47,14 @@ pub(crate) fn watch(
                         first = Some(Instant::now());
                         control.interrupted.store(true, Ordering::SeqCst);
                         control.stop.store(true, Ordering::SeqCst);
-                        notifier.warn(&format!(
+                        notifier.note(&format!(
                             "stopping: no new items; waiting up to {} for the items in flight \
                              (interrupt again to stop now)",
                             human(grace)
                         ));
                     } else if !control.killing() {
                         control.kill.store(true, Ordering::SeqCst);
-                        notifier.warn("stopping now: killing the items in flight");
+                        notifier.note("stopping now: killing the items in flight");
                     }
                 }
                 if signals.is_closed() {

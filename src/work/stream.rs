@@ -20,7 +20,7 @@ use super::process::{MAX_OUTPUT, SpawnFailure};
 use super::protocol;
 use super::slots::SlotContext;
 use super::stream_process::{self, Proc};
-use super::{Attempt, Item, Outcome, WorkError};
+use super::{Attempt, Failure, Item, Outcome, WorkError};
 use crate::state::ErrorCategory;
 use crate::store::now_text as now;
 
@@ -232,7 +232,8 @@ impl<'a> Slot<'a> {
             Err(message) => {
                 // One of runctl's categories, else `exit`.
                 let given = line.category.as_deref().and_then(ErrorCategory::parse);
-                Outcome::Failed(given.unwrap_or(ErrorCategory::Exit), message)
+                let category = given.unwrap_or(ErrorCategory::Exit);
+                Outcome::Failed(Failure::answered(category, message))
             }
         };
         self.report(flight.item, outcome, flight.started, flight.started_at);
@@ -246,7 +247,7 @@ impl<'a> Slot<'a> {
         let message = format!(
             "the worker wrote {what} (a stream worker's stdout carries only result lines; log to stderr)"
         );
-        self.fail_all(st, ErrorCategory::BadOutput, &message);
+        self.fail_all(st, &Failure::new(ErrorCategory::BadOutput, message));
     }
 
     /// The worker's stdout closed: it exited (or is about to).
@@ -255,15 +256,15 @@ impl<'a> Slot<'a> {
             return;
         };
         let answered = p.answered;
-        let (category, message) = p.death();
+        let failure = p.death();
         let had_items = !st.in_flight.is_empty();
-        self.fail_all(st, category, &message);
+        self.fail_all(st, &failure);
         if answered == 0 && had_items {
             st.deaths_in_a_row += 1;
             if st.deaths_in_a_row >= DEATHS_IN_A_ROW {
                 self.cx.control.fail(WorkError::KeepsDying {
                     times: DEATHS_IN_A_ROW,
-                    last: message,
+                    last: failure.message,
                 });
                 st.input_open = false;
                 return;
@@ -298,7 +299,7 @@ impl<'a> Slot<'a> {
                 );
                 self.report(
                     f.item,
-                    Outcome::Failed(ErrorCategory::Timeout, msg),
+                    Outcome::Failed(Failure::new(ErrorCategory::Timeout, msg)),
                     f.started,
                     f.started_at,
                 );
@@ -308,8 +309,8 @@ impl<'a> Slot<'a> {
         }
     }
 
-    fn fail_all(&mut self, st: &mut State, category: ErrorCategory, message: &str) {
-        self.end_in_flight(st, || Outcome::Failed(category, message.to_string()));
+    fn fail_all(&mut self, st: &mut State, failure: &Failure) {
+        self.end_in_flight(st, || Outcome::Failed(failure.clone()));
     }
 
     /// Report every item in flight with `outcome`.

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 use nix::unistd::Pid;
 
-use super::Worker;
 use super::pipes::{Lines, keep_stderr, read_lines, write_lines};
 use super::process::{self, SpawnFailure, kill_group};
+use super::{Failure, Worker};
 use crate::state::ErrorCategory;
 
 /// One running stream worker.
@@ -97,7 +97,7 @@ impl Proc {
 
     /// A worker whose output closed: reaped, its group killed, and what its end says (the
     /// signal that killed it or its exit code, with the tail of its stderr).
-    pub(super) fn death(mut self) -> (ErrorCategory, String) {
+    pub(super) fn death(mut self) -> Failure {
         let status = self.reap(Duration::from_secs(2));
         kill_group(self.group);
         // Its last words may still be in the pipe: give the stderr thread a moment.
@@ -107,27 +107,24 @@ impl Proc {
                 std::thread::sleep(Duration::from_millis(2));
             }
         }
-        let (category, what) = match status {
-            Some(s) => match s.signal() {
-                Some(signal) => (
-                    ErrorCategory::Signal,
-                    format!("the worker was killed by {}", process::signal_name(signal)),
-                ),
-                None => (
-                    ErrorCategory::Exit,
-                    format!("the worker exited with code {}", s.code().unwrap_or(-1)),
-                ),
-            },
-            None => (
-                ErrorCategory::Exit,
-                "the worker closed its output".to_string(),
-            ),
-        };
-        let message = match self.stderr.lock() {
+        let with_tail = |what: String| match self.stderr.lock() {
             Ok(stderr) => process::with_tail(what, &stderr),
             Err(_) => what,
         };
-        (category, message)
+        match status.map(|s| (s.signal(), s.code())) {
+            Some((Some(signal), _)) => {
+                let what = format!("the worker was killed by {}", process::signal_name(signal));
+                Failure::new(ErrorCategory::Signal, with_tail(what))
+            }
+            Some((None, Some(code))) => {
+                let what = format!("the worker exited with code {code}");
+                Failure::exited(code, with_tail(what))
+            }
+            Some((None, None)) | None => {
+                let what = "the worker closed its output".to_string();
+                Failure::new(ErrorCategory::Exit, with_tail(what))
+            }
+        }
     }
 
     /// Close the worker's input, wait up to `grace` for it to exit, then kill its group; its

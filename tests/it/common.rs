@@ -427,15 +427,22 @@ fn mask(text: &str, pattern: &str, label: &str) -> String {
     out
 }
 
-/// A summary's ` in 0.3s (146.9 items/s)` written ` in [ELAPSED]`.
+/// A summary's ` in 0.3s (146.9/s)` (or `(15/min)`, `(3.6/h)`) written ` in [ELAPSED]`.
 fn mask_elapsed(line: &str) -> String {
-    match (line.rfind(" in "), line.rfind(" items/s)")) {
-        (Some(start), Some(end)) if start < end => format!(
-            "{} in [ELAPSED]{}",
-            &line[..start],
-            &line[end + " items/s)".len()..]
-        ),
-        _ => line.to_string(),
+    let Some(start) = line.rfind(" in ") else {
+        return line.to_string();
+    };
+    let rest = &line[start + " in ".len()..];
+    let Some(close) = rest.find(')') else {
+        return line.to_string();
+    };
+    let timed = rest[..close].split_once(" (").is_some_and(|(took, rate)| {
+        !took.contains(' ') && ["/s", "/min", "/h"].iter().any(|unit| rate.ends_with(unit))
+    });
+    if timed {
+        format!("{} in [ELAPSED]{}", &line[..start], &rest[close + 1..])
+    } else {
+        line.to_string()
     }
 }
 

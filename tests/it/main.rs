@@ -2,6 +2,7 @@
 //! PATH lookups, real pipes and a real terminal (PTY) for prompts.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod batch_output;
 mod cleanup;
 mod common;
 mod errors;

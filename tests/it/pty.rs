@@ -187,8 +187,9 @@ fn resume_at_a_terminal_shows_a_progress_bar_and_ctrl_c_stops_it_cleanly() {
     );
     sb.new_run_over("items.csv");
     let mut p = sb.pty(&["resume", "-j", "1", "--", "./slow.sh"], 30_000);
-    p.exp_string("/40 0 errors").unwrap();
-    p.exp_string("ETA").unwrap();
+    p.exp_string("/40 (").unwrap();
+    p.exp_string("%), 0 errors, ").unwrap();
+    p.exp_string(" elapsed, ETA ").unwrap();
     p.send_control('c').unwrap();
     p.exp_string("stopping: no new items").unwrap();
     p.exp_string("interrupted:").unwrap();

@@ -921,7 +921,12 @@ fn without_a_terminal_progress_is_a_plain_line_at_an_interval() {
         .filter(|l| l.starts_with("progress: "))
         .collect();
     assert!(lines.len() >= 2, "{err}");
-    assert!(lines[0].contains("/30 this pass, 0 errors"), "{err}");
+    // One count (this pass's), its percent, the rate, the time so far and the ETA.
+    let last = lines[lines.len() - 1];
+    assert!(last.contains("/30 ("), "{err}");
+    assert!(last.contains("%), 0 errors, "), "{err}");
+    assert!(last.contains(" elapsed"), "{err}");
+    assert!(lines.iter().all(|l| !l.contains(" of 30")), "{err}");
     assert!(err.contains("completed: 30 ok, 0 errors"), "{err}");
     // Quiet: no progress, no summary.
     let sb = Sandbox::new();

@@ -1,0 +1,110 @@
+//! A failed attempt: the category stored with its result, its message, and where it came from
+//! (the exit code of the process that ended it, or a stream worker's answer), and the counts of
+//! those origins that a pass keeps for its summary. The origin is not stored: it is in the
+//! message (`exit code 2`), and the summary only needs it for the pass at hand.
+
+use std::collections::BTreeMap;
+
+use crate::state::ErrorCategory;
+
+/// Why an attempt failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Failure {
+    pub category: ErrorCategory,
+    pub message: String,
+    pub origin: Origin,
+}
+
+impl Failure {
+    /// A failure with no exit code to tell (a signal, a timeout, bad output, a spawn error).
+    pub fn new(category: ErrorCategory, message: String) -> Failure {
+        Failure {
+            category,
+            message,
+            origin: Origin::Other,
+        }
+    }
+
+    /// The worker process exited with `code`.
+    pub fn exited(code: i32, message: String) -> Failure {
+        Failure {
+            category: ErrorCategory::Exit,
+            message,
+            origin: Origin::Code(code),
+        }
+    }
+
+    /// A stream worker answered the item with an error, in `category`.
+    pub fn answered(category: ErrorCategory, message: String) -> Failure {
+        Failure {
+            category,
+            message,
+            origin: Origin::Answered,
+        }
+    }
+}
+
+/// Where a failure came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The worker process exited with this code (for a stream worker: while it held the item).
+    Code(i32),
+    /// A stream worker answered the item with an error line: there is no exit code.
+    Answered,
+    /// Anything else.
+    Other,
+}
+
+/// Of a pass's errors in the `exit` category: how many ended with each exit code, and how many
+/// a stream worker answered with an error. The rest of them ended without an exit code (a worker
+/// that runctl lost track of).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Exits {
+    pub codes: BTreeMap<i32, u64>,
+    pub answered: u64,
+}
+
+impl Exits {
+    /// Count one recorded error.
+    pub(crate) fn count(&mut self, category: ErrorCategory, origin: Origin) {
+        if category != ErrorCategory::Exit {
+            return;
+        }
+        match origin {
+            Origin::Code(code) => *self.codes.entry(code).or_default() += 1,
+            Origin::Answered => self.answered += 1,
+            Origin::Other => {}
+        }
+    }
+
+    /// The exit codes by how often they came, most common first (ties by code).
+    pub fn most_common(&self) -> Vec<(i32, u64)> {
+        let mut all: Vec<(i32, u64)> = self.codes.iter().map(|(c, n)| (*c, *n)).collect();
+        all.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_exit_errors_are_counted_by_origin_most_common_code_first() {
+        let mut exits = Exits::default();
+        for (category, origin) in [
+            (ErrorCategory::Exit, Origin::Code(1)),
+            (ErrorCategory::Exit, Origin::Code(2)),
+            (ErrorCategory::Exit, Origin::Code(2)),
+            (ErrorCategory::Exit, Origin::Code(-3)),
+            (ErrorCategory::Exit, Origin::Answered),
+            (ErrorCategory::Exit, Origin::Other),
+            (ErrorCategory::Timeout, Origin::Answered),
+            (ErrorCategory::Signal, Origin::Other),
+        ] {
+            exits.count(category, origin);
+        }
+        assert_eq!(exits.most_common(), [(2, 2), (-3, 1), (1, 1)]);
+        assert_eq!(exits.answered, 1);
+    }
+}
