@@ -8,6 +8,7 @@
 //! The settings are in `settings` (read by `parse`); the checks on where run folders may go
 //! are in `paths`.
 
+pub mod example;
 mod parse;
 mod paths;
 mod settings;

@@ -16,8 +16,17 @@ use crate::store::{Access, Store};
 /// state (state.db, locks) and a .gitignore so that it is never committed. Running init again
 /// changes nothing and says so.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  runctl init\n  runctl --root ~/projects/llm-eval init --json")]
+#[command(
+    after_help = "Examples:\n  runctl init\n  runctl init --example demo && cd demo   # the files the README's tour uses\n  runctl --root ~/projects/llm-eval init --json"
+)]
 pub struct InitArgs {
+    /// The project folder [default: --root, else the working directory]; made if missing
+    #[arg(value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Also write the example files of the README's tour (train.yaml, train.py, cases.csv,
+    /// worker.py, stream_worker.py, a plugin, a long-named model folder); files there are kept
+    #[arg(long)]
+    example: bool,
     /// Print the result as JSON (docs/json.md)
     #[arg(long)]
     json: bool,
@@ -32,9 +41,10 @@ struct InitOutput {
 }
 
 pub fn run(ctx: &Ctx, args: InitArgs) -> Result<()> {
-    let root = match &ctx.global.root {
-        Some(root) => ctx.cwd.join(root),
-        None => ctx.cwd.clone(),
+    let root = match (&args.dir, &ctx.global.root) {
+        (Some(dir), _) => ctx.cwd.join(dir),
+        (None, Some(root)) => ctx.cwd.join(root),
+        (None, None) => ctx.cwd.clone(),
     };
     std::fs::create_dir_all(&root).map_err(|e| CliError::io("create", &root, e))?;
     let mut created = Vec::new();
@@ -57,6 +67,13 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> Result<()> {
         created.push(".runctl/state.db".to_string());
     }
 
+    if args.example {
+        let written = crate::project::example::write_example(&root)?;
+        for kept in &written.kept {
+            ctx.note(format!("{kept} is already there; kept as it is"));
+        }
+        created.extend(written.created);
+    }
     let out = InitOutput {
         root: root.clone(),
         already_initialized: created.is_empty(),
