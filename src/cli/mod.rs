@@ -4,6 +4,7 @@
 mod completions;
 mod ctx;
 mod export;
+mod export_target;
 mod hash;
 mod init;
 mod ledger;

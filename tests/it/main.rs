@@ -9,6 +9,7 @@ mod foundation;
 mod fuzz_corpus;
 mod hashing;
 mod hostile;
+mod json;
 mod ledger;
 mod migrate_runs;
 mod naming;
