@@ -234,43 +234,4 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::CommandFactory;
-
-    #[test]
-    fn clap_definition_is_consistent() {
-        Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn every_command_shows_an_example_in_its_help() {
-        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
-            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
-                let path = format!("{path} {}", sub.get_name());
-                let help = [sub.get_after_help(), sub.get_after_long_help()]
-                    .into_iter()
-                    .flatten()
-                    .map(|h| h.to_string())
-                    .collect::<String>();
-                if !help.contains("Examples:\n  ") {
-                    missing.push(path.clone());
-                }
-                walk(sub, &path, missing);
-            }
-        }
-        let mut missing = Vec::new();
-        walk(&Cli::command(), "runctl", &mut missing);
-        assert!(missing.is_empty(), "no example in --help: {missing:?}");
-    }
-
-    #[test]
-    fn builtin_list_matches_clap() {
-        let mut from_clap: Vec<String> = Cli::command()
-            .get_subcommands()
-            .map(|c| c.get_name().to_string())
-            .collect();
-        from_clap.push("help".to_string());
-        assert_eq!(from_clap, builtin_names());
-    }
-}
+mod tests;
