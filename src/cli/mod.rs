@@ -9,6 +9,7 @@ mod hash;
 mod init;
 mod ledger;
 mod link;
+mod man;
 mod migrate;
 mod migrate_runs;
 mod name;
@@ -116,7 +117,7 @@ pub enum Command {
     Migrate(migrate::MigrateArgs),
     Plugins(plugins::PluginsArgs),
     Completions(completions::CompletionsArgs),
-    Man(completions::ManArgs),
+    Man(man::ManArgs),
     /// Any other name: run the plugin `runctl-<name>` from PATH.
     #[command(external_subcommand)]
     External(Vec<OsString>),
@@ -227,7 +228,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Migrate(args) => migrate::run(&ctx, args),
         Command::Plugins(args) => plugins::run(&ctx, args),
         Command::Completions(args) => completions::run(args),
-        Command::Man(args) => completions::man(args),
+        Command::Man(args) => man::man(&ctx, args),
         Command::External(args) => plugins::dispatch(&ctx, args),
     };
     done.map(|()| ExitCode::SUCCESS)

@@ -11,6 +11,7 @@ mod hashing;
 mod hostile;
 mod json;
 mod ledger;
+mod man;
 mod migrate_runs;
 mod naming;
 mod plugins;
