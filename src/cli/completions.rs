@@ -1,5 +1,5 @@
-//! `runctl completions <shell>` and `runctl man`: generated from the clap definition, so they
-//! never drift from the real command line.
+//! `runctl completions <shell>`: generated from the clap definition, so it never drifts from
+//! the real command line (`runctl man` is in `man.rs`).
 
 use clap::{Args, CommandFactory};
 
@@ -17,21 +17,8 @@ pub struct CompletionsArgs {
     shell: clap_complete::Shell,
 }
 
-/// Print the man page (roff) to stdout
-#[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  runctl man > ~/.local/share/man/man1/runctl.1\n  runctl man | man -l -"
-)]
-pub struct ManArgs {}
-
 pub fn run(args: CompletionsArgs) -> Result<()> {
     let mut buf = Vec::new();
     clap_complete::generate(args.shell, &mut Cli::command(), "runctl", &mut buf);
-    output::print(&String::from_utf8_lossy(&buf))
-}
-
-pub fn man(_args: ManArgs) -> Result<()> {
-    let mut buf = Vec::new();
-    clap_mangen::Man::new(Cli::command()).render(&mut buf)?;
     output::print(&String::from_utf8_lossy(&buf))
 }

@@ -1,14 +1,17 @@
 //! `runctl export`: every item of a run with its result, one line each, streaming.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
+use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::{Ctx, run_view};
+use super::export_target::{Sink, Target, is_stdout, open_target};
+use super::{Ctx, output, run_view};
 use crate::error::{CliError, Result};
 use crate::project::Project;
+use crate::state::ResultStatus;
 use crate::store::{Access, ExportRow, Store};
 
 /// Export a run's items with their results: JSON lines or CSV, one line per item
@@ -18,7 +21,7 @@ use crate::store::{Access, ExportRow, Store};
 /// result_error, result_error_category, result_finished_at and result_duration_ms.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  runctl export latest -o results.jsonl\n  runctl export my-run --format csv -o results.csv"
+    after_help = "Examples:\n  runctl export latest -o results.jsonl\n  runctl export my-run --format csv -o results.csv\n  runctl export my-run -o results.jsonl --json | jq .errors"
 )]
 pub struct ExportArgs {
     /// A run name, run id, unique id prefix, or latest
@@ -29,12 +32,58 @@ pub struct ExportArgs {
     /// Write to FILE instead of stdout
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Print a summary of the export as JSON on stdout (docs/json.md); needs -o FILE, since
+    /// without it the export itself is on stdout
+    #[arg(long)]
+    json: bool,
+}
+
+/// `runctl export -o FILE --json`: where the export went and what it holds.
+#[derive(Debug, Serialize)]
+struct ExportOutput {
+    run: String,
+    id: String,
+    format: &'static str,
+    output: PathBuf,
+    #[serde(flatten)]
+    counts: Counts,
+}
+
+/// The item lines an export wrote, by their result (a status this runctl does not know counts
+/// in `items` only).
+#[derive(Debug, Default, Serialize)]
+struct Counts {
+    items: usize,
+    ok: usize,
+    errors: usize,
+    not_done: usize,
+}
+
+impl Counts {
+    fn add(&mut self, row: &ExportRow) {
+        self.items += 1;
+        match row.status.as_ref().map(|s| s.known()) {
+            None => self.not_done += 1,
+            Some(Some(ResultStatus::Ok)) => self.ok += 1,
+            Some(Some(ResultStatus::Error)) => self.errors += 1,
+            Some(None) => {}
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum ExportFormat {
     Jsonl,
     Csv,
+}
+
+impl ExportFormat {
+    fn name(self) -> &'static str {
+        match self {
+            ExportFormat::Jsonl => "jsonl",
+            ExportFormat::Csv => "csv",
+        }
+    }
 }
 
 const RESULT_COLUMNS: [&str; 7] = [
@@ -76,6 +125,12 @@ fn cell(value: &Value) -> String {
 }
 
 pub fn run(ctx: &Ctx, args: ExportArgs) -> Result<()> {
+    if args.json && args.output.as_deref().is_none_or(is_stdout) {
+        return Err(CliError::usage(
+            "--json prints the export's summary on stdout, where the export itself goes without -o FILE",
+        )
+        .hint("give -o FILE to write the export to a file, or leave --json out"));
+    }
     let project = ctx.require_project()?;
     let store = ctx.open_store(&project, Access::Read)?;
     let run = run_view::find_run(&store, &args.run)?;
@@ -85,19 +140,53 @@ pub fn run(ctx: &Ctx, args: ExportArgs) -> Result<()> {
             run.name
         )));
     }
+    let (counts, renamed) = write_export(ctx, &project, &store, &run.id, &args)?;
+    if args.json {
+        // -o is given and is not stdout (checked first): a file renamed into place, or a FIFO
+        // or device written into.
+        let given = args.output.as_ref().map(|given| ctx.cwd.join(given));
+        return output::print_json(&ExportOutput {
+            run: run.name,
+            id: run.id,
+            format: args.format.name(),
+            output: renamed.or(given).unwrap_or_default(),
+            counts,
+        });
+    }
+    if let Some(path) = renamed {
+        ctx.note(format!(
+            "exported {} items of run {} to {}",
+            counts.items,
+            run.name,
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Write the export where `-o` says (stdout without it); its counts, and the file it was
+/// renamed into when it was written to a temporary file first.
+fn write_export(
+    ctx: &Ctx,
+    project: &Project,
+    store: &Store,
+    run_id: &str,
+    args: &ExportArgs,
+) -> Result<(Counts, Option<PathBuf>)> {
     let (sink, target): (Sink, Target) = match &args.output {
         None => (Box::new(std::io::stdout().lock()), None),
-        Some(path) => open_target(&project, &store, &ctx.cwd.join(path))?,
+        Some(path) if is_stdout(path) => (Box::new(std::io::stdout().lock()), None),
+        Some(path) => open_target(project, store, &ctx.cwd.join(path))?,
     };
     let mut out = std::io::BufWriter::new(sink);
     let written = match args.format {
-        ExportFormat::Jsonl => write_jsonl(&store, &run.id, &mut out),
-        ExportFormat::Csv => write_csv(&store, &run.id, &mut out),
+        ExportFormat::Jsonl => write_jsonl(store, run_id, &mut out),
+        ExportFormat::Csv => write_csv(store, run_id, &mut out),
     }
-    .and_then(|n| out.flush().map(|()| n).map_err(CliError::from));
+    .and_then(|counts| out.flush().map(|()| counts).map_err(CliError::from));
     drop(out);
-    let n = match written {
-        Ok(n) => n,
+    let counts = match written {
+        Ok(counts) => counts,
         Err(e) => {
             // A half-written export is not left behind.
             return Err(match &target {
@@ -109,113 +198,22 @@ pub fn run(ctx: &Ctx, args: ExportArgs) -> Result<()> {
             });
         }
     };
-    if let Some((tmp, path)) = target {
-        if let Err(e) = std::fs::rename(&tmp, &path) {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(CliError::io("write", &path, e));
+    match target {
+        Some((tmp, path)) => {
+            if let Err(e) = std::fs::rename(&tmp, &path) {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(CliError::io("write", &path, e));
+            }
+            Ok((counts, Some(path)))
         }
-        ctx.note(format!(
-            "exported {n} items of run {} to {}",
-            run.name,
-            path.display()
-        ));
-    }
-    Ok(())
-}
-
-/// Where `-o PATH` is written: into a FIFO, a device or `/dev/stdout` directly (never replaced
-/// by a file); else to a temporary file renamed over the file at the end. A symlink, even one
-/// to a file not made yet, is written through (its file is replaced, the symlink stays).
-/// runctl's own files and every source of the project are refused, checked on the file the
-/// path leads to.
-fn open_target(project: &Project, store: &Store, given: &Path) -> Result<(Sink, Target)> {
-    // The process's own stdout, whatever it is (a file opened for appending by `>>` included):
-    // written through fd 1, never reopened or replaced.
-    let shown = given.to_string_lossy();
-    if ["-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"].contains(&shown.as_ref()) {
-        return Ok((Box::new(std::io::stdout().lock()), None));
-    }
-    let meta = std::fs::metadata(given);
-    if meta.as_ref().is_ok_and(|m| m.is_dir()) {
-        return Err(CliError::usage(format!("{} is a folder", given.display()))
-            .hint("give a file name with -o"));
-    }
-    let path = match &meta {
-        Ok(m) if m.is_file() => std::fs::canonicalize(given).unwrap_or_else(|_| given.into()),
-        Ok(_) => given.to_path_buf(),
-        Err(_) => crate::protect::follow_symlinks(given),
-    };
-    if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
-        return Err(CliError::usage(format!(
-            "{} is a loop of symbolic links",
-            given.display()
-        )));
-    }
-    let sources: Vec<PathBuf> = store
-        .source_paths()?
-        .iter()
-        .map(|p| crate::store::text_to_path(p))
-        .collect();
-    let sources: Vec<&Path> = sources.iter().map(PathBuf::as_path).collect();
-    if let Some(what) = crate::protect::protected(project, &path, &sources) {
-        return Err(CliError::usage(format!(
-            "refusing to export to {}: it is {what}",
-            given.display()
-        ))
-        .hint("give another file with -o, or leave -o out to write to stdout"));
-    }
-    if meta.is_ok_and(|m| !m.is_file()) {
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .map_err(|e| CliError::io("open", &path, e))?;
-        // What was opened must still be what was checked: a regular file swapped in since (a
-        // symlink to the DB, say) is refused, never written into.
-        if file.metadata().is_ok_and(|m| m.is_file()) {
-            return Err(CliError::conflict(format!(
-                "{} changed while it was being opened for the export; refusing it",
-                given.display()
-            )));
-        }
-        return Ok((Box::new(WriteTo(file, path)), None));
-    }
-    // A private name beside it, made afresh: nothing planted there is written through.
-    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-    tmp_name.push(format!(".export-tmp-{}", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    let file = crate::undo::create_fresh(&tmp).map_err(|e| CliError::io("create", &tmp, e))?;
-    Ok((Box::new(file), Some((tmp, path))))
-}
-
-type Sink = Box<dyn Write>;
-
-/// A FIFO or device written into directly; its write errors name it.
-struct WriteTo(std::fs::File, PathBuf);
-
-impl Write for WriteTo {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.write(buf).map_err(|e| self.named(e))
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.flush().map_err(|e| self.named(e))
+        None => Ok((counts, None)),
     }
 }
 
-impl WriteTo {
-    fn named(&self, e: std::io::Error) -> std::io::Error {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            return e;
-        }
-        std::io::Error::new(e.kind(), format!("cannot write {}: {e}", self.1.display()))
-    }
-}
-/// The temporary file and the file it becomes, when the export is renamed into place.
-type Target = Option<(PathBuf, PathBuf)>;
-
-/// One JSON object per item: its key, its columns, its result's columns; returns the count.
-fn write_jsonl(store: &Store, run_id: &str, out: &mut impl Write) -> Result<usize> {
+/// One JSON object per item: its key, its columns, its result's columns; returns the counts.
+fn write_jsonl(store: &Store, run_id: &str, out: &mut impl Write) -> Result<Counts> {
     let mut failure: Option<CliError> = None;
-    let mut n = 0usize;
+    let mut n = Counts::default();
     store.for_each_export(run_id, |row| {
         let mut line = Map::new();
         line.insert("item_key".into(), Value::String(row.key.clone()));
@@ -228,15 +226,15 @@ fn write_jsonl(store: &Store, run_id: &str, out: &mut impl Write) -> Result<usiz
         let written = serde_json::to_writer(&mut *out, &Value::Object(line))
             .map_err(CliError::from)
             .and_then(|()| out.write_all(b"\n").map_err(CliError::from));
-        n += 1;
+        n.add(&row);
         written.map_err(|e| failure = Some(e)).is_ok()
     })?;
     failure.map_or(Ok(n), Err)
 }
 
 /// A header row, then one row per item: its key, the source's columns, its result's columns;
-/// returns the count.
-fn write_csv(store: &Store, run_id: &str, out: &mut impl Write) -> Result<usize> {
+/// returns the counts.
+fn write_csv(store: &Store, run_id: &str, out: &mut impl Write) -> Result<Counts> {
     let columns = store.item_columns(run_id)?;
     let mut csv = csv::Writer::from_writer(out);
     let header = std::iter::once("item_key")
@@ -245,7 +243,7 @@ fn write_csv(store: &Store, run_id: &str, out: &mut impl Write) -> Result<usize>
     csv.write_record(header)
         .map_err(|e| CliError::general(format!("cannot write CSV: {e}")))?;
     let mut failure: Option<CliError> = None;
-    let mut n = 0usize;
+    let mut n = Counts::default();
     store.for_each_export(run_id, |row| {
         let data: Map<String, Value> = serde_json::from_str(&row.data).unwrap_or_default();
         let results = result_values(&row);
@@ -256,7 +254,7 @@ fn write_csv(store: &Store, run_id: &str, out: &mut impl Write) -> Result<usize>
                     .map(|c| data.get(c).map(cell).unwrap_or_default()),
             )
             .chain(results.iter().map(cell));
-        n += 1;
+        n.add(&row);
         csv.write_record(record)
             .map_err(|e| failure = Some(CliError::general(format!("cannot write CSV: {e}"))))
             .is_ok()

@@ -5,9 +5,10 @@ use std::io::{BufRead, Read, Write};
 use std::path::PathBuf;
 
 use clap::Args;
+use serde::Serialize;
 
-use super::Ctx;
 use super::run_view;
+use super::{Ctx, output};
 use crate::error::{CliError, Result};
 use crate::project::Project;
 use crate::state::{ErrorCategory, Stored};
@@ -43,7 +44,7 @@ pub struct ItemsArgs {
 /// committing the lines before it. Holds the run's lock while it runs.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  runctl record latest --from results.jsonl\n  python worker.py | runctl record my-run"
+    after_help = "Examples:\n  runctl record latest --from results.jsonl\n  python worker.py | runctl record my-run\n  runctl record my-run --from results.jsonl --json | jq .items.remaining"
 )]
 pub struct RecordArgs {
     /// A run name, run id, unique id prefix, or latest
@@ -51,6 +52,21 @@ pub struct RecordArgs {
     /// Read results from FILE instead of stdin
     #[arg(long, value_name = "FILE|-")]
     from: Option<PathBuf>,
+    /// Print what was recorded as JSON (docs/json.md)
+    #[arg(long)]
+    json: bool,
+}
+
+/// `runctl record --json`: what this call recorded, and the run's items after it.
+#[derive(Debug, Serialize)]
+struct RecordOutput {
+    run: String,
+    id: String,
+    /// Results recorded by this call (an item recorded twice counts twice).
+    recorded: usize,
+    ok: usize,
+    errors: usize,
+    items: Option<run_view::ItemsOutput>,
 }
 
 fn open_run(
@@ -143,6 +159,8 @@ struct Batch {
     results: Vec<ResultIn>,
     lines: Vec<usize>,
     recorded: usize,
+    /// Of `recorded`, the ok results.
+    recorded_ok: usize,
 }
 
 impl Batch {
@@ -154,6 +172,7 @@ impl Batch {
         }
         let Some(key) = unknown_item(store.record_results(&run.id, &self.results, None))? else {
             self.recorded += self.results.len();
+            self.recorded_ok += self.results.iter().filter(|r| r.ok).count();
             self.results.clear();
             self.lines.clear();
             return Ok(());
@@ -164,6 +183,7 @@ impl Batch {
             && unknown_item(store.record_results(&run.id, &self.results[..at], None))?.is_none()
         {
             self.recorded += at;
+            self.recorded_ok += self.results[..at].iter().filter(|r| r.ok).count();
         }
         store.refresh_progress(&run.id)?;
         Err(CliError::not_found(format!(
@@ -234,6 +254,7 @@ pub fn record(ctx: &Ctx, args: RecordArgs) -> Result<()> {
         results: Vec::with_capacity(RECORD_BATCH),
         lines: Vec::with_capacity(RECORD_BATCH),
         recorded: 0,
+        recorded_ok: 0,
     };
     let mut line = Vec::new();
     for number in 1.. {
@@ -268,8 +289,29 @@ pub fn record(ctx: &Ctx, args: RecordArgs) -> Result<()> {
         }
     }
     batch.flush(&mut store, &run)?;
+    report(ctx, &mut store, &run, &batch, args.json)
+}
+
+/// What a finished `record` recorded: JSON on stdout with `--json`, else a note on stderr.
+fn report(
+    ctx: &Ctx,
+    store: &mut Store,
+    run: &crate::store::RunRow,
+    batch: &Batch,
+    json: bool,
+) -> Result<()> {
     let recorded = batch.recorded;
     let p = store.refresh_progress(&run.id)?;
+    if json {
+        return output::print_json(&RecordOutput {
+            run: run.name.clone(),
+            id: run.id.clone(),
+            recorded,
+            ok: batch.recorded_ok,
+            errors: recorded - batch.recorded_ok,
+            items: run_view::ItemsOutput::of(store, &run.id)?,
+        });
+    }
     ctx.note(format!(
         "recorded {}; run {}: {} of {} done, {}",
         count(recorded as u64, "result"),

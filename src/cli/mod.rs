@@ -6,11 +6,13 @@ mod cleanup;
 mod completions;
 mod ctx;
 mod export;
+mod export_target;
 mod hash;
 mod init;
 mod ledger;
 mod link;
 mod logs;
+mod man;
 mod migrate;
 mod migrate_runs;
 mod name;
@@ -126,7 +128,7 @@ pub enum Command {
     Migrate(migrate::MigrateArgs),
     Plugins(plugins::PluginsArgs),
     Completions(completions::CompletionsArgs),
-    Man(completions::ManArgs),
+    Man(man::ManArgs),
     /// Any other name: run the plugin `runctl-<name>` from PATH.
     #[command(external_subcommand)]
     External(Vec<OsString>),
@@ -247,50 +249,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Migrate(args) => migrate::run(&ctx, args),
         Command::Plugins(args) => plugins::run(&ctx, args),
         Command::Completions(args) => completions::run(args),
-        Command::Man(args) => completions::man(args),
+        Command::Man(args) => man::man(&ctx, args),
         Command::External(args) => plugins::dispatch(&ctx, args),
     };
     done.map(|()| ExitCode::SUCCESS)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::CommandFactory;
-
-    #[test]
-    fn clap_definition_is_consistent() {
-        Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn every_command_shows_an_example_in_its_help() {
-        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
-            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
-                let path = format!("{path} {}", sub.get_name());
-                let help = [sub.get_after_help(), sub.get_after_long_help()]
-                    .into_iter()
-                    .flatten()
-                    .map(|h| h.to_string())
-                    .collect::<String>();
-                if !help.contains("Examples:\n  ") {
-                    missing.push(path.clone());
-                }
-                walk(sub, &path, missing);
-            }
-        }
-        let mut missing = Vec::new();
-        walk(&Cli::command(), "runctl", &mut missing);
-        assert!(missing.is_empty(), "no example in --help: {missing:?}");
-    }
-
-    #[test]
-    fn builtin_list_matches_clap() {
-        let mut from_clap: Vec<String> = Cli::command()
-            .get_subcommands()
-            .map(|c| c.get_name().to_string())
-            .collect();
-        from_clap.push("help".to_string());
-        assert_eq!(from_clap, builtin_names());
-    }
-}
+mod tests;

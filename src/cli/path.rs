@@ -59,7 +59,11 @@ struct CheckOutput {
 
 #[derive(Debug, Serialize)]
 struct ComponentOutput {
+    /// 0-based among the components of `checked` (its empty root component is 0).
     index: usize,
+    /// 1-based among the components of the path as written (`None`: a folder of the working
+    /// directory a relative path was joined to).
+    number: Option<usize>,
     bytes: usize,
     component: String,
     proposed: String,
@@ -79,14 +83,18 @@ pub fn run(ctx: &Ctx, args: PathArgs) -> Result<()> {
     for path in paths {
         let absolute = ctx.cwd.join(&path).to_string_lossy().into_owned();
         let check: PathCheck = hashing::check_path(&absolute, max_path, length, algo);
+        let ok = check.ok();
+        let component = |c| component(c, &check.path, &path);
+        let long_components = check.long_components.iter().map(component).collect();
+        let shortened = check.shortened.iter().map(component).collect();
         outputs.push(CheckOutput {
-            ok: check.ok(),
+            ok,
             path,
             checked: check.path,
             chars: check.chars,
             max_path,
-            long_components: check.long_components.into_iter().map(component).collect(),
-            shortened: check.shortened.into_iter().map(component).collect(),
+            long_components,
+            shortened,
             proposed: check.proposed,
             proposed_chars: check.proposed_chars,
         });
@@ -124,13 +132,36 @@ pub fn run(ctx: &Ctx, args: PathArgs) -> Result<()> {
     Ok(())
 }
 
-fn component(c: hashing::LongComponent) -> ComponentOutput {
+fn component(c: &hashing::LongComponent, checked: &str, written: &str) -> ComponentOutput {
     ComponentOutput {
         index: c.index,
+        number: written_number(checked, written, c.index),
         bytes: c.bytes,
-        component: c.component,
-        proposed: c.proposed,
+        component: c.component.clone(),
+        proposed: c.proposed.clone(),
     }
+}
+
+/// Which component, counted as the user wrote the path (1-based; `.` counts, the empty ones a
+/// leading `/` or a `//` make do not), is component `index` of `checked` (the path split at
+/// `/`, as `hashing::check_path` counts). `checked` ends with `written`: it is `written` itself
+/// or `written` joined to the working directory; a component of the working directory has no
+/// number.
+fn written_number(checked: &str, written: &str, index: usize) -> Option<usize> {
+    if !checked.ends_with(written) {
+        return None;
+    }
+    let start = checked.len() - written.len();
+    let (mut at, mut number) = (0, 0);
+    for (i, part) in checked.split('/').enumerate() {
+        let typed = at >= start && !part.is_empty();
+        number += usize::from(typed);
+        if i == index {
+            return typed.then_some(number);
+        }
+        at += part.len() + 1;
+    }
+    None
 }
 
 fn read_stdin_paths() -> Result<Vec<String>> {
@@ -145,6 +176,16 @@ fn read_stdin_paths() -> Result<Vec<String>> {
     Ok(paths)
 }
 
+impl ComponentOutput {
+    /// "component 2", or "a folder of the working directory" for one the user did not write.
+    fn named(&self) -> String {
+        self.number.map_or_else(
+            || "a folder of the working directory".to_string(),
+            |n| format!("component {n}"),
+        )
+    }
+}
+
 fn render(outputs: &[CheckOutput]) -> String {
     let mut text = String::new();
     for o in outputs {
@@ -155,8 +196,8 @@ fn render(outputs: &[CheckOutput]) -> String {
         text.push_str(&format!("OVER  {}\n", o.path));
         for c in &o.long_components {
             text.push_str(&format!(
-                "      component {} is {} bytes (limit {}); hashed: {}\n",
-                c.index,
+                "      {} is {} bytes (limit {}); hashed: {}\n",
+                c.named(),
                 c.bytes,
                 hashing::MAX_COMPONENT_BYTES,
                 c.proposed
@@ -170,8 +211,8 @@ fn render(outputs: &[CheckOutput]) -> String {
         }
         for c in &o.shortened {
             text.push_str(&format!(
-                "      component {} ({} chars) hashed to fit: {}\n",
-                c.index,
+                "      {} ({} chars) hashed to fit: {}\n",
+                c.named(),
                 c.component.chars().count(),
                 c.proposed
             ));
@@ -187,4 +228,28 @@ fn render(outputs: &[CheckOutput]) -> String {
         ));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::written_number;
+
+    #[test]
+    fn components_are_numbered_as_written() {
+        // index counts "/home/me/./a//b" split at '/': "", home, me, ".", a, "", b.
+        let checked = "/home/me/./a//b";
+        let numbers: Vec<_> = (0..7)
+            .map(|i| written_number(checked, "./a//b", i))
+            .collect();
+        assert_eq!(numbers, [None, None, None, Some(1), Some(2), None, Some(3)]);
+        let numbers: Vec<_> = (0..4)
+            .map(|i| written_number("/x/y/z", "/x/y/z", i))
+            .collect();
+        assert_eq!(numbers, [None, Some(1), Some(2), Some(3)]);
+        assert_eq!(written_number("/w/models/m/f", "models/m/f", 3), Some(2));
+        assert_eq!(written_number("/a//b/", "/a//b/", 3), Some(2));
+        assert_eq!(written_number("/w/", "", 1), None);
+        assert_eq!(written_number("/w/x", "y", 1), None);
+        assert_eq!(written_number("/x", "/x", 9), None);
+    }
 }

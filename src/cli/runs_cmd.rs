@@ -90,7 +90,7 @@ pub struct ShowArgs {
 /// Print a run's runtime metadata (RUN_ID, RUN_NAME, RUN_DIR, ...)
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  runctl env latest\n  eval \"$(runctl env latest --format shell)\"\n  docker run --env-file <(runctl env latest) image"
+    after_help = "Examples:\n  runctl env latest\n  eval \"$(runctl env latest --format shell)\"\n  docker run --env-file <(runctl env latest) image\n  runctl env latest --json | jq -r .RUN_DIR"
 )]
 pub struct EnvArgs {
     /// A run name, run id, unique id prefix, or latest
@@ -98,6 +98,9 @@ pub struct EnvArgs {
     /// KEY=value lines (env), export lines for bash/zsh (shell), or JSON
     #[arg(long, value_enum, default_value_t = Format::Env)]
     format: Format,
+    /// Same as --format json (docs/json.md)
+    #[arg(long, conflicts_with = "format")]
+    json: bool,
 }
 
 pub fn list(ctx: &Ctx, args: ListArgs) -> Result<()> {
@@ -239,5 +242,6 @@ pub fn env(ctx: &Ctx, args: EnvArgs) -> Result<()> {
     let project = ctx.require_project()?;
     let store = ctx.open_store(&project, Access::Read)?;
     let row = run_view::find_run(&store, &args.run)?;
-    output::print(&run_view::render_metadata(&row, args.format)?)
+    let format = if args.json { Format::Json } else { args.format };
+    output::print(&run_view::render_metadata(&row, format)?)
 }

@@ -1,20 +1,25 @@
 //! `runctl version export`: the registry as a versions JSON file (the seed's
 //! `training_versions.json`), in the shape `version import` reads back without loss.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
+use serde::Serialize;
 
-use super::version::open;
+use super::export_target::{is_stdout, open_target};
+use super::version::open_project;
 use super::version_view::VersionOutput;
 use super::{Ctx, output};
 use crate::error::{CliError, Result};
+use crate::project::Project;
+use crate::store::Store;
 use crate::versions::{FileVersion, VersionsFile};
 
 /// Write the versions as a versions JSON file ({"versions": [...]})
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  runctl version export --family style_1 -o training_versions.json"
+    after_help = "Examples:\n  runctl version export --family style_1 -o training_versions.json\n  runctl version export -o training_versions.json --json | jq .versions"
 )]
 pub struct ExportArgs {
     /// Only this family
@@ -23,10 +28,28 @@ pub struct ExportArgs {
     /// Write to FILE instead of stdout
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Print a summary as JSON on stdout (docs/json.md); needs -o FILE, since without it the
+    /// versions file itself is on stdout
+    #[arg(long)]
+    json: bool,
+}
+
+/// `runctl version export -o FILE --json`.
+#[derive(Debug, Serialize)]
+struct ExportOutput {
+    output: PathBuf,
+    family: Option<String>,
+    versions: usize,
 }
 
 pub fn export(ctx: &Ctx, args: ExportArgs) -> Result<()> {
-    let (template, store) = open(ctx, false)?;
+    if args.json && args.output.as_deref().is_none_or(is_stdout) {
+        return Err(CliError::usage(
+            "--json prints the summary on stdout, where the versions file itself goes without -o FILE",
+        )
+        .hint("give -o FILE to write the versions file to a file, or leave --json out"));
+    }
+    let (project, template, store) = open_project(ctx, false)?;
     let rows = store.list_versions(args.family.as_deref(), None)?;
     let file = VersionsFile {
         versions: rows
@@ -53,19 +76,45 @@ pub fn export(ctx: &Ctx, args: ExportArgs) -> Result<()> {
     };
     let mut text = serde_json::to_string_pretty(&file)?;
     text.push('\n');
-    match &args.output {
-        None => output::print(&text),
-        Some(path) => {
-            let path = ctx.cwd.join(path);
-            let tmp = path.with_extension("json.tmp");
-            std::fs::write(&tmp, &text).map_err(|e| CliError::io("write", &tmp, e))?;
-            std::fs::rename(&tmp, &path).map_err(|e| CliError::io("write", &path, e))?;
-            ctx.note(format!(
-                "wrote {} versions to {}",
-                file.versions.len(),
-                path.display()
-            ));
-            Ok(())
+    let Some(given) = args.output.as_deref().filter(|p| !is_stdout(p)) else {
+        return output::print(&text);
+    };
+    let path = write_file(&project, &store, &ctx.cwd.join(given), &text)?;
+    if args.json {
+        return output::print_json(&ExportOutput {
+            output: path,
+            family: args.family,
+            versions: file.versions.len(),
+        });
+    }
+    ctx.note(format!(
+        "wrote {} versions to {}",
+        file.versions.len(),
+        path.display()
+    ));
+    Ok(())
+}
+
+/// Write `text` where `-o` says: through a temporary file renamed into place (none is left
+/// behind when that fails), or into a FIFO or device; runctl's own files and the project's
+/// sources refused, as `runctl export` refuses them. Returns the file written.
+fn write_file(project: &Project, store: &Store, given: &Path, text: &str) -> Result<PathBuf> {
+    let (mut sink, target) = open_target(project, store, given)?;
+    let written = sink.write_all(text.as_bytes()).and_then(|()| sink.flush());
+    drop(sink);
+    match (written, target) {
+        (Err(e), Some((tmp, path))) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(CliError::io("write", &path, e))
         }
+        (Err(e), None) => Err(CliError::io("write", given, e)),
+        (Ok(()), Some((tmp, path))) => match std::fs::rename(&tmp, &path) {
+            Ok(()) => Ok(path),
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                Err(CliError::io("write", &path, e))
+            }
+        },
+        (Ok(()), None) => Ok(given.to_path_buf()),
     }
 }

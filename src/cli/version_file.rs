@@ -13,8 +13,10 @@ use crate::store::{AddConflict, NewVersion, Store};
 use crate::versions::{self, VersionDraft, VersionsFile};
 
 mod merge;
+mod report;
 
 use merge::{Merging, additions};
+use report::Report;
 
 /// Read a versions JSON file ({"versions": [...]}), merging its duplicate pairs
 ///
@@ -24,7 +26,7 @@ use merge::{Merging, additions};
 /// all, --dry-run lists them.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  runctl version import training_versions.json --dry-run\n  runctl version import training_versions.json --family style_1 --yes"
+    after_help = "Examples:\n  runctl version import training_versions.json --dry-run\n  runctl version import training_versions.json --family style_1 --yes\n  runctl version import training_versions.json --yes --json | jq '.imported | length'"
 )]
 pub struct ImportArgs {
     /// The versions JSON file
@@ -38,6 +40,9 @@ pub struct ImportArgs {
     /// List what would be merged and imported; change nothing
     #[arg(long)]
     dry_run: bool,
+    /// Print what was merged, imported and skipped as JSON (docs/json.md)
+    #[arg(long)]
+    json: bool,
 }
 
 /// At most this many refused entries are named in the error; the count says the rest.
@@ -92,7 +97,7 @@ pub fn import(ctx: &Ctx, args: ImportArgs) -> Result<()> {
     }
     let path = ctx.cwd.join(&args.file);
     let file = read_versions_file(&path)?;
-    let mut report = String::new();
+    let mut report = Report::new(path.clone(), args.dry_run);
     // Checked before the first question, so nobody answers prompts for a file that is then
     // refused; checked again after, for the entries the answers changed.
     let first: Vec<Option<VersionDraft>> = file
@@ -113,34 +118,30 @@ pub fn import(ctx: &Ctx, args: ImportArgs) -> Result<()> {
         file: &file,
         family: args.family.as_deref(),
         ask: !(args.dry_run || args.yes),
-        dry_run: args.dry_run,
     };
     let (drafts, merged_away) = merging.merge_duplicates(first, &mut report)?;
-    let (drafts, no_family) = additions(&file, drafts, &merged_away, &mut report);
+    let drafts = additions(&file, drafts, &merged_away, &mut report);
     let checked = check_all(&template, &path, drafts.iter().map(|a| (a.index, &a.draft)))?;
-    let to_add: Vec<(String, NewVersion)> =
-        drafts.into_iter().map(|a| a.label).zip(checked).collect();
-    let (imported, conflicts) = if args.dry_run {
+    let to_add: Vec<((usize, String), NewVersion)> = drafts
+        .into_iter()
+        .map(|a| (a.index, a.label))
+        .zip(checked)
+        .collect();
+    if args.dry_run {
         for (_, new) in &to_add {
             let name = new.name.as_deref().unwrap_or("");
-            report.push_str(&format!("would import {} {name}\n", new.family));
+            report.imported(&new.family, name, new.status.to_string());
         }
-        (to_add.len(), 0)
     } else {
         // The store is opened only now: a refused file or a dry run makes nothing.
         let mut store = super::version::store_of(ctx, &project, true)?;
-        add_all(&mut store, to_add, &mut report)?
-    };
-    report.push_str(&format!(
-        "{} {imported}, skipped {}\n",
-        if args.dry_run {
-            "would import"
-        } else {
-            "imported"
-        },
-        no_family + conflicts
-    ));
-    output::print(&report)
+        add_all(&mut store, to_add, &mut report)?;
+    }
+    report.finish();
+    if args.json {
+        return output::print_json(&report.out);
+    }
+    output::print(&report.text)
 }
 
 /// The largest versions file read. The seed's file holds a few hundred entries, a few hundred
@@ -182,41 +183,33 @@ fn read_versions_file(path: &Path) -> Result<VersionsFile> {
     })
 }
 
-/// Add the versions in one transaction; returns how many were added and how many were
-/// skipped because their name or job id is taken.
+/// Add the versions in one transaction, reporting each as added or skipped (its name or job id
+/// taken).
 fn add_all(
     store: &mut Store,
-    to_add: Vec<(String, NewVersion)>,
-    report: &mut String,
-) -> Result<(usize, usize)> {
+    to_add: Vec<((usize, String), NewVersion)>,
+    report: &mut Report,
+) -> Result<()> {
     let news: Vec<NewVersion> = to_add.iter().map(|(_, new)| new.clone()).collect();
     let results = store.add_versions(&news, versions::version_number)?;
-    let (mut imported, mut skipped) = (0, 0);
-    for ((label, new), result) in to_add.into_iter().zip(results) {
+    for (((index, label), new), result) in to_add.into_iter().zip(results) {
         match result {
-            Ok(row) => {
-                imported += 1;
-                report.push_str(&format!(
-                    "imported {} {} ({})\n",
-                    row.family, row.name, row.status
-                ));
-            }
-            Err(AddConflict::NameTaken { name }) => {
-                skipped += 1;
-                report.push_str(&format!(
-                    "skipped {label}: {} {name} is already in the registry\n",
-                    new.family
-                ));
-            }
-            Err(AddConflict::JobTaken { family, name }) => {
-                skipped += 1;
-                report.push_str(&format!(
-                    "skipped {label}: its job id already belongs to {family} {name}\n"
-                ));
-            }
+            Ok(row) => report.imported(&row.family, &row.name, row.status.to_string()),
+            Err(AddConflict::NameTaken { name }) => report.skipped(
+                index,
+                &label,
+                format!("{} {name} is already in the registry", new.family),
+            ),
+            Err(AddConflict::JobTaken { family, name }) => report.skipped(
+                index,
+                &label,
+                format!("its job id already belongs to {family} {name}"),
+            ),
             // Every imported entry has a name: none asks for the next number.
-            Err(AddConflict::NoNextNumber { .. }) => skipped += 1,
+            Err(AddConflict::NoNextNumber { .. }) => {
+                report.skipped(index, &label, "no next version number".into())
+            }
         }
     }
-    Ok((imported, skipped))
+    Ok(())
 }

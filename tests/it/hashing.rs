@@ -548,3 +548,29 @@ fn path_check_proposes_the_alias_link_makes_for_a_path_over_max_path() {
     assert!(err.contains("cannot exist on disk"), "{err}");
     assert!(!err.contains("runctl link DIR"), "{err}");
 }
+
+#[test]
+fn path_check_numbers_components_as_the_path_was_written() {
+    let sb = Sandbox::new();
+    let long = "a".repeat(300);
+    // (path as written, the number of its long component)
+    let absolute = format!("{}/{long}/f", sb.work().display());
+    let depth = sb.work().components().count(); // "/" and each folder: the long one is next
+    let cases = [
+        (absolute, depth),
+        (format!("models/{long}/trained.pt"), 2),
+        (format!("./a//{long}"), 3),
+        (long.clone(), 1),
+    ];
+    for (path, number) in &cases {
+        let out = sb.run(&["path", "check", "--json", path]);
+        assert_eq!(out.code, Some(1), "{}", out.stderr);
+        let json = out.json();
+        let component = &json[0]["long_components"][0];
+        assert_eq!(component["number"], *number, "{path}: {component}");
+        assert_eq!(component["bytes"], 300);
+        let out = sb.run(&["path", "check", path]);
+        let line = format!("component {number} is 300 bytes (limit 255)");
+        assert!(out.stdout.contains(&line), "{path}: {}", out.stdout);
+    }
+}

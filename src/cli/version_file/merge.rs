@@ -4,6 +4,7 @@
 //! caller's.
 
 use super::super::prompt;
+use super::Report;
 use crate::error::Result;
 use crate::versions::{self, FileVersion, VersionDraft, VersionStatus, VersionsFile};
 
@@ -15,7 +16,6 @@ pub(super) struct Merging<'a> {
     pub(super) family: Option<&'a str>,
     /// Ask about each pair (else every pair is merged: `--yes`, `--dry-run`).
     pub(super) ask: bool,
-    pub(super) dry_run: bool,
 }
 
 impl Merging<'_> {
@@ -25,7 +25,7 @@ impl Merging<'_> {
     pub(super) fn merge_duplicates(
         &self,
         mut drafts: Vec<Option<VersionDraft>>,
-        report: &mut String,
+        report: &mut Report,
     ) -> Result<(Vec<Option<VersionDraft>>, Vec<bool>)> {
         let mut merged_away = vec![false; self.file.versions.len()];
         let pairs = versions::duplicate_pairs(self.template, &self.file.versions, self.family);
@@ -37,18 +37,11 @@ impl Merging<'_> {
                     "pass --yes to merge every pair, or --dry-run to list them",
                 )?;
             if !merge {
-                report.push_str(&format!("kept apart: {describe}\n"));
+                report.kept_apart(waiting, synced, &describe);
                 self.keep_apart(&mut drafts, waiting, synced);
                 continue;
             }
-            report.push_str(&format!(
-                "{}: {describe}\n",
-                if self.dry_run {
-                    "would merge"
-                } else {
-                    "merged"
-                }
-            ));
+            report.merged(waiting, synced, &describe);
             if self.merge_into(&mut drafts, waiting, synced) {
                 merged_away[synced] = true;
             }
@@ -131,14 +124,13 @@ pub(super) struct Addition {
     pub(super) draft: VersionDraft,
 }
 
-/// The versions to add; and how many entries were skipped for want of a family or a name.
+/// The versions to add; the entries skipped for want of a family or a name are reported.
 pub(super) fn additions(
     file: &VersionsFile,
     drafts: Vec<Option<VersionDraft>>,
     merged_away: &[bool],
-    report: &mut String,
-) -> (Vec<Addition>, usize) {
-    let mut skipped = 0;
+    report: &mut Report,
+) -> Vec<Addition> {
     let mut to_add = Vec::new();
     for (index, (entry, draft)) in file.versions.iter().zip(drafts).enumerate() {
         if merged_away.get(index).copied().unwrap_or(false) {
@@ -156,13 +148,8 @@ pub(super) fn additions(
                 label,
                 draft,
             }),
-            None => {
-                skipped += 1;
-                report.push_str(&format!(
-                    "skipped {label}: no family (pass --family) or no name\n"
-                ));
-            }
+            None => report.skipped(index, &label, "no family (pass --family) or no name".into()),
         }
     }
-    (to_add, skipped)
+    to_add
 }
