@@ -48,6 +48,8 @@ const NO_JSON: &[(&str, &str)] = &[
     ("completions", "prints a completion script"),
     // roff for man(1), to stdout or written into a folder; no data about the project.
     ("man", "prints or writes man pages"),
+    // A run's own output, byte for byte as the command wrote it (`show --json` says where).
+    ("logs", "prints a run's log files as they are"),
 ];
 
 /// Every command below `cmd` by its path ("version new"), depth first; `help` left out.

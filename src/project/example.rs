@@ -13,13 +13,41 @@ use super::ProjectError;
 
 /// The example files: path in the project, contents, executable.
 const FILES: &[(&str, &str, bool)] = &[
-    ("train.yaml", include_str!("../../examples/tour/train.yaml"), false),
-    ("train.py", include_str!("../../examples/tour/train.py"), false),
-    ("cases.csv", include_str!("../../examples/tour/cases.csv"), false),
-    ("worker.py", include_str!("../../examples/tour/worker.py"), false),
-    ("stream_worker.py", include_str!("../../examples/tour/stream_worker.py"), false),
-    ("bucket-listing.txt", include_str!("../../examples/tour/bucket-listing.txt"), false),
-    ("plugins/runctl-hello", include_str!("../../plugins/examples/runctl-hello"), true),
+    (
+        "train.yaml",
+        include_str!("../../examples/tour/train.yaml"),
+        false,
+    ),
+    (
+        "train.py",
+        include_str!("../../examples/tour/train.py"),
+        false,
+    ),
+    (
+        "cases.csv",
+        include_str!("../../examples/tour/cases.csv"),
+        false,
+    ),
+    (
+        "worker.py",
+        include_str!("../../examples/tour/worker.py"),
+        false,
+    ),
+    (
+        "stream_worker.py",
+        include_str!("../../examples/tour/stream_worker.py"),
+        false,
+    ),
+    (
+        "bucket-listing.txt",
+        include_str!("../../examples/tour/bucket-listing.txt"),
+        false,
+    ),
+    (
+        "plugins/runctl-hello",
+        include_str!("../../plugins/examples/runctl-hello"),
+        true,
+    ),
     (
         "models/DyRCNNx8:tsteps=20+dt=2+tau=5_42_imagenette/weights.txt",
         "a stand-in for model weights\n",
@@ -49,11 +77,7 @@ pub fn write_example(root: &Path) -> Result<Written, ProjectError> {
                 for p in made.iter().rev() {
                     let _ = std::fs::remove_file(p).or_else(|_| std::fs::remove_dir(p));
                 }
-                return Err(ProjectError::Io {
-                    what,
-                    path,
-                    source,
-                });
+                return Err(ProjectError::Io { what, path, source });
             }
         }
     }
@@ -92,7 +116,8 @@ fn write_new(
         Err(e) => return Err(("create", e)),
     };
     made.push(path.to_path_buf());
-    file.write_all(contents.as_bytes()).map_err(|e| ("write", e))?;
+    file.write_all(contents.as_bytes())
+        .map_err(|e| ("write", e))?;
     Ok(true)
 }
 
@@ -110,7 +135,10 @@ mod tests {
         let written = write_example(dir.path()).unwrap();
         assert_eq!(written.kept, ["train.py", "cases.csv"]);
         assert_eq!(written.created.len(), FILES.len() - 2);
-        assert_eq!(std::fs::read_to_string(dir.path().join("cases.csv")).unwrap(), "mine\n");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("cases.csv")).unwrap(),
+            "mine\n"
+        );
         assert_eq!(std::fs::read_to_string(&outside).unwrap(), "keep");
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(dir.path().join("plugins/runctl-hello"))
