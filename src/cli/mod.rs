@@ -48,22 +48,22 @@ use crate::error::{CliError, Result};
 
 const EXAMPLES: &str = "\
 Examples:
-  runctl init                       make this folder a runctl project
-  runctl new --model Qwen2-7B --dataset drg_letters   allocate qwen2-7b-drg_letters-full-run1
-  eval \"$(runctl new --config train.yaml --format shell)\"   RUN_NAME, RUN_DIR, ... in this shell
-  runctl new --model m --source cases.csv --key id -j 8 -- python worker.py   a run over the file's rows
-  runctl resume                     go on with the newest unfinished run (only what remains)
-  runctl list                       runs, newest first; 'runctl show latest' for one
-  runctl logs latest --follow       the output of a run's command as it comes
-  runctl tag latest lr=3e-4         tag a run; 'runctl list --tag lr=3e-4' selects by tag
-  runctl archive RUN / runctl rm RUN   move a run under outputs/.archive / delete it
-  runctl hash ':lr=0.1+bs=32' 42    the short hash :hash=xxxxxxxx of an identifier
-  runctl link 'models/M:long=args'  a hashed alias models/M:hash=xxxxxxxx beside the folder
-  runctl resolve a7f3c9d4           the identifier and folder behind a hash
-  runctl path check PATH...         components over 255 bytes, paths over naming.max_path
-  runctl version new style_1        record a model version V<n>; 'version sync' matches artifacts
-  runctl migrate --dry-run          list pending schema migrations of .runctl/state.db
-  runctl plugins                    list runctl-<name> plugins found on PATH
+  runctl init                       # make this folder a runctl project
+  runctl new --model Qwen2-7B --dataset drg_letters  # allocate qwen2-7b-drg_letters-full-run1
+  vars=\"$(runctl new --config train.yaml --format shell)\" && eval \"$vars\"  # RUN_NAME, RUN_DIR, ...
+  runctl new --model m --source cases.csv --key id -j 8 -- python worker.py  # a run over the file's rows
+  runctl resume                     # go on with the newest unfinished run (only what remains)
+  runctl list                       # runs, newest first; 'runctl show latest' for one
+  runctl logs latest --follow       # the output of a run's command as it comes
+  runctl tag latest lr=3e-4         # tag a run; 'runctl list --tag lr=3e-4' selects by tag
+  runctl archive latest             # move a run's folders under outputs/.archive; rm deletes
+  runctl hash ':lr=0.1+bs=32' 42    # the short hash :hash=xxxxxxxx of an identifier
+  runctl link 'models/M:long=args'  # a hashed alias models/M:hash=xxxxxxxx beside the folder
+  runctl resolve a7f3c9d4           # the identifier and folder behind a hash
+  runctl path check some/long/path  # components over 255 bytes, paths over naming.max_path
+  runctl version new style_1        # record a model version V<n>; 'version sync' matches artifacts
+  runctl migrate --dry-run          # list pending schema migrations of .runctl/state.db
+  runctl plugins                    # list runctl-<name> plugins found on PATH
   runctl completions bash > ~/.local/share/bash-completion/completions/runctl
   runctl --root ~/proj plugins --json
 

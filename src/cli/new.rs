@@ -17,7 +17,7 @@ const NEW_EXAMPLES: &str = "\
 Examples:
   runctl new --model Qwen2-7B --dataset drg_letters --sample-size full
       # qwen2-7b-drg_letters-full-run1, with outputs/ and logs/ folders
-  eval \"$(runctl new --config train.yaml --format shell)\"; echo \"$RUN_DIR\"
+  vars=\"$(runctl new --config train.yaml --format shell)\" && eval \"$vars\"; echo \"$RUN_DIR\"
   runctl new --model mistral-7b --dataset eval -- sh -c 'python train.py --out \"$RUN_DIR\"'
       # runctl expands nothing: the shell it starts reads RUN_DIR from the run's environment
   runctl new --model phi-3 --run-index 7 --force       # take run7, keeping the old one aside
