@@ -123,6 +123,7 @@ pub fn finish(
                     .errors
                     .iter()
                     .map(|(c, n)| (c.as_str().to_string(), *n))
+                    .chain(summary.named_errors.iter().map(|(c, n)| (c.clone(), *n)))
                     .collect(),
                 exit_codes: summary.exits.codes.clone(),
                 top_errors: summary

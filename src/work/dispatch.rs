@@ -12,7 +12,6 @@ use super::recorder::Final;
 use super::retry::Retries;
 use super::slots::{self, SlotContext};
 use super::{Attempt, Control, Failure, Item, Options, Outcome, WorkError, Worker};
-use crate::state::Stored;
 use crate::store::{ItemPages, ResultIn, Store};
 
 /// Final results go to the recorder in batches of this many...
@@ -292,7 +291,7 @@ impl<'a> Hub<'a> {
             key: item.key,
             ok,
             payload,
-            category: failed.map(|(c, _)| Stored::Known(c)),
+            category: failed.as_ref().map(|(c, _)| c.clone()),
             duration_ms: i64::try_from(duration.as_millis()).ok(),
             worker: i64::try_from(worker).ok(),
             attempts: i64::from(item.attempt),
@@ -329,7 +328,7 @@ impl<'a> Hub<'a> {
                 key: item.key,
                 ok: false,
                 payload: last.message,
-                category: Some(last.category.into()),
+                category: Some(last.category.clone()),
                 duration_ms: None,
                 worker: None,
                 attempts: i64::from(item.attempt.saturating_sub(1)).max(1),

@@ -5,12 +5,13 @@
 
 use std::collections::BTreeMap;
 
-use crate::state::ErrorCategory;
+use crate::state::{ErrorCategory, Stored};
 
 /// Why an attempt failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Failure {
-    pub category: ErrorCategory,
+    /// One of runctl's categories, or the one a stream worker named (`http-429`).
+    pub category: Stored<ErrorCategory>,
     pub message: String,
     pub origin: Origin,
 }
@@ -19,7 +20,7 @@ impl Failure {
     /// A failure with no exit code to tell (a signal, a timeout, bad output, a spawn error).
     pub fn new(category: ErrorCategory, message: String) -> Failure {
         Failure {
-            category,
+            category: category.into(),
             message,
             origin: Origin::Other,
         }
@@ -28,14 +29,14 @@ impl Failure {
     /// The worker process exited with `code`.
     pub fn exited(code: i32, message: String) -> Failure {
         Failure {
-            category: ErrorCategory::Exit,
+            category: ErrorCategory::Exit.into(),
             message,
             origin: Origin::Code(code),
         }
     }
 
     /// A stream worker answered the item with an error, in `category`.
-    pub fn answered(category: ErrorCategory, message: String) -> Failure {
+    pub fn answered(category: Stored<ErrorCategory>, message: String) -> Failure {
         Failure {
             category,
             message,

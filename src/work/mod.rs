@@ -181,6 +181,8 @@ pub struct Summary {
     pub ok: u64,
     /// Items recorded as errors in this pass, by category.
     pub errors: BTreeMap<ErrorCategory, u64>,
+    /// Items recorded as errors in a category a stream worker named (`http-429`), by it.
+    pub named_errors: BTreeMap<String, u64>,
     /// Of the `exit` errors: their exit codes, and how many a stream worker answered.
     pub exits: Exits,
     /// Attempts that were retried.
@@ -197,7 +199,7 @@ pub struct Summary {
 
 impl Summary {
     pub fn n_errors(&self) -> u64 {
-        self.errors.values().sum()
+        self.errors.values().sum::<u64>() + self.named_errors.values().sum::<u64>()
     }
 }
 
@@ -248,6 +250,7 @@ pub fn run(
         ok: recorded.ok,
         top_errors: recorded.top_messages(3),
         errors: recorded.errors,
+        named_errors: recorded.named,
         exits: recorded.exits,
         retried: stats.retried,
         elapsed: started.elapsed(),

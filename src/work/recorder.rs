@@ -11,6 +11,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::progress::Display;
 use super::{Control, ErrorCategory, Exits, Origin, WorkError};
+use crate::state::Stored;
 use crate::store::{Progress, ResultIn, Store};
 
 /// Commit after this many results...
@@ -22,7 +23,7 @@ const MAX_WAIT: Duration = Duration::from_secs(1);
 #[derive(Debug)]
 pub(crate) struct Final {
     pub result: ResultIn,
-    pub failed: Option<(ErrorCategory, Origin)>,
+    pub failed: Option<(Stored<ErrorCategory>, Origin)>,
 }
 
 /// What the recorder wrote in this pass.
@@ -30,6 +31,8 @@ pub(crate) struct Final {
 pub(crate) struct Recorded {
     pub ok: u64,
     pub errors: BTreeMap<ErrorCategory, u64>,
+    /// Errors in a category a stream worker named, by that name.
+    pub named: BTreeMap<String, u64>,
     pub exits: Exits,
     /// How often each error message was recorded (its first line, cut short; at most
     /// [`MESSAGES_KEPT`] different ones are counted).
@@ -108,8 +111,15 @@ fn record(
                     let is_ok = last.result.ok;
                     match last.failed {
                         Some((c, origin)) if !is_ok => {
-                            *recorded.errors.entry(c).or_default() += 1;
-                            recorded.exits.count(c, origin);
+                            match c.known() {
+                                Some(known) => {
+                                    *recorded.errors.entry(known).or_default() += 1;
+                                    recorded.exits.count(known, origin);
+                                }
+                                None => {
+                                    *recorded.named.entry(c.as_str().to_string()).or_default() += 1
+                                }
+                            }
                             recorded.count_message(&last.result.payload);
                         }
                         _ => recorded.ok += 1,

@@ -230,9 +230,11 @@ impl<'a> Slot<'a> {
         let outcome = match line.outcome {
             Ok(output) => Outcome::Ok(output),
             Err(message) => {
-                // One of runctl's categories, else `exit`.
-                let given = line.category.as_deref().and_then(ErrorCategory::parse);
-                let category = given.unwrap_or(ErrorCategory::Exit);
+                // The worker's own category (`http-429`) as `record` keeps it; else `exit`.
+                let category = line
+                    .category
+                    .as_deref()
+                    .map_or(ErrorCategory::Exit.into(), crate::state::Stored::parse);
                 Outcome::Failed(Failure::answered(category, message))
             }
         };

@@ -271,3 +271,45 @@ fn quiet_passes_print_only_their_errors() {
     assert_eq!(out.code, Some(130), "{}", out.stderr);
     assert_eq!((out.stdout.as_str(), out.stderr.as_str()), ("", ""));
 }
+
+#[test]
+fn a_stream_workers_own_category_is_kept_counted_and_shown_as_it_named_it() {
+    let sb = Sandbox::new();
+    project_with(&sb, &["a", "b", "c"]);
+    let w = worker(
+        &sb,
+        "s.sh",
+        "#!/bin/sh
+while read -r line; do
+  key=$(printf '%s' \"$line\" | sed 's/.*\"key\":\"\\([^\"]*\\)\".*/\\1/')
+  case \"$key\" in
+    a) printf '{\"key\":\"%s\",\"error\":\"rate limited\",\"category\":\"http-429\"}\\n' \"$key\";;
+    b) printf '{\"key\":\"%s\",\"error\":\"too slow\",\"category\":\"timeout\"}\\n' \"$key\";;
+    *) printf '{\"key\":\"%s\",\"ok\":1}\\n' \"$key\";;
+  esac
+done
+",
+    );
+    let out = run(&sb, &new_over("s", &["--stream", "-j", "1", "--", &w]));
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("1 timed out, 1 answered http-429"),
+        "{}",
+        out.stderr
+    );
+    let items = sb.run(&["items", "latest", "--errors"]);
+    let categories: Vec<String> = items
+        .json_lines()
+        .iter()
+        .map(|l| l["category"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(categories, ["http-429", "timeout"]);
+    // A stored category as `record` keeps it: the same for the same line.
+    let out = sb.run(&["resume", "latest", "--retry-errors", "--json"]);
+    let pass = &out.json()["pass"];
+    assert_eq!(
+        pass["errors_by_category"],
+        serde_json::json!({"http-429": 1, "timeout": 1})
+    );
+    assert_eq!(pass["exit_codes"], serde_json::json!({}));
+}

@@ -19,6 +19,9 @@ pub(super) fn phrases(summary: &work::Summary) -> Vec<String> {
             other => out.push(category_phrase(*other, *n)),
         }
     }
+    for (name, n) in &summary.named_errors {
+        out.push(format!("{n} answered {}", crate::text::printable(name)));
+    }
     out
 }
 
