@@ -24,6 +24,8 @@ pub enum Action {
 /// One of a run's folders and where it goes (`None`: deleted).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct FolderStep {
+    /// `outputs` or `logs`.
+    pub kind: &'static str,
     pub from: PathBuf,
     pub to: Option<PathBuf>,
 }
@@ -83,7 +85,7 @@ pub fn plan(
 ) -> Result<Vec<RunStep>, CleanupError> {
     let locks = project.state_dir().join("locks");
     let archive = project.archive_dir()?;
-    let (outputs, logs) = (project.outputs_dir()?, project.logs_dir()?);
+    let logs = project.logs_dir()?;
     let mut steps = Vec::new();
     for run in runs {
         if let Some(holder) = crate::lock::holder_of(&locks, &run.id) {
@@ -95,7 +97,7 @@ pub fn plan(
         }
         let skipped = action == Action::Archive && run.archived_at.is_some();
         let mut folders = Vec::new();
-        for (from, kind) in folders_of(project, run, &outputs, &logs) {
+        for (from, kind) in folders_of(project, run, &logs) {
             let to = match action {
                 Action::Remove => None,
                 Action::Archive => Some(
@@ -104,7 +106,7 @@ pub fn plan(
                         .join(from.file_name().unwrap_or_default()),
                 ),
             };
-            folders.push(FolderStep { from, to });
+            folders.push(FolderStep { kind, from, to });
         }
         if skipped {
             folders.clear();
@@ -127,12 +129,7 @@ fn done_word(action: Action) -> &'static str {
 
 /// The run's folders that exist: its outputs (where `--force` moved it, for a superseded run)
 /// and its logs.
-fn folders_of(
-    project: &Project,
-    run: &RunRow,
-    outputs: &Path,
-    logs: &Path,
-) -> Vec<(PathBuf, &'static str)> {
+fn folders_of(project: &Project, run: &RunRow, logs: &Path) -> Vec<(PathBuf, &'static str)> {
     let outputs_dir = run.moved_to.as_deref().unwrap_or(&run.outputs_dir);
     let mut logs_dir = project.root.join(&run.logs_dir);
     // `--force` moves the logs folder aside with the same suffix as the outputs folder.
@@ -141,7 +138,6 @@ fn folders_of(
     {
         logs_dir = logs.join(name);
     }
-    let _ = outputs;
     [
         (project.root.join(outputs_dir), "outputs"),
         (logs_dir, "logs"),
@@ -242,7 +238,7 @@ fn archive_one(c: &Cleanup<'_>, step: &RunStep, undo: &mut Undo) -> Result<(), C
             .map_err(io("move into the archive", &folder.from))
             .map_err(RunsError::from)?;
         undo.renamed(&folder.from, to);
-        if to.parent().and_then(Path::file_name) == Some("outputs".as_ref()) {
+        if folder.kind == "outputs" {
             outputs = to.clone();
         } else {
             logs = to.clone();
