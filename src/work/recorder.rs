@@ -47,6 +47,27 @@ const MESSAGES_KEPT: usize = 1000;
 const MESSAGE_CHARS: usize = 160;
 
 impl Recorded {
+    /// Count one final result for the summary.
+    fn count(&mut self, last: &Final) {
+        let Some((category, origin)) = last.failed.as_ref().filter(|_| !last.result.ok) else {
+            self.ok += 1;
+            return;
+        };
+        match category.known() {
+            Some(known) => {
+                *self.errors.entry(known).or_default() += 1;
+                self.exits.count(known, *origin);
+            }
+            None => *self.named.entry(category.as_str().to_string()).or_default() += 1,
+        }
+        self.count_message(&last.result.payload);
+    }
+
+    /// Results recorded in this pass, ok or not.
+    fn done(&self) -> u64 {
+        self.ok + self.errors.values().sum::<u64>() + self.named.values().sum::<u64>()
+    }
+
     fn count_message(&mut self, message: &str) {
         let line = message.lines().next().unwrap_or("");
         let short: String = line.chars().take(MESSAGE_CHARS).collect();
@@ -108,23 +129,8 @@ fn record(
         let closed = match rx.recv_timeout(wait) {
             Ok(finals) => {
                 for last in finals {
-                    let is_ok = last.result.ok;
-                    match last.failed {
-                        Some((c, origin)) if !is_ok => {
-                            match c.known() {
-                                Some(known) => {
-                                    *recorded.errors.entry(known).or_default() += 1;
-                                    recorded.exits.count(known, origin);
-                                }
-                                None => {
-                                    *recorded.named.entry(c.as_str().to_string()).or_default() += 1
-                                }
-                            }
-                            recorded.count_message(&last.result.payload);
-                        }
-                        _ => recorded.ok += 1,
-                    }
-                    display.result(is_ok);
+                    recorded.count(&last);
+                    display.result(last.result.ok);
                     batch.push(last.result);
                 }
                 oldest.get_or_insert_with(Instant::now);
@@ -135,7 +141,7 @@ fn record(
         };
         let due = oldest.is_some_and(|t| t.elapsed() >= MAX_WAIT);
         if batch.len() >= BATCH || due || (closed && !batch.is_empty()) {
-            let done = recorded.ok + recorded.errors.values().sum::<u64>();
+            let done = recorded.done();
             let eta = eta_text(start.elapsed(), done, display.total().saturating_sub(done));
             recorded.progress = store.record_results(run_id, &batch, eta.as_deref())?;
             batch.clear();
