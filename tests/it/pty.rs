@@ -207,3 +207,54 @@ fn resume_at_a_terminal_shows_a_progress_bar_and_ctrl_c_stops_it_cleanly() {
     assert!(done > 0 && done < 40, "{done}");
     assert_eq!(state, "interrupted");
 }
+
+#[test]
+fn rm_at_a_terminal_asks_and_deletes_only_on_yes() {
+    for (answer, kept) in [("n", true), ("y", false)] {
+        let sb = Sandbox::new();
+        sb.init();
+        sb.run(&["new", "--model", "m"]).success();
+        let mut p = sb.pty(&["rm", "latest"], 20_000);
+        p.exp_string("delete run m-dataset-full-run1 and its folders?")
+            .unwrap();
+        p.send(answer).unwrap();
+        p.flush().unwrap();
+        p.exp_eof().unwrap();
+        assert!(exit_code(&p).ends_with(", 0)"), "{}", exit_code(&p));
+        assert_eq!(
+            sb.work().join("outputs/m-dataset-full-run1").is_dir(),
+            kept,
+            "answer {answer}"
+        );
+        assert_eq!(
+            sb.runs_listed(&["--all"]),
+            usize::from(kept),
+            "answer {answer}"
+        );
+    }
+}
+
+#[test]
+fn a_commands_output_reaches_the_terminal_and_its_log() {
+    let sb = Sandbox::new();
+    sb.init();
+    let mut p = sb.pty(
+        &[
+            "new",
+            "--model",
+            "m",
+            "--",
+            "sh",
+            "-c",
+            "echo hello-terminal; echo oops >&2",
+        ],
+        20_000,
+    );
+    p.exp_string("hello-terminal").unwrap();
+    p.exp_string("oops").unwrap();
+    p.exp_eof().unwrap();
+    assert!(exit_code(&p).ends_with(", 0)"), "{}", exit_code(&p));
+    let log =
+        std::fs::read_to_string(sb.work().join("logs/m-dataset-full-run1/stdout.log")).unwrap();
+    assert_eq!(log, "hello-terminal\n");
+}
