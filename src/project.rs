@@ -58,6 +58,10 @@ pub enum ProjectError {
         value: String,
         settings: PathBuf,
     },
+    #[error(
+        "paths.archive = \"{value}\" in {settings} is, or lies in, a run folder or a `latest` pointer: inside the outputs or logs folder it must be a hidden folder"
+    )]
+    ArchiveInRuns { value: String, settings: PathBuf },
     #[error("{key} = \"{value}\" in {settings} points outside the project root {root}")]
     Outside {
         key: &'static str,

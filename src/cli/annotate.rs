@@ -81,6 +81,11 @@ pub fn tag(ctx: &Ctx, args: TagArgs) -> Result<()> {
     let set = parse_tags(&args.tags)?;
     for key in &args.delete {
         annotations::check_key(key).map_err(refused)?;
+        if set.iter().any(|(k, _)| k == key) {
+            return Err(CliError::usage(format!(
+                "tag '{key}' is both set and deleted; give one of the two"
+            )));
+        }
     }
     let project = ctx.require_project()?;
     let changing = !set.is_empty() || !args.delete.is_empty();

@@ -113,7 +113,8 @@ fn run(
             runs.push(row);
         }
     }
-    let steps = cleanup::plan(&project, &runs, action)?;
+    let mut namesakes = |r: &crate::store::RunRow| store.runs_with_dir_name(&r.dir_name);
+    let steps = cleanup::plan(&project, &runs, action, &mut namesakes)?;
     if dry_run || !json {
         describe(ctx, &project.root, &steps, action, dry_run, json)?;
     }
@@ -125,12 +126,12 @@ fn run(
             [one] => format!("delete run {} and its folders?", one.run.name),
             many => format!("delete {} runs and their folders?", many.len()),
         };
-        if !prompt::confirm(&question, "pass --yes to delete without asking")? {
+        if !prompt::confirm_typed(&question, "pass --yes to delete without asking")? {
             ctx.note("nothing was deleted");
             return Ok(());
         }
     }
-    let notes = cleanup::apply(&mut store, &project, &steps, action).map_err(|failed| {
+    let (steps, notes) = cleanup::apply(&mut store, &project, &runs, action).map_err(|failed| {
         for left in failed.not_undone {
             ctx.warn(left);
         }

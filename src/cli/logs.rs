@@ -44,16 +44,26 @@ pub fn run(ctx: &Ctx, args: LogsArgs) -> Result<()> {
     let row = find_run(&store, &args.run)?;
     let dirs = RunDirs::of(&project, &row)?;
     let files = chosen(&dirs.logs, &args);
-    let wanted_later = args.follow && !finished(&project, &store, &row)?;
+    let mut watch = Watch::default();
+    let wanted_later = args.follow && !watch.finished(&project, &store, &row)?;
     if files.iter().all(|f| !f.exists()) && !wanted_later {
         return Err(missing(&row, &dirs.logs, &args));
+    }
+    if let Some(link) = files
+        .iter()
+        .find(|f| std::fs::symlink_metadata(f).is_ok_and(|m| !m.is_file()))
+    {
+        return Err(CliError::general(format!(
+            "{} is not a log file runctl wrote (a link or something else was put there); not read",
+            link.display()
+        )));
     }
     let mut readers: Vec<Reader> = files.into_iter().map(Reader::new).collect();
     let several = readers.len() > 1;
     let mut out = std::io::stdout().lock();
     let mut last = None;
     loop {
-        let ended = !args.follow || finished(&project, &store, &row)?;
+        let ended = !args.follow || watch.finished(&project, &store, &row)?;
         for (i, reader) in readers.iter_mut().enumerate() {
             if reader.pending() == 0 {
                 continue;
@@ -104,20 +114,44 @@ fn chosen(logs: &Path, args: &LogsArgs) -> Vec<PathBuf> {
     workers.into_iter().map(|(_, p)| p).collect()
 }
 
-/// Whether nothing will write to the run's logs any more: no process holds the run, and it is
-/// not a run whose command is about to start.
-fn finished(project: &crate::project::Project, store: &Store, row: &RunRow) -> Result<bool> {
-    let locks = project.state_dir().join("locks");
-    if crate::lock::holder_of(&locks, &row.id).is_some() {
-        return Ok(false);
+/// How long a running run may go unheld before `--follow` takes it for ended (its lock file
+/// was removed, and the process holding it takes a new one within a second).
+const UNHELD_GRACE: Duration = Duration::from_secs(3);
+
+/// What `--follow` has seen of the run's holder.
+#[derive(Default)]
+struct Watch {
+    unheld_since: Option<std::time::Instant>,
+}
+
+impl Watch {
+    /// Whether nothing will write to the run's logs any more: no process holds the run, and
+    /// it is neither a run whose command is about to start nor one still `running` whose
+    /// holder may be taking its lock again.
+    fn finished(
+        &mut self,
+        project: &crate::project::Project,
+        store: &Store,
+        row: &RunRow,
+    ) -> Result<bool> {
+        let locks = project.state_dir().join("locks");
+        if crate::lock::holder_of(&locks, &row.id).is_some() {
+            self.unheld_since = None;
+            return Ok(false);
+        }
+        let unheld = *self
+            .unheld_since
+            .get_or_insert_with(std::time::Instant::now);
+        let now = store.run_by_id(&row.id)?.unwrap_or_else(|| row.clone());
+        let status = now.status.known();
+        // A run just made by `new -- CMD` holds its lock a moment after its record appears.
+        let starting = status == Some(RunStatus::Created)
+            && now.command.is_some()
+            && now.started_at.is_none()
+            && recently(&now.created_at);
+        let regaining = status == Some(RunStatus::Running) && unheld.elapsed() < UNHELD_GRACE;
+        Ok(!starting && !regaining)
     }
-    let now = store.run_by_id(&row.id)?.unwrap_or_else(|| row.clone());
-    // A run just made by `new -- CMD` holds its lock a moment after its record appears.
-    let starting = now.status.known() == Some(RunStatus::Created)
-        && now.command.is_some()
-        && now.started_at.is_none()
-        && recently(&now.created_at);
-    Ok(!starting)
 }
 
 /// Whether a stored time is less than ten seconds ago.
@@ -155,7 +189,11 @@ impl Reader {
 
     /// Bytes there are to read (all of them again when the file was truncated).
     fn pending(&mut self) -> u64 {
-        let len = std::fs::metadata(&self.path).map_or(0, |m| m.len());
+        // The link itself, not what a link planted at the log's name points to.
+        let len = std::fs::symlink_metadata(&self.path)
+            .ok()
+            .filter(|m| m.is_file())
+            .map_or(0, |m| m.len());
         if len < self.offset {
             self.offset = 0;
         }
@@ -168,7 +206,12 @@ impl Reader {
         let cannot = |e: std::io::Error| {
             CliError::general(format!("cannot read {}", self.path.display())).cause(e)
         };
-        let mut file = match std::fs::File::open(&self.path) {
+        use std::os::unix::fs::OpenOptionsExt;
+        let opened = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+            .open(&self.path);
+        let mut file = match opened {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
             Err(e) => return Err(cannot(e)),

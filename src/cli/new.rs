@@ -139,7 +139,7 @@ pub fn new(ctx: &Ctx, args: NewArgs) -> Result<ExitCode> {
         &tags,
     )?;
     let format = if args.json { Format::Json } else { args.format };
-    run_view::print_new(ctx, &row, format, &args.command)?;
+    run_view::print_new(ctx, &store, &row, format, &args.command)?;
     if args.command.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
@@ -164,6 +164,12 @@ fn check_worker(ctx: &Ctx, args: &NewArgs, has_source: bool) -> Result<()> {
         )
         .hint("runctl new --source items.csv --key id -j 4 -- python worker.py"));
     }
+    if args.command.is_empty() && (args.no_log || args.log_timestamps) {
+        return Err(CliError::usage(
+            "--no-log and --log-timestamps are about the output of a command: give one after --",
+        )
+        .hint("runctl new --model m --log-timestamps -- python3 train.py"));
+    }
     if has_source && (args.no_log || args.log_timestamps) {
         return Err(CliError::usage(
             "--no-log and --log-timestamps are for a run's own command, not a worker over items",
@@ -186,7 +192,8 @@ fn run_command(
 ) -> Result<ExitCode> {
     let (command, no_log, timestamps) = (&args.command, args.no_log, args.log_timestamps);
     // Held while the command runs: `rm` and `archive` refuse the run meanwhile.
-    let _lock = crate::lock::lock_run(&project.state_dir().join("locks"), &row.id, &row.name)?;
+    let lock = crate::lock::lock_run(&project.state_dir().join("locks"), &row.id, &row.name)?;
+    keep_holding(lock, ctx.color());
     let logging = if no_log {
         runs::Logging::Off
     } else {
@@ -198,9 +205,33 @@ fn run_command(
     else {
         return Ok(ExitCode::SUCCESS);
     };
-    ctx.note(format!(
-        "run {} {} (exit code {})",
-        row.name, ended.status, ended.code
-    ));
+    match &ended.unrecorded {
+        Some(why) => ctx.warn(format!(
+            "run {} ended with exit code {}, but that could not be recorded ({why}); it stays {} in the DB",
+            row.name,
+            ended.code,
+            crate::state::RunStatus::Running
+        )),
+        None => ctx.note(format!(
+            "run {} {} (exit code {})",
+            row.name, ended.status, ended.code
+        )),
+    }
     Ok(ExitCode::from(u8::try_from(ended.code).unwrap_or(1)))
+}
+
+/// Keep holding the run while its command runs: a lock file removed meanwhile (`.runctl/locks`
+/// deleted) is taken again within a second, so `rm` cannot take the run from under it.
+fn keep_holding(mut lock: crate::lock::RunLock, color: bool) {
+    let _ = std::thread::Builder::new()
+        .name("runctl-lock".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(1));
+                if let Err(e) = lock.keep() {
+                    super::output::warn(color, format!("{e}; the run is no longer held"));
+                    return;
+                }
+            }
+        });
 }

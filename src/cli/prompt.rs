@@ -22,6 +22,18 @@ pub fn confirm(question: &str, answer_hint: &str) -> Result<bool> {
     Ok(answer.unwrap_or(false))
 }
 
+/// Ask before something that cannot be undone: true only when the answer is the whole word
+/// `y` or `yes` (any case), typed and ended with Enter; anything else is no.
+pub fn confirm_typed(question: &str, answer_hint: &str) -> Result<bool> {
+    ensure_interactive(question, answer_hint)?;
+    let answer = dialoguer::Input::<String>::new()
+        .with_prompt(format!("{question} [y/N]"))
+        .allow_empty(true)
+        .interact_text_on(&dialoguer::console::Term::stderr())
+        .map_err(read_error)?;
+    Ok(matches!(answer.trim().to_lowercase().as_str(), "y" | "yes"))
+}
+
 /// Pick one of `items` (arrow keys and Enter). `None` when the user pressed Esc or q.
 pub fn select(question: &str, items: &[&str], answer_hint: &str) -> Result<Option<usize>> {
     ensure_interactive(question, answer_hint)?;

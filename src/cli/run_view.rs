@@ -206,6 +206,7 @@ pub fn render_metadata(row: &RunRow, format: Format) -> Result<String> {
 /// note that its command is starting.
 pub fn print_new(
     ctx: &super::Ctx,
+    store: &Store,
     row: &RunRow,
     format: Format,
     command: &[std::ffi::OsString],
@@ -225,7 +226,7 @@ pub fn print_new(
             row.id,
             shown_command(command)
         )),
-        Format::Json => output::print_json(&RunOutput::from_row(row))?,
+        Format::Json => output::print_json(&RunOutput::from_row(row).with_items(store)?)?,
         Format::Env | Format::Shell => output::print(&render_metadata(row, format)?)?,
     }
     Ok(())
@@ -238,6 +239,15 @@ fn shown_command(command: &[std::ffi::OsString]) -> String {
         .map(|w| w.to_string_lossy().into_owned())
         .collect();
     super::output::printable(&words.join(" ")).into_owned()
+}
+
+/// A reference as an error message shows it: at most 80 characters.
+fn shown_reference(reference: &str) -> String {
+    let mut shown: String = reference.chars().take(80).collect();
+    if shown.len() < reference.len() {
+        shown.push_str("...");
+    }
+    shown
 }
 
 /// Find a run by name, id, unique id prefix, or `latest`.
@@ -253,7 +263,9 @@ pub fn find_run(store: &Store, reference: &str) -> Result<RunRow> {
     if let Some(row) = store.runs_named(reference)?.into_iter().next() {
         return Ok(row);
     }
+    // A run id is 27 characters: a longer reference is no prefix of one.
     let candidates = if reference.is_empty()
+        || reference.len() > 64
         || !reference
             .bytes()
             .all(|b| b.is_ascii_hexdigit() || b == b'_')
@@ -263,10 +275,11 @@ pub fn find_run(store: &Store, reference: &str) -> Result<RunRow> {
         store.runs_with_id_prefix(reference, 11)?
     };
     match candidates.len() {
-        0 => Err(
-            CliError::not_found(format!("no run named or with id '{reference}'"))
-                .hint("'runctl list' shows the runs; 'latest' is the newest"),
-        ),
+        0 => Err(CliError::not_found(format!(
+            "no run named or with id '{}'",
+            shown_reference(reference)
+        ))
+        .hint("'runctl list' shows the runs; 'latest' is the newest")),
         1 => candidates
             .into_iter()
             .next()

@@ -44,7 +44,7 @@ pub struct ListArgs {
     /// At most N runs
     #[arg(long, value_name = "N")]
     limit: Option<u32>,
-    /// Print only the run names, one per line (for `runctl rm -`, xargs)
+    /// Print only the run names, one per line (the id for a superseded run), for `runctl rm -`
     #[arg(long, conflicts_with = "json")]
     names: bool,
     /// Print the runs as a JSON array (docs/json.md)
@@ -117,9 +117,13 @@ pub fn list(ctx: &Ctx, args: ListArgs) -> Result<()> {
     let store = ctx.open_store(&project, Access::Read)?;
     let runs = store.list_runs(&filter)?;
     if args.names {
+        // A superseded run's name belongs to a newer run: its id is what finds it.
         let names: String = runs
             .iter()
-            .map(|r| format!("{}\n", output::printable(&r.name)))
+            .map(|r| {
+                let reference = if r.superseded { &r.id } else { &r.name };
+                format!("{}\n", output::printable(reference))
+            })
             .collect();
         return output::print(&names);
     }

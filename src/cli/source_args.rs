@@ -46,12 +46,28 @@ pub fn prepare(ctx: &Ctx, args: &SourceArgs) -> Result<Option<Prepared>> {
         return Ok(None);
     };
     let path = ctx.cwd.join(path);
-    if !path.is_file() {
-        return Err(CliError::not_found(format!(
-            "source {} does not exist",
-            path.display()
-        )));
+    match std::fs::metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(CliError::not_found(format!(
+                "source {} does not exist",
+                path.display()
+            )));
+        }
+        Ok(meta) if !meta.is_file() => {
+            return Err(CliError::usage(format!(
+                "source {} is not a regular file (a folder, a pipe or a device)",
+                path.display()
+            ))
+            .hint("give a CSV, JSON lines or XLSX file; runctl reads a source twice (its checksums, then its rows)"));
+        }
+        Err(e) => {
+            return Err(
+                CliError::general(format!("cannot read source {}", path.display())).cause(e),
+            );
+        }
+        Ok(_) => {}
     }
+    check_columns(&args.key, &args.unpivot)?;
     let format = args
         .source_format
         .or_else(|| Format::of(&path))
@@ -180,6 +196,34 @@ fn describe(spec: &Spec, survey: &source::Survey) -> String {
         ));
     }
     text
+}
+
+/// `--key` and `--unpivot` name each column once, and no column is both.
+fn check_columns(key: &[String], unpivot: &[String]) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for (flag, column) in key
+        .iter()
+        .map(|c| ("--key", c))
+        .chain(unpivot.iter().map(|c| ("--unpivot", c)))
+    {
+        if column.is_empty() {
+            return Err(CliError::usage(format!("{flag} names an empty column")));
+        }
+        if !seen.insert(column.as_str()) {
+            let both = key.contains(column) && unpivot.contains(column);
+            let why = if both {
+                "both --key and --unpivot"
+            } else {
+                "twice"
+            };
+            return Err(CliError::usage(format!(
+                "the column '{}' is named {why}",
+                super::output::printable(column)
+            ))
+            .hint("a key column keys the items; --unpivot makes one item per other column"));
+        }
+    }
+    Ok(())
 }
 
 /// Ingest a prepared source (or find it already ingested); true when this call ingested it.

@@ -18,6 +18,8 @@ impl From<crate::project::ProjectError> for CliError {
                 .hint("name a folder for run folders, such as \"outputs\" or \"runs/outputs\""),
             ProjectError::Outside { .. } => CliError::general(format!("{err}; refusing to write there"))
                 .hint("keep run folders inside the project, or set paths.allow_outside = true in runctl.toml if that is meant"),
+            ProjectError::ArchiveInRuns { .. } => CliError::general(err.to_string())
+                .hint("use the default \"outputs/.archive\", or a folder of its own such as \"archive\""),
             ProjectError::Io { .. } => CliError::general(err.to_string()),
         }
     }
@@ -183,6 +185,11 @@ impl From<crate::runs::cleanup::CleanupError> for CliError {
             ),
             CleanupError::InArchive { .. } => CliError::chain(Kind::Conflict, &err)
                 .hint("move that folder out of the archive first; runctl never overwrites one"),
+            CleanupError::Shared { .. } => CliError::chain(Kind::Conflict, &err)
+                .hint("'runctl show' both runs; remove the folder by hand if it is neither's"),
+            CleanupError::Gone { .. } => CliError::chain(Kind::NotFound, &err),
+            CleanupError::CrossDevice { .. } => CliError::chain(Kind::General, &err)
+                .hint("set paths.archive in runctl.toml to a folder on the same filesystem as the run folders"),
             CleanupError::Lock(e) => e.into(),
             CleanupError::Runs(e) => e.into(),
         }

@@ -70,7 +70,7 @@ pub fn write_example(root: &Path) -> Result<Written, ProjectError> {
     let mut made: Vec<PathBuf> = Vec::new();
     for (name, contents, executable) in FILES {
         let path = root.join(name);
-        match write_new(&path, contents, *executable, &mut made) {
+        match write_new(root, &path, contents, *executable, &mut made) {
             Ok(true) => written.created.push((*name).to_string()),
             Ok(false) => written.kept.push((*name).to_string()),
             Err((what, source)) => {
@@ -87,12 +87,22 @@ pub fn write_example(root: &Path) -> Result<Written, ProjectError> {
 /// Make `path` (and its missing folders, each recorded in `made`) holding `contents`; false
 /// when something is already at `path`.
 fn write_new(
+    root: &Path,
     path: &Path,
     contents: &str,
     executable: bool,
     made: &mut Vec<PathBuf>,
 ) -> Result<bool, (&'static str, std::io::Error)> {
     use std::os::unix::fs::OpenOptionsExt;
+    // A folder on the way that is a link (plugins -> /elsewhere) is not written through.
+    if path
+        .ancestors()
+        .skip(1)
+        .take_while(|d| *d != root)
+        .any(|d| std::fs::symlink_metadata(d).is_ok_and(|m| m.file_type().is_symlink()))
+    {
+        return Ok(false);
+    }
     if let Some(parent) = path.parent() {
         let mut missing: Vec<&Path> = parent
             .ancestors()
@@ -132,21 +142,37 @@ mod tests {
         let outside = dir.path().join("outside.txt");
         std::fs::write(&outside, "keep").unwrap();
         std::os::unix::fs::symlink(&outside, dir.path().join("train.py")).unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), dir.path().join("plugins")).unwrap();
         let written = write_example(dir.path()).unwrap();
-        assert_eq!(written.kept, ["train.py", "cases.csv"]);
-        assert_eq!(written.created.len(), FILES.len() - 2);
+        assert_eq!(
+            written.kept,
+            ["train.py", "cases.csv", "plugins/runctl-hello"]
+        );
+        assert_eq!(written.created.len(), FILES.len() - 3);
+        assert_eq!(
+            std::fs::read_dir(elsewhere.path()).unwrap().count(),
+            0,
+            "wrote through a link"
+        );
         assert_eq!(
             std::fs::read_to_string(dir.path().join("cases.csv")).unwrap(),
             "mine\n"
         );
         assert_eq!(std::fs::read_to_string(&outside).unwrap(), "keep");
+        let again = write_example(dir.path()).unwrap();
+        assert!(again.created.is_empty());
+    }
+
+    #[test]
+    fn the_plugin_is_executable() {
         use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        write_example(dir.path()).unwrap();
         let mode = std::fs::metadata(dir.path().join("plugins/runctl-hello"))
             .unwrap()
             .permissions()
             .mode();
         assert_eq!(mode & 0o111, 0o111);
-        let again = write_example(dir.path()).unwrap();
-        assert!(again.created.is_empty());
     }
 }

@@ -21,7 +21,25 @@ impl Project {
     /// Where `runctl archive` moves run folders (`paths.archive`), refused when it points
     /// outside the project.
     pub fn archive_dir(&self) -> Result<PathBuf, ProjectError> {
-        self.inside("paths.archive", &self.settings.paths.archive)
+        let archive = self.inside("paths.archive", &self.settings.paths.archive)?;
+        // Inside the outputs or logs folder, only a hidden folder: run folders and `latest`
+        // never start with a dot, so the archive is never in a run (nor a run in it).
+        for base in [self.outputs_dir()?, self.logs_dir()?] {
+            let hidden = archive
+                .strip_prefix(&base)
+                .ok()
+                .map(|rest| rest.components().next())
+                .map(|first| {
+                    first.is_some_and(|c| c.as_os_str().as_encoded_bytes().starts_with(b"."))
+                });
+            if hidden == Some(false) || base.starts_with(&archive) {
+                return Err(ProjectError::ArchiveInRuns {
+                    value: self.settings.paths.archive.to_string_lossy().into_owned(),
+                    settings: self.settings_path(),
+                });
+            }
+        }
+        Ok(archive)
     }
 
     /// `root/value`, unless it leaves the root (an absolute path elsewhere, or `..` past it)

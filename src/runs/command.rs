@@ -15,11 +15,14 @@ use crate::state::RunStatus;
 use crate::store::{RunRow, Store, now_text};
 
 /// How a run's command ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ended {
     pub status: RunStatus,
     /// The command's exit code (128 + N when a signal N ended it).
     pub code: i32,
+    /// Why the end could not be recorded (a full disk), if it could not: the run stays
+    /// `running` in the DB, and the command's exit code still passes on.
+    pub unrecorded: Option<String>,
 }
 
 /// Where a run's command's output goes besides the terminal.
@@ -89,18 +92,27 @@ pub fn run_command(
             });
         }
     };
-    let status = if outcome.interrupted {
+    let status = status_of(outcome);
+    let unrecorded = store
+        .mark_run_finished(&row.id, status, Some(outcome.code), &now_text())
+        .err()
+        .map(|e| e.to_string());
+    Ok(Some(Ended {
+        status,
+        code: outcome.code,
+        unrecorded,
+    }))
+}
+
+/// How a command's end is recorded.
+fn status_of(outcome: crate::child::Outcome) -> RunStatus {
+    if outcome.interrupted {
         RunStatus::Interrupted
     } else if outcome.code == 0 {
         RunStatus::Completed
     } else {
         RunStatus::Failed
-    };
-    store.mark_run_finished(&row.id, status, Some(outcome.code), &now_text())?;
-    Ok(Some(Ended {
-        status,
-        code: outcome.code,
-    }))
+    }
 }
 
 /// The command's environment (the run metadata) and, when its output is logged, its pipes.

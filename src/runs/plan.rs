@@ -105,10 +105,16 @@ fn forced(
     layout: &Layout,
 ) -> Result<Plan> {
     let live = a.live_run_named(&plan.name)?;
-    if (live.is_some() || folder_taken(layout, &plan.name)) && !force {
-        let holder = match &live {
-            Some(run) => format!("run {} (id {})", run.name, run.id),
-            None => format!(
+    // A removed run keeps its name: it is not handed out again without --force.
+    let removed = match live {
+        None => a.removed_run_named(&plan.name)?,
+        Some(_) => None,
+    };
+    if (live.is_some() || removed.is_some() || folder_taken(layout, &plan.name)) && !force {
+        let holder = match (&live, &removed) {
+            (Some(run), _) => format!("run {} (id {})", run.name, run.id),
+            (None, Some(id)) => format!("the removed run {} (id {id})", plan.name),
+            (None, None) => format!(
                 "a folder in {} or {}",
                 layout.outputs.display(),
                 layout.logs.display()

@@ -40,12 +40,12 @@ impl Tee {
             file
         };
         if let Some(out) = child.stdout.take() {
-            let log = open(STDOUT_LOG);
+            let log = open(STDOUT_LOG).map(|f| (f, logs.join(STDOUT_LOG)));
             spawn_copy(out, Sink::Stdout, log, timestamps, tx.clone());
             threads += 1;
         }
         if let Some(err) = child.stderr.take() {
-            let log = open(STDERR_LOG);
+            let log = open(STDERR_LOG).map(|f| (f, logs.join(STDERR_LOG)));
             spawn_copy(err, Sink::Stderr, log, timestamps, tx.clone());
             threads += 1;
         }
@@ -79,10 +79,14 @@ trait Pipe: Read + Send + 'static {}
 impl Pipe for ChildStdout {}
 impl Pipe for ChildStderr {}
 
+/// Copy `pipe` to `sink` and to `log` until the end of the pipe. When the sink is closed (the
+/// reader of `runctl new -- CMD | head -1` left), the pipe is closed too, so that CMD gets
+/// SIGPIPE as it would without runctl between them; a log that cannot be written any more (a
+/// full disk) is said once and dropped, and the copy to the sink goes on.
 fn spawn_copy(
     mut pipe: impl Pipe,
     sink: Sink,
-    mut log: Option<std::fs::File>,
+    mut log: Option<(std::fs::File, PathBuf)>,
     timestamps: bool,
     done: mpsc::Sender<()>,
 ) {
@@ -90,7 +94,6 @@ fn spawn_copy(
         .name("runctl-tee".into())
         .spawn(move || {
             let mut buf = vec![0u8; 64 * 1024];
-            let mut terminal = true;
             let mut at_line_start = true;
             loop {
                 let n = match pipe.read(&mut buf) {
@@ -100,20 +103,27 @@ fn spawn_copy(
                     Err(_) => break,
                 };
                 let chunk = &buf[..n];
-                if terminal {
-                    terminal = write_sink(sink, chunk).is_ok();
-                }
-                if let Some(file) = &mut log {
+                if let Some((file, path)) = &mut log {
                     let written = if timestamps {
                         write_stamped(file, chunk, &mut at_line_start)
                     } else {
                         file.write_all(chunk)
                     };
-                    if written.is_err() {
+                    if let Err(e) = written {
+                        eprintln!(
+                            "warning: {} cannot be written ({e}); the rest of this output is not kept",
+                            crate::text::printable(&path.to_string_lossy())
+                        );
                         log = None;
                     }
                 }
+                if let Err(e) = write_sink(sink, chunk)
+                    && e.kind() == std::io::ErrorKind::BrokenPipe
+                {
+                    break; // dropping the pipe: CMD's next write gets SIGPIPE
+                }
             }
+            drop(pipe);
             let _ = done.send(());
         });
 }

@@ -64,6 +64,18 @@ impl<'a> Allocation<'a> {
             .map_err(|e| self.err(e))
     }
 
+    /// The id of a run `runctl rm` deleted that had this name, if one did.
+    pub fn removed_run_named(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.tx
+            .query_row(
+                "SELECT id FROM removed_runs WHERE name = ?1 ORDER BY removed_at DESC LIMIT 1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
     /// Whether no run has this id yet.
     pub fn run_id_free(&self, id: &str) -> Result<bool, StoreError> {
         self.tx

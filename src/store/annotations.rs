@@ -37,6 +37,11 @@ impl Store {
         Ok(tags)
     }
 
+    /// The runs whose folder name is `dir_name` (a live run and the ones it superseded).
+    pub fn runs_with_dir_name(&self, dir_name: &str) -> Result<Vec<super::RunRow>, StoreError> {
+        runs_with_dir_name(&self.conn, dir_name).map_err(|e| self.sql_err(e))
+    }
+
     /// A run's tags, by key.
     pub fn tags_of(&self, run_id: &str) -> Result<Vec<(String, String)>, StoreError> {
         tags_in(&self.conn, run_id).map_err(|e| self.sql_err(e))
@@ -82,6 +87,17 @@ impl Store {
         cleanup.tx.commit().map_err(|e| classify(&path, e))?;
         Ok(value)
     }
+}
+
+fn runs_with_dir_name(
+    conn: &rusqlite::Connection,
+    dir_name: &str,
+) -> rusqlite::Result<Vec<super::RunRow>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {} FROM runs WHERE dir_name = ?1",
+        super::runs::COLUMNS
+    ))?;
+    stmt.query_map([dir_name], super::runs::from_row)?.collect()
 }
 
 /// Insert or replace tags of a run.
@@ -155,6 +171,24 @@ impl Cleanup<'_> {
             self.tx.execute(sql, params).map_err(|e| self.err(e))?;
         }
         Ok(())
+    }
+
+    /// A run by id, as this transaction sees it.
+    pub fn run_by_id(&self, id: &str) -> Result<Option<super::RunRow>, StoreError> {
+        use rusqlite::OptionalExtension;
+        self.tx
+            .query_row(
+                &format!("SELECT {} FROM runs WHERE id = ?1", super::runs::COLUMNS),
+                [id],
+                super::runs::from_row,
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// The runs whose folder name is `dir_name` (a live run and the ones it superseded).
+    pub fn runs_with_dir_name(&self, dir_name: &str) -> Result<Vec<super::RunRow>, StoreError> {
+        runs_with_dir_name(&self.tx, dir_name).map_err(|e| self.err(e))
     }
 
     /// The newest live run that is not archived, once this transaction's changes are counted

@@ -525,3 +525,260 @@ fn new_source_dry_run_shows_the_items_and_bad_keys_and_makes_nothing() {
     );
     assert_eq!(whole_tree(&sb), before, "a dry run made something");
 }
+
+/// The id of the run `list` shows first for these arguments.
+fn first_id(sb: &Sandbox, args: &[&str]) -> String {
+    let mut all = vec!["list", "--json"];
+    all.extend_from_slice(args);
+    let out = sb.run(&all);
+    out.json()[0]["id"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn a_superseded_run_without_folders_never_takes_the_live_runs() {
+    let sb = Sandbox::new();
+    sb.init();
+    new_run(&sb, &[]);
+    let old = first_id(&sb, &[]);
+    // Its folders were gone when --force gave its name to a new run.
+    std::fs::remove_dir(sb.work().join("outputs/m-d-full-run1")).unwrap();
+    std::fs::remove_dir(sb.work().join("logs/m-d-full-run1")).unwrap();
+    new_run(&sb, &["--run-index", "1", "--force"]);
+    std::fs::write(sb.work().join("outputs/m-d-full-run1/model.bin"), "live").unwrap();
+    let out = sb.run(&["rm", &old, "--yes"]);
+    out.success();
+    assert!(
+        out.stderr.contains("(no folders on disk)"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(sb.work().join("outputs/m-d-full-run1/model.bin")).unwrap(),
+        "live"
+    );
+    assert!(sb.work().join("logs/m-d-full-run1").is_dir());
+    assert_eq!(listed(&sb, &["--all"]), vec!["m-d-full-run1".to_string()]);
+}
+
+#[test]
+fn list_names_of_superseded_runs_feed_rm_the_superseded_runs_not_the_live_one() {
+    let sb = Sandbox::new();
+    sb.init();
+    let out = sb.run(&["new", "--model", "m", "--dataset", "d", "--", "false"]);
+    assert_eq!(out.code, Some(1));
+    let failed = first_id(&sb, &[]);
+    let out = sb.run(&[
+        "new",
+        "--model",
+        "m",
+        "--dataset",
+        "d",
+        "--run-index",
+        "1",
+        "--force",
+        "--",
+        "true",
+    ]);
+    out.success();
+    let names = sb
+        .run(&["list", "--status", "failed", "--names"])
+        .stdout
+        .clone();
+    assert_eq!(
+        names,
+        format!("{failed}\n"),
+        "a superseded run is listed by its id"
+    );
+    sb.cmd()
+        .args(["rm", "-", "--yes"])
+        .write_stdin(names)
+        .run()
+        .success();
+    let left = sb.run(&["show", "m-d-full-run1", "--json"]);
+    assert_eq!(left.json()["status"], "completed", "the live run is kept");
+    assert!(sb.work().join("outputs/m-d-full-run1").is_dir());
+    assert_eq!(sb.run(&["show", &failed]).code, Some(4));
+}
+
+#[test]
+fn rm_and_archive_in_a_copied_project_never_touch_the_original() {
+    let sb = Sandbox::new();
+    sb.init();
+    new_run(&sb, &[]);
+    new_run(&sb, &[]);
+    std::fs::write(sb.work().join("outputs/m-d-full-run1/f"), "original").unwrap();
+    let copy = sb.work().with_file_name("copy");
+    let status = std::process::Command::new("cp")
+        .args(["-a"])
+        .arg(sb.work())
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let before = tree(&sb.work());
+    let out = sb.run_in(&copy, &["rm", "m-d-full-run1", "--yes"]);
+    out.success();
+    let out = sb.run_in(&copy, &["archive", "m-d-full-run2"]);
+    out.success();
+    assert_eq!(tree(&sb.work()), before, "the original project changed");
+    assert!(!copy.join("outputs/m-d-full-run1").exists());
+    assert!(copy.join("outputs/.archive/outputs/m-d-full-run2").is_dir());
+}
+
+#[test]
+fn an_archive_setting_inside_a_run_folder_or_latest_is_refused() {
+    let sb = Sandbox::new();
+    sb.init();
+    new_run(&sb, &[]);
+    new_run(&sb, &[]);
+    let settings = sb.work().join("runctl.toml");
+    let original = std::fs::read_to_string(&settings).unwrap();
+    for bad in [
+        "outputs/m-d-full-run1",
+        "outputs/latest",
+        "outputs",
+        "logs/m-d-full-run1/x",
+        "outputs/.archive/../m-d-full-run2",
+    ] {
+        let text = original.replace(
+            "archive = \"outputs/.archive\"",
+            &format!("archive = \"{bad}\""),
+        );
+        std::fs::write(&settings, text).unwrap();
+        let before = tree(&sb.work());
+        let out = sb.run(&["archive", "m-d-full-run2"]);
+        assert_eq!(out.code, Some(1), "{bad}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("paths.archive"),
+            "{bad}: {}",
+            out.stderr
+        );
+        assert_eq!(tree(&sb.work()), before, "{bad}");
+    }
+    // A folder of its own is fine.
+    let text = original.replace("archive = \"outputs/.archive\"", "archive = \"archive\"");
+    std::fs::write(&settings, text).unwrap();
+    sb.run(&["archive", "m-d-full-run2"]).success();
+    assert!(sb.work().join("archive/outputs/m-d-full-run2").is_dir());
+}
+
+#[test]
+fn a_run_whose_lock_file_was_deleted_is_held_again_while_its_command_runs() {
+    let sb = Sandbox::new();
+    sb.init();
+    let child = sb.spawn(&["new", "--model", "m", "--", "sleep", "30"]);
+    let locks = sb.work().join(".runctl/locks");
+    let start = Instant::now();
+    while sb.run(&["rm", "latest", "--dry-run"]).code != Some(3) {
+        assert!(start.elapsed() < Duration::from_secs(30), "never held");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::fs::remove_dir_all(&locks).unwrap();
+    // Within a second or two the command's runctl holds the run again.
+    let start = Instant::now();
+    while sb.run(&["rm", "latest", "--dry-run"]).code != Some(3) {
+        assert!(start.elapsed() < Duration::from_secs(10), "not held again");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = sb.run(&["rm", "latest", "--yes"]);
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    assert!(sb.work().join("outputs/m-dataset-full-run1").is_dir());
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    child.wait();
+}
+
+#[test]
+fn an_archive_killed_before_its_commit_is_finished_by_the_next_one() {
+    let sb = Sandbox::new();
+    sb.init();
+    let run = new_run(&sb, &[]);
+    std::fs::write(sb.work().join("outputs").join(&run).join("f"), "kept").unwrap();
+    // As a kill between the rename and the commit leaves it: the folder moved, no record.
+    std::fs::create_dir_all(sb.work().join("outputs/.archive/outputs")).unwrap();
+    std::fs::rename(
+        sb.work().join("outputs").join(&run),
+        sb.work().join("outputs/.archive/outputs").join(&run),
+    )
+    .unwrap();
+    sb.run(&["archive", &run]).success();
+    let view = show(&sb, &run);
+    let outputs = std::path::PathBuf::from(view["outputs_dir"].as_str().unwrap());
+    assert_eq!(std::fs::read_to_string(outputs.join("f")).unwrap(), "kept");
+    assert!(sb.work().join("outputs/.archive/logs").join(&run).is_dir());
+}
+
+#[test]
+fn refusals_found_by_trying_the_new_flags() {
+    let sb = Sandbox::new();
+    sb.init();
+    let out = sb.run(&[
+        "new",
+        "--model",
+        "m",
+        "--dataset",
+        "d",
+        "--tag",
+        "a=1",
+        "--json",
+    ]);
+    assert_eq!(
+        out.json()["tags"],
+        serde_json::json!({"a": "1"}),
+        "new --json shows its tags"
+    );
+    let run = "m-d-full-run1";
+    // A place taken in the archive: the dry run says so as the real one would.
+    std::fs::create_dir_all(sb.work().join("outputs/.archive/logs").join(run)).unwrap();
+    let out = sb.run(&["archive", run, "--dry-run"]);
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    std::fs::remove_dir(sb.work().join("outputs/.archive/logs").join(run)).unwrap();
+    // A removed run's number is not handed out by --run-index either (unless --force).
+    sb.run(&["rm", run, "--yes"]).success();
+    let out = sb.run(&["new", "--model", "m", "--dataset", "d", "--run-index", "1"]);
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("the removed run m-d-full-run1"),
+        "{}",
+        out.stderr
+    );
+    std::fs::write(sb.work().join("s.csv"), "id,q\n1,a\n").unwrap();
+    std::fs::create_dir(sb.work().join("adir")).unwrap();
+    let before = whole_tree(&sb);
+    for args in [
+        vec!["new", "--model", "m", "--source", "adir", "--key", "id"],
+        vec![
+            "new",
+            "--model",
+            "m",
+            "--source",
+            "s.csv",
+            "--key",
+            "id",
+            "--unpivot",
+            "id",
+        ],
+        vec!["new", "--model", "m", "--source", "s.csv", "--key", "id,id"],
+        vec![
+            "new",
+            "--model",
+            "m",
+            "--source",
+            "s.csv",
+            "--key",
+            "id",
+            "--unpivot",
+            "q,q",
+        ],
+        vec!["new", "--model", "m", "--no-log"],
+        vec!["tag", "latest", "x=1", "--delete", "x"],
+    ] {
+        let out = sb.run(&args);
+        assert_eq!(out.code, Some(2), "{args:?}: {}", out.stderr);
+    }
+    let long = "r".repeat(100_000);
+    let out = sb.run(&["show", &long]);
+    assert_eq!(out.code, Some(4), "{}", out.stderr);
+    assert!(out.stderr.len() < 400, "the reference is echoed whole");
+    assert_eq!(whole_tree(&sb), before);
+}

@@ -211,3 +211,24 @@ fn logs_of_a_batch_show_its_workers_and_bad_references_are_clear() {
     ]);
     assert_eq!(out.code, Some(2), "{}", out.stderr);
 }
+
+#[test]
+fn a_reader_that_leaves_stops_the_command_as_it_would_without_runctl() {
+    let sb = Sandbox::new();
+    sb.init();
+    // `yes` never ends by itself: only SIGPIPE, once `head` has its line, stops it.
+    let out = sb
+        .sh(&format!("'{RUNCTL}' new --model m -- yes | head -1"))
+        .timeout(Duration::from_secs(60))
+        .run();
+    assert!(out.stdout.starts_with("y\n"), "{}", out.stdout);
+    let shown = sb.run(&["show", "latest", "--json"]);
+    assert_eq!(shown.json()["exit_code"], 141, "yes ends by SIGPIPE");
+    let log = std::fs::metadata(logs_dir(&sb).join("stdout.log"))
+        .unwrap()
+        .len();
+    assert!(
+        log < 16 << 20,
+        "the log kept growing after the reader left: {log} bytes"
+    );
+}

@@ -210,7 +210,14 @@ fn resume_at_a_terminal_shows_a_progress_bar_and_ctrl_c_stops_it_cleanly() {
 
 #[test]
 fn rm_at_a_terminal_asks_and_deletes_only_on_yes() {
-    for (answer, kept) in [("n", true), ("y", false)] {
+    // A whole answer ended with Enter: a `y` inside another word is no yes.
+    for (answer, kept) in [
+        ("n\r", true),
+        ("sorry, no\r", true),
+        ("maybe\r", true),
+        ("\r", true),
+        ("yes\r", false),
+    ] {
         let sb = Sandbox::new();
         sb.init();
         sb.run(&["new", "--model", "m"]).success();
