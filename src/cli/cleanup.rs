@@ -107,9 +107,10 @@ fn run(
     let access = if dry_run { Access::Read } else { Access::Write };
     let mut store = ctx.open_store(&project, access)?;
     let mut runs = Vec::new();
+    let mut ids = std::collections::HashSet::new();
     for reference in &refs {
         let row = find_run(&store, reference)?;
-        if !runs.iter().any(|r: &crate::store::RunRow| r.id == row.id) {
+        if ids.insert(row.id.clone()) {
             runs.push(row);
         }
     }
@@ -229,11 +230,13 @@ fn references(refs: &[String]) -> Result<Vec<String>> {
         return Ok(refs.to_vec());
     }
     let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for line in std::io::stdin().lock().lines() {
         let line =
             line.map_err(|e| CliError::usage("cannot read run names from stdin").cause(e))?;
         let line = line.trim();
-        if !line.is_empty() {
+        // Each run once, in the order given, however often it is named.
+        if !line.is_empty() && seen.insert(line.to_string()) {
             out.push(line.to_string());
         }
     }
