@@ -8,7 +8,7 @@ use serde_json::Value;
 /// Errors reading a pipeline config.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         path: String,
         #[source]

@@ -224,6 +224,12 @@ fn input(ctx: &Ctx, from: Option<&PathBuf>) -> Result<Box<dyn BufRead>> {
     Ok(match from {
         None => Box::new(std::io::stdin().lock()),
         Some(p) if p.as_os_str() == "-" => Box::new(std::io::stdin().lock()),
+        Some(p) if ctx.cwd.join(p).is_dir() => {
+            return Err(CliError::usage(format!(
+                "{} is a folder; --from takes a file of result lines",
+                ctx.cwd.join(p).display()
+            )));
+        }
         Some(p) => ctx.open_input(p, "")?,
     })
 }

@@ -186,12 +186,14 @@ fn warn_without_naming_keys(
 /// A pipeline config (YAML, TOML or JSON); a missing file is "not found".
 fn load_config(path: &std::path::Path) -> Result<(serde_json::Value, PathBuf)> {
     let value = pipeline_config::load(path).map_err(|e| match e {
-        pipeline_config::ConfigError::Read { ref source, .. }
-            if source.kind() == std::io::ErrorKind::NotFound =>
-        {
-            CliError::not_found(e.to_string())
+        pipeline_config::ConfigError::Read {
+            ref source,
+            ref path,
+        } if source.kind() == std::io::ErrorKind::NotFound => {
+            CliError::not_found(format!("config {path} does not exist"))
+                .hint("--config takes the pipeline's YAML, TOML or JSON file")
         }
-        other => CliError::general(other.to_string()),
+        other => CliError::chain(crate::error::Kind::General, &other),
     })?;
     Ok((value, path.to_path_buf()))
 }

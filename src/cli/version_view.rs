@@ -190,7 +190,21 @@ pub(super) fn show(ctx: &Ctx, args: ShowArgs) -> Result<()> {
         _ => return Err(CliError::usage("give <family> <name>, or --job-id J")),
     };
     let row = row.ok_or_else(|| {
-        CliError::not_found("no such version").hint("'runctl version list' shows the versions")
+        let (what, hint) = match (&args.job_id, &args.family, &args.name) {
+            (Some(job), _, _) => (
+                format!("no version has job id {job}"),
+                "'runctl version list' shows the versions and their job ids".to_string(),
+            ),
+            (None, Some(family), Some(name)) => (
+                format!("{family} has no version {name}"),
+                format!("'runctl version list {family}' shows its versions"),
+            ),
+            _ => (
+                "no such version".to_string(),
+                "'runctl version list' shows the versions".to_string(),
+            ),
+        };
+        CliError::not_found(what).hint(hint)
     })?;
     print_version(ctx, &row, &template, args.json, false)
 }

@@ -782,3 +782,29 @@ fn refusals_found_by_trying_the_new_flags() {
     assert!(out.stderr.len() < 400, "the reference is echoed whole");
     assert_eq!(whole_tree(&sb), before);
 }
+
+#[test]
+fn errors_name_the_path_the_user_gave() {
+    let sb = Sandbox::new();
+    sb.init();
+    std::fs::write(sb.work().join("i.csv"), "id\n1\n").unwrap();
+    sb.run(&["new", "--model", "m", "--source", "i.csv", "--key", "id"])
+        .success();
+    let out = sb.run(&["record", "latest", "--from", "/tmp"]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with("error: /tmp is a folder"),
+        "{}",
+        out.stderr
+    );
+    let out = sb.run(&["export", "latest", "-o", "/nonexistent/x.csv"]);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with(
+            "error: cannot write /nonexistent/x.csv: its folder /nonexistent does not exist"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("export-tmp"), "{}", out.stderr);
+}
