@@ -60,7 +60,7 @@ fn ensure_interactive(question: &str, answer_hint: &str) -> Result<()> {
         return Ok(());
     }
     Err(CliError::general(format!(
-        "{question} (no terminal to ask on, so nothing was done)"
+        "runctl would ask \"{question}\", but there is no terminal to ask on (stdin and stderr are not both one); nothing was done"
     ))
     .hint(answer_hint.to_string()))
 }
