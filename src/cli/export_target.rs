@@ -77,17 +77,7 @@ pub(super) fn open_target(
     let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
     tmp_name.push(format!(".export-tmp-{}", std::process::id()));
     let tmp = path.with_file_name(tmp_name);
-    // A missing folder is the user's path's problem: say so of that path, not the temporary.
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
-        && !dir.is_dir()
-    {
-        return Err(CliError::general(format!(
-            "cannot write {}: its folder {} does not exist",
-            given.display(),
-            dir.display()
-        ))
-        .hint("make the folder first, or write somewhere else"));
-    }
+    folder_exists(given, &path)?;
     let file = crate::undo::create_fresh(&tmp).map_err(|e| CliError::io("create", &tmp, e))?;
     Ok((Box::new(file), Some((tmp, path))))
 }
@@ -116,3 +106,19 @@ impl WriteTo {
 }
 /// The temporary file and the file it becomes, when the export is renamed into place.
 pub(super) type Target = Option<(PathBuf, PathBuf)>;
+
+/// A missing folder is the user's path's problem: say so of that path, not of the temporary
+/// file beside it.
+fn folder_exists(given: &Path, path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.is_dir()
+    {
+        return Err(CliError::general(format!(
+            "cannot write {}: its folder {} does not exist",
+            given.display(),
+            dir.display()
+        ))
+        .hint("make the folder first, or write somewhere else"));
+    }
+    Ok(())
+}

@@ -32,19 +32,23 @@ impl<'a> Allocation<'a> {
         model: &str,
         dataset: &str,
     ) -> Result<Option<u32>, StoreError> {
-        // Removed runs keep counting: a name is never given again.
+        // Removed runs keep counting: a name is never given again. Each max() is its own
+        // scalar subquery, so that each is one step down an index.
         let sql = match scope {
             Scope::Global => {
-                "SELECT max(n) FROM (SELECT max(number) AS n FROM runs \
-                 UNION ALL SELECT max(number) FROM removed_runs) WHERE ?1 IS NOT NULL OR ?2 IS NOT NULL"
+                "SELECT nullif(max(coalesce((SELECT max(number) FROM runs), 0), \
+                 coalesce((SELECT max(number) FROM removed_runs), 0)), 0) \
+                 WHERE ?1 IS NOT NULL OR ?2 IS NOT NULL"
             }
             Scope::Model => {
-                "SELECT max(n) FROM (SELECT max(number) AS n FROM runs WHERE model = ?1 \
-                 UNION ALL SELECT max(number) FROM removed_runs WHERE model = ?1) WHERE ?2 IS NOT NULL"
+                "SELECT nullif(max(coalesce((SELECT max(number) FROM runs WHERE model = ?1), 0), \
+                 coalesce((SELECT max(number) FROM removed_runs WHERE model = ?1), 0)), 0) \
+                 WHERE ?2 IS NOT NULL"
             }
             Scope::ModelDataset => {
-                "SELECT max(n) FROM (SELECT max(number) AS n FROM runs WHERE model = ?1 AND dataset = ?2 \
-                 UNION ALL SELECT max(number) FROM removed_runs WHERE model = ?1 AND dataset = ?2)"
+                "SELECT nullif(max(\
+                 coalesce((SELECT max(number) FROM runs WHERE model = ?1 AND dataset = ?2), 0), \
+                 coalesce((SELECT max(number) FROM removed_runs WHERE model = ?1 AND dataset = ?2), 0)), 0)"
             }
         };
         self.tx
@@ -68,11 +72,10 @@ impl<'a> Allocation<'a> {
     pub fn removed_run_named(&self, name: &str) -> Result<Option<String>, StoreError> {
         self.tx
             .query_row(
-                "SELECT id FROM removed_runs WHERE name = ?1 ORDER BY removed_at DESC LIMIT 1",
+                "SELECT max(id) FROM removed_runs WHERE name = ?1",
                 [name],
                 |r| r.get(0),
             )
-            .optional()
             .map_err(|e| self.err(e))
     }
 

@@ -71,21 +71,24 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT algo, hash, identifier, origin, created_at FROM hashes \
-                 WHERE hash = ?1 ORDER BY algo",
+                "SELECT algo, hash, identifier, origin, created_at FROM hashes WHERE hash = ?1",
             )
             .map_err(|e| self.sql_err(e))?;
-        stmt.query_map([hash], |row| {
-            Ok(HashRecord {
-                algo: row.get(0)?,
-                hash: row.get(1)?,
-                identifier: row.get(2)?,
-                origin: row.get(3)?,
-                created_at: row.get(4)?,
+        let mut found: Vec<HashRecord> = stmt
+            .query_map([hash], |row| {
+                Ok(HashRecord {
+                    algo: row.get(0)?,
+                    hash: row.get(1)?,
+                    identifier: row.get(2)?,
+                    origin: row.get(3)?,
+                    created_at: row.get(4)?,
+                })
             })
-        })
-        .and_then(|rows| rows.collect())
-        .map_err(|e| self.sql_err(e))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.sql_err(e))?;
+        // One per digest at most: sorted here, not by a sort in SQL.
+        found.sort_by(|a, b| a.algo.cmp(&b.algo));
+        Ok(found)
     }
 
     /// Record (or refresh) a folder alias.
@@ -120,20 +123,23 @@ impl Store {
             .conn
             .prepare(
                 "SELECT alias_path, target_path, algo, hash, mode FROM links \
-                 WHERE hash = ?1 OR alias_path = ?2 OR target_path = ?2 ORDER BY alias_path",
+                 WHERE hash = ?1 OR alias_path = ?2 OR target_path = ?2",
             )
             .map_err(|e| self.sql_err(e))?;
-        stmt.query_map(params![hash, path], |row| {
-            Ok(LinkRecord {
-                alias_path: PathBuf::from(row.get::<_, String>(0)?),
-                target_path: PathBuf::from(row.get::<_, String>(1)?),
-                algo: row.get(2)?,
-                hash: row.get(3)?,
-                mode: row.get(4)?,
+        let mut links: Vec<LinkRecord> = stmt
+            .query_map(params![hash, path], |row| {
+                Ok(LinkRecord {
+                    alias_path: PathBuf::from(row.get::<_, String>(0)?),
+                    target_path: PathBuf::from(row.get::<_, String>(1)?),
+                    algo: row.get(2)?,
+                    hash: row.get(3)?,
+                    mode: row.get(4)?,
+                })
             })
-        })
-        .and_then(|rows| rows.collect())
-        .map_err(|e| self.sql_err(e))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.sql_err(e))?;
+        links.sort_by(|a, b| a.alias_path.as_os_str().cmp(b.alias_path.as_os_str()));
+        Ok(links)
     }
 }
 

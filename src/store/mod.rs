@@ -17,6 +17,8 @@ mod hashes;
 mod ledger;
 mod pages;
 mod paths;
+#[cfg(test)]
+mod plan_tests;
 mod progress;
 mod runs;
 mod schema;

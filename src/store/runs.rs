@@ -92,26 +92,31 @@ impl Store {
 
     /// Runs with this name, live first, then newest first.
     pub fn runs_named(&self, name: &str) -> Result<Vec<RunRow>, StoreError> {
-        self.query_runs(
-            &format!(
-                "SELECT {COLUMNS} FROM runs WHERE name = ?1 OR dir_name = ?1 \
-                 ORDER BY superseded, created_at DESC, id DESC"
-            ),
+        // The few rows of one name are sorted here: no sort in SQL (the query-plan test).
+        let mut runs = self.query_runs(
+            &format!("SELECT {COLUMNS} FROM runs WHERE name = ?1 OR dir_name = ?1"),
             params![name],
-        )
+        )?;
+        runs.sort_by(|a, b| {
+            (a.superseded, &b.created_at, &b.id).cmp(&(b.superseded, &a.created_at, &a.id))
+        });
+        Ok(runs)
     }
 
     /// Runs whose id starts with `prefix` (at most `limit`).
     pub fn runs_with_id_prefix(&self, prefix: &str, limit: u32) -> Result<Vec<RunRow>, StoreError> {
-        let escaped = prefix
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
+        // A range of the primary key: every id from the prefix up to (not with) the prefix
+        // whose last character is the next one.
+        let Some(last) = prefix.chars().last() else {
+            return Ok(Vec::new());
+        };
+        let Some(next) = char::from_u32(u32::from(last) + 1) else {
+            return Ok(Vec::new());
+        };
+        let upper = format!("{}{next}", &prefix[..prefix.len() - last.len_utf8()]);
         self.query_runs(
-            &format!(
-                "SELECT {COLUMNS} FROM runs WHERE id LIKE ?1 ESCAPE '\\' ORDER BY id LIMIT ?2"
-            ),
-            params![format!("{escaped}%"), limit],
+            &format!("SELECT {COLUMNS} FROM runs WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT ?3"),
+            params![prefix, upper, limit],
         )
     }
 

@@ -32,7 +32,7 @@ fn dry_run_lists_and_yes_applies() {
     assert_eq!(out.status.code(), Some(0));
     assert!(
         stdout(&out).contains(
-            "is at schema version 1; would apply:\n  V2 hashes\n  V3 runs\n  V4 versions\n  V5 sources_and_results\n  V6 run_work\n  V7 source_options\n  V8 tags_notes_cleanup\n"
+            "is at schema version 1; would apply:\n  V2 hashes\n  V3 runs\n  V4 versions\n  V5 sources_and_results\n  V6 run_work\n  V7 source_options\n  V8 tags_notes_cleanup\n  V9 lookup_indexes\n"
         )
     );
     assert_eq!(std::fs::read(sb.db()).unwrap(), original);
@@ -42,7 +42,7 @@ fn dry_run_lists_and_yes_applies() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     assert_eq!(json["from_version"], 1);
-    assert_eq!(json["to_version"], 8);
+    assert_eq!(json["to_version"], 9);
     assert_eq!(json["applied"][0]["name"], "hashes");
     let backup = json["backup"].as_str().unwrap();
     // The backup is a readable copy of the schema-1 DB.
@@ -66,7 +66,7 @@ fn dry_run_lists_and_yes_applies() {
 
     let out = sb.cmd().arg("migrate").run();
     assert_eq!(out.status.code(), Some(0));
-    assert!(stdout(&out).contains("is up to date (schema version 8)"));
+    assert!(stdout(&out).contains("is up to date (schema version 9)"));
 }
 
 #[test]
@@ -93,7 +93,7 @@ fn a_newer_db_is_refused_and_left_byte_identical() {
         }
         assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
         assert!(err.contains("schema version 99"), "{err}");
-        assert!(err.contains("knows up to 8"), "{err}");
+        assert!(err.contains("knows up to 9"), "{err}");
         assert!(err.contains("do not delete the file"), "{err}");
         assert_no_panic(&out);
     }
@@ -182,7 +182,7 @@ fn many_processes_opening_a_new_db_migrate_it_once() {
             r.get(0)
         })
         .unwrap();
-    assert_eq!(rows, 8);
+    assert_eq!(rows, 9);
 }
 
 /// The schema's latest version, from the migrations folder (`V<n>__<what>.sql`, numbered 1..=n
@@ -558,7 +558,7 @@ fn a_migration_killed_at_any_moment_leaves_the_db_whole_and_no_partial_backup() 
         )
     };
     for delay_ms in [5, 20, 40, 80, 160, 320] {
-        if version(&sb.db()).1 == 8 {
+        if version(&sb.db()).1 == 9 {
             break;
         }
         let mut child = sb.spawn(&["migrate", "--yes"]);
@@ -571,7 +571,7 @@ fn a_migration_killed_at_any_moment_leaves_the_db_whole_and_no_partial_backup() 
             ("ok", 100_000),
             "after a kill at {delay_ms} ms"
         );
-        assert!(v == 6 || v == 8);
+        assert!(v == 6 || v == 9);
         // Every backup there is whole, of the old schema.
         for backup in backups(&sb) {
             assert_eq!(
@@ -583,7 +583,7 @@ fn a_migration_killed_at_any_moment_leaves_the_db_whole_and_no_partial_backup() 
     }
     let out = sb.cmd().args(["migrate", "--yes"]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(version(&sb.db()), ("ok".to_string(), 8, 100_000));
+    assert_eq!(version(&sb.db()), ("ok".to_string(), 9, 100_000));
 }
 
 #[test]
