@@ -198,7 +198,7 @@ impl Cleanup<'_> {
         self.tx
             .query_row(
                 &format!(
-                    "SELECT {} FROM runs WHERE superseded = 0 AND archived_at IS NULL \
+                    "SELECT {} FROM runs INDEXED BY runs_newest WHERE superseded = 0 AND archived_at IS NULL \
                      ORDER BY created_at DESC, id DESC LIMIT 1",
                     super::runs::COLUMNS
                 ),

@@ -85,6 +85,12 @@ fn the_lookups_commands_make_use_an_index_and_sort_nothing() {
     let mut store = Store::in_memory().unwrap();
     let statements = traced(&mut store, |store| {
         store.latest_run().unwrap();
+        store
+            .list_runs(&RunFilter {
+                limit: Some(20),
+                ..RunFilter::default()
+            })
+            .unwrap();
         store.runs_named("m-d-full-run1").unwrap();
         store.runs_with_id_prefix("20261201_1405", 11).unwrap();
         store.run_by_id("20261201_140501_000000_abcd").unwrap();

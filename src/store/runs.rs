@@ -125,7 +125,7 @@ impl Store {
         Ok(self
             .query_runs(
                 &format!(
-                    "SELECT {COLUMNS} FROM runs WHERE superseded = 0 AND archived_at IS NULL \
+                    "SELECT {COLUMNS} FROM runs INDEXED BY runs_newest WHERE superseded = 0 AND archived_at IS NULL \
                      ORDER BY created_at DESC, id DESC LIMIT 1"
                 ),
                 [],
@@ -183,8 +183,8 @@ impl Store {
     /// The newest run with work items that is not completed (what a bare `runctl resume` takes).
     pub fn newest_unfinished_run(&self) -> Result<Option<RunRow>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM runs WHERE source_id IS NOT NULL AND superseded = 0 \
-             AND archived_at IS NULL AND status <> ?1 ORDER BY created_at DESC, id DESC LIMIT 1"
+            "SELECT {COLUMNS} FROM runs INDEXED BY runs_newest WHERE source_id IS NOT NULL \
+             AND superseded = 0 AND archived_at IS NULL AND status <> ?1 ORDER BY created_at DESC, id DESC LIMIT 1"
         );
         Ok(self
             .query_runs(&sql, [RunStatus::Completed])?
