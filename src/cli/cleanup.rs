@@ -114,7 +114,7 @@ fn run(
             runs.push(row);
         }
     }
-    let mut namesakes = |r: &crate::store::RunRow| store.runs_with_dir_name(&r.dir_name);
+    let mut namesakes = |name: &str| store.runs_with_dir_name(name);
     let steps = cleanup::plan(&project, &runs, action, &mut namesakes)?;
     if dry_run || !json {
         describe(ctx, &project.root, &steps, action, dry_run, json)?;
@@ -132,12 +132,13 @@ fn run(
             return Ok(());
         }
     }
-    let (steps, notes) = cleanup::apply(&mut store, &project, &runs, action).map_err(|failed| {
-        for left in failed.not_undone {
-            ctx.warn(left);
-        }
-        CliError::from(failed.error)
-    })?;
+    let (steps, notes) =
+        cleanup::apply(&mut store, &project, &runs, &steps, action).map_err(|failed| {
+            for left in failed.not_undone {
+                ctx.warn(left);
+            }
+            CliError::from(failed.error)
+        })?;
     for note in notes {
         ctx.warn(note);
     }

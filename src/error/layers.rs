@@ -95,6 +95,8 @@ impl From<crate::runs::RunsError> for CliError {
     fn from(err: crate::runs::RunsError) -> Self {
         use crate::runs::RunsError;
         match err {
+            RunsError::IndexTaken { removed: true, .. } => CliError::chain(Kind::Conflict, &err)
+                .hint("drop --run-index / FORCE_RUN_INDEX for the next free number; --force gives the removed run's name to a new run anyway"),
             RunsError::IndexTaken { .. } => CliError::chain(Kind::Conflict, &err)
                 .hint("drop --run-index / FORCE_RUN_INDEX for the next free number, or add --force to take the name (the old run is kept and its folder moved aside)"),
             RunsError::FolderExists { .. } => CliError::chain(Kind::Conflict, &err)
@@ -188,6 +190,8 @@ impl From<crate::runs::cleanup::CleanupError> for CliError {
             CleanupError::Shared { .. } => CliError::chain(Kind::Conflict, &err)
                 .hint("'runctl show' both runs; remove the folder by hand if it is neither's"),
             CleanupError::Gone { .. } => CliError::chain(Kind::NotFound, &err),
+            CleanupError::Changed { .. } => CliError::chain(Kind::Conflict, &err)
+                .hint("run the command again: it shows what it would do now"),
             CleanupError::CrossDevice { .. } => CliError::chain(Kind::General, &err)
                 .hint("set paths.archive in runctl.toml to a folder on the same filesystem as the run folders"),
             CleanupError::Lock(e) => e.into(),

@@ -23,20 +23,24 @@ impl Project {
     pub fn archive_dir(&self) -> Result<PathBuf, ProjectError> {
         let archive = self.inside("paths.archive", &self.settings.paths.archive)?;
         // Inside the outputs or logs folder, only a hidden folder: run folders and `latest`
-        // never start with a dot, so the archive is never in a run (nor a run in it).
+        // never start with a dot, so the archive is never in a run (nor a run in it). Checked
+        // on the setting's text and on where it really leads (a link on the way).
         for base in [self.outputs_dir()?, self.logs_dir()?] {
-            let hidden = archive
-                .strip_prefix(&base)
-                .ok()
-                .map(|rest| rest.components().next())
-                .map(|first| {
-                    first.is_some_and(|c| c.as_os_str().as_encoded_bytes().starts_with(b"."))
+            for (archive, base) in [
+                (archive.clone(), base.clone()),
+                (real(&archive), real(&base)),
+            ] {
+                let hidden = archive.strip_prefix(&base).ok().map(|rest| {
+                    rest.components()
+                        .next()
+                        .is_some_and(|c| c.as_os_str().as_encoded_bytes().starts_with(b"."))
                 });
-            if hidden == Some(false) || base.starts_with(&archive) {
-                return Err(ProjectError::ArchiveInRuns {
-                    value: self.settings.paths.archive.to_string_lossy().into_owned(),
-                    settings: self.settings_path(),
-                });
+                if hidden == Some(false) || base.starts_with(&archive) {
+                    return Err(ProjectError::ArchiveInRuns {
+                        value: self.settings.paths.archive.to_string_lossy().into_owned(),
+                        settings: self.settings_path(),
+                    });
+                }
             }
         }
         Ok(archive)
@@ -78,6 +82,25 @@ impl Project {
             settings: self.settings_path(),
             root: self.root.clone(),
         })
+    }
+}
+
+/// Where `path` really leads: its deepest existing ancestor with every link resolved, and the
+/// rest of it as written (the folders may not exist yet).
+fn real(path: &Path) -> PathBuf {
+    let mut rest = Vec::new();
+    let mut at = path;
+    loop {
+        if let Ok(resolved) = at.canonicalize() {
+            return rest.iter().rev().fold(resolved, |p, c| p.join(c));
+        }
+        match (at.parent(), at.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                at = parent;
+            }
+            _ => return path.to_path_buf(),
+        }
     }
 }
 

@@ -14,17 +14,22 @@ pub fn move_aside(
     undo: &mut Undo,
 ) -> Result<Option<PathBuf>> {
     let mut moved_outputs = None;
+    // One new name, free in both folders: a superseded run's logs are found from its outputs'.
+    let mut aside = format!("{dir_name}.superseded-{stamp}");
+    let mut k = 2;
+    while [&layout.outputs, &layout.logs]
+        .iter()
+        .any(|base| std::fs::symlink_metadata(base.join(&aside)).is_ok())
+    {
+        aside = format!("{dir_name}.superseded-{stamp}-{k}");
+        k += 1;
+    }
     for base in [&layout.outputs, &layout.logs] {
         let from = base.join(dir_name);
         if std::fs::symlink_metadata(&from).is_err() {
             continue;
         }
-        let mut to = base.join(format!("{dir_name}.superseded-{stamp}"));
-        let mut k = 2;
-        while std::fs::symlink_metadata(&to).is_ok() {
-            to = base.join(format!("{dir_name}.superseded-{stamp}-{k}"));
-            k += 1;
-        }
+        let to = base.join(&aside);
         std::fs::rename(&from, &to).map_err(io("move aside", &from))?;
         undo.renamed(&from, &to);
         if base == &layout.outputs {

@@ -34,6 +34,8 @@ pub enum RunsError {
         number: u32,
         name: String,
         holder: String,
+        /// The name belonged to a run `runctl rm` deleted (nothing is there to keep aside).
+        removed: bool,
     },
     #[error("{} already exists", path.display())]
     FolderExists { path: PathBuf },

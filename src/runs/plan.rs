@@ -121,6 +121,7 @@ fn forced(
             ),
         };
         return Err(RunsError::IndexTaken {
+            removed: live.is_none() && removed.is_some(),
             number: n,
             name: plan.name,
             holder,

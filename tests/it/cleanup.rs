@@ -808,3 +808,146 @@ fn errors_name_the_path_the_user_gave() {
     );
     assert!(!out.stderr.contains("export-tmp"), "{}", out.stderr);
 }
+
+#[test]
+fn an_archive_setting_through_a_link_into_a_run_folder_is_refused() {
+    let sb = Sandbox::new();
+    sb.init();
+    new_run(&sb, &[]);
+    new_run(&sb, &[]);
+    let settings = sb.work().join("runctl.toml");
+    let original = std::fs::read_to_string(&settings).unwrap();
+    std::os::unix::fs::symlink("m-d-full-run2", sb.work().join("outputs/.lnk")).unwrap();
+    std::os::unix::fs::symlink("outputs", sb.work().join("arch")).unwrap();
+    // The default name itself, made a link into a run.
+    std::os::unix::fs::symlink("m-d-full-run2", sb.work().join("outputs/.archive")).unwrap();
+    for archive in ["outputs/.archive", "outputs/.lnk", "arch"] {
+        let text = original.replace(
+            "archive = \"outputs/.archive\"",
+            &format!("archive = \"{archive}\""),
+        );
+        std::fs::write(&settings, text).unwrap();
+        let before = tree(&sb.work());
+        let out = sb.run(&["archive", "m-d-full-run1"]);
+        assert_eq!(out.code, Some(1), "{archive}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("paths.archive"),
+            "{archive}: {}",
+            out.stderr
+        );
+        assert_eq!(tree(&sb.work()), before, "{archive}");
+    }
+}
+
+#[test]
+fn an_archived_run_keeps_its_archive_folders_when_its_name_is_taken() {
+    let sb = Sandbox::new();
+    sb.init();
+    let run = new_run(&sb, &[]);
+    let old = first_id(&sb, &[]);
+    std::fs::write(sb.work().join("outputs").join(&run).join("A"), "archived").unwrap();
+    sb.run(&["archive", &run]).success();
+    new_run(&sb, &["--run-index", "1", "--force"]);
+    // The new run's folders deleted by hand: its archive would find the old run's folder at
+    // its place in the archive, which is not its own.
+    std::fs::remove_dir(sb.work().join("outputs").join(&run)).unwrap();
+    std::fs::remove_dir(sb.work().join("logs").join(&run)).unwrap();
+    let out = sb.run(&["archive", &run]);
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    let out = sb.run(&["rm", &run, "--yes"]);
+    out.success();
+    let kept = sb
+        .work()
+        .join("outputs/.archive/outputs")
+        .join(&run)
+        .join("A");
+    assert_eq!(std::fs::read_to_string(&kept).unwrap(), "archived");
+    // The old run still finds its archive folders, and rm of it deletes them.
+    sb.run(&["rm", &old, "--yes"]).success();
+    assert!(!kept.exists());
+    assert!(!sb.work().join("outputs/.archive/logs").join(&run).exists());
+}
+
+#[test]
+fn two_takeovers_in_one_second_keep_each_runs_logs_with_its_outputs() {
+    let sb = Sandbox::new();
+    sb.init();
+    new_run(&sb, &[]);
+    std::fs::write(sb.work().join("logs/m-d-full-run1/a.log"), "A").unwrap();
+    new_run(&sb, &["--run-index", "1", "--force"]);
+    let first = first_id(&sb, &["--status", "superseded"]);
+    std::fs::write(sb.work().join("logs/m-d-full-run1/b.log"), "B").unwrap();
+    new_run(&sb, &["--run-index", "1", "--force"]);
+    let ids: Vec<String> = sb
+        .run(&["list", "--status", "superseded", "--json"])
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    let second = ids.into_iter().find(|id| *id != first).unwrap();
+    sb.run(&["rm", &second, "--yes"]).success();
+    // The first superseded run's logs are still there, with its own file.
+    let left: String = std::fs::read_dir(sb.work().join("logs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .contains(".superseded-")
+        })
+        .flat_map(|p| {
+            std::fs::read_dir(p)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        })
+        .collect();
+    assert_eq!(left, "a.log", "the logs left are the first run's only");
+}
+
+#[test]
+fn a_recorded_path_naming_the_archive_or_a_pointer_is_no_folder_of_the_run() {
+    let sb = Sandbox::new();
+    sb.init();
+    new_run(&sb, &[]);
+    let b = new_run(&sb, &[]);
+    sb.run(&["archive", &b]).success();
+    let conn = rusqlite::Connection::open(sb.db()).unwrap();
+    for odd in ["/x/.archive", "/x/latest", "/x/m-d-full-run2"] {
+        conn.execute(
+            "UPDATE runs SET outputs_dir = ?1 WHERE name = 'm-d-full-run1'",
+            [odd],
+        )
+        .unwrap();
+        let before = tree(&sb.work());
+        let out = sb.run(&["rm", "m-d-full-run1", "--dry-run", "--json"]);
+        let folders = out.json()["runs"][0]["folders"].clone();
+        let outputs: Vec<&serde_json::Value> = folders
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["kind"] == "outputs")
+            .collect();
+        // The archived run2's folder is in the archive, not outputs/: no run is named so there.
+        assert!(outputs.is_empty(), "{odd}: {folders}");
+        assert_eq!(tree(&sb.work()), before);
+    }
+    // A live run's folder named by another run's record: refused, kept.
+    let c = new_run(&sb, &[]);
+    conn.execute(
+        "UPDATE runs SET outputs_dir = ?1 WHERE name = 'm-d-full-run1'",
+        [format!("/x/{c}")],
+    )
+    .unwrap();
+    let out = sb.run(&["rm", "m-d-full-run1", "--yes"]);
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains(&format!("is also the folder of run {c}")),
+        "{}",
+        out.stderr
+    );
+    assert!(sb.work().join("outputs").join(&c).is_dir());
+}

@@ -75,7 +75,12 @@ fn a_project_whose_path_is_not_utf8_works_and_writes_only_inside_it() {
     let logged: String = std::fs::read_dir(&logs)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("worker-"))
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("worker-")
+        })
         .map(|p| std::fs::read_to_string(p).unwrap())
         .collect();
     assert!(logged.contains("oops"), "{logs:?}: {logged}");

@@ -18,6 +18,7 @@ pub fn apply(
     store: &mut Store,
     project: &Project,
     runs: &[RunRow],
+    shown: &[RunStep],
     action: Action,
 ) -> Result<(Vec<RunStep>, Vec<String>), CleanupFailed> {
     let mut undo = Undo::default();
@@ -30,15 +31,7 @@ pub fn apply(
     let bases = Bases::of(project).map_err(fail)?;
     let _locks = hold(project, runs, action).map_err(fail)?;
     let done = store.cleanup(|c| {
-        let mut steps = Vec::new();
-        for run in runs {
-            let now = c.run_by_id(&run.id)?.ok_or_else(|| CleanupError::Gone {
-                run: run.name.clone(),
-                done: done_word(action),
-            })?;
-            let mut namesakes = |r: &RunRow| c.runs_with_dir_name(&r.dir_name);
-            steps.push(plan_one(&bases, &now, runs, action, &mut namesakes)?);
-        }
+        let steps = replan(c, &bases, runs, shown, action)?;
         for step in steps.iter().filter(|s| !s.skipped) {
             match action {
                 Action::Archive => archive_one(c, step, &mut undo)?,
@@ -67,6 +60,42 @@ pub fn apply(
         notes.extend(clear_latest(&layout, &steps));
     }
     Ok((steps, notes))
+}
+
+/// The plan made again inside the transaction, from the records as they are now; refused when
+/// a run is gone or its folders are not the ones shown.
+fn replan(
+    c: &Cleanup<'_>,
+    bases: &Bases,
+    runs: &[RunRow],
+    shown: &[RunStep],
+    action: Action,
+) -> Result<Vec<RunStep>, CleanupError> {
+    let mut steps = Vec::new();
+    for run in runs {
+        let now = c.run_by_id(&run.id)?.ok_or_else(|| CleanupError::Gone {
+            run: run.name.clone(),
+            done: done_word(action),
+        })?;
+        let mut namesakes = |name: &str| c.runs_with_dir_name(name);
+        let step = plan_one(bases, &now, runs, action, &mut namesakes)?;
+        // What was shown (and asked about) is what is done, or nothing is.
+        let same = |a: &RunStep| {
+            a.run.id == step.run.id
+                && a.folders
+                    .iter()
+                    .map(|f| (&f.from, &f.to))
+                    .eq(step.folders.iter().map(|f| (&f.from, &f.to)))
+        };
+        if !shown.iter().any(same) {
+            return Err(CleanupError::Changed {
+                run: run.name.clone(),
+                done: done_word(action),
+            });
+        }
+        steps.push(step);
+    }
+    Ok(steps)
 }
 
 fn fail(e: impl Into<CleanupError>) -> CleanupFailed {

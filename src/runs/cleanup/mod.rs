@@ -66,6 +66,10 @@ pub enum CleanupError {
         other: String,
         done: &'static str,
     },
+    #[error(
+        "run {run} changed while this command waited for it (its folders are not the ones shown); nothing was {done}"
+    )]
+    Changed { run: String, done: &'static str },
     #[error("run {run} is no longer there (another command removed it); nothing was {done}")]
     Gone { run: String, done: &'static str },
     #[error(
@@ -98,9 +102,9 @@ pub struct CleanupFailed {
     pub not_undone: Vec<String>,
 }
 
-/// The other runs whose name of folder is `dir_name` (from the store, or from inside the
-/// cleanup's transaction).
-pub type Namesakes<'a> = dyn FnMut(&RunRow) -> Result<Vec<RunRow>, StoreError> + 'a;
+/// The runs whose folder name is the one given (from the store, or from inside the cleanup's
+/// transaction).
+pub type Namesakes<'a> = dyn FnMut(&str) -> Result<Vec<RunRow>, StoreError> + 'a;
 
 /// The project's folders runs live in.
 struct Bases {
@@ -159,21 +163,7 @@ fn plan_one(
             skipped,
         });
     }
-    let others: Vec<RunRow> = namesakes(run)?
-        .into_iter()
-        .filter(|o| o.id != run.id && !batch.iter().any(|b| b.id == o.id))
-        .collect();
     for (from, kind) in folders_of(bases, run) {
-        if let Some(other) = others
-            .iter()
-            .find(|o| folders_of(bases, o).iter().any(|(p, _)| *p == from))
-        {
-            return Err(CleanupError::Shared {
-                path: from,
-                other: other.name.clone(),
-                done: done_word(action),
-            });
-        }
         let to = match action {
             Action::Remove => None,
             Action::Archive => Some(
@@ -184,27 +174,60 @@ fn plan_one(
             ),
         };
         let there = std::fs::symlink_metadata(&from).is_ok();
-        match &to {
+        let step = match &to {
             // Moved into the archive by an archive that was killed before its commit: adopted.
-            Some(to) if !there && std::fs::symlink_metadata(to).is_ok() => {
-                folders.push(FolderStep {
-                    kind,
-                    from: to.clone(),
-                    to: Some(to.clone()),
-                })
-            }
+            Some(to) if !there && std::fs::symlink_metadata(to).is_ok() => FolderStep {
+                kind,
+                from: to.clone(),
+                to: Some(to.clone()),
+            },
             Some(to) if there && std::fs::symlink_metadata(to).is_ok() => {
                 return Err(CleanupError::InArchive { path: to.clone() });
             }
-            _ if there => folders.push(FolderStep { kind, from, to }),
-            _ => {}
-        }
+            _ if there => FolderStep { kind, from, to },
+            _ => continue,
+        };
+        refuse_shared(bases, run, batch, action, &step.from, namesakes)?;
+        folders.push(step);
     }
     Ok(RunStep {
         run: run.clone(),
         folders,
         skipped,
     })
+}
+
+/// Refuse a folder that the record of another run (not one of this batch) names too: the runs
+/// named like the folder or like this run, whose folders are looked for as this run's are.
+fn refuse_shared(
+    bases: &Bases,
+    run: &RunRow,
+    batch: &[RunRow],
+    action: Action,
+    folder: &Path,
+    namesakes: &mut Namesakes<'_>,
+) -> Result<(), CleanupError> {
+    let folder_name = folder
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    let mut others = namesakes(&run.dir_name)?;
+    if folder_name != run.dir_name {
+        others.extend(namesakes(&folder_name)?);
+    }
+    let shared = others
+        .iter()
+        .filter(|o| o.id != run.id && !batch.iter().any(|b| b.id == o.id))
+        .find(|o| folders_of(bases, o).iter().any(|(p, _)| p == folder));
+    match shared {
+        Some(other) => Err(CleanupError::Shared {
+            path: folder.to_path_buf(),
+            other: other.name.clone(),
+            done: done_word(action),
+        }),
+        None => Ok(()),
+    }
 }
 
 fn done_word(action: Action) -> &'static str {
@@ -217,44 +240,47 @@ fn done_word(action: Action) -> &'static str {
 /// Where the run's folders are in this project: its outputs folder (for a superseded run, the
 /// one `--force` moved aside; none if it had none) and its logs folder.
 fn folders_of(bases: &Bases, run: &RunRow) -> Vec<(PathBuf, &'static str)> {
-    let archived = run.archived_at.is_some();
-    let (outputs_base, logs_base) = if archived {
-        (bases.archive.join("outputs"), bases.archive.join("logs"))
+    let (outputs, logs) = if run.archived_at.is_some() {
+        // Archived: its record names its folders in the archive, superseded since or not.
+        (
+            local(&run.outputs_dir, &bases.archive.join("outputs")),
+            local(&run.logs_dir, &bases.archive.join("logs")),
+        )
+    } else if run.superseded {
+        // `--force` moved both aside under one new name; its record names the outputs.
+        let outputs = run
+            .moved_to
+            .as_deref()
+            .and_then(|m| local(m, &bases.outputs));
+        let logs = outputs
+            .as_ref()
+            .and_then(|o| o.file_name())
+            .map(|name| bases.logs.join(name));
+        (outputs, logs)
     } else {
-        (bases.outputs.clone(), bases.logs.clone())
+        (
+            local(&run.outputs_dir, &bases.outputs),
+            local(&run.logs_dir, &bases.logs),
+        )
     };
-    let (outputs, logs) = if run.superseded {
-        // `--force` moved both aside under the same new name; its record names the outputs.
-        match &run.moved_to {
-            Some(moved) if archived => (Some(moved.as_str()), Some(run.logs_dir.as_str())),
-            Some(moved) => {
-                let Some(outputs) = local(moved, &outputs_base) else {
-                    return Vec::new();
-                };
-                let logs = logs_base.join(outputs.file_name().unwrap_or_default());
-                return vec![(outputs, "outputs"), (logs, "logs")];
-            }
-            None => (None, None),
-        }
-    } else {
-        (Some(run.outputs_dir.as_str()), Some(run.logs_dir.as_str()))
-    };
-    let mut out = Vec::new();
-    if let Some(p) = outputs.and_then(|p| local(p, &outputs_base)) {
-        out.push((p, "outputs"));
-    }
-    if let Some(p) = logs.and_then(|p| local(p, &logs_base)) {
-        out.push((p, "logs"));
-    }
-    out
+    [(outputs, "outputs"), (logs, "logs")]
+        .into_iter()
+        .filter_map(|(p, kind)| p.map(|p| (p, kind)))
+        .collect()
 }
 
 /// A recorded folder, when it lies in `base`; otherwise the folder of its name in `base` (the
-/// project was copied or moved, or the setting changed): never a folder elsewhere, and never
+/// project was copied or moved, or the setting changed): never a folder elsewhere, never
 /// `base` itself (a recorded path with no name of its own names no folder).
 fn local(recorded: &str, base: &Path) -> Option<PathBuf> {
     let path = Path::new(recorded);
     let name = path.file_name().filter(|n| !n.is_empty())?;
+    // Never a pointer or a hidden folder (the archive, a folder being removed): run folders are
+    // never named so.
+    let text = name.to_string_lossy();
+    if text.starts_with('.') || text == "latest" || text == "latest.txt" {
+        return None;
+    }
     if path.is_absolute() && path.parent() == Some(base) {
         return Some(path.to_path_buf());
     }
