@@ -200,7 +200,13 @@ fn describe(
             ));
             continue;
         }
-        text.push_str(&format!("{verb} {}\n", step.run.name));
+        // A superseded run's name is a newer run's: its id tells the two apart.
+        let which = if step.run.superseded {
+            format!("{} (superseded; id {})", step.run.name, step.run.id)
+        } else {
+            step.run.name.clone()
+        };
+        text.push_str(&format!("{verb} {which}\n"));
         if step.folders.is_empty() {
             text.push_str("  (no folders on disk)\n");
         }

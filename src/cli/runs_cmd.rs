@@ -144,7 +144,10 @@ pub fn list(ctx: &Ctx, args: ListArgs) -> Result<()> {
             let view = RunOutput::from_row(r).with_items(&store)?;
             Ok(vec![
                 r.name.clone(),
-                view.status,
+                match &r.archived_at {
+                    Some(_) => format!("{} (archived)", view.status),
+                    None => view.status,
+                },
                 view.items
                     .as_ref()
                     .map_or_else(|| "-".to_string(), run_view::ItemsOutput::short),
