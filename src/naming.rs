@@ -277,6 +277,13 @@ pub fn run_suffix(n: u32) -> String {
     format!("run{n}")
 }
 
+/// A name ending in `-run<N>` split into its stem (up to and with the `-`) and N.
+pub fn run_stem(name: &str) -> Option<(&str, u32)> {
+    let n = run_number(name)?;
+    let digits = name.bytes().rev().take_while(u8::is_ascii_digit).count();
+    Some((&name[..name.len() - digits - "run".len()], n))
+}
+
 /// The number N of a name ending in `-run<N>`.
 pub fn run_number(name: &str) -> Option<u32> {
     // Byte by byte, not `rsplit_once`: `runctl name` runs this over every folder of outputs/

@@ -33,6 +33,7 @@ pub fn propose(
                     fitted: c.segments.clone(),
                     shortened: Vec::new(),
                     supersede: None,
+                    seen: Vec::new(),
                 },
                 None => runs::plan(a, &request, layout, "00000000000000", "0000")?,
             };

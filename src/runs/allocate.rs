@@ -144,6 +144,8 @@ fn in_transaction(
         a.attach_source(&row.id, s.id, s.n_items)?;
     }
     let warnings = super::update_pointers(new.layout, &dir_name, undo)?;
+    // After the pointers, which change the folders' times too (not their link counts).
+    super::counter::note_made(a, &plan.seen, &dir_name)?;
     Ok(Allocated {
         row,
         plan,

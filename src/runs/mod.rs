@@ -11,6 +11,7 @@ mod allocate;
 pub mod annotations;
 pub mod cleanup;
 mod command;
+mod counter;
 mod folders;
 mod metadata;
 mod plan;

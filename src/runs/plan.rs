@@ -50,44 +50,14 @@ pub struct Plan {
     pub shortened: Vec<Shortened>,
     /// The live run that `--force` takes the name from.
     pub supersede: Option<RunRow>,
+    /// The folders the counter looked at, as they were (see `counter::note_made`).
+    pub seen: Vec<super::counter::Seen>,
 }
 
 impl Plan {
     pub fn prefix(&self) -> String {
         self.fitted.prefix()
     }
-}
-
-/// The largest `run<N>` among the folders of `dirs` that fall in the scope.
-fn folder_max(dirs: &[&Path], scope: Scope, segments: &[&Segments]) -> Option<u32> {
-    let prefixes: Vec<String> = segments
-        .iter()
-        .map(|s| naming::scope_prefix(scope, s))
-        .collect();
-    let mut max = None;
-    for dir in dirs {
-        // nix's iterator lends each name instead of allocating two strings per entry, as
-        // `std::fs::read_dir` does: a project can have thousands of run folders.
-        let flags = nix::fcntl::OFlag::O_RDONLY
-            | nix::fcntl::OFlag::O_DIRECTORY
-            | nix::fcntl::OFlag::O_CLOEXEC;
-        let Ok(mut entries) = nix::dir::Dir::open(*dir, flags, nix::sys::stat::Mode::empty())
-        else {
-            continue;
-        };
-        for entry in entries.iter().flatten() {
-            let Ok(name) = entry.file_name().to_str() else {
-                continue;
-            };
-            if !prefixes.iter().any(|p| name.starts_with(p.as_str())) {
-                continue;
-            }
-            if let Some(n) = naming::run_number(name) {
-                max = max.max(Some(n));
-            }
-        }
-    }
-    max
 }
 
 fn folder_taken(layout: &Layout, name: &str) -> bool {
@@ -151,6 +121,7 @@ pub fn plan(
             fitted,
             shortened,
             supersede: None,
+            seen: Vec::new(),
         }
     };
     let taken = |name: &str| -> Result<bool> {
@@ -169,23 +140,25 @@ pub fn plan(
 
     let db_max = a.max_number(req.scope, &seg.model, &seg.dataset)?;
     let fitted_guess = plan_for(&naming::run_suffix(1), None).fitted;
-    let disk_max = folder_max(
-        &[&layout.outputs, &layout.logs],
-        req.scope,
-        &[seg, &fitted_guess],
-    );
+    let prefixes = [
+        naming::scope_prefix(req.scope, seg),
+        naming::scope_prefix(req.scope, &fitted_guess),
+    ];
+    let (disk_max, seen) =
+        super::counter::folder_max(a, &[&layout.outputs, &layout.logs], &prefixes)?;
+    let with_seen = |plan: Plan| Plan { seen, ..plan };
     let mut n = db_max.max(disk_max).unwrap_or(0).saturating_add(1);
     while n <= naming::RUN_MAX {
         let plan = plan_for(&naming::run_suffix(n), Some(n));
         // Another scope may hold the same name (a folder made by hand, say): take the next.
         if !taken(&plan.name)? {
-            return Ok(plan);
+            return Ok(with_seen(plan));
         }
         n += 1;
     }
     let plan = plan_for(&format!("ts{stamp}"), None);
     if taken(&plan.name)? {
-        return Ok(plan_for(&format!("ts{stamp}-{salt}"), None));
+        return Ok(with_seen(plan_for(&format!("ts{stamp}-{salt}"), None)));
     }
-    Ok(plan)
+    Ok(with_seen(plan))
 }

@@ -14,6 +14,9 @@ use crate::project::Scope;
 pub struct Allocation<'a> {
     tx: Transaction<'a>,
     path: &'a std::path::Path,
+    /// Whether the transaction is committed when it succeeds (a dry run, `name` and a plan
+    /// are rolled back, and may be on a read-only connection: caches are not written there).
+    commit: bool,
 }
 
 impl<'a> Allocation<'a> {
@@ -23,6 +26,10 @@ impl<'a> Allocation<'a> {
 
     pub(super) fn tx(&self) -> &Transaction<'a> {
         &self.tx
+    }
+
+    pub(super) fn commits(&self) -> bool {
+        self.commit
     }
 
     /// The largest run number stored in this scope (superseded runs included).
@@ -174,7 +181,11 @@ impl Store {
             .conn
             .transaction_with_behavior(behavior)
             .map_err(|e| classify(&path, e))?;
-        let allocation = Allocation { tx, path: &path };
+        let allocation = Allocation {
+            tx,
+            path: &path,
+            commit,
+        };
         let value = f(&allocation)?;
         if commit {
             allocation.tx.commit().map_err(|e| classify(&path, e))?;
@@ -192,7 +203,11 @@ impl Store {
     ) -> Result<T, E> {
         let path = self.path.clone();
         let tx = self.write_tx()?;
-        let allocation = Allocation { tx, path: &path };
+        let allocation = Allocation {
+            tx,
+            path: &path,
+            commit: false,
+        };
         f(&allocation)
     }
 }

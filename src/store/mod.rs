@@ -13,6 +13,7 @@ mod annotations;
 mod api_tests;
 mod backup;
 mod error;
+mod folder_scans;
 mod hashes;
 mod ledger;
 mod pages;
@@ -26,6 +27,7 @@ mod sources;
 mod state_sql;
 mod times;
 mod versions;
+mod wal;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -36,6 +38,7 @@ pub use allocation::Allocation;
 pub use annotations::{Cleanup, NoteRow};
 pub use error::StoreError;
 use error::classify;
+pub use folder_scans::FolderStat;
 pub use hashes::{HashRecord, LinkRecord};
 pub use ledger::{
     ExportRow, ItemPages, PageItem, RecordError, ResultIn, Selection, UPSERT_RESULT_SQL,
@@ -47,6 +50,7 @@ pub use schema::{MigrationInfo, SchemaStatus};
 pub use sources::{IngestError, SourceMeta, SourceRow};
 pub use times::{now_text, time_text};
 pub use versions::{AddConflict, Applied, NewVersion, VersionRow};
+use wal::{configure_connection, has_wal_content};
 
 /// How long a writer waits for another writer before giving up with "database is locked".
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -194,21 +198,6 @@ impl Store {
         Ok(())
     }
 
-    fn ensure_wal(&mut self) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let mode: String = self
-            .conn
-            .query_row("PRAGMA journal_mode", [], |row| row.get(0))
-            .map_err(|e| classify(&path, e))?;
-        if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
-            self.conn
-                .pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))
-                .map_err(|e| classify(&path, e))?;
-        }
-        Ok(())
-    }
-
-    /// The DB file this store has open.
     /// A write transaction that takes the write lock at once (`BEGIN IMMEDIATE`, waiting out
     /// other writers up to the busy timeout), so that its first write cannot fail as busy.
     fn write_tx(&mut self) -> Result<rusqlite::Transaction<'_>, StoreError> {
@@ -217,6 +206,7 @@ impl Store {
             .map_err(|e| classify(&self.path, e))
     }
 
+    /// The DB file this store has open.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -224,11 +214,6 @@ impl Store {
     fn sql_err(&self, err: rusqlite::Error) -> StoreError {
         classify(&self.path, err)
     }
-}
-
-/// Whether a `-wal` beside the DB holds anything (commits not yet in the DB file).
-fn has_wal_content(path: &Path) -> bool {
-    std::fs::metadata(beside(path, "-wal")).is_ok_and(|m| m.len() > 0)
 }
 
 /// The file named `path` + `suffix` (`state.db-wal`, `state.db.bak-...`), for any path, UTF-8 or
@@ -270,33 +255,27 @@ fn check_file(path: &Path) -> Result<bool, StoreError> {
         Ok(_) => Err(StoreError::NotRegular {
             path: path.to_path_buf(),
         }),
-        // A symlink to nothing: creating the DB through it would put it wherever it points.
-        Err(e)
-            if e.kind() == std::io::ErrorKind::NotFound
-                && std::fs::symlink_metadata(path).is_ok() =>
-        {
-            Err(StoreError::NotRegular {
-                path: path.to_path_buf(),
-            })
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            match std::fs::symlink_metadata(path) {
+                // A symlink to nothing: creating the DB through it would put it wherever it
+                // points.
+                Ok(meta) if meta.file_type().is_symlink() => Err(StoreError::NotRegular {
+                    path: path.to_path_buf(),
+                }),
+                // Made by another process meanwhile.
+                Ok(meta) if meta.is_file() => Ok(true),
+                Ok(_) => Err(StoreError::NotRegular {
+                    path: path.to_path_buf(),
+                }),
+                Err(_) => Ok(false),
+            }
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
         Err(source) => Err(StoreError::Io {
             what: "read",
             path: path.to_path_buf(),
             source,
         }),
     }
-}
-
-/// Busy timeout, foreign keys and WAL's usual sync level: settings of the connection, not the file.
-fn configure_connection(conn: &Connection, path: &Path) -> Result<(), StoreError> {
-    conn.busy_timeout(BUSY_TIMEOUT)
-        .map_err(|e| classify(path, e))?;
-    conn.pragma_update(None, "foreign_keys", true)
-        .map_err(|e| classify(path, e))?;
-    conn.pragma_update(None, "synchronous", "NORMAL")
-        .map_err(|e| classify(path, e))?;
-    Ok(())
 }
 
 /// Refuse a file that does not start with SQLite's header; true when the file is empty.

@@ -20,6 +20,8 @@ const GROWING: &[&str] = &[
     "links",
     "versions",
     "removed_runs",
+    "folder_scans",
+    "folder_numbers",
 ];
 
 /// Run `lookups` with the store's statements traced; the statements, values bound.
@@ -128,10 +130,15 @@ fn the_lookups_commands_make_use_an_index_and_sort_nothing() {
         statements.len() >= 20,
         "the trace caught too little: {statements:#?}"
     );
+    assert_no_faults(&store, &statements);
+}
+
+/// Fail on any statement whose plan scans a growing table or sorts.
+fn assert_no_faults(store: &Store, statements: &[String]) {
     let faults: Vec<String> = statements
         .iter()
         .flat_map(|sql| {
-            plan_faults(&store, sql)
+            plan_faults(store, sql)
                 .into_iter()
                 .map(move |f| format!("{f}\n    in {sql}"))
         })
@@ -141,6 +148,40 @@ fn the_lookups_commands_make_use_an_index_and_sort_nothing() {
         "lookups that read a whole table or sort:\n{}",
         faults.join("\n")
     );
+}
+
+#[test]
+fn the_folder_cache_of_the_counter_is_read_and_moved_by_its_keys() {
+    let mut store = Store::in_memory().unwrap();
+    let outputs = std::path::Path::new("/p/outputs");
+    let before = FolderStat {
+        dev: 1,
+        ino: 2,
+        mtime_ns: 3,
+        nlink: 4,
+    };
+    let after = FolderStat {
+        mtime_ns: 5,
+        nlink: 5,
+        ..before
+    };
+    store
+        .allocate(true, |a| {
+            a.record_folder_scan(outputs, &before, [("m-d-full-", 7), ("n-", 2)])
+        })
+        .unwrap();
+    let statements = traced(&mut store, |store| {
+        store
+            .allocate(true, |a| {
+                for prefix in ["", "m-", "m-d-"] {
+                    assert!(a.cached_folder_max(outputs, &before, prefix)?.is_some());
+                }
+                a.record_folder_made(outputs, &before, &after, Some(("m-d-full-", 8)))
+            })
+            .unwrap();
+    });
+    assert!(statements.len() >= 5, "{statements:#?}");
+    assert_no_faults(&store, &statements);
 }
 
 #[test]

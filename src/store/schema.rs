@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 use serde::Serialize;
 
 use super::{Store, StoreError, classify};
@@ -40,8 +40,10 @@ pub struct SchemaStatus {
     pub fresh: bool,
 }
 
+/// The migrations this runctl carries, by version (refinery hands them out in file-name
+/// order, where V10 comes before V2).
 fn known() -> Vec<(MigrationInfo, u64)> {
-    embedded::migrations::runner()
+    let mut migrations: Vec<_> = embedded::migrations::runner()
         .get_migrations()
         .iter()
         .map(|m| {
@@ -53,7 +55,9 @@ fn known() -> Vec<(MigrationInfo, u64)> {
                 m.checksum(),
             )
         })
-        .collect()
+        .collect();
+    migrations.sort_by_key(|(m, _)| m.version);
+    migrations
 }
 
 /// One applied migration as the history table holds it: version, name, checksum.
@@ -62,22 +66,14 @@ type HistoryRow = (i64, String, String);
 /// Applied migrations, and whether the DB is fresh (nothing of runctl's in it yet).
 fn read_history(conn: &Connection, path: &Path) -> Result<(Vec<HistoryRow>, bool), StoreError> {
     let err = |e| classify(path, e);
-    let tables: i64 = conn
+    // One statement, one snapshot: another process may be creating the history table.
+    let (tables, has_history): (i64, bool) = conn
         .query_row(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
-            [],
-            |row| row.get(0),
+            "SELECT count(*), coalesce(max(name = ?1), 0) FROM sqlite_master WHERE type = 'table'",
+            [HISTORY_TABLE],
+            |row| Ok((row.get(0)?, row.get(1)?)),
         )
         .map_err(err)?;
-    let has_history = conn
-        .query_row(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
-            [HISTORY_TABLE],
-            |_| Ok(()),
-        )
-        .optional()
-        .map_err(err)?
-        .is_some();
     if !has_history {
         if tables > 0 {
             return Err(StoreError::Foreign {
@@ -105,7 +101,7 @@ fn read_history(conn: &Connection, path: &Path) -> Result<(Vec<HistoryRow>, bool
 /// The newest schema version, the number of files in `migrations/` (a test checks it). Kept as
 /// a constant so that the common case, a DB already at this version, is recognized without
 /// building refinery's runner, which compiles a regex (most of a command's start-up time).
-pub const LATEST_VERSION: i64 = 9;
+pub const LATEST_VERSION: i64 = 10;
 
 /// The applied migrations of `history`, each of which must be one of ours, by name and checksum.
 fn matching_known(

@@ -353,3 +353,85 @@ fn for_each_item_stops_when_told() {
         Some(("k00000".into(), "{\"id\":\"k00000\"}".into(), "2".into()))
     );
 }
+
+#[test]
+fn the_folder_cache_answers_only_for_the_folder_as_it_was_and_moves_only_with_one_folder_made() {
+    let mut store = Store::in_memory().unwrap();
+    let dir = std::path::Path::new("/p/outputs");
+    let seen = FolderStat {
+        dev: 1,
+        ino: 2,
+        mtime_ns: 3,
+        nlink: 10,
+    };
+    let max = |store: &mut Store, stat: &FolderStat, prefix: &str| {
+        store
+            .allocate(false, |a| a.cached_folder_max(dir, stat, prefix))
+            .unwrap()
+    };
+    assert_eq!(max(&mut store, &seen, ""), None, "nothing recorded yet");
+    // A dry run (name) records nothing.
+    store
+        .allocate(false, |a| a.record_folder_scan(dir, &seen, [("m-d-", 4)]))
+        .unwrap();
+    assert_eq!(max(&mut store, &seen, ""), None);
+    store
+        .allocate(true, |a| {
+            a.record_folder_scan(dir, &seen, [("m-d-full-", 7), ("m-e-", 9), ("n-", 12)])
+        })
+        .unwrap();
+    assert_eq!(max(&mut store, &seen, ""), Some(Some(12)));
+    assert_eq!(max(&mut store, &seen, "m-"), Some(Some(9)));
+    assert_eq!(max(&mut store, &seen, "m-d-"), Some(Some(7)));
+    assert_eq!(max(&mut store, &seen, "m-d-full-"), Some(Some(7)));
+    assert_eq!(max(&mut store, &seen, "o-"), Some(None));
+    for changed in [
+        FolderStat { dev: 9, ..seen },
+        FolderStat { ino: 9, ..seen },
+        FolderStat {
+            mtime_ns: 4,
+            ..seen
+        },
+        FolderStat { nlink: 11, ..seen },
+    ] {
+        assert_eq!(max(&mut store, &changed, "m-"), None, "{changed:?}");
+    }
+    // Two folders more than this allocation made: someone else made one; the record stays.
+    let two_more = FolderStat {
+        mtime_ns: 5,
+        nlink: 12,
+        ..seen
+    };
+    store
+        .allocate(true, |a| {
+            a.record_folder_made(dir, &seen, &two_more, Some(("m-d-full-", 8)))
+        })
+        .unwrap();
+    assert_eq!(max(&mut store, &two_more, "m-d-"), None);
+    assert_eq!(max(&mut store, &seen, "m-d-"), Some(Some(7)));
+    // Exactly the one it made: the record moves along, with its number.
+    let one_more = FolderStat {
+        nlink: 11,
+        ..two_more
+    };
+    store
+        .allocate(true, |a| {
+            a.record_folder_made(dir, &seen, &one_more, Some(("m-d-full-", 8)))
+        })
+        .unwrap();
+    assert_eq!(max(&mut store, &one_more, "m-d-"), Some(Some(8)));
+    assert_eq!(max(&mut store, &seen, "m-d-"), None);
+    // From a state that is not the one recorded: nothing moves.
+    let other = FolderStat {
+        mtime_ns: 99,
+        nlink: 12,
+        ..seen
+    };
+    store
+        .allocate(true, |a| {
+            a.record_folder_made(dir, &seen, &other, Some(("m-d-full-", 50)))
+        })
+        .unwrap();
+    assert_eq!(max(&mut store, &other, "m-d-"), None);
+    assert_eq!(max(&mut store, &one_more, "m-d-"), Some(Some(8)));
+}
