@@ -54,7 +54,7 @@ RUN=$("$RUNCTL" list --json | python3 -c 'import json,sys; print(json.load(sys.s
 sqlite3 .runctl/state.db 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null
 floor_rates=()
 for _ in 1 2 3 4 5; do
-  cp .runctl/state.db floor.db && rm -f floor.db-wal floor.db-shm
+  copy_db .runctl/state.db floor.db
   floor_rates+=("$("$FLOOR" floor.db "$RUN" | sed 's/.*: \([0-9]*\) rows.*/\1/')")
 done
 floor_rate=$(printf '%s\n' "${floor_rates[@]}" | sort -n | sed -n 3p)

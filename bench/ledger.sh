@@ -42,7 +42,7 @@ RUN=$("$RUNCTL" list --json | python3 -c 'import json,sys; print(json.load(sys.s
 
 # 2. Record 900,000 results, then select the 100,000 remaining.
 "$RUNCTL" -q record "$RUN" --from "$W/results-900k.jsonl"
-cp .runctl/state.db "$W/after-900k.db"
+copy_db .runctl/state.db "$W/after-900k.db"
 SQL="SELECT i.key, i.data FROM items i JOIN runs ru ON ru.source_id = i.source_id WHERE ru.id = '$RUN' AND NOT EXISTS (SELECT 1 FROM results r WHERE r.run_id = ru.id AND r.key = i.key) ORDER BY i.key"
 hyperfine --warmup 1 --runs 10 \
   "$RUNCTL items $RUN > /dev/null" \

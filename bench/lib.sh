@@ -38,6 +38,13 @@ build_release() {
 PYTHON="$(python3 -c 'import sys; print(sys.executable)')"
 export PYTHON
 
+# copy_db SRC DST: a whole copy of a project DB through SQLite's backup (runctl keeps the -wal
+# between commands, so state.db alone may lack the newest commits).
+copy_db() {
+  rm -f "$2" "$2-wal" "$2-shm"
+  python3 -c 'import sqlite3,sys; s=sqlite3.connect(sys.argv[1]); d=sqlite3.connect(sys.argv[2]); s.backup(d); d.close(); s.close()' "$1" "$2"
+}
+
 # median_ms JSON INDEX: the median of hyperfine's INDEX-th command, in milliseconds.
 median_ms() {
   python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][int(sys.argv[2])]; print("%.3f" % (r["median"]*1000))' "$1" "$2"

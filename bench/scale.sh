@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Cost against project size: projects with 100, 10,000 and 100,000 runs (each with its outputs
-# and logs folders) and as many registered hashes, and the whole-process median of the lookups
-# at each size: `show latest`, `show <id prefix>`, `show <name>`, `resolve HEX`, `list --limit
-# 20`, `name` and `new`. The goal is flat: growth from 10,000 to 100,000 under 1.3x.
+# and logs folders), as many registered hashes and as many model versions, and the
+# whole-process median of the lookups at each size: `show latest`, `show <id prefix>`, `show
+# <name>`, `resolve HEX`, `list --limit 20`, `name`, `new` (beside `runctl --version`, its
+# floor), and `version sync` of a 100,000-key listing. The goal is flat: growth from 10,000 to
+# 100,000 under 1.3x; `new` within 1.5x of `--version`; the sync under 1 s.
 # The projects are made fast: runctl creates and migrates the DB, then SQL inserts rows that
 # follow its schema (as `runctl new` and `runctl hash --register` would write them).
 source "$(dirname "$0")/lib.sh"
@@ -31,7 +33,21 @@ for i in range(1, n + 1):
 db.executemany("INSERT INTO runs (id, name, dir_name, model, dataset, size, number, scope, status, "
                "outputs_dir, logs_dir, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
 db.executemany("INSERT OR IGNORE INTO hashes (algo, hash, identifier, origin, created_at) VALUES (?,?,?,?,?)", hashes)
+# n versions, 100 families (style_0..99) x V1..: completed, with the artifact a sync lists.
+versions = []
+for i in range(n):
+    f, v = i % 100, i // 100 + 1
+    versions.append((f"style_{f}", f"V{v}", v, "completed", f"s3://loras/style_{f}_vV{v}.safetensors",
+                     f"e{f}-{v}", 1000 + v, "2026-11-01T00:00:00.000000Z", "2026-11-01T00:00:00.000000Z"))
+db.executemany("INSERT INTO versions (family, name, number, status, artifact_url, etag, size, created_at, updated_at) "
+               "VALUES (?,?,?,?,?,?,?,?,?)", versions)
 db.commit()
+# A 100,000-key listing: the n versions' artifacts as they are, then new ones up to 100,000.
+with open(os.path.join(root, "listing.jsonl"), "w") as out:
+    import json
+    for i in range(100_000):
+        f, v = i % 100, i // 100 + 1
+        out.write(json.dumps({"url": f"s3://loras/style_{f}_vV{v}.safetensors", "etag": f"e{f}-{v}", "size": 1000 + v}) + "\n")
 print(rows[n // 2][0][:-5], rows[n // 2][1], hashes[n // 2][1])
 PY
 }
@@ -41,11 +57,15 @@ cat <<'MD'
 ### Scale: cost against the number of runs
 
 `bench/scale.sh`: projects with 100, 10,000 and 100,000 runs, each with its outputs and logs
-folders, and as many registered hashes; whole-process medians of 30 runs each (hyperfine -N),
-the lookups against the project's size. The goal is flat: under 1.3x from 10,000 to 100,000.
+folders, as many registered hashes and as many model versions; whole-process medians of 30 runs
+each (hyperfine -N), the lookups against the project's size. The goal is flat: under 1.3x from
+10,000 to 100,000. `--version` is the floor of any command (start and exit); `new / --version`
+is their ratio in the same run (target 1.5x). `version sync` takes a 100,000-key listing that
+holds the project's versions as they are plus new ones up to 100,000 (its first sync: it
+creates them) and is timed again over the same listing (nothing to change, 10 runs).
 
-| runs | show latest | show PREFIX | show NAME | resolve HEX | list --limit 20 | name | new |
-|---|---|---|---|---|---|---|---|
+| runs | show latest | show PREFIX | show NAME | resolve HEX | list --limit 20 | name | new | --version | new / --version | first version sync | sync again |
+|---|---|---|---|---|---|---|---|---|---|---|---|
 MD
 for n in $SIZES; do
   PROJ="$OUT/scale-$n"
@@ -56,11 +76,18 @@ for n in $SIZES; do
   hyperfine -N --warmup 3 --runs 30 \
     "$RUNCTL show latest" "$RUNCTL show $prefix" "$RUNCTL show $name" "$RUNCTL resolve $hex" \
     "$RUNCTL list --limit 20" "$RUNCTL name --model m7 --dataset d" \
-    "$RUNCTL new --model m7 --dataset d" \
+    "$RUNCTL new --model m7 --dataset d" "$RUNCTL --version" \
     --export-json "$OUT/scale-$n.json" >/dev/null 2>&1
+  # The first sync, once (it creates what the listing holds beyond the project's versions),
+  # then the same listing again: nothing to change.
+  first_sync=$(python3 -c 'import subprocess,sys,time; t=time.perf_counter(); subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); print("%.1f" % ((time.perf_counter()-t)*1000))' \
+    "$RUNCTL" -q version sync --listing listing.jsonl)
+  hyperfine -N --warmup 1 --runs 10 "$RUNCTL -q version sync --listing listing.jsonl" \
+    --export-json "$OUT/scale-sync-$n.json" >/dev/null 2>&1
   cells=""
-  for i in 0 1 2 3 4 5 6; do cells="$cells | $(median_ms "$OUT/scale-$n.json" "$i") ms"; done
-  printf '| %s%s |\n' "$n" "$cells"
+  for i in 0 1 2 3 4 5 6 7; do cells="$cells | $(median_ms "$OUT/scale-$n.json" "$i") ms"; done
+  ratio=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"]; print("%.2fx" % (r[6]["median"]/r[7]["median"]))' "$OUT/scale-$n.json")
+  printf '| %s%s | %s | %s ms | %s ms |\n' "$n" "$cells" "$ratio" "$first_sync" "$(median_ms "$OUT/scale-sync-$n.json" 0)"
   cd "$REPO"
 done
 python3 - "$OUT" $SIZES <<'PY'
@@ -69,15 +96,16 @@ out, sizes = sys.argv[1], sys.argv[2:]
 if "10000" in sizes and "100000" in sizes:
     a = json.load(open(f"{out}/scale-10000.json"))["results"]
     b = json.load(open(f"{out}/scale-100000.json"))["results"]
-    names = ["show latest", "show PREFIX", "show NAME", "resolve HEX", "list --limit 20", "name", "new"]
     cells = " | ".join(f"{y['median'] / x['median']:.2f}x" for x, y in zip(a, b))
-    print(f"| growth 10k -> 100k | {cells} |")
+    sa = json.load(open(f"{out}/scale-sync-10000.json"))["results"][0]["median"]
+    sb = json.load(open(f"{out}/scale-sync-100000.json"))["results"][0]["median"]
+    print(f"| growth 10k -> 100k | {cells} | | | {sb / sa:.2f}x |")
 PY
 cat <<'MD'
 
-`name` and `new` still read every entry of `outputs/` and `logs/` for the counter (the rest of
-the scale issue); every lookup above them is one step down an index since schema V9, checked by
-the query-plan test in `src/store/plan_tests.rs`.
+Every lookup is one step down an index since schema V9 (the query-plan test in
+`src/store/plan_tests.rs`); since V10 `name` and `new` read `outputs/` and `logs/` only when a
+folder changed (a `stat` each otherwise), and `new` keeps the `-wal` for the next command.
 MD
 } > "$OUT/scale.md"
 cat "$OUT/scale.md"

@@ -30,7 +30,7 @@ with open("listing.jsonl", "w") as out:
             out.write(json.dumps({"url": f"s3://loras/style_{f}_vV{v}.safetensors", "etag": f"e{f}-{v}", "size": 1000 + v}) + "\n")
 PY
 "$RUNCTL" -q version import versions.json >/dev/null
-cp .runctl/state.db "$OUT/versions-baseline.db"
+copy_db .runctl/state.db "$OUT/versions-baseline.db"
 count=$("$RUNCTL" version list --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 
 # First sync: 5,000 pending versions get their artifact, 5,000 get etag and size, 90,000 are

@@ -12,7 +12,7 @@ use super::{Ctx, output};
 use crate::error::{CliError, Result};
 use crate::project::Project;
 use crate::state::{ErrorCategory, Stored};
-use crate::store::{Access, Progress, RecordError, ResultIn, Selection, Store};
+use crate::store::{Access, Keys, Progress, RecordError, ResultIn, Selection, Store};
 use crate::text::count;
 
 /// Print a run's items as JSON lines: remaining (default), errors, or all
@@ -170,7 +170,9 @@ impl Batch {
         if self.results.is_empty() {
             return Ok(());
         }
-        let Some(key) = unknown_item(store.record_results(&run.id, &self.results, None))? else {
+        let Some(key) =
+            unknown_item(store.record_results(&run.id, Keys::Unchecked, &self.results, None))?
+        else {
             self.recorded += self.results.len();
             self.recorded_ok += self.results.iter().filter(|r| r.ok).count();
             self.results.clear();
@@ -180,7 +182,13 @@ impl Batch {
         let at = self.results.iter().position(|r| r.key == key).unwrap_or(0);
         let line = self.lines.get(at).copied().unwrap_or(0);
         if at > 0
-            && unknown_item(store.record_results(&run.id, &self.results[..at], None))?.is_none()
+            && unknown_item(store.record_results(
+                &run.id,
+                Keys::Unchecked,
+                &self.results[..at],
+                None,
+            ))?
+            .is_none()
         {
             self.recorded += at;
             self.recorded_ok += self.results[..at].iter().filter(|r| r.ok).count();

@@ -17,6 +17,16 @@ pub struct Checksums {
 }
 
 pub fn checksums(path: &Path) -> Result<Checksums, SourceError> {
+    read(path, true)
+}
+
+/// The SHA-256 of a file alone: what a pass compares against the ingested one (the MD5, which
+/// here costs more than the SHA-256, is computed at ingest, and again only to report a drift).
+pub fn sha256(path: &Path) -> Result<String, SourceError> {
+    Ok(read(path, false)?.sha256)
+}
+
+fn read(path: &Path, with_md5: bool) -> Result<Checksums, SourceError> {
     let io = |source| SourceError::Io {
         path: path.to_path_buf(),
         source,
@@ -30,12 +40,18 @@ pub fn checksums(path: &Path) -> Result<Checksums, SourceError> {
         if n == 0 {
             break;
         }
-        md5.update(&buf[..n]);
+        if with_md5 {
+            md5.update(&buf[..n]);
+        }
         sha.update(&buf[..n]);
         size += n as u64;
     }
     Ok(Checksums {
-        md5: hex::encode(md5.finalize()),
+        md5: if with_md5 {
+            hex::encode(md5.finalize())
+        } else {
+            String::new()
+        },
         sha256: hex::encode(sha.finalize()),
         size,
     })

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-pub use checksum::{Checksums, checksums};
+pub use checksum::{Checksums, checksums, sha256};
 pub use survey::{Duplicate, Survey, survey};
 
 /// The largest item runctl reads from a source: one CSV record, one JSON line, one spreadsheet

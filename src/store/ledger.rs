@@ -52,28 +52,41 @@ pub enum RecordError {
 
 /// The upsert of one result (`?1` run, `?2` key, `?3` status, `?4` output, `?5` attempts,
 /// `?6` first error, `?7` error, `?8` category, `?9` started, `?10` finished, `?11` duration,
-/// `?12` worker). Public for the upsert floor benchmark (`bench/src/upsert_floor.rs`), which
-/// measures this very statement; nothing else outside the store uses SQL.
+/// `?12` worker), returning the status the result replaced (NULL for a first result): from it
+/// the run's counters change, with no lookup beside the upsert. Public for the upsert floor
+/// benchmark (`bench/src/upsert_floor.rs`), which measures this very statement; nothing else
+/// outside the store uses SQL.
 pub const UPSERT_RESULT_SQL: &str = "INSERT INTO results (run_id, key, status, output, attempt_count, first_error, last_error, \
-     error_category, started_at, finished_at, duration_ms, worker) \
-     VALUES (?1, ?2, ?3, ?4, ?5, coalesce(?6, ?7), ?7, ?8, ?9, ?10, ?11, ?12) \
-     ON CONFLICT (run_id, key) DO UPDATE SET status = excluded.status, \
+     error_category, started_at, finished_at, duration_ms, worker, previous_status) \
+     VALUES (?1, ?2, ?3, ?4, ?5, coalesce(?6, ?7), ?7, ?8, ?9, ?10, ?11, ?12, NULL) \
+     ON CONFLICT (run_id, key) DO UPDATE SET previous_status = status, status = excluded.status, \
      output = coalesce(excluded.output, output), \
      attempt_count = attempt_count + excluded.attempt_count, \
      first_error = coalesce(first_error, excluded.first_error), \
      last_error = excluded.last_error, \
      error_category = excluded.error_category, started_at = excluded.started_at, \
      finished_at = excluded.finished_at, duration_ms = excluded.duration_ms, \
-     worker = excluded.worker";
+     worker = excluded.worker \
+     RETURNING previous_status";
+
+/// Where the keys of a batch of results come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keys {
+    /// From outside (`runctl record`): each is checked to be an item of the run.
+    Unchecked,
+    /// From this run's own items, as a pass read them: not checked again.
+    OfThisRun,
+}
 
 impl Store {
     /// Upsert results in one transaction, keeping the run's counters (`n_completed`,
     /// `n_errors`, `last_progress_at` and, when given, `eta`) in step in the same commit. Returns
-    /// the run's progress after it; a key that is not an item of the run is
-    /// [`RecordError::UnknownItem`] (nothing of the batch is written then).
+    /// the run's progress after it; with [`Keys::Unchecked`] a key that is not an item of the
+    /// run is [`RecordError::UnknownItem`] (nothing of the batch is written then).
     pub fn record_results(
         &mut self,
         run_id: &str,
+        keys: Keys,
         results: &[ResultIn],
         eta: Option<&str>,
     ) -> Result<Progress, RecordError> {
@@ -81,13 +94,16 @@ impl Store {
         let err = |e| classify(&path, e);
         let now = now_text();
         let tx = self.write_tx()?;
-        let source_id: Option<i64> = tx
-            .prepare_cached("SELECT source_id FROM runs WHERE id = ?1")
-            .and_then(|mut st| st.query_row([run_id], |r| r.get(0)))
-            .optional()
-            .map_err(err)?
-            .flatten();
-        let (d_ok, d_err) = match upsert_results(&tx, run_id, source_id, results, &now) {
+        let source_id: Option<i64> = match keys {
+            Keys::OfThisRun => None,
+            Keys::Unchecked => tx
+                .prepare_cached("SELECT source_id FROM runs WHERE id = ?1")
+                .and_then(|mut st| st.query_row([run_id], |r| r.get(0)))
+                .optional()
+                .map_err(err)?
+                .flatten(),
+        };
+        let (d_ok, d_err) = match upsert_results(&tx, run_id, keys, source_id, results, &now) {
             Ok(Ok(deltas)) => deltas,
             Ok(Err(key)) => return Err(RecordError::UnknownItem { key }),
             Err(e) => return Err(err(e).into()),
@@ -109,34 +125,23 @@ impl Store {
     }
 }
 
-/// Upsert each result, one probe per result (is the key an item of the run, and what was its
-/// result so far); returns the changes to the run's ok and error counts, or the first key
-/// that is not an item of the run.
+/// Upsert each result (checking first, for keys from outside, that it is an item of the run);
+/// returns the changes to the run's ok and error counts, or the first key that is not an item
+/// of the run.
 fn upsert_results(
     tx: &rusqlite::Transaction<'_>,
     run_id: &str,
+    keys: Keys,
     source_id: Option<i64>,
     results: &[ResultIn],
     now: &str,
 ) -> rusqlite::Result<Result<(i64, i64), String>> {
     let (mut d_ok, mut d_err) = (0i64, 0i64);
-    // One probe per result: is the key an item, and what is its result so far?
-    let mut previous = tx.prepare_cached(
-        "SELECT r.status FROM items i LEFT JOIN results r ON r.run_id = ?1 AND r.key = i.key \
-         WHERE i.source_id = ?2 AND i.key = ?3",
-    )?;
+    let mut is_item = tx.prepare_cached("SELECT 1 FROM items WHERE source_id = ?1 AND key = ?2")?;
     let mut upsert = tx.prepare_cached(UPSERT_RESULT_SQL)?;
     for r in results {
-        let before: Option<Option<Stored<ResultStatus>>> = previous
-            .query_row(params![run_id, source_id, r.key], |row| row.get(0))
-            .optional()?;
-        let Some(before) = before else {
+        if keys == Keys::Unchecked && !is_item.exists(params![source_id, r.key])? {
             return Ok(Err(r.key.clone()));
-        };
-        match before.and_then(|s| s.known()) {
-            Some(ResultStatus::Ok) => d_ok -= 1,
-            Some(ResultStatus::Error) => d_err -= 1,
-            None => {}
         }
         let (status, output, error) = if r.ok {
             d_ok += 1;
@@ -145,20 +150,28 @@ fn upsert_results(
             d_err += 1;
             (ResultStatus::Error, None, Some(&r.payload))
         };
-        upsert.execute(params![
-            run_id,
-            r.key,
-            status,
-            output,
-            r.attempts.max(1),
-            r.first_error,
-            error,
-            r.category,
-            r.started_at,
-            r.finished_at.as_deref().unwrap_or(now),
-            r.duration_ms,
-            r.worker
-        ])?;
+        let replaced: Option<Stored<ResultStatus>> = upsert.query_row(
+            params![
+                run_id,
+                r.key,
+                status,
+                output,
+                r.attempts.max(1),
+                r.first_error,
+                error,
+                r.category,
+                r.started_at,
+                r.finished_at.as_deref().unwrap_or(now),
+                r.duration_ms,
+                r.worker
+            ],
+            |row| row.get(0),
+        )?;
+        match replaced.and_then(|s| s.known()) {
+            Some(ResultStatus::Ok) => d_ok -= 1,
+            Some(ResultStatus::Error) => d_err -= 1,
+            None => {}
+        }
     }
     Ok(Ok((d_ok, d_err)))
 }

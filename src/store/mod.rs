@@ -13,6 +13,7 @@ mod annotations;
 mod api_tests;
 mod backup;
 mod error;
+mod file;
 mod folder_scans;
 mod hashes;
 mod ledger;
@@ -38,10 +39,11 @@ pub use allocation::Allocation;
 pub use annotations::{Cleanup, NoteRow};
 pub use error::StoreError;
 use error::classify;
+use file::{Header, check_file, check_header};
 pub use folder_scans::FolderStat;
 pub use hashes::{HashRecord, LinkRecord};
 pub use ledger::{
-    ExportRow, ItemPages, PageItem, RecordError, ResultIn, Selection, UPSERT_RESULT_SQL,
+    ExportRow, ItemPages, Keys, PageItem, RecordError, ResultIn, Selection, UPSERT_RESULT_SQL,
 };
 pub use paths::{path_to_text, text_to_path};
 pub use progress::{Progress, eta_stamp, finish_at};
@@ -81,19 +83,32 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// The first 16 bytes of every SQLite 3 database file.
-const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
-
 impl Store {
-    /// Open the DB at `path`. The schema is always read over a read-only connection first, so
-    /// that a DB from a newer runctl (or a foreign or damaged one) is refused with not a byte of
-    /// it, or of its `-wal`, changed. With [`Access::Write`] a missing or empty DB is created and
+    /// Open the DB at `path`. The schema is read before anything can write, so that a DB from
+    /// a newer runctl (or a foreign or damaged one) is refused with not a byte of it, or of its
+    /// `-wal`, changed: over a read-only connection, or, for writing to a DB in WAL mode, over
+    /// the read-write one, which writes nothing until asked to. With [`Access::Write`] a missing or empty DB is created and
     /// migrated silently, and an up-to-date one is reopened for writing; an existing DB with
     /// pending migrations stays read-only until the caller decides ([`Store::migrate`]).
     pub fn open(path: &Path, access: Access) -> Result<Store, StoreError> {
-        let empty = !check_file(path)? || check_header(path)?;
+        let header = match check_file(path)? {
+            true => check_header(path)?,
+            false => Header::Empty,
+        };
+        let empty = header == Header::Empty;
         if empty && access == Access::Read {
             return Store::in_memory();
+        }
+        if header == Header::Wal && access == Access::Write {
+            // In WAL mode a read-write connection changes neither the DB nor its -wal until it
+            // writes (it checkpoints at no close: `configure_connection`; a hot journal cannot
+            // be), so the schema is read over the connection that will write, not over one
+            // opened only for that. A newer or foreign schema is still refused untouched.
+            let mut store = Store::open_read_write(path)?;
+            if store.status.fresh && !store.status.pending.is_empty() {
+                store.migrate()?;
+            }
+            return Ok(store);
         }
         if !empty {
             let mut store = Store::open_read_only(path)?;
@@ -238,72 +253,6 @@ fn immutable_uri(path: &Path) -> String {
     }
     uri.push_str("?immutable=1");
     uri
-}
-
-/// Whether the DB file exists; anything there but a regular file (a FIFO would hang every
-/// command, a device would read without end) is refused.
-fn check_file(path: &Path) -> Result<bool, StoreError> {
-    // SQLite's companions too: a FIFO as `-wal` would be taken for a failing disk.
-    for suffix in ["-wal", "-shm"] {
-        let companion = beside(path, suffix);
-        if std::fs::metadata(&companion).is_ok_and(|m| !m.is_file()) {
-            return Err(StoreError::NotRegular { path: companion });
-        }
-    }
-    match std::fs::metadata(path) {
-        Ok(meta) if meta.is_file() => Ok(true),
-        Ok(_) => Err(StoreError::NotRegular {
-            path: path.to_path_buf(),
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            match std::fs::symlink_metadata(path) {
-                // A symlink to nothing: creating the DB through it would put it wherever it
-                // points.
-                Ok(meta) if meta.file_type().is_symlink() => Err(StoreError::NotRegular {
-                    path: path.to_path_buf(),
-                }),
-                // Made by another process meanwhile.
-                Ok(meta) if meta.is_file() => Ok(true),
-                Ok(_) => Err(StoreError::NotRegular {
-                    path: path.to_path_buf(),
-                }),
-                Err(_) => Ok(false),
-            }
-        }
-        Err(source) => Err(StoreError::Io {
-            what: "read",
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
-}
-
-/// Refuse a file that does not start with SQLite's header; true when the file is empty.
-fn check_header(path: &Path) -> Result<bool, StoreError> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path).map_err(|source| StoreError::Io {
-        what: "open",
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut header = Vec::with_capacity(16);
-    file.by_ref()
-        .take(16)
-        .read_to_end(&mut header)
-        .map_err(|source| StoreError::Io {
-            what: "read",
-            path: path.to_path_buf(),
-            source,
-        })?;
-    if header.is_empty() {
-        Ok(true)
-    } else if header.as_slice() == SQLITE_HEADER {
-        Ok(false)
-    } else {
-        Err(StoreError::NotADatabase {
-            path: path.to_path_buf(),
-        })
-    }
 }
 
 #[cfg(test)]

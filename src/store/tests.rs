@@ -97,7 +97,9 @@ fn result(key: &str, ok: bool, payload: &str) -> ResultIn {
 
 /// (items, ok, errors) after recording `results`.
 fn record(store: &mut Store, results: &[ResultIn]) -> (i64, i64, i64) {
-    let p = store.record_results("r", results, None).unwrap();
+    let p = store
+        .record_results("r", Keys::Unchecked, results, None)
+        .unwrap();
     (p.n_items, p.n_completed, p.n_errors)
 }
 
@@ -187,6 +189,7 @@ fn a_batch_with_a_key_that_is_not_an_item_writes_nothing() {
     assert_eq!(record(&mut store, &[ok("a")]), (2, 1, 0));
     let refused = store.record_results(
         "r",
+        Keys::Unchecked,
         &[error("a"), ok("b"), ok("zz")],
         Some("2030-01-01T00:00:00Z"),
     );
@@ -205,10 +208,17 @@ fn a_batch_with_a_key_that_is_not_an_item_writes_nothing() {
 fn an_eta_given_is_kept_until_another_is_given() {
     let mut store = run_over(&["a", "b", "c"]);
     let p = store
-        .record_results("r", &[ok("a")], Some("2030-01-01T00:00:00Z"))
+        .record_results(
+            "r",
+            Keys::Unchecked,
+            &[ok("a")],
+            Some("2030-01-01T00:00:00Z"),
+        )
         .unwrap();
     assert_eq!(p.eta.as_deref(), Some("2030-01-01T00:00:00Z"));
-    let p = store.record_results("r", &[ok("b")], None).unwrap();
+    let p = store
+        .record_results("r", Keys::Unchecked, &[ok("b")], None)
+        .unwrap();
     assert_eq!(
         (counts(&p), p.eta.as_deref()),
         ((3, 2, 0), Some("2030-01-01T00:00:00Z"))
@@ -263,7 +273,7 @@ fn a_run_without_items_selects_nothing() {
     }
     assert_eq!(counts(&store.progress("r").unwrap()), (0, 0, 0));
     assert!(matches!(
-        store.record_results("r", &[ok("a")], None),
+        store.record_results("r", Keys::Unchecked, &[ok("a")], None),
         Err(RecordError::UnknownItem { key }) if key == "a"
     ));
     assert!(export(&store).is_empty());

@@ -13,7 +13,11 @@ use super::{BUSY_TIMEOUT, Store, StoreError, beside, classify};
 /// grown past [`WAL_KEEP_BYTES`]; below that the `-wal` is kept for the next command.
 impl Drop for Store {
     fn drop(&mut self) {
-        if self.writable && has_wal_over(&self.path, WAL_KEEP_BYTES) {
+        // Never into a DB whose migrations are pending (declined, or left to the user).
+        if self.writable
+            && self.status.pending.is_empty()
+            && has_wal_over(&self.path, WAL_KEEP_BYTES)
+        {
             self.fold_wal();
         }
     }
@@ -24,7 +28,7 @@ impl Drop for Store {
 /// much of it was already copied into `state.db`, so a large `-wal` costs every command; at
 /// 1 MiB (about 30 `new`s) that is well under a millisecond, and the fold's fsyncs are spread
 /// over those commands.
-const WAL_KEEP_BYTES: u64 = 1 << 20;
+const WAL_KEEP_BYTES: u64 = 256 << 10;
 
 /// How long closing waits for other processes to let the fold happen; a fold that cannot
 /// happen now is left to a later command and loses nothing.

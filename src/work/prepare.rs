@@ -273,10 +273,10 @@ fn check_drift(source: &SourceRow, allow: bool, warn: &mut dyn FnMut(String)) ->
     if !path.is_file() {
         return Ok(());
     }
-    let now = crate::source::checksums(path)?;
-    if now.sha256 == source.sha256 {
+    if crate::source::sha256(path)? == source.sha256 {
         return Ok(());
     }
+    let now = crate::source::checksums(path)?;
     let drift = PrepareError::Drift {
         path: source.path.clone(),
         sha256_then: source.sha256.clone(),

@@ -12,7 +12,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use super::progress::Display;
 use super::{Control, ErrorCategory, Exits, Origin, WorkError};
 use crate::state::Stored;
-use crate::store::{Progress, ResultIn, Store};
+use crate::store::{Keys, Progress, ResultIn, Store};
 
 /// Commit after this many results...
 const BATCH: usize = 100;
@@ -143,7 +143,8 @@ fn record(
         if batch.len() >= BATCH || due || (closed && !batch.is_empty()) {
             let done = recorded.done();
             let eta = eta_text(start.elapsed(), done, display.total().saturating_sub(done));
-            recorded.progress = store.record_results(run_id, &batch, eta.as_deref())?;
+            recorded.progress =
+                store.record_results(run_id, Keys::OfThisRun, &batch, eta.as_deref())?;
             batch.clear();
             oldest = None;
         }
