@@ -24,24 +24,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         {
             let mut upsert = tx.prepare_cached(runctl::store::UPSERT_RESULT_SQL)?;
             for key in chunk {
-                // The statement returns the status it replaced, as the recorder reads it.
-                let _: Option<String> = upsert.query_row(
-                    params![
-                        run_id,
-                        key,
-                        "ok",
-                        "1",
-                        1,
-                        None::<String>,
-                        None::<String>,
-                        None::<String>,
-                        "2026-01-01T00:00:00.000000Z",
-                        "2026-01-01T00:00:00.000000Z",
-                        0,
-                        1
-                    ],
-                    |r| r.get(0),
-                )?;
+                upsert.execute(params![
+                    run_id,
+                    key,
+                    "ok",
+                    "1",
+                    1,
+                    None::<String>,
+                    None::<String>,
+                    None::<String>,
+                    "2026-01-01T00:00:00.000000Z",
+                    "2026-01-01T00:00:00.000000Z",
+                    0,
+                    1
+                ])?;
             }
         }
         tx.commit()?;

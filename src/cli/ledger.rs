@@ -170,9 +170,10 @@ impl Batch {
         if self.results.is_empty() {
             return Ok(());
         }
-        let Some(key) =
-            unknown_item(store.record_results(&run.id, Keys::Unchecked, &self.results, None))?
-        else {
+        let mut upto = |n: usize| {
+            unknown_item(store.record_results(&run.id, Keys::Unchecked, &self.results[..n], None))
+        };
+        let Some(key) = upto(self.results.len())? else {
             self.recorded += self.results.len();
             self.recorded_ok += self.results.iter().filter(|r| r.ok).count();
             self.results.clear();
@@ -181,15 +182,7 @@ impl Batch {
         };
         let at = self.results.iter().position(|r| r.key == key).unwrap_or(0);
         let line = self.lines.get(at).copied().unwrap_or(0);
-        if at > 0
-            && unknown_item(store.record_results(
-                &run.id,
-                Keys::Unchecked,
-                &self.results[..at],
-                None,
-            ))?
-            .is_none()
-        {
+        if at > 0 && upto(at)?.is_none() {
             self.recorded += at;
             self.recorded_ok += self.results[..at].iter().filter(|r| r.ok).count();
         }
@@ -262,7 +255,7 @@ fn parse_line(number: usize, line: &[u8]) -> Option<std::result::Result<ResultIn
 
 pub fn record(ctx: &Ctx, args: RecordArgs) -> Result<()> {
     let (project, mut store, run) = open_run(ctx, &args.run, Access::Write)?;
-    let _lock = crate::lock::lock_run(&project.state_dir().join("locks"), &run.id, &run.name)?;
+    let mut lock = crate::lock::lock_run(&project.state_dir().join("locks"), &run.id, &run.name)?;
     let mut reader = input(ctx, args.from.as_ref())?;
     let mut batch = Batch {
         results: Vec::with_capacity(RECORD_BATCH),
@@ -299,9 +292,12 @@ pub fn record(ctx: &Ctx, args: RecordArgs) -> Result<()> {
             }
         }
         if batch.results.len() >= RECORD_BATCH {
+            lock.keep()?; // a lock file removed meanwhile is taken again, as a pass does
+
             batch.flush(&mut store, &run)?;
         }
     }
+    lock.keep()?;
     batch.flush(&mut store, &run)?;
     report(ctx, &mut store, &run, &batch, args.json)
 }

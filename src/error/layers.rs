@@ -38,8 +38,10 @@ impl From<crate::store::StoreError> for CliError {
             }
             StoreError::ReadOnly { .. } => CliError::general(message)
                 .hint("check that .runctl/ and the files in it are writable by you; read commands (list, show, export) work on a read-only project"),
-            StoreError::WalUnreadable { .. } => CliError::general(message)
-                .hint("let one runctl command write there once (it folds the -wal into the DB), or read a copy of the project"),
+            StoreError::WalUnreadable { path } => CliError::general(message).hint(format!(
+                "someone who may write to that folder can fold the -wal into the DB (sqlite3 '{}' 'PRAGMA wal_checkpoint(TRUNCATE)'), or read a copy of the project",
+                crate::text::printable(&path.to_string_lossy())
+            )),
             StoreError::NotRegular { .. } => CliError::general(message)
                 .hint("runctl keeps its state in a regular file .runctl/state.db; move what is there aside"),
             StoreError::NewerSchema { .. } => CliError::general(format!("{message}; refusing to touch it"))

@@ -124,8 +124,11 @@ pub fn plan(
             seen: Vec::new(),
         }
     };
+    // A removed run keeps its name too (whatever scope it was counted in, or a `-ts` name).
     let taken = |name: &str| -> Result<bool> {
-        Ok(a.live_run_named(name)?.is_some() || folder_taken(layout, name))
+        Ok(a.live_run_named(name)?.is_some()
+            || folder_taken(layout, name)
+            || a.removed_run_named(name)?.is_some())
     };
 
     if let Some(n) = req.forced {

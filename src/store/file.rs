@@ -15,7 +15,9 @@ pub(super) fn check_file(path: &Path) -> Result<bool, StoreError> {
     // SQLite's companions too: a FIFO as `-wal` would be taken for a failing disk.
     for suffix in ["-wal", "-shm"] {
         let companion = beside(path, suffix);
-        if std::fs::metadata(&companion).is_ok_and(|m| !m.is_file()) {
+        // Not followed: SQLite would not use a symlinked -wal, and the DB alone would then be
+        // read as an older state.
+        if std::fs::symlink_metadata(&companion).is_ok_and(|m| !m.file_type().is_file()) {
             return Err(StoreError::NotRegular { path: companion });
         }
     }

@@ -52,22 +52,19 @@ pub enum RecordError {
 
 /// The upsert of one result (`?1` run, `?2` key, `?3` status, `?4` output, `?5` attempts,
 /// `?6` first error, `?7` error, `?8` category, `?9` started, `?10` finished, `?11` duration,
-/// `?12` worker), returning the status the result replaced (NULL for a first result): from it
-/// the run's counters change, with no lookup beside the upsert. Public for the upsert floor
-/// benchmark (`bench/src/upsert_floor.rs`), which measures this very statement; nothing else
-/// outside the store uses SQL.
+/// `?12` worker). Public for the upsert floor benchmark (`bench/src/upsert_floor.rs`), which
+/// measures this very statement; nothing else outside the store uses SQL.
 pub const UPSERT_RESULT_SQL: &str = "INSERT INTO results (run_id, key, status, output, attempt_count, first_error, last_error, \
-     error_category, started_at, finished_at, duration_ms, worker, previous_status) \
-     VALUES (?1, ?2, ?3, ?4, ?5, coalesce(?6, ?7), ?7, ?8, ?9, ?10, ?11, ?12, NULL) \
-     ON CONFLICT (run_id, key) DO UPDATE SET previous_status = status, status = excluded.status, \
+     error_category, started_at, finished_at, duration_ms, worker) \
+     VALUES (?1, ?2, ?3, ?4, ?5, coalesce(?6, ?7), ?7, ?8, ?9, ?10, ?11, ?12) \
+     ON CONFLICT (run_id, key) DO UPDATE SET status = excluded.status, \
      output = coalesce(excluded.output, output), \
      attempt_count = attempt_count + excluded.attempt_count, \
      first_error = coalesce(first_error, excluded.first_error), \
      last_error = excluded.last_error, \
      error_category = excluded.error_category, started_at = excluded.started_at, \
      finished_at = excluded.finished_at, duration_ms = excluded.duration_ms, \
-     worker = excluded.worker \
-     RETURNING previous_status";
+     worker = excluded.worker";
 
 /// Where the keys of a batch of results come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,9 +122,11 @@ impl Store {
     }
 }
 
-/// Upsert each result (checking first, for keys from outside, that it is an item of the run);
-/// returns the changes to the run's ok and error counts, or the first key that is not an item
-/// of the run.
+/// Upsert each result; returns the changes to the run's ok and error counts, or (for keys
+/// from outside) the first key that is not an item of the run. Two statements per batch, not
+/// per result, stand beside the upserts: the first unknown key, and the statuses the batch's
+/// keys had before it (a key twice in the batch replaces its own earlier result the second
+/// time, which is counted here without the DB).
 fn upsert_results(
     tx: &rusqlite::Transaction<'_>,
     run_id: &str,
@@ -136,44 +135,80 @@ fn upsert_results(
     results: &[ResultIn],
     now: &str,
 ) -> rusqlite::Result<Result<(i64, i64), String>> {
-    let (mut d_ok, mut d_err) = (0i64, 0i64);
-    let mut is_item = tx.prepare_cached("SELECT 1 FROM items WHERE source_id = ?1 AND key = ?2")?;
-    let mut upsert = tx.prepare_cached(UPSERT_RESULT_SQL)?;
-    for r in results {
-        if keys == Keys::Unchecked && !is_item.exists(params![source_id, r.key])? {
-            return Ok(Err(r.key.clone()));
+    let (mut d_ok, mut d_err, distinct) = batch_deltas(results);
+    if keys == Keys::Unchecked {
+        // json_each walks the array in order: the first unknown key of the batch.
+        let unknown: Option<String> = tx
+            .prepare_cached(
+                "SELECT j.value FROM json_each(?2) j WHERE NOT EXISTS \
+                 (SELECT 1 FROM items i WHERE i.source_id = ?1 AND i.key = j.value) LIMIT 1",
+            )?
+            .query_row(params![source_id, distinct], |r| r.get(0))
+            .optional()?;
+        if let Some(key) = unknown {
+            return Ok(Err(key));
         }
-        let (status, output, error) = if r.ok {
-            d_ok += 1;
-            (ResultStatus::Ok, Some(&r.payload), None)
-        } else {
-            d_err += 1;
-            (ResultStatus::Error, None, Some(&r.payload))
-        };
-        let replaced: Option<Stored<ResultStatus>> = upsert.query_row(
-            params![
-                run_id,
-                r.key,
-                status,
-                output,
-                r.attempts.max(1),
-                r.first_error,
-                error,
-                r.category,
-                r.started_at,
-                r.finished_at.as_deref().unwrap_or(now),
-                r.duration_ms,
-                r.worker
-            ],
-            |row| row.get(0),
-        )?;
-        match replaced.and_then(|s| s.known()) {
+    }
+    let mut before = tx.prepare_cached(
+        // CROSS JOIN keeps the batch's keys the outer loop: each is one step down the key.
+        "SELECT r.status FROM json_each(?2) j CROSS JOIN results r ON r.run_id = ?1 AND r.key = j.value",
+    )?;
+    let statuses = before.query_map(params![run_id, distinct], |row| {
+        row.get::<_, Stored<ResultStatus>>(0)
+    })?;
+    for status in statuses {
+        match status?.known() {
             Some(ResultStatus::Ok) => d_ok -= 1,
             Some(ResultStatus::Error) => d_err -= 1,
             None => {}
         }
     }
+    let mut upsert = tx.prepare_cached(UPSERT_RESULT_SQL)?;
+    for r in results {
+        let (status, output, error) = if r.ok {
+            (ResultStatus::Ok, Some(&r.payload), None)
+        } else {
+            (ResultStatus::Error, None, Some(&r.payload))
+        };
+        upsert.execute(params![
+            run_id,
+            r.key,
+            status,
+            output,
+            r.attempts.max(1),
+            r.first_error,
+            error,
+            r.category,
+            r.started_at,
+            r.finished_at.as_deref().unwrap_or(now),
+            r.duration_ms,
+            r.worker
+        ])?;
+    }
     Ok(Ok((d_ok, d_err)))
+}
+
+/// The batch's own changes to the ok and error counts (each result counted, and a key's
+/// earlier result in the same batch taken back), and its distinct keys as a JSON array.
+fn batch_deltas(results: &[ResultIn]) -> (i64, i64, String) {
+    let (mut d_ok, mut d_err) = (0i64, 0i64);
+    let mut latest: std::collections::HashMap<&str, bool> =
+        std::collections::HashMap::with_capacity(results.len());
+    let mut distinct: Vec<&str> = Vec::with_capacity(results.len());
+    for r in results {
+        match latest.insert(r.key.as_str(), r.ok) {
+            None => distinct.push(&r.key),
+            Some(true) => d_ok -= 1,
+            Some(false) => d_err -= 1,
+        }
+        if r.ok {
+            d_ok += 1;
+        } else {
+            d_err += 1;
+        }
+    }
+    let distinct = serde_json::to_string(&distinct).unwrap_or_else(|_| "[]".into());
+    (d_ok, d_err, distinct)
 }
 
 /// The SQL condition on item `i` (run `?1`) of a selection.

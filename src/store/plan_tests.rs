@@ -77,7 +77,10 @@ fn plan_faults(store: &Store, sql: &str) -> Vec<String> {
             let scan_of_growing = GROWING
                 .iter()
                 .any(|t| d.starts_with(&format!("SCAN {t}")) && !(limited && d.contains("USING")));
-            scan_of_growing || d.contains("TEMP B-TREE")
+            // A whole run's results or a whole source's items, one key at a time: as costly.
+            let whole_run = (d.starts_with("SEARCH results") && d.ends_with("(run_id=?)"))
+                || (d.starts_with("SEARCH items") && d.ends_with("(source_id=?)"));
+            scan_of_growing || (whole_run && !limited) || d.contains("TEMP B-TREE")
         })
         .collect()
 }
@@ -104,6 +107,22 @@ fn the_lookups_commands_make_use_an_index_and_sort_nothing() {
             .unwrap();
         store.version_by_job("job-42").unwrap();
         store.version("style_1", "V8").unwrap();
+        // Recording: the batch's statements, for keys from outside and from the run itself.
+        let result = ResultIn {
+            key: "k".into(),
+            ok: true,
+            payload: "1".into(),
+            category: None,
+            duration_ms: None,
+            worker: None,
+            attempts: 1,
+            first_error: None,
+            started_at: None,
+            finished_at: None,
+        };
+        for keys in [Keys::Unchecked, Keys::OfThisRun] {
+            let _ = store.record_results("r", keys, std::slice::from_ref(&result), None);
+        }
         store.tags_of("r").unwrap();
         store.notes_of("r").unwrap();
         store
@@ -196,4 +215,14 @@ fn the_check_catches_a_scan_and_a_sort() {
         .is_empty()
     );
     assert!(plan_faults(&store, "SELECT * FROM runs WHERE id = 'x'").is_empty());
+    // Every result of a run, as a join that looked results up by run alone did for each
+    // batch (recording was quadratic): caught, unless a LIMIT stops it.
+    assert!(!plan_faults(&store, "SELECT status FROM results WHERE run_id = 'r'").is_empty());
+    assert!(
+        plan_faults(
+            &store,
+            "SELECT status FROM results WHERE run_id = 'r' ORDER BY key LIMIT 10"
+        )
+        .is_empty()
+    );
 }

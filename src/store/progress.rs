@@ -62,9 +62,15 @@ impl Store {
     /// Count a run's results into its row (`n_completed`, `n_errors`, `last_progress_at`).
     /// A count over the run's results: call it once per batch of work, not per result.
     pub fn refresh_progress(&self, run_id: &str) -> Result<Progress, StoreError> {
-        let mut progress = progress_of(&self.conn, run_id).map_err(|e| self.sql_err(e))?;
-        let (first, last): (Option<String>, Option<String>) = self
-            .conn
+        // The counts and their write in one write transaction: a batch another process commits
+        // in between would otherwise be written over with the counts from before it.
+        let tx = rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            rusqlite::TransactionBehavior::Immediate,
+        )
+        .map_err(|e| self.sql_err(e))?;
+        let mut progress = progress_of(&tx, run_id).map_err(|e| self.sql_err(e))?;
+        let (first, last): (Option<String>, Option<String>) = tx
             .query_row(
                 "SELECT min(finished_at), max(finished_at) FROM results WHERE run_id = ?1",
                 [run_id],
@@ -80,12 +86,12 @@ impl Store {
             parse(first).and_then(|f| eta(f, jiff::Timestamp::now(), done, progress.remaining()))
         }
         .map(eta_stamp);
-        self.conn
-            .execute(
-                "UPDATE runs SET n_completed = ?2, n_errors = ?3, last_progress_at = ?4, eta = ?5 WHERE id = ?1",
-                params![run_id, progress.n_completed, progress.n_errors, now_text(), progress.eta],
-            )
-            .map_err(|e| self.sql_err(e))?;
+        tx.execute(
+            "UPDATE runs SET n_completed = ?2, n_errors = ?3, last_progress_at = ?4, eta = ?5 WHERE id = ?1",
+            params![run_id, progress.n_completed, progress.n_errors, now_text(), progress.eta],
+        )
+        .map_err(|e| self.sql_err(e))?;
+        tx.commit().map_err(|e| self.sql_err(e))?;
         Ok(progress)
     }
 

@@ -26,9 +26,10 @@ impl Drop for Store {
 /// How large a `-wal` the short commands leave for the next one. Each process that opens the
 /// DB first reads the whole `-wal` to rebuild its index (SQLite's recovery), and forgets how
 /// much of it was already copied into `state.db`, so a large `-wal` costs every command; at
-/// 1 MiB (about 30 `new`s) that is well under a millisecond, and the fold's fsyncs are spread
-/// over those commands.
-const WAL_KEEP_BYTES: u64 = 256 << 10;
+/// 1 MiB (about 30 `new`s) that is a few tenths of a millisecond at most (a `new`'s median did
+/// not move against 256 KiB), while the fold's fsyncs are spread over four times as many
+/// commands.
+const WAL_KEEP_BYTES: u64 = 1 << 20;
 
 /// How long closing waits for other processes to let the fold happen; a fold that cannot
 /// happen now is left to a later command and loses nothing.

@@ -951,3 +951,22 @@ fn a_recorded_path_naming_the_archive_or_a_pointer_is_no_folder_of_the_run() {
     );
     assert!(sb.work().join("outputs").join(&c).is_dir());
 }
+
+#[test]
+fn a_removed_runs_name_is_not_given_again_from_another_scope() {
+    let sb = Sandbox::new();
+    sb.init();
+    let new = |model: &str, dataset: &str| {
+        sb.run(&["new", "--model", model, "--dataset", dataset])
+            .success()
+            .stdout
+            .trim()
+            .to_string()
+    };
+    assert_eq!(new("a-b", "c"), "a-b-c-full-run1");
+    // Another scope whose names look the same.
+    assert_eq!(new("a", "b-c"), "a-b-c-full-run2");
+    let out = sb.cmd().args(["rm", "a-b-c-full-run2", "--yes"]).run();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(new("a-b", "c"), "a-b-c-full-run3");
+}

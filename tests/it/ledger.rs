@@ -1203,3 +1203,58 @@ fn items_errors_tell_each_items_error_category_and_attempts() {
         [serde_json::json!({"key": "3", "data": {"id": "3", "text": "c"}, "location": "4"})]
     );
 }
+
+#[test]
+fn a_record_whose_lock_file_is_removed_takes_it_again_and_a_second_record_is_refused() {
+    let sb = Sandbox::new();
+    sb.init();
+    let mut csv = String::from("id\n");
+    for i in 0..3000 {
+        csv.push_str(&format!("k{i:04}\n"));
+    }
+    std::fs::write(sb.work().join("items.csv"), csv).unwrap();
+    sb.new_run_over("items.csv");
+    let fifo = sb.work().join("results.fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let first = sb.spawn(&["record", "latest", "--from", fifo.to_str().unwrap()]);
+    let mut feed = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    let lines = |from: usize, to: usize| -> String {
+        (from..to)
+            .map(|i| format!("{{\"key\":\"k{i:04}\",\"ok\":{i}}}\n"))
+            .collect()
+    };
+    let locks = sb.work().join(".runctl/locks");
+    let lock_files = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&locks)
+            .map(|d| d.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default()
+    };
+    feed.write_all(lines(0, 1000).as_bytes()).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while lock_files().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Someone removes the lock file under the running record.
+    for lock in lock_files() {
+        std::fs::remove_file(lock).unwrap();
+    }
+    // The next batch takes it again, so a second writer of the run is refused.
+    feed.write_all(lines(1000, 2000).as_bytes()).unwrap();
+    while lock_files().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let second = record(&sb, "latest", &lines(2999, 3000));
+    assert_eq!(second.status.code(), Some(3), "{}", stderr(&second));
+    drop(feed);
+    let first = first.wait();
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let shown: serde_json::Value =
+        serde_json::from_str(&stdout(&sb.cmd().args(["show", "latest", "--json"]).run())).unwrap();
+    assert_eq!(shown["items"]["completed"], 2000, "{shown}");
+}

@@ -18,19 +18,19 @@ fn answering_yes_migrates() {
     let sb = Sandbox::new();
     project_at_v1(&sb);
     let mut p = migrate_in_pty(&sb);
-    p.exp_string("Apply 10 migration(s)").unwrap();
-    p.exp_string("(schema version 1 -> 11)?").unwrap();
+    p.exp_string("Apply 9 migration(s)").unwrap();
+    p.exp_string("(schema version 1 -> 10)?").unwrap();
     assert!(backups(&sb).is_empty(), "no backup before the answer");
     p.send("y").unwrap();
     p.flush().unwrap();
     p.exp_string("note: backed up").unwrap();
     p.exp_string("applied V2 hashes").unwrap();
-    p.exp_string("is now at schema version 11").unwrap();
+    p.exp_string("is now at schema version 10").unwrap();
     p.exp_eof().unwrap();
     assert!(exit_code(&p).ends_with(", 0)"), "{}", exit_code(&p));
     assert_eq!(backups(&sb).len(), 1);
     let out = sb.cmd().arg("migrate").run();
-    assert!(stdout(&out).contains("up to date (schema version 11)"));
+    assert!(stdout(&out).contains("up to date (schema version 10)"));
 }
 
 #[test]
@@ -38,7 +38,7 @@ fn answering_no_leaves_the_db_untouched() {
     let sb = Sandbox::new();
     let original = project_at_v1(&sb);
     let mut p = migrate_in_pty(&sb);
-    p.exp_string("Apply 10 migration(s)").unwrap();
+    p.exp_string("Apply 9 migration(s)").unwrap();
     p.send("n").unwrap();
     p.flush().unwrap();
     let screen = p
@@ -55,7 +55,7 @@ fn ctrl_c_at_the_prompt_exits_130_and_changes_nothing() {
     let sb = Sandbox::new();
     let original = project_at_v1(&sb);
     let mut p = migrate_in_pty(&sb);
-    p.exp_string("Apply 10 migration(s)").unwrap();
+    p.exp_string("Apply 9 migration(s)").unwrap();
     p.send_control('c').unwrap();
     p.exp_eof().unwrap();
     let status = exit_code(&p);

@@ -32,7 +32,7 @@ fn dry_run_lists_and_yes_applies() {
     assert_eq!(out.status.code(), Some(0));
     assert!(
         stdout(&out).contains(
-            "is at schema version 1; would apply:\n  V2 hashes\n  V3 runs\n  V4 versions\n  V5 sources_and_results\n  V6 run_work\n  V7 source_options\n  V8 tags_notes_cleanup\n  V9 lookup_indexes\n  V10 folder_scans\n  V11 result_previous_status\n"
+            "is at schema version 1; would apply:\n  V2 hashes\n  V3 runs\n  V4 versions\n  V5 sources_and_results\n  V6 run_work\n  V7 source_options\n  V8 tags_notes_cleanup\n  V9 lookup_indexes\n  V10 folder_scans\n"
         )
     );
     assert_eq!(std::fs::read(sb.db()).unwrap(), original);
@@ -42,7 +42,7 @@ fn dry_run_lists_and_yes_applies() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     assert_eq!(json["from_version"], 1);
-    assert_eq!(json["to_version"], 11);
+    assert_eq!(json["to_version"], 10);
     assert_eq!(json["applied"][0]["name"], "hashes");
     let backup = json["backup"].as_str().unwrap();
     // The backup is a readable copy of the schema-1 DB.
@@ -66,7 +66,7 @@ fn dry_run_lists_and_yes_applies() {
 
     let out = sb.cmd().arg("migrate").run();
     assert_eq!(out.status.code(), Some(0));
-    assert!(stdout(&out).contains("is up to date (schema version 11)"));
+    assert!(stdout(&out).contains("is up to date (schema version 10)"));
 }
 
 #[test]
@@ -93,7 +93,7 @@ fn a_newer_db_is_refused_and_left_byte_identical() {
         }
         assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
         assert!(err.contains("schema version 99"), "{err}");
-        assert!(err.contains("knows up to 11"), "{err}");
+        assert!(err.contains("knows up to 10"), "{err}");
         assert!(err.contains("do not delete the file"), "{err}");
         assert_no_panic(&out);
     }
@@ -186,7 +186,7 @@ fn many_processes_opening_a_new_db_migrate_it_once() {
                 r.get(0)
             })
             .unwrap();
-        assert_eq!(rows, 11);
+        assert_eq!(rows, 10);
     }
 }
 
@@ -433,6 +433,29 @@ fn reads_work_on_a_read_only_project_and_writes_say_why_they_cannot() {
 }
 
 #[test]
+fn a_symlinked_wal_or_shm_is_refused_not_read_around() {
+    let sb = Sandbox::new();
+    sb.init();
+    sb.cmd().args(["new", "--model", "m"]).run().success();
+    for companion in ["state.db-wal", "state.db-shm"] {
+        let path = sb.work().join(".runctl").join(companion);
+        let elsewhere = sb.tmp.path().join(companion);
+        std::fs::rename(&path, &elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &path).unwrap();
+        for args in [&["list"][..], &["new", "--model", "m"]] {
+            let out = sb.cmd().args(args).run();
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(1), "{companion} {args:?}: {err}");
+            assert!(err.contains("is not a regular file"), "{err}");
+        }
+        std::fs::remove_file(&path).unwrap();
+        std::fs::rename(&elsewhere, &path).unwrap();
+    }
+    let out = sb.cmd().args(["list", "--json"]).run();
+    assert!(stdout(&out).contains("m-"), "{}", stdout(&out));
+}
+
+#[test]
 fn a_fifo_or_a_folder_as_state_db_is_refused_at_once() {
     let sb = Sandbox::new();
     sb.init();
@@ -584,7 +607,7 @@ fn a_migration_killed_at_any_moment_leaves_the_db_whole_and_no_partial_backup() 
         )
     };
     for delay_ms in [5, 20, 40, 80, 160, 320] {
-        if version(&sb.db()).1 == 11 {
+        if version(&sb.db()).1 == 10 {
             break;
         }
         let mut child = sb.spawn(&["migrate", "--yes"]);
@@ -597,7 +620,7 @@ fn a_migration_killed_at_any_moment_leaves_the_db_whole_and_no_partial_backup() 
             ("ok", 100_000),
             "after a kill at {delay_ms} ms"
         );
-        assert!(v == 6 || v == 11);
+        assert!(v == 6 || v == 10);
         // Every backup there is whole, of the old schema.
         for backup in backups(&sb) {
             assert_eq!(
@@ -609,7 +632,7 @@ fn a_migration_killed_at_any_moment_leaves_the_db_whole_and_no_partial_backup() 
     }
     let out = sb.cmd().args(["migrate", "--yes"]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(version(&sb.db()), ("ok".to_string(), 11, 100_000));
+    assert_eq!(version(&sb.db()), ("ok".to_string(), 10, 100_000));
 }
 
 #[test]
