@@ -2,7 +2,7 @@
 //! by job id), and what one usable listing entry does to them: update the version it matches,
 //! leave it in sync, or create one.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use super::super::VersionStatus;
 use super::super::listing::{Candidate, ends_with_key};
