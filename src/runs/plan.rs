@@ -159,9 +159,33 @@ pub fn plan(
         }
         n += 1;
     }
-    let plan = plan_for(&format!("ts{stamp}"), None);
-    if taken(&plan.name)? {
-        return Ok(with_seen(plan_for(&format!("ts{stamp}-{salt}"), None)));
+    let fallback = timestamp_fallback(&|suffix| plan_for(suffix, None), &taken, stamp, salt)?;
+    Ok(with_seen(fallback))
+}
+
+/// Past `run9999`: `-ts<stamp>`, else `-ts<stamp>-<salt>`, else that counted on; each checked
+/// (a removed or live run, or a folder, may hold it).
+fn timestamp_fallback(
+    plan_for: &dyn Fn(&str) -> Plan,
+    taken: &dyn Fn(&str) -> Result<bool>,
+    stamp: &str,
+    salt: &str,
+) -> Result<Plan> {
+    let mut suffix = format!("ts{stamp}");
+    for k in 1..10_000u32 {
+        let plan = plan_for(&suffix);
+        if !taken(&plan.name)? {
+            return Ok(plan);
+        }
+        suffix = match k {
+            1 => format!("ts{stamp}-{salt}"),
+            _ => format!("ts{stamp}-{salt}-{k}"),
+        };
     }
-    Ok(with_seen(plan))
+    Err(RunsError::IndexTaken {
+        number: naming::RUN_MAX,
+        name: plan_for(&suffix).name,
+        holder: "10,000 names tried after it".to_string(),
+        removed: false,
+    })
 }

@@ -138,29 +138,33 @@ fn upsert_results(
     let (mut d_ok, mut d_err, distinct) = batch_deltas(results);
     if keys == Keys::Unchecked {
         // json_each walks the array in order: the first unknown key of the batch.
-        let unknown: Option<String> = tx
-            .prepare_cached(
-                "SELECT j.value FROM json_each(?2) j WHERE NOT EXISTS \
-                 (SELECT 1 FROM items i WHERE i.source_id = ?1 AND i.key = j.value) LIMIT 1",
-            )?
-            .query_row(params![source_id, distinct], |r| r.get(0))
-            .optional()?;
-        if let Some(key) = unknown {
-            return Ok(Err(key));
+        let mut first_unknown = tx.prepare_cached(
+            "SELECT j.value FROM json_each(?2) j WHERE NOT EXISTS \
+             (SELECT 1 FROM items i WHERE i.source_id = ?1 AND i.key = j.value) LIMIT 1",
+        )?;
+        for chunk in &distinct {
+            let unknown: Option<String> = first_unknown
+                .query_row(params![source_id, chunk], |r| r.get(0))
+                .optional()?;
+            if let Some(key) = unknown {
+                return Ok(Err(key));
+            }
         }
     }
     let mut before = tx.prepare_cached(
         // CROSS JOIN keeps the batch's keys the outer loop: each is one step down the key.
         "SELECT r.status FROM json_each(?2) j CROSS JOIN results r ON r.run_id = ?1 AND r.key = j.value",
     )?;
-    let statuses = before.query_map(params![run_id, distinct], |row| {
-        row.get::<_, Stored<ResultStatus>>(0)
-    })?;
-    for status in statuses {
-        match status?.known() {
-            Some(ResultStatus::Ok) => d_ok -= 1,
-            Some(ResultStatus::Error) => d_err -= 1,
-            None => {}
+    for chunk in &distinct {
+        let statuses = before.query_map(params![run_id, chunk], |row| {
+            row.get::<_, Stored<ResultStatus>>(0)
+        })?;
+        for status in statuses {
+            match status?.known() {
+                Some(ResultStatus::Ok) => d_ok -= 1,
+                Some(ResultStatus::Error) => d_err -= 1,
+                None => {}
+            }
         }
     }
     let mut upsert = tx.prepare_cached(UPSERT_RESULT_SQL)?;
@@ -190,7 +194,7 @@ fn upsert_results(
 
 /// The batch's own changes to the ok and error counts (each result counted, and a key's
 /// earlier result in the same batch taken back), and its distinct keys as a JSON array.
-fn batch_deltas(results: &[ResultIn]) -> (i64, i64, String) {
+fn batch_deltas(results: &[ResultIn]) -> (i64, i64, Vec<String>) {
     let (mut d_ok, mut d_err) = (0i64, 0i64);
     let mut latest: std::collections::HashMap<&str, bool> =
         std::collections::HashMap::with_capacity(results.len());
@@ -207,8 +211,29 @@ fn batch_deltas(results: &[ResultIn]) -> (i64, i64, String) {
             d_err += 1;
         }
     }
-    let distinct = serde_json::to_string(&distinct).unwrap_or_else(|_| "[]".into());
-    (d_ok, d_err, distinct)
+    (d_ok, d_err, json_chunks(&distinct))
+}
+
+/// The keys as JSON arrays of at most 16 MiB each (SQLite refuses a text over 1 GB, and a batch
+/// of 1,000 keys of up to 32 MiB each would be one).
+fn json_chunks(keys: &[&str]) -> Vec<String> {
+    const CHUNK: usize = 16 << 20;
+    let mut chunks = Vec::new();
+    let mut current: Vec<&str> = Vec::new();
+    let mut size = 0;
+    for key in keys {
+        if !current.is_empty() && size + key.len() > CHUNK {
+            chunks.push(serde_json::to_string(&current).unwrap_or_else(|_| "[]".into()));
+            current.clear();
+            size = 0;
+        }
+        size += key.len() + 3;
+        current.push(key);
+    }
+    if !current.is_empty() {
+        chunks.push(serde_json::to_string(&current).unwrap_or_else(|_| "[]".into()));
+    }
+    chunks
 }
 
 /// The SQL condition on item `i` (run `?1`) of a selection.

@@ -970,3 +970,56 @@ fn a_removed_runs_name_is_not_given_again_from_another_scope() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(new("a-b", "c"), "a-b-c-full-run3");
 }
+
+#[test]
+fn past_run9999_a_removed_salted_timestamp_name_is_not_given_again() {
+    let sb = Sandbox::new();
+    sb.init();
+    sb.run(&[
+        "new",
+        "--model",
+        "t",
+        "--dataset",
+        "d",
+        "--run-index",
+        "9999",
+    ])
+    .success();
+    // Every name the fallback could give in the next seconds, salted or not, held by removed
+    // runs (as if each had been made and removed).
+    let now = jiff::Timestamp::now();
+    let db = rusqlite::Connection::open(sb.db()).unwrap();
+    db.execute_batch("BEGIN").unwrap();
+    let mut seed = db
+        .prepare("INSERT INTO removed_runs (id, name, model, dataset, number, removed_at) VALUES (?1, ?2, 't', 'd', NULL, 'x')")
+        .unwrap();
+    let mut i = 0u64;
+    for second in 0..4 {
+        let stamp = (now + jiff::SignedDuration::from_secs(second))
+            .strftime("%Y%m%d%H%M%S")
+            .to_string();
+        let base = format!("t-d-full-ts{stamp}");
+        for salt in
+            std::iter::once(String::new()).chain((0..=0xffffu32).map(|s| format!("-{s:04x}")))
+        {
+            i += 1;
+            seed.execute(rusqlite::params![
+                format!("seed{i}"),
+                format!("{base}{salt}")
+            ])
+            .unwrap();
+        }
+    }
+    drop(seed);
+    db.execute_batch("COMMIT").unwrap();
+    drop(db);
+    let name = sb
+        .run(&["new", "--model", "t", "--dataset", "d"])
+        .success()
+        .stdout
+        .trim()
+        .to_string();
+    assert!(name.starts_with("t-d-full-ts"), "{name}");
+    // Salted and counted on: no removed run had that name.
+    assert_eq!(name.matches('-').count(), 5, "{name}");
+}

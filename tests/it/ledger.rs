@@ -1258,3 +1258,38 @@ fn a_record_whose_lock_file_is_removed_takes_it_again_and_a_second_record_is_ref
         serde_json::from_str(&stdout(&sb.cmd().args(["show", "latest", "--json"]).run())).unwrap();
     assert_eq!(shown["items"]["completed"], 2000, "{shown}");
 }
+
+#[test]
+fn a_batch_whose_keys_are_megabytes_long_is_recorded_and_counted() {
+    let sb = Sandbox::new();
+    sb.init();
+    // 20 keys of 1 MiB: one batch's keys go to SQLite as two arrays (at most 16 MiB each), and
+    // both count. (The 1 GB text limit the arrays keep under takes a 1.5 GB test to reach.)
+    let key = |i: usize| format!("{}{i:02}", "k".repeat(1 << 20));
+    let mut csv = String::from("id\n");
+    for i in 0..20 {
+        csv.push_str(&key(i));
+        csv.push('\n');
+    }
+    std::fs::write(sb.work().join("items.csv"), csv).unwrap();
+    sb.new_run_over("items.csv");
+    let lines = |ok_even: bool| -> String {
+        (0..20)
+            .map(|i| {
+                if (i % 2 == 0) == ok_even {
+                    format!("{{\"key\":\"{}\",\"ok\":{i}}}\n", key(i))
+                } else {
+                    format!("{{\"key\":\"{}\",\"error\":\"e{i}\"}}\n", key(i))
+                }
+            })
+            .collect()
+    };
+    for round in [true, false, true] {
+        let out = record(&sb, "latest", &lines(round));
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let shown: serde_json::Value =
+        serde_json::from_str(&stdout(&sb.cmd().args(["show", "latest", "--json"]).run())).unwrap();
+    assert_eq!(shown["items"]["completed"], 10, "{}", shown["items"]);
+    assert_eq!(shown["items"]["errors"], 10, "{}", shown["items"]);
+}

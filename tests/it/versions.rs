@@ -994,3 +994,54 @@ fn a_status_written_before_statuses_were_checked_is_kept_and_shown() {
     sync(&sb, "loras/style_82_vV5.safetensors\n");
     assert_eq!(versions(&sb)[1]["status"], "pending");
 }
+
+#[test]
+fn a_listed_file_whose_version_exists_with_another_artifact_is_skipped_not_a_crash() {
+    let sb = Sandbox::new();
+    sb.init();
+    sb.run(&["version", "new", "style_1", "--job-id", "job-42"])
+        .success();
+    sb.run(&[
+        "version",
+        "complete",
+        "--job-id",
+        "job-42",
+        "--url",
+        "s3://loras/renamed/model.safetensors",
+    ])
+    .success();
+    std::fs::write(
+        sb.work().join("l.txt"),
+        "s3://loras/style_1_vV1.safetensors\ns3://loras/style_1_vV2.safetensors\n",
+    )
+    .unwrap();
+    let out = sb
+        .cmd()
+        .args(["version", "sync", "--listing", "l.txt"])
+        .run();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        text.contains(
+            "style_1 V1 already exists with its artifact at s3://loras/renamed/model.safetensors"
+        ),
+        "{text}"
+    );
+    let listed: serde_json::Value =
+        serde_json::from_str(&stdout(&sb.cmd().args(["version", "list", "--json"]).run())).unwrap();
+    let urls: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["artifact_url"].as_str().unwrap_or(""))
+        .collect();
+    assert!(
+        urls.contains(&"s3://loras/renamed/model.safetensors"),
+        "{listed}"
+    );
+    assert!(
+        urls.contains(&"s3://loras/style_1_vV2.safetensors"),
+        "{listed}"
+    );
+    assert_eq!(urls.len(), 2, "{listed}");
+}

@@ -103,8 +103,25 @@ pub(super) fn plan_entry(
     action
 }
 
-/// A new completed version for a file no version matched.
+/// A new completed version for a file no version matched; a skip when the family already has
+/// a version of that name (its artifact elsewhere: that one is never replaced by a guess).
 fn create(known: &mut Known, c: Candidate, key: Key, stem: String) -> SyncAction {
+    if let Some(existing) = known.by_key.get(&key) {
+        let reason = match &existing.artifact_url {
+            Some(url) => format!(
+                "{} {} already exists with its artifact at {url}; this file is left alone",
+                key.0, key.1
+            ),
+            None => format!(
+                "{} {} already exists and matched this file by no rule; it is left alone",
+                key.0, key.1
+            ),
+        };
+        return SyncAction::Skip {
+            location: c.location,
+            reason,
+        };
+    }
     known.by_file.insert(c.file, key.clone());
     // The stem is free as a job id: a version holding it would have matched by id.
     let job_id = (!known.by_job.contains_key(&stem)).then_some(stem);
