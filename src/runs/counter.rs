@@ -38,7 +38,7 @@ pub fn folder_max(
             stat,
         });
         let Some(stat) = stat else { continue };
-        if let Some(cached) = cached_max(a, dir, &stat, prefixes)? {
+        if let Some(cached) = a.cached_folder_max(dir, &stat, prefixes)? {
             max = max.max(cached);
             continue;
         }
@@ -53,23 +53,6 @@ pub fn folder_max(
         a.record_folder_scan(dir, &stat, numbers.iter().map(|(s, n)| (s.as_str(), *n)))?;
     }
     Ok((max, seen))
-}
-
-/// The cache's answer for every prefix, or `None` when it has none for this folder as it is.
-fn cached_max(
-    a: &Allocation<'_>,
-    dir: &Path,
-    stat: &FolderStat,
-    prefixes: &[String],
-) -> Result<Option<Option<u32>>> {
-    let mut max = None;
-    for prefix in prefixes {
-        match a.cached_folder_max(dir, stat, prefix)? {
-            Some(n) => max = max.max(n),
-            None => return Ok(None),
-        }
-    }
-    Ok(Some(max))
 }
 
 /// The largest run number under each stem among the entries of `dir` (names that are not

@@ -56,14 +56,14 @@ fn stem_end(prefix: &str) -> Option<String> {
 }
 
 impl Allocation<'_> {
-    /// The largest run number recorded for `dir` among the stems that start with `prefix`,
-    /// if what was recorded of `dir` is still `now`: `Some(None)` when no such stem was there,
-    /// `None` when nothing is recorded or the folder changed since.
+    /// The largest run number recorded for `dir` among the stems that start with any of
+    /// `prefixes`, if what was recorded of `dir` is still `now`: `Some(None)` when no such stem
+    /// was there, `None` when nothing is recorded or the folder changed since.
     pub fn cached_folder_max(
         &self,
         dir: &Path,
         now: &FolderStat,
-        prefix: &str,
+        prefixes: &[impl AsRef<str>],
     ) -> Result<Option<Option<u32>>, StoreError> {
         let key = dir.as_os_str().as_bytes();
         let recorded: Option<[i64; 4]> = self
@@ -78,22 +78,30 @@ impl Allocation<'_> {
         if recorded != Some(now.columns()) {
             return Ok(None);
         }
-        let max: Option<i64> = match stem_end(prefix) {
-            Some(end) => self.tx().query_row(
-                "SELECT max(max_number) FROM folder_numbers WHERE dir = ?1 AND stem >= ?2 AND stem < ?3",
-                params![key, prefix, end],
-                |r| r.get(0),
-            ),
-            // The empty prefix, or one of another shape: every stem from the prefix on (a
-            // larger number than needed at worst, never a number reused).
-            None => self.tx().query_row(
-                "SELECT max(max_number) FROM folder_numbers WHERE dir = ?1 AND stem >= ?2",
-                params![key, prefix],
-                |r| r.get(0),
-            ),
+        let mut max = None;
+        for (i, prefix) in prefixes.iter().enumerate() {
+            let prefix = prefix.as_ref();
+            if prefixes[..i].iter().any(|p| p.as_ref() == prefix) {
+                continue;
+            }
+            let found: Option<i64> = match stem_end(prefix) {
+                Some(end) => self.tx().query_row(
+                    "SELECT max(max_number) FROM folder_numbers WHERE dir = ?1 AND stem >= ?2 AND stem < ?3",
+                    params![key, prefix, end],
+                    |r| r.get(0),
+                ),
+                // The empty prefix, or one of another shape: every stem from the prefix on (a
+                // larger number than needed at worst, never a number reused).
+                None => self.tx().query_row(
+                    "SELECT max(max_number) FROM folder_numbers WHERE dir = ?1 AND stem >= ?2",
+                    params![key, prefix],
+                    |r| r.get(0),
+                ),
+            }
+            .map_err(|e| self.err(e))?;
+            max = max.max(found.and_then(|n| u32::try_from(n).ok()));
         }
-        .map_err(|e| self.err(e))?;
-        Ok(Some(max.and_then(|n| u32::try_from(n).ok())))
+        Ok(Some(max))
     }
 
     /// Record what a read of `dir` found: its stat from before the read and the largest run

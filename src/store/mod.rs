@@ -87,44 +87,37 @@ impl Store {
     /// Open the DB at `path`. The schema is read before anything can write, so that a DB from
     /// a newer runctl (or a foreign or damaged one) is refused with not a byte of it, or of its
     /// `-wal`, changed: over a read-only connection, or, for writing to a DB in WAL mode, over
-    /// the read-write one, which writes nothing until asked to. With [`Access::Write`] a missing or empty DB is created and
-    /// migrated silently, and an up-to-date one is reopened for writing; an existing DB with
-    /// pending migrations stays read-only until the caller decides ([`Store::migrate`]).
+    /// the read-write one, which writes nothing until asked to. With [`Access::Write`] a missing
+    /// or empty DB is created and migrated silently; an existing DB with pending migrations is
+    /// not written until the caller decides ([`Store::migrate`]).
     pub fn open(path: &Path, access: Access) -> Result<Store, StoreError> {
         let header = match check_file(path)? {
             true => check_header(path)?,
             false => Header::Empty,
         };
-        let empty = header == Header::Empty;
-        if empty && access == Access::Read {
-            return Store::in_memory();
-        }
-        if header == Header::Wal && access == Access::Write {
-            // In WAL mode a read-write connection changes neither the DB nor its -wal until it
-            // writes (it checkpoints at no close: `configure_connection`; a hot journal cannot
-            // be), so the schema is read over the connection that will write, not over one
-            // opened only for that. A newer or foreign schema is still refused untouched.
-            let mut store = Store::open_read_write(path)?;
-            if store.status.fresh && !store.status.pending.is_empty() {
-                store.migrate()?;
-            }
-            return Ok(store);
-        }
-        if !empty {
-            let mut store = Store::open_read_only(path)?;
-            match access {
-                // Another process has only begun to migrate a new DB: nothing to read yet.
-                Access::Read if store.status.fresh => return Store::in_memory(),
-                Access::Read => {}
-                Access::Write if store.status.fresh => {
-                    store.migrate()?;
+        match (header, access) {
+            (Header::Empty, Access::Read) => return Store::in_memory(),
+            (Header::Rollback, _) | (Header::Wal, Access::Read) => {
+                let mut store = Store::open_read_only(path)?;
+                match access {
+                    // Another process has only begun to migrate a new DB: nothing to read yet.
+                    Access::Read if store.status.fresh => return Store::in_memory(),
+                    Access::Read => {}
+                    Access::Write if store.status.fresh => {
+                        store.migrate()?;
+                    }
+                    Access::Write if store.status.pending.is_empty() => store.make_writable()?,
+                    Access::Write => {}
                 }
-                Access::Write if store.status.pending.is_empty() => store.make_writable()?,
-                Access::Write => {}
+                return Ok(store);
             }
-            return Ok(store);
+            _ => {}
         }
-        // A new (or empty) file: nothing to refuse, nothing to lose.
+        // A new (or empty) file: nothing to refuse, nothing to lose. Or a DB in WAL mode opened
+        // for writing: a read-write connection changes neither it nor its -wal until it writes
+        // (it checkpoints at no close: `configure_connection`; a hot journal cannot be), so the
+        // schema is read over the connection that will write. A newer or foreign schema is
+        // still refused untouched.
         let mut store = Store::open_read_write(path)?;
         if store.status.fresh && !store.status.pending.is_empty() {
             store.migrate()?;

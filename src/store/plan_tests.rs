@@ -193,7 +193,7 @@ fn the_folder_cache_of_the_counter_is_read_and_moved_by_its_keys() {
         store
             .allocate(true, |a| {
                 for prefix in ["", "m-", "m-d-"] {
-                    assert!(a.cached_folder_max(outputs, &before, prefix)?.is_some());
+                    assert!(a.cached_folder_max(outputs, &before, &[prefix])?.is_some());
                 }
                 a.record_folder_made(outputs, &before, &after, Some(("m-d-full-", 8)))
             })

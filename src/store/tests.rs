@@ -376,7 +376,7 @@ fn the_folder_cache_answers_only_for_the_folder_as_it_was_and_moves_only_with_on
     };
     let max = |store: &mut Store, stat: &FolderStat, prefix: &str| {
         store
-            .allocate(false, |a| a.cached_folder_max(dir, stat, prefix))
+            .allocate(false, |a| a.cached_folder_max(dir, stat, &[prefix]))
             .unwrap()
     };
     assert_eq!(max(&mut store, &seen, ""), None, "nothing recorded yet");

@@ -889,15 +889,8 @@ fn two_takeovers_in_one_second_keep_each_runs_logs_with_its_outputs() {
     let second = ids.into_iter().find(|id| *id != first).unwrap();
     sb.run(&["rm", &second, "--yes"]).success();
     // The first superseded run's logs are still there, with its own file.
-    let left: String = std::fs::read_dir(sb.work().join("logs"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .contains(".superseded-")
-        })
+    let left: String = entries(&sb.work().join("logs"), |n| n.contains(".superseded-"))
+        .into_iter()
         .flat_map(|p| {
             std::fs::read_dir(p)
                 .unwrap()

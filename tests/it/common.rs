@@ -474,19 +474,20 @@ pub fn project_at_v1(sb: &Sandbox) -> Vec<u8> {
     std::fs::read(sb.db()).unwrap()
 }
 
-pub fn backups(sb: &Sandbox) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir(sb.work().join(".runctl"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("state.db.bak-")
-        })
-        .collect();
+/// The entries of `dir` whose file name `keep` takes, sorted (none when `dir` is missing).
+pub fn entries(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    found.retain(|p| keep(&p.file_name().unwrap().to_string_lossy()));
     found.sort();
     found
+}
+
+pub fn backups(sb: &Sandbox) -> Vec<PathBuf> {
+    entries(&sb.work().join(".runctl"), |n| {
+        n.starts_with("state.db.bak-")
+    })
 }
 
 /// `chattr +i` on a path for as long as the guard lives (tests run as root, for whom plain

@@ -72,15 +72,8 @@ fn a_project_whose_path_is_not_utf8_works_and_writes_only_inside_it() {
     // The worker's stderr is logged in the run's own logs folder (in the log of whichever
     // slot took an item: with two slots, one may take both) ...
     let logs = root.join("logs/m-dataset-full-run2");
-    let logged: String = std::fs::read_dir(&logs)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("worker-")
-        })
+    let logged: String = entries(&logs, |n| n.starts_with("worker-"))
+        .into_iter()
         .map(|p| std::fs::read_to_string(p).unwrap())
         .collect();
     assert!(logged.contains("oops"), "{logs:?}: {logged}");

@@ -1230,11 +1230,7 @@ fn a_record_whose_lock_file_is_removed_takes_it_again_and_a_second_record_is_ref
             .collect()
     };
     let locks = sb.work().join(".runctl/locks");
-    let lock_files = || -> Vec<std::path::PathBuf> {
-        std::fs::read_dir(&locks)
-            .map(|d| d.map(|e| e.unwrap().path()).collect())
-            .unwrap_or_default()
-    };
+    let lock_files = || entries(&locks, |_| true);
     feed.write_all(lines(0, 1000).as_bytes()).unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while lock_files().is_empty() && std::time::Instant::now() < deadline {
