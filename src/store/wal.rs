@@ -31,9 +31,11 @@ impl Drop for Store {
 /// commands.
 const WAL_KEEP_BYTES: u64 = 1 << 20;
 
-/// How long closing waits for other processes to let the fold happen; a fold that cannot
-/// happen now is left to a later command and loses nothing.
-const FOLD_WAIT: Duration = Duration::from_millis(200);
+/// How long closing waits for other processes to let the fold happen: not at all. A reader's
+/// snapshot or another writer holds the fold back, and waiting for them made every short
+/// command pay the whole wait while, say, an export ran; a fold that cannot happen now is
+/// left to a later command and loses nothing.
+const FOLD_WAIT: Duration = Duration::ZERO;
 
 impl Store {
     pub(super) fn ensure_wal(&mut self) -> Result<(), StoreError> {
@@ -65,7 +67,7 @@ impl Store {
         Ok(())
     }
 
-    /// Copy the `-wal` into `state.db` and empty it (a truncating checkpoint), waiting at most
+    /// Copy the `-wal` into `state.db` and empty it (a truncating checkpoint), waiting
     /// [`FOLD_WAIT`] for other readers and writers.
     fn fold_wal(&self) {
         let _ = self.conn.busy_timeout(FOLD_WAIT);

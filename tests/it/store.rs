@@ -456,6 +456,37 @@ fn a_symlinked_wal_or_shm_is_refused_not_read_around() {
 }
 
 #[test]
+fn a_reader_holding_a_snapshot_makes_no_new_wait_for_the_fold() {
+    let sb = Sandbox::new();
+    sb.init();
+    let wal = sb.work().join(".runctl/state.db-wal");
+    let size = || std::fs::metadata(&wal).map_or(0, |m| m.len());
+    sb.cmd().args(["new", "--model", "m"]).run().success();
+    while size() < 1_000_000 {
+        sb.cmd().args(["new", "--model", "m"]).run().success();
+    }
+    // Another process (an export, a follower) holds a read snapshot: the fold cannot happen.
+    let reader = rusqlite::Connection::open(sb.db()).unwrap();
+    reader.execute_batch("BEGIN").unwrap();
+    let _: i64 = reader
+        .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
+        .unwrap();
+    let start = std::time::Instant::now();
+    for _ in 0..5 {
+        sb.cmd().args(["new", "--model", "m"]).run().success();
+    }
+    // Waiting for the reader cost 200 ms a new (over 1 s for these five).
+    let took = start.elapsed();
+    assert!(took < std::time::Duration::from_millis(800), "{took:?}");
+    // The snapshot let go (the connection still open, so that its own close cannot be what
+    // folds), the next new folds the -wal.
+    reader.execute_batch("COMMIT").unwrap();
+    sb.cmd().args(["new", "--model", "m"]).run().success();
+    assert!(size() < 1_000_000, "{}", size());
+    drop(reader);
+}
+
+#[test]
 fn a_fifo_or_a_folder_as_state_db_is_refused_at_once() {
     let sb = Sandbox::new();
     sb.init();
