@@ -10,8 +10,8 @@
 mod dispatch;
 mod error;
 mod failure;
+mod hub;
 mod per_item;
-mod pipes;
 mod prepare;
 pub(crate) mod process;
 pub mod progress;
@@ -23,6 +23,7 @@ mod signals;
 mod slots;
 mod stream;
 mod stream_process;
+mod stream_slot;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -91,12 +92,15 @@ pub(crate) struct Item {
 
 impl Item {
     fn line(&self) -> String {
-        protocol::item_line(
-            &self.key,
-            &self.data,
-            &self.location,
-            Some(self.prior.saturating_add(self.attempt)),
-        )
+        let mut line = String::new();
+        self.push_line(&mut line);
+        line
+    }
+
+    /// Append the item's line (with its attempt number) to `out`.
+    fn push_line(&self, out: &mut String) {
+        let attempt = Some(self.prior.saturating_add(self.attempt));
+        protocol::push_item_line(out, &self.key, &self.data, &self.location, attempt, None);
     }
 }
 
@@ -120,21 +124,38 @@ pub(crate) struct Attempt {
 }
 
 impl Attempt {
-    /// An attempt of `item` in `worker` that began at `started` and ends now.
+    /// An attempt of `item` in `worker` that began at `started` and ended at `ended`.
     pub fn new(
         item: Item,
         outcome: Outcome,
-        started: Instant,
-        started_at: String,
+        started: &Moment,
+        ended: &Moment,
         worker: usize,
     ) -> Attempt {
         Attempt {
             item,
             outcome,
-            started_at,
-            finished_at: crate::store::now_text(),
-            duration: started.elapsed(),
+            started_at: started.text.clone(),
+            finished_at: ended.text.clone(),
+            duration: ended.at.saturating_duration_since(started.at),
             worker,
+        }
+    }
+}
+
+/// A moment of a pass: for durations, and as stored text. The items a slot sends together
+/// share the moment they started, the answers it reads together the moment they ended.
+#[derive(Debug, Clone)]
+pub(crate) struct Moment {
+    pub at: Instant,
+    pub text: String,
+}
+
+impl Moment {
+    pub fn now() -> Moment {
+        Moment {
+            at: Instant::now(),
+            text: crate::store::now_text(),
         }
     }
 }

@@ -15,7 +15,7 @@ use nix::unistd::Pid;
 use super::process::{self, MAX_OUTPUT, kill_group, with_tail};
 use super::protocol;
 use super::slots::SlotContext;
-use super::{Attempt, Failure, Item, Outcome, WorkError};
+use super::{Attempt, Failure, Item, Moment, Outcome, WorkError};
 use crate::state::ErrorCategory;
 
 /// Items up to this size are written to stdin directly (they fit in a pipe's buffer).
@@ -44,11 +44,10 @@ fn attempt(
     item: Item,
     log: &mut Option<std::fs::File>,
 ) -> (Attempt, Option<WorkError>) {
-    let started = Instant::now();
-    let started_at = crate::store::now_text();
-    let finish = |item: Item, outcome: Outcome| {
-        Attempt::new(item, outcome, started, started_at.clone(), cx.slot)
-    };
+    let start = Moment::now();
+    let started = start.at;
+    let finish =
+        |item: Item, outcome: Outcome| Attempt::new(item, outcome, &start, &Moment::now(), cx.slot);
     let mut cmd = process::command(cx.worker, cx.slot);
     cmd.env("RUNCTL_ITEM_KEY", &item.key);
     let (mut child, group) = match process::spawn(&mut cmd) {

@@ -30,34 +30,45 @@ pub fn item_line_with(
     failure: Option<Failure<'_>>,
 ) -> String {
     let mut line = String::with_capacity(key.len() + data.len() + location.len() + 48);
+    push_item_line(&mut line, key, data, location, attempt, failure);
+    line
+}
+
+/// [`item_line_with`], appended to `line`.
+pub fn push_item_line(
+    line: &mut String,
+    key: &str,
+    data: &str,
+    location: &str,
+    attempt: Option<u32>,
+    failure: Option<Failure<'_>>,
+) {
+    use std::fmt::Write as _;
     line.push_str("{\"key\":");
-    push_json_string(&mut line, key);
+    push_json_string(line, key);
     line.push_str(",\"data\":");
     line.push_str(data);
     line.push_str(",\"location\":");
-    push_json_string(&mut line, location);
+    push_json_string(line, location);
     if let Some(attempt) = attempt {
-        line.push_str(",\"attempt\":");
-        line.push_str(&attempt.to_string());
+        let _ = write!(line, ",\"attempt\":{attempt}");
     }
     if let Some(f) = failure {
-        line.push_str(",\"attempts\":");
-        line.push_str(&f.attempts.to_string());
+        let _ = write!(line, ",\"attempts\":{}", f.attempts);
         for (name, value) in [("error", f.error), ("category", f.category)] {
-            line.push_str(&format!(",\"{name}\":"));
+            let _ = write!(line, ",\"{name}\":");
             match value {
-                Some(text) => push_json_string(&mut line, text),
+                Some(text) => push_json_string(line, text),
                 None => line.push_str("null"),
             }
         }
     }
     line.push_str("}\n");
-    line
 }
 
 fn push_json_string(out: &mut String, text: &str) {
-    // serde_json escapes exactly as JSON requires; a String never fails to serialize.
-    out.push_str(&Value::String(text.to_string()).to_string());
+    // serde_json escapes exactly as JSON requires; a str never fails to serialize.
+    out.push_str(&serde_json::to_string(text).unwrap_or_default());
 }
 
 /// One result line, parsed.

@@ -1,6 +1,7 @@
-//! The recorder thread: the only writer of results. It commits in batches of 100 results or
-//! every second, whichever comes first, and at the end, each commit updating the run's counters
-//! and ETA in the same transaction; it also drives the progress display.
+//! The recorder thread: the only writer of results. It commits in batches of 100 results (more
+//! when more are already waiting) or every second, whichever comes first, and at the end, each
+//! commit updating the run's counters and ETA in the same transaction; it also drives the
+//! progress display.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,6 +17,8 @@ use crate::store::{Keys, Progress, ResultIn, Store};
 
 /// Commit after this many results...
 const BATCH: usize = 100;
+/// ...taking up to this many when more are already waiting...
+const MAX_BATCH: usize = 2000;
 /// ...or this long after the first uncommitted one.
 const MAX_WAIT: Duration = Duration::from_secs(1);
 
@@ -128,10 +131,18 @@ fn record(
         let wait = oldest.map_or(MAX_WAIT, |t| MAX_WAIT.saturating_sub(t.elapsed()));
         let closed = match rx.recv_timeout(wait) {
             Ok(finals) => {
-                for last in finals {
-                    recorded.count(&last);
-                    display.result(last.result.ok);
-                    batch.push(last.result);
+                let mut finals = Some(finals);
+                while let Some(some) = finals.take() {
+                    for last in some {
+                        recorded.count(&last);
+                        display.result(last.result.ok);
+                        batch.push(last.result);
+                    }
+                    // Take what else is waiting too (up to a cap): when results come faster
+                    // than commits, each commit carries more of them.
+                    if batch.len() < MAX_BATCH {
+                        finals = rx.try_recv().ok();
+                    }
                 }
                 oldest.get_or_insert_with(Instant::now);
                 false

@@ -1,13 +1,10 @@
-//! The slot threads: each takes items from the dispatcher and reports every attempt back,
-//! through a stream worker (`stream.rs`) or one process per item (`per_item.rs`). A slot's
-//! [`SlotContext`] is what it works with; its worker log is opened here.
-
-use std::time::Instant;
+//! The per-item slot threads: each takes items from the dispatcher and reports every attempt
+//! back, one process per item (`per_item.rs`). A slot's [`SlotContext`] is what it works with.
+//! Every slot's worker log (per item and stream) is opened here.
 
 use crossbeam_channel::{Receiver, Sender};
 
-use super::progress::Notifier;
-use super::{Attempt, Control, Item, Mode, Options, Outcome, Worker};
+use super::{Attempt, Control, Item, Moment, Options, Outcome, Worker};
 
 /// The most items queued ahead of the slots.
 const MAX_QUEUE: usize = 1 << 16;
@@ -34,35 +31,30 @@ pub(super) struct SlotContext<'a> {
     /// 1, 2, ...: the worker's `RUNCTL_WORKER_ID`.
     pub slot: usize,
     pub work: &'a Receiver<Item>,
-    pub reports: &'a Sender<Attempt>,
+    pub reports: &'a Sender<Vec<Attempt>>,
     /// The slot's worker log, when it is kept.
     pub log: Option<std::fs::File>,
-    pub notifier: Notifier,
 }
 
 impl SlotContext<'_> {
-    /// The slot's thread: a stream worker kept for the whole pass, or a per-item worker started
-    /// for each item it takes.
+    /// The slot's thread: a per-item worker started for each item it takes.
     pub fn run(self) {
-        match self.options.mode {
-            Mode::Stream => super::stream::Slot::new(self).run(),
-            Mode::PerItem => super::per_item::run(self),
-        }
+        super::per_item::run(self);
     }
 
     /// Pass an attempt back to the dispatcher.
     pub fn report(&self, attempt: Attempt) {
-        let _ = self.reports.send(attempt);
+        let _ = self.reports.send(vec![attempt]);
     }
 
     /// Hand `item` back unstarted (at a stop): not recorded, so the next resume does it.
     pub fn abandon(&self, item: Item) {
-        let now = crate::store::now_text();
+        let now = Moment::now();
         self.report(Attempt::new(
             item,
             Outcome::Abandoned,
-            Instant::now(),
-            now,
+            &now,
+            &now,
             self.slot,
         ));
     }

@@ -1,0 +1,289 @@
+//! One stream slot of the stream engine (`stream.rs`): its worker, started with its first
+//! items and restarted after a death, the items it holds in flight, and what each line the
+//! worker writes, its death, a broken protocol and a timeout do to them.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use super::hub::Hub;
+use super::process::MAX_OUTPUT;
+use super::progress::Notifier;
+use super::stream_process::{self, Output, Proc};
+use super::{Attempt, Control, Failure, Item, Moment, Outcome, WorkError, Worker};
+use crate::state::ErrorCategory;
+
+/// Deaths before any answer, in a row, that stop the run.
+const DEATHS_IN_A_ROW: u32 = 3;
+/// What the slots of a pass share.
+pub(super) struct Shared<'a> {
+    pub(super) worker: &'a Worker,
+    pub(super) control: &'a Control,
+    pub(super) notifier: &'a Notifier,
+    pub(super) window: usize,
+    pub(super) timeout: Option<Duration>,
+}
+
+struct Flight {
+    item: Item,
+    started: Moment,
+}
+
+/// One stream slot: its worker (started with its first items) and what it holds.
+pub(super) struct Slot {
+    slot: usize,
+    log: Option<std::fs::File>,
+    pub(super) proc: Option<Proc>,
+    in_flight: HashMap<String, Flight>,
+    deaths_in_a_row: u32,
+    /// After a death before any answer: no restart before this.
+    restart_at: Option<Instant>,
+    strays: u32,
+}
+
+impl Slot {
+    pub(super) fn new(slot: usize, worker: &Worker) -> Slot {
+        Slot {
+            slot,
+            log: super::slots::log_of(worker, slot),
+            proc: None,
+            in_flight: HashMap::new(),
+            deaths_in_a_row: 0,
+            restart_at: None,
+            strays: 0,
+        }
+    }
+
+    /// Nothing in flight.
+    pub(super) fn idle(&self) -> bool {
+        self.in_flight.is_empty()
+    }
+
+    /// Fill the window from the hub, starting the worker if it is not running.
+    pub(super) fn fill(
+        &mut self,
+        hub: &mut Hub<'_>,
+        shared: &Shared<'_>,
+        now: Instant,
+    ) -> Result<(), WorkError> {
+        if let Some(at) = self.restart_at {
+            if now < at {
+                return Ok(());
+            }
+            self.restart_at = None;
+        }
+        let room = shared.window.saturating_sub(self.in_flight.len());
+        let items = hub.take(room, now)?;
+        if items.is_empty() {
+            return Ok(());
+        }
+        hub.started(items.len(), now);
+        if self.proc.is_none() {
+            match stream_process::spawn(shared.worker, self.slot, self.log.as_ref()) {
+                Ok(p) => self.proc = Some(p),
+                Err(failure) => {
+                    let now = Moment::now();
+                    for item in items {
+                        hub.handle(Attempt::new(item, failure.outcome(), &now, &now, self.slot));
+                    }
+                    if let Some(error) = failure.stops_the_pass(shared.worker) {
+                        shared.control.fail(error);
+                    }
+                    return Ok(());
+                }
+            }
+        }
+        let started = Moment::now();
+        let mut lines = String::new();
+        for item in items {
+            item.push_line(&mut lines);
+            let started = started.clone();
+            self.in_flight
+                .insert(item.key.clone(), Flight { item, started });
+        }
+        if let Some(p) = self.proc.as_mut() {
+            p.send(lines.as_bytes());
+        }
+        Ok(())
+    }
+
+    /// Read what the worker wrote and handle its whole lines.
+    pub(super) fn read(&mut self, hub: &mut Hub<'_>, shared: &Shared<'_>, buf: &mut [u8]) {
+        let Some(p) = self.proc.as_mut() else { return };
+        match p.read(buf) {
+            Output::Nothing => {}
+            Output::TooLong => {
+                let what = format!("a line over {} MB", MAX_OUTPUT >> 20);
+                self.broken(hub, what);
+            }
+            Output::Lines(lines) => {
+                self.lines(hub, shared, &lines);
+            }
+            Output::End(last) => {
+                if self.lines(hub, shared, &last) {
+                    self.died(hub, shared);
+                }
+            }
+        }
+    }
+
+    /// Handle result lines; false when one broke the protocol (the worker is gone).
+    fn lines(&mut self, hub: &mut Hub<'_>, shared: &Shared<'_>, lines: &[u8]) -> bool {
+        let ended = Moment::now();
+        for raw in lines.split(|&b| b == b'\n') {
+            let Ok(text) = std::str::from_utf8(raw) else {
+                self.broken(hub, "a line that is not valid UTF-8".into());
+                return false;
+            };
+            let text = text.trim();
+            if text.is_empty() {
+                continue;
+            }
+            match super::protocol::parse_result_line(text) {
+                Ok(line) => self.answer(hub, shared, line, &ended),
+                Err(reason) => {
+                    let preview: String = text.chars().take(120).collect();
+                    self.broken(hub, format!("{reason}: {preview}"));
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    fn answer(
+        &mut self,
+        hub: &mut Hub<'_>,
+        shared: &Shared<'_>,
+        line: super::protocol::ResultLine,
+        ended: &Moment,
+    ) {
+        let Some(flight) = self.in_flight.remove(&line.key) else {
+            self.strays += 1;
+            if self.strays <= 3 {
+                shared.notifier.warn(&format!(
+                    "warning: worker {} answered for '{}', which is not in flight there; ignored",
+                    self.slot, line.key
+                ));
+            }
+            return;
+        };
+        if let Some(p) = self.proc.as_mut() {
+            p.answered += 1;
+        }
+        self.deaths_in_a_row = 0;
+        let outcome = match line.outcome {
+            Ok(output) => Outcome::Ok(output),
+            Err(message) => {
+                // The worker's own category (`http-429`) as `record` keeps it; else `exit`.
+                let category = line
+                    .category
+                    .as_deref()
+                    .map_or(ErrorCategory::Exit.into(), crate::state::Stored::parse);
+                Outcome::Failed(Failure::answered(category, message))
+            }
+        };
+        hub.handle(Attempt::new(
+            flight.item,
+            outcome,
+            &flight.started,
+            ended,
+            self.slot,
+        ));
+    }
+
+    /// The worker wrote something that is not a result: fail what it holds, restart it.
+    fn broken(&mut self, hub: &mut Hub<'_>, what: String) {
+        if let Some(p) = self.proc.take() {
+            p.kill();
+        }
+        let message = format!(
+            "the worker wrote {what} (a stream worker's stdout carries only result lines; log to stderr)"
+        );
+        self.fail_all(hub, &Failure::new(ErrorCategory::BadOutput, message));
+    }
+
+    /// The worker's stdout closed: it exited (or is about to).
+    fn died(&mut self, hub: &mut Hub<'_>, shared: &Shared<'_>) {
+        let Some(p) = self.proc.take() else {
+            return;
+        };
+        let answered = p.answered;
+        let failure = p.death();
+        let had_items = !self.in_flight.is_empty();
+        self.fail_all(hub, &failure);
+        if answered == 0 && had_items {
+            self.deaths_in_a_row += 1;
+            if self.deaths_in_a_row >= DEATHS_IN_A_ROW {
+                shared.control.fail(WorkError::KeepsDying {
+                    times: DEATHS_IN_A_ROW,
+                    last: failure.message,
+                });
+                return;
+            }
+            // Do not spin on a worker that cannot start.
+            let pause = Duration::from_millis(100) * self.deaths_in_a_row;
+            self.restart_at = Some(Instant::now() + pause);
+        }
+    }
+
+    /// Items past their deadline fail; the worker is restarted and its other items go back.
+    pub(super) fn expire(&mut self, hub: &mut Hub<'_>, shared: &Shared<'_>) {
+        let Some(limit) = shared.timeout else {
+            return;
+        };
+        let now = Moment::now();
+        if !self
+            .in_flight
+            .values()
+            .any(|f| now.at.duration_since(f.started.at) >= limit)
+        {
+            return;
+        }
+        if let Some(p) = self.proc.take() {
+            p.kill();
+        }
+        let mut back = Vec::new();
+        for (_, f) in self.in_flight.drain() {
+            if now.at.duration_since(f.started.at) >= limit {
+                let msg = format!(
+                    "timed out after {}s (the worker was restarted)",
+                    limit.as_secs_f64()
+                );
+                let outcome = Outcome::Failed(Failure::new(ErrorCategory::Timeout, msg));
+                hub.handle(Attempt::new(f.item, outcome, &f.started, &now, self.slot));
+            } else {
+                back.push(f.item);
+            }
+        }
+        back.sort_by(|a, b| a.key.cmp(&b.key));
+        hub.give_back(back, now.at);
+    }
+
+    /// Killed: the worker goes at once, what it held is not recorded.
+    pub(super) fn kill(&mut self, hub: &mut Hub<'_>) {
+        if let Some(p) = self.proc.take() {
+            p.kill();
+        }
+        self.end_in_flight(hub, || Outcome::Abandoned);
+    }
+
+    fn fail_all(&mut self, hub: &mut Hub<'_>, failure: &Failure) {
+        self.end_in_flight(hub, || Outcome::Failed(failure.clone()));
+    }
+
+    /// Report every item in flight with `outcome`.
+    fn end_in_flight(&mut self, hub: &mut Hub<'_>, outcome: impl Fn() -> Outcome) {
+        let now = Moment::now();
+        for (_, f) in self.in_flight.drain() {
+            hub.handle(Attempt::new(f.item, outcome(), &f.started, &now, self.slot));
+        }
+    }
+
+    pub(super) fn next_deadline(&self, shared: &Shared<'_>) -> Option<Instant> {
+        let timeout = shared
+            .timeout
+            .and_then(|limit| self.in_flight.values().map(|f| f.started.at + limit).min());
+        let restart = self.restart_at.filter(|_| self.proc.is_none());
+        timeout.into_iter().chain(restart).min()
+    }
+}
