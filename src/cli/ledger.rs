@@ -12,7 +12,7 @@ use super::{Ctx, output};
 use crate::error::{CliError, Result};
 use crate::project::Project;
 use crate::state::{ErrorCategory, Stored};
-use crate::store::{Access, Keys, Progress, RecordError, ResultIn, Selection, Store};
+use crate::store::{Access, Keys, Prior, Progress, RecordError, ResultIn, Selection, Store};
 use crate::text::count;
 
 /// Print a run's items as JSON lines: remaining (default), errors, or all
@@ -147,6 +147,7 @@ fn parse_result(line: &str) -> std::result::Result<ResultIn, String> {
         first_error: None,
         started_at: None,
         finished_at: None,
+        prior: Prior::Unknown,
     })
 }
 

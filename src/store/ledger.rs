@@ -19,6 +19,18 @@ pub enum Selection {
     All,
 }
 
+/// The result a key had before a batch, when the caller knows it: a pass holds the run's lock
+/// and read it with the item, so no one else can have recorded one since. Else the store looks
+/// it up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Prior {
+    #[default]
+    Unknown,
+    Nothing,
+    Ok,
+    Error,
+}
+
 /// One result to record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResultIn {
@@ -38,6 +50,8 @@ pub struct ResultIn {
     pub started_at: Option<String>,
     /// When it finished [default: when it is recorded].
     pub finished_at: Option<String>,
+    /// The result its key had before, if known.
+    pub prior: Prior,
 }
 
 /// Why a batch of results was not recorded.
@@ -105,17 +119,13 @@ impl Store {
             Ok(Err(key)) => return Err(RecordError::UnknownItem { key }),
             Err(e) => return Err(err(e).into()),
         };
-        tx.prepare_cached(
-            "UPDATE runs SET n_completed = n_completed + ?2, n_errors = n_errors + ?3, \
-             last_progress_at = ?4, eta = coalesce(?5, eta) WHERE id = ?1",
-        )
-        .and_then(|mut st| st.execute(params![run_id, d_ok, d_err, now, eta]))
-        .map_err(err)?;
         let progress = tx
             .prepare_cached(
-                "SELECT coalesce(n_items, 0), n_completed, n_errors, eta FROM runs WHERE id = ?1",
+                "UPDATE runs SET n_completed = n_completed + ?2, n_errors = n_errors + ?3, \
+                 last_progress_at = ?4, eta = coalesce(?5, eta) WHERE id = ?1 \
+                 RETURNING coalesce(n_items, 0), n_completed, n_errors, eta",
             )
-            .and_then(|mut st| st.query_row([run_id], progress_row))
+            .and_then(|mut st| st.query_row(params![run_id, d_ok, d_err, now, eta], progress_row))
             .map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(progress)
@@ -123,10 +133,11 @@ impl Store {
 }
 
 /// Upsert each result; returns the changes to the run's ok and error counts, or (for keys
-/// from outside) the first key that is not an item of the run. Two statements per batch, not
-/// per result, stand beside the upserts: the first unknown key, and the statuses the batch's
-/// keys had before it (a key twice in the batch replaces its own earlier result the second
-/// time, which is counted here without the DB).
+/// from outside) the first key that is not an item of the run. At most two statements per
+/// batch, not per result, stand beside the upserts: the first unknown key, and the statuses
+/// the batch's keys had before it, unless every result says it ([`Prior`]); a key twice in the
+/// batch replaces its own earlier result the second time, which is counted here without the
+/// DB.
 fn upsert_results(
     tx: &rusqlite::Transaction<'_>,
     run_id: &str,
@@ -135,7 +146,58 @@ fn upsert_results(
     results: &[ResultIn],
     now: &str,
 ) -> rusqlite::Result<Result<(i64, i64), String>> {
-    let (mut d_ok, mut d_err, distinct) = batch_deltas(results);
+    let (d_ok, d_err, firsts) = batch_deltas(results);
+    let (d_ok, d_err) = match prior_deltas(tx, run_id, keys, source_id, &firsts)? {
+        Ok((ok, err)) => (d_ok + ok, d_err + err),
+        Err(unknown) => return Ok(Err(unknown)),
+    };
+    let mut upsert = tx.prepare_cached(UPSERT_RESULT_SQL)?;
+    for r in results {
+        let (status, output, error) = if r.ok {
+            (ResultStatus::Ok, Some(&r.payload), None)
+        } else {
+            (ResultStatus::Error, None, Some(&r.payload))
+        };
+        upsert.execute(params![
+            run_id,
+            r.key,
+            status,
+            output,
+            r.attempts.max(1),
+            r.first_error,
+            error,
+            r.category,
+            r.started_at,
+            r.finished_at.as_deref().unwrap_or(now),
+            r.duration_ms,
+            r.worker
+        ])?;
+    }
+    Ok(Ok((d_ok, d_err)))
+}
+
+/// What the results the batch replaces took from the counts (each distinct key's prior result,
+/// from the results themselves when they all know it, else looked up), or (for keys from
+/// outside) the first key that is not an item of the run.
+fn prior_deltas(
+    tx: &rusqlite::Transaction<'_>,
+    run_id: &str,
+    keys: Keys,
+    source_id: Option<i64>,
+    firsts: &[&ResultIn],
+) -> rusqlite::Result<Result<(i64, i64), String>> {
+    let (mut d_ok, mut d_err) = (0i64, 0i64);
+    if keys == Keys::OfThisRun && firsts.iter().all(|r| r.prior != Prior::Unknown) {
+        for r in firsts {
+            match r.prior {
+                Prior::Ok => d_ok -= 1,
+                Prior::Error => d_err -= 1,
+                Prior::Nothing | Prior::Unknown => {}
+            }
+        }
+        return Ok(Ok((d_ok, d_err)));
+    }
+    let distinct = json_chunks(&firsts.iter().map(|r| r.key.as_str()).collect::<Vec<_>>());
     if keys == Keys::Unchecked {
         // json_each walks the array in order: the first unknown key of the batch.
         let mut first_unknown = tx.prepare_cached(
@@ -167,41 +229,19 @@ fn upsert_results(
             }
         }
     }
-    let mut upsert = tx.prepare_cached(UPSERT_RESULT_SQL)?;
-    for r in results {
-        let (status, output, error) = if r.ok {
-            (ResultStatus::Ok, Some(&r.payload), None)
-        } else {
-            (ResultStatus::Error, None, Some(&r.payload))
-        };
-        upsert.execute(params![
-            run_id,
-            r.key,
-            status,
-            output,
-            r.attempts.max(1),
-            r.first_error,
-            error,
-            r.category,
-            r.started_at,
-            r.finished_at.as_deref().unwrap_or(now),
-            r.duration_ms,
-            r.worker
-        ])?;
-    }
     Ok(Ok((d_ok, d_err)))
 }
 
 /// The batch's own changes to the ok and error counts (each result counted, and a key's
-/// earlier result in the same batch taken back), and its distinct keys as a JSON array.
-fn batch_deltas(results: &[ResultIn]) -> (i64, i64, Vec<String>) {
+/// earlier result in the same batch taken back), and the first result of each distinct key.
+fn batch_deltas(results: &[ResultIn]) -> (i64, i64, Vec<&ResultIn>) {
     let (mut d_ok, mut d_err) = (0i64, 0i64);
-    let mut latest: std::collections::HashMap<&str, bool> =
-        std::collections::HashMap::with_capacity(results.len());
-    let mut distinct: Vec<&str> = Vec::with_capacity(results.len());
+    let mut latest: foldhash::HashMap<&str, bool> = foldhash::HashMap::default();
+    latest.reserve(results.len());
+    let mut distinct: Vec<&ResultIn> = Vec::with_capacity(results.len());
     for r in results {
         match latest.insert(r.key.as_str(), r.ok) {
-            None => distinct.push(&r.key),
+            None => distinct.push(r),
             Some(true) => d_ok -= 1,
             Some(false) => d_err -= 1,
         }
@@ -211,7 +251,7 @@ fn batch_deltas(results: &[ResultIn]) -> (i64, i64, Vec<String>) {
             d_err += 1;
         }
     }
-    (d_ok, d_err, json_chunks(&distinct))
+    (d_ok, d_err, distinct)
 }
 
 /// The keys as JSON arrays of at most 16 MiB each (SQLite refuses a text over 1 GB, and a batch

@@ -43,7 +43,8 @@ use file::{Header, check_file, check_header};
 pub use folder_scans::FolderStat;
 pub use hashes::{HashRecord, LinkRecord};
 pub use ledger::{
-    ExportRow, ItemPages, Keys, PageItem, RecordError, ResultIn, Selection, UPSERT_RESULT_SQL,
+    ExportRow, ItemPages, Keys, PageItem, Prior, RecordError, ResultIn, Selection,
+    UPSERT_RESULT_SQL,
 };
 pub use paths::{path_to_text, text_to_path};
 pub use progress::{Progress, eta_stamp, finish_at};

@@ -4,7 +4,7 @@
 
 use rusqlite::params;
 
-use super::ledger::{Selection, selection_filter};
+use super::ledger::{Prior, Selection, selection_filter};
 use super::{Store, StoreError};
 use crate::state::{ErrorCategory, Stored};
 
@@ -21,6 +21,8 @@ pub struct PageItem {
     /// With [`Selection::Errors`]: its latest error and that error's category.
     pub last_error: Option<String>,
     pub category: Option<Stored<ErrorCategory>>,
+    /// Its result when it was read, as far as the selection tells.
+    pub prior: Prior,
 }
 
 /// The selected items of a run in key order, read a page at a time: each page is a short read,
@@ -88,6 +90,11 @@ impl ItemPages<'_> {
             .prepare_cached(&sql)
             .map_err(|e| store.sql_err(e))?;
         let limit = i64::try_from(Self::PAGE).unwrap_or(i64::MAX);
+        let prior = match self.selection {
+            Selection::Remaining => Prior::Nothing,
+            Selection::Errors => Prior::Error,
+            Selection::All => Prior::Unknown,
+        };
         stmt.query_map(params![self.run_id, limit, after], |row| {
             Ok(PageItem {
                 key: row.get(0)?,
@@ -96,6 +103,7 @@ impl ItemPages<'_> {
                 attempts: row.get(3)?,
                 last_error: row.get(4)?,
                 category: row.get(5)?,
+                prior,
             })
         })
         .and_then(|rows| rows.collect())

@@ -85,6 +85,23 @@ fn plan_faults(store: &Store, sql: &str) -> Vec<String> {
         .collect()
 }
 
+/// A result for key `k` that does not know its prior one.
+fn result_of_k() -> ResultIn {
+    ResultIn {
+        key: "k".into(),
+        ok: true,
+        payload: "1".into(),
+        category: None,
+        duration_ms: None,
+        worker: None,
+        attempts: 1,
+        first_error: None,
+        started_at: None,
+        finished_at: None,
+        prior: Prior::Unknown,
+    }
+}
+
 #[test]
 fn the_lookups_commands_make_use_an_index_and_sort_nothing() {
     let mut store = Store::in_memory().unwrap();
@@ -108,18 +125,7 @@ fn the_lookups_commands_make_use_an_index_and_sort_nothing() {
         store.version_by_job("job-42").unwrap();
         store.version("style_1", "V8").unwrap();
         // Recording: the batch's statements, for keys from outside and from the run itself.
-        let result = ResultIn {
-            key: "k".into(),
-            ok: true,
-            payload: "1".into(),
-            category: None,
-            duration_ms: None,
-            worker: None,
-            attempts: 1,
-            first_error: None,
-            started_at: None,
-            finished_at: None,
-        };
+        let result = result_of_k();
         for keys in [Keys::Unchecked, Keys::OfThisRun] {
             let _ = store.record_results("r", keys, std::slice::from_ref(&result), None);
         }

@@ -92,6 +92,7 @@ fn result(key: &str, ok: bool, payload: &str) -> ResultIn {
         first_error: None,
         started_at: None,
         finished_at: None,
+        prior: Prior::Unknown,
     }
 }
 
@@ -252,6 +253,7 @@ fn remaining_errors_and_all_select_by_the_latest_result() {
             attempts: 1,
             last_error: Some("boom".into()),
             category: Some(crate::state::ErrorCategory::Exit.into()),
+            prior: Prior::Error,
         }]
     );
     // Every item done: nothing remains, and retrying errors has nothing either once b is ok.
@@ -444,4 +446,36 @@ fn the_folder_cache_answers_only_for_the_folder_as_it_was_and_moves_only_with_on
         .unwrap();
     assert_eq!(max(&mut store, &other, "m-d-"), None);
     assert_eq!(max(&mut store, &one_more, "m-d-"), Some(Some(8)));
+}
+
+#[test]
+fn a_pass_that_knows_each_keys_prior_result_keeps_the_counters_a_recount_finds() {
+    let mut store = run_over(&["a", "b", "c", "d"]);
+    record(&mut store, &[ok("a"), error("b")]);
+    // As a pass reads them: the remaining items had nothing, the errors were errors.
+    let remaining = first_page(&store, "r", Selection::Remaining);
+    assert!(remaining.iter().all(|i| i.prior == Prior::Nothing));
+    let errors = first_page(&store, "r", Selection::Errors);
+    assert_eq!(
+        errors.iter().map(|i| i.prior).collect::<Vec<_>>(),
+        [Prior::Error]
+    );
+    let known = |r: ResultIn, prior| ResultIn { prior, ..r };
+    let batch = [
+        known(ok("b"), Prior::Error),
+        known(error("c"), Prior::Nothing),
+        known(ok("d"), Prior::Nothing),
+    ];
+    let p = store
+        .record_results("r", Keys::OfThisRun, &batch, None)
+        .unwrap();
+    assert_eq!(counts(&p), (4, 3, 1));
+    assert_eq!(counts(&store.refresh_progress("r").unwrap()), (4, 3, 1));
+    // One result of the batch that does not know: the store looks every key up.
+    let batch = [known(error("a"), Prior::Ok), ok("c")];
+    let p = store
+        .record_results("r", Keys::OfThisRun, &batch, None)
+        .unwrap();
+    assert_eq!(counts(&p), (4, 3, 1));
+    assert_eq!(counts(&store.refresh_progress("r").unwrap()), (4, 3, 1));
 }

@@ -180,6 +180,7 @@ impl<'a> Hub<'a> {
             prior: u32::try_from(r.attempts).unwrap_or(0),
             first_error: None,
             last_failure: None,
+            prior_result: r.prior,
         }));
         Ok(())
     }
@@ -224,6 +225,7 @@ impl<'a> Hub<'a> {
             first_error: item.first_error,
             started_at: Some(started_at),
             finished_at: Some(finished_at),
+            prior: item.prior_result,
         };
         self.finish(Final { result, failed });
     }
@@ -261,6 +263,7 @@ impl<'a> Hub<'a> {
                 first_error: item.first_error,
                 started_at: None,
                 finished_at: Some(crate::store::now_text()),
+                prior: item.prior_result,
             };
             let failed = Some((last.category, last.origin));
             self.finish(Final { result, failed });

@@ -88,6 +88,8 @@ pub(crate) struct Item {
     pub first_error: Option<String>,
     /// The last failed attempt, while a retry is pending.
     pub last_failure: Option<Failure>,
+    /// Its result when the pass read it.
+    pub prior_result: crate::store::Prior,
 }
 
 impl Item {

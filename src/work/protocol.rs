@@ -84,40 +84,112 @@ pub struct ResultLine {
 }
 
 /// Parse `{"key": .., "ok": ..}` or `{"key": .., "error": ..}` (plus optional `category`,
-/// `duration_ms`, `worker`). A key may be a string, a number, or an array of key parts.
+/// `duration_ms`, `worker`). A key may be a string, a number, or an array of key parts. Other
+/// fields are ignored; a field given twice counts with its last value.
 pub fn parse_result_line(line: &str) -> Result<ResultLine, String> {
+    // The fields straight into their slots (no map of the whole object); any line this does
+    // not take is parsed again as a whole value for the error it deserves.
+    match serde_json::from_str::<Fields>(line) {
+        Ok(fields) => fields.result(),
+        Err(_) => parse_value_line(line),
+    }
+}
+
+/// The fields of a result line that mean something, each as its last value in the line.
+#[derive(Default)]
+struct Fields {
+    key: Option<Value>,
+    ok: Option<Value>,
+    error: Option<Value>,
+    category: Option<Value>,
+    duration_ms: Option<Value>,
+    worker: Option<Value>,
+}
+
+impl<'de> serde::Deserialize<'de> for Fields {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Fields, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Fields;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Fields, A::Error> {
+                let mut f = Fields::default();
+                while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    let slot = match name.as_ref() {
+                        "key" => &mut f.key,
+                        "ok" => &mut f.ok,
+                        "error" => &mut f.error,
+                        "category" => &mut f.category,
+                        "duration_ms" => &mut f.duration_ms,
+                        "worker" => &mut f.worker,
+                        _ => {
+                            map.next_value::<Value>()?;
+                            continue;
+                        }
+                    };
+                    *slot = Some(map.next_value()?);
+                }
+                Ok(f)
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
+impl Fields {
+    fn result(self) -> Result<ResultLine, String> {
+        let key = match self.key {
+            Some(Value::String(s)) => s,
+            Some(Value::Array(parts)) => {
+                let parts: Vec<String> = parts
+                    .iter()
+                    .map(|p| p.as_str().map_or_else(|| p.to_string(), str::to_string))
+                    .collect();
+                source::make_key(&parts)
+            }
+            Some(n @ Value::Number(_)) => n.to_string(),
+            _ => return Err("no \"key\" (a string, number or array)".into()),
+        };
+        let outcome = match (self.ok, self.error) {
+            (Some(out), None) => Ok(out.to_string()),
+            (None, Some(Value::String(e))) => Err(e),
+            (None, Some(e)) => Err(e.to_string()),
+            _ => return Err("needs exactly one of \"ok\" and \"error\"".into()),
+        };
+        Ok(ResultLine {
+            key,
+            outcome,
+            category: self.category.and_then(|c| match c {
+                Value::String(s) => Some(s),
+                _ => None,
+            }),
+            duration_ms: self.duration_ms.as_ref().and_then(Value::as_i64),
+            worker: self.worker.as_ref().and_then(Value::as_i64),
+        })
+    }
+}
+
+/// [`parse_result_line`] of a line that is not an object of result fields: why not.
+fn parse_value_line(line: &str) -> Result<ResultLine, String> {
     let value: Value = serde_json::from_str(line).map_err(|e| format!("not valid JSON: {e}"))?;
     let Value::Object(obj) = value else {
         return Err("not a JSON object".into());
     };
-    let key = match obj.get("key") {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(parts)) => {
-            let parts: Vec<String> = parts
-                .iter()
-                .map(|p| p.as_str().map_or_else(|| p.to_string(), str::to_string))
-                .collect();
-            source::make_key(&parts)
-        }
-        Some(n @ Value::Number(_)) => n.to_string(),
-        _ => return Err("no \"key\" (a string, number or array)".into()),
-    };
-    let outcome = match (obj.get("ok"), obj.get("error")) {
-        (Some(out), None) => Ok(out.to_string()),
-        (None, Some(Value::String(e))) => Err(e.clone()),
-        (None, Some(e)) => Err(e.to_string()),
-        _ => return Err("needs exactly one of \"ok\" and \"error\"".into()),
-    };
-    Ok(ResultLine {
-        key,
-        outcome,
-        category: obj
-            .get("category")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        duration_ms: obj.get("duration_ms").and_then(Value::as_i64),
-        worker: obj.get("worker").and_then(Value::as_i64),
-    })
+    let field = |name: &str| obj.get(name).cloned();
+    Fields {
+        key: field("key"),
+        ok: field("ok"),
+        error: field("error"),
+        category: field("category"),
+        duration_ms: field("duration_ms"),
+        worker: field("worker"),
+    }
+    .result()
 }
 
 /// A per-item worker's stdout as the stored output: the JSON it printed, else its text as a
@@ -183,6 +255,36 @@ mod tests {
         assert!(parse_result_line(r#"{"key":"k","ok":1,"error":"x"}"#).is_err());
         assert!(parse_result_line("[1]").is_err());
         assert!(parse_result_line("hello").is_err());
+    }
+
+    #[test]
+    fn fields_parse_as_the_whole_value_does_last_one_counting() {
+        for line in [
+            r#"{"key":"a","ok":{"y": [1, 2]},"extra":{"z":null},"key":"b"}"#,
+            r#"{"key":["x",3],"error":{"code":429},"category":7,"duration_ms":12,"worker":"w"}"#,
+            r#"{"k\u0065y":"esc","ok":1,"duration_ms":1.5}"#,
+            r#" {"key":5,"error":"boom","category":"http-429","worker":2} "#,
+            r#"{"key":"a","ok":1,"error":"x"}"#,
+            r#"{"ok":1}"#,
+        ] {
+            assert_eq!(parse_result_line(line), parse_value_line(line), "{line}");
+        }
+        let line = parse_result_line(r#"{"key":"a","ok":1,"key":"b"}"#).unwrap();
+        assert_eq!(line.key, "b");
+        assert_eq!(
+            parse_result_line(r#"{"key":"a","ok":1,"x":7E17777977}"#),
+            parse_value_line(r#"{"key":"a","ok":1,"x":7E17777977}"#)
+        );
+        assert!(
+            parse_result_line("[1]")
+                .unwrap_err()
+                .contains("not a JSON object")
+        );
+        assert!(
+            parse_result_line("{\"key\":")
+                .unwrap_err()
+                .starts_with("not valid JSON")
+        );
     }
 
     #[test]

@@ -121,6 +121,7 @@ mod tests {
             prior: 0,
             first_error: None,
             last_failure: None,
+            prior_result: crate::store::Prior::Nothing,
         }
     }
 

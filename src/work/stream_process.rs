@@ -177,7 +177,8 @@ impl Proc {
         if self.partial.len() + first + 1 > MAX_OUTPUT {
             return Output::TooLong;
         }
-        let mut lines = std::mem::take(&mut self.partial);
+        let mut lines = Vec::with_capacity(self.partial.len() + last + 1);
+        lines.append(&mut self.partial);
         lines.extend_from_slice(data.get(..=last).unwrap_or_default());
         self.partial
             .extend_from_slice(data.get(last + 1..).unwrap_or_default());

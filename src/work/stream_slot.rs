@@ -2,7 +2,6 @@
 //! items and restarted after a death, the items it holds in flight, and what each line the
 //! worker writes, its death, a broken protocol and a timeout do to them.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::hub::Hub;
@@ -33,7 +32,7 @@ pub(super) struct Slot {
     slot: usize,
     log: Option<std::fs::File>,
     pub(super) proc: Option<Proc>,
-    in_flight: HashMap<String, Flight>,
+    in_flight: foldhash::HashMap<String, Flight>,
     deaths_in_a_row: u32,
     /// After a death before any answer: no restart before this.
     restart_at: Option<Instant>,
@@ -46,7 +45,7 @@ impl Slot {
             slot,
             log: super::slots::log_of(worker, slot),
             proc: None,
-            in_flight: HashMap::new(),
+            in_flight: foldhash::HashMap::default(),
             deaths_in_a_row: 0,
             restart_at: None,
             strays: 0,
@@ -93,7 +92,11 @@ impl Slot {
             }
         }
         let started = Moment::now();
-        let mut lines = String::new();
+        let size: usize = items
+            .iter()
+            .map(|i| i.key.len() + i.data.len() + i.location.len())
+            .sum();
+        let mut lines = String::with_capacity(size + 64 * items.len());
         for item in items {
             item.push_line(&mut lines);
             let started = started.clone();
