@@ -4,6 +4,17 @@
 //! project and its settings, `store` owns every line of SQL, and `plugins` finds and runs
 //! `runctl-<name>` executables. Integration tests and plugin crates use it too.
 
+/// `eprintln!` that never panics: a closed or full stderr (`runctl ... 2>&1 | head`,
+/// `2>/dev/full`) loses the line, not the pass. Every line runctl writes to stderr goes
+/// through it.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 pub mod child;
 pub mod cli;
 pub mod error;

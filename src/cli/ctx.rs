@@ -25,7 +25,7 @@ impl Ctx {
     /// A note for the user on stderr; silent with `--quiet`.
     pub fn note(&self, message: impl std::fmt::Display) {
         if !self.global.quiet {
-            eprintln!("{}", crate::text::printable_lines(&message.to_string()));
+            crate::say!("{}", crate::text::printable_lines(&message.to_string()));
         }
     }
 

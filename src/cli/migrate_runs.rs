@@ -105,7 +105,7 @@ fn ask(candidates: &[Candidate], proposals: &[(String, Option<u32>)]) -> Result<
                     decisions.push(Decision::Accept(edited));
                     break;
                 }
-                eprintln!(
+                crate::say!(
                     "'{edited}' is not a valid run name: use a-z, 0-9, '-' and '_', at most 128 characters"
                 );
             },

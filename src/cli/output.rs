@@ -56,13 +56,13 @@ pub fn warn(color: bool, message: impl std::fmt::Display) {
     let message = crate::text::printable_lines(&message);
     let style = anstyle::AnsiColor::Yellow.on_default().bold();
     if color {
-        eprintln!(
+        crate::say!(
             "{}warning:{} {message}",
             style.render(),
             style.render_reset()
         );
     } else {
-        eprintln!("warning: {message}");
+        crate::say!("warning: {message}");
     }
 }
 

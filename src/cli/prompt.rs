@@ -89,7 +89,7 @@ fn install_interrupt_handler() {
             .spawn(move || {
                 if signals.forever().next().is_some() {
                     let _ = dialoguer::console::Term::stderr().show_cursor();
-                    eprintln!(
+                    crate::say!(
                         "\ninterrupted at the prompt; what was already applied is kept, nothing else was done"
                     );
                     std::process::exit(i32::from(Kind::Interrupted.exit_code()));

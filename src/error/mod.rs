@@ -192,8 +192,8 @@ pub fn install_panic_hook() {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        eprintln!("error: internal error: {payload}{location}");
-        eprintln!(
+        crate::say!("error: internal error: {payload}{location}");
+        crate::say!(
             "hint: this is a bug in runctl; please report it with the command that caused it"
         );
     }));

@@ -110,7 +110,7 @@ fn spawn_copy(
                         file.write_all(chunk)
                     };
                     if let Err(e) = written {
-                        eprintln!(
+                        crate::say!(
                             "warning: {} cannot be written ({e}); the rest of this output is not kept",
                             crate::text::printable(&path.to_string_lossy())
                         );

@@ -107,7 +107,7 @@ fn dispatch(
             return Ok(());
         }
         hub.tick();
-        let wait = hub.wait(now);
+        let wait = hub.wait(now, true);
         if !exchange(hub, work, reports, next, wait, now) {
             return Ok(()); // every slot is gone
         }

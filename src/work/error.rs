@@ -28,13 +28,17 @@ pub enum WorkError {
         #[source]
         source: std::io::Error,
     },
-    /// A stream worker died `times` times in a row before answering any item.
-    #[error("the worker exited {times} times in a row before answering any item ({last})")]
+    /// A stream worker died (or broke the protocol) `times` times in a row before answering
+    /// any item.
+    #[error("the worker failed {times} times in a row before answering any item ({last})")]
     KeepsDying {
         times: u32,
         /// What its last death said.
         last: String,
     },
+    /// No stream worker could be started (each slot gave up after failed starts).
+    #[error("no worker could be started (each slot tried 3 times; see the warnings above)")]
+    CannotStart,
     /// The run's lock could not be kept (what the lock said).
     #[error("lost the run's lock: {0}")]
     LostLock(String),

@@ -23,7 +23,10 @@ const LOOK: Duration = Duration::from_millis(100);
 /// What the hub counted.
 #[derive(Debug, Default)]
 pub(crate) struct Stats {
+    /// Retries that ran (a retry still waiting at a stop is not counted).
     pub retried: u64,
+    /// Every selected item was done (an interrupt that came after that interrupted nothing).
+    pub finished: bool,
 }
 
 /// Starts at most `rate` per second, evenly spaced.
@@ -46,6 +49,8 @@ pub(crate) struct Hub<'a> {
     retries: Retries,
     /// Items handed out and not yet back.
     outstanding: u64,
+    /// Items stopped in flight by a kill, not recorded.
+    abandoned: u64,
     pace: Option<Pace>,
     stats: Stats,
 }
@@ -67,6 +72,7 @@ impl<'a> Hub<'a> {
             page: VecDeque::new(),
             retries: Retries::new(),
             outstanding: 0,
+            abandoned: 0,
             pace: options.rate.map(|r| Pace {
                 // Rates are checked where they enter (settings.rs); never panic on one anyway.
                 every: Duration::try_from_secs_f64(1.0 / r)
@@ -129,9 +135,11 @@ impl<'a> Hub<'a> {
             && self.outstanding == 0
     }
 
-    /// How long until something is due here: the pace allows a start, a retry is due or the
-    /// batch of finals is due at the recorder; never over 100 ms (to see a stop).
-    pub fn wait(&self, now: Instant) -> Duration {
+    /// How long until something is due here: the pace allows a start, a retry can start (a
+    /// slot has `room`, no stop, the pace allows it) or the batch of finals is due at the
+    /// recorder; never over 100 ms (to see a stop). A retry that is due but cannot start is
+    /// waited for by the event that lets it (an answer, the pace), not polled for.
+    pub fn wait(&self, now: Instant, room: bool) -> Duration {
         let mut wait = LOOK;
         if let Some(t) = self.finals_since {
             wait = wait.min(FINALS_WAIT.saturating_sub(t.elapsed()));
@@ -140,8 +148,12 @@ impl<'a> Hub<'a> {
         if !paced.is_zero() {
             wait = wait.min(paced);
         }
-        if let Some(at) = self.retries.next_due() {
-            wait = wait.min(at.saturating_duration_since(now));
+        if let Some(at) = self
+            .retries
+            .next_due()
+            .filter(|_| room && !self.control.stopping())
+        {
+            wait = wait.min(at.saturating_duration_since(now).max(paced));
         }
         wait
     }
@@ -156,11 +168,17 @@ impl<'a> Hub<'a> {
         }
     }
 
-    /// The end of the pass: the retries still waiting are recorded with their last error, the
-    /// last finals passed on.
-    pub fn end(mut self) -> Stats {
+    /// Record the retries still waiting with their last error and pass every final result on
+    /// (at a stop, before the workers are waited for).
+    pub fn settle(&mut self) {
         self.flush_retries();
         self.pass_on();
+    }
+
+    /// The end of the pass: as [`Hub::settle`]; whether every item was done is in the stats.
+    pub fn end(mut self) -> Stats {
+        self.stats.finished = self.finished() && self.abandoned == 0;
+        self.settle();
         self.stats
     }
 
@@ -197,7 +215,10 @@ impl<'a> Hub<'a> {
             worker,
         } = attempt;
         let (ok, payload, failed) = match outcome {
-            Outcome::Abandoned => return,
+            Outcome::Abandoned => {
+                self.abandoned += 1;
+                return;
+            }
             Outcome::Ok(output) => (true, output, None),
             Outcome::Failed(failure) => {
                 if item.attempt <= self.options.retries && !self.control.stopping() {
@@ -249,6 +270,7 @@ impl<'a> Hub<'a> {
     /// At a stop, the items waiting for a retry are recorded with their last error.
     fn flush_retries(&mut self) {
         while let Some(item) = self.retries.pop() {
+            self.stats.retried = self.stats.retried.saturating_sub(1);
             let last = item
                 .last_failure
                 .unwrap_or_else(|| Failure::new(super::ErrorCategory::Exit, String::new()));

@@ -277,7 +277,8 @@ pub fn run(
         exits: recorded.exits,
         retried: stats.retried,
         elapsed: started.elapsed(),
-        interrupted: control.interrupted.load(Ordering::SeqCst),
+        // An interrupt after the last item was done interrupted nothing.
+        interrupted: control.interrupted.load(Ordering::SeqCst) && !stats.finished,
         fatal,
         progress: recorded.progress,
     })

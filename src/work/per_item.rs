@@ -138,7 +138,7 @@ fn collect(
             }
             // Timed out, killed, or exited while its children still hold the pipes: the
             // whole group goes.
-            kill_group(group);
+            process::kill_leader(child, group);
             killed_at = Some(Instant::now());
             continue;
         }
@@ -232,7 +232,7 @@ fn wait(
             Err(_) => return None,
         }
         if deadline.is_some_and(|d| Instant::now() >= d) || cx.control.killing() {
-            kill_group(group);
+            process::kill_leader(child, group);
             return child.wait().ok();
         }
         tries += 1;

@@ -94,22 +94,48 @@ pub(crate) fn kill_group(group: Pid) {
     let _ = killpg(group, Signal::SIGKILL);
 }
 
-/// Wait up to `grace` for the child to exit, then kill its group; its exit status if known.
-pub(crate) fn reap(child: &mut Child, group: Pid, grace: Duration) -> Option<ExitStatus> {
+/// Kill a worker and its group now: the group for its children, the worker itself by its pid
+/// too, in case it left its group (it is not reaped yet, so the pid is still its own).
+pub(crate) fn kill_leader(child: &mut Child, group: Pid) {
+    kill_group(group);
+    let _ = child.kill();
+}
+
+/// How a worker was reaped: its exit status if known, and whether runctl had to kill it.
+pub(crate) struct Reaped {
+    pub status: Option<ExitStatus>,
+    pub killed: bool,
+}
+
+/// Wait up to `grace` for the child to exit, then kill it and its group.
+pub(crate) fn reap(child: &mut Child, group: Pid, grace: Duration) -> Reaped {
     let until = Instant::now() + grace;
     let mut pause = Duration::from_micros(50);
     loop {
         match child.try_wait() {
-            Ok(Some(status)) => return Some(status),
+            Ok(Some(status)) => {
+                return Reaped {
+                    status: Some(status),
+                    killed: false,
+                };
+            }
             Ok(None) if Instant::now() < until => {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(20));
             }
             Ok(None) => {
-                kill_group(group);
-                return child.wait().ok();
+                kill_leader(child, group);
+                return Reaped {
+                    status: child.wait().ok(),
+                    killed: true,
+                };
             }
-            Err(_) => return None,
+            Err(_) => {
+                return Reaped {
+                    status: None,
+                    killed: false,
+                };
+            }
         }
     }
 }

@@ -49,8 +49,8 @@ impl Notifier {
     /// A warning (shown even when quiet).
     pub fn warn(&self, message: &str) {
         match &self.bar {
-            Some(bar) => bar.suspend(|| eprintln!("{message}")),
-            None => eprintln!("{message}"),
+            Some(bar) => bar.suspend(|| crate::say!("{message}")),
+            None => crate::say!("{message}"),
         }
     }
 
@@ -147,7 +147,7 @@ impl Display {
             elapsed: self.start.elapsed(),
         };
         let now = jiff::ZonedDateTime::now();
-        eprintln!("progress: {}", text::status(&counts, &now));
+        crate::say!("progress: {}", text::status(&counts, &now));
     }
 
     pub fn finish(&self) {

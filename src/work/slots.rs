@@ -66,7 +66,7 @@ impl SlotContext<'_> {
 pub(super) fn log_of(worker: &Worker, slot: usize) -> Option<std::fs::File> {
     let log = open_log(worker, slot);
     if let (None, Some(dir)) = (&log, &worker.log_dir) {
-        eprintln!(
+        crate::say!(
             "warning: {} cannot be written; the stderr of slot {slot}'s worker is not kept",
             crate::text::printable(&dir.join(format!("worker-{slot}.log")).to_string_lossy())
         );

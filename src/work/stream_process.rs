@@ -40,6 +40,12 @@ pub(super) struct Proc {
     /// Item lines for the worker's stdin; those before `written` are written.
     pending: Vec<u8>,
     written: usize,
+    /// Bytes queued for its stdin and bytes written to it since it started: an item whose
+    /// line ends past `sent` never reached the worker.
+    queued: u64,
+    sent: u64,
+    /// When its stdin's reader went away (it closed its input, or is exiting).
+    input_broke: Option<Instant>,
     /// The start of a result line not yet ended.
     partial: Vec<u8>,
     stderr: Arc<Mutex<Vec<u8>>>,
@@ -49,6 +55,9 @@ pub(super) struct Proc {
 }
 
 type Pipes = (ChildStdin, ChildStdout, Option<JoinHandle<()>>);
+
+/// How long a worker whose output closed has to exit before it is killed.
+const DEATH_GRACE: Duration = Duration::from_secs(2);
 
 /// Start the worker for `slot`, its stderr kept by a thread of its own.
 pub(super) fn spawn(
@@ -66,6 +75,9 @@ pub(super) fn spawn(
             stdout,
             pending: Vec::new(),
             written: 0,
+            queued: 0,
+            sent: 0,
+            input_broke: None,
             partial: Vec::new(),
             stderr,
             stderr_reader,
@@ -109,20 +121,51 @@ impl Proc {
         self.stdout.as_fd()
     }
 
-    /// Its stdin, while lines wait to be written to it.
-    pub(super) fn waiting_stdin(&self) -> Option<BorrowedFd<'_>> {
-        self.stdin
-            .as_ref()
-            .filter(|_| !self.pending.is_empty())
-            .map(AsFd::as_fd)
+    /// Its stdin while open, and whether lines wait to be written to it.
+    pub(super) fn stdin_fd(&self) -> Option<(BorrowedFd<'_>, bool)> {
+        let waiting = !self.pending.is_empty();
+        self.stdin.as_ref().map(|s| (s.as_fd(), waiting))
+    }
+
+    /// Its stdin's reader is gone (the worker closed its input, or exited).
+    pub(super) fn input_gone(&mut self) {
+        self.input_broke.get_or_insert_with(Instant::now);
+        self.close_input();
     }
 
     /// Queue item lines for its stdin and write what the pipe takes now.
     pub(super) fn send(&mut self, lines: &[u8]) {
         if self.stdin.is_some() {
             self.pending.extend_from_slice(lines);
+            self.queued += lines.len() as u64;
             self.write();
         }
+    }
+
+    /// How many bytes have been queued for its stdin so far: an item's line queued next ends
+    /// at this plus its length.
+    pub(super) fn queued(&self) -> u64 {
+        self.queued
+    }
+
+    /// Whether the line that ends at byte `end` of its input was written to it whole.
+    pub(super) fn was_sent(&self, end: u64) -> bool {
+        end <= self.sent
+    }
+
+    /// It takes no more input: its stdin refused a write, or was closed.
+    pub(super) fn input_closed(&self) -> bool {
+        self.stdin.is_none()
+    }
+
+    /// When its stdin's reader went away, if it did: it closed its input, or it is exiting.
+    pub(super) fn input_broke(&self) -> Option<Instant> {
+        self.input_broke
+    }
+
+    /// Whether it has exited (reaped now if so); its pipes may still be held by its children.
+    pub(super) fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
     /// Write what the pipe takes now. A worker that no longer reads its input is not waited
@@ -134,11 +177,14 @@ impl Proc {
         while self.written < self.pending.len() {
             match stdin.write(self.pending.get(self.written..).unwrap_or_default()) {
                 Ok(0) => break,
-                Ok(n) => self.written += n,
+                Ok(n) => {
+                    self.written += n;
+                    self.sent += n as u64;
+                }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(_) => {
-                    self.close_input();
+                    self.input_gone();
                     return;
                 }
             }
@@ -192,28 +238,30 @@ impl Proc {
         self.written = 0;
     }
 
-    /// Close the worker's input and give it a moment (none when the run is being killed) to
-    /// exit on its own; then its group is killed.
-    pub(super) fn close(mut self, killing: bool) {
-        let grace = if killing {
-            Duration::ZERO
-        } else {
-            Duration::from_secs(5)
-        };
-        self.reap(grace);
+    /// At the end of a pass, after its input was closed: whether it has exited; its group is
+    /// killed once it has (its children may linger) or when `now` says so.
+    pub(super) fn ended(&mut self, now: bool) -> bool {
+        if now {
+            process::kill_leader(&mut self.child, self.group);
+            let _ = self.child.wait();
+        } else if !self.exited() {
+            return false;
+        }
         kill_group(self.group);
+        true
     }
 
-    /// Kill the worker's group now and reap it.
+    /// Kill the worker and its group now and reap it.
     pub(super) fn kill(mut self) {
-        kill_group(self.group);
-        self.reap(Duration::from_secs(1));
+        self.close_input();
+        process::kill_leader(&mut self.child, self.group);
+        let _ = self.child.wait();
     }
 
     /// A worker whose output closed: reaped, its group killed, and what its end says (the
     /// signal that killed it or its exit code, with the tail of its stderr).
     pub(super) fn death(mut self) -> Failure {
-        let status = self.reap(Duration::from_secs(2));
+        let reaped = self.reap(DEATH_GRACE);
         kill_group(self.group);
         // Its last words may still be in the pipe: give the stderr thread a moment.
         if let Some(reader) = self.stderr_reader.take() {
@@ -226,7 +274,15 @@ impl Proc {
             Ok(stderr) => process::with_tail(what, &stderr),
             Err(_) => what,
         };
-        match status.map(|s| (s.signal(), s.code())) {
+        match reaped.status.map(|s| (s.signal(), s.code())) {
+            // Killed by runctl after its grace: its own end was to close its output.
+            _ if reaped.killed => {
+                let what = format!(
+                    "the worker closed its output and did not exit within {}s, so it was killed",
+                    DEATH_GRACE.as_secs()
+                );
+                Failure::new(ErrorCategory::Exit, with_tail(what))
+            }
             Some((Some(signal), _)) => {
                 let what = format!("the worker was killed by {}", process::signal_name(signal));
                 Failure::new(ErrorCategory::Signal, with_tail(what))
@@ -242,9 +298,8 @@ impl Proc {
         }
     }
 
-    /// Close the worker's input, wait up to `grace` for it to exit, then kill its group; its
-    /// exit status if known.
-    fn reap(&mut self, grace: Duration) -> Option<std::process::ExitStatus> {
+    /// Close the worker's input, wait up to `grace` for it to exit, then kill it and its group.
+    fn reap(&mut self, grace: Duration) -> process::Reaped {
         self.close_input();
         process::reap(&mut self.child, self.group, grace)
     }

@@ -11,8 +11,15 @@ use super::stream_process::{self, Output, Proc};
 use super::{Attempt, Control, Failure, Item, Moment, Outcome, WorkError, Worker};
 use crate::state::ErrorCategory;
 
-/// Deaths before any answer, in a row, that stop the run.
+mod ends;
+
+/// Deaths before any answer, in a row, that stop the run; failed starts, in a row, that retire
+/// the slot.
 const DEATHS_IN_A_ROW: u32 = 3;
+/// How long a worker whose stdin's reader went away has to exit (or answer what it read)
+/// before it is taken to have closed its input.
+const INPUT_GONE_GRACE: Duration = Duration::from_secs(1);
+
 /// What the slots of a pass share.
 pub(super) struct Shared<'a> {
     pub(super) worker: &'a Worker,
@@ -25,6 +32,8 @@ pub(super) struct Shared<'a> {
 struct Flight {
     item: Item,
     started: Moment,
+    /// Where its line ends in the worker's input (`Proc::was_sent`).
+    end: u64,
 }
 
 /// One stream slot: its worker (started with its first items) and what it holds.
@@ -34,8 +43,12 @@ pub(super) struct Slot {
     pub(super) proc: Option<Proc>,
     in_flight: foldhash::HashMap<String, Flight>,
     deaths_in_a_row: u32,
-    /// After a death before any answer: no restart before this.
+    /// After a death before any answer or a failed start: no restart before this.
     restart_at: Option<Instant>,
+    /// Starts that failed in a row (no file descriptors, no processes left).
+    failed_starts: u32,
+    /// Given up after failed starts: it takes no more items.
+    pub(super) retired: bool,
     strays: u32,
 }
 
@@ -48,6 +61,8 @@ impl Slot {
             in_flight: foldhash::HashMap::default(),
             deaths_in_a_row: 0,
             restart_at: None,
+            failed_starts: 0,
+            retired: false,
             strays: 0,
         }
     }
@@ -64,6 +79,9 @@ impl Slot {
         shared: &Shared<'_>,
         now: Instant,
     ) -> Result<(), WorkError> {
+        if self.retired || self.proc.as_ref().is_some_and(Proc::input_closed) {
+            return Ok(());
+        }
         if let Some(at) = self.restart_at {
             if now < at {
                 return Ok(());
@@ -76,37 +94,63 @@ impl Slot {
             return Ok(());
         }
         hub.started(items.len(), now);
-        if self.proc.is_none() {
-            match stream_process::spawn(shared.worker, self.slot, self.log.as_ref()) {
-                Ok(p) => self.proc = Some(p),
-                Err(failure) => {
-                    let now = Moment::now();
-                    for item in items {
-                        hub.handle(Attempt::new(item, failure.outcome(), &now, &now, self.slot));
-                    }
-                    if let Some(error) = failure.stops_the_pass(shared.worker) {
-                        shared.control.fail(error);
-                    }
-                    return Ok(());
-                }
-            }
+        if self.proc.is_none() && !self.start(shared) {
+            hub.give_back(items, now);
+            return Ok(());
         }
+        let Some(p) = self.proc.as_mut() else {
+            return Ok(());
+        };
         let started = Moment::now();
         let size: usize = items
             .iter()
             .map(|i| i.key.len() + i.data.len() + i.location.len())
             .sum();
         let mut lines = String::with_capacity(size + 64 * items.len());
+        let base = p.queued();
         for item in items {
             item.push_line(&mut lines);
-            let started = started.clone();
-            self.in_flight
-                .insert(item.key.clone(), Flight { item, started });
+            let flight = Flight {
+                started: started.clone(),
+                end: base + lines.len() as u64,
+                item,
+            };
+            self.in_flight.insert(flight.item.key.clone(), flight);
         }
-        if let Some(p) = self.proc.as_mut() {
-            p.send(lines.as_bytes());
-        }
+        p.send(lines.as_bytes());
         Ok(())
+    }
+
+    /// Start the worker for `items`; false when it could not start (they go back). A command
+    /// that cannot run at all stops the pass (nothing is recorded); a start that fails for want
+    /// of resources is tried again later, and the slot is retired after three in a row.
+    fn start(&mut self, shared: &Shared<'_>) -> bool {
+        let failure = match stream_process::spawn(shared.worker, self.slot, self.log.as_ref()) {
+            Ok(p) => {
+                self.proc = Some(p);
+                self.failed_starts = 0;
+                return true;
+            }
+            Err(failure) => failure,
+        };
+        if failure.fatal {
+            if let Some(error) = failure.stops_the_pass(shared.worker) {
+                shared.control.fail(error);
+            }
+            return false;
+        }
+        self.failed_starts += 1;
+        if self.failed_starts >= DEATHS_IN_A_ROW {
+            self.retired = true;
+            shared.notifier.warn(&format!(
+                "warning: worker {} could not start {} times in a row ({}); going on without it",
+                self.slot, DEATHS_IN_A_ROW, failure.error
+            ));
+        } else {
+            let pause = Duration::from_millis(100) * self.failed_starts;
+            self.restart_at = Some(Instant::now() + pause);
+        }
+        false
     }
 
     /// Read what the worker wrote and handle its whole lines.
@@ -116,7 +160,7 @@ impl Slot {
             Output::Nothing => {}
             Output::TooLong => {
                 let what = format!("a line over {} MB", MAX_OUTPUT >> 20);
-                self.broken(hub, what);
+                self.broken(hub, shared, what);
             }
             Output::Lines(lines) => {
                 self.lines(hub, shared, &lines);
@@ -134,7 +178,7 @@ impl Slot {
         let ended = Moment::now();
         for raw in lines.split(|&b| b == b'\n') {
             let Ok(text) = std::str::from_utf8(raw) else {
-                self.broken(hub, "a line that is not valid UTF-8".into());
+                self.broken(hub, shared, "a line that is not valid UTF-8".into());
                 return false;
             };
             let text = text.trim();
@@ -145,7 +189,8 @@ impl Slot {
                 Ok(line) => self.answer(hub, shared, line, &ended),
                 Err(reason) => {
                     let preview: String = text.chars().take(120).collect();
-                    self.broken(hub, format!("{reason}: {preview}"));
+                    let what = format!("a line that is not a result ({reason}): {preview}");
+                    self.broken(hub, shared, what);
                     return false;
                 }
             }
@@ -194,41 +239,6 @@ impl Slot {
         ));
     }
 
-    /// The worker wrote something that is not a result: fail what it holds, restart it.
-    fn broken(&mut self, hub: &mut Hub<'_>, what: String) {
-        if let Some(p) = self.proc.take() {
-            p.kill();
-        }
-        let message = format!(
-            "the worker wrote {what} (a stream worker's stdout carries only result lines; log to stderr)"
-        );
-        self.fail_all(hub, &Failure::new(ErrorCategory::BadOutput, message));
-    }
-
-    /// The worker's stdout closed: it exited (or is about to).
-    fn died(&mut self, hub: &mut Hub<'_>, shared: &Shared<'_>) {
-        let Some(p) = self.proc.take() else {
-            return;
-        };
-        let answered = p.answered;
-        let failure = p.death();
-        let had_items = !self.in_flight.is_empty();
-        self.fail_all(hub, &failure);
-        if answered == 0 && had_items {
-            self.deaths_in_a_row += 1;
-            if self.deaths_in_a_row >= DEATHS_IN_A_ROW {
-                shared.control.fail(WorkError::KeepsDying {
-                    times: DEATHS_IN_A_ROW,
-                    last: failure.message,
-                });
-                return;
-            }
-            // Do not spin on a worker that cannot start.
-            let pause = Duration::from_millis(100) * self.deaths_in_a_row;
-            self.restart_at = Some(Instant::now() + pause);
-        }
-    }
-
     /// Items past their deadline fail; the worker is restarted and its other items go back.
     pub(super) fn expire(&mut self, hub: &mut Hub<'_>, shared: &Shared<'_>) {
         let Some(limit) = shared.timeout else {
@@ -270,16 +280,20 @@ impl Slot {
         self.end_in_flight(hub, || Outcome::Abandoned);
     }
 
-    fn fail_all(&mut self, hub: &mut Hub<'_>, failure: &Failure) {
-        self.end_in_flight(hub, || Outcome::Failed(failure.clone()));
-    }
-
     /// Report every item in flight with `outcome`.
     fn end_in_flight(&mut self, hub: &mut Hub<'_>, outcome: impl Fn() -> Outcome) {
         let now = Moment::now();
         for (_, f) in self.in_flight.drain() {
             hub.handle(Attempt::new(f.item, outcome(), &f.started, &now, self.slot));
         }
+    }
+
+    /// Whether it would take an item now.
+    pub(super) fn has_room(&self, shared: &Shared<'_>, now: Instant) -> bool {
+        !self.retired
+            && !self.proc.as_ref().is_some_and(Proc::input_closed)
+            && self.restart_at.is_none_or(|at| at <= now)
+            && self.in_flight.len() < shared.window
     }
 
     pub(super) fn next_deadline(&self, shared: &Shared<'_>) -> Option<Instant> {

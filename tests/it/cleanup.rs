@@ -987,10 +987,12 @@ fn past_run9999_a_removed_salted_timestamp_name_is_not_given_again() {
         .prepare("INSERT INTO removed_runs (id, name, model, dataset, number, removed_at) VALUES (?1, ?2, 't', 'd', NULL, 'x')")
         .unwrap();
     let mut i = 0u64;
-    for second in 0..4 {
-        let stamp = (now + jiff::SignedDuration::from_secs(second))
-            .strftime("%Y%m%d%H%M%S")
-            .to_string();
+    // Seconds are seeded until they run 3 s ahead of the clock: on a busy machine seeding one
+    // second's 65,537 names can take longer than a second.
+    let mut second = now;
+    while second < jiff::Timestamp::now() + jiff::SignedDuration::from_secs(3) {
+        let stamp = second.strftime("%Y%m%d%H%M%S").to_string();
+        second += jiff::SignedDuration::from_secs(1);
         let base = format!("t-d-full-ts{stamp}");
         for salt in
             std::iter::once(String::new()).chain((0..=0xffffu32).map(|s| format!("-{s:04x}")))

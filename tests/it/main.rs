@@ -21,4 +21,5 @@ mod plugins;
 mod pty;
 mod resume;
 mod store;
+mod stream_faults;
 mod versions;

@@ -9,7 +9,7 @@ use crate::common::*;
 
 /// A project with a run over `n` items keyed k00000, k00001, ...; returns nothing, the run is
 /// `latest`.
-fn run_with_items(sb: &Sandbox, n: usize) {
+pub(crate) fn run_with_items(sb: &Sandbox, n: usize) {
     sb.init();
     let mut csv = String::from("id,text\n");
     for i in 0..n {
@@ -20,23 +20,23 @@ fn run_with_items(sb: &Sandbox, n: usize) {
 }
 
 /// A worker script in `work/`.
-fn worker(sb: &Sandbox, name: &str, script: &str) -> String {
+pub(crate) fn worker(sb: &Sandbox, name: &str, script: &str) -> String {
     write_exec(&sb.work().join(name), script);
     format!("./{name}")
 }
 
-fn resume(sb: &Sandbox, args: &[&str]) -> Run {
+pub(crate) fn resume(sb: &Sandbox, args: &[&str]) -> Run {
     let out = sb.cmd().arg("resume").args(args).run();
     assert_no_panic(&out);
     out
 }
 
 /// `runctl resume ARGS` started in the background, its stderr piped.
-fn spawn_resume(sb: &Sandbox, args: &[&str]) -> Spawned {
+pub(crate) fn spawn_resume(sb: &Sandbox, args: &[&str]) -> Spawned {
     sb.spawn(&[&["resume"], args].concat())
 }
 
-fn db(sb: &Sandbox) -> rusqlite::Connection {
+pub(crate) fn db(sb: &Sandbox) -> rusqlite::Connection {
     let conn = rusqlite::Connection::open(sb.db()).unwrap();
     conn.busy_timeout(Duration::from_secs(10)).unwrap();
     conn
@@ -44,13 +44,13 @@ fn db(sb: &Sandbox) -> rusqlite::Connection {
 
 /// A count read with SQL: results while a killed or running resume leaves them, and counts
 /// the CLI has no listing for; [`status`] and [`results`] check the CLI's view beside it.
-fn count(sb: &Sandbox, sql: &str) -> i64 {
+pub(crate) fn count(sb: &Sandbox, sql: &str) -> i64 {
     db(sb).query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
 /// The newest run's status, as the DB holds it and as `show latest --json` says it (the two
 /// must agree).
-fn status(sb: &Sandbox) -> String {
+pub(crate) fn status(sb: &Sandbox) -> String {
     let stored: String = db(sb)
         .query_row(
             "SELECT status FROM runs ORDER BY created_at DESC LIMIT 1",
@@ -70,19 +70,19 @@ fn status(sb: &Sandbox) -> String {
 
 /// A result row as the DB holds it.
 #[derive(Debug)]
-struct ResultRow {
-    key: String,
-    status: String,
-    attempt_count: i64,
-    first_error: Option<String>,
-    last_error: Option<String>,
-    error_category: Option<String>,
-    output: Option<String>,
+pub(crate) struct ResultRow {
+    pub key: String,
+    pub status: String,
+    pub attempt_count: i64,
+    pub first_error: Option<String>,
+    pub last_error: Option<String>,
+    pub error_category: Option<String>,
+    pub output: Option<String>,
 }
 
 /// Every result, by key, checked against `export latest` ([`export_agrees`]). Read with SQL
 /// because export does not show `first_error`, which these tests check too.
-fn results(sb: &Sandbox) -> Vec<ResultRow> {
+pub(crate) fn results(sb: &Sandbox) -> Vec<ResultRow> {
     let conn = db(sb);
     let mut stmt = conn
         .prepare(
@@ -168,7 +168,7 @@ fn export_agrees(sb: &Sandbox, rows: &[ResultRow]) {
 }
 
 /// Wait until `cond` holds, or fail after 30 s.
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+pub(crate) fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
         assert!(start.elapsed() < Duration::from_secs(30), "never: {what}");
@@ -176,13 +176,13 @@ fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-fn signal(child: &Child, sig: nix::sys::signal::Signal) {
+pub(crate) fn signal(child: &Child, sig: nix::sys::signal::Signal) {
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     nix::sys::signal::kill(pid, sig).unwrap();
 }
 
 /// Whether a process is gone (a zombie counts as gone).
-fn gone(pid: i32) -> bool {
+pub(crate) fn gone(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => true,
         Ok(stat) => stat
@@ -745,7 +745,7 @@ fn a_stream_worker_that_cannot_start_stops_the_run_instead_of_spinning() {
     assert!(start.elapsed() < Duration::from_secs(10));
     let err = stderr(&out);
     assert!(
-        err.contains("exited 3 times in a row before answering any item"),
+        err.contains("failed 3 times in a row before answering any item"),
         "{err}"
     );
     assert!(err.contains("cannot load the model"), "{err}");

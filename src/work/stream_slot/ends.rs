@@ -1,0 +1,147 @@
+//! How a stream slot's worker ends badly: a broken protocol, a death (its output closed, or
+//! it exited while a child of its holds the pipes), an input it closed while alive; and what
+//! then becomes of the items it held (`Slot::gone`).
+
+use std::time::{Duration, Instant};
+
+use super::super::hub::Hub;
+use super::super::process::MAX_OUTPUT;
+use super::super::stream_process::{Output, Proc};
+use super::super::{Attempt, Failure, Item, Moment, Outcome, WorkError};
+use super::{DEATHS_IN_A_ROW, Flight, INPUT_GONE_GRACE, Shared, Slot};
+use crate::state::ErrorCategory;
+
+impl Slot {
+    /// The worker wrote something that is not a result: it is killed, and what it holds ends
+    /// as after a death (`gone`), as bad output.
+    pub(in crate::work) fn broken(&mut self, hub: &mut Hub<'_>, shared: &Shared<'_>, what: String) {
+        let Some(p) = self.proc.take() else { return };
+        let answered = p.answered;
+        let sent = self.sent_of(&p);
+        p.kill();
+        let message = format!(
+            "the worker wrote {what} (a stream worker's stdout carries only result lines; log to stderr)"
+        );
+        let failure = Failure::new(ErrorCategory::BadOutput, message);
+        self.gone(hub, shared, &failure, answered, &sent);
+    }
+
+    /// The worker's stdout closed, or it exited (its children may hold the pipe): it is
+    /// reaped, its group killed, and what it holds ends (`gone`) with what its end says.
+    pub(in crate::work) fn died(&mut self, hub: &mut Hub<'_>, shared: &Shared<'_>) {
+        let Some(p) = self.proc.take() else {
+            return;
+        };
+        let answered = p.answered;
+        let sent = self.sent_of(&p);
+        let failure = p.death();
+        self.gone(hub, shared, &failure, answered, &sent);
+    }
+
+    /// A worker whose stdin's reader went away takes no more items. One that is exiting is
+    /// seen by [`Slot::check_exit`]; one still alive [`INPUT_GONE_GRACE`] later closed its
+    /// input: it is killed, and what it holds ends as after a death.
+    pub(in crate::work) fn check_input(&mut self, hub: &mut Hub<'_>, shared: &Shared<'_>) {
+        let broke = self.proc.as_ref().and_then(Proc::input_broke);
+        if broke.is_none_or(|at| at.elapsed() < INPUT_GONE_GRACE) {
+            return;
+        }
+        let Some(p) = self.proc.take() else { return };
+        let answered = p.answered;
+        let sent = self.sent_of(&p);
+        p.kill();
+        let message = "the worker closed its input (stdin) while it still had items to read";
+        let failure = Failure::new(ErrorCategory::Exit, message.to_string());
+        self.gone(hub, shared, &failure, answered, &sent);
+    }
+
+    /// The keys of the items in flight whose line reached the worker whole.
+    pub(in crate::work) fn sent_of(&self, p: &Proc) -> foldhash::HashSet<String> {
+        self.in_flight
+            .iter()
+            .filter(|(_, f)| p.was_sent(f.end))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// The worker is gone with `failure`. Items it was never sent go back without an attempt.
+    /// Of those it was sent, all fail when it had answered something; when it had answered
+    /// nothing, only the first (the one it was most likely working on: a worker that cannot
+    /// start would otherwise fail its whole window each time) and the rest go back. Three such
+    /// deaths in a row stop the run; each is followed by a pause before the next start.
+    pub(in crate::work) fn gone(
+        &mut self,
+        hub: &mut Hub<'_>,
+        shared: &Shared<'_>,
+        failure: &Failure,
+        answered: u64,
+        sent: &foldhash::HashSet<String>,
+    ) {
+        let now = Moment::now();
+        let mut flights: Vec<Flight> = self.in_flight.drain().map(|(_, f)| f).collect();
+        flights.sort_by_key(|f| f.end);
+        let (was_sent, unsent): (Vec<Flight>, Vec<Flight>) = flights
+            .into_iter()
+            .partition(|f| sent.contains(&f.item.key));
+        let mut back: Vec<Item> = unsent.into_iter().map(|f| f.item).collect();
+        let had_items = !was_sent.is_empty();
+        for (i, f) in was_sent.into_iter().enumerate() {
+            if answered == 0 && i > 0 {
+                back.push(f.item);
+            } else {
+                let outcome = Outcome::Failed(failure.clone());
+                hub.handle(Attempt::new(f.item, outcome, &f.started, &now, self.slot));
+            }
+        }
+        back.sort_by(|a, b| a.key.cmp(&b.key));
+        hub.give_back(back, now.at);
+        if answered == 0 && had_items {
+            self.deaths_in_a_row += 1;
+            if self.deaths_in_a_row >= DEATHS_IN_A_ROW {
+                shared.control.fail(WorkError::KeepsDying {
+                    times: DEATHS_IN_A_ROW,
+                    last: failure.message.clone(),
+                });
+                return;
+            }
+            // Do not spin on a worker that cannot start.
+            let pause = Duration::from_millis(100) * self.deaths_in_a_row;
+            self.restart_at = Some(Instant::now() + pause);
+        }
+    }
+
+    /// A worker that has exited while something else holds its pipes open (a child it left
+    /// running): what it wrote is read, then it ends as a death. Looked at now and then.
+    pub(in crate::work) fn check_exit(
+        &mut self,
+        hub: &mut Hub<'_>,
+        shared: &Shared<'_>,
+        buf: &mut [u8],
+    ) {
+        if !self.proc.as_mut().is_some_and(Proc::exited) {
+            return;
+        }
+        while let Some(p) = self.proc.as_mut() {
+            match p.read(buf) {
+                Output::Nothing => break,
+                Output::TooLong => {
+                    let what = format!("a line over {} MB", MAX_OUTPUT >> 20);
+                    self.broken(hub, shared, what);
+                    return;
+                }
+                Output::Lines(lines) => {
+                    if !self.lines(hub, shared, &lines) {
+                        return;
+                    }
+                }
+                Output::End(last) => {
+                    if self.lines(hub, shared, &last) {
+                        self.died(hub, shared);
+                    }
+                    return;
+                }
+            }
+        }
+        self.died(hub, shared);
+    }
+}
