@@ -168,11 +168,12 @@ impl<'a> Hub<'a> {
         }
     }
 
-    /// Record the retries still waiting with their last error and pass every final result on
-    /// (at a stop, before the workers are waited for).
+    /// Record the retries still waiting with their last error, pass every final result on and
+    /// ask the recorder to commit them now (at the end, before the workers are waited for).
     pub fn settle(&mut self) {
         self.flush_retries();
         self.pass_on();
+        let _ = self.record.send(Vec::new());
     }
 
     /// The end of the pass: as [`Hub::settle`]; whether every item was done is in the stats.

@@ -2,6 +2,7 @@
 //! (or `runctl record`) answers with, and how a per-item worker's stdout becomes a result. No I/O.
 
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::source;
 
@@ -98,7 +99,8 @@ pub fn parse_result_line(line: &str) -> Result<ResultLine, String> {
 /// The fields of a result line that mean something, each as its last value in the line.
 #[derive(Default)]
 struct Fields {
-    key: Option<Value>,
+    /// The key as [`key_text`] makes it of the value's own text.
+    key: Option<Result<String, String>>,
     ok: Option<Value>,
     error: Option<Value>,
     category: Option<Value>,
@@ -121,7 +123,11 @@ impl<'de> serde::Deserialize<'de> for Fields {
                 let mut f = Fields::default();
                 while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
                     let slot = match name.as_ref() {
-                        "key" => &mut f.key,
+                        "key" => {
+                            let raw: &'de RawValue = map.next_value()?;
+                            f.key = Some(key_text(raw.get()));
+                            continue;
+                        }
                         "ok" => &mut f.ok,
                         "error" => &mut f.error,
                         "category" => &mut f.category,
@@ -144,15 +150,7 @@ impl<'de> serde::Deserialize<'de> for Fields {
 impl Fields {
     fn result(self) -> Result<ResultLine, String> {
         let key = match self.key {
-            Some(Value::String(s)) => s,
-            Some(Value::Array(parts)) => {
-                let parts: Vec<String> = parts
-                    .iter()
-                    .map(|p| p.as_str().map_or_else(|| p.to_string(), str::to_string))
-                    .collect();
-                source::make_key(&parts)
-            }
-            Some(n @ Value::Number(_)) => n.to_string(),
+            Some(Ok(key)) => key,
             _ => return Err("no \"key\" (a string, number or array)".into()),
         };
         let outcome = match (self.ok, self.error) {
@@ -174,6 +172,36 @@ impl Fields {
     }
 }
 
+/// The key a result line's `key` value names, from the value's own text: a string as it reads,
+/// a number as it is written (`1e0` is not `1.0`, `2.10` is not `2.1`: an item's key is text),
+/// an array as the key of its parts. Anything else is not a key.
+fn key_text(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    let not_a_key = || "not a key".to_string();
+    match raw.as_bytes().first() {
+        Some(b'"') => serde_json::from_str::<String>(raw).map_err(|e| e.to_string()),
+        Some(b'[') => {
+            let parts: Vec<&RawValue> = serde_json::from_str(raw).map_err(|e| e.to_string())?;
+            let parts = parts
+                .iter()
+                .map(|p| {
+                    let part = p.get().trim();
+                    match part.as_bytes().first() {
+                        Some(b'"' | b'-' | b'0'..=b'9') => key_text(part),
+                        // true, null, [..], {..}: their JSON, as a part's text.
+                        _ => serde_json::from_str::<Value>(part)
+                            .map(|v| v.to_string())
+                            .map_err(|e| e.to_string()),
+                    }
+                })
+                .collect::<Result<Vec<String>, String>>()?;
+            Ok(source::make_key(&parts))
+        }
+        Some(b'-' | b'0'..=b'9') => Ok(raw.to_string()),
+        _ => Err(not_a_key()),
+    }
+}
+
 /// [`parse_result_line`] of a line that is not an object of result fields: why not.
 fn parse_value_line(line: &str) -> Result<ResultLine, String> {
     let value: Value = serde_json::from_str(line).map_err(|e| format!("not valid JSON: {e}"))?;
@@ -182,7 +210,7 @@ fn parse_value_line(line: &str) -> Result<ResultLine, String> {
     };
     let field = |name: &str| obj.get(name).cloned();
     Fields {
-        key: field("key"),
+        key: obj.get("key").map(|k| key_text(&k.to_string())),
         ok: field("ok"),
         error: field("error"),
         category: field("category"),
@@ -225,81 +253,4 @@ pub fn tail_text(bytes: &[u8], max: usize) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_item_line_is_one_json_object() {
-        let line = item_line("a\"b", r#"{"x":1}"#, "line 2", Some(3));
-        assert!(line.ends_with('\n'));
-        let v: Value = serde_json::from_str(&line).unwrap();
-        assert_eq!(v["key"], "a\"b");
-        assert_eq!(v["data"]["x"], 1);
-        assert_eq!(v["attempt"], 3);
-        assert_eq!(
-            item_line("k", "{}", "l\u{e9}", None),
-            "{\"key\":\"k\",\"data\":{},\"location\":\"l\u{e9}\"}\n"
-        );
-    }
-
-    #[test]
-    fn result_lines_parse_both_ways() {
-        let ok = parse_result_line(r#"{"key":"k","ok":{"y":2}}"#).unwrap();
-        assert_eq!(ok.outcome, Ok(r#"{"y":2}"#.into()));
-        let err = parse_result_line(r#"{"key":7,"error":"boom","category":"exit"}"#).unwrap();
-        assert_eq!(err.key, "7");
-        assert_eq!(err.outcome, Err("boom".into()));
-        let parts = parse_result_line(r#"{"key":["a","b"],"ok":1}"#).unwrap();
-        assert_eq!(parts.key, source::make_key(&["a".into(), "b".into()]));
-        assert!(parse_result_line(r#"{"key":"k"}"#).is_err());
-        assert!(parse_result_line(r#"{"key":"k","ok":1,"error":"x"}"#).is_err());
-        assert!(parse_result_line("[1]").is_err());
-        assert!(parse_result_line("hello").is_err());
-    }
-
-    #[test]
-    fn fields_parse_as_the_whole_value_does_last_one_counting() {
-        for line in [
-            r#"{"key":"a","ok":{"y": [1, 2]},"extra":{"z":null},"key":"b"}"#,
-            r#"{"key":["x",3],"error":{"code":429},"category":7,"duration_ms":12,"worker":"w"}"#,
-            r#"{"k\u0065y":"esc","ok":1,"duration_ms":1.5}"#,
-            r#" {"key":5,"error":"boom","category":"http-429","worker":2} "#,
-            r#"{"key":"a","ok":1,"error":"x"}"#,
-            r#"{"ok":1}"#,
-        ] {
-            assert_eq!(parse_result_line(line), parse_value_line(line), "{line}");
-        }
-        let line = parse_result_line(r#"{"key":"a","ok":1,"key":"b"}"#).unwrap();
-        assert_eq!(line.key, "b");
-        assert_eq!(
-            parse_result_line(r#"{"key":"a","ok":1,"x":7E17777977}"#),
-            parse_value_line(r#"{"key":"a","ok":1,"x":7E17777977}"#)
-        );
-        assert!(
-            parse_result_line("[1]")
-                .unwrap_err()
-                .contains("not a JSON object")
-        );
-        assert!(
-            parse_result_line("{\"key\":")
-                .unwrap_err()
-                .starts_with("not valid JSON")
-        );
-    }
-
-    #[test]
-    fn output_is_json_when_it_parses_else_text() {
-        assert_eq!(output_json(b"{\"a\": 1}\n").unwrap(), "{\"a\": 1}");
-        assert_eq!(output_json(b"hello\n").unwrap(), "\"hello\"");
-        assert_eq!(output_json(b"").unwrap(), "null");
-        // Found by fuzzing: a number out of range is text, not JSON.
-        assert_eq!(output_json(b"\n\n7E17777977").unwrap(), "\"7E17777977\"");
-        assert!(output_json(b"\xff\xfe").is_err());
-    }
-
-    #[test]
-    fn a_tail_never_splits_badly() {
-        assert_eq!(tail_text("héllo".as_bytes(), 4), "llo");
-        assert_eq!(tail_text(b"abc", 10), "abc");
-    }
-}
+mod tests;

@@ -129,29 +129,19 @@ fn record(
     let mut oldest: Option<Instant> = None;
     loop {
         let wait = oldest.map_or(MAX_WAIT, |t| MAX_WAIT.saturating_sub(t.elapsed()));
-        let closed = match rx.recv_timeout(wait) {
+        let (closed, now) = match rx.recv_timeout(wait) {
+            // An empty batch asks for a commit now (the pass is about to wait for its workers).
+            Ok(finals) if finals.is_empty() => (false, true),
             Ok(finals) => {
-                let mut finals = Some(finals);
-                while let Some(some) = finals.take() {
-                    for last in some {
-                        recorded.count(&last);
-                        display.result(last.result.ok);
-                        batch.push(last.result);
-                    }
-                    // Take what else is waiting too (up to a cap): when results come faster
-                    // than commits, each commit carries more of them.
-                    if batch.len() < MAX_BATCH {
-                        finals = rx.try_recv().ok();
-                    }
-                }
+                take(finals, rx, &mut recorded, &mut display, &mut batch);
                 oldest.get_or_insert_with(Instant::now);
-                false
+                (false, false)
             }
-            Err(RecvTimeoutError::Timeout) => false,
-            Err(RecvTimeoutError::Disconnected) => true,
+            Err(RecvTimeoutError::Timeout) => (false, false),
+            Err(RecvTimeoutError::Disconnected) => (true, false),
         };
         let due = oldest.is_some_and(|t| t.elapsed() >= MAX_WAIT);
-        if batch.len() >= BATCH || due || (closed && !batch.is_empty()) {
+        if batch.len() >= BATCH || due || ((closed || now) && !batch.is_empty()) {
             let done = recorded.done();
             let eta = eta_text(start.elapsed(), done, display.total().saturating_sub(done));
             recorded.progress =
@@ -169,6 +159,28 @@ fn record(
         if closed {
             display.finish();
             return Ok(recorded);
+        }
+    }
+}
+
+/// Count `finals` into the batch, and what else is waiting too (up to a cap): when results
+/// come faster than commits, each commit carries more of them.
+fn take(
+    finals: Vec<Final>,
+    rx: &Receiver<Vec<Final>>,
+    recorded: &mut Recorded,
+    display: &mut Display,
+    batch: &mut Vec<ResultIn>,
+) {
+    let mut finals = Some(finals);
+    while let Some(some) = finals.take() {
+        for last in some {
+            recorded.count(&last);
+            display.result(last.result.ok);
+            batch.push(last.result);
+        }
+        if batch.len() < MAX_BATCH {
+            finals = rx.try_recv().ok();
         }
     }
 }

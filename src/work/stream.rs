@@ -81,6 +81,7 @@ pub(crate) fn run(
             for s in &mut slots {
                 s.check_exit(hub, &shared, &mut buf);
                 s.check_input(hub, &shared);
+                s.check_dying(hub, &shared);
             }
         }
         hub.tick();

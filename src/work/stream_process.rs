@@ -41,7 +41,7 @@ pub(super) struct Proc {
     pending: Vec<u8>,
     written: usize,
     /// Bytes queued for its stdin and bytes written to it since it started: an item whose
-    /// line ends past `sent` never reached the worker.
+    /// line starts at or past `sent` never reached the worker.
     queued: u64,
     sent: u64,
     /// When its stdin's reader went away (it closed its input, or is exiting).
@@ -55,9 +55,6 @@ pub(super) struct Proc {
 }
 
 type Pipes = (ChildStdin, ChildStdout, Option<JoinHandle<()>>);
-
-/// How long a worker whose output closed has to exit before it is killed.
-const DEATH_GRACE: Duration = Duration::from_secs(2);
 
 /// Start the worker for `slot`, its stderr kept by a thread of its own.
 pub(super) fn spawn(
@@ -142,15 +139,21 @@ impl Proc {
         }
     }
 
-    /// How many bytes have been queued for its stdin so far: an item's line queued next ends
-    /// at this plus its length.
+    /// How many bytes have been queued for its stdin so far: the line queued next starts
+    /// there.
     pub(super) fn queued(&self) -> u64 {
         self.queued
     }
 
-    /// Whether the line that ends at byte `end` of its input was written to it whole.
-    pub(super) fn was_sent(&self, end: u64) -> bool {
-        end <= self.sent
+    /// Whether any of the line that starts at byte `start` of its input was written to it (a
+    /// line longer than the pipe holds is sent as the worker reads it).
+    pub(super) fn was_sent(&self, start: u64) -> bool {
+        start < self.sent
+    }
+
+    /// The start of a last line that had no newline.
+    pub(super) fn take_partial(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.partial)
     }
 
     /// It takes no more input: its stdin refused a write, or was closed.
@@ -166,6 +169,21 @@ impl Proc {
     /// Whether it has exited (reaped now if so); its pipes may still be held by its children.
     pub(super) fn exited(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
+    /// Whether it exits within a millisecond or so: a worker whose output just closed is
+    /// usually exiting, a moment before it can be reaped.
+    pub(super) fn exits_soon(&mut self) -> bool {
+        let until = Instant::now() + Duration::from_millis(1);
+        loop {
+            if self.exited() {
+                return true;
+            }
+            if Instant::now() >= until {
+                return false;
+            }
+            std::thread::yield_now();
+        }
     }
 
     /// Write what the pipe takes now. A worker that no longer reads its input is not waited
@@ -260,12 +278,13 @@ impl Proc {
 
     /// A worker whose output closed: reaped, its group killed, and what its end says (the
     /// signal that killed it or its exit code, with the tail of its stderr).
-    pub(super) fn death(mut self) -> Failure {
-        let reaped = self.reap(DEATH_GRACE);
+    pub(super) fn death(mut self, grace: Duration) -> Failure {
+        let reaped = self.reap(grace);
         kill_group(self.group);
-        // Its last words may still be in the pipe: give the stderr thread a moment.
+        // Its last words may still be in the pipe: give the stderr thread a moment (its group
+        // is gone, so only a process that left the group can hold the pipe longer).
         if let Some(reader) = self.stderr_reader.take() {
-            let until = Instant::now() + Duration::from_millis(500);
+            let until = Instant::now() + Duration::from_millis(100);
             while !reader.is_finished() && Instant::now() < until {
                 std::thread::sleep(Duration::from_millis(2));
             }
@@ -277,10 +296,9 @@ impl Proc {
         match reaped.status.map(|s| (s.signal(), s.code())) {
             // Killed by runctl after its grace: its own end was to close its output.
             _ if reaped.killed => {
-                let what = format!(
-                    "the worker closed its output and did not exit within {}s, so it was killed",
-                    DEATH_GRACE.as_secs()
-                );
+                let what =
+                    "the worker closed its output and did not exit within 2s, so it was killed"
+                        .to_string();
                 Failure::new(ErrorCategory::Exit, with_tail(what))
             }
             Some((Some(signal), _)) => {

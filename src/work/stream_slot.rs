@@ -32,8 +32,8 @@ pub(super) struct Shared<'a> {
 struct Flight {
     item: Item,
     started: Moment,
-    /// Where its line ends in the worker's input (`Proc::was_sent`).
-    end: u64,
+    /// Where its line starts in the worker's input (`Proc::was_sent`).
+    start: u64,
 }
 
 /// One stream slot: its worker (started with its first items) and what it holds.
@@ -41,6 +41,8 @@ pub(super) struct Slot {
     slot: usize,
     log: Option<std::fs::File>,
     pub(super) proc: Option<Proc>,
+    /// Its worker after its output closed, until it exits or is killed.
+    dying: Option<ends::Dying>,
     in_flight: foldhash::HashMap<String, Flight>,
     deaths_in_a_row: u32,
     /// After a death before any answer or a failed start: no restart before this.
@@ -58,6 +60,7 @@ impl Slot {
             slot,
             log: super::slots::log_of(worker, slot),
             proc: None,
+            dying: None,
             in_flight: foldhash::HashMap::default(),
             deaths_in_a_row: 0,
             restart_at: None,
@@ -67,9 +70,9 @@ impl Slot {
         }
     }
 
-    /// Nothing in flight.
+    /// Nothing in flight, and no worker dying.
     pub(super) fn idle(&self) -> bool {
-        self.in_flight.is_empty()
+        self.in_flight.is_empty() && self.dying.is_none()
     }
 
     /// Fill the window from the hub, starting the worker if it is not running.
@@ -79,7 +82,10 @@ impl Slot {
         shared: &Shared<'_>,
         now: Instant,
     ) -> Result<(), WorkError> {
-        if self.retired || self.proc.as_ref().is_some_and(Proc::input_closed) {
+        if self.retired
+            || self.dying.is_some()
+            || self.proc.as_ref().is_some_and(Proc::input_closed)
+        {
             return Ok(());
         }
         if let Some(at) = self.restart_at {
@@ -109,10 +115,11 @@ impl Slot {
         let mut lines = String::with_capacity(size + 64 * items.len());
         let base = p.queued();
         for item in items {
+            let start = base + lines.len() as u64;
             item.push_line(&mut lines);
             let flight = Flight {
                 started: started.clone(),
-                end: base + lines.len() as u64,
+                start,
                 item,
             };
             self.in_flight.insert(flight.item.key.clone(), flight);
@@ -277,6 +284,9 @@ impl Slot {
         if let Some(p) = self.proc.take() {
             p.kill();
         }
+        if let Some(d) = self.dying.take() {
+            d.kill();
+        }
         self.end_in_flight(hub, || Outcome::Abandoned);
     }
 
@@ -291,6 +301,7 @@ impl Slot {
     /// Whether it would take an item now.
     pub(super) fn has_room(&self, shared: &Shared<'_>, now: Instant) -> bool {
         !self.retired
+            && self.dying.is_none()
             && !self.proc.as_ref().is_some_and(Proc::input_closed)
             && self.restart_at.is_none_or(|at| at <= now)
             && self.in_flight.len() < shared.window
@@ -301,6 +312,7 @@ impl Slot {
             .timeout
             .and_then(|limit| self.in_flight.values().map(|f| f.started.at + limit).min());
         let restart = self.restart_at.filter(|_| self.proc.is_none());
-        timeout.into_iter().chain(restart).min()
+        let dying = self.dying.as_ref().map(ends::Dying::until);
+        timeout.into_iter().chain(restart).chain(dying).min()
     }
 }

@@ -301,3 +301,136 @@ fn workers_that_cannot_start_for_want_of_file_descriptors_fail_no_item() {
         300
     );
 }
+
+#[test]
+fn a_worker_that_dies_before_reading_an_item_larger_than_a_pipe_counts_as_a_death() {
+    let sb = Sandbox::new();
+    sb.init();
+    // Ten items of 100 KB: more than a pipe holds, so none is ever written whole.
+    let mut csv = String::from("id,text\n");
+    for i in 0..10 {
+        csv.push_str(&format!("k{i:05},{}\n", "x".repeat(100_000)));
+    }
+    std::fs::write(sb.work().join("items.csv"), csv).unwrap();
+    sb.new_run_over("items.csv");
+    let w = worker(
+        &sb,
+        "oom.sh",
+        "#!/bin/sh\nsleep 0.2\necho 'CUDA out of memory' >&2\nexit 3\n",
+    );
+    let start = Instant::now();
+    let out = resume(&sb, &["--stream", "-j", "1", "--", &w]);
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("CUDA out of memory"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(status(&sb), "failed");
+    assert!(count(&sb, "SELECT count(*) FROM results") <= 3);
+}
+
+#[test]
+fn an_item_that_kills_its_worker_on_every_retry_fails_alone_and_the_run_goes_on() {
+    let sb = Sandbox::new();
+    run_with_items(&sb, 6);
+    let w = worker(
+        &sb,
+        "poison.sh",
+        r#"#!/bin/sh
+while IFS= read -r line; do
+  key=${line#*\"key\":\"}; key=${key%%\"*}
+  if [ "$key" = k00002 ]; then kill -SEGV $$; fi
+  printf '{"key":"%s","ok":1}\n' "$key"
+done
+"#,
+    );
+    let out = resume(
+        &sb,
+        &[
+            "--stream",
+            "-j",
+            "1",
+            "--retries",
+            "3",
+            "--retry-delay",
+            "0s",
+            "--",
+            &w,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(status(&sb), "completed_with_errors");
+    let rows = results(&sb);
+    assert_eq!(rows.len(), 6);
+    assert_eq!(rows.iter().filter(|r| r.status == "ok").count(), 5);
+    assert_eq!(rows[2].attempt_count, 4);
+    assert_eq!(rows[2].error_category.as_deref(), Some("signal"));
+}
+
+#[test]
+fn a_worker_that_closes_stdout_and_lingers_holds_up_no_other_slot() {
+    let sb = Sandbox::new();
+    run_with_items(&sb, 30);
+    // The first worker answers two items, closes its stdout and sleeps; the others answer
+    // each item in 50 ms.
+    let w = worker(
+        &sb,
+        "stalls.sh",
+        r#"#!/bin/sh
+first=
+if mkdir first.lock 2>/dev/null; then first=1; fi
+n=0
+while IFS= read -r line; do
+  key=${line#*\"key\":\"}; key=${key%%\"*}
+  n=$((n+1))
+  if [ -n "$first" ] && [ $n -gt 2 ]; then exec 1>&-; sleep 30; fi
+  sleep 0.05
+  printf '{"key":"%s","ok":1}\n' "$key"
+done
+"#,
+    );
+    let start = Instant::now();
+    let out = resume(&sb, &["--stream", "-j", "2", "--timeout", "1s", "--", &w]);
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        start.elapsed()
+    );
+    let rows = results(&sb);
+    assert_eq!(rows.len(), 30, "{}", stderr(&out));
+    // Only the item the stalled worker held fails; no healthy worker's item times out.
+    let failed: Vec<_> = rows.iter().filter(|r| r.status != "ok").collect();
+    assert!(failed.len() <= 1, "{failed:?}");
+}
+
+#[test]
+fn a_last_answer_without_a_newline_counts_when_a_child_holds_the_pipe() {
+    let sb = Sandbox::new();
+    run_with_items(&sb, 3);
+    let w = worker(
+        &sb,
+        "no_newline.sh",
+        r#"#!/bin/sh
+sleep 300 &
+n=0
+while IFS= read -r line; do
+  key=${line#*\"key\":\"}; key=${key%%\"*}
+  n=$((n+1))
+  if [ $n -eq 3 ]; then printf '{"key":"%s","ok":1}' "$key"; exit 0; fi
+  printf '{"key":"%s","ok":1}\n' "$key"
+done
+"#,
+    );
+    let out = resume(&sb, &["--stream", "-j", "1", "--window", "3", "--", &w]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        count(&sb, "SELECT count(*) FROM results WHERE status = 'ok'"),
+        3
+    );
+}

@@ -9,6 +9,29 @@ use super::super::process::MAX_OUTPUT;
 use super::super::stream_process::{Output, Proc};
 use super::super::{Attempt, Failure, Item, Moment, Outcome, WorkError};
 use super::{DEATHS_IN_A_ROW, Flight, INPUT_GONE_GRACE, Shared, Slot};
+
+/// How long a worker whose output closed has to exit before it is killed.
+const DEATH_GRACE: Duration = Duration::from_secs(2);
+
+/// A worker whose output closed, waited for without waiting: see [`Slot::died`].
+pub(in crate::work) struct Dying {
+    proc: Proc,
+    until: Instant,
+    answered: u64,
+    sent: foldhash::HashSet<String>,
+}
+
+impl Dying {
+    /// When its grace is over.
+    pub(in crate::work) fn until(&self) -> Instant {
+        self.until
+    }
+
+    /// Killed now, with its group (the pass is being killed, or is over).
+    pub(in crate::work) fn kill(self) {
+        self.proc.kill();
+    }
+}
 use crate::state::ErrorCategory;
 
 impl Slot {
@@ -26,16 +49,39 @@ impl Slot {
         self.gone(hub, shared, &failure, answered, &sent);
     }
 
-    /// The worker's stdout closed, or it exited (its children may hold the pipe): it is
-    /// reaped, its group killed, and what it holds ends (`gone`) with what its end says.
+    /// The worker's stdout closed, or it exited (its children may hold the pipe): once it has
+    /// exited (or [`DEATH_GRACE`] later, killed), it is reaped, its group killed, and what it
+    /// holds ends (`gone`) with what its end says. Until then the slot takes no items, and the
+    /// other slots go on: nothing here waits.
     pub(in crate::work) fn died(&mut self, hub: &mut Hub<'_>, shared: &Shared<'_>) {
-        let Some(p) = self.proc.take() else {
+        let Some(mut p) = self.proc.take() else {
             return;
         };
         let answered = p.answered;
         let sent = self.sent_of(&p);
-        let failure = p.death();
-        self.gone(hub, shared, &failure, answered, &sent);
+        if p.exits_soon() {
+            let failure = p.death(Duration::ZERO);
+            self.gone(hub, shared, &failure, answered, &sent);
+        } else {
+            self.dying = Some(Dying {
+                proc: p,
+                until: Instant::now() + DEATH_GRACE,
+                answered,
+                sent,
+            });
+        }
+    }
+
+    /// A worker whose output closed, once it has exited or its grace is over: as [`Slot::died`].
+    pub(in crate::work) fn check_dying(&mut self, hub: &mut Hub<'_>, shared: &Shared<'_>) {
+        let due = match self.dying.as_mut() {
+            Some(d) => d.proc.exited() || Instant::now() >= d.until,
+            None => false,
+        };
+        if let Some(d) = self.dying.take_if(|_| due) {
+            let failure = d.proc.death(Duration::ZERO);
+            self.gone(hub, shared, &failure, d.answered, &d.sent);
+        }
     }
 
     /// A worker whose stdin's reader went away takes no more items. One that is exiting is
@@ -55,11 +101,11 @@ impl Slot {
         self.gone(hub, shared, &failure, answered, &sent);
     }
 
-    /// The keys of the items in flight whose line reached the worker whole.
+    /// The keys of the items in flight whose line (some of it) reached the worker.
     pub(in crate::work) fn sent_of(&self, p: &Proc) -> foldhash::HashSet<String> {
         self.in_flight
             .iter()
-            .filter(|(_, f)| p.was_sent(f.end))
+            .filter(|(_, f)| p.was_sent(f.start))
             .map(|(k, _)| k.clone())
             .collect()
     }
@@ -68,7 +114,8 @@ impl Slot {
     /// Of those it was sent, all fail when it had answered something; when it had answered
     /// nothing, only the first (the one it was most likely working on: a worker that cannot
     /// start would otherwise fail its whole window each time) and the rest go back. Three such
-    /// deaths in a row stop the run; each is followed by a pause before the next start.
+    /// deaths in a row stop the run, each followed by a pause before the next start; a death
+    /// on an item's retry is the item's, not the worker's, and is not counted.
     pub(in crate::work) fn gone(
         &mut self,
         hub: &mut Hub<'_>,
@@ -79,12 +126,13 @@ impl Slot {
     ) {
         let now = Moment::now();
         let mut flights: Vec<Flight> = self.in_flight.drain().map(|(_, f)| f).collect();
-        flights.sort_by_key(|f| f.end);
+        flights.sort_by_key(|f| f.start);
+        let had_items = !flights.is_empty();
         let (was_sent, unsent): (Vec<Flight>, Vec<Flight>) = flights
             .into_iter()
             .partition(|f| sent.contains(&f.item.key));
+        let on_a_retry = was_sent.first().is_some_and(|f| f.item.attempt > 1);
         let mut back: Vec<Item> = unsent.into_iter().map(|f| f.item).collect();
-        let had_items = !was_sent.is_empty();
         for (i, f) in was_sent.into_iter().enumerate() {
             if answered == 0 && i > 0 {
                 back.push(f.item);
@@ -95,7 +143,7 @@ impl Slot {
         }
         back.sort_by(|a, b| a.key.cmp(&b.key));
         hub.give_back(back, now.at);
-        if answered == 0 && had_items {
+        if answered == 0 && had_items && !on_a_retry {
             self.deaths_in_a_row += 1;
             if self.deaths_in_a_row >= DEATHS_IN_A_ROW {
                 shared.control.fail(WorkError::KeepsDying {
@@ -123,7 +171,14 @@ impl Slot {
         }
         while let Some(p) = self.proc.as_mut() {
             match p.read(buf) {
-                Output::Nothing => break,
+                Output::Nothing => {
+                    // It has exited: a last line without its newline is its last answer.
+                    let last = p.take_partial();
+                    if !self.lines(hub, shared, &last) {
+                        return;
+                    }
+                    break;
+                }
                 Output::TooLong => {
                     let what = format!("a line over {} MB", MAX_OUTPUT >> 20);
                     self.broken(hub, shared, what);
