@@ -145,10 +145,10 @@ impl Proc {
         self.queued
     }
 
-    /// Whether any of the line that starts at byte `start` of its input was written to it (a
-    /// line longer than the pipe holds is sent as the worker reads it).
-    pub(super) fn was_sent(&self, start: u64) -> bool {
-        start < self.sent
+    /// How many bytes of its input have been written to it: a line that starts before this
+    /// reached it (a line longer than the pipe holds is sent as the worker reads it).
+    pub(super) fn sent(&self) -> u64 {
+        self.sent
     }
 
     /// The start of a last line that had no newline.

@@ -82,18 +82,10 @@ impl Slot {
         shared: &Shared<'_>,
         now: Instant,
     ) -> Result<(), WorkError> {
-        if self.retired
-            || self.dying.is_some()
-            || self.proc.as_ref().is_some_and(Proc::input_closed)
-        {
+        if !self.has_room(shared, now) {
             return Ok(());
         }
-        if let Some(at) = self.restart_at {
-            if now < at {
-                return Ok(());
-            }
-            self.restart_at = None;
-        }
+        self.restart_at = None;
         let room = shared.window.saturating_sub(self.in_flight.len());
         let items = hub.take(room, now)?;
         if items.is_empty() {

@@ -38,6 +38,10 @@ fn a_number_key_is_the_text_it_is_written_as() {
     assert_eq!(key(r#"{"key":1.0,"ok":1}"#), Ok("1.0".into()));
     assert_eq!(key(r#"{"key": 2.10 ,"ok":1}"#), Ok("2.10".into()));
     assert_eq!(key(r#"{"key":-0,"ok":1}"#), Ok("-0".into()));
+    assert_eq!(key(r#"{"key":1e-300,"ok":1}"#), Ok("1e-300".into()));
+    let huge = "9".repeat(10 << 20);
+    assert_eq!(key(&format!(r#"{{"key":{huge},"ok":1}}"#)), Ok(huge));
+    assert!(key(r#"{"key":-,"ok":1}"#).is_err());
     let big = "123456789012345678901234567890";
     assert_eq!(key(&format!(r#"{{"key":{big},"ok":1}}"#)), Ok(big.into()));
     assert_eq!(

@@ -18,7 +18,8 @@ pub(in crate::work) struct Dying {
     proc: Proc,
     until: Instant,
     answered: u64,
-    sent: foldhash::HashSet<String>,
+    /// Bytes of its input written to it.
+    sent: u64,
 }
 
 impl Dying {
@@ -38,15 +39,10 @@ impl Slot {
     /// The worker wrote something that is not a result: it is killed, and what it holds ends
     /// as after a death (`gone`), as bad output.
     pub(in crate::work) fn broken(&mut self, hub: &mut Hub<'_>, shared: &Shared<'_>, what: String) {
-        let Some(p) = self.proc.take() else { return };
-        let answered = p.answered;
-        let sent = self.sent_of(&p);
-        p.kill();
         let message = format!(
             "the worker wrote {what} (a stream worker's stdout carries only result lines; log to stderr)"
         );
-        let failure = Failure::new(ErrorCategory::BadOutput, message);
-        self.gone(hub, shared, &failure, answered, &sent);
+        self.kill_and_end(hub, shared, Failure::new(ErrorCategory::BadOutput, message));
     }
 
     /// The worker's stdout closed, or it exited (its children may hold the pipe): once it has
@@ -57,11 +53,10 @@ impl Slot {
         let Some(mut p) = self.proc.take() else {
             return;
         };
-        let answered = p.answered;
-        let sent = self.sent_of(&p);
+        let (answered, sent) = (p.answered, p.sent());
         if p.exits_soon() {
             let failure = p.death(Duration::ZERO);
-            self.gone(hub, shared, &failure, answered, &sent);
+            self.gone(hub, shared, &failure, answered, sent);
         } else {
             self.dying = Some(Dying {
                 proc: p,
@@ -80,7 +75,7 @@ impl Slot {
         };
         if let Some(d) = self.dying.take_if(|_| due) {
             let failure = d.proc.death(Duration::ZERO);
-            self.gone(hub, shared, &failure, d.answered, &d.sent);
+            self.gone(hub, shared, &failure, d.answered, d.sent);
         }
     }
 
@@ -92,25 +87,24 @@ impl Slot {
         if broke.is_none_or(|at| at.elapsed() < INPUT_GONE_GRACE) {
             return;
         }
-        let Some(p) = self.proc.take() else { return };
-        let answered = p.answered;
-        let sent = self.sent_of(&p);
-        p.kill();
         let message = "the worker closed its input (stdin) while it still had items to read";
-        let failure = Failure::new(ErrorCategory::Exit, message.to_string());
-        self.gone(hub, shared, &failure, answered, &sent);
+        self.kill_and_end(
+            hub,
+            shared,
+            Failure::new(ErrorCategory::Exit, message.to_string()),
+        );
     }
 
-    /// The keys of the items in flight whose line (some of it) reached the worker.
-    pub(in crate::work) fn sent_of(&self, p: &Proc) -> foldhash::HashSet<String> {
-        self.in_flight
-            .iter()
-            .filter(|(_, f)| p.was_sent(f.start))
-            .map(|(k, _)| k.clone())
-            .collect()
+    /// Kill the worker now; what it holds ends as after a death, with `failure`.
+    fn kill_and_end(&mut self, hub: &mut Hub<'_>, shared: &Shared<'_>, failure: Failure) {
+        let Some(p) = self.proc.take() else { return };
+        let (answered, sent) = (p.answered, p.sent());
+        p.kill();
+        self.gone(hub, shared, &failure, answered, sent);
     }
 
-    /// The worker is gone with `failure`. Items it was never sent go back without an attempt.
+    /// The worker is gone with `failure` after `sent` bytes of its input. Items it was never
+    /// sent go back without an attempt.
     /// Of those it was sent, all fail when it had answered something; when it had answered
     /// nothing, only the first (the one it was most likely working on: a worker that cannot
     /// start would otherwise fail its whole window each time) and the rest go back. Three such
@@ -122,15 +116,14 @@ impl Slot {
         shared: &Shared<'_>,
         failure: &Failure,
         answered: u64,
-        sent: &foldhash::HashSet<String>,
+        sent: u64,
     ) {
         let now = Moment::now();
         let mut flights: Vec<Flight> = self.in_flight.drain().map(|(_, f)| f).collect();
         flights.sort_by_key(|f| f.start);
         let had_items = !flights.is_empty();
-        let (was_sent, unsent): (Vec<Flight>, Vec<Flight>) = flights
-            .into_iter()
-            .partition(|f| sent.contains(&f.item.key));
+        let (was_sent, unsent): (Vec<Flight>, Vec<Flight>) =
+            flights.into_iter().partition(|f| f.start < sent);
         let on_a_retry = was_sent.first().is_some_and(|f| f.item.attempt > 1);
         let mut back: Vec<Item> = unsent.into_iter().map(|f| f.item).collect();
         for (i, f) in was_sent.into_iter().enumerate() {
