@@ -1,6 +1,7 @@
 //! `runctl version sync`: a bucket listing in, duplicate-free updates out (the plan is
 //! `versions::plan_sync`, applied by the store in one transaction).
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -190,28 +191,20 @@ fn render_sync(out: &SyncOutput) -> String {
     } else {
         ("updated", "created")
     };
-    let mut text = String::new();
+    // One line per change, written in place (a first sync of a bucket has 100,000 of them).
+    let mut text = String::with_capacity(64 * (out.updated.len() + out.created.len() + 1));
     // Keys come from outside; what an older runctl stored may hold control characters.
-    let p = |s: &str| printable(s).into_owned();
+    let p = printable;
     for c in &out.updated {
-        text.push_str(&format!(
-            "{update} {} {} <- {} ({})\n",
-            p(&c.family),
-            p(&c.name),
-            p(&c.url),
-            c.rule
-        ));
+        let (f, n, u) = (p(&c.family), p(&c.name), p(&c.url));
+        let _ = writeln!(text, "{update} {f} {n} <- {u} ({})", c.rule);
     }
     for c in &out.created {
-        text.push_str(&format!(
-            "{create} {} {} <- {} (no version matched)\n",
-            p(&c.family),
-            p(&c.name),
-            p(&c.url)
-        ));
+        let (f, n, u) = (p(&c.family), p(&c.name), p(&c.url));
+        let _ = writeln!(text, "{create} {f} {n} <- {u} (no version matched)");
     }
     for s in &out.skipped {
-        text.push_str(&format!("skipped {}: {}\n", p(&s.location), p(&s.reason)));
+        let _ = writeln!(text, "skipped {}: {}", p(&s.location), p(&s.reason));
     }
     if out.updated.is_empty() && out.created.is_empty() {
         text.push_str(&format!(

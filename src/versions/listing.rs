@@ -78,9 +78,9 @@ pub(super) fn candidate(
     entry: ListingEntry,
     options: SyncOptions<'_>,
 ) -> Result<Candidate, Unusable> {
-    let raw = entry.location().to_string();
+    let raw = entry.location();
     let skip = |reason: String| Unusable {
-        location: raw.clone(),
+        location: raw.to_string(),
         reason,
     };
     check_entry(&entry).map_err(|e| skip(e.to_string()))?;
@@ -88,9 +88,9 @@ pub(super) fn candidate(
         .key
         .as_deref()
         .filter(|k| !k.is_empty())
-        .unwrap_or(&raw);
-    let file = file_name(named_by).to_string();
-    let Some((family, name)) = template.parse_name(&file) else {
+        .unwrap_or(raw);
+    let file = file_name(named_by);
+    let Some((family, name)) = template.parse_name(file) else {
         return Err(skip(format!(
             "the file name does not fit the template {}",
             template.as_str()
@@ -103,14 +103,15 @@ pub(super) fn candidate(
     if options.family.is_some_and(|f| f != family) {
         return Err(skip(format!("family {family} is not the one asked for")));
     }
-    let (family, name) = (family.to_string(), name.to_string());
-    let bare_key = (entry.url.is_none() && !has_scheme(&raw)).then(|| raw.clone());
-    let location = match (&bare_key, options.url_base) {
-        (Some(key), Some(base)) => join_base(base, key),
-        _ => raw.clone(),
+    let bare = entry.url.is_none() && !has_scheme(raw);
+    let location = match (bare, options.url_base) {
+        (true, Some(base)) => join_base(base, raw),
+        _ => raw.to_string(),
     };
     // Base and key are each within bounds; joined, they may not be.
     check_url(&location).map_err(|e| skip(e.to_string()))?;
+    let bare_key = bare.then(|| raw.to_string());
+    let (file, family, name) = (file.to_string(), family.to_string(), name.to_string());
     Ok(Candidate {
         entry,
         file,

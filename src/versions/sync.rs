@@ -92,7 +92,7 @@ pub fn plan_sync(
     listing: Vec<ListingEntry>,
     options: SyncOptions<'_>,
 ) -> SyncPlan {
-    let mut known = Known::new(versions);
+    let mut known = Known::new(versions, listing.len());
     let read: Vec<Result<Candidate, Unusable>> = listing
         .into_iter()
         .map(|entry| candidate(template, entry, options))
@@ -120,41 +120,40 @@ fn choose_locations(
     known: &Known,
     read: &[Result<Candidate, Unusable>],
 ) -> (HashMap<String, String>, Vec<Ambiguity>) {
-    // Each file name's distinct places, in listing order; the set keeps a listing of one name
-    // at 100,000 places linear.
-    let mut places: Vec<(&str, Vec<&Candidate>)> = Vec::new();
-    let mut index: HashMap<&str, usize> = HashMap::new();
+    // Each file name's distinct places, in listing order: the first, then any others (a list
+    // only for a name listed at several places; the set keeps 100,000 places of one name
+    // linear).
+    let mut places: Vec<(&str, &Candidate, Vec<&Candidate>)> = Vec::with_capacity(read.len());
+    let mut index: HashMap<&str, usize> = HashMap::with_capacity(read.len());
     let mut seen: HashSet<(&str, &str)> = HashSet::new();
     for c in read.iter().flatten() {
-        let i = *index.entry(c.file.as_str()).or_insert_with(|| {
-            places.push((c.file.as_str(), Vec::new()));
-            places.len() - 1
-        });
-        if seen.insert((c.file.as_str(), c.location.as_str()))
-            && let Some((_, group)) = places.get_mut(i)
+        let Some(&i) = index.get(c.file.as_str()) else {
+            index.insert(c.file.as_str(), places.len());
+            places.push((c.file.as_str(), c, Vec::new()));
+            continue;
+        };
+        if let Some((_, first, more)) = places.get_mut(i)
+            && c.location != first.location
+            && seen.insert((c.file.as_str(), c.location.as_str()))
         {
-            group.push(c);
+            more.push(c);
         }
     }
     let mut chosen = HashMap::new();
     let mut ambiguous = Vec::new();
-    for (file, group) in places {
-        let [first, _, ..] = group[..] else {
+    for (file, first, more) in places {
+        if more.is_empty() {
             continue;
-        };
-        let current = known
-            .by_file
-            .get(file)
-            .and_then(|k| known.by_key.get(k))
-            .and_then(|v| v.artifact_url.as_deref());
+        }
+        let group = || std::iter::once(first).chain(more.iter().copied());
+        let current = known.by_file(file).and_then(|v| v.artifact_url.as_deref());
         let pick = current
-            .and_then(|url| group.iter().find(|c| c.is_at(url)))
-            .unwrap_or(&first);
+            .and_then(|url| group().find(|c| c.is_at(url)))
+            .unwrap_or(first);
         ambiguous.push(Ambiguity {
             file: file.to_string(),
             chosen: pick.location.clone(),
-            others: group
-                .iter()
+            others: group()
                 .filter(|c| c.location != pick.location)
                 .map(|c| c.location.clone())
                 .collect(),

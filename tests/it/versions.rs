@@ -1045,3 +1045,43 @@ fn a_listed_file_whose_version_exists_with_another_artifact_is_skipped_not_a_cra
     );
     assert_eq!(urls.len(), 2, "{listed}");
 }
+
+#[test]
+fn two_writes_to_one_version_in_a_sync_keep_the_listing_order() {
+    // The store applies a sync's writes in key order (family, name), not listing order: V1 of
+    // style_1 is updated twice (by name, then by its job id), between writes to style_2 and
+    // style_0 that sort around it; the later of the two is what it keeps.
+    let sb = Sandbox::new();
+    sb.init();
+    ok(
+        &sb,
+        &["version", "new", "style_1", "--job-id", "style_1_vV9"],
+    );
+    ok(&sb, &["version", "new", "style_0"]);
+    let out = sync(
+        &sb,
+        "s3://b/style_1_vV1.safetensors\ns3://b/style_2_vV1.safetensors\n\
+         s3://b/style_1_vV9.safetensors\ns3://b/style_0_vV1.safetensors\n",
+    );
+    assert!(
+        out.contains("updated style_1 V1 <- s3://b/style_1_vV9.safetensors (synced by id)"),
+        "{out}"
+    );
+    let v = versions(&sb);
+    let url = |family: &str| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["family"] == family)
+            .map(|r| r["artifact_url"].clone())
+    };
+    assert_eq!(url("style_1").unwrap(), "s3://b/style_1_vV9.safetensors");
+    assert_eq!(url("style_0").unwrap(), "s3://b/style_0_vV1.safetensors");
+    assert_eq!(url("style_2").unwrap(), "s3://b/style_2_vV1.safetensors");
+    // Nothing left to change.
+    let again = sync(
+        &sb,
+        "s3://b/style_1_vV9.safetensors\ns3://b/style_2_vV1.safetensors\ns3://b/style_0_vV1.safetensors\n",
+    );
+    assert!(again.starts_with("nothing to change"), "{again}");
+}

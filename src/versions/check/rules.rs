@@ -49,7 +49,9 @@ fn check_identifier(field: &'static str, value: &str, max: usize) -> Result<(), 
             format!("is {} bytes long; the limit is {max}", value.len()),
         ));
     }
-    if let Some(c) = value.chars().find(|&c| is_hidden(c)) {
+    // Printable ASCII (what nearly every key is) holds no hidden character: no need to decode.
+    let plain = value.bytes().all(|b| (0x20..0x7f).contains(&b));
+    if !plain && let Some(c) = value.chars().find(|&c| is_hidden(c)) {
         return Err(invalid(
             field,
             value,

@@ -2,7 +2,11 @@
 //! by job id), and what one usable listing entry does to them: update the version it matches,
 //! leave it in sync, or create one.
 
+use std::hash::BuildHasher;
+
+use foldhash::fast::RandomState;
 use foldhash::{HashMap, HashMapExt};
+use hashbrown::HashTable;
 
 use super::super::VersionStatus;
 use super::super::listing::{Candidate, ends_with_key};
@@ -16,62 +20,121 @@ fn needs_artifact(v: &VersionView) -> bool {
     ) || v.artifact_url.is_none()
 }
 
-/// A version's family and name.
-pub(super) type Key = (String, String);
-
-/// The versions as the plan leaves them so far: by family and name, by artifact file name,
-/// by job id.
+/// The versions as the plan leaves them so far, each once in `views` (unique by family and
+/// name, as the table's key makes them), found by family and name, by artifact file name and
+/// by job id. The two tables hold only indexes into `views` and hash the view's own strings, so
+/// a sync of 100,000 entries copies no key to find a version.
 pub(super) struct Known {
-    pub(super) by_key: HashMap<Key, VersionView>,
-    pub(super) by_file: HashMap<String, Key>,
-    by_job: HashMap<String, Key>,
+    views: Vec<VersionView>,
+    /// By `(family, name)` of the view.
+    by_key: HashTable<usize>,
+    /// By artifact file name: the file of the URL a version had, and of every URL the plan
+    /// gave it (an updated version is still found by its old file name).
+    by_file: HashMap<String, usize>,
+    /// By the view's job id.
+    by_job: HashTable<usize>,
+    state: RandomState,
 }
 
 impl Known {
-    pub(super) fn new(versions: Vec<VersionView>) -> Known {
+    /// The versions, with room for `more` that the plan may create.
+    pub(super) fn new(versions: Vec<VersionView>, more: usize) -> Known {
+        let room = versions.len() + more;
         let mut known = Known {
-            by_key: HashMap::new(),
-            by_file: HashMap::new(),
-            by_job: HashMap::new(),
+            views: Vec::with_capacity(room),
+            by_key: HashTable::with_capacity(room),
+            by_file: HashMap::with_capacity(room),
+            by_job: HashTable::with_capacity(room),
+            state: RandomState::default(),
         };
         for v in versions {
-            let key = (v.family.clone(), v.name.clone());
-            if let Some(url) = &v.artifact_url {
-                known
-                    .by_file
-                    .entry(file_name(url).to_string())
-                    .or_insert_with(|| key.clone());
+            let i = known.add(v);
+            let file = known.views.get(i).and_then(|v| v.artifact_url.as_deref());
+            if let Some(file) = file.map(file_name)
+                && !known.by_file.contains_key(file)
+            {
+                known.by_file.insert(file.to_string(), i);
             }
-            if let Some(job) = &v.job_id {
-                known.by_job.insert(job.clone(), key.clone());
-            }
-            known.by_key.insert(key, v);
         }
         known
+    }
+
+    /// Add `v` (in place of a version of its family and name, if any); its index.
+    fn add(&mut self, v: VersionView) -> usize {
+        let i = match self.find_key(&v.family, &v.name) {
+            Some(i) => {
+                if let Some(slot) = self.views.get_mut(i) {
+                    *slot = v;
+                }
+                i
+            }
+            None => {
+                let i = self.views.len();
+                let hash = self.state.hash_one((v.family.as_str(), v.name.as_str()));
+                self.views.push(v);
+                let (views, state) = (&self.views, &self.state);
+                self.by_key.insert_unique(hash, i, |&j| {
+                    views
+                        .get(j)
+                        .map_or(0, |v| state.hash_one((v.family.as_str(), v.name.as_str())))
+                });
+                i
+            }
+        };
+        if let Some(job) = self.views.get(i).and_then(|v| v.job_id.as_deref())
+            && self.find_job(job).is_none()
+        {
+            let hash = self.state.hash_one(job);
+            let (views, state) = (&self.views, &self.state);
+            self.by_job.insert_unique(hash, i, |&j| {
+                state.hash_one(views.get(j).and_then(|v| v.job_id.as_deref()).unwrap_or(""))
+            });
+        }
+        i
+    }
+
+    fn find_key(&self, family: &str, name: &str) -> Option<usize> {
+        let hash = self.state.hash_one((family, name));
+        self.by_key
+            .find(hash, |&i| {
+                self.views
+                    .get(i)
+                    .is_some_and(|v| v.family == family && v.name == name)
+            })
+            .copied()
+    }
+
+    fn find_job(&self, job: &str) -> Option<usize> {
+        self.by_job
+            .find(self.state.hash_one(job), |&i| {
+                self.views.get(i).and_then(|v| v.job_id.as_deref()) == Some(job)
+            })
+            .copied()
+    }
+
+    /// The version whose artifact has this file name, if any.
+    pub(super) fn by_file(&self, file: &str) -> Option<&VersionView> {
+        self.by_file.get(file).and_then(|&i| self.views.get(i))
     }
 
     /// The version an artifact file belongs to, and the rule that matched. First pass: a
     /// version of this name that still needs its artifact. Second pass: a version already
     /// synced to this artifact, by its url, by the file name as its name, or by its job id.
-    fn matching(&self, key: &Key, file: &str, stem: &str) -> Option<(Key, &'static str)> {
-        if self.by_key.get(key).is_some_and(needs_artifact) {
-            return Some((key.clone(), "pending by name"));
+    fn matching(&self, c: &Candidate, stem: &str) -> Option<(usize, &'static str)> {
+        if let Some(i) = self.find_key(&c.family, &c.name)
+            && self.views.get(i).is_some_and(needs_artifact)
+        {
+            return Some((i, "pending by name"));
         }
-        self.by_file
-            .get(file)
-            .map(|k| (k.clone(), "synced by url"))
-            .or_else(|| {
-                let k = (key.0.clone(), file.to_string());
-                self.by_key
-                    .contains_key(&k)
-                    .then_some((k, "synced by file name"))
-            })
-            .or_else(|| {
-                self.by_job
-                    .get(file)
-                    .or_else(|| self.by_job.get(stem))
-                    .map(|k| (k.clone(), "synced by id"))
-            })
+        if let Some(&i) = self.by_file.get(&c.file) {
+            return Some((i, "synced by url"));
+        }
+        if let Some(i) = self.find_key(&c.family, &c.file) {
+            return Some((i, "synced by file name"));
+        }
+        self.find_job(&c.file)
+            .or_else(|| self.find_job(stem))
+            .map(|i| (i, "synced by id"))
     }
 }
 
@@ -79,42 +142,43 @@ impl Known {
 pub(super) fn plan_entry(
     template: &Template,
     known: &mut Known,
-    c: Candidate,
+    mut c: Candidate,
     options: SyncOptions<'_>,
 ) -> SyncAction {
-    let key: Key = (c.family.clone(), c.name.clone());
-    let stem = c
-        .file
-        .strip_suffix(&template.suffix)
-        .unwrap_or(&c.file)
-        .to_string();
-    let matched = known.matching(&key, &c.file, &stem);
-    let Some((k, rule)) = matched else {
-        return create(known, c, key, stem);
+    let stem = c.file.strip_suffix(&template.suffix).unwrap_or(&c.file);
+    let Some((i, rule)) = known.matching(&c, stem) else {
+        let stem = stem.to_string();
+        return create(known, c, stem);
     };
-    let Some(v) = known.by_key.get_mut(&k) else {
-        return create(known, c, key, stem);
+    let file = std::mem::take(&mut c.file);
+    let Some(v) = known.views.get_mut(i) else {
+        return SyncAction::Skip {
+            location: c.location,
+            reason: "internal error: a matched version is missing".into(),
+        };
     };
-    let file = c.file.clone();
-    let action = update(v, c, k.clone(), rule, options);
+    let action = update(v, c, rule, options);
     if matches!(action, SyncAction::Update { .. }) {
-        known.by_file.insert(file, k);
+        known.by_file.insert(file, i);
     }
     action
 }
 
 /// A new completed version for a file no version matched; a skip when the family already has
 /// a version of that name (its artifact elsewhere: that one is never replaced by a guess).
-fn create(known: &mut Known, c: Candidate, key: Key, stem: String) -> SyncAction {
-    if let Some(existing) = known.by_key.get(&key) {
+fn create(known: &mut Known, c: Candidate, stem: String) -> SyncAction {
+    if let Some(existing) = known
+        .find_key(&c.family, &c.name)
+        .and_then(|i| known.views.get(i))
+    {
         let reason = match &existing.artifact_url {
             Some(url) => format!(
                 "{} {} already exists with its artifact at {url}; this file is left alone",
-                key.0, key.1
+                c.family, c.name
             ),
             None => format!(
                 "{} {} already exists and matched this file by no rule; it is left alone",
-                key.0, key.1
+                c.family, c.name
             ),
         };
         return SyncAction::Skip {
@@ -122,37 +186,32 @@ fn create(known: &mut Known, c: Candidate, key: Key, stem: String) -> SyncAction
             reason,
         };
     }
-    known.by_file.insert(c.file, key.clone());
     // The stem is free as a job id: a version holding it would have matched by id.
-    let job_id = (!known.by_job.contains_key(&stem)).then_some(stem);
-    if let Some(job) = &job_id {
-        known.by_job.insert(job.clone(), key.clone());
-    }
-    let created = VersionView {
-        family: key.0.clone(),
-        name: key.1.clone(),
+    let job_id = known.find_job(&stem).is_none().then_some(stem);
+    let i = known.add(VersionView {
+        family: c.family.clone(),
+        name: c.name.clone(),
         job_id: job_id.clone(),
         status: VersionStatus::Completed.into(),
         artifact_url: Some(c.location.clone()),
         etag: c.entry.etag.clone(),
         size: c.entry.size,
-    };
-    known.by_key.insert(key.clone(), created);
+    });
+    known.by_file.insert(c.file, i);
     SyncAction::Create {
-        family: key.0,
-        name: key.1,
+        family: c.family,
+        name: c.name,
         job_id,
         url: c.location,
         entry: c.entry,
     }
 }
 
-/// What a matched version `v` (family and name `k`) does with the entry: nothing when it
+/// What a matched version `v` does with the entry: nothing when it
 /// already has it, else take its URL, etag and size (recorded in `v`).
 fn update(
     v: &mut VersionView,
     c: Candidate,
-    k: Key,
     rule: &'static str,
     options: SyncOptions<'_>,
 ) -> SyncAction {
@@ -164,7 +223,7 @@ fn update(
             return SyncAction::Skip {
                 reason: format!(
                     "a bare key does not replace the URL {stored} of {} {}; set versions.url_base to make keys URLs",
-                    k.0, k.1
+                    v.family, v.name
                 ),
                 location: c.location,
             };
@@ -178,8 +237,8 @@ fn update(
         && (entry.size.is_none() || v.size == entry.size);
     if same {
         return SyncAction::InSync {
-            family: k.0,
-            name: k.1,
+            family: v.family.clone(),
+            name: v.name.clone(),
         };
     }
     v.artifact_url = Some(url.clone());
@@ -191,8 +250,8 @@ fn update(
         v.size = entry.size;
     }
     SyncAction::Update {
-        family: k.0,
-        name: k.1,
+        family: v.family.clone(),
+        name: v.name.clone(),
         url,
         entry,
         rule,
