@@ -25,12 +25,14 @@ const DIRECT_WRITE: usize = 16 << 10;
 /// are handed back as abandoned.
 pub(super) fn run(mut cx: SlotContext<'_>) {
     let mut log = cx.log.take();
+    // One read buffer for every item of the slot (64 KiB zeroed per item showed in profiles).
+    let mut buf = vec![0u8; 64 << 10];
     for item in cx.work.iter() {
         if cx.control.stopping() {
             cx.abandon(item);
             continue;
         }
-        let (attempt, fatal) = self::attempt(&cx, item, &mut log);
+        let (attempt, fatal) = self::attempt(&cx, item, &mut log, &mut buf);
         cx.report(attempt);
         if let Some(error) = fatal {
             cx.control.fail(error);
@@ -43,6 +45,7 @@ fn attempt(
     cx: &SlotContext<'_>,
     item: Item,
     log: &mut Option<std::fs::File>,
+    buf: &mut [u8],
 ) -> (Attempt, Option<WorkError>) {
     let start = Moment::now();
     let started = start.at;
@@ -60,7 +63,7 @@ fn attempt(
     feed(&mut child, item.line());
     let timeout = cx.options.timeout;
     let deadline = timeout.map(|t| started + t);
-    let io = collect(&mut child, group, deadline, cx);
+    let io = collect(&mut child, group, deadline, cx, buf);
     let status = wait(&mut child, group, deadline, cx);
     kill_group(group); // what the worker left behind
     if let (Some(file), false) = (log.as_mut(), io.stderr.is_empty()) {
@@ -105,11 +108,11 @@ fn collect(
     group: Pid,
     deadline: Option<Instant>,
     cx: &SlotContext<'_>,
+    buf: &mut [u8],
 ) -> Collected {
     let mut got = Collected::default();
     let mut out = child.stdout.take();
     let mut err = child.stderr.take();
-    let mut buf = vec![0u8; 64 << 10];
     // Once the group is killed, pipes still open a second later belong to a process that left
     // the group (setsid): stop reading them.
     let mut killed_at: Option<Instant> = None;
@@ -147,10 +150,10 @@ fn collect(
             (Some(_), _) => (ready.first(), ready.get(1)),
             (None, _) => (None, ready.first()),
         };
-        if out_ready.copied().unwrap_or(false) && !read_stdout(&mut out, &mut buf, &mut got) {
+        if out_ready.copied().unwrap_or(false) && !read_stdout(&mut out, buf, &mut got) {
             out = None;
         }
-        if err_ready.copied().unwrap_or(false) && !read_stderr(&mut err, &mut buf, &mut got) {
+        if err_ready.copied().unwrap_or(false) && !read_stderr(&mut err, buf, &mut got) {
             err = None;
         }
     }

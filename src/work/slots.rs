@@ -9,8 +9,12 @@ use super::{Attempt, Control, Item, Moment, Options, Outcome, Worker};
 /// The most items queued ahead of the slots.
 const MAX_QUEUE: usize = 1 << 16;
 
-/// The queue ahead of the slots: enough to keep every window full, but never more than the
-/// items there are, nor a size that costs memory up front (crossbeam allocates it whole).
+/// The most items queued per slot: room for the dispatcher to keep a few milliseconds of
+/// short items queued (`dispatch::Depth` decides how many it does keep).
+pub(super) const QUEUED_PER_SLOT: usize = 32;
+
+/// The queue ahead of the slots: room for [`QUEUED_PER_SLOT`] items a slot, but never more than
+/// the items there are, nor a size that costs memory up front (crossbeam allocates it whole).
 pub(super) fn queue_capacity(options: &Options) -> usize {
     if options.rate.is_some() {
         return 0;
@@ -18,7 +22,7 @@ pub(super) fn queue_capacity(options: &Options) -> usize {
     let total = usize::try_from(options.total).unwrap_or(usize::MAX);
     options
         .jobs
-        .saturating_mul(options.window.max(1))
+        .saturating_mul(QUEUED_PER_SLOT)
         .min(total.max(1))
         .min(MAX_QUEUE)
 }
