@@ -42,7 +42,8 @@ pub fn printable_lines(text: &str) -> Cow<'_, str> {
 
 /// `text` with every control character escaped (`\u{1b}`, `\n`), safe to print on a terminal.
 pub fn printable(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(is_hidden) {
+    // Printable ASCII, what nearly every name and key is, needs no decoding to be shown.
+    if text.bytes().all(|b| (0x20..0x7f).contains(&b)) || !text.chars().any(is_hidden) {
         return Cow::Borrowed(text);
     }
     Cow::Owned(

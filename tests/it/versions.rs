@@ -1048,9 +1048,8 @@ fn a_listed_file_whose_version_exists_with_another_artifact_is_skipped_not_a_cra
 
 #[test]
 fn two_writes_to_one_version_in_a_sync_keep_the_listing_order() {
-    // The store applies a sync's writes in key order (family, name), not listing order: V1 of
-    // style_1 is updated twice (by name, then by its job id), between writes to style_2 and
-    // style_0 that sort around it; the later of the two is what it keeps.
+    // V1 of style_1 is updated twice in one sync (by name, then by its job id), between
+    // writes to style_2 and style_0 that sort around it; the later of the two is what it keeps.
     let sb = Sandbox::new();
     sb.init();
     ok(
@@ -1084,4 +1083,25 @@ fn two_writes_to_one_version_in_a_sync_keep_the_listing_order() {
         "s3://b/style_1_vV9.safetensors\ns3://b/style_2_vV1.safetensors\ns3://b/style_0_vV1.safetensors\n",
     );
     assert!(again.starts_with("nothing to change"), "{again}");
+}
+
+#[test]
+fn of_two_versions_created_with_one_file_name_a_later_sync_finds_the_first_listed() {
+    // A JSON entry's key names the version, its URL the file: two entries whose URLs share a
+    // file name create two versions (V2 listed first, then V1). The next sync of that file
+    // name updates the one created first, whatever the order of their names.
+    let sb = Sandbox::new();
+    sb.init();
+    let first = sync(
+        &sb,
+        "{\"key\":\"style_1_vV2.safetensors\",\"url\":\"s3://b/style_1_vV9.safetensors\"}\n\
+         {\"key\":\"style_1_vV1.safetensors\",\"url\":\"s3://c/style_1_vV9.safetensors\"}\n",
+    );
+    assert!(first.contains("created style_1 V2"), "{first}");
+    assert!(first.contains("created style_1 V1"), "{first}");
+    let out = sync(&sb, "s3://z/style_1_vV9.safetensors\n");
+    assert!(
+        out.contains("updated style_1 V2 <- s3://z/style_1_vV9.safetensors (synced by url)"),
+        "{out}"
+    );
 }

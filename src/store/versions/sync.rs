@@ -46,7 +46,9 @@ impl Store {
         let now = now_text();
         // Room for the pages a first sync of a bucket dirties (100,000 new versions: about 30
         // MB with the indexes), so that SQLite need not spill them into the `-wal` before the
-        // commit; the connection's own size comes back after.
+        // commit, nor read back a page of an index it wrote out a moment ago; the connection's
+        // own size comes back after. (The writes stay in listing order: a version's rowid says
+        // which of two versions with one artifact file name a later sync finds first.)
         let cache: i64 = self
             .conn
             .query_row("PRAGMA cache_size", [], |r| r.get(0))
@@ -95,7 +97,7 @@ fn apply_actions(
     fn fields(e: &ListingEntry) -> (Option<&str>, Option<i64>, Option<&str>) {
         (e.etag.as_deref(), e.size, e.last_modified.as_deref())
     }
-    for action in in_key_order(actions) {
+    for action in actions {
         match action {
             SyncAction::Update {
                 family,
@@ -135,23 +137,4 @@ fn apply_actions(
         }
     }
     Ok(applied)
-}
-
-/// The updates and inserts of a plan in the order of the table's key (family, name), which
-/// SQLite's BINARY collation sorts as Rust sorts strings: each write lands beside the one
-/// before it instead of on a page anywhere in the table and its indexes (a first sync of
-/// 100,000 versions takes about half the time). The sort is stable, so two writes to one
-/// version keep their listing order.
-fn in_key_order(actions: &[SyncAction]) -> Vec<&SyncAction> {
-    fn key(a: &SyncAction) -> Option<(&str, &str)> {
-        match a {
-            SyncAction::Update { family, name, .. } | SyncAction::Create { family, name, .. } => {
-                Some((family.as_str(), name.as_str()))
-            }
-            SyncAction::InSync { .. } | SyncAction::Skip { .. } => None,
-        }
-    }
-    let mut writes: Vec<&SyncAction> = actions.iter().filter(|a| key(a).is_some()).collect();
-    writes.sort_by(|a, b| key(a).cmp(&key(b)));
-    writes
 }
