@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The worker engine. Targets (issue: resumable runs, part 2):
 # - per-item with the worker `true` at -j 2: at least 3x the jobs/s of `parallel -j2 --joblog`
-#   (GNU parallel from Debian) and at least 80% of a bare spawn loop of `true` at 2 threads;
+#   (GNU parallel from Debian) and at least 90% of a bare spawn loop of `true` at 2 threads
+#   (issue: cost that does not grow; it was 80%);
 # - --stream with a trivial compiled worker and a window of 64: at least 100,000 items/s
 #   recorded, and at least 25% of SQLite's own batched-upsert floor (bench/src/upsert_floor.rs:
 #   the same upserts, committed every 100, nothing else) measured in the same run;
@@ -93,7 +94,7 @@ cat > "$OUT/engine.md" <<MD
 | what | runctl | peer or floor (same run) | ratio | target |
 |---|---|---|---|---|
 | per-item, worker \`true\`, 5,000 items, \`-j 2\` | ${per_item} ms, $(py "'%.0f' % ($N / $per_item * 1000)") jobs/s | \`parallel -j2 --joblog\`: ${par} ms, $(py "'%.0f' % ($N / $par * 1000)") jobs/s | $(py "'%.1f' % ($par / $per_item)")x faster | >= 3x |
-| (the same) | | bare spawn loop of \`true\`, 2 threads (bench/src/spawn_floor.rs): ${spawn} ms | $(py "'%.0f' % (100 * $spawn / $per_item)")% of its jobs/s | >= 80% |
+| (the same) | | bare spawn loop of \`true\`, 2 threads (bench/src/spawn_floor.rs): ${spawn} ms | $(py "'%.0f' % (100 * $spawn / $per_item)")% of its jobs/s | >= 90% |
 | \`--stream\`, compiled worker (bench/src/stream_worker.rs), window 64, 200,000 items | ${stream} ms, $(py "'%.0f' % ($S / $stream * 1000)") items/s recorded | SQLite's upsert floor (bench/src/upsert_floor.rs): ${floor_rate} rows/s | $(py "'%.0f' % (100 * $S / $stream * 1000 / $floor_rate)")% of the floor | >= 100,000 items/s, >= 25% |
 | (the same, whole processes) | CPU ${stream_cpu} ms | the floor as a whole process: ${floor_whole} ms, CPU ${floor_cpu} ms | $(py "'%.0f' % (100 * $floor_whole / $stream)")% of its speed, $(py "'%.1f' % ($stream_cpu / $floor_cpu)")x its CPU | >= 80%, <= 2x |
 | peak RSS, \`--stream\` resume of 1,000,000 items (${done_1m} recorded) | $(py "'%.0f' % ($rss_kb / 1024)") MB | | | < 100 MB |

@@ -57,12 +57,13 @@ cat <<'MD'
 ### Scale: cost against the number of runs
 
 `bench/scale.sh`: projects with 100, 10,000 and 100,000 runs, each with its outputs and logs
-folders, as many registered hashes and as many model versions; whole-process medians of 30 runs
-each (hyperfine -N), the lookups against the project's size. The goal is flat: under 1.3x from
+folders, as many registered hashes and as many model versions; whole-process medians (hyperfine
+-N; each lookup the median of 3 rounds of 10 runs over all sizes), against the project's size. The goal is flat: under 1.3x from
 10,000 to 100,000. `--version` is the floor of any command (start and exit); `new / --version`
 is their ratio in the same run (target 1.5x). `version sync` takes a 100,000-key listing that
 holds the project's versions as they are plus new ones up to 100,000 (its first sync: it
-creates them) and is timed again over the same listing (nothing to change, 10 runs).
+creates them; 5 runs, each from a copy of the DB before it) and is timed again over the same
+listing (nothing to change, 10 runs).
 
 | runs | show latest | show PREFIX | show NAME | resolve HEX | list --limit 20 | name | new | --version | new / --version | first version sync | sync again |
 |---|---|---|---|---|---|---|---|---|---|---|---|
@@ -70,42 +71,61 @@ MD
 rm -f "$OUT/scale-cold.txt"
 for n in $SIZES; do
   PROJ="$OUT/scale-$n"
-  read -r prefix name hex < <(make_project "$PROJ" "$n")
+  make_project "$PROJ" "$n" > "$OUT/scale-$n.ids"
   # One new first, as in any project whose runs runctl made: it reads the folders the SQL
   # inserts made and records them for the counter (its time, that first read, is shown apart).
   cold_new=$(cd "$PROJ" && python3 -c 'import subprocess,sys,time; t=time.perf_counter(); subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); print("%.1f" % ((time.perf_counter()-t)*1000))' \
     "$RUNCTL" -q new --model m7 --dataset d)
   echo "$n $cold_new" >> "$OUT/scale-cold.txt"
-  # The project's pages written out first: a writeback during the timings is not the command's.
-  sync
-  cd "$PROJ"
-  hyperfine -N --warmup 3 --runs 30 \
-    "$RUNCTL show latest" "$RUNCTL show $prefix" "$RUNCTL show $name" "$RUNCTL resolve $hex" \
-    "$RUNCTL list --limit 20" "$RUNCTL name --model m7 --dataset d" \
-    "$RUNCTL new --model m7 --dataset d" "$RUNCTL --version" \
-    --export-json "$OUT/scale-$n.json" >/dev/null 2>&1
-  # The first sync, once (it creates what the listing holds beyond the project's versions),
-  # then the same listing again: nothing to change.
-  first_sync=$(python3 -c 'import subprocess,sys,time; t=time.perf_counter(); subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); print("%.1f" % ((time.perf_counter()-t)*1000))' \
-    "$RUNCTL" -q version sync --listing listing.jsonl)
+done
+# Every project is made before any is timed, and their pages are written out first: the
+# writeback of 200,000 new folders is not a later command's (timed right after its own project
+# was made, the 100,000-run lookups came out 1.2-1.6x those of 10,000, `--version` 1.2x too).
+sync
+sleep 5
+# The lookups, in 3 rounds over the sizes (10 runs each, after 2 warm-ups), so that a busy
+# spell of the machine falls on every size alike; each cell is the median of the 3 medians.
+for r in 1 2 3; do
+  for n in $SIZES; do
+    read -r prefix name hex < "$OUT/scale-$n.ids"
+    cd "$OUT/scale-$n"
+    hyperfine -N --warmup 2 --runs 10 \
+      "$RUNCTL show latest" "$RUNCTL show $prefix" "$RUNCTL show $name" "$RUNCTL resolve $hex" \
+      "$RUNCTL list --limit 20" "$RUNCTL name --model m7 --dataset d" \
+      "$RUNCTL new --model m7 --dataset d" "$RUNCTL --version" \
+      --export-json "$OUT/scale-$n-r$r.json" >/dev/null 2>&1
+  done
+done
+for n in $SIZES; do
+  cd "$OUT/scale-$n"
+  # The first sync (it creates what the listing holds beyond the project's versions), 5 times
+  # from a copy of the DB before it, then the same listing again: nothing to change.
+  python3 -c 'import sqlite3; sqlite3.connect(".runctl/state.db").execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()'
+  cp .runctl/state.db "$OUT/scale-before-sync.db"
+  hyperfine -N --runs 5 \
+    --prepare "sh -c 'rm -f .runctl/state.db-wal .runctl/state.db-shm; cp $OUT/scale-before-sync.db .runctl/state.db'" \
+    "$RUNCTL -q version sync --listing listing.jsonl" \
+    --export-json "$OUT/scale-first-sync-$n.json" >/dev/null 2>&1
   hyperfine -N --warmup 1 --runs 10 "$RUNCTL -q version sync --listing listing.jsonl" \
     --export-json "$OUT/scale-sync-$n.json" >/dev/null 2>&1
-  cells=""
-  for i in 0 1 2 3 4 5 6 7; do cells="$cells | $(median_ms "$OUT/scale-$n.json" "$i") ms"; done
-  ratio=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"]; print("%.2fx" % (r[6]["median"]/r[7]["median"]))' "$OUT/scale-$n.json")
-  printf '| %s%s | %s | %s ms | %s ms |\n' "$n" "$cells" "$ratio" "$first_sync" "$(median_ms "$OUT/scale-sync-$n.json" 0)"
   cd "$REPO"
 done
 python3 - "$OUT" $SIZES <<'PY'
-import json, sys
+import json, statistics, sys
 out, sizes = sys.argv[1], sys.argv[2:]
+def cells(n):
+    rounds = [json.load(open(f"{out}/scale-{n}-r{r}.json"))["results"] for r in (1, 2, 3)]
+    return [statistics.median(rd[i]["median"] for rd in rounds) for i in range(8)]
+def sync(kind, n):
+    return json.load(open(f"{out}/scale-{kind}-{n}.json"))["results"][0]["median"]
+for n in sizes:
+    c = cells(n)
+    row = " | ".join(f"{x * 1000:.3f} ms" for x in c)
+    print(f"| {n} | {row} | {c[6] / c[7]:.2f}x | {sync('first-sync', n) * 1000:.1f} ms | {sync('sync', n) * 1000:.1f} ms |")
 if "10000" in sizes and "100000" in sizes:
-    a = json.load(open(f"{out}/scale-10000.json"))["results"]
-    b = json.load(open(f"{out}/scale-100000.json"))["results"]
-    cells = " | ".join(f"{y['median'] / x['median']:.2f}x" for x, y in zip(a, b))
-    sa = json.load(open(f"{out}/scale-sync-10000.json"))["results"][0]["median"]
-    sb = json.load(open(f"{out}/scale-sync-100000.json"))["results"][0]["median"]
-    print(f"| growth 10k -> 100k | {cells} | | | {sb / sa:.2f}x |")
+    a, b = cells("10000"), cells("100000")
+    growth = " | ".join(f"{y / x:.2f}x" for x, y in zip(a, b))
+    print(f"| growth 10k -> 100k | {growth} | | {sync('first-sync', '100000') / sync('first-sync', '10000'):.2f}x | {sync('sync', '100000') / sync('sync', '10000'):.2f}x |")
 PY
 printf '\nThe first `new` in each project (it reads the folders the SQL inserts made, once, and records\nthem for the counter), size and ms: %s.\n' "$(paste -sd';' "$OUT/scale-cold.txt" | sed 's/;/; /g')"
 cat <<'MD'
