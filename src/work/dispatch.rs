@@ -157,7 +157,10 @@ fn dispatch(
             return Ok(());
         }
         hub.tick();
-        let wait = hub.wait(now, true);
+        // Holding an item means a slot is what it waits for: a retry that is due (this one or
+        // another) cannot start before then, and is not a reason to look again at once (that
+        // spun a core while a long item held the only slot).
+        let wait = hub.wait(now, next.is_none());
         if !exchange(hub, work, reports, next, wait, now, &mut depth) {
             return Ok(()); // every slot is gone
         }

@@ -220,6 +220,10 @@ impl<'a> Hub<'a> {
                 self.abandoned += 1;
                 return;
             }
+            Outcome::NotStarted => {
+                self.put_back(vec![item], Instant::now());
+                return;
+            }
             Outcome::Ok(output) => (true, output, None),
             Outcome::Failed(failure) => {
                 if item.attempt <= self.options.retries && !self.control.stopping() {

@@ -113,6 +113,10 @@ pub(crate) enum Outcome {
     Failed(Failure),
     /// Stopped by a second interrupt: not recorded, so the next resume redoes it.
     Abandoned,
+    /// Handed to a slot and never started (a stop came first): back where it came from, so a
+    /// retry waits with the others (recorded with its last error at the stop) and a first
+    /// attempt is left for the next resume.
+    NotStarted,
 }
 
 #[derive(Debug)]

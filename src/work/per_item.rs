@@ -22,7 +22,7 @@ use crate::state::ErrorCategory;
 const DIRECT_WRITE: usize = 16 << 10;
 
 /// A per-item slot: a worker started for each item it takes; at a stop, the items still coming
-/// are handed back as abandoned.
+/// are handed back unstarted.
 pub(super) fn run(mut cx: SlotContext<'_>) {
     let mut log = cx.log.take();
     // One read buffer for every item of the slot (64 KiB zeroed per item showed in profiles).

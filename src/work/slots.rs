@@ -51,12 +51,13 @@ impl SlotContext<'_> {
         let _ = self.reports.send(vec![attempt]);
     }
 
-    /// Hand `item` back unstarted (at a stop): not recorded, so the next resume does it.
+    /// Hand `item` back unstarted (at a stop): a first attempt is not recorded, so the next
+    /// resume does it; a retry waits with the others and is recorded with its last error.
     pub fn abandon(&self, item: Item) {
         let now = Moment::now();
         self.report(Attempt::new(
             item,
-            Outcome::Abandoned,
+            Outcome::NotStarted,
             &now,
             &now,
             self.slot,

@@ -17,6 +17,7 @@ mod logs;
 mod man;
 mod migrate_runs;
 mod naming;
+mod per_item_faults;
 mod plugins;
 mod pty;
 mod resume;

@@ -20,7 +20,7 @@ done
 
 /// The CPU time (user + system, seconds) that `sh -c SCRIPT` and its children used, as the
 /// shell's `times` reports it for its children; the script's own output is kept too.
-fn cpu_of(sb: &Sandbox, script: &str) -> (f64, Run) {
+pub(crate) fn cpu_of(sb: &Sandbox, script: &str) -> (f64, Run) {
     // `times` itself, not in a `$(...)` subshell (which has no children of its own).
     let out = sb
         .sh(&format!("{script}; times"))
