@@ -40,10 +40,18 @@ pub fn printable_lines(text: &str) -> Cow<'_, str> {
     Cow::Owned(lines.join("\n"))
 }
 
+/// The first hidden character of `text` (see [`is_hidden`]), if any. Printable ASCII, what
+/// nearly every name and key is, is told at once, without decoding it.
+pub fn first_hidden(text: &str) -> Option<char> {
+    if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return None;
+    }
+    text.chars().find(|&c| is_hidden(c))
+}
+
 /// `text` with every control character escaped (`\u{1b}`, `\n`), safe to print on a terminal.
 pub fn printable(text: &str) -> Cow<'_, str> {
-    // Printable ASCII, what nearly every name and key is, needs no decoding to be shown.
-    if text.bytes().all(|b| (0x20..0x7f).contains(&b)) || !text.chars().any(is_hidden) {
+    if first_hidden(text).is_none() {
         return Cow::Borrowed(text);
     }
     Cow::Owned(

@@ -61,7 +61,7 @@ impl Depth {
 
     /// Whether the queue at its target outlasts a [`QUEUE_LOOK`] of not looking.
     fn outlasts_a_look(&self) -> bool {
-        self.capacity > 0 && self.target() > self.jobs
+        self.target() > self.jobs
     }
 }
 

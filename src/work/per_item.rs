@@ -29,7 +29,7 @@ pub(super) fn run(mut cx: SlotContext<'_>) {
     let mut buf = vec![0u8; 64 << 10];
     for item in cx.work.iter() {
         if cx.control.stopping() {
-            cx.abandon(item);
+            cx.hand_back(item);
             continue;
         }
         let (attempt, fatal) = self::attempt(&cx, item, &mut log, &mut buf);

@@ -11,7 +11,7 @@ const MAX_QUEUE: usize = 1 << 16;
 
 /// The most items queued per slot: room for the dispatcher to keep a few milliseconds of
 /// short items queued (`dispatch::Depth` decides how many it does keep).
-pub(super) const QUEUED_PER_SLOT: usize = 32;
+const QUEUED_PER_SLOT: usize = 32;
 
 /// The queue ahead of the slots: room for [`QUEUED_PER_SLOT`] items a slot, but never more than
 /// the items there are, nor a size that costs memory up front (crossbeam allocates it whole).
@@ -53,7 +53,7 @@ impl SlotContext<'_> {
 
     /// Hand `item` back unstarted (at a stop): a first attempt is not recorded, so the next
     /// resume does it; a retry waits with the others and is recorded with its last error.
-    pub fn abandon(&self, item: Item) {
+    pub fn hand_back(&self, item: Item) {
         let now = Moment::now();
         self.report(Attempt::new(
             item,

@@ -49,9 +49,7 @@ fn check_identifier(field: &'static str, value: &str, max: usize) -> Result<(), 
             format!("is {} bytes long; the limit is {max}", value.len()),
         ));
     }
-    // Printable ASCII (what nearly every key is) holds no hidden character: no need to decode.
-    let plain = value.bytes().all(|b| (0x20..0x7f).contains(&b));
-    if !plain && let Some(c) = value.chars().find(|&c| is_hidden(c)) {
+    if let Some(c) = crate::text::first_hidden(value) {
         return Err(invalid(
             field,
             value,

@@ -13,6 +13,11 @@ use super::super::listing::{Candidate, ends_with_key};
 use super::super::{Template, file_name, has_scheme};
 use super::{SyncAction, SyncOptions, VersionView};
 
+/// What `by_key` hashes a version by: its family and name.
+fn key_hash(state: &RandomState, v: &VersionView) -> u64 {
+    state.hash_one((v.family.as_str(), v.name.as_str()))
+}
+
 fn needs_artifact(v: &VersionView) -> bool {
     matches!(
         v.status.known(),
@@ -70,14 +75,11 @@ impl Known {
             }
             None => {
                 let i = self.views.len();
-                let hash = self.state.hash_one((v.family.as_str(), v.name.as_str()));
+                let hash = key_hash(&self.state, &v);
                 self.views.push(v);
                 let (views, state) = (&self.views, &self.state);
-                self.by_key.insert_unique(hash, i, |&j| {
-                    views
-                        .get(j)
-                        .map_or(0, |v| state.hash_one((v.family.as_str(), v.name.as_str())))
-                });
+                self.by_key
+                    .insert_unique(hash, i, |&j| views.get(j).map_or(0, |v| key_hash(state, v)));
                 i
             }
         };
@@ -94,6 +96,7 @@ impl Known {
     }
 
     fn find_key(&self, family: &str, name: &str) -> Option<usize> {
+        // As `key_hash` hashes a view: the same tuple of two `&str`.
         let hash = self.state.hash_one((family, name));
         self.by_key
             .find(hash, |&i| {
