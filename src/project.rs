@@ -21,7 +21,7 @@ use parse::read_settings_file;
 pub use parse::{ParsedSettings, SETTINGS_MAX_BYTES, parse_settings};
 pub use settings::{
     HashingSettings, LinkMode, NamingSettings, PathSettings, SETTINGS_TEMPLATE, Settings,
-    VersionSettings,
+    StoreSettings, VersionSettings,
 };
 
 /// The settings file at the project root.

@@ -91,6 +91,7 @@ impl Ctx {
     /// and creates nothing; a write creates `.runctl/` and the DB as needed.
     pub fn open_store(&self, project: &Project, access: Access) -> Result<Store> {
         if access == Access::Write {
+            refuse_network_fs(project)?;
             self.ensure_state_dir(project)?;
         }
         let mut store = Store::open(&project.db_path(), access)?;
@@ -159,4 +160,13 @@ pub fn migrate_with_backup(
         ));
     }
     Ok((backup, applied))
+}
+
+/// Refuse a write to a `state.db` on a network filesystem unless the project's
+/// `store.allow_network_fs` says one host alone uses it (docs/project.md).
+pub fn refuse_network_fs(project: &Project) -> Result<()> {
+    if !project.settings.store.allow_network_fs {
+        crate::store::refuse_network_fs(&project.db_path())?;
+    }
+    Ok(())
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{Ctx, output};
 use crate::error::{CliError, Result};
-use crate::project::{Project, SETTINGS_FILE, SETTINGS_TEMPLATE};
+use crate::project::{DB_FILE, Project, SETTINGS_FILE, SETTINGS_TEMPLATE, STATE_DIR};
 use crate::store::{Access, Store};
 
 /// Create runctl.toml and .runctl/ here (or in --root DIR)
@@ -46,10 +46,16 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> Result<()> {
         (None, Some(root)) => ctx.cwd.join(root),
         (None, None) => ctx.cwd.clone(),
     };
+    let settings = root.join(SETTINGS_FILE);
+    // Before anything is made: a project whose state would be on a network filesystem is
+    // refused unless its existing runctl.toml allows it.
+    let allowed = settings.exists() && Project::load(&root)?.settings.store.allow_network_fs;
+    if !allowed {
+        crate::store::refuse_network_fs(&root.join(STATE_DIR).join(DB_FILE))?;
+    }
     std::fs::create_dir_all(&root).map_err(|e| CliError::io("create", &root, e))?;
     let mut created = Vec::new();
 
-    let settings = root.join(SETTINGS_FILE);
     if !settings.exists() {
         std::fs::write(&settings, SETTINGS_TEMPLATE)
             .map_err(|e| CliError::io("write", &settings, e))?;

@@ -60,8 +60,11 @@ pub fn run(ctx: &Ctx, args: MigrateArgs) -> Result<()> {
     } else {
         Access::Write
     };
-    if access == Access::Write && !project.db_path().exists() {
-        project.ensure_state_dir()?;
+    if access == Access::Write {
+        super::ctx::refuse_network_fs(&project)?;
+        if !project.db_path().exists() {
+            project.ensure_state_dir()?;
+        }
     }
     let mut store = Store::open(&project.db_path(), access)?;
     let status = store.schema_status().clone();

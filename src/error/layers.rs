@@ -62,6 +62,8 @@ impl From<crate::store::StoreError> for CliError {
                 "the disk (or a file-size limit) may be full: make room and run the command again; \
                  what was committed before is kept",
             ),
+            StoreError::NetworkFs { .. } => CliError::conflict(message)
+                .hint("keep .runctl/ on a local disk (it may be a symlink to one); or, if only one host ever uses this project, set allow_network_fs = true under [store] in runctl.toml"),
             StoreError::Io { .. } | StoreError::Sqlite { .. } => CliError::general(message),
         }
     }

@@ -15,6 +15,16 @@ pub struct Settings {
     pub paths: PathSettings,
     pub hashing: HashingSettings,
     pub versions: VersionSettings,
+    pub store: StoreSettings,
+}
+
+/// `[store]`: where the project's state lives (docs/project.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct StoreSettings {
+    /// Let write commands use a `state.db` on a network filesystem, where SQLite's locks do not
+    /// hold across hosts: for a project that one host alone uses.
+    pub allow_network_fs: bool,
 }
 
 /// `[naming]`: run names (docs/naming.md).
@@ -165,6 +175,12 @@ artifact_template = "{family}_v{version}.safetensors"
 # What `version sync` puts before a bare key (`style_1_vV8.safetensors`, as `aws s3 ls`
 # prints it) to make it a URL, e.g. "s3://loras/". Empty: a bare key stays a key.
 url_base = ""
+
+[store]
+# true: let write commands use a .runctl/state.db on a network filesystem (NFS, SMB, Lustre,
+# GPFS, CephFS, sshfs, ...), where SQLite's locks do not hold across hosts. Only for a project
+# that one host alone uses.
+allow_network_fs = false
 "#;
 
 #[cfg(test)]

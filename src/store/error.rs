@@ -63,6 +63,10 @@ pub enum StoreError {
     },
     #[error("cannot write {path}: {detail}")]
     Write { path: PathBuf, detail: String },
+    #[error(
+        "{path} is on a network filesystem ({kind}), where SQLite's locks do not hold across hosts; refusing to write it"
+    )]
+    NetworkFs { path: PathBuf, kind: String },
     #[error("migration of {path} failed: {detail}")]
     Migration { path: PathBuf, detail: String },
 }

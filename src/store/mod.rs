@@ -17,6 +17,7 @@ mod file;
 mod folder_scans;
 mod hashes;
 mod ledger;
+mod network_fs;
 mod pages;
 mod paths;
 #[cfg(test)]
@@ -222,6 +223,22 @@ impl Store {
 
     fn sql_err(&self, err: rusqlite::Error) -> StoreError {
         classify(&self.path, err)
+    }
+}
+
+/// Refuse to write a DB at `db` on a network filesystem, where SQLite's locks and the WAL's
+/// shared memory do not hold across hosts. Asked of the DB file, or of the nearest folder
+/// above it that exists (before anything is made), through symlinks.
+pub fn refuse_network_fs(db: &Path) -> Result<(), StoreError> {
+    let Some(at) = db.ancestors().find(|p| p.exists()) else {
+        return Ok(());
+    };
+    match network_fs::network_fs(at) {
+        Some(kind) => Err(StoreError::NetworkFs {
+            path: db.to_path_buf(),
+            kind,
+        }),
+        None => Ok(()),
     }
 }
 
