@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use super::{GlobalArgs, output, prompt};
 use crate::error::{CliError, Result};
 use crate::project::{self, Project};
-use crate::store::{Access, Store};
+use crate::store::{Access, Location, LocationError, Store};
 
 /// What every command gets: the global flags and the working directory.
 #[derive(Debug)]
@@ -90,11 +90,7 @@ impl Ctx {
     /// is written only when a migration is about to be applied. A read opens the DB read-only
     /// and creates nothing; a write creates `.runctl/` and the DB as needed.
     pub fn open_store(&self, project: &Project, access: Access) -> Result<Store> {
-        if access == Access::Write {
-            refuse_network_fs(project)?;
-            self.ensure_state_dir(project)?;
-        }
-        let mut store = Store::open(&project.db_path(), access)?;
+        let mut store = self.open_store_as_is(project, access)?;
         let status = store.schema_status().clone();
         if status.pending.is_empty() {
             return Ok(store);
@@ -113,6 +109,19 @@ impl Ctx {
         }
         migrate_with_backup(self, &mut store)?;
         Ok(store)
+    }
+
+    /// Open the project's store (`.runctl/state.db`, or the PostgreSQL database of
+    /// `RUNCTL_DATABASE_URL` or `store.url`) for `access`, its pending migrations left to the
+    /// caller. For a write to SQLite, a `state.db` on a network filesystem is refused first and
+    /// `.runctl/` made as needed.
+    fn open_store_as_is(&self, project: &Project, access: Access) -> Result<Store> {
+        let location = store_location(project)?;
+        if let (Location::Sqlite(_), Access::Write) = (&location, access) {
+            refuse_network_fs(project)?;
+            self.ensure_state_dir(project)?;
+        }
+        Ok(Store::open_at(&location, access)?)
     }
 
     /// A file the command reads, relative to the working directory; a missing one is "not
@@ -169,4 +178,21 @@ pub fn refuse_network_fs(project: &Project) -> Result<()> {
         crate::store::refuse_network_fs(&project.db_path())?;
     }
     Ok(())
+}
+
+/// Where the project's state is: `RUNCTL_DATABASE_URL`, else `store.url`, else
+/// `.runctl/state.db` (docs/project.md).
+pub fn store_location(project: &Project) -> Result<Location> {
+    location_of(&project.settings.store, project.db_path())
+}
+
+/// Where the state is for these settings, `db` being the project's `.runctl/state.db`.
+pub fn location_of(settings: &project::StoreSettings, db: PathBuf) -> Result<Location> {
+    let env = crate::store::DATABASE_URL_ENV;
+    let given = std::env::var_os(env);
+    let given = match &given {
+        Some(value) => Some(value.to_str().ok_or(LocationError::NotAUrl { from: env })?),
+        None => None,
+    };
+    Ok(crate::store::choose_location(given, &settings.url, db)?)
 }

@@ -7,8 +7,10 @@ use serde::Serialize;
 
 use super::{Ctx, output};
 use crate::error::{CliError, Result};
-use crate::project::{DB_FILE, Project, SETTINGS_FILE, SETTINGS_TEMPLATE, STATE_DIR};
-use crate::store::{Access, Store};
+use crate::project::{
+    DB_FILE, Project, SETTINGS_FILE, SETTINGS_TEMPLATE, STATE_DIR, StoreSettings,
+};
+use crate::store::{Access, Location, Store};
 
 /// Create runctl.toml and .runctl/ here (or in --root DIR)
 ///
@@ -36,8 +38,48 @@ pub struct InitArgs {
 #[derive(Debug, Serialize)]
 struct InitOutput {
     root: PathBuf,
+    /// Where the state is.
+    store: StoreOutput,
     created: Vec<String>,
     already_initialized: bool,
+}
+
+/// Make the state where `location` says, unless it is there: `.runctl/` and its `state.db`,
+/// or runctl's tables in an empty PostgreSQL database (migrated as it is opened for writing).
+fn make_state(project: &Project, location: &Location, created: &mut Vec<String>) -> Result<()> {
+    match location {
+        Location::Sqlite(db) => {
+            if project.ensure_state_dir()? {
+                created.push(".runctl/".to_string());
+            }
+            if !db.exists() {
+                Store::open(db, Access::Write)?;
+                created.push(".runctl/state.db".to_string());
+            }
+        }
+        Location::Postgres(_) => {
+            let fresh = Store::open_at(location, Access::Read)?
+                .schema_status()
+                .fresh;
+            let store = Store::open_at(location, Access::Write)?;
+            if fresh {
+                created.push(format!(
+                    "runctl's tables in {} (schema version {})",
+                    location.shown(),
+                    store.schema_status().current
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Which store a project uses: `sqlite` with the DB file, or `postgres` with the URL without
+/// its password.
+#[derive(Debug, Serialize)]
+struct StoreOutput {
+    kind: &'static str,
+    location: String,
 }
 
 pub fn run(ctx: &Ctx, args: InitArgs) -> Result<()> {
@@ -47,15 +89,18 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> Result<()> {
         (None, None) => ctx.cwd.clone(),
     };
     let settings = root.join(SETTINGS_FILE);
-    // Before anything is made: a project whose state would be on a network filesystem is
-    // refused unless its existing runctl.toml allows it.
-    let allowed = settings.exists() && Project::load(&root)?.settings.store.allow_network_fs;
-    if !allowed {
-        crate::store::refuse_network_fs(&root.join(STATE_DIR).join(DB_FILE))?;
+    // Before anything is made: where the state goes (an existing runctl.toml may say), and a
+    // state.db that would be on a network filesystem refused unless that file allows it.
+    let store_settings = match settings.exists() {
+        true => Project::load(&root)?.settings.store,
+        false => StoreSettings::default(),
+    };
+    let location = super::ctx::location_of(&store_settings, root.join(STATE_DIR).join(DB_FILE))?;
+    if let (Location::Sqlite(db), false) = (&location, store_settings.allow_network_fs) {
+        crate::store::refuse_network_fs(db)?;
     }
     std::fs::create_dir_all(&root).map_err(|e| CliError::io("create", &root, e))?;
     let mut created = Vec::new();
-
     if !settings.exists() {
         std::fs::write(&settings, SETTINGS_TEMPLATE)
             .map_err(|e| CliError::io("write", &settings, e))?;
@@ -65,13 +110,7 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> Result<()> {
     for warning in &project.warnings {
         ctx.warn(warning);
     }
-    if project.ensure_state_dir()? {
-        created.push(".runctl/".to_string());
-    }
-    if !project.db_path().exists() {
-        Store::open(&project.db_path(), Access::Write)?;
-        created.push(".runctl/state.db".to_string());
-    }
+    make_state(&project, &location, &mut created)?;
 
     if args.example {
         let written = crate::project::example::write_example(&root)?;
@@ -82,6 +121,10 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> Result<()> {
     }
     let out = InitOutput {
         root: root.clone(),
+        store: StoreOutput {
+            kind: location.kind(),
+            location: location.shown(),
+        },
         already_initialized: created.is_empty(),
         created,
     };

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{Ctx, output, prompt};
 use crate::error::{CliError, Result};
-use crate::store::{Access, MigrationInfo, Store};
+use crate::store::{Access, Location, MigrationInfo, Store};
 
 /// Apply pending schema migrations of .runctl/state.db (a backup is written just before)
 ///
@@ -40,7 +40,10 @@ enum MigrateCommand {
 /// `runctl migrate --json`.
 #[derive(Debug, Serialize)]
 struct MigrateOutput {
+    /// The DB file, or the PostgreSQL URL without its password.
     db: PathBuf,
+    /// `sqlite` or `postgres`.
+    store: &'static str,
     from_version: i64,
     to_version: i64,
     latest: i64,
@@ -60,16 +63,20 @@ pub fn run(ctx: &Ctx, args: MigrateArgs) -> Result<()> {
     } else {
         Access::Write
     };
-    if access == Access::Write {
+    let location = super::ctx::store_location(&project)?;
+    if let (Location::Sqlite(db), Access::Write) = (&location, access) {
         super::ctx::refuse_network_fs(&project)?;
-        if !project.db_path().exists() {
+        // Only for a DB still to be made: a migration declined changes nothing, not even
+        // .runctl/'s .gitignore.
+        if !db.exists() {
             project.ensure_state_dir()?;
         }
     }
-    let mut store = Store::open(&project.db_path(), access)?;
+    let mut store = Store::open_at(&location, access)?;
     let status = store.schema_status().clone();
     let mut out = MigrateOutput {
-        db: project.db_path(),
+        db: store.path().to_path_buf(),
+        store: store.kind(),
         from_version: status.current,
         to_version: status.current,
         latest: status.latest,

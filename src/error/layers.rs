@@ -25,6 +25,20 @@ impl From<crate::project::ProjectError> for CliError {
     }
 }
 
+impl From<crate::store::LocationError> for CliError {
+    fn from(err: crate::store::LocationError) -> Self {
+        use crate::store::LocationError;
+        let env = crate::store::DATABASE_URL_ENV;
+        match err {
+            LocationError::NotAUrl { .. } => CliError::general(err.to_string()).hint(format!(
+                "a PostgreSQL store is named like postgres://user@host:5432/dbname; unset {env} and empty store.url to use .runctl/state.db"
+            )),
+            LocationError::PasswordInSettings { .. } => CliError::general(format!("{err}; refusing it"))
+                .hint(format!("remove the password from runctl.toml; give it in {env} (an environment variable, never committed) or in PGPASSWORD")),
+        }
+    }
+}
+
 impl From<crate::store::StoreError> for CliError {
     fn from(err: crate::store::StoreError) -> Self {
         use crate::store::StoreError;
@@ -48,7 +62,7 @@ impl From<crate::store::StoreError> for CliError {
                 .hint("upgrade runctl to a version that knows this schema")
                 .hint(KEEP),
             StoreError::Foreign { .. } => CliError::general(format!("{message}; it is not a runctl state file"))
-                .hint("move it aside; runctl keeps its state in .runctl/state.db"),
+                .hint("runctl keeps its state in .runctl/state.db, or in a PostgreSQL database of its own: move this one aside, or name an empty database"),
             StoreError::Divergent { .. } => CliError::general(message)
                 .hint("this DB was migrated by a different build of runctl; use that build, or restore a backup")
                 .hint(KEEP),
@@ -64,6 +78,18 @@ impl From<crate::store::StoreError> for CliError {
             ),
             StoreError::NetworkFs { .. } => CliError::conflict(message)
                 .hint("keep .runctl/ on a local disk (it may be a symlink to one); or, if only one host ever uses this project, set allow_network_fs = true under [store] in runctl.toml"),
+            StoreError::Connect { .. } => CliError::general(message).hint(format!(
+                "check the URL in {} or store.url, that the server runs, and that it lets you in (a password goes in the URL of {} or in PGPASSWORD, never in runctl.toml)",
+                crate::store::DATABASE_URL_ENV,
+                crate::store::DATABASE_URL_ENV
+            )),
+            StoreError::NoPostgresSupport => CliError::general(message).hint(
+                "install a runctl built with its default features (cargo install --path . does)",
+            ),
+            StoreError::NotOnPostgres => CliError::general(message).hint(format!(
+                "the PostgreSQL store serves `init` and `migrate` so far (docs/project.md); unset {} and store.url to use .runctl/state.db",
+                crate::store::DATABASE_URL_ENV
+            )),
             StoreError::Io { .. } | StoreError::Sqlite { .. } => CliError::general(message),
         }
     }

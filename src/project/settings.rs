@@ -22,6 +22,9 @@ pub struct Settings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default)]
 pub struct StoreSettings {
+    /// A `postgres://` URL (without a password) for a PostgreSQL store; empty: `.runctl/state.db`.
+    /// `RUNCTL_DATABASE_URL` wins over it.
+    pub url: String,
     /// Let write commands use a `state.db` on a network filesystem, where SQLite's locks do not
     /// hold across hosts: for a project that one host alone uses.
     pub allow_network_fs: bool,
@@ -177,6 +180,9 @@ artifact_template = "{family}_v{version}.safetensors"
 url_base = ""
 
 [store]
+# A PostgreSQL database for the state instead of .runctl/state.db, as a URL without a password
+# ("postgres://runctl@db.lab:5432/runctl"; docs/project.md). RUNCTL_DATABASE_URL wins over it.
+url = ""
 # true: let write commands use a .runctl/state.db on a network filesystem (NFS, SMB, Lustre,
 # GPFS, CephFS, sshfs, ...), where SQLite's locks do not hold across hosts. Only for a project
 # that one host alone uses.

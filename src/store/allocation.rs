@@ -178,7 +178,7 @@ impl Store {
             rusqlite::TransactionBehavior::Deferred
         };
         let tx = self
-            .conn
+            .conn_mut()?
             .transaction_with_behavior(behavior)
             .map_err(|e| classify(&path, e))?;
         let allocation = Allocation {

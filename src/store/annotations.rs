@@ -39,17 +39,17 @@ impl Store {
 
     /// The runs whose folder name is `dir_name` (a live run and the ones it superseded).
     pub fn runs_with_dir_name(&self, dir_name: &str) -> Result<Vec<super::RunRow>, StoreError> {
-        runs_with_dir_name(&self.conn, dir_name).map_err(|e| self.sql_err(e))
+        runs_with_dir_name(self.conn()?, dir_name).map_err(|e| self.sql_err(e))
     }
 
     /// A run's tags, by key.
     pub fn tags_of(&self, run_id: &str) -> Result<Vec<(String, String)>, StoreError> {
-        tags_in(&self.conn, run_id).map_err(|e| self.sql_err(e))
+        tags_in(self.conn()?, run_id).map_err(|e| self.sql_err(e))
     }
 
     /// Add a note to a run.
     pub fn add_note(&self, run_id: &str, text: &str, at: &str) -> Result<(), StoreError> {
-        self.conn
+        self.conn()?
             .execute(
                 "INSERT INTO run_notes (run_id, text, created_at) VALUES (?1, ?2, ?3)",
                 params![run_id, text, at],
@@ -61,7 +61,7 @@ impl Store {
     /// A run's notes, oldest first.
     pub fn notes_of(&self, run_id: &str) -> Result<Vec<NoteRow>, StoreError> {
         let mut stmt = self
-            .conn
+            .conn()?
             .prepare_cached("SELECT text, created_at FROM run_notes WHERE run_id = ?1 ORDER BY id")
             .map_err(|e| self.sql_err(e))?;
         stmt.query_map([run_id], |r| {

@@ -49,10 +49,11 @@ impl Store {
         let tmp = dir.join(tmp_name);
         remove_stale_temporaries(dir, &name);
         let _ = std::fs::remove_file(&tmp);
+        let conn = self.conn()?;
         let copied = Connection::open(&tmp).and_then(|mut dest| {
             // No journal beside the copy: it is a new file, renamed into place only when whole.
             dest.pragma_update(None, "journal_mode", "OFF")?;
-            let backup = rusqlite::backup::Backup::new(&self.conn, &mut dest)?;
+            let backup = rusqlite::backup::Backup::new(conn, &mut dest)?;
             backup.run_to_completion(1024, std::time::Duration::ZERO, None)
         });
         if let Err(e) = copied {

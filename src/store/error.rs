@@ -67,6 +67,12 @@ pub enum StoreError {
         "{path} is on a network filesystem ({kind}), where SQLite's locks do not hold across hosts; refusing to write it"
     )]
     NetworkFs { path: PathBuf, kind: String },
+    #[error("cannot connect to {shown}: {detail}")]
+    Connect { shown: String, detail: String },
+    #[error("this runctl was built without PostgreSQL support (its `postgres` feature)")]
+    NoPostgresSupport,
+    #[error("this command does not work on a PostgreSQL store yet")]
+    NotOnPostgres,
     #[error("migration of {path} failed: {detail}")]
     Migration { path: PathBuf, detail: String },
 }

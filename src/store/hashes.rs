@@ -69,7 +69,7 @@ impl Store {
     /// Every registered hash with these hex digits (one per digest at most).
     pub fn find_hash(&self, hash: &str) -> Result<Vec<HashRecord>, StoreError> {
         let mut stmt = self
-            .conn
+            .conn()?
             .prepare(
                 "SELECT algo, hash, identifier, origin, created_at FROM hashes WHERE hash = ?1",
             )
@@ -93,7 +93,7 @@ impl Store {
 
     /// Record (or refresh) a folder alias.
     pub fn record_link(&mut self, link: &LinkRecord) -> Result<(), StoreError> {
-        self.conn
+        self.conn()?
             .execute(
                 "INSERT INTO links (alias_path, target_path, algo, hash, mode, created_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
@@ -120,7 +120,7 @@ impl Store {
     ) -> Result<Vec<LinkRecord>, StoreError> {
         let path = path.map(path_text);
         let mut stmt = self
-            .conn
+            .conn()?
             .prepare(
                 "SELECT alias_path, target_path, algo, hash, mode FROM links \
                  WHERE hash = ?1 OR alias_path = ?2 OR target_path = ?2",

@@ -311,7 +311,7 @@ impl Store {
         mut f: impl FnMut(ExportRow) -> bool,
     ) -> Result<(), StoreError> {
         let mut stmt = self
-            .conn
+            .conn()?
             .prepare(
                 "SELECT i.key, i.data, r.status, r.output, r.attempt_count, r.last_error, r.error_category, \
                  r.finished_at, r.duration_ms FROM items i JOIN runs ru ON ru.source_id = i.source_id \

@@ -17,9 +17,12 @@ mod file;
 mod folder_scans;
 mod hashes;
 mod ledger;
+mod location;
 mod network_fs;
 mod pages;
 mod paths;
+#[cfg(feature = "postgres")]
+mod pg;
 #[cfg(test)]
 mod plan_tests;
 mod progress;
@@ -47,6 +50,8 @@ pub use ledger::{
     ExportRow, ItemPages, Keys, PageItem, Prior, RecordError, ResultIn, Selection,
     UPSERT_RESULT_SQL,
 };
+pub use location::{DATABASE_URL_ENV, Location, LocationError, PgUrl, choose as choose_location};
+pub use network_fs::refuse_network_fs;
 pub use paths::{path_to_text, text_to_path};
 pub use progress::{Progress, eta_stamp, finish_at};
 pub use runs::{RunFilter, RunRow};
@@ -69,14 +74,22 @@ pub enum Access {
     Write,
 }
 
-/// An open `state.db`.
+/// An open store: `state.db`, or a PostgreSQL database.
 pub struct Store {
-    conn: Connection,
+    engine: Engine,
+    /// The DB file; for PostgreSQL, the URL without its password (what messages name).
     path: PathBuf,
     /// Where the schema stands: read once at open, refreshed by `migrate`.
     status: SchemaStatus,
     /// Whether `conn` may write (a read-only connection can neither write nor checkpoint).
     writable: bool,
+}
+
+/// The database engine behind a [`Store`] and its connection.
+enum Engine {
+    Sqlite(Connection),
+    #[cfg(feature = "postgres")]
+    Postgres(Box<postgres::Client>),
 }
 
 impl std::fmt::Debug for Store {
@@ -127,6 +140,27 @@ impl Store {
         Ok(store)
     }
 
+    /// Open the store at `location`: [`Store::open`] for a DB file, [`Store::open_postgres`]
+    /// for a PostgreSQL URL.
+    pub fn open_at(location: &Location, access: Access) -> Result<Store, StoreError> {
+        match location {
+            Location::Sqlite(path) => Store::open(path, access),
+            #[cfg(feature = "postgres")]
+            Location::Postgres(url) => Store::open_postgres(url, access),
+            #[cfg(not(feature = "postgres"))]
+            Location::Postgres(_) => Err(StoreError::NoPostgresSupport),
+        }
+    }
+
+    /// `sqlite` or `postgres`: which engine this store is.
+    pub fn kind(&self) -> &'static str {
+        match self.engine {
+            Engine::Sqlite(_) => "sqlite",
+            #[cfg(feature = "postgres")]
+            Engine::Postgres(_) => "postgres",
+        }
+    }
+
     /// A private, empty, migrated DB in memory: for read-only planning where no project DB
     /// exists yet (`runctl name` outside a project), so that nothing is created on disk.
     pub fn in_memory() -> Result<Store, StoreError> {
@@ -134,7 +168,7 @@ impl Store {
         let conn = Connection::open_in_memory().map_err(|e| classify(&path, e))?;
         let status = schema::status_of(&conn, &path)?;
         let mut store = Store {
-            conn,
+            engine: Engine::Sqlite(conn),
             path,
             status,
             writable: true,
@@ -158,7 +192,7 @@ impl Store {
                 .map_err(|e| classify(path, e))?;
             let status = schema::status_of(&conn, path)?;
             Ok(Store {
-                conn,
+                engine: Engine::Sqlite(conn),
                 path: path.to_path_buf(),
                 status,
                 writable: false,
@@ -187,7 +221,7 @@ impl Store {
         configure_connection(&conn, path)?;
         let status = schema::status_of(&conn, path)?;
         let mut store = Store {
-            conn,
+            engine: Engine::Sqlite(conn),
             path: path.to_path_buf(),
             status,
             writable: true,
@@ -204,6 +238,11 @@ impl Store {
         if self.writable {
             return Ok(());
         }
+        #[cfg(feature = "postgres")]
+        if let Engine::Postgres(_) = self.engine {
+            self.writable = true;
+            return Ok(());
+        }
         *self = Store::open_read_write(&self.path)?;
         Ok(())
     }
@@ -211,9 +250,9 @@ impl Store {
     /// A write transaction that takes the write lock at once (`BEGIN IMMEDIATE`, waiting out
     /// other writers up to the busy timeout), so that its first write cannot fail as busy.
     fn write_tx(&mut self) -> Result<rusqlite::Transaction<'_>, StoreError> {
-        self.conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| classify(&self.path, e))
+        let (conn, path) = self.conn_and_path()?;
+        conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| classify(path, e))
     }
 
     /// The DB file this store has open.
@@ -221,24 +260,35 @@ impl Store {
         &self.path
     }
 
+    /// The SQLite connection; on PostgreSQL, the error that says the operation is not there
+    /// yet (the PostgreSQL store serves only what `store::postgres` implements).
+    fn conn(&self) -> Result<&Connection, StoreError> {
+        match &self.engine {
+            Engine::Sqlite(conn) => Ok(conn),
+            #[cfg(feature = "postgres")]
+            Engine::Postgres(_) => Err(StoreError::NotOnPostgres),
+        }
+    }
+
+    fn conn_mut(&mut self) -> Result<&mut Connection, StoreError> {
+        match &mut self.engine {
+            Engine::Sqlite(conn) => Ok(conn),
+            #[cfg(feature = "postgres")]
+            Engine::Postgres(_) => Err(StoreError::NotOnPostgres),
+        }
+    }
+
+    /// The SQLite connection to write with, and the path its errors name.
+    fn conn_and_path(&mut self) -> Result<(&mut Connection, &Path), StoreError> {
+        match &mut self.engine {
+            Engine::Sqlite(conn) => Ok((conn, &self.path)),
+            #[cfg(feature = "postgres")]
+            Engine::Postgres(_) => Err(StoreError::NotOnPostgres),
+        }
+    }
+
     fn sql_err(&self, err: rusqlite::Error) -> StoreError {
         classify(&self.path, err)
-    }
-}
-
-/// Refuse to write a DB at `db` on a network filesystem, where SQLite's locks and the WAL's
-/// shared memory do not hold across hosts. Asked of the DB file, or of the nearest folder
-/// above it that exists (before anything is made), through symlinks.
-pub fn refuse_network_fs(db: &Path) -> Result<(), StoreError> {
-    let Some(at) = db.ancestors().find(|p| p.exists()) else {
-        return Ok(());
-    };
-    match network_fs::network_fs(at) {
-        Some(kind) => Err(StoreError::NetworkFs {
-            path: db.to_path_buf(),
-            kind,
-        }),
-        None => Ok(()),
     }
 }
 

@@ -7,6 +7,8 @@
 
 use std::path::Path;
 
+use super::StoreError;
+
 /// The network filesystems statfs(2) names by their magic number (linux/magic.h and the
 /// vendors' headers), with the name said in the error.
 const NETWORK_MAGICS: &[(u64, &str)] = &[
@@ -52,6 +54,22 @@ const NETWORK_FUSE: &[&str] = &[
     "alluxio-fuse",
     "weed",
 ];
+
+/// Refuse to write a DB at `db` on a network filesystem, where SQLite's locks and the WAL's
+/// shared memory do not hold across hosts. Asked of the DB file, or of the nearest folder
+/// above it that exists (before anything is made), through symlinks.
+pub fn refuse_network_fs(db: &Path) -> Result<(), StoreError> {
+    let Some(at) = db.ancestors().find(|p| p.exists()) else {
+        return Ok(());
+    };
+    match network_fs(at) {
+        Some(kind) => Err(StoreError::NetworkFs {
+            path: db.to_path_buf(),
+            kind,
+        }),
+        None => Ok(()),
+    }
+}
 
 /// The network filesystem `path` (a file or folder that exists) is on, by name, or `None` for
 /// a local one, and for one statfs cannot tell (SQLite then says what it finds).

@@ -86,7 +86,7 @@ impl ItemPages<'_> {
              ORDER BY i.key LIMIT ?2"
         );
         let mut stmt = store
-            .conn
+            .conn()?
             .prepare_cached(&sql)
             .map_err(|e| store.sql_err(e))?;
         let limit = i64::try_from(Self::PAGE).unwrap_or(i64::MAX);

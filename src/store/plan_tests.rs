@@ -29,7 +29,8 @@ fn traced(store: &mut Store, lookups: impl FnOnce(&mut Store)) -> Vec<String> {
     let seen: Arc<Mutex<Vec<String>>> = Arc::default();
     let sink = Arc::clone(&seen);
     store
-        .conn
+        .conn_mut()
+        .unwrap()
         .trace_v2(
             rusqlite::trace::TraceEventCodes::SQLITE_TRACE_STMT,
             Some(move |event: rusqlite::trace::TraceEvent<'_>| {
@@ -44,7 +45,8 @@ fn traced(store: &mut Store, lookups: impl FnOnce(&mut Store)) -> Vec<String> {
         .unwrap();
     lookups(store);
     store
-        .conn
+        .conn_mut()
+        .unwrap()
         .trace_v2(
             rusqlite::trace::TraceEventCodes::SQLITE_TRACE_STMT,
             None::<fn(rusqlite::trace::TraceEvent<'_>)>,
@@ -62,7 +64,8 @@ fn plan_faults(store: &Store, sql: &str) -> Vec<String> {
         return Vec::new();
     }
     let mut stmt = store
-        .conn
+        .conn()
+        .unwrap()
         .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
         .unwrap();
     let details: Vec<String> = stmt

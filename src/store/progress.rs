@@ -65,7 +65,7 @@ impl Store {
         // The counts and their write in one write transaction: a batch another process commits
         // in between would otherwise be written over with the counts from before it.
         let tx = rusqlite::Transaction::new_unchecked(
-            &self.conn,
+            self.conn()?,
             rusqlite::TransactionBehavior::Immediate,
         )
         .map_err(|e| self.sql_err(e))?;
@@ -97,7 +97,7 @@ impl Store {
 
     /// Progress counts of a run, as last refreshed (cheap: no count over the results).
     pub fn progress(&self, run_id: &str) -> Result<Progress, StoreError> {
-        self.conn
+        self.conn()?
             .query_row(
                 "SELECT coalesce(n_items, 0), n_completed, n_errors, eta FROM runs WHERE id = ?1",
                 [run_id],

@@ -80,7 +80,7 @@ pub struct RunFilter {
 impl Store {
     /// A run by exact id.
     pub fn run_by_id(&self, id: &str) -> Result<Option<RunRow>, StoreError> {
-        self.conn
+        self.conn()?
             .query_row(
                 &format!("SELECT {COLUMNS} FROM runs WHERE id = ?1"),
                 [id],
@@ -170,7 +170,7 @@ impl Store {
 
     /// Record that the run's command started.
     pub fn mark_run_started(&self, id: &str, at: &str) -> Result<(), StoreError> {
-        self.conn
+        self.conn()?
             .execute(
                 "UPDATE runs SET status = ?3, started_at = coalesce(started_at, ?2), \
                  finished_at = NULL, exit_code = NULL WHERE id = ?1",
@@ -194,7 +194,7 @@ impl Store {
 
     /// The worker settings stored with a run (JSON), if any.
     pub fn run_work(&self, id: &str) -> Result<Option<String>, StoreError> {
-        self.conn
+        self.conn()?
             .query_row("SELECT work FROM runs WHERE id = ?1", [id], |r| r.get(0))
             .optional()
             .map(Option::flatten)
@@ -203,7 +203,7 @@ impl Store {
 
     /// Store the worker settings of a run (JSON).
     pub fn set_run_work(&self, id: &str, work: &str) -> Result<(), StoreError> {
-        self.conn
+        self.conn()?
             .execute("UPDATE runs SET work = ?2 WHERE id = ?1", params![id, work])
             .map_err(|e| self.sql_err(e))?;
         Ok(())
@@ -217,7 +217,7 @@ impl Store {
         exit_code: Option<i32>,
         at: &str,
     ) -> Result<(), StoreError> {
-        self.conn
+        self.conn()?
             .execute(
                 "UPDATE runs SET status = ?2, exit_code = ?3, finished_at = ?4 WHERE id = ?1",
                 params![id, status, exit_code, at],
@@ -231,7 +231,7 @@ impl Store {
         sql: &str,
         params: impl rusqlite::Params,
     ) -> Result<Vec<RunRow>, StoreError> {
-        let mut stmt = self.conn.prepare(sql).map_err(|e| self.sql_err(e))?;
+        let mut stmt = self.conn()?.prepare(sql).map_err(|e| self.sql_err(e))?;
         stmt.query_map(params, from_row)
             .and_then(|rows| rows.collect())
             .map_err(|e| self.sql_err(e))

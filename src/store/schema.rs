@@ -1,4 +1,4 @@
-//! Schema versions of `state.db`: the SQL files of `migrations/` embedded with refinery, the
+//! Schema versions of `state.db`: the SQL files of `migrations/sqlite/` embedded with refinery, the
 //! status of a DB against them, backups, and applying what is pending.
 //!
 //! Every check here reads the schema history itself (read-only where it matters), so that a DB
@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::{Store, StoreError, classify};
 
 mod embedded {
-    refinery::embed_migrations!("migrations");
+    refinery::embed_migrations!("migrations/sqlite");
 }
 
 /// refinery's bookkeeping table.
@@ -43,7 +43,18 @@ pub struct SchemaStatus {
 /// The migrations this runctl carries, by version (refinery hands them out in file-name
 /// order, where V10 comes before V2).
 fn known() -> Vec<(MigrationInfo, u64)> {
-    let mut migrations: Vec<_> = embedded::migrations::runner()
+    known_of(&embedded::migrations::runner())
+}
+
+/// SQLite's migrations, for the test that the PostgreSQL ones match them.
+#[cfg(all(test, feature = "postgres"))]
+pub(super) fn sqlite_known() -> Vec<(MigrationInfo, u64)> {
+    known()
+}
+
+/// The migrations of `runner`, by version.
+pub(super) fn known_of(runner: &refinery::Runner) -> Vec<(MigrationInfo, u64)> {
+    let mut migrations: Vec<_> = runner
         .get_migrations()
         .iter()
         .map(|m| {
@@ -61,7 +72,7 @@ fn known() -> Vec<(MigrationInfo, u64)> {
 }
 
 /// One applied migration as the history table holds it: version, name, checksum.
-type HistoryRow = (i64, String, String);
+pub(super) type HistoryRow = (i64, String, String);
 
 /// Applied migrations, and whether the DB is fresh (nothing of runctl's in it yet).
 fn read_history(conn: &Connection, path: &Path) -> Result<(Vec<HistoryRow>, bool), StoreError> {
@@ -98,7 +109,7 @@ fn read_history(conn: &Connection, path: &Path) -> Result<(Vec<HistoryRow>, bool
     Ok((rows, fresh))
 }
 
-/// The newest schema version, the number of files in `migrations/` (a test checks it). Kept as
+/// The newest schema version, the number of files in `migrations/sqlite/` (a test checks it). Kept as
 /// a constant so that the common case, a DB already at this version, is recognized without
 /// building refinery's runner, which compiles a regex (most of a command's start-up time).
 pub const LATEST_VERSION: i64 = 10;
@@ -144,6 +155,16 @@ fn refuse_newer(path: &Path, current: i64, latest: i64) -> Result<(), StoreError
 /// history is an error before anything is written.
 pub(super) fn status_of(conn: &Connection, path: &Path) -> Result<SchemaStatus, StoreError> {
     let (history, fresh) = read_history(conn, path)?;
+    status_from(history, fresh, known, path)
+}
+
+/// Where a history (read from either engine) stands against `known`'s migrations.
+pub(super) fn status_from(
+    history: Vec<HistoryRow>,
+    fresh: bool,
+    known: fn() -> Vec<(MigrationInfo, u64)>,
+    path: &Path,
+) -> Result<SchemaStatus, StoreError> {
     let current = history.iter().map(|(v, _, _)| *v).max().unwrap_or(0);
     refuse_newer(path, current, LATEST_VERSION)?;
     let contiguous = history
@@ -256,11 +277,19 @@ impl Store {
         &mut self,
         backup: bool,
     ) -> Result<(Option<PathBuf>, Vec<MigrationInfo>), StoreError> {
+        #[cfg(feature = "postgres")]
+        if let super::Engine::Postgres(client) = &mut self.engine {
+            // Transactional DDL: a failed migration leaves nothing half-done, so no backup.
+            let (applied, after) = super::pg::migrate(client, &self.path)?;
+            self.status = after;
+            self.writable = true;
+            return Ok((None, applied));
+        }
         self.make_writable()?;
         let path = self.path.clone();
         let in_memory = path.as_os_str() == ":memory:";
         let (backup, applied, after) = with_migration_lock(&path, in_memory, || {
-            let before = status_of(&self.conn, &path)?;
+            let before = status_of(self.conn()?, &path)?;
             let mut made = None;
             if !before.pending.is_empty() {
                 if backup && !before.fresh {
@@ -268,25 +297,25 @@ impl Store {
                 }
                 // Foreign keys off while tables are rebuilt (a migration that changes a table's
                 // constraints must make a new one and drop the old), on again after. Such a
-                // migration checks every key itself before its commit (migrations/V7); all are
+                // migration checks every key itself before its commit (migrations/sqlite/V7); all are
                 // checked again after.
                 let set_keys = |conn: &Connection, on: bool| {
                     conn.pragma_update(None, "foreign_keys", on)
                         .map_err(|e| classify(&path, e))
                 };
-                set_keys(&self.conn, false)?;
+                set_keys(self.conn()?, false)?;
                 let ran = embedded::migrations::runner()
                     .set_grouped(true)
-                    .run(&mut self.conn)
+                    .run(self.conn_mut()?)
                     .map_err(|e| StoreError::Migration {
                         path: path.clone(),
                         detail: e.to_string(),
                     });
-                set_keys(&self.conn, true)?;
+                set_keys(self.conn()?, true)?;
                 ran?;
-                check_foreign_keys(&self.conn, &path)?;
+                check_foreign_keys(self.conn()?, &path)?;
             }
-            Ok((made, before.pending, status_of(&self.conn, &path)?))
+            Ok((made, before.pending, status_of(self.conn()?, &path)?))
         })?;
         self.status = after;
         self.ensure_wal()?;

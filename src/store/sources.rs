@@ -109,7 +109,7 @@ impl Allocation<'_> {
 impl Store {
     /// The source already ingested from this path with this content and keying.
     pub fn find_source(&self, meta: &SourceMeta) -> Result<Option<SourceRow>, StoreError> {
-        self.conn
+        self.conn()?
             .query_row(
                 "SELECT id, path, sha256, md5, n_items FROM sources \
                  WHERE path = ?1 AND sha256 = ?2 AND key_columns = ?3 AND unpivot = ?4 \
@@ -131,7 +131,7 @@ impl Store {
     /// over (a run's drift check reads them again).
     pub fn source_paths(&self) -> Result<Vec<String>, StoreError> {
         let mut stmt = self
-            .conn
+            .conn()?
             .prepare("SELECT DISTINCT path FROM sources")
             .map_err(|e| self.sql_err(e))?;
         let rows = stmt
@@ -170,7 +170,7 @@ impl Store {
 
     /// The source of a run, if it has one.
     pub fn source_of_run(&self, run_id: &str) -> Result<Option<SourceRow>, StoreError> {
-        self.conn
+        self.conn()?
             .query_row(
                 "SELECT s.id, s.path, s.sha256, s.md5, s.n_items FROM sources s \
                  JOIN runs r ON r.source_id = s.id WHERE r.id = ?1",
@@ -238,7 +238,7 @@ impl Store {
     /// and `value`).
     pub fn item_columns(&self, run_id: &str) -> Result<Vec<String>, StoreError> {
         let (columns, unpivot): (String, String) = self
-            .conn
+            .conn()?
             .query_row(
                 "SELECT s.columns, s.unpivot FROM sources s JOIN runs r ON r.source_id = s.id WHERE r.id = ?1",
                 [run_id],

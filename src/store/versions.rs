@@ -111,7 +111,7 @@ impl Store {
     ) -> Result<Option<VersionRow>, StoreError> {
         let error = error.filter(|_| status == VersionStatus::Failed);
         let changed = self
-            .conn
+            .conn()?
             .execute(
                 "UPDATE versions SET status = ?2, artifact_url = coalesce(?3, artifact_url), \
                  error = ?4, updated_at = ?5 WHERE job_id = ?1",
@@ -126,7 +126,7 @@ impl Store {
 
     /// A version by external job id.
     pub fn version_by_job(&self, job_id: &str) -> Result<Option<VersionRow>, StoreError> {
-        self.conn
+        self.conn()?
             .query_row(
                 &format!("SELECT {COLUMNS} FROM versions WHERE job_id = ?1"),
                 [job_id],
@@ -138,7 +138,7 @@ impl Store {
 
     /// A version by family and name.
     pub fn version(&self, family: &str, name: &str) -> Result<Option<VersionRow>, StoreError> {
-        self.conn
+        self.conn()?
             .query_row(
                 &format!("SELECT {COLUMNS} FROM versions WHERE family = ?1 AND name = ?2"),
                 params![family, name],
@@ -155,7 +155,7 @@ impl Store {
         status: Option<VersionStatus>,
     ) -> Result<Vec<VersionRow>, StoreError> {
         let mut stmt = self
-            .conn
+            .conn()?
             .prepare(&format!(
                 "SELECT {COLUMNS} FROM versions WHERE (?1 IS NULL OR family = ?1) \
                  AND (?2 IS NULL OR status = ?2) ORDER BY family, number IS NULL, number, name"

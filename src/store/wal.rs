@@ -42,9 +42,10 @@ impl Store {
         // Two processes that both made a new DB switch it at once, and SQLite answers the one
         // holding a read lock "busy" at once rather than wait (it would deadlock): try again
         // for as long as the busy timeout.
+        let conn = self.conn()?;
         let start = std::time::Instant::now();
         loop {
-            match self.switch_to_wal() {
+            match Self::switch_to_wal(conn) {
                 Err(rusqlite::Error::SqliteFailure(e, _))
                     if e.code == rusqlite::ErrorCode::DatabaseBusy
                         && start.elapsed() < BUSY_TIMEOUT =>
@@ -56,13 +57,10 @@ impl Store {
         }
     }
 
-    fn switch_to_wal(&self) -> rusqlite::Result<()> {
-        let mode: String = self
-            .conn
-            .query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
+    fn switch_to_wal(conn: &Connection) -> rusqlite::Result<()> {
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
-            self.conn
-                .pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
         }
         Ok(())
     }
@@ -70,10 +68,10 @@ impl Store {
     /// Copy the `-wal` into `state.db` and empty it (a truncating checkpoint), waiting
     /// [`FOLD_WAIT`] for other readers and writers.
     fn fold_wal(&self) {
-        let _ = self.conn.busy_timeout(FOLD_WAIT);
-        let _ = self
-            .conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        if let Ok(conn) = self.conn() {
+            let _ = conn.busy_timeout(FOLD_WAIT);
+            let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        }
     }
 }
 

@@ -18,6 +18,9 @@ pub const RUNCTL: &str = env!("CARGO_BIN_EXE_runctl");
 
 pub struct Sandbox {
     pub tmp: TempDir,
+    /// `RUNCTL_DATABASE_URL` for every command: a database of its own on the test
+    /// PostgreSQL server ([`Sandbox::on_postgres`]); `None` for `.runctl/state.db`.
+    pub db_url: Option<String>,
 }
 
 impl Sandbox {
@@ -28,7 +31,16 @@ impl Sandbox {
             .unwrap();
         std::fs::create_dir(tmp.path().join("bin")).unwrap();
         std::fs::create_dir(tmp.path().join("work")).unwrap();
-        Sandbox { tmp }
+        Sandbox { tmp, db_url: None }
+    }
+
+    /// A sandbox whose commands keep their state in a new database on the test PostgreSQL
+    /// server; `None` (said on stderr) where no server can run and `CI` is not set.
+    pub fn on_postgres() -> Option<Sandbox> {
+        let server = crate::pg::server()?;
+        let mut sb = Sandbox::new();
+        sb.db_url = Some(server.new_database());
+        Some(sb)
     }
 
     /// The working directory of commands (not a project until a test makes it one).
@@ -71,6 +83,9 @@ impl Sandbox {
             .env("PATH", self.path_var())
             .env("HOME", self.tmp.path())
             .env("RUST_BACKTRACE", "1");
+        if let Some(url) = &self.db_url {
+            cmd.env("RUNCTL_DATABASE_URL", url);
+        }
         Cmd {
             cmd,
             input: None,
@@ -107,6 +122,9 @@ impl Sandbox {
             .env("RUST_BACKTRACE", "1")
             .env("TERM", "xterm")
             .args(args);
+        if let Some(url) = &self.db_url {
+            cmd.env("RUNCTL_DATABASE_URL", url);
+        }
         Pty {
             session: rexpect::session::spawn_command(cmd, Some(timeout_ms)).unwrap(),
             screen: String::new(),

@@ -194,7 +194,7 @@ fn many_processes_opening_a_new_db_migrate_it_once() {
 /// without a gap): the store's own constant is not public, and the folder is what a new
 /// migration adds to.
 fn latest_schema_version() -> i64 {
-    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
     let mut versions: Vec<i64> = std::fs::read_dir(&folder)
         .unwrap()
         .filter_map(|entry| {

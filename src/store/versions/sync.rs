@@ -17,7 +17,7 @@ impl Store {
     /// What the sync plan needs of every version.
     pub fn version_views(&self) -> Result<Vec<VersionView>, StoreError> {
         let mut stmt = self
-            .conn
+            .conn()?
             .prepare("SELECT family, name, job_id, status, artifact_url, etag, size FROM versions")
             .map_err(|e| self.sql_err(e))?;
         stmt.query_map([], |r| {
@@ -50,10 +50,10 @@ impl Store {
         // own size comes back after. (The writes stay in listing order: a version's rowid says
         // which of two versions with one artifact file name a later sync finds first.)
         let cache: i64 = self
-            .conn
+            .conn()?
             .query_row("PRAGMA cache_size", [], |r| r.get(0))
             .map_err(err)?;
-        self.conn
+        self.conn()?
             .pragma_update(None, "cache_size", SYNC_CACHE_KIB)
             .map_err(err)?;
         let result = self.write_tx().and_then(|tx| {
@@ -61,7 +61,7 @@ impl Store {
             tx.commit().map_err(err)?;
             Ok(applied)
         });
-        let _ = self.conn.pragma_update(None, "cache_size", cache);
+        let _ = self.conn()?.pragma_update(None, "cache_size", cache);
         result
     }
 }

@@ -1,0 +1,196 @@
+//! The PostgreSQL store (docs/project.md, "PostgreSQL"): connecting to the database a URL
+//! names, the schema's versions (the SQL files of `migrations/postgres/`, with the same
+//! versions and names as SQLite's), and migrating. Only this, so far: every other operation of
+//! the store answers [`StoreError::NotOnPostgres`] on PostgreSQL until it is written here.
+//!
+//! As on SQLite, the schema history is read before anything is written, so that a database
+//! from a newer runctl, one whose history differs from ours, or one that holds other tables
+//! is refused untouched.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use postgres::{Client, NoTls};
+
+use super::location::PgUrl;
+use super::schema::{HistoryRow, MigrationInfo, SchemaStatus, known_of, status_from};
+use super::{Access, Engine, Store, StoreError};
+
+mod embedded {
+    refinery::embed_migrations!("migrations/postgres");
+}
+
+/// refinery's bookkeeping table.
+const HISTORY_TABLE: &str = "refinery_schema_history";
+
+/// The session-level advisory lock held while migrations are checked and applied, so that
+/// many processes opening a new database at once migrate it once ("runctl" in ASCII).
+const MIGRATION_LOCK: i64 = 0x7275_6E63_746C;
+
+/// How long connecting may take when the URL does not say (`connect_timeout`).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The migrations for PostgreSQL, by version.
+pub(super) fn known() -> Vec<(MigrationInfo, u64)> {
+    known_of(&embedded::migrations::runner())
+}
+
+impl Store {
+    /// Connect to the database `url` names and read where its schema stands. With
+    /// [`Access::Write`] a database without tables is migrated silently; pending migrations of
+    /// one that has runctl's tables wait for the caller, as on SQLite. The password comes from
+    /// the URL (never from runctl.toml) or `PGPASSWORD`.
+    pub fn open_postgres(url: &PgUrl, access: Access) -> Result<Store, StoreError> {
+        let label = PathBuf::from(url.to_string());
+        let mut config: postgres::Config =
+            url.secret()
+                .parse()
+                .map_err(|e: postgres::Error| StoreError::Connect {
+                    shown: url.to_string(),
+                    detail: e.to_string(),
+                })?;
+        let from_env = std::env::var_os("PGPASSWORD");
+        if let (None, Some(password)) = (config.get_password(), &from_env) {
+            config.password(password.as_encoded_bytes());
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        let mut client = config.connect(NoTls).map_err(|e| StoreError::Connect {
+            shown: url.to_string(),
+            detail: detail_of(&e),
+        })?;
+        let status = status_of(&mut client, &label)?;
+        let mut store = Store {
+            engine: Engine::Postgres(Box::new(client)),
+            path: label,
+            status,
+            writable: access == Access::Write,
+        };
+        if access == Access::Write && store.status.fresh && !store.status.pending.is_empty() {
+            store.migrate()?;
+        }
+        Ok(store)
+    }
+}
+
+/// The server's own message where there is one ("password authentication failed for user
+/// ..."), else the client's.
+fn detail_of(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => db.message().to_string(),
+        None => e.to_string(),
+    }
+}
+
+/// Any other error of the server or the connection, for `label`.
+pub(super) fn pg_err(label: &Path, e: postgres::Error) -> StoreError {
+    StoreError::Sqlite {
+        path: label.to_path_buf(),
+        source: detail_of(&e).into(),
+    }
+}
+
+/// Applied migrations, and whether the database is fresh (no table in its schema yet, or only
+/// the empty history table of a migration another process has begun).
+fn read_history(client: &mut Client, label: &Path) -> Result<(Vec<HistoryRow>, bool), StoreError> {
+    let err = |e| pg_err(label, e);
+    let row = client
+        .query_one(
+            "SELECT count(*), coalesce(bool_or(table_name = $1), false) \
+             FROM information_schema.tables WHERE table_schema = current_schema()",
+            &[&HISTORY_TABLE],
+        )
+        .map_err(err)?;
+    let (tables, has_history): (i64, bool) = (row.get(0), row.get(1));
+    if !has_history {
+        if tables > 0 {
+            return Err(StoreError::Foreign {
+                path: label.to_path_buf(),
+            });
+        }
+        return Ok((Vec::new(), true));
+    }
+    let rows = client
+        .query(
+            &format!("SELECT version, name, checksum FROM {HISTORY_TABLE} ORDER BY version"),
+            &[],
+        )
+        .map_err(err)?;
+    let history: Vec<HistoryRow> = rows
+        .iter()
+        .map(|r| (i64::from(r.get::<_, i32>(0)), r.get(1), r.get(2)))
+        .collect();
+    let fresh = history.is_empty() && tables == 1;
+    Ok((history, fresh))
+}
+
+/// Where the database's schema stands against the PostgreSQL migrations.
+fn status_of(client: &mut Client, label: &Path) -> Result<SchemaStatus, StoreError> {
+    let (history, fresh) = read_history(client, label)?;
+    status_from(history, fresh, known, label)
+}
+
+/// Apply every pending migration in one transaction (refinery's grouped run; PostgreSQL's DDL
+/// is transactional, so a failure leaves the schema as it was), under the migration lock;
+/// returns what was applied and where the schema stands after.
+pub(super) fn migrate(
+    client: &mut Client,
+    label: &Path,
+) -> Result<(Vec<MigrationInfo>, SchemaStatus), StoreError> {
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .map_err(|e| pg_err(label, e))?;
+    let result = migrate_locked(client, label);
+    let unlocked = client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]);
+    let result = result?;
+    unlocked.map_err(|e| pg_err(label, e))?;
+    Ok(result)
+}
+
+fn migrate_locked(
+    client: &mut Client,
+    label: &Path,
+) -> Result<(Vec<MigrationInfo>, SchemaStatus), StoreError> {
+    let before = status_of(client, label)?;
+    if !before.pending.is_empty() {
+        embedded::migrations::runner()
+            .set_grouped(true)
+            .run(client)
+            .map_err(|e| StoreError::Migration {
+                path: label.to_path_buf(),
+                detail: chain(&e),
+            })?;
+    }
+    Ok((before.pending, status_of(client, label)?))
+}
+
+/// An error with its causes ("error applying migrations: ...: relation \"x\" already
+/// exists"), the server's message last.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let shown = match c.downcast_ref::<postgres::Error>() {
+            Some(pg) => detail_of(pg),
+            None => c.to_string(),
+        };
+        text.push_str(": ");
+        text.push_str(&shown);
+        cause = c.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_postgresql_migrations_have_sqlites_versions_and_names() {
+        let names = |known: Vec<(MigrationInfo, u64)>| -> Vec<MigrationInfo> {
+            known.into_iter().map(|(m, _)| m).collect()
+        };
+        assert_eq!(names(known()), names(super::super::schema::sqlite_known()));
+    }
+}
