@@ -24,6 +24,10 @@ MNT="$WORK/mnt"
 cleanup() {
   cd /
   $SUDO umount "$MNT/bound/.runctl" 2>/dev/null || true
+  umount "$WORK/ov" 2>/dev/null || true
+  umount "$WORK/ov/inner" 2>/dev/null || true
+  umount "$WORK/ov" 2>/dev/null || true
+  umount "$WORK/bad$(printf '\377')" 2>/dev/null || true
   fusermount3 -u "$MNT" 2>/dev/null || fusermount -u "$MNT" 2>/dev/null || umount "$MNT" 2>/dev/null || true
   if [ -f "$WORK/sshd.pid" ]; then kill "$(cat "$WORK/sshd.pid")" 2>/dev/null || true; fi
   rm -rf "$WORK"
@@ -98,7 +102,7 @@ grep -q '"m-d-full-run2"' "$WORK/out" || fail "list: $(cat "$WORK/out")"
 
 # The setting taken back: writes refused with the DB left byte for byte; reads still work.
 printf '[store]\nallow_network_fs = false\n' >runctl.toml
-sum() { cat .runctl/state.db .runctl/state.db-wal 2>/dev/null | sha256sum; }
+sum() { { cat .runctl/state.db; cat .runctl/state.db-wal 2>/dev/null || true; } | sha256sum; }
 before="$(sum)"
 for cmd in "new --model m --dataset d" "tag m-d-full-run1 a=b" "note m-d-full-run1 hello" \
   "archive m-d-full-run2" "version new style" "migrate --yes" "rm m-d-full-run1 --yes"; do
@@ -112,6 +116,41 @@ done
 expect 0 "$RUNCTL" list
 expect 0 "$RUNCTL" show latest --json
 expect 0 "$RUNCTL" migrate --dry-run
+
+# A pending migration is a write too, even for a read command: refused, the DB unchanged.
+python3 - <<'PY'
+import sqlite3
+db = sqlite3.connect(".runctl/state.db")
+db.executescript("DROP TABLE folder_numbers; DROP TABLE folder_scans; "
+                 "DELETE FROM refinery_schema_history WHERE version = 10;")
+db.close()
+PY
+before="$(sum)"
+expect 3 "$RUNCTL" list
+grep -q "is on a network filesystem" "$WORK/err" || fail "list migrated: $(cat "$WORK/err")"
+[ "$(sum)" = "$before" ] || fail "a read command migrated the DB on sshfs"
+
+# A mount point elsewhere that is not UTF-8 does not blind the check.
+BAD="$WORK/bad$(printf '\377')"
+mkdir "$BAD"
+$SUDO mount -t tmpfs tmpfs "$BAD"
+expect 3 "$RUNCTL" tag m-d-full-run1 x=y
+$SUDO umount "$BAD"
+
+# sshfs mounted over a folder whose own mounts it hides: the device, not the longest mount
+# point, tells which mount a path is on.
+mkdir -p "$WORK/ov" "$WORK/export/inner/proj2"
+$SUDO mount -t tmpfs tmpfs "$WORK/ov"
+mkdir "$WORK/ov/inner"
+$SUDO mount -t tmpfs tmpfs "$WORK/ov/inner"
+sshfs -p "$PORT" \
+  -o "IdentityFile=$WORK/userkey,StrictHostKeyChecking=no,UserKnownHostsFile=/dev/null,BatchMode=yes" \
+  "$(id -un)@127.0.0.1:$WORK/export" "$WORK/ov"
+cd "$WORK/ov/inner/proj2"
+expect 3 "$RUNCTL" init
+[ -z "$(ls -A .)" ] || fail "init under an overmount made $(ls -A .)"
+cd /
+umount "$WORK/ov"
 
 # .runctl/ on a local disk inside the network project (a bind mount here; a symlink to a local
 # folder is the same to runctl, but this sshfs cannot read symlinks): writes go ahead.

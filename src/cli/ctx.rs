@@ -95,6 +95,10 @@ impl Ctx {
         if status.pending.is_empty() {
             return Ok(store);
         }
+        // Migrating writes, even for a read command: not on a network filesystem.
+        if let Location::Sqlite(_) = store_location(project)? {
+            refuse_network_fs(project)?;
+        }
         let question = format!(
             "{} is at schema version {}; this runctl needs version {}. Migrate now?",
             store.path().display(),
@@ -195,4 +199,13 @@ pub fn location_of(settings: &project::StoreSettings, db: PathBuf) -> Result<Loc
         None => None,
     };
     Ok(crate::store::choose_location(given, &settings.url, db)?)
+}
+
+/// Whether the project has state to read: its `state.db` exists, or a PostgreSQL database is
+/// named (which is asked, not assumed empty, when opened).
+pub fn has_state(project: &Project) -> Result<bool> {
+    Ok(match store_location(project)? {
+        Location::Sqlite(db) => db.exists(),
+        Location::Postgres(_) => true,
+    })
 }

@@ -44,6 +44,40 @@ struct InitOutput {
     already_initialized: bool,
 }
 
+/// Write runctl.toml (unless it is there) and make the state.
+fn make_project(
+    ctx: &Ctx,
+    root: &std::path::Path,
+    location: &Location,
+    created: &mut Vec<String>,
+) -> Result<()> {
+    let settings = root.join(SETTINGS_FILE);
+    if !settings.exists() {
+        std::fs::write(&settings, SETTINGS_TEMPLATE)
+            .map_err(|e| CliError::io("write", &settings, e))?;
+        created.push(SETTINGS_FILE.to_string());
+    }
+    let project = Project::load(root)?;
+    for warning in &project.warnings {
+        ctx.warn(warning);
+    }
+    make_state(&project, location, created)
+}
+
+/// Remove what a failed init made: `.runctl/` and runctl.toml when it made them, and the
+/// project folder when it made that and it is empty again.
+fn undo(root: &std::path::Path, root_existed: bool, created: &[String]) {
+    if created.iter().any(|c| c == ".runctl/") {
+        let _ = std::fs::remove_dir_all(root.join(STATE_DIR));
+    }
+    if created.iter().any(|c| c == SETTINGS_FILE) {
+        let _ = std::fs::remove_file(root.join(SETTINGS_FILE));
+    }
+    if !root_existed {
+        let _ = std::fs::remove_dir(root);
+    }
+}
+
 /// Make the state where `location` says, unless it is there: `.runctl/` and its `state.db`,
 /// or runctl's tables in an empty PostgreSQL database (migrated as it is opened for writing).
 fn make_state(project: &Project, location: &Location, created: &mut Vec<String>) -> Result<()> {
@@ -99,18 +133,15 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> Result<()> {
     if let (Location::Sqlite(db), false) = (&location, store_settings.allow_network_fs) {
         crate::store::refuse_network_fs(db)?;
     }
+    let root_existed = root.exists();
     std::fs::create_dir_all(&root).map_err(|e| CliError::io("create", &root, e))?;
     let mut created = Vec::new();
-    if !settings.exists() {
-        std::fs::write(&settings, SETTINGS_TEMPLATE)
-            .map_err(|e| CliError::io("write", &settings, e))?;
-        created.push(SETTINGS_FILE.to_string());
+    let made = make_project(ctx, &root, &location, &mut created);
+    if let Err(e) = made {
+        // Nothing of a failed init stays: what it made is removed again.
+        undo(&root, root_existed, &created);
+        return Err(e);
     }
-    let project = Project::load(&root)?;
-    for warning in &project.warnings {
-        ctx.warn(warning);
-    }
-    make_state(&project, &location, &mut created)?;
 
     if args.example {
         let written = crate::project::example::write_example(&root)?;

@@ -53,7 +53,7 @@ struct ResolveOutput {
 
 pub fn run(ctx: &Ctx, args: ResolveArgs) -> Result<()> {
     let store = match ctx.find_project()? {
-        Some(project) if project.db_path().exists() => {
+        Some(project) if super::ctx::has_state(&project)? => {
             Some(ctx.open_store(&project, Access::Read)?)
         }
         _ => None,

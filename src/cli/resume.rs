@@ -143,6 +143,6 @@ pub fn work_on(
     let options = work::options(&prepared, &pass);
     let n_items = prepared.before.n_items;
     resume_summary::starting(ctx, &run, selected, pass.retry_errors, &options, n_items);
-    let summary = work::start(&store, project, prepared, options)?;
+    let summary = work::start(&store, prepared, options)?;
     resume_summary::finish(ctx, &store, &run, selected, &summary, request.json)
 }

@@ -270,7 +270,7 @@ fn by_job(
         ))
         .hint("'runctl version list' shows the versions and their job ids")
     };
-    if !project.db_path().exists() {
+    if !super::ctx::has_state(&project)? {
         return Err(not_found()); // no DB, no version: nothing is made to say so
     }
     let store = store_of(ctx, &project, true)?;

@@ -79,7 +79,7 @@ impl From<crate::store::StoreError> for CliError {
             StoreError::NetworkFs { .. } => CliError::conflict(message)
                 .hint("keep .runctl/ on a local disk (it may be a symlink to one); or, if only one host ever uses this project, set allow_network_fs = true under [store] in runctl.toml"),
             StoreError::Connect { .. } => CliError::general(message).hint(format!(
-                "check the URL in {} or store.url, that the server runs, and that it lets you in (a password goes in the URL of {} or in PGPASSWORD, never in runctl.toml)",
+                "check the URL in {} or store.url, that the server runs, and that it lets you in (a password goes in the URL of {}, in PGPASSWORD or in ~/.pgpass, never in runctl.toml)",
                 crate::store::DATABASE_URL_ENV,
                 crate::store::DATABASE_URL_ENV
             )),
@@ -87,7 +87,7 @@ impl From<crate::store::StoreError> for CliError {
                 "install a runctl built with its default features (cargo install --path . does)",
             ),
             StoreError::NotOnPostgres => CliError::general(message).hint(format!(
-                "the PostgreSQL store serves `init` and `migrate` so far (docs/project.md); unset {} and store.url to use .runctl/state.db",
+                "the PostgreSQL store serves `init`, `migrate`, `hash`, `link` and `resolve` so far (docs/project.md); unset {} and store.url to use .runctl/state.db",
                 crate::store::DATABASE_URL_ENV
             )),
             StoreError::Io { .. } | StoreError::Sqlite { .. } => CliError::general(message),

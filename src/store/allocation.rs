@@ -111,7 +111,7 @@ impl<'a> Allocation<'a> {
     /// different full form with the same short form is a collision.
     pub fn record_shortened(&self, short: &str, full: &str) -> Result<(), StoreError> {
         super::hashes::insert_hashes(
-            &self.tx,
+            super::sql::Db::Sqlite(&self.tx),
             self.path,
             "md5",
             &[(short.to_string(), full.to_string())],

@@ -64,7 +64,9 @@ pub enum StoreError {
     #[error("cannot write {path}: {detail}")]
     Write { path: PathBuf, detail: String },
     #[error(
-        "{path} is on a network filesystem ({kind}), where SQLite's locks do not hold across hosts; refusing to write it"
+        "{} is on a network filesystem ({}), where SQLite's locks do not hold across hosts; refusing to write it",
+        crate::text::printable(&path.to_string_lossy()),
+        crate::text::printable(kind)
     )]
     NetworkFs { path: PathBuf, kind: String },
     #[error("cannot connect to {shown}: {detail}")]

@@ -5,8 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::params;
-
+use super::sql::{Db, Value, db_error};
 use super::{Store, StoreError};
 
 /// One registered hash.
@@ -52,7 +51,9 @@ impl Store {
     }
 
     /// Register many (hash, identifier) pairs in one transaction; the first collision aborts it
-    /// and nothing of this call is kept.
+    /// and nothing of this call is kept. (On PostgreSQL, as on SQLite, two processes that
+    /// register one hash at once keep the first: the insert does nothing on the key's
+    /// conflict, and the loser reads the winner's identifier.)
     pub fn record_hashes(
         &mut self,
         algo: &str,
@@ -60,32 +61,30 @@ impl Store {
         origin: &str,
     ) -> Result<usize, StoreError> {
         let path = self.path.clone();
-        let tx = self.write_tx()?;
-        let added = insert_hashes(&tx, &path, algo, items, origin)?;
-        tx.commit().map_err(|e| super::classify(&path, e))?;
+        let tx = self.txn()?;
+        let added = insert_hashes(tx.db(), &path, algo, items, origin)?;
+        tx.commit().map_err(|e| db_error(&path, e))?;
         Ok(added)
     }
 
     /// Every registered hash with these hex digits (one per digest at most).
     pub fn find_hash(&self, hash: &str) -> Result<Vec<HashRecord>, StoreError> {
-        let mut stmt = self
-            .conn()?
-            .prepare(
+        let mut found = self
+            .db()
+            .query(
                 "SELECT algo, hash, identifier, origin, created_at FROM hashes WHERE hash = ?1",
+                &[hash.into()],
+                |row| {
+                    Ok(HashRecord {
+                        algo: row.text(0)?,
+                        hash: row.text(1)?,
+                        identifier: row.text(2)?,
+                        origin: row.text(3)?,
+                        created_at: row.text(4)?,
+                    })
+                },
             )
-            .map_err(|e| self.sql_err(e))?;
-        let mut found: Vec<HashRecord> = stmt
-            .query_map([hash], |row| {
-                Ok(HashRecord {
-                    algo: row.get(0)?,
-                    hash: row.get(1)?,
-                    identifier: row.get(2)?,
-                    origin: row.get(3)?,
-                    created_at: row.get(4)?,
-                })
-            })
-            .and_then(|rows| rows.collect())
-            .map_err(|e| self.sql_err(e))?;
+            .map_err(|e| self.db_err(e))?;
         // One per digest at most: sorted here, not by a sort in SQL.
         found.sort_by(|a, b| a.algo.cmp(&b.algo));
         Ok(found)
@@ -93,22 +92,27 @@ impl Store {
 
     /// Record (or refresh) a folder alias.
     pub fn record_link(&mut self, link: &LinkRecord) -> Result<(), StoreError> {
-        self.conn()?
+        let (alias, target, created) = (
+            path_text(&link.alias_path),
+            path_text(&link.target_path),
+            now(),
+        );
+        self.db()
             .execute(
                 "INSERT INTO links (alias_path, target_path, algo, hash, mode, created_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
                  ON CONFLICT (alias_path) DO UPDATE SET target_path = excluded.target_path, \
                  algo = excluded.algo, hash = excluded.hash, mode = excluded.mode",
-                params![
-                    path_text(&link.alias_path),
-                    path_text(&link.target_path),
-                    link.algo,
-                    link.hash,
-                    link.mode,
-                    now()
+                &[
+                    Value::from(&alias),
+                    Value::from(&target),
+                    Value::from(&link.algo),
+                    Value::from(&link.hash),
+                    Value::from(&link.mode),
+                    Value::from(&created),
                 ],
             )
-            .map_err(|e| self.sql_err(e))?;
+            .map_err(|e| self.db_err(e))?;
         Ok(())
     }
 
@@ -119,60 +123,64 @@ impl Store {
         path: Option<&Path>,
     ) -> Result<Vec<LinkRecord>, StoreError> {
         let path = path.map(path_text);
-        let mut stmt = self
-            .conn()?
-            .prepare(
+        let mut links = self
+            .db()
+            .query(
                 "SELECT alias_path, target_path, algo, hash, mode FROM links \
                  WHERE hash = ?1 OR alias_path = ?2 OR target_path = ?2",
+                &[hash.into(), path.as_ref().into()],
+                |row| {
+                    Ok(LinkRecord {
+                        alias_path: PathBuf::from(row.text(0)?),
+                        target_path: PathBuf::from(row.text(1)?),
+                        algo: row.text(2)?,
+                        hash: row.text(3)?,
+                        mode: row.text(4)?,
+                    })
+                },
             )
-            .map_err(|e| self.sql_err(e))?;
-        let mut links: Vec<LinkRecord> = stmt
-            .query_map(params![hash, path], |row| {
-                Ok(LinkRecord {
-                    alias_path: PathBuf::from(row.get::<_, String>(0)?),
-                    target_path: PathBuf::from(row.get::<_, String>(1)?),
-                    algo: row.get(2)?,
-                    hash: row.get(3)?,
-                    mode: row.get(4)?,
-                })
-            })
-            .and_then(|rows| rows.collect())
-            .map_err(|e| self.sql_err(e))?;
+            .map_err(|e| self.db_err(e))?;
         links.sort_by(|a, b| a.alias_path.as_os_str().cmp(b.alias_path.as_os_str()));
         Ok(links)
     }
 }
 
-/// Insert (hash, identifier) pairs on `conn` (inside the caller's transaction); returns how many
+/// Insert (hash, identifier) pairs on `db` (inside the caller's transaction); returns how many
 /// were new. A hash already held by another identifier is a collision.
 pub(super) fn insert_hashes(
-    conn: &rusqlite::Connection,
+    db: Db<'_>,
     path: &Path,
     algo: &str,
     items: &[(String, String)],
     origin: &str,
 ) -> Result<usize, StoreError> {
-    let err = |e| super::classify(path, e);
+    let err = |e| db_error(path, e);
     let created = now();
-    let mut insert = conn
-        .prepare_cached(
-            "INSERT INTO hashes (algo, hash, identifier, origin, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (algo, hash) DO NOTHING",
-        )
-        .map_err(err)?;
-    let mut lookup = conn
-        .prepare_cached("SELECT identifier FROM hashes WHERE algo = ?1 AND hash = ?2")
-        .map_err(err)?;
     let mut added = 0;
     for (hash, identifier) in items {
-        let inserted = insert
-            .execute(params![algo, hash, identifier, origin, created])
+        let inserted = db
+            .execute(
+                "INSERT INTO hashes (algo, hash, identifier, origin, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (algo, hash) DO NOTHING",
+                &[
+                    algo.into(),
+                    hash.into(),
+                    identifier.into(),
+                    origin.into(),
+                    (&created).into(),
+                ],
+            )
             .map_err(err)?;
         added += inserted;
         if inserted == 0 {
-            let known: String = lookup
-                .query_row(params![algo, hash], |row| row.get(0))
-                .map_err(err)?;
+            let known = db
+                .query_opt(
+                    "SELECT identifier FROM hashes WHERE algo = ?1 AND hash = ?2",
+                    &[algo.into(), hash.into()],
+                    |row| row.text(0),
+                )
+                .map_err(err)?
+                .unwrap_or_default();
             if known != *identifier {
                 return Err(StoreError::Collision {
                     hash: hash.clone(),

@@ -6,6 +6,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use super::Access;
+
 /// The environment variable that names a PostgreSQL store (it wins over `store.url`).
 pub const DATABASE_URL_ENV: &str = "RUNCTL_DATABASE_URL";
 
@@ -47,13 +49,38 @@ impl PgUrl {
         &self.0
     }
 
-    /// Whether the URL carries a password (in its user part or as an option).
+    /// Whether the URL carries a password: in its user part, or as an option whose name,
+    /// decoded, holds "password" in any case (the client decodes option names, and a
+    /// misspelt one still holds the secret).
     pub fn has_password(&self) -> bool {
-        let (authority, query) = split_url(&self.0);
-        authority
-            .rsplit_once('@')
-            .is_some_and(|(user, _)| user.contains(':'))
-            || query.split('&').any(|kv| kv.starts_with("password="))
+        let parts = Parts::of(&self.0);
+        parts.user.is_some_and(|u| u.contains(':'))
+            || parts.query.is_some_and(|q| q.split('&').any(secret_option))
+    }
+
+    fn redacted(&self) -> String {
+        let parts = Parts::of(&self.0);
+        let mut out = parts.scheme.to_string();
+        if let Some(user) = parts.user {
+            match user.split_once(':') {
+                Some((name, _)) => out.push_str(&format!("{name}:***@")),
+                None => out.push_str(&format!("{user}@")),
+            }
+        }
+        out.push_str(parts.rest);
+        if let Some(query) = parts.query {
+            let shown: Vec<String> = query
+                .split('&')
+                .map(|kv| match (secret_option(kv), kv.split_once('=')) {
+                    (true, Some((key, _))) => format!("{key}=***"),
+                    (true, None) => "***".to_string(),
+                    (false, _) => kv.to_string(),
+                })
+                .collect();
+            out.push('?');
+            out.push_str(&shown.join("&"));
+        }
+        out
     }
 }
 
@@ -69,46 +96,68 @@ impl fmt::Display for PgUrl {
     }
 }
 
-impl PgUrl {
-    fn redacted(&self) -> String {
-        let url = &self.0;
+/// A URL cut so that no piece of a password can be left outside the user part: that is
+/// everything before the last `@` (the client itself ends it at the first `@`, so a password
+/// may hold `/` or `?`; and one with a raw `@` must not leave its tail in sight), the options
+/// everything after the first `?` that follows it.
+struct Parts<'a> {
+    scheme: &'a str,
+    user: Option<&'a str>,
+    /// Host, port and database.
+    rest: &'a str,
+    query: Option<&'a str>,
+}
+
+impl<'a> Parts<'a> {
+    fn of(url: &'a str) -> Parts<'a> {
         let scheme_end = url.find("://").map_or(0, |i| i + 3);
-        let (authority, query) = split_url(url);
-        let rest = &url[scheme_end + authority.len()..];
-        let rest = rest.split_once('?').map_or(rest, |(path, _)| path);
-        let mut out = url[..scheme_end].to_string();
-        match authority.rsplit_once('@') {
-            Some((user, host)) if user.contains(':') => {
-                let name = user.split_once(':').map_or(user, |(name, _)| name);
-                out.push_str(&format!("{name}:***@{host}"));
-            }
-            _ => out.push_str(authority),
+        let (scheme, after) = url.split_at(scheme_end);
+        let (user, after) = match after.rsplit_once('@') {
+            Some((user, after)) => (Some(user), after),
+            None => (None, after),
+        };
+        let (rest, query) = match after.split_once('?') {
+            Some((rest, query)) => (rest, Some(query)),
+            None => (after, None),
+        };
+        Parts {
+            scheme,
+            user,
+            rest,
+            query,
         }
-        out.push_str(rest);
-        if !query.is_empty() {
-            let shown: Vec<&str> = query
-                .split('&')
-                .map(|kv| {
-                    if kv.starts_with("password=") {
-                        "password=***"
-                    } else {
-                        kv
-                    }
-                })
-                .collect();
-            out.push('?');
-            out.push_str(&shown.join("&"));
-        }
-        out
     }
 }
 
-/// The authority (`user:pw@host:port`) and the query of a URL, both possibly empty.
-fn split_url(url: &str) -> (&str, &str) {
-    let after = url.find("://").map_or(url, |i| &url[i + 3..]);
-    let authority = after.split(['/', '?']).next().unwrap_or("");
-    let query = after.split_once('?').map_or("", |(_, q)| q);
-    (authority, query)
+/// Whether an option (`key=value`) names a password, its key percent-decoded, trimmed and in
+/// any case; one without `=` is judged whole.
+fn secret_option(kv: &str) -> bool {
+    let key = kv.split_once('=').map_or(kv, |(key, _)| key);
+    percent_decoded(key).to_lowercase().contains("password")
+}
+
+/// `%XX` escapes undone (an invalid one kept as it is).
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Why a store location was refused.
@@ -126,19 +175,21 @@ pub enum LocationError {
 /// Where the state is: `RUNCTL_DATABASE_URL` when set and not empty, else `store.url` when
 /// not empty, else `db` (the project's `.runctl/state.db`).
 pub fn choose(env: Option<&str>, setting: &str, db: PathBuf) -> Result<Location, LocationError> {
-    if let Some(url) = env.filter(|u| !u.trim().is_empty()) {
-        return pg_url(url, DATABASE_URL_ENV).map(Location::Postgres);
-    }
-    if setting.trim().is_empty() {
-        return Ok(Location::Sqlite(db));
-    }
-    let url = pg_url(setting, "store.url")?;
-    if url.has_password() {
+    // A password in runctl.toml is refused even where the environment wins: the file is
+    // meant to be committed.
+    let from_settings = match setting.trim().is_empty() {
+        true => None,
+        false => Some(pg_url(setting, "store.url")?),
+    };
+    if let Some(url) = from_settings.as_ref().filter(|u| u.has_password()) {
         return Err(LocationError::PasswordInSettings {
             shown: url.to_string(),
         });
     }
-    Ok(Location::Postgres(url))
+    if let Some(url) = env.filter(|u| !u.trim().is_empty()) {
+        return pg_url(url, DATABASE_URL_ENV).map(Location::Postgres);
+    }
+    Ok(from_settings.map_or(Location::Sqlite(db), Location::Postgres))
 }
 
 fn pg_url(text: &str, from: &'static str) -> Result<PgUrl, LocationError> {
@@ -147,6 +198,39 @@ fn pg_url(text: &str, from: &'static str) -> Result<PgUrl, LocationError> {
         Ok(PgUrl(text.to_string()))
     } else {
         Err(LocationError::NotAUrl { from })
+    }
+}
+
+impl super::Store {
+    /// Open the store at `location`: [`Store::open`] for a DB file, [`Store::open_postgres`]
+    /// for a PostgreSQL URL.
+    pub fn open_at(location: &Location, access: Access) -> Result<super::Store, super::StoreError> {
+        match location {
+            Location::Sqlite(path) => super::Store::open(path, access),
+            #[cfg(feature = "postgres")]
+            Location::Postgres(url) => super::Store::open_postgres(url, access),
+            #[cfg(not(feature = "postgres"))]
+            Location::Postgres(_) => Err(super::StoreError::NoPostgresSupport),
+        }
+    }
+
+    /// A second connection to the same store (for a thread of its own, such as the recorder
+    /// of a pass).
+    pub fn open_another(&self, access: Access) -> Result<super::Store, super::StoreError> {
+        match &self.engine {
+            super::Engine::Sqlite(_) => super::Store::open(&self.path, access),
+            #[cfg(feature = "postgres")]
+            super::Engine::Postgres(_, url) => super::Store::open_postgres(url, access),
+        }
+    }
+
+    /// `sqlite` or `postgres`: which engine this store is.
+    pub fn kind(&self) -> &'static str {
+        match self.engine {
+            super::Engine::Sqlite(_) => "sqlite",
+            #[cfg(feature = "postgres")]
+            super::Engine::Postgres(..) => "postgres",
+        }
     }
 }
 
@@ -209,6 +293,9 @@ mod tests {
         assert!(matches!(err, LocationError::PasswordInSettings { .. }));
         assert!(!err.to_string().contains(":pw@"), "{err}");
         let err = choose(None, "postgres://h/d?password=pw", db.clone()).unwrap_err();
+        assert!(matches!(err, LocationError::PasswordInSettings { .. }));
+        // Refused in runctl.toml even while the environment names another database.
+        let err = choose(Some("postgres://e/d"), "postgres://a:pw@h/d", db.clone()).unwrap_err();
         assert!(matches!(err, LocationError::PasswordInSettings { .. }));
     }
 

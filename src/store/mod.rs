@@ -23,12 +23,15 @@ mod pages;
 mod paths;
 #[cfg(feature = "postgres")]
 mod pg;
+#[cfg(feature = "postgres")]
+mod pgpass;
 #[cfg(test)]
 mod plan_tests;
 mod progress;
 mod runs;
 mod schema;
 mod sources;
+mod sql;
 mod state_sql;
 mod times;
 mod versions;
@@ -89,7 +92,9 @@ pub struct Store {
 enum Engine {
     Sqlite(Connection),
     #[cfg(feature = "postgres")]
-    Postgres(Box<postgres::Client>),
+    /// In a cell: statements that read run on `&Store`, and PostgreSQL's client wants `&mut`.
+    /// With the URL it was opened with, for [`Store::open_another`].
+    Postgres(Box<std::cell::RefCell<postgres::Client>>, PgUrl),
 }
 
 impl std::fmt::Debug for Store {
@@ -138,27 +143,6 @@ impl Store {
             store.migrate()?;
         }
         Ok(store)
-    }
-
-    /// Open the store at `location`: [`Store::open`] for a DB file, [`Store::open_postgres`]
-    /// for a PostgreSQL URL.
-    pub fn open_at(location: &Location, access: Access) -> Result<Store, StoreError> {
-        match location {
-            Location::Sqlite(path) => Store::open(path, access),
-            #[cfg(feature = "postgres")]
-            Location::Postgres(url) => Store::open_postgres(url, access),
-            #[cfg(not(feature = "postgres"))]
-            Location::Postgres(_) => Err(StoreError::NoPostgresSupport),
-        }
-    }
-
-    /// `sqlite` or `postgres`: which engine this store is.
-    pub fn kind(&self) -> &'static str {
-        match self.engine {
-            Engine::Sqlite(_) => "sqlite",
-            #[cfg(feature = "postgres")]
-            Engine::Postgres(_) => "postgres",
-        }
     }
 
     /// A private, empty, migrated DB in memory: for read-only planning where no project DB
@@ -239,7 +223,7 @@ impl Store {
             return Ok(());
         }
         #[cfg(feature = "postgres")]
-        if let Engine::Postgres(_) = self.engine {
+        if let Engine::Postgres(..) = self.engine {
             self.writable = true;
             return Ok(());
         }
@@ -266,7 +250,7 @@ impl Store {
         match &self.engine {
             Engine::Sqlite(conn) => Ok(conn),
             #[cfg(feature = "postgres")]
-            Engine::Postgres(_) => Err(StoreError::NotOnPostgres),
+            Engine::Postgres(..) => Err(StoreError::NotOnPostgres),
         }
     }
 
@@ -274,7 +258,7 @@ impl Store {
         match &mut self.engine {
             Engine::Sqlite(conn) => Ok(conn),
             #[cfg(feature = "postgres")]
-            Engine::Postgres(_) => Err(StoreError::NotOnPostgres),
+            Engine::Postgres(..) => Err(StoreError::NotOnPostgres),
         }
     }
 
@@ -283,7 +267,7 @@ impl Store {
         match &mut self.engine {
             Engine::Sqlite(conn) => Ok((conn, &self.path)),
             #[cfg(feature = "postgres")]
-            Engine::Postgres(_) => Err(StoreError::NotOnPostgres),
+            Engine::Postgres(..) => Err(StoreError::NotOnPostgres),
         }
     }
 

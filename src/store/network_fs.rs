@@ -53,6 +53,8 @@ const NETWORK_FUSE: &[&str] = &[
     "davfs",
     "alluxio-fuse",
     "weed",
+    // GNOME's smb:// and sftp:// shares.
+    "gvfsd-fuse",
 ];
 
 /// Refuse to write a DB at `db` on a network filesystem, where SQLite's locks and the WAL's
@@ -72,19 +74,35 @@ pub fn refuse_network_fs(db: &Path) -> Result<(), StoreError> {
 }
 
 /// The network filesystem `path` (a file or folder that exists) is on, by name, or `None` for
-/// a local one, and for one statfs cannot tell (SQLite then says what it finds).
+/// a local one, and for one statfs cannot tell (SQLite then says what it finds). A FUSE mount
+/// whose type cannot be found is taken for a network one: safe, and rare.
 pub fn network_fs(path: &Path) -> Option<String> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::MetadataExt;
     let stat = nix::sys::statfs::statfs(path).ok()?;
     // fs_type_t is i64 on glibc, u32 elsewhere; the magic numbers fit in 32 bits either way.
     #[allow(clippy::unnecessary_cast)]
     let magic = stat.filesystem_type().0 as u64 & 0xFFFF_FFFF;
-    if magic == FUSE_MAGIC {
-        let real = std::fs::canonicalize(path).ok()?;
-        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-        let fstype = mount_type(&mountinfo, &real)?;
-        return network_fuse(&fstype).then_some(fstype);
+    if magic != FUSE_MAGIC {
+        return network_magic(magic).map(str::to_string);
     }
-    network_magic(magic).map(str::to_string)
+    let unknown = || Some("FUSE, of a type not found in /proc/self/mountinfo".to_string());
+    let (Ok(real), Ok(meta), Ok(mountinfo)) = (
+        std::fs::canonicalize(path),
+        std::fs::metadata(path),
+        std::fs::read("/proc/self/mountinfo"),
+    ) else {
+        return unknown();
+    };
+    let dev = (
+        nix::sys::stat::major(meta.dev()),
+        nix::sys::stat::minor(meta.dev()),
+    );
+    match mount_type(&mountinfo, real.as_os_str().as_bytes(), dev) {
+        Some(fstype) if network_fuse(&fstype) => Some(fstype),
+        Some(_) => None,
+        None => unknown(),
+    }
 }
 
 /// The network filesystem a statfs(2) magic number stands for.
@@ -102,40 +120,73 @@ fn network_fuse(fstype: &str) -> bool {
         .is_some_and(|sub| NETWORK_FUSE.contains(&sub))
 }
 
-/// The type of the mount that holds `path` (canonical): the mount point that is the longest
-/// leading part of it, the last one listed where several are mounted on one point.
-fn mount_type(mountinfo: &str, path: &Path) -> Option<String> {
-    let mut best: Option<(usize, &str)> = None;
-    for line in mountinfo.lines() {
+/// The type of the mount that holds `path` (canonical, as bytes: a mount point need not be
+/// UTF-8): among the mounts of its device (`major:minor`, which tells a mount from one it
+/// hides), the one whose mount point is the longest leading part of it, the last listed where
+/// several are; without one of its device, any mount so placed.
+fn mount_type<'m>(mountinfo: &'m [u8], path: &[u8], dev: (u64, u64)) -> Option<String> {
+    let mut of_device: Option<(usize, &'m [u8])> = None;
+    let mut any: Option<(usize, &'m [u8])> = None;
+    for line in mountinfo.split(|b| *b == b'\n') {
         // <id> <parent> <major:minor> <root> <mount point> <options> [optional...] - <type> ...
-        let Some((head, tail)) = line.split_once(" - ") else {
+        let Some(split) = line.windows(3).position(|w| w == b" - ") else {
             continue;
         };
-        let (Some(point), Some(fstype)) = (head.split(' ').nth(4), tail.split(' ').next()) else {
+        let (head, tail) = (&line[..split], &line[split + 3..]);
+        let fields: Vec<&[u8]> = head.split(|b| *b == b' ').collect();
+        let (Some(majmin), Some(point), Some(fstype)) = (
+            fields.get(2),
+            fields.get(4),
+            tail.split(|b| *b == b' ').next(),
+        ) else {
             continue;
         };
         let point = unescape(point);
-        let point = Path::new(&point);
-        if path.starts_with(point) {
-            let depth = point.components().count();
+        if !under(path, &point) {
+            continue;
+        }
+        let depth = point
+            .split(|b| *b == b'/')
+            .filter(|c| !c.is_empty())
+            .count();
+        let pick = |best: &mut Option<(usize, &'m [u8])>| {
             if best.is_none_or(|(d, _)| depth >= d) {
-                best = Some((depth, fstype));
+                *best = Some((depth, fstype));
             }
+        };
+        pick(&mut any);
+        if parse_dev(majmin) == Some(dev) {
+            pick(&mut of_device);
         }
     }
-    best.map(|(_, fstype)| fstype.to_string())
+    of_device
+        .or(any)
+        .map(|(_, fstype)| String::from_utf8_lossy(fstype).into_owned())
+}
+
+/// Whether `path` is `point` or below it, by whole components.
+fn under(path: &[u8], point: &[u8]) -> bool {
+    point == b"/"
+        || path == point
+        || (path.starts_with(point) && path.get(point.len()) == Some(&b'/'))
+}
+
+/// `major:minor`.
+fn parse_dev(field: &[u8]) -> Option<(u64, u64)> {
+    let text = std::str::from_utf8(field).ok()?;
+    let (major, minor) = text.split_once(':')?;
+    Some((major.parse().ok()?, minor.parse().ok()?))
 }
 
 /// mountinfo's octal escapes (`\040` for a space, `\011`, `\012`, `\134`) undone.
-fn unescape(field: &str) -> String {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
+fn unescape(field: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(field.len());
     let mut i = 0;
-    while i < bytes.len() {
-        let octal = bytes
+    while i < field.len() {
+        let octal = field
             .get(i + 1..i + 4)
             .filter(|d| d.iter().all(|b| (b'0'..=b'7').contains(b)));
-        match (bytes[i], octal) {
+        match (field[i], octal) {
             (b'\\', Some(d)) => {
                 let value = d.iter().fold(0u32, |v, b| v * 8 + u32::from(b - b'0'));
                 out.push(u8::try_from(value).unwrap_or(b'?'));
@@ -147,7 +198,7 @@ fn unescape(field: &str) -> String {
             }
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 #[cfg(test)]
@@ -198,7 +249,7 @@ mod tests {
 
     #[test]
     fn the_mount_holding_a_path_is_the_longest_mount_point_above_it() {
-        let of = |p: &str| mount_type(MOUNTINFO, Path::new(p));
+        let of = |p: &str| mount_type(MOUNTINFO.as_bytes(), p.as_bytes(), (9, 9));
         assert_eq!(of("/home/ana/proj/.runctl").as_deref(), Some("nfs4"));
         assert_eq!(of("/home/ana/scratch/proj").as_deref(), Some("ext4"));
         assert_eq!(of("/home").as_deref(), Some("nfs4"));
@@ -209,15 +260,50 @@ mod tests {
         assert_eq!(of("/mnt/ovl/p").as_deref(), Some("fuse.fuse-overlayfs"));
         // Mounted over: the later mount is the one seen.
         assert_eq!(of("/mnt/twice/p").as_deref(), Some("fuse.glusterfs"));
-        assert_eq!(mount_type("garbage\n\n1 2 3\n", Path::new("/x")), None);
+        assert_eq!(mount_type(b"garbage\n\n1 2 3\n", b"/x", (0, 1)), None);
+    }
+
+    #[test]
+    fn a_mount_is_told_from_the_one_it_hides_by_its_device() {
+        // sshfs mounted over /w/ov, which held a tmpfs at /w/ov/inner: a path under
+        // /w/ov/inner is on the sshfs now (its device says so), not on the hidden tmpfs.
+        let info = b"60 22 0:50 / /w/ov rw - tmpfs tmpfs rw\n\
+                     61 60 0:51 / /w/ov/inner rw - tmpfs tmpfs rw\n\
+                     62 22 0:52 / /w/ov rw - fuse.sshfs x@h:/ rw\n";
+        assert_eq!(
+            mount_type(info, b"/w/ov/inner/p", (0, 52)).as_deref(),
+            Some("fuse.sshfs")
+        );
+        assert_eq!(
+            mount_type(info, b"/w/ov/inner/p", (0, 51)).as_deref(),
+            Some("tmpfs")
+        );
+    }
+
+    #[test]
+    fn a_mount_point_that_is_not_utf8_is_read_as_bytes() {
+        let info = b"1 0 0:1 / / rw - ext4 /dev/vda rw\n\
+                     7 1 0:7 / /mnt/bad\xff rw - tmpfs tmpfs rw\n\
+                     8 1 0:8 / /mnt/ssh rw - fuse.sshfs x@h:/ rw\n";
+        assert_eq!(
+            mount_type(info, b"/mnt/ssh/p", (0, 8)).as_deref(),
+            Some("fuse.sshfs")
+        );
+        assert_eq!(
+            mount_type(info, b"/mnt/bad\xff/p", (0, 7)).as_deref(),
+            Some("tmpfs")
+        );
     }
 
     #[test]
     fn escapes_in_mount_points_are_undone() {
-        assert_eq!(unescape(r"/mnt/a\040b"), "/mnt/a b");
-        assert_eq!(unescape(r"/mnt/tab\011nl\012bs\134"), "/mnt/tab\tnl\nbs\\");
-        assert_eq!(unescape(r"/mnt/not\04"), r"/mnt/not\04");
-        assert_eq!(unescape(r"/mnt/\999"), r"/mnt/\999");
+        assert_eq!(unescape(br"/mnt/a\040b"), b"/mnt/a b");
+        assert_eq!(
+            unescape(br"/mnt/tab\011nl\012bs\134"),
+            b"/mnt/tab\tnl\nbs\\"
+        );
+        assert_eq!(unescape(br"/mnt/not\04"), br"/mnt/not\04");
+        assert_eq!(unescape(br"/mnt/\999"), br"/mnt/\999");
     }
 
     #[test]

@@ -10,10 +10,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use bytes::BytesMut;
+use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, NoTls};
 
 use super::location::PgUrl;
 use super::schema::{HistoryRow, MigrationInfo, SchemaStatus, known_of, status_from};
+use super::sql::{DbError, Value};
 use super::{Access, Engine, Store, StoreError};
 
 mod embedded {
@@ -49,20 +52,20 @@ impl Store {
                     shown: url.to_string(),
                     detail: e.to_string(),
                 })?;
-        let from_env = std::env::var_os("PGPASSWORD");
-        if let (None, Some(password)) = (config.get_password(), &from_env) {
-            config.password(password.as_encoded_bytes());
+        let missing = config.get_password().is_none();
+        if let Some(password) = missing.then(|| password_for(&config)).flatten() {
+            config.password(password);
         }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
-        let mut client = config.connect(NoTls).map_err(|e| StoreError::Connect {
+        let mut client = connect(config).map_err(|detail| StoreError::Connect {
             shown: url.to_string(),
-            detail: detail_of(&e),
+            detail,
         })?;
         let status = status_of(&mut client, &label)?;
         let mut store = Store {
-            engine: Engine::Postgres(Box::new(client)),
+            engine: Engine::Postgres(Box::new(std::cell::RefCell::new(client)), url.clone()),
             path: label,
             status,
             writable: access == Access::Write,
@@ -74,13 +77,58 @@ impl Store {
     }
 }
 
+/// The password for a URL that has none, as libpq finds it: `PGPASSWORD`, else the first
+/// matching line of the password file (`PGPASSFILE`, else `~/.pgpass`).
+fn password_for(config: &postgres::Config) -> Option<Vec<u8>> {
+    if let Some(password) = std::env::var_os("PGPASSWORD") {
+        return Some(password.into_encoded_bytes());
+    }
+    let host = match config.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(name)) => name.clone(),
+        _ => "localhost".to_string(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let user = config.get_user()?;
+    let db = config.get_dbname().unwrap_or(user);
+    super::pgpass::lookup(&super::pgpass::file()?, &host, port, db, user).map(String::into_bytes)
+}
+
+/// Connect, giving up after the connect timeout: the client's own timeout covers the TCP
+/// connection only, and a server (or anything else) that accepts it and never answers would
+/// hold the command for ever.
+fn connect(config: postgres::Config) -> Result<Client, String> {
+    let limit = config
+        .get_connect_timeout()
+        .copied()
+        .unwrap_or(CONNECT_TIMEOUT);
+    let (done, answer) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("runctl-connect".into())
+        .spawn(move || {
+            let _ = done.send(config.connect(NoTls));
+        })
+        .map_err(|e| e.to_string())?;
+    match answer.recv_timeout(limit) {
+        Ok(connected) => connected.map_err(|e| detail_of(&e)),
+        Err(_) => Err(format!(
+            "no answer within {} s (set connect_timeout in the URL for longer)",
+            limit.as_secs()
+        )),
+    }
+}
+
 /// The server's own message where there is one ("password authentication failed for user
 /// ..."), else the client's.
 fn detail_of(e: &postgres::Error) -> String {
-    match e.as_db_error() {
+    let text = match e.as_db_error() {
         Some(db) => db.message().to_string(),
-        None => e.to_string(),
-    }
+        None => {
+            // "error connecting to server" alone says too little: add its cause.
+            let cause = std::error::Error::source(e).map(|c| format!(": {c}"));
+            format!("{e}{}", cause.unwrap_or_default())
+        }
+    };
+    crate::text::printable(&text).into_owned()
 }
 
 /// Any other error of the server or the connection, for `label`.
@@ -97,8 +145,10 @@ fn read_history(client: &mut Client, label: &Path) -> Result<(Vec<HistoryRow>, b
     let err = |e| pg_err(label, e);
     let row = client
         .query_one(
-            "SELECT count(*), coalesce(bool_or(table_name = $1), false) \
-             FROM information_schema.tables WHERE table_schema = current_schema()",
+            // pg_class, not information_schema: that hides tables this role may not read.
+            "SELECT count(*), coalesce(bool_or(c.relname = $1), false) FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'f')",
             &[&HISTORY_TABLE],
         )
         .map_err(err)?;
@@ -121,7 +171,14 @@ fn read_history(client: &mut Client, label: &Path) -> Result<(Vec<HistoryRow>, b
         .iter()
         .map(|r| (i64::from(r.get::<_, i32>(0)), r.get(1), r.get(2)))
         .collect();
-    let fresh = history.is_empty() && tables == 1;
+    // Only the history table, empty: another process has begun to migrate. With other
+    // tables beside it, it is another program's (refinery is used by others too).
+    if history.is_empty() && tables > 1 {
+        return Err(StoreError::Foreign {
+            path: label.to_path_buf(),
+        });
+    }
+    let fresh = history.is_empty();
     Ok((history, fresh))
 }
 
@@ -180,6 +237,52 @@ fn chain(e: &dyn std::error::Error) -> String {
         cause = c.source();
     }
     text
+}
+
+// Values of the shared statements (store/sql.rs) as the PostgreSQL client sends and reads them.
+
+type BoxError = Box<dyn std::error::Error + Sync + Send>;
+
+pub(super) fn params<'a>(values: &'a [Value<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
+    values.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
+}
+
+/// An integer column of any width (or a boolean), NULL as `None`.
+pub(super) fn int(row: &postgres::Row, i: usize) -> Result<Option<i64>, DbError> {
+    let ty = row.columns().get(i).map(|c| c.type_().clone());
+    Ok(match ty {
+        Some(Type::INT2) => row.try_get::<_, Option<i16>>(i)?.map(i64::from),
+        Some(Type::INT4) => row.try_get::<_, Option<i32>>(i)?.map(i64::from),
+        Some(Type::BOOL) => row.try_get::<_, Option<bool>>(i)?.map(i64::from),
+        _ => row.try_get::<_, Option<i64>>(i)?,
+    })
+}
+
+impl ToSql for Value<'_> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
+        match *self {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Int(v) => match *ty {
+                Type::INT2 => i16::try_from(v)?.to_sql(ty, out),
+                Type::INT4 => i32::try_from(v)?.to_sql(ty, out),
+                Type::INT8 => v.to_sql(ty, out),
+                Type::BOOL => (v != 0).to_sql(ty, out),
+                _ => Err(format!("an integer cannot be sent as {ty}").into()),
+            },
+            Value::Text(s) if <&str as ToSql>::accepts(ty) => s.to_sql(ty, out),
+            Value::Blob(b) if <&[u8] as ToSql>::accepts(ty) => b.to_sql(ty, out),
+            Value::Text(_) | Value::Blob(_) => {
+                Err(format!("a text or bytes value cannot be sent as {ty}").into())
+            }
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        // Checked value by value in to_sql: NULL goes as any type.
+        true
+    }
+
+    to_sql_checked!();
 }
 
 #[cfg(test)]

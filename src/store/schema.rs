@@ -104,8 +104,14 @@ fn read_history(conn: &Connection, path: &Path) -> Result<(Vec<HistoryRow>, bool
         .collect::<Result<Vec<_>, _>>()
         .map_err(err)?;
     // refinery commits its history table before the migrations: a DB holding only that empty
-    // table is one another process has just begun to migrate, still fresh.
-    let fresh = rows.is_empty() && tables == 1;
+    // table is one another process has just begun to migrate, still fresh. With other tables
+    // beside it, it is another program's (refinery is used by others too).
+    if rows.is_empty() && tables > 1 {
+        return Err(StoreError::Foreign {
+            path: path.to_path_buf(),
+        });
+    }
+    let fresh = rows.is_empty();
     Ok((rows, fresh))
 }
 
@@ -278,9 +284,9 @@ impl Store {
         backup: bool,
     ) -> Result<(Option<PathBuf>, Vec<MigrationInfo>), StoreError> {
         #[cfg(feature = "postgres")]
-        if let super::Engine::Postgres(client) = &mut self.engine {
+        if let super::Engine::Postgres(client, _) = &mut self.engine {
             // Transactional DDL: a failed migration leaves nothing half-done, so no backup.
-            let (applied, after) = super::pg::migrate(client, &self.path)?;
+            let (applied, after) = super::pg::migrate(client.get_mut(), &self.path)?;
             self.status = after;
             self.writable = true;
             return Ok((None, applied));

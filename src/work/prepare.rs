@@ -181,12 +181,7 @@ pub fn options(prepared: &Prepared, request: &PassRequest) -> Options {
 
 /// Run the pass: record its start, open the recorder's own connection, and work through the
 /// selection with the run's lock kept (a lost lock that another process took stops the pass).
-pub fn start(
-    store: &Store,
-    project: &Project,
-    prepared: Prepared,
-    options: Options,
-) -> Result<Summary> {
+pub fn start(store: &Store, prepared: Prepared, options: Options) -> Result<Summary> {
     let Prepared {
         run,
         worker,
@@ -194,7 +189,7 @@ pub fn start(
         ..
     } = prepared;
     store.mark_run_started(&run.id, &crate::store::now_text())?;
-    let recorder = Store::open(&project.db_path(), Access::Write)?;
+    let recorder = store.open_another(Access::Write)?;
     let keep: Keep = Box::new(move || lock.keep().map_err(|e| WorkError::LostLock(e.to_string())));
     Ok(super::run(store, recorder, &run.id, worker, options, keep)?)
 }

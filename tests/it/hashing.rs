@@ -141,7 +141,17 @@ fn batch_rejects_invalid_utf8_with_the_line_number() {
 
 #[test]
 fn hash_record_detects_collisions() {
-    let sb = Sandbox::new();
+    hash_record_detects_collisions_on(Sandbox::new());
+}
+
+#[test]
+fn hash_record_detects_collisions_on_postgres() {
+    if let Some(sb) = Sandbox::on_postgres() {
+        hash_record_detects_collisions_on(sb);
+    }
+}
+
+fn hash_record_detects_collisions_on(sb: Sandbox) {
     sb.init();
     let (a, b) = colliding_pair(&sb, 1);
     let out = sb
@@ -185,6 +195,18 @@ fn colliding_pair(sb: &Sandbox, length: usize) -> (String, String) {
         }
     }
     panic!("no collision among 200 one-digit hashes");
+}
+
+/// The project as another machine sees it: its files, no registry (`state.db` removed, or
+/// no PostgreSQL database named).
+fn without_registry(mut sb: Sandbox) -> Sandbox {
+    match sb.db_url.take() {
+        Some(_) => sb,
+        None => {
+            std::fs::remove_file(sb.db()).unwrap();
+            sb
+        }
+    }
 }
 
 fn long_folder(sb: &Sandbox, name: &str) -> std::path::PathBuf {
@@ -302,7 +324,17 @@ fn link_modes_each_give_a_folder_that_reads_the_same() {
 
 #[test]
 fn link_collisions_exit_3_naming_both_identifiers() {
-    let sb = Sandbox::new();
+    link_collisions_exit_3_naming_both_identifiers_on(Sandbox::new());
+}
+
+#[test]
+fn link_collisions_exit_3_naming_both_identifiers_on_postgres() {
+    if let Some(sb) = Sandbox::on_postgres() {
+        link_collisions_exit_3_naming_both_identifiers_on(sb);
+    }
+}
+
+fn link_collisions_exit_3_naming_both_identifiers_on(sb: Sandbox) {
     sb.init();
     let (a, b) = colliding_pair(&sb, 2);
     long_folder(&sb, &format!("M:{a}"));
@@ -405,7 +437,17 @@ fn link_errors_are_clear() {
 
 #[test]
 fn resolve_works_both_ways() {
-    let sb = Sandbox::new();
+    resolve_works_both_ways_on(Sandbox::new());
+}
+
+#[test]
+fn resolve_works_both_ways_on_postgres() {
+    if let Some(sb) = Sandbox::on_postgres() {
+        resolve_works_both_ways_on(sb);
+    }
+}
+
+fn resolve_works_both_ways_on(sb: Sandbox) {
     sb.init();
     long_folder(&sb, "M:the_full_identifier");
     let out = sb
@@ -442,7 +484,7 @@ fn resolve_works_both_ways() {
     let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     assert_eq!(json["matches"][0]["aliases"][0], alias);
     // Without the registry (another machine), the .hash file still resolves the alias.
-    std::fs::remove_file(sb.db()).unwrap();
+    let sb = without_registry(sb);
     let out = sb.cmd().args(["resolve", "--json", &alias]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();

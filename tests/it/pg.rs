@@ -19,6 +19,11 @@ pub struct PgServer {
     pub port: u16,
 }
 
+/// A role of the server that must give its password, [`PASSWORD`], where the others are
+/// trusted.
+pub const PASSWORD_ROLE: &str = "pwuser";
+pub const PASSWORD: &str = "pw-s3cret";
+
 static SERVER: OnceLock<Result<PgServer, String>> = OnceLock::new();
 static DATABASES: AtomicUsize = AtomicUsize::new(0);
 
@@ -42,6 +47,17 @@ impl PgServer {
         let name = format!("t{}_{n}", std::process::id());
         self.psql("postgres", &format!("CREATE DATABASE {name}"));
         self.url(&name)
+    }
+
+    /// A new, empty database owned by [`PASSWORD_ROLE`]; its name.
+    pub fn new_database_of_password_role(&self) -> String {
+        let n = DATABASES.fetch_add(1, Ordering::SeqCst);
+        let name = format!("t{}_{n}", std::process::id());
+        self.psql(
+            "postgres",
+            &format!("CREATE DATABASE {name} OWNER {PASSWORD_ROLE}"),
+        );
+        name
     }
 
     /// The URL of database `name` (no password: the server trusts local connections).
@@ -168,6 +184,14 @@ fn start() -> Result<PgServer, String> {
     if !init.status.success() {
         return Err(format!("initdb: {}", String::from_utf8_lossy(&init.stderr)));
     }
+    // One role that must give its password (PASSWORD_ROLE), before the trust of the others.
+    let hba = dir.join("data/pg_hba.conf");
+    let trusted = std::fs::read_to_string(&hba).map_err(|e| format!("pg_hba.conf: {e}"))?;
+    std::fs::write(
+        &hba,
+        format!("host all {PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256\n{trusted}"),
+    )
+    .map_err(|e| format!("pg_hba.conf: {e}"))?;
     // A port taken between choosing it and the server binding it: choose again.
     let mut last = String::new();
     for _ in 0..5 {
@@ -187,7 +211,12 @@ fn start() -> Result<PgServer, String> {
             .map_err(|e| format!("pg_ctl: {e}"))?;
         if started.status.success() {
             watch(&bin, &dir);
-            return Ok(PgServer { bin, port });
+            let server = PgServer { bin, port };
+            server.psql(
+                "postgres",
+                &format!("CREATE ROLE {PASSWORD_ROLE} LOGIN PASSWORD '{PASSWORD}'"),
+            );
+            return Ok(server);
         }
         last = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
     }

@@ -120,10 +120,19 @@ fn a_database_holding_other_tables_is_refused_untouched() {
         "CREATE TABLE theirs (x int); INSERT INTO theirs VALUES (1)",
     );
     let before = server.dump(&db);
+    let out = sb.run(&["init"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("has tables but no runctl schema history"));
+    // The failed init took back the runctl.toml it wrote.
+    assert!(
+        !sb.work().join("runctl.toml").exists(),
+        "a failed init left runctl.toml"
+    );
+    std::fs::write(sb.work().join("runctl.toml"), "").unwrap();
     for args in [
-        &["init"][..],
-        &["migrate", "--yes"],
+        &["migrate", "--yes"][..],
         &["new", "--model", "m"],
+        &["list"],
     ] {
         let out = sb.run(args);
         let err = stderr(&out);
@@ -135,6 +144,77 @@ fn a_database_holding_other_tables_is_refused_untouched() {
     }
     assert!(before == server.dump(&db), "a refused database changed");
     assert!(!sb.work().join("outputs").exists());
+    // Another program's refinery history, empty, beside its own tables.
+    let Some(sb) = Sandbox::on_postgres() else {
+        return;
+    };
+    let db = db_of(&sb);
+    server.psql(
+        &db,
+        "CREATE TABLE refinery_schema_history (version int4 PRIMARY KEY, name varchar(255), \
+         applied_on varchar(255), checksum varchar(255)); CREATE TABLE users (id int)",
+    );
+    let before = server.dump(&db);
+    std::fs::write(sb.work().join("runctl.toml"), "").unwrap();
+    let out = sb.run(&["migrate", "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("has tables but no runctl schema history"));
+    assert!(before == server.dump(&db), "a refused database changed");
+    // Tables this role may not read count too (information_schema would hide them).
+    let theirs = server.new_database_of_password_role();
+    server.psql(
+        &theirs,
+        "CREATE TABLE secrets (id int); REVOKE ALL ON secrets FROM PUBLIC",
+    );
+    let before = server.dump(&theirs);
+    let url = format!(
+        "postgres://{}@127.0.0.1:{}/{theirs}",
+        pg::PASSWORD_ROLE,
+        server.port
+    );
+    let other = Sandbox::new();
+    let out = other
+        .cmd()
+        .args(["init"])
+        .env("RUNCTL_DATABASE_URL", &url)
+        .env("PGPASSWORD", pg::PASSWORD)
+        .run();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("has tables but no runctl schema history"));
+    assert!(before == server.dump(&theirs), "a refused database changed");
+}
+
+#[test]
+fn a_server_that_never_answers_is_given_up_on() {
+    // Accepts the connection, never says a word.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let _held = std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for conn in listener.incoming() {
+            open.push(conn);
+        }
+    });
+    let sb = Sandbox::new();
+    std::fs::write(sb.work().join("runctl.toml"), "").unwrap();
+    let start = std::time::Instant::now();
+    let out = sb
+        .cmd()
+        .args(["migrate", "--dry-run"])
+        .env(
+            "RUNCTL_DATABASE_URL",
+            format!("postgres://runctl@127.0.0.1:{port}/x?connect_timeout=2"),
+        )
+        .timeout(std::time::Duration::from_secs(30))
+        .run();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("no answer within 2 s"), "{err}");
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 #[test]
@@ -228,7 +308,7 @@ fn commands_not_on_postgresql_yet_say_so_and_make_nothing() {
             "{err}"
         );
         assert!(
-            err.contains("hint: the PostgreSQL store serves `init` and `migrate` so far"),
+            err.contains("hint: the PostgreSQL store serves `init`, `migrate`, `hash`, `link` and `resolve` so far"),
             "{err}"
         );
     }
@@ -237,6 +317,138 @@ fn commands_not_on_postgresql_yet_say_so_and_make_nothing() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     assert_eq!(made, vec!["runctl.toml"]);
+}
+
+#[test]
+fn many_processes_registering_hashes_at_once_keep_one_identifier_each() {
+    let Some(sb) = Sandbox::on_postgres() else {
+        return;
+    };
+    let server = pg::server().unwrap();
+    sb.run(&["init"]).success();
+    let lines: String = (0..100)
+        .map(|i| format!("model_{i}\tdataset_{i}\n"))
+        .collect();
+    std::fs::write(sb.work().join("ids.tsv"), &lines).unwrap();
+    let running: Vec<Spawned> = (0..8)
+        .map(|_| {
+            let ids = std::fs::File::open(sb.work().join("ids.tsv")).unwrap();
+            sb.cmd()
+                .args(["hash", "--record", "--batch"])
+                .stdin(ids.into())
+                .spawn()
+        })
+        .collect();
+    let outputs: Vec<String> = running
+        .into_iter()
+        .map(|r| {
+            let out = r.wait();
+            assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+            stdout(&out)
+        })
+        .collect();
+    assert!(
+        outputs.iter().all(|o| *o == outputs[0]),
+        "the processes disagree"
+    );
+    assert_eq!(
+        server.psql(&db_of(&sb), "SELECT count(*) FROM hashes"),
+        "100\n"
+    );
+    // Two identifiers with one 1-digit hash, registered at once: one wins, the other is a
+    // collision (exit 3), never both.
+    let names: Vec<String> = (0..40).map(|i| format!("id{i}")).collect();
+    let hashes: Vec<String> = names
+        .iter()
+        .map(|n| {
+            stdout(sb.run(&["hash", "--length", "1", n]).success())
+                .trim()
+                .to_string()
+        })
+        .collect();
+    let (i, j) = (0..names.len())
+        .flat_map(|i| (i + 1..names.len()).map(move |j| (i, j)))
+        .find(|&(i, j)| hashes[i] == hashes[j])
+        .unwrap();
+    let racing: Vec<Spawned> = [&names[i], &names[j]]
+        .iter()
+        .map(|n| sb.spawn(&["hash", "--record", "--length", "1", n]))
+        .collect();
+    let mut codes: Vec<i32> = racing
+        .into_iter()
+        .map(|r| r.wait().status.code().unwrap())
+        .collect();
+    codes.sort();
+    assert_eq!(codes, vec![0, 3]);
+}
+
+#[test]
+fn a_password_comes_from_the_url_pgpassword_or_a_private_pgpass_file() {
+    let Some(server) = pg::server() else {
+        return;
+    };
+    let db = server.new_database_of_password_role();
+    let sb = Sandbox::new();
+    std::fs::write(sb.work().join("runctl.toml"), "").unwrap();
+    let bare = format!(
+        "postgres://{}@127.0.0.1:{}/{db}",
+        pg::PASSWORD_ROLE,
+        server.port
+    );
+    let migrate = |url: &str, env: &[(&str, &str)]| {
+        let mut cmd = sb.cmd();
+        cmd.args(["migrate", "--yes"])
+            .env("RUNCTL_DATABASE_URL", url);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.run()
+    };
+    let refused = |out: &Run| {
+        let err = stderr(out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("error: cannot connect to postgres://pwuser"),
+            "{err}"
+        );
+        assert!(!err.contains(pg::PASSWORD), "{err}");
+    };
+    // No password anywhere; a wrong one in the URL (never shown).
+    refused(&migrate(&bare, &[]));
+    let wrong = format!(
+        "postgres://{}:nope-nope@127.0.0.1:{}/{db}",
+        pg::PASSWORD_ROLE,
+        server.port
+    );
+    let out = migrate(&wrong, &[]);
+    refused(&out);
+    assert!(stderr(&out).contains("pwuser:***@"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("nope-nope"), "{}", stderr(&out));
+    // PGPASSWORD, then the password file: one others may read is ignored, as libpq does.
+    migrate(&bare, &[("PGPASSWORD", pg::PASSWORD)]).success();
+    let pgpass = sb.tmp.path().join(".pgpass");
+    std::fs::write(
+        &pgpass,
+        format!(
+            "# runctl test\n127.0.0.1:{}:{db}:{}:{}\n",
+            server.port,
+            pg::PASSWORD_ROLE,
+            pg::PASSWORD
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o644)).unwrap();
+    refused(&migrate(&bare, &[]));
+    std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = migrate(&bare, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // PGPASSFILE names another file.
+    std::fs::rename(&pgpass, sb.tmp.path().join("elsewhere")).unwrap();
+    refused(&migrate(&bare, &[]));
+    let elsewhere = sb.tmp.path().join("elsewhere");
+    let out = migrate(&bare, &[("PGPASSFILE", elsewhere.to_str().unwrap())]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
 /// Table -> its columns in order, and the names of the indexes made by `CREATE INDEX`.
