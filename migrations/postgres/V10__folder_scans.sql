@@ -18,7 +18,7 @@ CREATE TABLE folder_scans (
 -- `-`), by stem: a counter scope's prefix selects a range of stems.
 CREATE TABLE folder_numbers (
     dir BYTEA NOT NULL,
-    stem TEXT NOT NULL,
+    stem TEXT COLLATE "C" NOT NULL,
     max_number BIGINT NOT NULL,
     PRIMARY KEY (dir, stem)
 );

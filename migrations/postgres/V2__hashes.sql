@@ -3,11 +3,11 @@
 -- Every hash made by a write command, with the full identifier behind it. The primary key makes
 -- a second identifier with the same hash a detectable collision.
 CREATE TABLE hashes (
-    algo       TEXT NOT NULL,
-    hash       TEXT NOT NULL,
-    identifier TEXT NOT NULL,
-    origin     TEXT NOT NULL,
-    created_at TEXT NOT NULL,
+    algo       TEXT COLLATE "C" NOT NULL,
+    hash       TEXT COLLATE "C" NOT NULL,
+    identifier TEXT COLLATE "C" NOT NULL,
+    origin     TEXT COLLATE "C" NOT NULL,
+    created_at TEXT COLLATE "C" NOT NULL,
     PRIMARY KEY (algo, hash)
 );
 
@@ -15,12 +15,12 @@ CREATE INDEX hashes_by_identifier ON hashes (identifier);
 
 -- Folder aliases made by `runctl link`.
 CREATE TABLE links (
-    alias_path  TEXT PRIMARY KEY NOT NULL,
-    target_path TEXT NOT NULL,
-    algo        TEXT NOT NULL,
-    hash        TEXT NOT NULL,
-    mode        TEXT NOT NULL,
-    created_at  TEXT NOT NULL,
+    alias_path  TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+    target_path TEXT COLLATE "C" NOT NULL,
+    algo        TEXT COLLATE "C" NOT NULL,
+    hash        TEXT COLLATE "C" NOT NULL,
+    mode        TEXT COLLATE "C" NOT NULL,
+    created_at  TEXT COLLATE "C" NOT NULL,
     FOREIGN KEY (algo, hash) REFERENCES hashes (algo, hash)
 );
 

@@ -1,25 +1,25 @@
 -- runctl schema version (PostgreSQL) 3: runs (docs/naming.md).
 CREATE TABLE runs (
-    id          TEXT PRIMARY KEY NOT NULL,      -- YYYYmmdd_HHMMSS_ffffff_xxxx
-    name        TEXT NOT NULL,                  -- <model>-<dataset>-<size>-run<N>
-    dir_name    TEXT NOT NULL,                  -- the folder name (the id in legacy mode)
-    model       TEXT NOT NULL,                  -- segments as normalized, before any shortening
-    dataset     TEXT NOT NULL,
-    size        TEXT NOT NULL,
+    id          TEXT COLLATE "C" PRIMARY KEY NOT NULL,      -- YYYYmmdd_HHMMSS_ffffff_xxxx
+    name        TEXT COLLATE "C" NOT NULL,                  -- <model>-<dataset>-<size>-run<N>
+    dir_name    TEXT COLLATE "C" NOT NULL,                  -- the folder name (the id in legacy mode)
+    model       TEXT COLLATE "C" NOT NULL,                  -- segments as normalized, before any shortening
+    dataset     TEXT COLLATE "C" NOT NULL,
+    size        TEXT COLLATE "C" NOT NULL,
     number      BIGINT,                        -- N of run<N>; NULL for a -ts<...> name
-    scope       TEXT NOT NULL,
-    status      TEXT NOT NULL DEFAULT 'created',
+    scope       TEXT COLLATE "C" NOT NULL,
+    status      TEXT COLLATE "C" NOT NULL DEFAULT 'created',
     superseded  BIGINT NOT NULL DEFAULT 0,     -- 1 once --force gave the name to a newer run
-    moved_to    TEXT,                           -- where --force moved its outputs folder
-    outputs_dir TEXT NOT NULL,
-    logs_dir    TEXT NOT NULL,
-    command     TEXT,                           -- JSON array
-    config      TEXT,                           -- JSON snapshot of --config
-    config_path TEXT,
+    moved_to    TEXT COLLATE "C",                           -- where --force moved its outputs folder
+    outputs_dir TEXT COLLATE "C" NOT NULL,
+    logs_dir    TEXT COLLATE "C" NOT NULL,
+    command     TEXT COLLATE "C",                           -- JSON array
+    config      TEXT COLLATE "C",                           -- JSON snapshot of --config
+    config_path TEXT COLLATE "C",
     exit_code   BIGINT,
-    created_at  TEXT NOT NULL,
-    started_at  TEXT,
-    finished_at TEXT
+    created_at  TEXT COLLATE "C" NOT NULL,
+    started_at  TEXT COLLATE "C",
+    finished_at TEXT COLLATE "C"
 );
 
 -- One live run per name; superseded rows keep theirs.

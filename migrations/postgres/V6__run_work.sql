@@ -2,4 +2,4 @@
 -- timeout, retries, rate), stored by `new --source ... -- CMD` and `resume`, so that a plain
 -- `runctl resume` goes on as the run started (docs/resume.md).
 
-ALTER TABLE runs ADD COLUMN work TEXT;                -- JSON object, see src/work/settings.rs
+ALTER TABLE runs ADD COLUMN work TEXT COLLATE "C";                -- JSON object, see src/work/settings.rs

@@ -256,6 +256,23 @@ impl Drop for PgTxn<'_> {
 }
 
 impl Txn<'_> {
+    /// Make this transaction the only writer of its kind (`key`) until it ends, across
+    /// processes and hosts: on PostgreSQL a transaction-level advisory lock; on SQLite nothing
+    /// more, as `BEGIN IMMEDIATE` already lets one writer in at a time.
+    #[cfg_attr(not(feature = "postgres"), allow(unused_variables))]
+    pub fn serialize_writers(&self, key: i64) -> Result<(), DbError> {
+        match self {
+            Txn::Sqlite(_) => Ok(()),
+            #[cfg(feature = "postgres")]
+            Txn::Postgres(tx) => {
+                tx.client
+                    .borrow_mut()
+                    .execute("SELECT pg_advisory_xact_lock($1)", &[&key])?;
+                Ok(())
+            }
+        }
+    }
+
     /// Statements inside the transaction.
     pub fn db(&self) -> Db<'_> {
         match self {

@@ -1,9 +1,8 @@
 //! Model versions (table `versions`): atomic `V<n>` allocation, webhook updates by job id,
 //! lookups, and adding an import in one transaction; applying a sync plan is in `sync`.
 
-use rusqlite::{OptionalExtension, Row, params};
-
-use super::{Store, StoreError, classify, now_text};
+use super::sql::{Db, DbError, Row, Value, db_error};
+use super::{Store, StoreError, now_text};
 pub use crate::versions::NewVersion;
 use crate::versions::VersionStatus;
 
@@ -33,22 +32,22 @@ pub struct VersionRow {
 const COLUMNS: &str = "family, name, job_id, status, artifact_url, parameters, description, error, \
      etag, size, last_modified, created_at, updated_at, last_synced";
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<VersionRow> {
+fn from_row(row: &Row<'_>) -> Result<VersionRow, DbError> {
     Ok(VersionRow {
-        family: row.get(0)?,
-        name: row.get(1)?,
-        job_id: row.get(2)?,
-        status: row.get(3)?,
-        artifact_url: row.get(4)?,
-        parameters: row.get(5)?,
-        description: row.get(6)?,
-        error: row.get(7)?,
-        etag: row.get(8)?,
-        size: row.get(9)?,
-        last_modified: row.get(10)?,
-        created_at: row.get(11)?,
-        updated_at: row.get(12)?,
-        last_synced: row.get(13)?,
+        family: row.text(0)?,
+        name: row.text(1)?,
+        job_id: row.opt_text(2)?,
+        status: crate::state::Stored::parse(&row.text(3)?),
+        artifact_url: row.opt_text(4)?,
+        parameters: row.opt_text(5)?,
+        description: row.opt_text(6)?,
+        error: row.opt_text(7)?,
+        etag: row.opt_text(8)?,
+        size: row.opt_int(9)?,
+        last_modified: row.opt_text(10)?,
+        created_at: row.text(11)?,
+        updated_at: row.text(12)?,
+        last_synced: row.opt_text(13)?,
     })
 }
 
@@ -90,12 +89,15 @@ impl Store {
         number_of: impl Fn(&str) -> Option<i64>,
     ) -> Result<Vec<Result<VersionRow, AddConflict>>, StoreError> {
         let path = self.path.clone();
-        let tx = self.write_tx()?;
+        let tx = self.txn()?;
+        // Versions are numbered by one writer at a time across hosts too.
+        tx.serialize_writers(VERSIONS_LOCK)
+            .map_err(|e| db_error(&path, e))?;
         let results = news
             .iter()
-            .map(|new| insert_version(&tx, &path, new, &number_of))
+            .map(|new| insert_version(tx.db(), new, &number_of).map_err(|e| db_error(&path, e)))
             .collect::<Result<Vec<_>, _>>()?;
-        tx.commit().map_err(|e| classify(&path, e))?;
+        tx.commit().map_err(|e| db_error(&path, e))?;
         Ok(results)
     }
 
@@ -110,14 +112,21 @@ impl Store {
         error: Option<&str>,
     ) -> Result<Option<VersionRow>, StoreError> {
         let error = error.filter(|_| status == VersionStatus::Failed);
+        let now = now_text();
         let changed = self
-            .conn()?
+            .db()
             .execute(
                 "UPDATE versions SET status = ?2, artifact_url = coalesce(?3, artifact_url), \
                  error = ?4, updated_at = ?5 WHERE job_id = ?1",
-                params![job_id, status, url, error, now_text()],
+                &[
+                    job_id.into(),
+                    status.as_str().into(),
+                    url.into(),
+                    error.into(),
+                    (&now).into(),
+                ],
             )
-            .map_err(|e| self.sql_err(e))?;
+            .map_err(|e| self.db_err(e))?;
         if changed == 0 {
             return Ok(None);
         }
@@ -126,26 +135,18 @@ impl Store {
 
     /// A version by external job id.
     pub fn version_by_job(&self, job_id: &str) -> Result<Option<VersionRow>, StoreError> {
-        self.conn()?
-            .query_row(
+        self.db()
+            .query_opt(
                 &format!("SELECT {COLUMNS} FROM versions WHERE job_id = ?1"),
-                [job_id],
+                &[job_id.into()],
                 from_row,
             )
-            .optional()
-            .map_err(|e| self.sql_err(e))
+            .map_err(|e| self.db_err(e))
     }
 
     /// A version by family and name.
     pub fn version(&self, family: &str, name: &str) -> Result<Option<VersionRow>, StoreError> {
-        self.conn()?
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM versions WHERE family = ?1 AND name = ?2"),
-                params![family, name],
-                from_row,
-            )
-            .optional()
-            .map_err(|e| self.sql_err(e))
+        version_named(self.db(), family, name).map_err(|e| self.db_err(e))
     }
 
     /// Versions, by family then by number and name.
@@ -154,97 +155,103 @@ impl Store {
         family: Option<&str>,
         status: Option<VersionStatus>,
     ) -> Result<Vec<VersionRow>, StoreError> {
-        let mut stmt = self
-            .conn()?
-            .prepare(&format!(
-                "SELECT {COLUMNS} FROM versions WHERE (?1 IS NULL OR family = ?1) \
-                 AND (?2 IS NULL OR status = ?2) ORDER BY family, number IS NULL, number, name"
-            ))
-            .map_err(|e| self.sql_err(e))?;
-        stmt.query_map(params![family, status], from_row)
-            .and_then(|rows| rows.collect())
-            .map_err(|e| self.sql_err(e))
+        // The casts tell PostgreSQL the parameters' type where only IS NULL sees them.
+        self.db()
+            .query(
+                &format!(
+                    "SELECT {COLUMNS} FROM versions WHERE (CAST(?1 AS TEXT) IS NULL OR family = ?1) \
+                     AND (CAST(?2 AS TEXT) IS NULL OR status = ?2) \
+                     ORDER BY family, number IS NULL, number, name"
+                ),
+                &[family.into(), status.map(|s| s.as_str()).into()],
+                from_row,
+            )
+            .map_err(|e| self.db_err(e))
     }
 }
 
 /// Insert one version inside the caller's transaction.
+/// The version `family`/`name`, if there is one.
+fn version_named(db: Db<'_>, family: &str, name: &str) -> Result<Option<VersionRow>, DbError> {
+    db.query_opt(
+        &format!("SELECT {COLUMNS} FROM versions WHERE family = ?1 AND name = ?2"),
+        &[family.into(), name.into()],
+        from_row,
+    )
+}
+
+/// The advisory lock (PostgreSQL) under which versions are numbered: "versions" in ASCII.
+const VERSIONS_LOCK: i64 = 0x7665_7273_696F_6E73;
+
 fn insert_version(
-    tx: &rusqlite::Connection,
-    path: &std::path::Path,
+    db: Db<'_>,
     new: &NewVersion,
     number_of: &impl Fn(&str) -> Option<i64>,
-) -> Result<Result<VersionRow, AddConflict>, StoreError> {
-    let err = |e| classify(path, e);
+) -> Result<Result<VersionRow, AddConflict>, DbError> {
     let name = match &new.name {
         Some(name) => name.clone(),
-        None => match next_name(tx, &new.family, number_of).map_err(err)? {
+        None => match next_name(db, &new.family, number_of)? {
             Ok(name) => name,
             Err(conflict) => return Ok(Err(conflict)),
         },
     };
-    if let Some(conflict) = conflict(tx, &new.family, &name, new.job_id.as_deref()).map_err(err)? {
+    if let Some(conflict) = conflict(db, &new.family, &name, new.job_id.as_deref())? {
         return Ok(Err(conflict));
     }
     let now = now_text();
-    tx.execute(
+    let created = new.created_at.clone().unwrap_or_else(|| now.clone());
+    db.execute(
         "INSERT INTO versions (family, name, number, job_id, status, artifact_url, \
              parameters, description, error, etag, size, last_modified, created_at, updated_at, \
              last_synced) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-        params![
-            new.family,
-            name,
-            number_of(&name),
-            new.job_id,
-            new.status,
-            new.artifact_url,
-            new.parameters,
-            new.description,
-            new.error,
-            new.etag,
-            new.size,
-            new.last_modified,
-            new.created_at.clone().unwrap_or_else(|| now.clone()),
-            now,
-            new.last_synced
+        &[
+            Value::from(&new.family),
+            Value::from(&name),
+            Value::from(number_of(&name)),
+            Value::from(new.job_id.as_deref()),
+            Value::from(new.status.as_str()),
+            Value::from(new.artifact_url.as_deref()),
+            Value::from(new.parameters.as_deref()),
+            Value::from(new.description.as_deref()),
+            Value::from(new.error.as_deref()),
+            Value::from(new.etag.as_deref()),
+            Value::from(new.size),
+            Value::from(new.last_modified.as_deref()),
+            Value::from(&created),
+            Value::from(&now),
+            Value::from(new.last_synced.as_deref()),
         ],
-    )
-    .map_err(err)?;
-    let row = tx
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM versions WHERE family = ?1 AND name = ?2"),
-            params![new.family, name],
-            from_row,
-        )
-        .map_err(err)?;
-    Ok(Ok(row))
+    )?;
+    let row = version_named(db, &new.family, &name)?;
+    Ok(row.ok_or(AddConflict::NameTaken { name }))
 }
 
-/// The family's next `V<n>`: one more than its largest number. Rows an older runctl stored
-/// without their number (it counted only up to nine digits, so `V1000000000` was handed out
-/// again and again) get it first, or they would still be missed.
 fn next_name(
-    tx: &rusqlite::Connection,
+    db: Db<'_>,
     family: &str,
     number_of: &impl Fn(&str) -> Option<i64>,
-) -> rusqlite::Result<Result<String, AddConflict>> {
-    let unnumbered: Vec<String> = tx
-        .prepare("SELECT name FROM versions WHERE family = ?1 AND number IS NULL")?
-        .query_map([family], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+) -> Result<Result<String, AddConflict>, DbError> {
+    let unnumbered = db.query(
+        "SELECT name FROM versions WHERE family = ?1 AND number IS NULL",
+        &[family.into()],
+        |r| r.text(0),
+    )?;
     for name in unnumbered {
         if let Some(number) = number_of(&name) {
-            tx.execute(
+            db.execute(
                 "UPDATE versions SET number = ?3 WHERE family = ?1 AND name = ?2",
-                params![family, name, number],
+                &[family.into(), (&name).into(), number.into()],
             )?;
         }
     }
-    let largest: Option<i64> = tx.query_row(
-        "SELECT max(number) FROM versions WHERE family = ?1",
-        [family],
-        |r| r.get(0),
-    )?;
+    let largest = db
+        .query_opt(
+            "SELECT max(number) FROM versions WHERE family = ?1",
+            &[family.into()],
+            |r| r.opt_int(0),
+        )?
+        .flatten();
     let largest = largest.unwrap_or(0).max(0);
     Ok(match largest.checked_add(1) {
         Some(next) => Ok(format!("V{next}")),
@@ -255,17 +262,12 @@ fn next_name(
 /// Why a version cannot be added: its name is taken in its family, or its job id belongs to
 /// another version.
 fn conflict(
-    tx: &rusqlite::Connection,
+    db: Db<'_>,
     family: &str,
     name: &str,
     job_id: Option<&str>,
-) -> rusqlite::Result<Option<AddConflict>> {
-    let taken: i64 = tx.query_row(
-        "SELECT count(*) FROM versions WHERE family = ?1 AND name = ?2",
-        params![family, name],
-        |r| r.get(0),
-    )?;
-    if taken > 0 {
+) -> Result<Option<AddConflict>, DbError> {
+    if version_named(db, family, name)?.is_some() {
         return Ok(Some(AddConflict::NameTaken {
             name: name.to_string(),
         }));
@@ -273,12 +275,10 @@ fn conflict(
     let Some(job) = job_id else {
         return Ok(None);
     };
-    let holder: Option<(String, String)> = tx
-        .query_row(
-            "SELECT family, name FROM versions WHERE job_id = ?1",
-            [job],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
+    let holder = db.query_opt(
+        "SELECT family, name FROM versions WHERE job_id = ?1",
+        &[job.into()],
+        |r| Ok((r.text(0)?, r.text(1)?)),
+    )?;
     Ok(holder.map(|(family, name)| AddConflict::JobTaken { family, name }))
 }

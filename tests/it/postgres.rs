@@ -298,7 +298,9 @@ fn commands_not_on_postgresql_yet_say_so_and_make_nothing() {
     for args in [
         &["new", "--model", "m"][..],
         &["list"],
-        &["version", "list"],
+        &["show", "latest"],
+        &["tag", "latest", "a=b"],
+        &["version", "sync", "--listing", "/dev/null", "--allow-empty"],
     ] {
         let out = sb.run(args);
         let err = stderr(&out);
@@ -308,7 +310,7 @@ fn commands_not_on_postgresql_yet_say_so_and_make_nothing() {
             "{err}"
         );
         assert!(
-            err.contains("hint: the PostgreSQL store serves `init`, `migrate`, `hash`, `link` and `resolve` so far"),
+            err.contains("hint: the PostgreSQL store serves `init`, `migrate`, `hash`, `link`, `resolve` and `version` (but `version sync`) so far"),
             "{err}"
         );
     }

@@ -239,7 +239,18 @@ const BEFORE: &str = r#"{
 
 #[test]
 fn the_seeds_before_file_imports_to_its_after_shape() {
-    let sb = Sandbox::new();
+    the_seeds_before_file_imports_to_its_after_shape_on(&Sandbox::new);
+}
+
+#[test]
+fn the_seeds_before_file_imports_to_its_after_shape_on_postgres() {
+    if crate::pg::server().is_some() {
+        the_seeds_before_file_imports_to_its_after_shape_on(&|| Sandbox::on_postgres().unwrap());
+    }
+}
+
+fn the_seeds_before_file_imports_to_its_after_shape_on(make: &dyn Fn() -> Sandbox) {
+    let sb = make();
     sb.init();
     std::fs::write(sb.work().join("training_versions.json"), BEFORE).unwrap();
     // No terminal and no --yes: refused with a hint, nothing imported.
@@ -291,7 +302,7 @@ fn the_seeds_before_file_imports_to_its_after_shape() {
     );
     assert!(again.ends_with("imported 0, skipped 1\n"), "{again}");
     // And the export reads back in: a round trip through another project.
-    let sb2 = Sandbox::new();
+    let sb2 = make();
     sb2.init();
     std::fs::write(
         sb2.work().join("exported.json"),
@@ -306,7 +317,17 @@ fn the_seeds_before_file_imports_to_its_after_shape() {
 
 #[test]
 fn thirty_two_concurrent_news_get_thirty_two_names() {
-    let sb = Sandbox::new();
+    thirty_two_concurrent_news_get_thirty_two_names_on(Sandbox::new());
+}
+
+#[test]
+fn thirty_two_concurrent_news_get_thirty_two_names_on_postgres() {
+    if let Some(sb) = Sandbox::on_postgres() {
+        thirty_two_concurrent_news_get_thirty_two_names_on(sb);
+    }
+}
+
+fn thirty_two_concurrent_news_get_thirty_two_names_on(sb: Sandbox) {
     sb.init();
     let children: Vec<_> = (0..32)
         .map(|i| sb.spawn(&["version", "new", "style_1", "--job-id", &format!("job-{i}")]))
@@ -326,7 +347,17 @@ fn thirty_two_concurrent_news_get_thirty_two_names() {
 
 #[test]
 fn names_and_job_ids_are_unique_and_webhooks_need_a_known_job() {
-    let sb = Sandbox::new();
+    names_and_job_ids_are_unique_and_webhooks_need_a_known_job_on(Sandbox::new());
+}
+
+#[test]
+fn names_and_job_ids_are_unique_and_webhooks_need_a_known_job_on_postgres() {
+    if let Some(sb) = Sandbox::on_postgres() {
+        names_and_job_ids_are_unique_and_webhooks_need_a_known_job_on(sb);
+    }
+}
+
+fn names_and_job_ids_are_unique_and_webhooks_need_a_known_job_on(sb: Sandbox) {
     sb.init();
     ok(
         &sb,
