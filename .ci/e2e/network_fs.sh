@@ -116,6 +116,7 @@ done
 expect 0 "$RUNCTL" list
 expect 0 "$RUNCTL" show latest --json
 expect 0 "$RUNCTL" migrate --dry-run
+expect 0 "$RUNCTL" version sync --listing /dev/null --allow-empty --dry-run
 
 # A pending migration is a write too, even for a read command: refused, the DB unchanged.
 python3 - <<'PY'

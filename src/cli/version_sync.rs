@@ -76,7 +76,8 @@ struct SyncOutput {
 }
 
 pub fn sync(ctx: &Ctx, args: SyncArgs) -> Result<()> {
-    let (project, template, mut store) = open_project(ctx, true)?;
+    // A dry run only reads: it works where writing is refused (a read-only or network folder).
+    let (project, template, mut store) = open_project(ctx, !args.dry_run)?;
     let url_base = url_base(&project)?;
     let Listing {
         entries,
