@@ -11,7 +11,9 @@ CREATE TABLE hashes (
     PRIMARY KEY (algo, hash)
 );
 
-CREATE INDEX hashes_by_identifier ON hashes (identifier);
+-- A hash index (equality only, as the lookups are): a B-tree entry may not exceed about 2.7 kB,
+-- and an identifier may be far longer.
+CREATE INDEX hashes_by_identifier ON hashes USING hash (identifier);
 
 -- Folder aliases made by `runctl link`.
 CREATE TABLE links (

@@ -13,7 +13,7 @@ CREATE INDEX runs_by_dir_name ON runs (dir_name);
 -- `resolve HEX`: the hash whatever its digest (the key is (algo, hash)).
 CREATE INDEX hashes_by_hash ON hashes (hash);
 -- `resolve PATH`: the alias whose target is a folder.
-CREATE INDEX links_by_target ON links (target_path);
+CREATE INDEX links_by_target ON links USING hash (target_path);  -- paths may pass 2.7 kB
 -- `new --run-index N` after `rm`: a removed run's name.
 CREATE INDEX removed_runs_by_name ON removed_runs (name);
 -- The next run number with `run_counter_scope = "global"`: max(number) over all runs.

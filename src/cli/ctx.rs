@@ -209,3 +209,9 @@ pub fn has_state(project: &Project) -> Result<bool> {
         Location::Postgres(_) => true,
     })
 }
+
+/// Whether `RUNCTL_DATABASE_URL` names a store (set and not blank).
+pub fn database_url_given() -> bool {
+    std::env::var_os(crate::store::DATABASE_URL_ENV)
+        .is_some_and(|v| !v.to_string_lossy().trim().is_empty())
+}

@@ -65,16 +65,21 @@ fn make_project(
 }
 
 /// Remove what a failed init made: `.runctl/` and runctl.toml when it made them, and the
-/// project folder when it made that and it is empty again.
-fn undo(root: &std::path::Path, root_existed: bool, created: &[String]) {
+/// folders it made for the project (from `made_from` down), each if it is empty again.
+fn undo(root: &std::path::Path, made_from: Option<&std::path::Path>, created: &[String]) {
     if created.iter().any(|c| c == ".runctl/") {
         let _ = std::fs::remove_dir_all(root.join(STATE_DIR));
     }
     if created.iter().any(|c| c == SETTINGS_FILE) {
         let _ = std::fs::remove_file(root.join(SETTINGS_FILE));
     }
-    if !root_existed {
-        let _ = std::fs::remove_dir(root);
+    if let Some(outermost) = made_from {
+        for dir in root.ancestors() {
+            let _ = std::fs::remove_dir(dir);
+            if dir == outermost {
+                break;
+            }
+        }
     }
 }
 
@@ -133,13 +138,18 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> Result<()> {
     if let (Location::Sqlite(db), false) = (&location, store_settings.allow_network_fs) {
         crate::store::refuse_network_fs(db)?;
     }
-    let root_existed = root.exists();
+    // The outermost folder this init makes, if it makes any (removed again if it fails).
+    let made_from = root
+        .ancestors()
+        .take_while(|dir| !dir.exists())
+        .last()
+        .map(std::path::Path::to_path_buf);
     std::fs::create_dir_all(&root).map_err(|e| CliError::io("create", &root, e))?;
     let mut created = Vec::new();
     let made = make_project(ctx, &root, &location, &mut created);
     if let Err(e) = made {
         // Nothing of a failed init stays: what it made is removed again.
-        undo(&root, root_existed, &created);
+        undo(&root, made_from.as_deref(), &created);
         return Err(e);
     }
 

@@ -52,7 +52,14 @@ struct ResolveOutput {
 }
 
 pub fn run(ctx: &Ctx, args: ResolveArgs) -> Result<()> {
-    let store = match ctx.find_project()? {
+    // Outside any project, a PostgreSQL store named by the environment is still the one the
+    // writes (`hash --record`, `link`) used there.
+    let project = match ctx.find_project()? {
+        Some(project) => Some(project),
+        None if super::ctx::database_url_given() => Some(ctx.project_for_write()?),
+        None => None,
+    };
+    let store = match project {
         Some(project) if super::ctx::has_state(&project)? => {
             Some(ctx.open_store(&project, Access::Read)?)
         }

@@ -157,7 +157,12 @@ pub(super) fn insert_hashes(
     let err = |e| db_error(path, e);
     let created = now();
     let mut added = 0;
-    for (hash, identifier) in items {
+    // In key order: two processes registering overlapping batches at once take the rows'
+    // locks in one order, so that neither waits for the other in a circle (PostgreSQL's
+    // "deadlock detected").
+    let mut ordered: Vec<&(String, String)> = items.iter().collect();
+    ordered.sort_unstable();
+    for (hash, identifier) in ordered {
         let inserted = db
             .execute(
                 "INSERT INTO hashes (algo, hash, identifier, origin, created_at) \

@@ -24,6 +24,8 @@ mod paths;
 #[cfg(feature = "postgres")]
 mod pg;
 #[cfg(feature = "postgres")]
+mod pg_conn;
+#[cfg(feature = "postgres")]
 mod pgpass;
 #[cfg(test)]
 mod plan_tests;
@@ -94,7 +96,7 @@ enum Engine {
     #[cfg(feature = "postgres")]
     /// In a cell: statements that read run on `&Store`, and PostgreSQL's client wants `&mut`.
     /// With the URL it was opened with, for [`Store::open_another`].
-    Postgres(Box<std::cell::RefCell<postgres::Client>>, PgUrl),
+    Postgres(Box<std::cell::RefCell<pg::PgConn>>, PgUrl),
 }
 
 impl std::fmt::Debug for Store {

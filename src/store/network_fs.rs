@@ -55,6 +55,15 @@ const NETWORK_FUSE: &[&str] = &[
     "weed",
     // GNOME's smb:// and sftp:// shares.
     "gvfsd-fuse",
+    "s3ql",
+    "xtreemfs",
+    "cvmfs2",
+    "beegfs",
+    "httpdirfs",
+    "google-drive-ocamlfuse",
+    "onedriver",
+    "keybase-redirector",
+    "mount-s3",
 ];
 
 /// Refuse to write a DB at `db` on a network filesystem, where SQLite's locks and the WAL's

@@ -10,13 +10,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use bytes::BytesMut;
-use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, NoTls};
 
 use super::location::PgUrl;
+pub(super) use super::pg_conn::{PgConn, int};
 use super::schema::{HistoryRow, MigrationInfo, SchemaStatus, known_of, status_from};
-use super::sql::{DbError, Value};
 use super::{Access, Engine, Store, StoreError};
 
 mod embedded {
@@ -65,7 +63,10 @@ impl Store {
         })?;
         let status = status_of(&mut client, &label)?;
         let mut store = Store {
-            engine: Engine::Postgres(Box::new(std::cell::RefCell::new(client)), url.clone()),
+            engine: Engine::Postgres(
+                Box::new(std::cell::RefCell::new(PgConn::new(client))),
+                url.clone(),
+            ),
             path: label,
             status,
             writable: access == Access::Write,
@@ -80,7 +81,8 @@ impl Store {
 /// The password for a URL that has none, as libpq finds it: `PGPASSWORD`, else the first
 /// matching line of the password file (`PGPASSFILE`, else `~/.pgpass`).
 fn password_for(config: &postgres::Config) -> Option<Vec<u8>> {
-    if let Some(password) = std::env::var_os("PGPASSWORD") {
+    // An empty PGPASSWORD counts as unset, as libpq has it.
+    if let Some(password) = std::env::var_os("PGPASSWORD").filter(|p| !p.is_empty()) {
         return Some(password.into_encoded_bytes());
     }
     let host = match config.get_hosts().first() {
@@ -237,52 +239,6 @@ fn chain(e: &dyn std::error::Error) -> String {
         cause = c.source();
     }
     text
-}
-
-// Values of the shared statements (store/sql.rs) as the PostgreSQL client sends and reads them.
-
-type BoxError = Box<dyn std::error::Error + Sync + Send>;
-
-pub(super) fn params<'a>(values: &'a [Value<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
-    values.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
-}
-
-/// An integer column of any width (or a boolean), NULL as `None`.
-pub(super) fn int(row: &postgres::Row, i: usize) -> Result<Option<i64>, DbError> {
-    let ty = row.columns().get(i).map(|c| c.type_().clone());
-    Ok(match ty {
-        Some(Type::INT2) => row.try_get::<_, Option<i16>>(i)?.map(i64::from),
-        Some(Type::INT4) => row.try_get::<_, Option<i32>>(i)?.map(i64::from),
-        Some(Type::BOOL) => row.try_get::<_, Option<bool>>(i)?.map(i64::from),
-        _ => row.try_get::<_, Option<i64>>(i)?,
-    })
-}
-
-impl ToSql for Value<'_> {
-    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
-        match *self {
-            Value::Null => Ok(IsNull::Yes),
-            Value::Int(v) => match *ty {
-                Type::INT2 => i16::try_from(v)?.to_sql(ty, out),
-                Type::INT4 => i32::try_from(v)?.to_sql(ty, out),
-                Type::INT8 => v.to_sql(ty, out),
-                Type::BOOL => (v != 0).to_sql(ty, out),
-                _ => Err(format!("an integer cannot be sent as {ty}").into()),
-            },
-            Value::Text(s) if <&str as ToSql>::accepts(ty) => s.to_sql(ty, out),
-            Value::Blob(b) if <&[u8] as ToSql>::accepts(ty) => b.to_sql(ty, out),
-            Value::Text(_) | Value::Blob(_) => {
-                Err(format!("a text or bytes value cannot be sent as {ty}").into())
-            }
-        }
-    }
-
-    fn accepts(_: &Type) -> bool {
-        // Checked value by value in to_sql: NULL goes as any type.
-        true
-    }
-
-    to_sql_checked!();
 }
 
 #[cfg(test)]

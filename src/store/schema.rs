@@ -286,7 +286,9 @@ impl Store {
         #[cfg(feature = "postgres")]
         if let super::Engine::Postgres(client, _) = &mut self.engine {
             // Transactional DDL: a failed migration leaves nothing half-done, so no backup.
-            let (applied, after) = super::pg::migrate(client.get_mut(), &self.path)?;
+            let conn = client.get_mut();
+            conn.forget_statements();
+            let (applied, after) = super::pg::migrate(&mut conn.client, &self.path)?;
             self.status = after;
             self.writable = true;
             return Ok((None, applied));

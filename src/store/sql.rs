@@ -140,7 +140,7 @@ impl Row<'_> {
 pub(super) enum Db<'c> {
     Sqlite(&'c rusqlite::Connection),
     #[cfg(feature = "postgres")]
-    Postgres(&'c std::cell::RefCell<postgres::Client>),
+    Postgres(&'c std::cell::RefCell<super::pg::PgConn>),
 }
 
 impl Db<'_> {
@@ -153,9 +153,7 @@ impl Db<'_> {
             }
             #[cfg(feature = "postgres")]
             Db::Postgres(client) => {
-                let changed = client
-                    .borrow_mut()
-                    .execute(pg_text(sql).as_ref(), &super::pg::params(params))?;
+                let changed = client.borrow_mut().execute(&pg_text(sql), params)?;
                 Ok(usize::try_from(changed).unwrap_or(usize::MAX))
             }
         }
@@ -180,9 +178,7 @@ impl Db<'_> {
             }
             #[cfg(feature = "postgres")]
             Db::Postgres(client) => {
-                let rows = client
-                    .borrow_mut()
-                    .query(pg_text(sql).as_ref(), &super::pg::params(params))?;
+                let rows = client.borrow_mut().query(&pg_text(sql), params)?;
                 rows.iter().map(|r| f(&Row::Postgres(r))).collect()
             }
         }
@@ -242,7 +238,7 @@ pub(super) enum Txn<'s> {
 /// A transaction begun on a PostgreSQL connection with `BEGIN`.
 #[cfg(feature = "postgres")]
 pub(super) struct PgTxn<'s> {
-    client: &'s std::cell::RefCell<postgres::Client>,
+    client: &'s std::cell::RefCell<super::pg::PgConn>,
     open: bool,
 }
 
@@ -250,7 +246,7 @@ pub(super) struct PgTxn<'s> {
 impl Drop for PgTxn<'_> {
     fn drop(&mut self) {
         if self.open {
-            let _ = self.client.borrow_mut().batch_execute("ROLLBACK");
+            let _ = self.client.borrow_mut().client.batch_execute("ROLLBACK");
         }
     }
 }
@@ -267,6 +263,7 @@ impl Txn<'_> {
             Txn::Postgres(tx) => {
                 tx.client
                     .borrow_mut()
+                    .client
                     .execute("SELECT pg_advisory_xact_lock($1)", &[&key])?;
                 Ok(())
             }
@@ -287,7 +284,7 @@ impl Txn<'_> {
             Txn::Sqlite(tx) => Ok(tx.commit()?),
             #[cfg(feature = "postgres")]
             Txn::Postgres(mut tx) => {
-                tx.client.borrow_mut().batch_execute("COMMIT")?;
+                tx.client.borrow_mut().client.batch_execute("COMMIT")?;
                 tx.open = false;
                 Ok(())
             }
@@ -315,9 +312,10 @@ impl Store {
                 .map_err(|e| classify(&self.path, e)),
             #[cfg(feature = "postgres")]
             Engine::Postgres(client, _) => {
-                let client: &std::cell::RefCell<postgres::Client> = client;
+                let client: &std::cell::RefCell<super::pg::PgConn> = client;
                 client
                     .borrow_mut()
+                    .client
                     .batch_execute("BEGIN")
                     .map_err(|e| super::pg::pg_err(&self.path, e))?;
                 Ok(Txn::Postgres(PgTxn { client, open: true }))

@@ -144,6 +144,18 @@ fn a_database_holding_other_tables_is_refused_untouched() {
     }
     assert!(before == server.dump(&db), "a refused database changed");
     assert!(!sb.work().join("outputs").exists());
+    // init --root of folders still to be made takes them all back when it fails.
+    let base = tempfile::tempdir().unwrap();
+    let deep = base.path().join("a/b/c");
+    let out = sb
+        .cmd()
+        .args(["--root", deep.to_str().unwrap(), "init"])
+        .run();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        !base.path().join("a").exists(),
+        "a failed init left its folders"
+    );
     // Another program's refinery history, empty, beside its own tables.
     let Some(sb) = Sandbox::on_postgres() else {
         return;
@@ -382,6 +394,45 @@ fn many_processes_registering_hashes_at_once_keep_one_identifier_each() {
         .collect();
     codes.sort();
     assert_eq!(codes, vec![0, 3]);
+    // Two batches of the same 3,000 identifiers in opposite orders, at once: both succeed
+    // (inserted in key order, neither waits for the other in a circle).
+    let forward: String = (0..3000).map(|i| format!("d={i}\n")).collect();
+    let backward: String = (0..3000).rev().map(|i| format!("d={i}\n")).collect();
+    for round in 0..3 {
+        let paths = [format!("f{round}.txt"), format!("b{round}.txt")];
+        std::fs::write(sb.work().join(&paths[0]), &forward).unwrap();
+        std::fs::write(sb.work().join(&paths[1]), &backward).unwrap();
+        let racing: Vec<Spawned> = paths
+            .iter()
+            .map(|p| {
+                let file = std::fs::File::open(sb.work().join(p)).unwrap();
+                sb.cmd()
+                    .args(["hash", "--record", "--batch"])
+                    .stdin(file.into())
+                    .spawn()
+            })
+            .collect();
+        for r in racing {
+            let out = r.wait();
+            assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        }
+    }
+    assert_eq!(
+        server.psql(&db_of(&sb), "SELECT count(*) FROM hashes"),
+        "3101\n"
+    );
+    // An identifier longer than a B-tree entry may be (about 2.7 kB), as on SQLite.
+    let long = "x".repeat(3000);
+    sb.run(&["hash", "--record", &long]).success();
+    // Outside any project, resolve reads the store the environment names, as the writes did.
+    let hex = stdout(sb.run(&["hash", "--record", "qq"]).success())
+        .trim()
+        .trim_start_matches(":hash=")
+        .to_string();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = sb.cmd_in(elsewhere.path()).args(["resolve", &hex]).run();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("identifier: qq"), "{}", stdout(&out));
 }
 
 #[test]

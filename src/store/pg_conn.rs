@@ -1,0 +1,107 @@
+//! A PostgreSQL connection as the store uses it: its prepared statements kept, and the values
+//! of the shared statements (store/sql.rs) as the client sends and reads them.
+
+use bytes::BytesMut;
+use postgres::Client;
+use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+
+use super::sql::{DbError, Value};
+
+/// How many prepared statements a connection keeps before it forgets them all.
+const STATEMENTS_KEPT: usize = 256;
+
+/// A connection with the statements it has prepared, each prepared once per connection (as
+/// rusqlite's cache does on SQLite): a statement run again costs no parse and no round trip
+/// to prepare it.
+pub(super) struct PgConn {
+    pub(super) client: Client,
+    statements: std::collections::HashMap<String, postgres::Statement>,
+}
+
+impl PgConn {
+    pub(super) fn new(client: Client) -> PgConn {
+        PgConn {
+            client,
+            statements: std::collections::HashMap::new(),
+        }
+    }
+
+    /// Forget the prepared statements (after a migration, whose tables they may name).
+    pub(super) fn forget_statements(&mut self) {
+        self.statements.clear();
+    }
+
+    fn prepared(&mut self, sql: &str) -> Result<postgres::Statement, postgres::Error> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        if self.statements.len() >= STATEMENTS_KEPT {
+            self.statements.clear();
+        }
+        let statement = self.client.prepare(sql)?;
+        self.statements.insert(sql.to_string(), statement.clone());
+        Ok(statement)
+    }
+
+    /// Run a statement; the rows it changed.
+    pub(super) fn execute(&mut self, sql: &str, values: &[Value<'_>]) -> Result<u64, DbError> {
+        let statement = self.prepared(sql)?;
+        Ok(self.client.execute(&statement, &params(values))?)
+    }
+
+    /// Every row of a query.
+    pub(super) fn query(
+        &mut self,
+        sql: &str,
+        values: &[Value<'_>],
+    ) -> Result<Vec<postgres::Row>, DbError> {
+        let statement = self.prepared(sql)?;
+        Ok(self.client.query(&statement, &params(values))?)
+    }
+}
+
+// Values of the shared statements (store/sql.rs) as the PostgreSQL client sends and reads them.
+
+type BoxError = Box<dyn std::error::Error + Sync + Send>;
+
+fn params<'a>(values: &'a [Value<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
+    values.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
+}
+
+/// An integer column of any width (or a boolean), NULL as `None`.
+pub(super) fn int(row: &postgres::Row, i: usize) -> Result<Option<i64>, DbError> {
+    let ty = row.columns().get(i).map(|c| c.type_().clone());
+    Ok(match ty {
+        Some(Type::INT2) => row.try_get::<_, Option<i16>>(i)?.map(i64::from),
+        Some(Type::INT4) => row.try_get::<_, Option<i32>>(i)?.map(i64::from),
+        Some(Type::BOOL) => row.try_get::<_, Option<bool>>(i)?.map(i64::from),
+        _ => row.try_get::<_, Option<i64>>(i)?,
+    })
+}
+
+impl ToSql for Value<'_> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
+        match *self {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Int(v) => match *ty {
+                Type::INT2 => i16::try_from(v)?.to_sql(ty, out),
+                Type::INT4 => i32::try_from(v)?.to_sql(ty, out),
+                Type::INT8 => v.to_sql(ty, out),
+                Type::BOOL => (v != 0).to_sql(ty, out),
+                _ => Err(format!("an integer cannot be sent as {ty}").into()),
+            },
+            Value::Text(s) if <&str as ToSql>::accepts(ty) => s.to_sql(ty, out),
+            Value::Blob(b) if <&[u8] as ToSql>::accepts(ty) => b.to_sql(ty, out),
+            Value::Text(_) | Value::Blob(_) => {
+                Err(format!("a text or bytes value cannot be sent as {ty}").into())
+            }
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        // Checked value by value in to_sql: NULL goes as any type.
+        true
+    }
+
+    to_sql_checked!();
+}
