@@ -162,6 +162,15 @@ pub(super) fn insert_hashes(
     // "deadlock detected").
     let mut ordered: Vec<&(String, String)> = items.iter().collect();
     ordered.sort_unstable();
+    #[cfg(feature = "postgres")]
+    if let Db::Postgres(conn) = db {
+        // Two statements for the whole batch, not two round trips a line.
+        let (added, clash) = conn
+            .borrow_mut()
+            .insert_hash_pairs(algo, origin, &created, &ordered)
+            .map_err(err)?;
+        return collision(clash).map(|()| added);
+    }
     for (hash, identifier) in ordered {
         let inserted = db
             .execute(
@@ -196,4 +205,17 @@ pub(super) fn insert_hashes(
         }
     }
     Ok(added)
+}
+
+/// The collision error for a clash found on PostgreSQL.
+#[cfg(feature = "postgres")]
+fn collision(clash: Option<super::pg_conn::Clash>) -> Result<(), StoreError> {
+    match clash {
+        Some((hash, existing, new)) => Err(StoreError::Collision {
+            hash,
+            existing,
+            new,
+        }),
+        None => Ok(()),
+    }
 }

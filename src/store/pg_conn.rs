@@ -7,6 +7,9 @@ use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
 use super::sql::{DbError, Value};
 
+/// A hash given with one identifier that holds another: (hash, identifier there, given).
+pub(super) type Clash = (String, String, String);
+
 /// How many prepared statements a connection keeps before it forgets them all.
 const STATEMENTS_KEPT: usize = 256;
 
@@ -41,6 +44,39 @@ impl PgConn {
         let statement = self.client.prepare(sql)?;
         self.statements.insert(sql.to_string(), statement.clone());
         Ok(statement)
+    }
+
+    /// Register (hash, identifier) pairs, in the order given, in two statements whatever their
+    /// number: one insert of them all from arrays (a hash already there keeps its identifier),
+    /// then the first pair whose hash holds another identifier. How many were new, and that
+    /// pair as (hash, identifier there, identifier given).
+    pub(super) fn insert_hash_pairs(
+        &mut self,
+        algo: &str,
+        origin: &str,
+        created: &str,
+        pairs: &[&(String, String)],
+    ) -> Result<(usize, Option<Clash>), DbError> {
+        let hashes: Vec<&str> = pairs.iter().map(|(h, _)| h.as_str()).collect();
+        let identifiers: Vec<&str> = pairs.iter().map(|(_, i)| i.as_str()).collect();
+        let added = self.client.execute(
+            "INSERT INTO hashes (algo, hash, identifier, origin, created_at) \
+             SELECT $1, t.h, t.i, $2, $3 \
+             FROM unnest($4::text[], $5::text[]) WITH ORDINALITY AS t (h, i, n) ORDER BY t.n \
+             ON CONFLICT (algo, hash) DO NOTHING",
+            &[&algo, &origin, &created, &hashes, &identifiers],
+        )?;
+        let clash = self.client.query_opt(
+            "SELECT t.h, x.identifier, t.i \
+             FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS t (h, i, n) \
+             JOIN hashes x ON x.algo = $1 AND x.hash = t.h COLLATE \"C\" \
+             WHERE x.identifier <> t.i COLLATE \"C\" ORDER BY t.n LIMIT 1",
+            &[&algo, &hashes, &identifiers],
+        )?;
+        Ok((
+            usize::try_from(added).unwrap_or(usize::MAX),
+            clash.map(|r| (r.get(0), r.get(1), r.get(2))),
+        ))
     }
 
     /// Run a statement; the rows it changed.
