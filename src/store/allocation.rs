@@ -3,36 +3,39 @@
 //! allocating at once are serialized and no two get the same name; and a plan's transaction,
 //! which holds proposals as rows and is always rolled back.
 
-use rusqlite::{OptionalExtension, Transaction, params};
-
 use super::runs::{COLUMNS, from_row};
-use super::{RunRow, Store, StoreError, classify};
+use super::sql::{Db, DbError, Value, db_error};
+use super::txn::Txn;
+use super::{RunRow, Store, StoreError};
 use crate::project::Scope;
 
-/// A write transaction in which a run name is chosen and the run inserted; many processes
-/// allocating at once are serialized by it, so no two get the same name.
+/// The allocation transaction: the lookups and writes that choose and record a run's name.
 pub struct Allocation<'a> {
-    tx: Transaction<'a>,
+    txn: Txn<'a>,
     path: &'a std::path::Path,
-    /// Whether the transaction is committed when it succeeds (a dry run, `name` and a plan
-    /// are rolled back, and may be on a read-only connection: caches are not written there).
     commit: bool,
 }
 
+/// The advisory lock (PostgreSQL) under which runs are allocated, one at a time across hosts
+/// as `BEGIN IMMEDIATE` has it on SQLite: "runs" in ASCII.
+const RUNS_LOCK: i64 = 0x7275_6E73;
+
 impl<'a> Allocation<'a> {
-    pub(super) fn err(&self, e: rusqlite::Error) -> StoreError {
-        classify(self.path, e)
+    pub(super) fn err(&self, e: DbError) -> StoreError {
+        db_error(self.path, e)
     }
 
-    pub(super) fn tx(&self) -> &Transaction<'a> {
-        &self.tx
+    /// Statements inside the transaction.
+    pub(super) fn db(&self) -> Db<'_> {
+        self.txn.db()
     }
 
+    /// Whether this allocation commits (a dry run's does not).
     pub(super) fn commits(&self) -> bool {
         self.commit
     }
 
-    /// The largest run number stored in this scope (superseded runs included).
+    /// The largest run number in the counter scope, from the DB (removed runs too).
     pub fn max_number(
         &self,
         scope: Scope,
@@ -40,68 +43,70 @@ impl<'a> Allocation<'a> {
         dataset: &str,
     ) -> Result<Option<u32>, StoreError> {
         // Removed runs keep counting: a name is never given again. Each max() is its own
-        // scalar subquery, so that each is one step down an index.
-        let sql = match scope {
-            Scope::Global => {
-                "SELECT nullif(max(coalesce((SELECT max(number) FROM runs), 0), \
-                 coalesce((SELECT max(number) FROM removed_runs), 0)), 0) \
-                 WHERE ?1 IS NOT NULL OR ?2 IS NOT NULL"
-            }
-            Scope::Model => {
-                "SELECT nullif(max(coalesce((SELECT max(number) FROM runs WHERE model = ?1), 0), \
-                 coalesce((SELECT max(number) FROM removed_runs WHERE model = ?1), 0)), 0) \
-                 WHERE ?2 IS NOT NULL"
-            }
-            Scope::ModelDataset => {
-                "SELECT nullif(max(\
-                 coalesce((SELECT max(number) FROM runs WHERE model = ?1 AND dataset = ?2), 0), \
-                 coalesce((SELECT max(number) FROM removed_runs WHERE model = ?1 AND dataset = ?2), 0)), 0)"
-            }
+        // scalar subquery, so that each is one step down an index; the larger of the two is
+        // SQLite's max(a, b) and PostgreSQL's greatest(a, b).
+        let larger = match self.db() {
+            Db::Sqlite(_) => "max",
+            #[cfg(feature = "postgres")]
+            Db::Postgres(_) => "greatest",
         };
-        self.tx
-            .query_row(sql, params![model, dataset], |row| row.get(0))
+        let filter = match scope {
+            Scope::Global => "",
+            Scope::Model => "WHERE model = ?1",
+            Scope::ModelDataset => "WHERE model = ?1 AND dataset = ?2",
+        };
+        let sql = format!(
+            "SELECT nullif({larger}(coalesce((SELECT max(number) FROM runs {filter}), 0), \
+             coalesce((SELECT max(number) FROM removed_runs {filter}), 0)), 0) \
+             WHERE CAST(?1 AS TEXT) IS NOT NULL OR CAST(?2 AS TEXT) IS NOT NULL"
+        );
+        self.db()
+            .query_opt(&sql, &[model.into(), dataset.into()], |row| row.opt_int(0))
+            .map(|n| n.flatten().and_then(|n| u32::try_from(n).ok()))
             .map_err(|e| self.err(e))
     }
 
-    /// The live (not superseded) run holding this name.
+    /// The live run with this name, if any.
     pub fn live_run_named(&self, name: &str) -> Result<Option<RunRow>, StoreError> {
-        self.tx
-            .query_row(
+        self.db()
+            .query_opt(
                 &format!("SELECT {COLUMNS} FROM runs WHERE name = ?1 AND superseded = 0"),
-                [name],
+                &[name.into()],
                 from_row,
             )
-            .optional()
             .map_err(|e| self.err(e))
     }
 
-    /// The id of a run `runctl rm` deleted that had this name, if one did.
+    /// The id of the newest removed run that had this name, if any.
     pub fn removed_run_named(&self, name: &str) -> Result<Option<String>, StoreError> {
-        self.tx
-            .query_row(
+        self.db()
+            .query_opt(
                 "SELECT max(id) FROM removed_runs WHERE name = ?1",
-                [name],
-                |r| r.get(0),
+                &[name.into()],
+                |r| r.opt_text(0),
             )
+            .map(Option::flatten)
             .map_err(|e| self.err(e))
     }
 
-    /// Whether no run has this id yet.
+    /// Whether no run has this id.
     pub fn run_id_free(&self, id: &str) -> Result<bool, StoreError> {
-        self.tx
-            .query_row("SELECT count(*) FROM runs WHERE id = ?1", [id], |r| {
-                r.get::<_, i64>(0)
-            })
-            .map(|n| n == 0)
+        self.db()
+            .query_opt(
+                "SELECT count(*) FROM runs WHERE id = ?1",
+                &[id.into()],
+                |r| r.int(0),
+            )
+            .map(|n| n.unwrap_or(0) == 0)
             .map_err(|e| self.err(e))
     }
 
-    /// Mark a run superseded by a newer run of the same name.
+    /// Mark a run superseded (its name given to a newer run), its outputs moved to `moved_to`.
     pub fn supersede(&self, id: &str, moved_to: Option<&str>) -> Result<(), StoreError> {
-        self.tx
+        self.db()
             .execute(
                 "UPDATE runs SET superseded = 1, moved_to = ?2 WHERE id = ?1",
-                params![id, moved_to],
+                &[id.into(), moved_to.into()],
             )
             .map_err(|e| self.err(e))?;
         Ok(())
@@ -111,7 +116,7 @@ impl<'a> Allocation<'a> {
     /// different full form with the same short form is a collision.
     pub fn record_shortened(&self, short: &str, full: &str) -> Result<(), StoreError> {
         super::hashes::insert_hashes(
-            super::sql::Db::Sqlite(&self.tx),
+            self.db(),
             self.path,
             "md5",
             &[(short.to_string(), full.to_string())],
@@ -120,41 +125,41 @@ impl<'a> Allocation<'a> {
         .map(|_| ())
     }
 
-    /// Set tags of the run being made.
+    /// Give the new run its tags.
     pub fn tag(&self, run_id: &str, tags: &[(String, String)]) -> Result<(), StoreError> {
-        super::annotations::insert_tags(&self.tx, run_id, tags).map_err(|e| self.err(e))
+        super::annotations::insert_tags(self.db(), run_id, tags).map_err(|e| self.err(e))
     }
 
-    /// Insert a new run.
+    /// Insert the run's record.
     pub fn insert(&self, run: &RunRow) -> Result<(), StoreError> {
-        self.tx
+        self.db()
             .execute(
                 &format!(
                     "INSERT INTO runs ({COLUMNS}) VALUES \
                      (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"
                 ),
-                params![
-                    run.id,
-                    run.name,
-                    run.dir_name,
-                    run.model,
-                    run.dataset,
-                    run.size,
-                    run.number,
-                    run.scope,
-                    run.status,
-                    run.superseded,
-                    run.moved_to,
-                    run.outputs_dir,
-                    run.logs_dir,
-                    run.command,
-                    run.config,
-                    run.config_path,
-                    run.exit_code,
-                    run.created_at,
-                    run.started_at,
-                    run.finished_at,
-                    run.archived_at
+                &[
+                    Value::from(&run.id),
+                    Value::from(&run.name),
+                    Value::from(&run.dir_name),
+                    Value::from(&run.model),
+                    Value::from(&run.dataset),
+                    Value::from(&run.size),
+                    Value::from(run.number),
+                    Value::from(&run.scope),
+                    Value::from(run.status.as_str()),
+                    Value::from(run.superseded),
+                    Value::from(run.moved_to.as_deref()),
+                    Value::from(&run.outputs_dir),
+                    Value::from(&run.logs_dir),
+                    Value::from(run.command.as_deref()),
+                    Value::from(run.config.as_deref()),
+                    Value::from(run.config_path.as_deref()),
+                    Value::from(run.exit_code.map(i64::from)),
+                    Value::from(&run.created_at),
+                    Value::from(run.started_at.as_deref()),
+                    Value::from(run.finished_at.as_deref()),
+                    Value::from(run.archived_at.as_deref()),
                 ],
             )
             .map_err(|e| self.err(e))?;
@@ -163,8 +168,9 @@ impl<'a> Allocation<'a> {
 }
 
 impl Store {
-    /// Run `f` inside one write transaction (`BEGIN IMMEDIATE`), committing when `commit` is
-    /// true and `f` succeeds; rolled back otherwise.
+    /// Run `f` inside one write transaction (`BEGIN IMMEDIATE` on SQLite; on PostgreSQL, one
+    /// that holds the runs' advisory lock), committing when `commit` is true and `f` succeeds;
+    /// rolled back otherwise.
     pub fn allocate<T, E: From<StoreError>>(
         &mut self,
         commit: bool,
@@ -172,23 +178,19 @@ impl Store {
     ) -> Result<T, E> {
         let path = self.path.clone();
         // A dry run only reads: no write lock for it.
-        let behavior = if commit {
-            rusqlite::TransactionBehavior::Immediate
-        } else {
-            rusqlite::TransactionBehavior::Deferred
-        };
-        let tx = self
-            .conn_mut()?
-            .transaction_with_behavior(behavior)
-            .map_err(|e| classify(&path, e))?;
+        let txn = self.txn_for(commit)?;
+        if commit {
+            txn.serialize_writers(RUNS_LOCK)
+                .map_err(|e| db_error(&path, e))?;
+        }
         let allocation = Allocation {
-            tx,
+            txn,
             path: &path,
             commit,
         };
         let value = f(&allocation)?;
         if commit {
-            allocation.tx.commit().map_err(|e| classify(&path, e))?;
+            allocation.txn.commit().map_err(|e| db_error(&path, e))?;
         }
         Ok(value)
     }
@@ -202,9 +204,11 @@ impl Store {
         f: impl FnOnce(&Allocation<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
         let path = self.path.clone();
-        let tx = self.write_tx()?;
+        let txn = self.txn()?;
+        txn.serialize_writers(RUNS_LOCK)
+            .map_err(|e| db_error(&path, e))?;
         let allocation = Allocation {
-            tx,
+            txn,
             path: &path,
             commit: false,
         };

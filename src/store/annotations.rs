@@ -3,6 +3,7 @@
 
 use rusqlite::{Transaction, params};
 
+use super::sql::{Db, DbError, db_error};
 use super::{Store, StoreError, classify};
 
 /// A note on a run.
@@ -22,56 +23,65 @@ impl Store {
         delete: &[String],
     ) -> Result<Vec<(String, String)>, StoreError> {
         let path = self.path.clone();
-        let tx = self.write_tx()?;
-        let err = |e| classify(&path, e);
+        let tx = self.txn()?;
+        let err = |e| db_error(&path, e);
         for key in delete {
-            tx.execute(
-                "DELETE FROM run_tags WHERE run_id = ?1 AND key = ?2",
-                params![run_id, key],
-            )
-            .map_err(err)?;
+            tx.db()
+                .execute(
+                    "DELETE FROM run_tags WHERE run_id = ?1 AND key = ?2",
+                    &[run_id.into(), key.into()],
+                )
+                .map_err(err)?;
         }
-        insert_tags(&tx, run_id, set).map_err(err)?;
-        let tags = tags_in(&tx, run_id).map_err(err)?;
+        insert_tags(tx.db(), run_id, set).map_err(err)?;
+        let tags = tags_in(tx.db(), run_id).map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(tags)
     }
 
     /// The runs whose folder name is `dir_name` (a live run and the ones it superseded).
     pub fn runs_with_dir_name(&self, dir_name: &str) -> Result<Vec<super::RunRow>, StoreError> {
-        runs_with_dir_name(self.conn()?, dir_name).map_err(|e| self.sql_err(e))
+        super::runs::runs_of(
+            self.db(),
+            &format!(
+                "SELECT {} FROM runs WHERE dir_name = ?1",
+                super::runs::COLUMNS
+            ),
+            &[dir_name.into()],
+        )
+        .map_err(|e| self.db_err(e))
     }
 
     /// A run's tags, by key.
     pub fn tags_of(&self, run_id: &str) -> Result<Vec<(String, String)>, StoreError> {
-        tags_in(self.conn()?, run_id).map_err(|e| self.sql_err(e))
+        tags_in(self.db(), run_id).map_err(|e| self.db_err(e))
     }
 
     /// Add a note to a run.
     pub fn add_note(&self, run_id: &str, text: &str, at: &str) -> Result<(), StoreError> {
-        self.conn()?
+        self.db()
             .execute(
                 "INSERT INTO run_notes (run_id, text, created_at) VALUES (?1, ?2, ?3)",
-                params![run_id, text, at],
+                &[run_id.into(), text.into(), at.into()],
             )
-            .map_err(|e| self.sql_err(e))?;
+            .map_err(|e| self.db_err(e))?;
         Ok(())
     }
 
     /// A run's notes, oldest first.
     pub fn notes_of(&self, run_id: &str) -> Result<Vec<NoteRow>, StoreError> {
-        let mut stmt = self
-            .conn()?
-            .prepare_cached("SELECT text, created_at FROM run_notes WHERE run_id = ?1 ORDER BY id")
-            .map_err(|e| self.sql_err(e))?;
-        stmt.query_map([run_id], |r| {
-            Ok(NoteRow {
-                text: r.get(0)?,
-                created_at: r.get(1)?,
-            })
-        })
-        .and_then(|rows| rows.collect())
-        .map_err(|e| self.sql_err(e))
+        self.db()
+            .query(
+                "SELECT text, created_at FROM run_notes WHERE run_id = ?1 ORDER BY id",
+                &[run_id.into()],
+                |r| {
+                    Ok(NoteRow {
+                        text: r.text(0)?,
+                        created_at: r.text(1)?,
+                    })
+                },
+            )
+            .map_err(|e| self.db_err(e))
     }
 
     /// Run `f` in one write transaction, committed when `f` succeeds: the filesystem steps of
@@ -97,30 +107,32 @@ fn runs_with_dir_name(
         "SELECT {} FROM runs WHERE dir_name = ?1",
         super::runs::COLUMNS
     ))?;
-    stmt.query_map([dir_name], super::runs::from_row)?.collect()
+    stmt.query_map([dir_name], super::runs::from_sqlite_row)?
+        .collect()
 }
 
 /// Insert or replace tags of a run.
 pub(super) fn insert_tags(
-    tx: &Transaction<'_>,
+    db: Db<'_>,
     run_id: &str,
     tags: &[(String, String)],
-) -> rusqlite::Result<()> {
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO run_tags (run_id, key, value) VALUES (?1, ?2, ?3) \
-         ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
-    )?;
+) -> Result<(), DbError> {
     for (key, value) in tags {
-        stmt.execute(params![run_id, key, value])?;
+        db.execute(
+            "INSERT INTO run_tags (run_id, key, value) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
+            &[run_id.into(), key.into(), value.into()],
+        )?;
     }
     Ok(())
 }
 
-fn tags_in(conn: &rusqlite::Connection, run_id: &str) -> rusqlite::Result<Vec<(String, String)>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT key, value FROM run_tags WHERE run_id = ?1 ORDER BY key")?;
-    stmt.query_map([run_id], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect()
+fn tags_in(db: Db<'_>, run_id: &str) -> Result<Vec<(String, String)>, DbError> {
+    db.query(
+        "SELECT key, value FROM run_tags WHERE run_id = ?1 ORDER BY key",
+        &[run_id.into()],
+        |r| Ok((r.text(0)?, r.text(1)?)),
+    )
 }
 
 /// The write transaction of `runctl archive` / `runctl rm`.
@@ -180,7 +192,7 @@ impl Cleanup<'_> {
             .query_row(
                 &format!("SELECT {} FROM runs WHERE id = ?1", super::runs::COLUMNS),
                 [id],
-                super::runs::from_row,
+                super::runs::from_sqlite_row,
             )
             .optional()
             .map_err(|e| self.err(e))
@@ -203,7 +215,7 @@ impl Cleanup<'_> {
                     super::runs::COLUMNS
                 ),
                 [],
-                super::runs::from_row,
+                super::runs::from_sqlite_row,
             )
             .optional()
             .map_err(|e| self.err(e))

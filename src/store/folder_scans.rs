@@ -6,8 +6,7 @@
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use rusqlite::{OptionalExtension, params};
-
+use super::sql::{Db, DbError};
 use super::{Allocation, StoreError};
 
 /// A folder's identity and state, as `stat` tells it.
@@ -66,14 +65,13 @@ impl Allocation<'_> {
         prefixes: &[impl AsRef<str>],
     ) -> Result<Option<Option<u32>>, StoreError> {
         let key = dir.as_os_str().as_bytes();
-        let recorded: Option<[i64; 4]> = self
-            .tx()
-            .query_row(
+        let recorded = self
+            .db()
+            .query_opt(
                 "SELECT dev, ino, mtime_ns, nlink FROM folder_scans WHERE dir = ?1",
-                [key],
-                |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?]),
+                &[key.into()],
+                |r| Ok([r.int(0)?, r.int(1)?, r.int(2)?, r.int(3)?]),
             )
-            .optional()
             .map_err(|e| self.err(e))?;
         if recorded != Some(now.columns()) {
             return Ok(None);
@@ -84,21 +82,22 @@ impl Allocation<'_> {
             if prefixes[..i].iter().any(|p| p.as_ref() == prefix) {
                 continue;
             }
-            let found: Option<i64> = match stem_end(prefix) {
-                Some(end) => self.tx().query_row(
+            let found = match stem_end(prefix) {
+                Some(end) => self.db().query_opt(
                     "SELECT max(max_number) FROM folder_numbers WHERE dir = ?1 AND stem >= ?2 AND stem < ?3",
-                    params![key, prefix, end],
-                    |r| r.get(0),
+                    &[key.into(), prefix.into(), (&end).into()],
+                    |r| r.opt_int(0),
                 ),
                 // The empty prefix, or one of another shape: every stem from the prefix on (a
                 // larger number than needed at worst, never a number reused).
-                None => self.tx().query_row(
+                None => self.db().query_opt(
                     "SELECT max(max_number) FROM folder_numbers WHERE dir = ?1 AND stem >= ?2",
-                    params![key, prefix],
-                    |r| r.get(0),
+                    &[key.into(), prefix.into()],
+                    |r| r.opt_int(0),
                 ),
             }
-            .map_err(|e| self.err(e))?;
+            .map_err(|e| self.err(e))?
+            .flatten();
             max = max.max(found.and_then(|n| u32::try_from(n).ok()));
         }
         Ok(Some(max))
@@ -117,19 +116,19 @@ impl Allocation<'_> {
         }
         let key = dir.as_os_str().as_bytes();
         let [dev, ino, mtime_ns, nlink] = before.columns();
-        let tx = self.tx();
-        let run = || -> rusqlite::Result<()> {
-            tx.execute("DELETE FROM folder_numbers WHERE dir = ?1", [key])?;
-            tx.execute(
+        let db = self.db();
+        let run = || -> Result<(), DbError> {
+            db.execute("DELETE FROM folder_numbers WHERE dir = ?1", &[key.into()])?;
+            db.execute(
                 "INSERT INTO folder_scans (dir, dev, ino, mtime_ns, nlink) VALUES (?1, ?2, ?3, ?4, ?5) \
                  ON CONFLICT (dir) DO UPDATE SET dev = ?2, ino = ?3, mtime_ns = ?4, nlink = ?5",
-                params![key, dev, ino, mtime_ns, nlink],
-            )?;
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO folder_numbers (dir, stem, max_number) VALUES (?1, ?2, ?3)",
+                &[key.into(), dev.into(), ino.into(), mtime_ns.into(), nlink.into()],
             )?;
             for (stem, n) in numbers {
-                insert.execute(params![key, stem, n])?;
+                db.execute(
+                    "INSERT INTO folder_numbers (dir, stem, max_number) VALUES (?1, ?2, ?3)",
+                    &[key.into(), stem.into(), n.into()],
+                )?;
             }
             Ok(())
         };
@@ -162,18 +161,35 @@ impl Allocation<'_> {
         let key = dir.as_os_str().as_bytes();
         let [dev, ino, mtime_ns, nlink] = before.columns();
         let [_, _, new_mtime, new_nlink] = after.columns();
-        let tx = self.tx();
-        let run = || -> rusqlite::Result<()> {
-            let moved = tx.execute(
+        let db = self.db();
+        // The larger of the two: SQLite's max(a, b), PostgreSQL's greatest(a, b).
+        let larger = match db {
+            Db::Sqlite(_) => "max",
+            #[cfg(feature = "postgres")]
+            Db::Postgres(_) => "greatest",
+        };
+        let run = || -> Result<(), DbError> {
+            let moved = db.execute(
                 "UPDATE folder_scans SET mtime_ns = ?6, nlink = ?7 \
                  WHERE dir = ?1 AND dev = ?2 AND ino = ?3 AND mtime_ns = ?4 AND nlink = ?5",
-                params![key, dev, ino, mtime_ns, nlink, new_mtime, new_nlink],
+                &[
+                    key.into(),
+                    dev.into(),
+                    ino.into(),
+                    mtime_ns.into(),
+                    nlink.into(),
+                    new_mtime.into(),
+                    new_nlink.into(),
+                ],
             )?;
             if let (1, Some((stem, n))) = (moved, made) {
-                tx.execute(
-                    "INSERT INTO folder_numbers (dir, stem, max_number) VALUES (?1, ?2, ?3) \
-                     ON CONFLICT (dir, stem) DO UPDATE SET max_number = max(max_number, ?3)",
-                    params![key, stem, n],
+                db.execute(
+                    &format!(
+                        "INSERT INTO folder_numbers (dir, stem, max_number) VALUES (?1, ?2, ?3) \
+                         ON CONFLICT (dir, stem) DO UPDATE SET max_number = \
+                         {larger}(folder_numbers.max_number, ?3)"
+                    ),
+                    &[key.into(), stem.into(), n.into()],
                 )?;
             }
             Ok(())

@@ -36,6 +36,7 @@ mod sources;
 mod sql;
 mod state_sql;
 mod times;
+mod txn;
 mod versions;
 mod wal;
 

@@ -1,7 +1,7 @@
 //! A run's progress: its counters (`runs.n_completed`, `n_errors`, `eta`), recounted from its
 //! results or read as last kept, and the ETA arithmetic shared with the engine.
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
 use super::{Store, StoreError, now_text};
 
@@ -97,15 +97,21 @@ impl Store {
 
     /// Progress counts of a run, as last refreshed (cheap: no count over the results).
     pub fn progress(&self, run_id: &str) -> Result<Progress, StoreError> {
-        self.conn()?
-            .query_row(
+        self.db()
+            .query_opt(
                 "SELECT coalesce(n_items, 0), n_completed, n_errors, eta FROM runs WHERE id = ?1",
-                [run_id],
-                progress_row,
+                &[run_id.into()],
+                |r| {
+                    Ok(Progress {
+                        n_items: r.int(0)?,
+                        n_completed: r.int(1)?,
+                        n_errors: r.int(2)?,
+                        eta: r.opt_text(3)?,
+                    })
+                },
             )
-            .optional()
             .map(Option::unwrap_or_default)
-            .map_err(|e| self.sql_err(e))
+            .map_err(|e| self.db_err(e))
     }
 }
 

@@ -96,10 +96,10 @@ impl Allocation<'_> {
         source_id: i64,
         n_items: i64,
     ) -> Result<(), StoreError> {
-        self.tx()
+        self.db()
             .execute(
                 "UPDATE runs SET source_id = ?2, n_items = ?3 WHERE id = ?1",
-                params![run_id, source_id, n_items],
+                &[run_id.into(), source_id.into(), n_items.into()],
             )
             .map_err(|e| self.err(e))?;
         Ok(())

@@ -37,7 +37,7 @@ fn from_row(row: &Row<'_>) -> Result<VersionRow, DbError> {
         family: row.text(0)?,
         name: row.text(1)?,
         job_id: row.opt_text(2)?,
-        status: crate::state::Stored::parse(&row.text(3)?),
+        status: row.stored(3)?,
         artifact_url: row.opt_text(4)?,
         parameters: row.opt_text(5)?,
         description: row.opt_text(6)?,

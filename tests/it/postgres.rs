@@ -307,11 +307,25 @@ fn commands_not_on_postgresql_yet_say_so_and_make_nothing() {
         return;
     };
     sb.run(&["init"]).success();
+    sb.run(&["new", "--model", "m"]).success();
+    // What is there besides .runctl/, where the host-local lock files go (kept, as on SQLite).
+    let entries = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(sb.work())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n != ".runctl")
+            .collect();
+        names.sort();
+        names
+    };
+    let made_before = entries();
+    let outputs_before = std::fs::read_dir(sb.work().join("outputs"))
+        .unwrap()
+        .count();
     for args in [
-        &["new", "--model", "m"][..],
-        &["list"],
-        &["show", "latest"],
-        &["tag", "latest", "a=b"],
+        &["archive", "latest"][..],
+        &["export", "latest"],
+        &["resume", "latest"],
         &["version", "sync", "--listing", "/dev/null", "--allow-empty"],
     ] {
         let out = sb.run(args);
@@ -322,15 +336,17 @@ fn commands_not_on_postgresql_yet_say_so_and_make_nothing() {
             "{err}"
         );
         assert!(
-            err.contains("hint: the PostgreSQL store serves `init`, `migrate`, `hash`, `link`, `resolve` and `version` (but `version sync`) so far"),
+            err.contains("hint: the PostgreSQL store serves `init`, `migrate`, `new` (without --source), `list`, `show`"),
             "{err}"
         );
     }
-    let made: Vec<_> = std::fs::read_dir(sb.work())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    assert_eq!(made, vec!["runctl.toml"]);
+    assert_eq!(entries(), made_before);
+    assert_eq!(
+        std::fs::read_dir(sb.work().join("outputs"))
+            .unwrap()
+            .count(),
+        outputs_before
+    );
 }
 
 #[test]
@@ -502,6 +518,62 @@ fn a_password_comes_from_the_url_pgpassword_or_a_private_pgpass_file() {
     let elsewhere = sb.tmp.path().join("elsewhere");
     let out = migrate(&bare, &[("PGPASSFILE", elsewhere.to_str().unwrap())]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn sixty_four_concurrent_news_get_sixty_four_names_and_show_and_list_see_them() {
+    let Some(sb) = Sandbox::on_postgres() else {
+        return;
+    };
+    sb.run(&["init"]).success();
+    let running: Vec<Spawned> = (0..64)
+        .map(|_| {
+            sb.spawn(&[
+                "new",
+                "--model",
+                "qwen2-7b",
+                "--dataset",
+                "drg",
+                "--tag",
+                "sweep=a",
+            ])
+        })
+        .collect();
+    let mut names: Vec<String> = running
+        .into_iter()
+        .map(|r| {
+            let out = r.wait();
+            assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+            stdout(&out).trim().to_string()
+        })
+        .collect();
+    names.sort_by_key(|n| n.rsplit("run").next().unwrap().parse::<u32>().unwrap());
+    let expected: Vec<String> = (1..=64)
+        .map(|n| format!("qwen2-7b-drg-full-run{n}"))
+        .collect();
+    assert_eq!(names, expected);
+    let listed = sb
+        .run(&["list", "--json", "--tag", "sweep=a"])
+        .success()
+        .json();
+    assert_eq!(listed.as_array().unwrap().len(), 64);
+    let latest = sb.run(&["show", "latest", "--json"]).success().json();
+    assert_eq!(latest["tags"]["sweep"], "a");
+    sb.run(&["tag", "latest", "best=yes"]).success();
+    sb.run(&["note", "latest", "the one"]).success();
+    let shown = sb.run(&["show", "latest", "--json"]).success().json();
+    assert_eq!(shown["tags"]["best"], "yes");
+    // Each run's folders, as on SQLite.
+    for name in &expected {
+        assert!(sb.work().join("outputs").join(name).is_dir(), "{name}");
+    }
+    // A run of a command: its end recorded.
+    sb.run(&["new", "--model", "m", "--", "sh", "-c", "exit 3"]);
+    let ran = sb.run(&["show", "latest", "--json"]).success().json();
+    assert_eq!(
+        (ran["status"].as_str(), ran["exit_code"].as_i64()),
+        (Some("failed"), Some(3))
+    );
 }
 
 /// Table -> its columns in order, and the names of the indexes made by `CREATE INDEX`.
