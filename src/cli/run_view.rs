@@ -56,6 +56,9 @@ pub struct RunOutput {
     pub tags: std::collections::BTreeMap<String, String>,
     /// `runctl note`, oldest first.
     pub notes: Vec<NoteOutput>,
+    /// Which store holds the run, `sqlite` or `postgres`: in `show --json` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<&'static str>,
 }
 
 /// A note in `--json` output.
@@ -146,6 +149,7 @@ impl RunOutput {
             archived_at: row.archived_at.clone(),
             tags: Default::default(),
             notes: Vec::new(),
+            store: None,
         }
     }
 

@@ -169,8 +169,9 @@ pub fn show(ctx: &Ctx, args: ShowArgs) -> Result<()> {
     let project = ctx.require_project()?;
     let store = ctx.open_store(&project, Access::Read)?;
     let row = run_view::find_run(&store, &args.run)?;
-    let view = RunOutput::from_row(&row).with_items(&store)?;
+    let mut view = RunOutput::from_row(&row).with_items(&store)?;
     if args.json {
+        view.store = Some(store.kind());
         return output::print_json(&view);
     }
     let mut text = String::new();

@@ -563,6 +563,7 @@ fn sixty_four_concurrent_news_get_sixty_four_names_and_show_and_list_see_them() 
     sb.run(&["note", "latest", "the one"]).success();
     let shown = sb.run(&["show", "latest", "--json"]).success().json();
     assert_eq!(shown["tags"]["best"], "yes");
+    assert_eq!(shown["store"], "postgres");
     // Each run's folders, as on SQLite.
     for name in &expected {
         assert!(sb.work().join("outputs").join(name).is_dir(), "{name}");
