@@ -97,11 +97,10 @@ fn make_state(project: &Project, location: &Location, created: &mut Vec<String>)
             }
         }
         Location::Postgres(_) => {
-            let fresh = Store::open_at(location, Access::Read)?
-                .schema_status()
-                .fresh;
-            let store = Store::open_at(location, Access::Write)?;
-            if fresh {
+            // One connection: read where the schema stands, and migrate an empty database.
+            let mut store = Store::open_at(location, Access::Read)?;
+            if store.schema_status().fresh {
+                store.migrate()?;
                 created.push(format!(
                     "runctl's tables in {} (schema version {})",
                     location.shown(),
