@@ -87,7 +87,7 @@ impl From<crate::store::StoreError> for CliError {
                 "install a runctl built with its default features (cargo install --path . does)",
             ),
             StoreError::NotOnPostgres => CliError::general(message).hint(format!(
-                "the PostgreSQL store serves `init`, `migrate`, `new` (without --source), `list`, `show`, `tag`, `note`, `hash`, `link`, `resolve` and `version` (but `version sync`) so far (docs/project.md); unset {} and store.url to use .runctl/state.db",
+                "the PostgreSQL store serves every command but `archive`, `rm`, `store` and `version sync` so far (docs/project.md); unset {} and store.url to use .runctl/state.db",
                 crate::store::DATABASE_URL_ENV
             )),
             StoreError::Io { .. } | StoreError::Sqlite { .. } => CliError::general(message),

@@ -5,8 +5,9 @@
 use rusqlite::{OptionalExtension, params};
 
 pub use super::pages::{ItemPages, PageItem};
-use super::progress::progress_row;
-use super::{Progress, Store, StoreError, classify, now_text};
+use super::progress::progress_from;
+use super::sql::{Db, DbError, db_error};
+use super::{Progress, Store, StoreError, now_text};
 use crate::state::{ErrorCategory, ResultStatus, Stored};
 
 /// Which items of a run.
@@ -102,31 +103,55 @@ impl Store {
         eta: Option<&str>,
     ) -> Result<Progress, RecordError> {
         let path = self.path.clone();
-        let err = |e| classify(&path, e);
+        let err = |e| db_error(&path, e);
         let now = now_text();
-        let tx = self.write_tx()?;
+        let tx = self.txn()?;
+        let db = tx.db();
         let source_id: Option<i64> = match keys {
             Keys::OfThisRun => None,
-            Keys::Unchecked => tx
-                .prepare_cached("SELECT source_id FROM runs WHERE id = ?1")
-                .and_then(|mut st| st.query_row([run_id], |r| r.get(0)))
-                .optional()
+            Keys::Unchecked => db
+                .query_opt(
+                    "SELECT source_id FROM runs WHERE id = ?1",
+                    &[run_id.into()],
+                    |r| r.opt_int(0),
+                )
                 .map_err(err)?
                 .flatten(),
         };
-        let (d_ok, d_err) = match upsert_results(&tx, run_id, keys, source_id, results, &now) {
-            Ok(Ok(deltas)) => deltas,
-            Ok(Err(key)) => return Err(RecordError::UnknownItem { key }),
-            Err(e) => return Err(err(e).into()),
+        let deltas = match db {
+            Db::Sqlite(conn) => {
+                upsert_results(conn, run_id, keys, source_id, results, &now).map_err(DbError::from)
+            }
+            #[cfg(feature = "postgres")]
+            Db::Postgres(conn) => super::ledger_pg::upsert_results(
+                &mut conn.borrow_mut(),
+                run_id,
+                keys,
+                source_id,
+                results,
+                &now,
+            ),
         };
-        let progress = tx
-            .prepare_cached(
+        let (d_ok, d_err) = match deltas.map_err(err)? {
+            Ok(deltas) => deltas,
+            Err(key) => return Err(RecordError::UnknownItem { key }),
+        };
+        let progress = db
+            .query_opt(
                 "UPDATE runs SET n_completed = n_completed + ?2, n_errors = n_errors + ?3, \
                  last_progress_at = ?4, eta = coalesce(?5, eta) WHERE id = ?1 \
                  RETURNING coalesce(n_items, 0), n_completed, n_errors, eta",
+                &[
+                    run_id.into(),
+                    d_ok.into(),
+                    d_err.into(),
+                    now.as_str().into(),
+                    eta.into(),
+                ],
+                progress_from,
             )
-            .and_then(|mut st| st.query_row(params![run_id, d_ok, d_err, now, eta], progress_row))
-            .map_err(err)?;
+            .map_err(err)?
+            .unwrap_or_default();
         tx.commit().map_err(err)?;
         Ok(progress)
     }
@@ -139,7 +164,7 @@ impl Store {
 /// batch replaces its own earlier result the second time, which is counted here without the
 /// DB.
 fn upsert_results(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     run_id: &str,
     keys: Keys,
     source_id: Option<i64>,
@@ -180,7 +205,7 @@ fn upsert_results(
 /// from the results themselves when they all know it, else looked up), or (for keys from
 /// outside) the first key that is not an item of the run.
 fn prior_deltas(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     run_id: &str,
     keys: Keys,
     source_id: Option<i64>,
@@ -234,7 +259,7 @@ fn prior_deltas(
 
 /// The batch's own changes to the ok and error counts (each result counted, and a key's
 /// earlier result in the same batch taken back), and the first result of each distinct key.
-fn batch_deltas(results: &[ResultIn]) -> (i64, i64, Vec<&ResultIn>) {
+pub(super) fn batch_deltas(results: &[ResultIn]) -> (i64, i64, Vec<&ResultIn>) {
     let (mut d_ok, mut d_err) = (0i64, 0i64);
     let mut latest: foldhash::HashMap<&str, bool> = foldhash::HashMap::default();
     latest.reserve(results.len());
@@ -304,39 +329,57 @@ pub struct ExportRow {
 }
 
 impl Store {
-    /// Stream every item of a run with its result, in key order.
+    /// Stream every item of a run with its result, in key order, a page at a time (short
+    /// reads, as the pager's).
     pub fn for_each_export(
         &self,
         run_id: &str,
         mut f: impl FnMut(ExportRow) -> bool,
     ) -> Result<(), StoreError> {
-        let mut stmt = self
-            .conn()?
-            .prepare(
-                "SELECT i.key, i.data, r.status, r.output, r.attempt_count, r.last_error, r.error_category, \
-                 r.finished_at, r.duration_ms FROM items i JOIN runs ru ON ru.source_id = i.source_id \
-                 LEFT JOIN results r ON r.run_id = ru.id AND r.key = i.key WHERE ru.id = ?1 ORDER BY i.key",
-            )
-            .map_err(|e| self.sql_err(e))?;
-        let mut rows = stmt.query([run_id]).map_err(|e| self.sql_err(e))?;
-        while let Some(row) = rows.next().map_err(|e| self.sql_err(e))? {
-            let read = || -> rusqlite::Result<ExportRow> {
-                Ok(ExportRow {
-                    key: row.get(0)?,
-                    data: row.get(1)?,
-                    status: row.get(2)?,
-                    output: row.get(3)?,
-                    attempt_count: row.get(4)?,
-                    last_error: row.get(5)?,
-                    error_category: row.get(6)?,
-                    finished_at: row.get(7)?,
-                    duration_ms: row.get(8)?,
-                })
+        const PAGE: i64 = 1000;
+        let mut after: Option<String> = None;
+        loop {
+            let from = match after {
+                Some(_) => "AND i.key > ?3",
+                None => "AND CAST(?3 AS TEXT) IS NULL",
             };
-            if !f(read().map_err(|e| self.sql_err(e))?) {
-                break;
+            let sql = format!(
+                "SELECT i.key, i.data, r.status, r.output, r.attempt_count, r.last_error, \
+                 r.error_category, r.finished_at, r.duration_ms FROM items i \
+                 LEFT JOIN results r ON r.run_id = ?1 AND r.key = i.key \
+                 WHERE i.source_id = (SELECT source_id FROM runs WHERE id = ?1) {from} \
+                 ORDER BY i.key LIMIT ?2"
+            );
+            let page = self
+                .db()
+                .query(
+                    &sql,
+                    &[run_id.into(), PAGE.into(), after.as_deref().into()],
+                    |row| {
+                        Ok(ExportRow {
+                            key: row.text(0)?,
+                            data: row.text(1)?,
+                            status: row.opt_stored(2)?,
+                            output: row.opt_text(3)?,
+                            attempt_count: row.opt_int(4)?,
+                            last_error: row.opt_text(5)?,
+                            error_category: row.opt_stored(6)?,
+                            finished_at: row.opt_text(7)?,
+                            duration_ms: row.opt_int(8)?,
+                        })
+                    },
+                )
+                .map_err(|e| self.db_err(e))?;
+            let full = page.len() as i64 == PAGE;
+            after = page.last().map(|r| r.key.clone());
+            for row in page {
+                if !f(row) {
+                    return Ok(());
+                }
+            }
+            if !full {
+                return Ok(());
             }
         }
-        Ok(())
     }
 }

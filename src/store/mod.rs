@@ -16,7 +16,10 @@ mod error;
 mod file;
 mod folder_scans;
 mod hashes;
+mod ingest;
 mod ledger;
+#[cfg(feature = "postgres")]
+mod ledger_pg;
 mod location;
 mod network_fs;
 mod pages;

@@ -2,8 +2,6 @@
 //! engine and `runctl items`. Each page is a short read, so a long run never holds a read
 //! snapshot open while results commit.
 
-use rusqlite::params;
-
 use super::ledger::{Prior, Selection, selection_filter};
 use super::{Store, StoreError};
 use crate::state::{ErrorCategory, Stored};
@@ -65,7 +63,8 @@ impl ItemPages<'_> {
         let from = if after.is_some() {
             "AND i.key > ?3"
         } else {
-            "AND ?3 IS NULL"
+            // Typed, for PostgreSQL, which cannot tell a bare parameter's type.
+            "AND CAST(?3 AS TEXT) IS NULL"
         };
         let prior = match self.selection {
             Selection::Remaining => "0",
@@ -85,29 +84,30 @@ impl ItemPages<'_> {
              WHERE i.source_id = (SELECT source_id FROM runs WHERE id = ?1) {from} {filter} \
              ORDER BY i.key LIMIT ?2"
         );
-        let mut stmt = store
-            .conn()?
-            .prepare_cached(&sql)
-            .map_err(|e| store.sql_err(e))?;
         let limit = i64::try_from(Self::PAGE).unwrap_or(i64::MAX);
         let prior = match self.selection {
             Selection::Remaining => Prior::Nothing,
             Selection::Errors => Prior::Error,
             Selection::All => Prior::Unknown,
         };
-        stmt.query_map(params![self.run_id, limit, after], |row| {
-            Ok(PageItem {
-                key: row.get(0)?,
-                data: row.get(1)?,
-                location: row.get(2)?,
-                attempts: row.get(3)?,
-                last_error: row.get(4)?,
-                category: row.get(5)?,
-                prior,
-            })
-        })
-        .and_then(|rows| rows.collect())
-        .map_err(|e| store.sql_err(e))
+        store
+            .db()
+            .query(
+                &sql,
+                &[self.run_id.into(), limit.into(), after.into()],
+                |row| {
+                    Ok(PageItem {
+                        key: row.text(0)?,
+                        data: row.text(1)?,
+                        location: row.text(2)?,
+                        attempts: row.int(3)?,
+                        last_error: row.opt_text(4)?,
+                        category: row.opt_stored(5)?,
+                        prior,
+                    })
+                },
+            )
+            .map_err(|e| store.db_err(e))
     }
 }
 

@@ -79,6 +79,74 @@ impl PgConn {
         ))
     }
 
+    /// Insert a source's items from arrays in one statement; a key already there is not
+    /// written again. The first item in the order given whose key another item holds (one
+    /// before it here, or one of an earlier batch), with that item's location.
+    pub(super) fn insert_items(
+        &mut self,
+        source_id: i64,
+        items: &[crate::source::Item],
+    ) -> Result<Option<(usize, String)>, DbError> {
+        let keys: Vec<&str> = items.iter().map(|i| i.key.as_str()).collect();
+        let locations: Vec<&str> = items.iter().map(|i| i.location.as_str()).collect();
+        let data: Vec<String> = items
+            .iter()
+            .map(|i| serde_json::to_string(&i.data).unwrap_or_else(|_| "{}".into()))
+            .collect();
+        let added = self.exec(
+            "INSERT INTO items (source_id, key, location, data) \
+             SELECT $1, t.k, t.l, t.d \
+             FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS t (k, l, d, n) \
+             ORDER BY t.n ON CONFLICT DO NOTHING",
+            &[&source_id, &keys, &locations, &data],
+        )?;
+        if usize::try_from(added).unwrap_or(usize::MAX) == items.len() {
+            return Ok(None);
+        }
+        // The item held under a repeated key is another one: its location or data differ.
+        let row = self.rows(
+            "SELECT t.n, i.location \
+             FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS t (k, l, d, n) \
+             JOIN items i ON i.source_id = $1 AND i.key = t.k COLLATE \"C\" \
+             WHERE i.location <> t.l COLLATE \"C\" OR i.data <> t.d COLLATE \"C\" \
+             ORDER BY t.n LIMIT 1",
+            &[&source_id, &keys, &locations, &data],
+        )?;
+        if let Some(row) = row.first() {
+            let at: i64 = row.get(0);
+            return Ok(Some((usize::try_from(at - 1).unwrap_or(0), row.get(1))));
+        }
+        // The same item twice in this batch.
+        let mut seen = std::collections::HashMap::new();
+        for (at, item) in items.iter().enumerate() {
+            if let Some(first) = seen.insert(item.key.as_str(), at) {
+                return Ok(Some((at, items[first].location.clone())));
+            }
+        }
+        Ok(Some((0, String::new())))
+    }
+
+    /// Run a statement of the PostgreSQL-only code with any parameters (arrays too), prepared
+    /// once per connection.
+    pub(super) fn exec(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, postgres::Error> {
+        let statement = self.prepared(sql)?;
+        self.client.execute(&statement, params)
+    }
+
+    /// The rows of a query of the PostgreSQL-only code, prepared once per connection.
+    pub(super) fn rows(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<postgres::Row>, postgres::Error> {
+        let statement = self.prepared(sql)?;
+        self.client.query(&statement, params)
+    }
+
     /// Run a statement; the rows it changed.
     pub(super) fn execute(&mut self, sql: &str, values: &[Value<'_>]) -> Result<u64, DbError> {
         let statement = self.prepared(sql)?;

@@ -1,8 +1,7 @@
 //! A run's progress: its counters (`runs.n_completed`, `n_errors`, `eta`), recounted from its
 //! results or read as last kept, and the ETA arithmetic shared with the engine.
 
-use rusqlite::params;
-
+use super::sql::{Db, DbError, Row};
 use super::{Store, StoreError, now_text};
 
 /// Progress counts of a run.
@@ -64,19 +63,19 @@ impl Store {
     pub fn refresh_progress(&self, run_id: &str) -> Result<Progress, StoreError> {
         // The counts and their write in one write transaction: a batch another process commits
         // in between would otherwise be written over with the counts from before it.
-        let tx = rusqlite::Transaction::new_unchecked(
-            self.conn()?,
-            rusqlite::TransactionBehavior::Immediate,
-        )
-        .map_err(|e| self.sql_err(e))?;
-        let mut progress = progress_of(&tx, run_id).map_err(|e| self.sql_err(e))?;
-        let (first, last): (Option<String>, Option<String>) = tx
-            .query_row(
+        let err = |e| self.db_err(e);
+        let tx = self.txn_shared()?;
+        tx.lock_run_results(run_id).map_err(err)?;
+        let db = tx.db();
+        let mut progress = progress_of(db, run_id).map_err(err)?;
+        let (first, last) = db
+            .query_opt(
                 "SELECT min(finished_at), max(finished_at) FROM results WHERE run_id = ?1",
-                [run_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                &[run_id.into()],
+                |r| Ok((r.opt_text(0)?, r.opt_text(1)?)),
             )
-            .map_err(|e| self.sql_err(e))?;
+            .map_err(err)?
+            .unwrap_or_default();
         let done = progress.n_completed + progress.n_errors;
         let parse = |t: Option<String>| t.and_then(|t| t.parse::<jiff::Timestamp>().ok());
         progress.eta = if done > 0 && done >= progress.n_items {
@@ -86,12 +85,18 @@ impl Store {
             parse(first).and_then(|f| eta(f, jiff::Timestamp::now(), done, progress.remaining()))
         }
         .map(eta_stamp);
-        tx.execute(
+        db.execute(
             "UPDATE runs SET n_completed = ?2, n_errors = ?3, last_progress_at = ?4, eta = ?5 WHERE id = ?1",
-            params![run_id, progress.n_completed, progress.n_errors, now_text(), progress.eta],
+            &[
+                run_id.into(),
+                progress.n_completed.into(),
+                progress.n_errors.into(),
+                now_text().as_str().into(),
+                progress.eta.as_deref().into(),
+            ],
         )
-        .map_err(|e| self.sql_err(e))?;
-        tx.commit().map_err(|e| self.sql_err(e))?;
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
         Ok(progress)
     }
 
@@ -115,31 +120,32 @@ impl Store {
     }
 }
 
-pub(super) fn progress_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Progress> {
+pub(super) fn progress_from(row: &Row<'_>) -> Result<Progress, DbError> {
     Ok(Progress {
-        n_items: row.get(0)?,
-        n_completed: row.get(1)?,
-        n_errors: row.get(2)?,
-        eta: row.get(3)?,
+        n_items: row.int(0)?,
+        n_completed: row.int(1)?,
+        n_errors: row.int(2)?,
+        eta: row.opt_text(3)?,
     })
 }
 
-fn progress_of(conn: &rusqlite::Connection, run_id: &str) -> rusqlite::Result<Progress> {
-    conn.query_row(
+fn progress_of(db: Db<'_>, run_id: &str) -> Result<Progress, DbError> {
+    db.query_opt(
         "SELECT coalesce(r.n_items, 0), \
          (SELECT count(*) FROM results WHERE run_id = ?1 AND status = 'ok'), \
          (SELECT count(*) FROM results WHERE run_id = ?1 AND status = 'error') \
          FROM runs r WHERE r.id = ?1",
-        [run_id],
+        &[run_id.into()],
         |row| {
             Ok(Progress {
-                n_items: row.get(0)?,
-                n_completed: row.get(1)?,
-                n_errors: row.get(2)?,
+                n_items: row.int(0)?,
+                n_completed: row.int(1)?,
+                n_errors: row.int(2)?,
                 eta: None,
             })
         },
     )
+    .map(Option::unwrap_or_default)
 }
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! Sources and their items (tables `sources`, `items`): a source file is ingested once, in one
 //! transaction, so that a bad row anywhere leaves nothing behind; runs point at it.
 
-use rusqlite::{OptionalExtension, params};
-
-use super::{Allocation, Store, StoreError, classify, now_text};
+use super::ingest::ItemWriter;
+use super::sql::{DbError, Row, db_error};
+use super::{Allocation, Store, StoreError, now_text};
 use crate::source::{Checksums, Item, SourceError, Spec};
 
 /// A source as recorded.
@@ -78,13 +78,13 @@ pub enum IngestError {
     },
 }
 
-fn source_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SourceRow> {
+fn source_row(r: &Row<'_>) -> Result<SourceRow, DbError> {
     Ok(SourceRow {
-        id: r.get(0)?,
-        path: r.get(1)?,
-        sha256: r.get(2)?,
-        md5: r.get(3)?,
-        n_items: r.get(4)?,
+        id: r.int(0)?,
+        path: r.text(1)?,
+        sha256: r.text(2)?,
+        md5: r.text(3)?,
+        n_items: r.int(4)?,
     })
 }
 
@@ -109,60 +109,55 @@ impl Allocation<'_> {
 impl Store {
     /// The source already ingested from this path with this content and keying.
     pub fn find_source(&self, meta: &SourceMeta) -> Result<Option<SourceRow>, StoreError> {
-        self.conn()?
-            .query_row(
+        self.db()
+            .query_opt(
                 "SELECT id, path, sha256, md5, n_items FROM sources \
                  WHERE path = ?1 AND sha256 = ?2 AND key_columns = ?3 AND unpivot = ?4 \
                  AND options = ?5",
-                params![
-                    meta.path,
-                    meta.sha256,
-                    meta.key_columns,
-                    meta.unpivot,
-                    meta.options
+                &[
+                    (&meta.path).into(),
+                    (&meta.sha256).into(),
+                    (&meta.key_columns).into(),
+                    (&meta.unpivot).into(),
+                    (&meta.options).into(),
                 ],
                 source_row,
             )
-            .optional()
-            .map_err(|e| self.sql_err(e))
+            .map_err(|e| self.db_err(e))
     }
 
     /// The paths of every source ingested in the project, distinct: files runctl must not write
     /// over (a run's drift check reads them again).
     pub fn source_paths(&self) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self
-            .conn()?
-            .prepare("SELECT DISTINCT path FROM sources")
-            .map_err(|e| self.sql_err(e))?;
-        let rows = stmt
-            .query_map([], |r| r.get(0))
-            .map_err(|e| self.sql_err(e))?;
-        let mut paths = Vec::new();
-        for path in rows {
-            paths.push(path.map_err(|e| self.sql_err(e))?);
-        }
-        Ok(paths)
+        self.db()
+            .query("SELECT DISTINCT path FROM sources", &[], |r| r.text(0))
+            .map_err(|e| self.db_err(e))
     }
 
     /// Remove a source and its items if no run uses it (a `new` that ingested it and then failed
     /// to make its run); returns whether it was removed.
     pub fn forget_unused_source(&mut self, source_id: i64) -> Result<bool, StoreError> {
         let path = self.path.clone();
-        let err = |e| classify(&path, e);
-        let tx = self.write_tx()?;
-        let used: bool = tx
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM runs WHERE source_id = ?1)",
-                [source_id],
-                |r| r.get(0),
+        let err = |e| db_error(&path, e);
+        let tx = self.txn()?;
+        let db = tx.db();
+        let used = db
+            .query_opt(
+                "SELECT 1 FROM runs WHERE source_id = ?1 LIMIT 1",
+                &[source_id.into()],
+                |r| r.int(0),
             )
-            .map_err(err)?;
+            .map_err(err)?
+            .is_some();
         if used {
             return Ok(false);
         }
-        tx.execute("DELETE FROM items WHERE source_id = ?1", [source_id])
-            .map_err(err)?;
-        tx.execute("DELETE FROM sources WHERE id = ?1", [source_id])
+        db.execute(
+            "DELETE FROM items WHERE source_id = ?1",
+            &[source_id.into()],
+        )
+        .map_err(err)?;
+        db.execute("DELETE FROM sources WHERE id = ?1", &[source_id.into()])
             .map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(true)
@@ -170,15 +165,14 @@ impl Store {
 
     /// The source of a run, if it has one.
     pub fn source_of_run(&self, run_id: &str) -> Result<Option<SourceRow>, StoreError> {
-        self.conn()?
-            .query_row(
+        self.db()
+            .query_opt(
                 "SELECT s.id, s.path, s.sha256, s.md5, s.n_items FROM sources s \
                  JOIN runs r ON r.source_id = s.id WHERE r.id = ?1",
-                [run_id],
+                &[run_id.into()],
                 source_row,
             )
-            .optional()
-            .map_err(|e| self.sql_err(e))
+            .map_err(|e| self.db_err(e))
     }
 
     /// Ingest a source in one transaction: `read` feeds every item; any error rolls it all back.
@@ -190,38 +184,37 @@ impl Store {
         ) -> Result<Vec<String>, SourceError>,
     ) -> Result<SourceRow, IngestError> {
         let path = self.path.clone();
-        let err = |e| classify(&path, e);
-        let tx = self.write_tx()?;
-        tx.execute(
-            "INSERT INTO sources (path, format, md5, sha256, size, key_columns, unpivot, columns, n_items, ingested_at, options) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '[]', 0, ?8, ?9)",
-            params![meta.path, meta.format, meta.md5, meta.sha256, meta.size as i64, meta.key_columns, meta.unpivot, now_text(), meta.options],
-        )
-        .map_err(err)?;
-        let id = tx.last_insert_rowid();
-        let (columns, n) = {
-            let mut writer = ItemWriter {
-                insert: tx
-                    .prepare("INSERT INTO items (source_id, key, location, data) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING")
-                    .map_err(err)?,
-                first_at: tx
-                    .prepare("SELECT location FROM items WHERE source_id = ?1 AND key = ?2")
-                    .map_err(err)?,
-                source_id: id,
-                db: &path,
-                source: &meta.path,
-                n: 0,
-                failure: None,
-            };
-            match read(&mut |item| writer.add(item)) {
-                Ok(columns) => (columns, writer.n),
-                Err(e) => return Err(writer.failure.unwrap_or(IngestError::Source(e))),
-            }
-        };
+        let err = |e| db_error(&path, e);
+        let tx = self.txn()?;
+        let db = tx.db();
+        let size = i64::try_from(meta.size).unwrap_or(i64::MAX);
+        let id = db
+            .query_opt(
+                "INSERT INTO sources (path, format, md5, sha256, size, key_columns, unpivot, columns, n_items, ingested_at, options) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '[]', 0, ?8, ?9) RETURNING id",
+                &[
+                    (&meta.path).into(),
+                    (&meta.format).into(),
+                    (&meta.md5).into(),
+                    (&meta.sha256).into(),
+                    size.into(),
+                    (&meta.key_columns).into(),
+                    (&meta.unpivot).into(),
+                    now_text().as_str().into(),
+                    (&meta.options).into(),
+                ],
+                |r| r.int(0),
+            )
+            .map_err(err)?
+            .unwrap_or_default();
+        let mut writer = ItemWriter::new(db, id, &path, &meta.path);
+        let read = read(&mut |item| writer.add(item));
+        let columns = writer.finish(read)?;
+        let n = writer.n;
         let columns = serde_json::to_string(&columns).unwrap_or_else(|_| "[]".into());
-        tx.execute(
+        db.execute(
             "UPDATE sources SET n_items = ?2, columns = ?3 WHERE id = ?1",
-            params![id, n, columns],
+            &[id.into(), n.into(), columns.as_str().into()],
         )
         .map_err(err)?;
         tx.commit().map_err(err)?;
@@ -237,14 +230,15 @@ impl Store {
     /// The data columns of a run's items, in file order (unpivoted columns become `column`
     /// and `value`).
     pub fn item_columns(&self, run_id: &str) -> Result<Vec<String>, StoreError> {
-        let (columns, unpivot): (String, String) = self
-            .conn()?
-            .query_row(
+        let (columns, unpivot) = self
+            .db()
+            .query_opt(
                 "SELECT s.columns, s.unpivot FROM sources s JOIN runs r ON r.source_id = s.id WHERE r.id = ?1",
-                [run_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                &[run_id.into()],
+                |r| Ok((r.text(0)?, r.text(1)?)),
             )
-            .map_err(|e| self.sql_err(e))?;
+            .map_err(|e| self.db_err(e))?
+            .unwrap_or_default();
         let columns: Vec<String> = serde_json::from_str(&columns).unwrap_or_default();
         let unpivot: Vec<String> = serde_json::from_str(&unpivot).unwrap_or_default();
         if unpivot.is_empty() {
@@ -256,60 +250,5 @@ impl Store {
             .collect();
         kept.extend(["column".to_string(), "value".to_string()]);
         Ok(kept)
-    }
-}
-
-/// Writes the items of one ingest. A row the reader must stop at is an error to it; why
-/// (a duplicate key, or a write the DB refused, such as on a full disk) is kept in `failure`.
-struct ItemWriter<'a> {
-    insert: rusqlite::Statement<'a>,
-    first_at: rusqlite::Statement<'a>,
-    source_id: i64,
-    db: &'a std::path::Path,
-    source: &'a str,
-    n: i64,
-    failure: Option<IngestError>,
-}
-
-impl ItemWriter<'_> {
-    fn add(&mut self, item: Item) -> Result<(), SourceError> {
-        let data = serde_json::Value::Object(item.data).to_string();
-        let added =
-            match self
-                .insert
-                .execute(params![self.source_id, item.key, item.location, data])
-            {
-                Ok(added) => added,
-                Err(e) => {
-                    // The DB's failure, not a bad row.
-                    let e = classify(self.db, e);
-                    let reason = e.to_string();
-                    self.failure = Some(IngestError::Store(e));
-                    return Err(SourceError::Bad {
-                        path: self.source.into(),
-                        location: item.location,
-                        reason,
-                    });
-                }
-            };
-        if added == 0 {
-            let first: String = self
-                .first_at
-                .query_row(params![self.source_id, item.key], |r| r.get(0))
-                .unwrap_or_default();
-            self.failure = Some(IngestError::Duplicate {
-                path: self.source.to_string(),
-                location: item.location.clone(),
-                key: item.key,
-                first,
-            });
-            return Err(SourceError::Bad {
-                path: self.source.into(),
-                location: item.location,
-                reason: "duplicate key".into(),
-            });
-        }
-        self.n += 1;
-        Ok(())
     }
 }

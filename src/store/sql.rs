@@ -128,6 +128,20 @@ impl Row<'_> {
         }
     }
 
+    /// Column `i` as a stored state, NULL as `None`.
+    pub fn opt_stored<T: crate::state::State>(
+        &self,
+        i: usize,
+    ) -> Result<Option<crate::state::Stored<T>>, DbError> {
+        match self {
+            Row::Sqlite(r) => Ok(r.get(i)?),
+            #[cfg(feature = "postgres")]
+            Row::Postgres(r) => Ok(r
+                .try_get::<_, Option<String>>(i)?
+                .map(|s| crate::state::Stored::parse(&s))),
+        }
+    }
+
     /// Column `i` as an integer, NULL as `None` (a PostgreSQL smallint, integer or boolean
     /// too).
     pub fn opt_int(&self, i: usize) -> Result<Option<i64>, DbError> {

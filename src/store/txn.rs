@@ -46,6 +46,19 @@ impl Txn<'_> {
         }
     }
 
+    /// Make this transaction the only one recording into (or recounting) run `run_id` until
+    /// it ends, on every host: nothing more on SQLite, whose writers take turns already.
+    #[cfg_attr(not(feature = "postgres"), allow(unused_variables))]
+    pub fn lock_run_results(&self, run_id: &str) -> Result<(), DbError> {
+        match self {
+            Txn::Sqlite(_) => Ok(()),
+            #[cfg(feature = "postgres")]
+            Txn::Postgres(tx) => {
+                super::ledger_pg::lock_results(&mut tx.client.borrow_mut(), run_id)
+            }
+        }
+    }
+
     /// Statements inside the transaction.
     pub fn db(&self) -> Db<'_> {
         match self {
@@ -73,6 +86,28 @@ impl Store {
     /// IMMEDIATE`), so that its first write cannot fail as busy.
     pub(super) fn txn(&mut self) -> Result<Txn<'_>, StoreError> {
         self.txn_for(true)
+    }
+
+    /// A write transaction on a shared store (`&self`): for operations that read and write
+    /// through [`Store::db`] otherwise. On SQLite it takes the write lock at once.
+    pub(super) fn txn_shared(&self) -> Result<Txn<'_>, StoreError> {
+        match &self.engine {
+            Engine::Sqlite(conn) => {
+                rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)
+                    .map(Txn::Sqlite)
+                    .map_err(|e| classify(&self.path, e))
+            }
+            #[cfg(feature = "postgres")]
+            Engine::Postgres(client, _) => {
+                let client: &std::cell::RefCell<super::pg::PgConn> = client;
+                client
+                    .borrow_mut()
+                    .client
+                    .batch_execute("BEGIN")
+                    .map_err(|e| super::pg::pg_err(&self.path, e))?;
+                Ok(Txn::Postgres(PgTxn { client, open: true }))
+            }
+        }
     }
 
     /// A transaction that takes SQLite's write lock at once when `write`, else at its first

@@ -16,6 +16,13 @@ use tempfile::TempDir;
 
 pub const RUNCTL: &str = env!("CARGO_BIN_EXE_runctl");
 
+/// Whether the suite runs on PostgreSQL (`RUNCTL_TEST_STORE=postgres`): every sandbox gets a
+/// database of its own there, but those of tests about `state.db` itself
+/// ([`Sandbox::on_sqlite`]).
+pub fn on_postgres_suite() -> bool {
+    std::env::var("RUNCTL_TEST_STORE").is_ok_and(|s| s == "postgres")
+}
+
 pub struct Sandbox {
     pub tmp: TempDir,
     /// `RUNCTL_DATABASE_URL` for every command: a database of its own on the test
@@ -31,7 +38,19 @@ impl Sandbox {
             .unwrap();
         std::fs::create_dir(tmp.path().join("bin")).unwrap();
         std::fs::create_dir(tmp.path().join("work")).unwrap();
-        Sandbox { tmp, db_url: None }
+        // The whole suite again on PostgreSQL: `RUNCTL_TEST_STORE=postgres` (.ci/run does).
+        let db_url = match on_postgres_suite() {
+            true => crate::pg::server().map(crate::pg::PgServer::new_database),
+            false => None,
+        };
+        Sandbox { tmp, db_url }
+    }
+
+    /// A sandbox on SQLite whatever the suite runs on: for a test about `state.db` itself.
+    pub fn on_sqlite() -> Sandbox {
+        let mut sb = Sandbox::new();
+        sb.db_url = None;
+        sb
     }
 
     /// A sandbox whose commands keep their state in a new database on the test PostgreSQL

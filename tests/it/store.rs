@@ -5,7 +5,7 @@ use crate::common::*;
 
 #[test]
 fn pending_migrations_without_a_terminal_refuse_and_write_nothing() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     let original = project_at_v1(&sb);
     let out = sb.cmd().arg("migrate").run();
     assert_eq!(out.status.code(), Some(1));
@@ -26,7 +26,7 @@ fn pending_migrations_without_a_terminal_refuse_and_write_nothing() {
 
 #[test]
 fn dry_run_lists_and_yes_applies() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     let original = project_at_v1(&sb);
     let out = sb.cmd().args(["migrate", "--dry-run"]).run();
     assert_eq!(out.status.code(), Some(0));
@@ -71,7 +71,7 @@ fn dry_run_lists_and_yes_applies() {
 
 #[test]
 fn a_newer_db_is_refused_and_left_byte_identical() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     sb.init();
     {
         let conn = rusqlite::Connection::open(sb.db()).unwrap();
@@ -103,7 +103,7 @@ fn a_newer_db_is_refused_and_left_byte_identical() {
 
 #[test]
 fn garbage_and_truncated_files_get_clear_errors() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     sb.init();
     std::fs::write(
         sb.db(),
@@ -121,7 +121,7 @@ fn garbage_and_truncated_files_get_clear_errors() {
     assert_no_panic(&out);
 
     // A real DB cut short: the header is right, the pages are gone.
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     sb.init();
     {
         let conn = rusqlite::Connection::open(sb.db()).unwrap();
@@ -141,7 +141,7 @@ fn garbage_and_truncated_files_get_clear_errors() {
     assert_no_panic(&out);
 
     // An empty file is a new DB.
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     std::fs::create_dir_all(sb.work().join(".runctl")).unwrap();
     std::fs::write(sb.db(), b"").unwrap();
     let out = sb.cmd().args(["migrate", "--json"]).run();
@@ -150,7 +150,7 @@ fn garbage_and_truncated_files_get_clear_errors() {
 
 #[test]
 fn a_foreign_sqlite_file_is_refused() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     std::fs::create_dir_all(sb.work().join(".runctl")).unwrap();
     {
         let conn = rusqlite::Connection::open(sb.db()).unwrap();
@@ -173,7 +173,7 @@ fn many_processes_opening_a_new_db_migrate_it_once() {
     // table appearing between two reads, two processes switching a new DB to WAL) came up
     // about once in 20-30 rounds.
     for _ in 0..10 {
-        let sb = Sandbox::new();
+        let sb = Sandbox::on_sqlite();
         std::fs::create_dir_all(sb.work().join(".runctl")).unwrap();
         let children: Vec<_> = (0..16).map(|_| sb.spawn(&["migrate", "--json"])).collect();
         for child in children {
@@ -216,7 +216,7 @@ fn every_schema_fixture_still_migrates() {
     let latest = latest_schema_version();
     assert!(latest > 1);
     for version in 1..latest {
-        let sb = Sandbox::new();
+        let sb = Sandbox::on_sqlite();
         std::fs::create_dir_all(sb.work().join(".runctl")).unwrap();
         let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join(format!("tests/fixtures/state-v{version}.db"));
@@ -267,7 +267,7 @@ fn helper_a_killed_writer() {
 
 #[test]
 fn a_newer_db_with_a_killed_writers_wal_is_refused_with_not_a_byte_changed() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     sb.init();
     sb.cmd().args(["new", "--model", "m"]).run().success();
     let helper = std::process::Command::new(std::env::current_exe().unwrap())
@@ -301,7 +301,7 @@ fn a_newer_db_with_a_killed_writers_wal_is_refused_with_not_a_byte_changed() {
 
 #[test]
 fn an_old_db_is_not_written_by_reads_declined_migrations_or_dry_runs() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     project_at_v1(&sb);
     // The fixture in rollback-journal mode, as older runctls and other tools leave a DB.
     rusqlite::Connection::open(sb.db())
@@ -368,7 +368,7 @@ fn an_old_db_is_not_written_by_reads_declined_migrations_or_dry_runs() {
 
 #[test]
 fn reads_work_on_a_read_only_project_and_writes_say_why_they_cannot() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     sb.init();
     sb.cmd().args(["new", "--model", "m"]).run().success();
     let state = sb.work().join(".runctl");
@@ -434,7 +434,7 @@ fn reads_work_on_a_read_only_project_and_writes_say_why_they_cannot() {
 
 #[test]
 fn a_symlinked_wal_or_shm_is_refused_not_read_around() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     sb.init();
     sb.cmd().args(["new", "--model", "m"]).run().success();
     for companion in ["state.db-wal", "state.db-shm"] {
@@ -457,7 +457,7 @@ fn a_symlinked_wal_or_shm_is_refused_not_read_around() {
 
 #[test]
 fn a_reader_holding_a_snapshot_makes_no_new_wait_for_the_fold() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     sb.init();
     let wal = sb.work().join(".runctl/state.db-wal");
     let size = || std::fs::metadata(&wal).map_or(0, |m| m.len());
@@ -488,7 +488,7 @@ fn a_reader_holding_a_snapshot_makes_no_new_wait_for_the_fold() {
 
 #[test]
 fn a_fifo_or_a_folder_as_state_db_is_refused_at_once() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     sb.init();
     std::fs::remove_file(sb.db()).unwrap();
     let made = std::process::Command::new("mkfifo")
@@ -553,7 +553,7 @@ fn a_fifo_or_a_folder_as_state_db_is_refused_at_once() {
 
 #[test]
 fn a_v6_db_with_sources_items_and_runs_migrates_to_v7_keeping_every_row() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     std::fs::create_dir_all(sb.work().join(".runctl")).unwrap();
     let fixture =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/state-v6.db");
@@ -593,7 +593,7 @@ fn a_v6_db_with_sources_items_and_runs_migrates_to_v7_keeping_every_row() {
 
 #[test]
 fn a_migration_killed_at_any_moment_leaves_the_db_whole_and_no_partial_backup() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     std::fs::create_dir_all(sb.work().join(".runctl")).unwrap();
     let fixture =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/state-v6.db");
@@ -670,7 +670,7 @@ fn a_migration_killed_at_any_moment_leaves_the_db_whole_and_no_partial_backup() 
 fn a_status_no_runctl_writes_is_shown_as_it_is_and_hides_no_other_run() {
     // A hand-edited DB (or another tool writing to it): the odd row is listed with its text,
     // the others as always, and show works on it.
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     sb.init();
     for dataset in ["d", "e"] {
         let out = sb.run(&["new", "--model", "m", "--dataset", dataset]);
