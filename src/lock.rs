@@ -91,11 +91,20 @@ fn open_no_follow(path: &Path) -> Result<std::fs::File> {
         .map_err(|e| io("open", path)(e).into())
 }
 
+/// The host this process says it runs on: `RUNCTL_HOST` when set (a container, or a test that
+/// plays several hosts), else the machine's host name.
+pub fn host_name() -> String {
+    if let Some(host) = std::env::var_os("RUNCTL_HOST").filter(|h| !h.is_empty()) {
+        return host.to_string_lossy().into_owned();
+    }
+    nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "unknown host".into())
+}
+
 /// Write who holds the lock (pid, host, since when) for the message a second process gets.
 fn write_holder(file: &mut std::fs::File) {
-    let host = nix::unistd::gethostname()
-        .map(|h| h.to_string_lossy().into_owned())
-        .unwrap_or_else(|_| "unknown host".into());
+    let host = host_name();
     let holder = format!(
         "pid {} on {host}, since {}",
         std::process::id(),

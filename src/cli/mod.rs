@@ -13,6 +13,7 @@ mod ledger;
 mod link;
 mod logs;
 mod man;
+mod members_view;
 mod migrate;
 mod migrate_runs;
 mod name;

@@ -126,6 +126,7 @@ pub fn work_on(
         config: request.config.clone(),
         grace: request.work.grace,
         progress: work::progress::Style::detect(ctx.global.quiet),
+        lease: request.work.lease,
     };
     let prepared = work::prepare(&store, project, run, &pass, &ctx.cwd, &mut |w| ctx.warn(w))?;
     let (run, selected) = (prepared.run.clone(), prepared.selected);

@@ -106,7 +106,10 @@ pub fn finish(
     json: bool,
 ) -> Result<ExitCode> {
     let status = status_of(summary);
-    store.mark_run_finished(&run.id, status, None, &crate::store::now_text())?;
+    // A member that lost its lease has no say in the run's status: the others set it.
+    if !matches!(summary.fatal, Some(work::WorkError::LostLease { .. })) {
+        store.mark_run_finished(&run.id, status, None, &crate::store::now_text())?;
+    }
     let secs = summary.elapsed.as_secs_f64();
     let done = summary.ok + summary.n_errors();
     let rate = if secs > 0.0 { done as f64 / secs } else { 0.0 };
@@ -237,6 +240,14 @@ fn summary_text(run: &RunRow, status: RunStatus, summary: &work::Summary, rate: 
 /// The exit of a pass: a stop's cause, 130 after an interrupt, 1 with the failed items named
 /// and how to retry them, else success.
 fn outcome(run: &RunRow, summary: &work::Summary) -> Result<ExitCode> {
+    if let Some(fatal @ work::WorkError::LostLease { .. }) = &summary.fatal {
+        return Err(
+            CliError::conflict(format!("run {} stopped: {fatal}", run.name)).hint(format!(
+                "this process was stopped, suspended or cut off from the database for longer than the lease (--lease); 'runctl resume {}' joins the run again",
+                run.name
+            )),
+        );
+    }
     if let Some(fatal) = &summary.fatal {
         return Err(
             CliError::general(format!("run {} stopped: {fatal}", run.name)).hint(format!(

@@ -59,6 +59,10 @@ pub struct RunOutput {
     /// Which store holds the run, `sqlite` or `postgres`: in `show --json` only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub store: Option<&'static str>,
+    /// The processes that worked the run's passes on PostgreSQL, oldest first (`[]` on
+    /// SQLite): in `show --json` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub members: Option<Vec<super::members_view::MemberOutput>>,
 }
 
 /// A note in `--json` output.
@@ -150,6 +154,7 @@ impl RunOutput {
             tags: Default::default(),
             notes: Vec::new(),
             store: None,
+            members: None,
         }
     }
 

@@ -170,8 +170,10 @@ pub fn show(ctx: &Ctx, args: ShowArgs) -> Result<()> {
     let store = ctx.open_store(&project, Access::Read)?;
     let row = run_view::find_run(&store, &args.run)?;
     let mut view = RunOutput::from_row(&row).with_items(&store)?;
+    let members = super::members_view::members_of(&store, &row.id)?;
     if args.json {
         view.store = Some(store.kind());
+        view.members = Some(members);
         return output::print_json(&view);
     }
     let mut text = String::new();
@@ -215,6 +217,13 @@ pub fn show(ctx: &Ctx, args: ShowArgs) -> Result<()> {
         line("moved to", moved);
     }
     text.push_str(&annotation_lines(&view));
+    for member in super::members_view::lines(&members) {
+        text.push_str(&format!(
+            "{:<12} {}\n",
+            "member",
+            output::printable(&member)
+        ));
+    }
     output::print(&text)
 }
 

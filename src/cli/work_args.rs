@@ -40,6 +40,10 @@ pub struct WorkArgs {
     /// After the first interrupt, how long items in flight may take to finish
     #[arg(long, value_name = "D", value_parser = settings::parse_duration, default_value = "30s")]
     pub grace: Duration,
+    /// On PostgreSQL: how long a process's heartbeat may go unrenewed before the other
+    /// processes working the run claim its items (docs/cluster.md)
+    #[arg(long, value_name = "D", value_parser = settings::parse_lease, default_value = "60s")]
+    pub lease: Duration,
     /// Only the items whose result is an error [env: RETRY_ERRORS_ONLY=1]
     #[arg(long)]
     pub retry_errors: bool,

@@ -86,8 +86,11 @@ impl From<crate::store::StoreError> for CliError {
             StoreError::NoPostgresSupport => CliError::general(message).hint(
                 "install a runctl built with its default features (cargo install --path . does)",
             ),
+            StoreError::OtherPass { .. } => CliError::conflict(message).hint(
+                "join it with the same selection, or wait until they are done",
+            ),
             StoreError::NotOnPostgres => CliError::general(message).hint(format!(
-                "the PostgreSQL store serves every command but `archive`, `rm`, `store` and `version sync` so far (docs/project.md); unset {} and store.url to use .runctl/state.db",
+                "the PostgreSQL store serves every command but `archive` and `rm` so far (docs/project.md); unset {} and store.url to use .runctl/state.db",
                 crate::store::DATABASE_URL_ENV
             )),
             StoreError::Io { .. } | StoreError::Sqlite { .. } => CliError::general(message),
@@ -114,7 +117,7 @@ impl From<crate::lock::LockError> for CliError {
                 CliError::chain(Kind::General, &err).hint(REMAKE)
             }
             LockError::Held { .. } => CliError::chain(Kind::Conflict, &err).hint(
-                "wait for it to finish; the lock is released as soon as that process ends, even if it is killed",
+                "wait for it to finish (the lock is released as soon as that process ends, even if it is killed); on SQLite one process works a run: for many processes or hosts on one run, use a PostgreSQL store (docs/cluster.md)",
             ),
             LockError::Io(_) => CliError::chain(Kind::General, &err),
         }

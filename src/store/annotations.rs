@@ -170,6 +170,8 @@ impl Cleanup<'_> {
             "INSERT OR REPLACE INTO removed_runs (id, name, model, dataset, number, removed_at) \
              SELECT id, name, model, dataset, number, ?2 FROM runs WHERE id = ?1",
             "DELETE FROM results WHERE run_id = ?1",
+            "DELETE FROM claims WHERE run_id = ?1",
+            "DELETE FROM members WHERE run_id = ?1",
             "DELETE FROM run_tags WHERE run_id = ?1",
             "DELETE FROM run_notes WHERE run_id = ?1",
             "DELETE FROM runs WHERE id = ?1",

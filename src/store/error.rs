@@ -75,6 +75,13 @@ pub enum StoreError {
     NoPostgresSupport,
     #[error("this command does not work on a PostgreSQL store yet")]
     NotOnPostgres,
+    /// Live members work the run's other selection (`--retry-errors` or not).
+    #[error("run {run} is being worked {theirs} by other processes (on {host})")]
+    OtherPass {
+        run: String,
+        theirs: &'static str,
+        host: String,
+    },
     #[error("migration of {path} failed: {detail}")]
     Migration { path: PathBuf, detail: String },
 }

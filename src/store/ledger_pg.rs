@@ -5,6 +5,7 @@
 //! into one run keep its counters exact.
 
 use super::ledger::{Keys, ResultIn};
+use super::members::Claimant;
 use super::pg::PgConn;
 use super::sql::DbError;
 use crate::state::{ResultStatus, Stored};
@@ -23,6 +24,9 @@ pub(super) fn lock_results(conn: &mut PgConn, run_id: &str) -> Result<(), DbErro
 
 /// Upsert the results; the changes to the run's ok and error counts, or (for keys from
 /// outside) the first key that is not an item of the run, with nothing written.
+///
+/// As a member of a pass (`claimant`), only the results of items it still holds are written
+/// (the others' claims came after its lease was lost: it learns so here), and their claims go.
 pub(super) fn upsert_results(
     conn: &mut PgConn,
     run_id: &str,
@@ -30,8 +34,25 @@ pub(super) fn upsert_results(
     source_id: Option<i64>,
     results: &[ResultIn],
     now: &str,
+    claimant: Option<&Claimant>,
 ) -> Result<Result<(i64, i64), String>, DbError> {
     lock_results(conn, run_id)?;
+    let held;
+    let results = match claimant {
+        Some(me) if keys == Keys::OfThisRun => {
+            let keys: Vec<&str> = results.iter().map(|r| r.key.as_str()).collect();
+            held = super::members_pg::held(conn, run_id, me.id, &keys)?;
+            if results.iter().all(|r| held.contains(&r.key)) {
+                std::borrow::Cow::Borrowed(results)
+            } else {
+                me.lost.store(true, std::sync::atomic::Ordering::SeqCst);
+                let kept = results.iter().filter(|r| held.contains(&r.key));
+                std::borrow::Cow::Owned(kept.cloned().collect())
+            }
+        }
+        _ => std::borrow::Cow::Borrowed(results),
+    };
+    let results: &[ResultIn] = &results;
     let rounds = rounds(results);
     let distinct: Vec<&str> = rounds
         .first()
@@ -61,6 +82,9 @@ pub(super) fn upsert_results(
     }
     for round in &rounds {
         upsert_round(conn, run_id, round, now)?;
+    }
+    if let (Some(me), Keys::OfThisRun) = (claimant, keys) {
+        super::members_pg::recorded(conn, run_id, me.id, &distinct)?;
     }
     Ok(Ok((d_ok, d_err)))
 }

@@ -216,12 +216,15 @@ impl super::Store {
 
     /// A second connection to the same store (for a thread of its own, such as the recorder
     /// of a pass).
+    /// The member this store claims and records as, if it joined a pass, goes along.
     pub fn open_another(&self, access: Access) -> Result<super::Store, super::StoreError> {
-        match &self.engine {
+        let another = match &self.engine {
             super::Engine::Sqlite(_) => super::Store::open(&self.path, access),
             #[cfg(feature = "postgres")]
             super::Engine::Postgres(_, url) => super::Store::open_postgres(url, access),
-        }
+        }?;
+        *another.claimant.borrow_mut() = self.claimant.borrow().clone();
+        Ok(another)
     }
 
     /// `sqlite` or `postgres`: which engine this store is.

@@ -13,6 +13,7 @@ mod annotations;
 mod api_tests;
 mod backup;
 mod error;
+mod export;
 mod file;
 mod folder_scans;
 mod hashes;
@@ -21,6 +22,9 @@ mod ledger;
 #[cfg(feature = "postgres")]
 mod ledger_pg;
 mod location;
+mod members;
+#[cfg(feature = "postgres")]
+mod members_pg;
 mod network_fs;
 mod pages;
 mod paths;
@@ -60,6 +64,7 @@ pub use ledger::{
     UPSERT_RESULT_SQL,
 };
 pub use location::{DATABASE_URL_ENV, Location, LocationError, PgUrl, choose as choose_location};
+pub use members::{JoinRequest, MemberEnd, MemberRow, Membership};
 pub use network_fs::refuse_network_fs;
 pub use paths::{path_to_text, text_to_path};
 pub use progress::{Progress, eta_stamp, finish_at};
@@ -92,6 +97,9 @@ pub struct Store {
     status: SchemaStatus,
     /// Whether `conn` may write (a read-only connection can neither write nor checkpoint).
     writable: bool,
+    /// The member of a run's pass this store claims and records as, once it joined one
+    /// (PostgreSQL: members.rs).
+    claimant: std::cell::RefCell<Option<members::Claimant>>,
 }
 
 /// The database engine behind a [`Store`] and its connection.
@@ -162,6 +170,7 @@ impl Store {
             path,
             status,
             writable: true,
+            claimant: Default::default(),
         };
         store.migrate()?;
         Ok(store)
@@ -186,6 +195,7 @@ impl Store {
                 path: path.to_path_buf(),
                 status,
                 writable: false,
+                claimant: Default::default(),
             })
         };
         let conn = Connection::open_with_flags(path, flags).map_err(|e| classify(path, e))?;
@@ -215,6 +225,7 @@ impl Store {
             path: path.to_path_buf(),
             status,
             writable: true,
+            claimant: Default::default(),
         };
         if store.status.pending.is_empty() || store.status.fresh {
             store.ensure_wal()?;
@@ -275,10 +286,6 @@ impl Store {
             #[cfg(feature = "postgres")]
             Engine::Postgres(..) => Err(StoreError::NotOnPostgres),
         }
-    }
-
-    fn sql_err(&self, err: rusqlite::Error) -> StoreError {
-        classify(&self.path, err)
     }
 }
 

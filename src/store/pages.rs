@@ -3,6 +3,8 @@
 //! snapshot open while results commit.
 
 use super::ledger::{Prior, Selection, selection_filter};
+#[cfg(feature = "postgres")]
+use super::sql::DbError;
 use super::{Store, StoreError};
 use crate::state::{ErrorCategory, Stored};
 
@@ -32,6 +34,22 @@ pub struct ItemPages<'a> {
     /// The last key read.
     after: Option<String>,
     done: bool,
+    /// As a member of a pass (PostgreSQL): how many items to claim next, when the last claim
+    /// was, and when to look again after one that found nothing free.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    claims: ClaimPace,
+}
+
+/// How a member claims: pages sized to about two seconds of its own work, between twice its
+/// slots and [`ItemPages::PAGE`]; a claim that found nothing free while others hold items is
+/// tried again 200 ms later, when their items may have
+/// come free.
+#[derive(Debug, Default)]
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+struct ClaimPace {
+    size: usize,
+    last: Option<std::time::Instant>,
+    again_at: Option<std::time::Instant>,
 }
 
 impl ItemPages<'_> {
@@ -42,6 +60,10 @@ impl ItemPages<'_> {
     pub fn next_page(&mut self) -> Result<Vec<PageItem>, StoreError> {
         if self.done {
             return Ok(Vec::new());
+        }
+        #[cfg(feature = "postgres")]
+        if let Some(page) = self.claim()? {
+            return Ok(page);
         }
         let page = self.read()?;
         self.done = page.len() < Self::PAGE;
@@ -111,6 +133,70 @@ impl ItemPages<'_> {
     }
 }
 
+#[cfg(feature = "postgres")]
+impl ItemPages<'_> {
+    /// As a member of a pass: the next page claimed, or nothing while none is free (and
+    /// done once no one holds any); `None` when the store is no member's.
+    fn claim(&mut self) -> Result<Option<Vec<PageItem>>, StoreError> {
+        let store = self.store;
+        let (super::Engine::Postgres(conn, _), Some(me)) =
+            (&store.engine, store.claimant.borrow().clone())
+        else {
+            return Ok(None);
+        };
+        let now = std::time::Instant::now();
+        if self.claims.again_at.is_some_and(|at| now < at) {
+            return Ok(Some(Vec::new()));
+        }
+        let least = (2 * me.slots).clamp(8, Self::PAGE);
+        let pace = &mut self.claims;
+        pace.size = match pace.last.map(|t| now.duration_since(t)) {
+            None => least,
+            Some(d) if d < std::time::Duration::from_secs(1) => pace.size * 2,
+            Some(d) if d > std::time::Duration::from_secs(4) => pace.size / 2,
+            Some(_) => pace.size,
+        }
+        .clamp(least, Self::PAGE);
+        let n = i64::try_from(pace.size).unwrap_or(1000);
+        let err = |e: DbError| store.db_err(e);
+        let mut conn = conn.borrow_mut();
+        let rows =
+            super::members_pg::claim(&mut conn, self.run_id, me.id, me.lease_ms, n).map_err(err)?;
+        if rows.is_empty() {
+            let others =
+                super::members_pg::held_by_others(&mut conn, self.run_id, me.id).map_err(err)?;
+            self.done = others == 0;
+            let wait =
+                std::time::Duration::from_millis(u64::try_from(me.lease_ms / 4).unwrap_or(0));
+            self.claims.again_at = Some(now + wait.min(std::time::Duration::from_millis(200)));
+            return Ok(Some(Vec::new()));
+        }
+        self.claims.last = Some(now);
+        self.claims.again_at = None;
+        let prior = match self.selection {
+            Selection::Errors => Prior::Error,
+            _ => Prior::Unknown,
+        };
+        let page = rows
+            .iter()
+            .map(|row| {
+                let row = super::sql::Row::Postgres(row);
+                Ok(PageItem {
+                    key: row.text(0)?,
+                    data: row.text(1)?,
+                    location: row.text(2)?,
+                    attempts: row.int(3)?,
+                    last_error: row.opt_text(4)?,
+                    category: row.opt_stored(5)?,
+                    prior,
+                })
+            })
+            .collect::<Result<Vec<_>, DbError>>()
+            .map_err(err)?;
+        Ok(Some(page))
+    }
+}
+
 impl Store {
     /// The selected items of a run, a page at a time.
     pub fn item_pages<'a>(&'a self, run_id: &'a str, selection: Selection) -> ItemPages<'a> {
@@ -120,6 +206,7 @@ impl Store {
             selection,
             after: None,
             done: false,
+            claims: ClaimPace::default(),
         }
     }
 

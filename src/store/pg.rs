@@ -70,6 +70,7 @@ impl Store {
             path: label,
             status,
             writable: access == Access::Write,
+            claimant: Default::default(),
         };
         if access == Access::Write && store.status.fresh && !store.status.pending.is_empty() {
             store.migrate()?;

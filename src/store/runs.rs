@@ -256,6 +256,10 @@ impl Store {
         exit_code: Option<i32>,
         at: &str,
     ) -> Result<(), StoreError> {
+        // Other members still at work end the run themselves (members.rs).
+        if self.others_at_work(id)? {
+            return Ok(());
+        }
         self.db()
             .execute(
                 "UPDATE runs SET status = ?2, exit_code = ?3, finished_at = ?4 WHERE id = ?1",

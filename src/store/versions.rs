@@ -181,7 +181,7 @@ fn version_named(db: Db<'_>, family: &str, name: &str) -> Result<Option<VersionR
 }
 
 /// The advisory lock (PostgreSQL) under which versions are numbered: "versions" in ASCII.
-const VERSIONS_LOCK: i64 = 0x7665_7273_696F_6E73;
+pub(super) const VERSIONS_LOCK: i64 = 0x7665_7273_696F_6E73;
 
 fn insert_version(
     db: Db<'_>,

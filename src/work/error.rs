@@ -42,6 +42,21 @@ pub enum WorkError {
     /// The run's lock could not be kept (what the lock said).
     #[error("lost the run's lock: {0}")]
     LostLock(String),
+    /// This member's heartbeat was not renewed within the lease (it was stopped, or could not
+    /// reach the database): the other members may hold its items now.
+    #[error(
+        "this process lost its lease on the run's items (no heartbeat within {}); the other processes working the run carry on",
+        crate::work::progress::text::duration(*lease)
+    )]
+    LostLease { lease: std::time::Duration },
+}
+
+impl WorkError {
+    /// Whether the items in flight must be killed at once: their results could not be
+    /// recorded, and other processes may be running them.
+    pub fn kills_in_flight(&self) -> bool {
+        matches!(self, WorkError::LostLease { .. })
+    }
 }
 
 impl From<RecordError> for WorkError {

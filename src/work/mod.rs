@@ -21,6 +21,7 @@ mod retry;
 pub mod settings;
 mod signals;
 mod slots;
+mod start;
 mod stream;
 mod stream_process;
 mod stream_slot;
@@ -36,8 +37,9 @@ pub use crate::state::ErrorCategory;
 pub use error::WorkError;
 pub(crate) use failure::Failure;
 pub use failure::{Exits, Origin};
-pub use prepare::{PassRequest, PrepareError, Prepared, options, prepare, resolve_program, start};
+pub use prepare::{PassRequest, PrepareError, Prepared, options, prepare, resolve_program};
 pub use settings::{Mode, WorkSettings};
+pub use start::{Hold, start};
 
 use crate::store::{Progress, Selection, Store};
 

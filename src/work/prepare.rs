@@ -11,12 +11,13 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{Keep, Mode, Options, Summary, WorkError, WorkSettings, Worker};
-use crate::lock::{LockError, RunLock};
+use super::start::Hold;
+use super::{Mode, Options, WorkError, WorkSettings, Worker};
+use crate::lock::LockError;
 use crate::project::{Project, ProjectError};
 use crate::runs::{RunDirs, metadata_env};
 use crate::state::RunStatus;
-use crate::store::{Access, Progress, RunRow, Selection, SourceRow, Store, StoreError};
+use crate::store::{Progress, RunRow, Selection, SourceRow, Store, StoreError};
 
 /// Why a pass cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -64,7 +65,7 @@ pub enum PrepareError {
     Json(#[from] serde_json::Error),
 }
 
-type Result<T, E = PrepareError> = std::result::Result<T, E>;
+pub(super) type Result<T, E = PrepareError> = std::result::Result<T, E>;
 
 /// What a pass was asked to do.
 #[derive(Debug, Clone)]
@@ -81,6 +82,9 @@ pub struct PassRequest {
     pub grace: Duration,
     /// The progress display to use.
     pub progress: super::progress::Style,
+    /// On a store many processes share: how long a member's heartbeat may go unrenewed
+    /// before the others claim its items.
+    pub lease: Duration,
 }
 
 /// A run checked, locked and ready for a pass.
@@ -90,7 +94,7 @@ pub struct Prepared {
     pub source: SourceRow,
     pub settings: WorkSettings,
     pub worker: Worker,
-    pub lock: RunLock,
+    pub hold: Hold,
     /// The run's counters before the pass.
     pub before: Progress,
     pub selection: Selection,
@@ -122,8 +126,12 @@ pub fn prepare(
     if let Some(path) = &request.config {
         check_config(&run, path, warn)?;
     }
-    let lock = crate::lock::lock_run(&project.state_dir().join("locks"), &run.id, &run.name)?;
     let settings = settings_of(store, &run, request)?;
+    let selection = match request.retry_errors {
+        true => Selection::Errors,
+        false => Selection::Remaining,
+    };
+    let hold = hold_run(store, project, &run, &settings, selection, request.lease)?;
     let dirs = RunDirs::of(project, &run)?;
     // settings_of refuses an empty command, so there is a program.
     let mut argv = resolve_program(&settings.command, cwd)?.into_iter();
@@ -136,17 +144,16 @@ pub fn prepare(
     let stored = serde_json::to_string(&settings)?;
     store.set_run_work(&run.id, &stored)?;
     let before = store.refresh_progress(&run.id)?;
-    let (selection, selected) = if request.retry_errors {
-        (Selection::Errors, before.n_errors)
-    } else {
-        (Selection::Remaining, before.remaining())
+    let selected = match selection {
+        Selection::Errors => before.n_errors,
+        _ => before.remaining(),
     };
     Ok(Prepared {
         run,
         source,
         settings,
         worker,
-        lock,
+        hold,
         before,
         selection,
         selected: u64::try_from(selected).unwrap_or(0),
@@ -158,10 +165,9 @@ pub fn prepare(
 pub fn options(prepared: &Prepared, request: &PassRequest) -> Options {
     let settings = &prepared.settings;
     let total = prepared.selected;
-    let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let jobs = settings
         .jobs
-        .unwrap_or(cpus)
+        .unwrap_or_else(cpus)
         .max(1)
         .min(usize::try_from(total).unwrap_or(usize::MAX).max(1));
     Options {
@@ -179,19 +185,37 @@ pub fn options(prepared: &Prepared, request: &PassRequest) -> Options {
     }
 }
 
-/// Run the pass: record its start, open the recorder's own connection, and work through the
-/// selection with the run's lock kept (a lost lock that another process took stops the pass).
-pub fn start(store: &Store, prepared: Prepared, options: Options) -> Result<Summary> {
-    let Prepared {
-        run,
-        worker,
-        mut lock,
-        ..
-    } = prepared;
-    store.mark_run_started(&run.id, &crate::store::now_text())?;
-    let recorder = store.open_another(Access::Write)?;
-    let keep: Keep = Box::new(move || lock.keep().map_err(|e| WorkError::LostLock(e.to_string())));
-    Ok(super::run(store, recorder, &run.id, worker, options, keep)?)
+/// Hold the run for a pass: join it as a member on a store many processes share, else take
+/// its lock.
+fn hold_run(
+    store: &Store,
+    project: &Project,
+    run: &RunRow,
+    settings: &WorkSettings,
+    selection: Selection,
+    lease: Duration,
+) -> Result<Hold> {
+    let join = crate::store::JoinRequest {
+        host: crate::lock::host_name(),
+        pid: std::process::id(),
+        jobs: settings.jobs.unwrap_or_else(cpus),
+        window: settings.window.unwrap_or(1).max(1),
+        selection,
+        lease,
+    };
+    Ok(match store.join_run(&run.id, &join)? {
+        Some(member) => Hold::Member(member),
+        None => Hold::Lock(crate::lock::lock_run(
+            &project.state_dir().join("locks"),
+            &run.id,
+            &run.name,
+        )?),
+    })
+}
+
+/// The CPUs of this machine: the default number of slots.
+fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
 }
 
 /// The run's work settings: those stored when it started (or, for a run from before they were

@@ -153,7 +153,11 @@ fn record(
         if kept_at.elapsed() >= MAX_WAIT && !control.stopping() {
             kept_at = Instant::now();
             if let Err(error) = keep() {
+                let kill = error.kills_in_flight();
                 control.fail(error);
+                if kill {
+                    control.abort();
+                }
             }
         }
         if closed {

@@ -91,6 +91,24 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// Parse a `--lease`: between a second (heartbeats come four times a lease) and a day.
+pub fn parse_lease(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if duration < Duration::from_secs(1) {
+        return Err(format!(
+            "the lease '{}' is under a second: a member would lose it between two heartbeats",
+            text.trim()
+        ));
+    }
+    if duration > Duration::from_secs(86_400) {
+        return Err(format!(
+            "the lease '{}' is over a day: a dead host's items would wait that long",
+            text.trim()
+        ));
+    }
+    Ok(duration)
+}
+
 /// Parse a `--timeout`: a duration of at least a millisecond (a timeout of zero would fail every
 /// item at once).
 pub fn parse_timeout(text: &str) -> Result<Duration, String> {

@@ -180,6 +180,36 @@ impl Sandbox {
         self.work().join(".runctl/state.db")
     }
 
+    /// The whole store, to check it unchanged: `state.db` byte for byte, or on PostgreSQL its
+    /// dump but for where its id sequences stand (a rolled-back insert still takes a number:
+    /// PostgreSQL's sequences are not transactional).
+    pub fn whole_db(&self) -> Vec<u8> {
+        match &self.db_url {
+            None => std::fs::read(self.db()).unwrap(),
+            Some(url) => crate::pg::server()
+                .unwrap()
+                .dump(url.rsplit('/').next().unwrap())
+                .lines()
+                .filter(|l| !l.starts_with("SELECT pg_catalog.setval("))
+                .collect::<Vec<_>>()
+                .join("\n")
+                .into_bytes(),
+        }
+    }
+
+    /// The store's tables, for SQL a test reads or writes around the CLI: `state.db`, or this
+    /// sandbox's PostgreSQL database.
+    pub fn tables(&self) -> Tables {
+        match &self.db_url {
+            Some(url) => Tables::Postgres(url.rsplit('/').next().unwrap().to_string()),
+            None => {
+                let conn = rusqlite::Connection::open(self.db()).unwrap();
+                conn.busy_timeout(Duration::from_secs(10)).unwrap();
+                Tables::Sqlite(conn)
+            }
+        }
+    }
+
     /// `text` made stable for a snapshot: this sandbox's temp folder written `[TMP]`, and run
     /// ids, timestamps, hashes of temp paths and elapsed times masked.
     pub fn redact(&self, text: &str) -> String {
@@ -649,4 +679,85 @@ pub fn tree(root: &Path) -> std::collections::BTreeMap<String, String> {
     let mut out = std::collections::BTreeMap::new();
     walk(root, root, &mut out);
     out
+}
+
+/// A store's tables for a test's own SQL ([`Sandbox::tables`]), on either engine: `?1`, `?2`
+/// take text parameters, every value comes back as text (NULL as `None`).
+pub enum Tables {
+    Sqlite(rusqlite::Connection),
+    /// The database's name on the test server.
+    Postgres(String),
+}
+
+impl Tables {
+    /// Every row of `sql`.
+    pub fn rows(&self, sql: &str, params: &[&str]) -> Vec<Vec<Option<String>>> {
+        match self {
+            Tables::Sqlite(conn) => {
+                let mut stmt = conn.prepare(sql).unwrap();
+                let n = stmt.column_count();
+                let mut rows = stmt.query(rusqlite::params_from_iter(params)).unwrap();
+                let mut out = Vec::new();
+                while let Some(row) = rows.next().unwrap() {
+                    out.push(
+                        (0..n)
+                            .map(|i| sqlite_text(row.get_ref(i).unwrap()))
+                            .collect(),
+                    );
+                }
+                out
+            }
+            Tables::Postgres(db) => {
+                let mut sql = sql.to_string();
+                for (i, p) in params.iter().enumerate().rev() {
+                    let literal = format!("'{}'", p.replace('\'', "''"));
+                    sql = sql.replace(&format!("?{}", i + 1), &literal);
+                }
+                crate::pg::server().unwrap().rows(db, &sql)
+            }
+        }
+    }
+
+    /// Run a statement (or several, `;`-separated, without parameters).
+    pub fn exec(&self, sql: &str, params: &[&str]) {
+        match self {
+            Tables::Sqlite(conn) if params.is_empty() => conn.execute_batch(sql).unwrap(),
+            Tables::Sqlite(conn) => {
+                conn.execute(sql, rusqlite::params_from_iter(params))
+                    .unwrap();
+            }
+            Tables::Postgres(_) => {
+                self.rows(sql, params);
+            }
+        }
+    }
+
+    /// The one value of `sql`, parsed.
+    pub fn one<T: std::str::FromStr>(&self, sql: &str, params: &[&str]) -> T
+    where
+        T::Err: std::fmt::Debug,
+    {
+        self.opt(sql, params)
+            .unwrap_or_else(|| panic!("NULL or no row: {sql}"))
+    }
+
+    /// The first value of `sql`, parsed; `None` for NULL or no row.
+    pub fn opt<T: std::str::FromStr>(&self, sql: &str, params: &[&str]) -> Option<T>
+    where
+        T::Err: std::fmt::Debug,
+    {
+        let rows = self.rows(sql, params);
+        let value = rows.first()?.first()?.as_ref()?;
+        Some(value.parse().unwrap())
+    }
+}
+
+fn sqlite_text(v: rusqlite::types::ValueRef<'_>) -> Option<String> {
+    use rusqlite::types::ValueRef;
+    match v {
+        ValueRef::Null => None,
+        ValueRef::Integer(i) => Some(i.to_string()),
+        ValueRef::Real(f) => Some(f.to_string()),
+        ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t).into_owned()),
+    }
 }

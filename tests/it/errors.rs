@@ -84,7 +84,7 @@ fn init_new_and_name_errors() {
 
 #[test]
 fn show_list_and_env_errors() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     snap(&sb, "list_outside_a_project", &["list"]);
     sb.init();
     snap(&sb, "show_no_such_run", &["show", "nothing"]);
@@ -236,7 +236,7 @@ fn version_errors() {
 
 #[test]
 fn migrate_errors() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     snap(&sb, "migrate_outside_a_project", &["migrate"]);
     snap(&sb, "migrate_bad_flag", &["migrate", "--bogus"]);
     project_at_v1(&sb);

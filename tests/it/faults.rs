@@ -2,7 +2,8 @@
 //! RLIMIT_FSIZE limit) mid-ingest, mid-resume and mid-export, the DB held by another writer past the busy
 //! timeout, the lock folder removed under a running resume, misbehaving workers, and a mixed
 //! load of every writer at once. Each: a clear error and exit code, nothing recorded lost, and
-//! the next command works.
+//! the next command works. These are faults of `state.db` and its folder, so they run on
+//! SQLite whatever store the suite runs on.
 
 use std::time::{Duration, Instant};
 
@@ -48,7 +49,7 @@ fn limited(sb: &Sandbox, kb: u64, args: &str) -> Run {
 
 #[test]
 fn a_full_disk_mid_ingest_fails_cleanly_and_keeps_the_db() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     sb.init();
     std::fs::write(sb.work().join("small.csv"), "id\na\nb\n").unwrap();
     sb.new_run_over("small.csv");
@@ -74,7 +75,7 @@ fn a_full_disk_mid_ingest_fails_cleanly_and_keeps_the_db() {
 
 #[test]
 fn a_full_disk_mid_resume_keeps_what_was_recorded_and_the_next_resume_finishes() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     sb.init();
     csv_items(&sb, "items.csv", 20_000, 10);
     sb.new_run_over("items.csv");
@@ -113,7 +114,7 @@ fn a_full_disk_mid_resume_keeps_what_was_recorded_and_the_next_resume_finishes()
 
 #[test]
 fn a_db_held_by_another_writer_past_the_busy_timeout_is_a_clear_error() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     sb.init();
     sb.cmd().args(["new", "--model", "m"]).run().success();
     let conn = rusqlite::Connection::open(sb.db()).unwrap();
@@ -139,7 +140,7 @@ fn a_db_held_by_another_writer_past_the_busy_timeout_is_a_clear_error() {
 
 #[test]
 fn read_only_outputs_and_state_folders_fail_cleanly_and_record_nothing() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     sb.init();
     sb.cmd().args(["new", "--model", "m"]).run().success();
     let outputs = sb.work().join("outputs");
@@ -174,7 +175,7 @@ fn read_only_outputs_and_state_folders_fail_cleanly_and_record_nothing() {
 
 #[test]
 fn removing_the_lock_folder_under_a_running_resume_does_not_let_a_second_one_in() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     sb.init();
     csv_items(&sb, "items.csv", 30, 0);
     sb.new_run_over("items.csv");
@@ -206,7 +207,7 @@ fn removing_the_lock_folder_under_a_running_resume_does_not_let_a_second_one_in(
 
 #[test]
 fn misbehaving_workers_get_clear_results_and_leave_nothing_behind() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     sb.init();
     csv_items(&sb, "items.csv", 3, 0);
     sb.new_run_over("items.csv");
@@ -255,7 +256,7 @@ fn misbehaving_workers_get_clear_results_and_leave_nothing_behind() {
         std::thread::sleep(Duration::from_millis(20));
     }
     // A stream worker that never reads its input: --timeout ends each item.
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     sb.init();
     csv_items(&sb, "items.csv", 2, 0);
     sb.new_run_over("items.csv");
@@ -285,7 +286,7 @@ fn misbehaving_workers_get_clear_results_and_leave_nothing_behind() {
 
 #[test]
 fn a_mixed_load_of_every_writer_at_once_never_shows_busy_and_keeps_counters_distinct() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     sb.init();
     csv_items(&sb, "items.csv", 400, 0);
     csv_items(&sb, "other.csv", 200, 0);
@@ -411,7 +412,7 @@ fn a_mixed_load_of_every_writer_at_once_never_shows_busy_and_keeps_counters_dist
 
 #[test]
 fn a_full_disk_mid_export_leaves_no_partial_file() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     sb.init();
     csv_items(&sb, "items.csv", 20_000, 40);
     sb.new_run_over("items.csv");
@@ -454,7 +455,7 @@ fn entries(dir: &std::path::Path) -> Vec<String> {
 
 #[test]
 fn a_failed_forced_new_puts_every_folder_back_and_a_retry_records_the_real_one() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     sb.init();
     let new_d = |extra: &[&str]| {
         let out = sb
@@ -506,7 +507,7 @@ fn a_failed_forced_new_puts_every_folder_back_and_a_retry_records_the_real_one()
 
 #[test]
 fn a_new_whose_insert_fails_leaves_no_folder_and_the_pointers_as_they_were() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     sb.init();
     sb.cmd()
         .args(["new", "--model", "m", "--dataset", "d"])
@@ -547,7 +548,7 @@ fn a_new_whose_insert_fails_leaves_no_folder_and_the_pointers_as_they_were() {
 
 #[test]
 fn a_folder_named_latest_is_left_alone_with_a_warning() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     sb.init();
     std::fs::create_dir_all(sb.work().join("outputs/latest")).unwrap();
     std::fs::write(sb.work().join("outputs/latest/mine.txt"), "user data").unwrap();
@@ -576,7 +577,7 @@ fn a_folder_named_latest_is_left_alone_with_a_warning() {
 
 #[test]
 fn a_users_file_named_outputs_latest_is_left_alone() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     sb.init();
     std::fs::create_dir_all(sb.work().join("outputs")).unwrap();
     std::fs::write(sb.work().join("outputs/latest"), "my notes").unwrap();
@@ -595,7 +596,7 @@ fn a_users_file_named_outputs_latest_is_left_alone() {
 
 #[test]
 fn a_new_that_cannot_make_its_run_keeps_no_source_it_ingested() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     sb.init();
     csv_items(&sb, "items.csv", 50, 0);
     std::fs::create_dir_all(sb.work().join("outputs")).unwrap();

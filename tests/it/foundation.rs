@@ -56,7 +56,7 @@ fn non_utf8_command_name_is_a_usage_error() {
 
 #[test]
 fn init_creates_settings_and_state_and_is_idempotent() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     let out = sb.cmd().arg("init").run();
     assert_eq!(out.status.code(), Some(0));
     assert!(stderr(&out).contains("initialized runctl project"));
@@ -96,7 +96,7 @@ fn init_creates_settings_and_state_and_is_idempotent() {
 
 #[test]
 fn project_is_found_from_a_nested_folder() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     sb.init();
     let nested = sb.work().join("a/b/c");
     std::fs::create_dir_all(&nested).unwrap();
@@ -109,7 +109,7 @@ fn project_is_found_from_a_nested_folder() {
 
 #[test]
 fn a_state_folder_alone_marks_a_project() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     std::fs::create_dir_all(sb.work().join(".runctl")).unwrap();
     let nested = sb.work().join("sub");
     std::fs::create_dir_all(&nested).unwrap();
@@ -124,7 +124,7 @@ fn a_state_folder_alone_marks_a_project() {
 
 #[test]
 fn root_flag_and_env_override_discovery() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     sb.init();
     let elsewhere = sb.tmp.path().join("elsewhere");
     std::fs::create_dir_all(&elsewhere).unwrap();

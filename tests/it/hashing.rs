@@ -392,7 +392,7 @@ fn an_existing_alias_leading_elsewhere_is_a_conflict() {
 
 #[test]
 fn link_outside_a_project_creates_state_here_and_says_so() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     long_folder(&sb, "M:abc");
     let out = sb.cmd().args(["link", "models/M:abc"]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

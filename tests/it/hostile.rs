@@ -38,7 +38,7 @@ fn a_settings_file_that_is_a_fifo_or_endless_is_refused_at_once() {
 
 #[test]
 fn a_project_whose_path_is_not_utf8_works_and_writes_only_inside_it() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     let parent = sb.work();
     let root = parent.join(std::ffi::OsStr::from_bytes(b"proj\xff\xfe"));
     std::fs::create_dir(&root).unwrap();
@@ -234,7 +234,7 @@ fn settings_that_point_run_folders_outside_the_project_are_refused() {
 
 #[test]
 fn symlinks_planted_at_the_lock_the_hash_file_and_the_worker_log_are_not_followed() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     sb.init();
     let victim = sb.tmp.path().join("victim.txt");
     std::fs::write(&victim, "precious").unwrap();

@@ -162,7 +162,7 @@ fn json_summaries_refuse_a_stdout_that_carries_the_data() {
 
 #[test]
 fn version_export_json_summarises_and_refuses_what_export_refuses() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     sb.init();
     sb.run(&["version", "new", "style_1"]).success();
     sb.run(&["version", "new", "style_1"]).success();
@@ -185,7 +185,7 @@ fn version_export_json_summarises_and_refuses_what_export_refuses() {
     // A folder, runctl's own DB, a missing folder: refused with an error line, nothing left
     // behind (no temporary file).
     std::fs::create_dir(sb.work().join("dir")).unwrap();
-    let db_before = std::fs::read(sb.db()).unwrap();
+    let db_before = sb.whole_db();
     for (target, code) in [
         ("dir", 2),
         (".runctl/state.db", 2),
@@ -200,7 +200,7 @@ fn version_export_json_summarises_and_refuses_what_export_refuses() {
         );
         assert!(out.stdout.is_empty());
     }
-    assert_eq!(std::fs::read(sb.db()).unwrap(), db_before);
+    assert_eq!(sb.whole_db(), db_before);
     let mut names: Vec<String> = std::fs::read_dir(sb.work())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

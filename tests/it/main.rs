@@ -15,6 +15,7 @@ mod json;
 mod ledger;
 mod logs;
 mod man;
+mod members;
 mod migrate_runs;
 mod naming;
 mod per_item_faults;

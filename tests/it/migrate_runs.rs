@@ -291,14 +291,20 @@ fn one_legacy_folder(sb: &Sandbox) {
 /// (id, name, created_at) of the migrated runs by name, as the DB holds them and as
 /// `list --status migrated --json` shows them (the two must agree).
 fn migrated(sb: &Sandbox) -> Vec<(String, String, String)> {
-    let conn = rusqlite::Connection::open(sb.db()).unwrap();
-    let mut stmt = conn
-        .prepare("SELECT id, name, created_at FROM runs WHERE status = 'migrated' ORDER BY name")
-        .unwrap();
-    let stored: Vec<(String, String, String)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .map(Result::unwrap)
+    let stored: Vec<(String, String, String)> = sb
+        .tables()
+        .rows(
+            "SELECT id, name, created_at FROM runs WHERE status = 'migrated' ORDER BY name",
+            &[],
+        )
+        .into_iter()
+        .map(|mut r| {
+            (
+                r[0].take().unwrap(),
+                r[1].take().unwrap(),
+                r[2].take().unwrap(),
+            )
+        })
         .collect();
     let listed = sb.run(&["list", "--status", "migrated", "--json"]);
     listed.success();
@@ -325,7 +331,7 @@ fn migrated(sb: &Sandbox) -> Vec<(String, String, String)> {
 fn a_failed_record_puts_the_folders_back_and_a_stopped_rename_is_finished_by_a_rerun() {
     let name = "qwen2-7b-drg-full-run1";
     // The insert fails (a trigger stands in for a failed commit): both folders go back.
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     one_legacy_folder(&sb);
     let before = tree(&sb.work());
     rusqlite::Connection::open(sb.db())
@@ -392,7 +398,7 @@ fn a_rename_stopped_half_way_in_either_folder_is_finished_once() {
     // A: killed after outputs/ was renamed (symlink in place), before logs/ was.
     // B: killed between the rename and putting the symlink in place: the marker is left.
     for case in ["A", "B"] {
-        let sb = Sandbox::new();
+        let sb = Sandbox::on_sqlite();
         one_legacy_folder(&sb);
         let outputs = sb.work().join("outputs");
         std::fs::rename(outputs.join(legacy), outputs.join(name)).unwrap();

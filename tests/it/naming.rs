@@ -710,14 +710,15 @@ fn shortened_segments_are_recorded_in_the_hash_registry() {
     assert_eq!(short.len(), 64);
     // SQL: that the name's hash was recorded by naming (its origin) is not something the CLI
     // shows.
-    let conn = rusqlite::Connection::open(sb.db()).unwrap();
-    let rows: Vec<(String, String)> = conn
-        .prepare("SELECT hash, identifier FROM hashes WHERE origin = 'naming'")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let rows: Vec<(String, String)> = sb
+        .tables()
+        .rows(
+            "SELECT hash, identifier FROM hashes WHERE origin = 'naming'",
+            &[],
+        )
+        .into_iter()
+        .map(|mut r| (r[0].take().unwrap(), r[1].take().unwrap()))
+        .collect();
     assert_eq!(rows, vec![(short, long)]);
 }
 

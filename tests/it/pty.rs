@@ -15,30 +15,30 @@ fn exit_code(p: &Pty) -> String {
 
 #[test]
 fn answering_yes_migrates() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     project_at_v1(&sb);
     let mut p = migrate_in_pty(&sb);
-    p.exp_string("Apply 9 migration(s)").unwrap();
-    p.exp_string("(schema version 1 -> 10)?").unwrap();
+    p.exp_string("Apply 10 migration(s)").unwrap();
+    p.exp_string("(schema version 1 -> 11)?").unwrap();
     assert!(backups(&sb).is_empty(), "no backup before the answer");
     p.send("y").unwrap();
     p.flush().unwrap();
     p.exp_string("note: backed up").unwrap();
     p.exp_string("applied V2 hashes").unwrap();
-    p.exp_string("is now at schema version 10").unwrap();
+    p.exp_string("is now at schema version 11").unwrap();
     p.exp_eof().unwrap();
     assert!(exit_code(&p).ends_with(", 0)"), "{}", exit_code(&p));
     assert_eq!(backups(&sb).len(), 1);
     let out = sb.cmd().arg("migrate").run();
-    assert!(stdout(&out).contains("up to date (schema version 10)"));
+    assert!(stdout(&out).contains("up to date (schema version 11)"));
 }
 
 #[test]
 fn answering_no_leaves_the_db_untouched() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     let original = project_at_v1(&sb);
     let mut p = migrate_in_pty(&sb);
-    p.exp_string("Apply 9 migration(s)").unwrap();
+    p.exp_string("Apply 10 migration(s)").unwrap();
     p.send("n").unwrap();
     p.flush().unwrap();
     let screen = p
@@ -52,10 +52,10 @@ fn answering_no_leaves_the_db_untouched() {
 
 #[test]
 fn ctrl_c_at_the_prompt_exits_130_and_changes_nothing() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::on_sqlite();
     let original = project_at_v1(&sb);
     let mut p = migrate_in_pty(&sb);
-    p.exp_string("Apply 9 migration(s)").unwrap();
+    p.exp_string("Apply 10 migration(s)").unwrap();
     p.send_control('c').unwrap();
     p.exp_eof().unwrap();
     let status = exit_code(&p);
@@ -196,14 +196,9 @@ fn resume_at_a_terminal_shows_a_progress_bar_and_ctrl_c_stops_it_cleanly() {
     p.exp_eof().unwrap();
     let status = exit_code(&p);
     assert!(status.ends_with(", 130)"), "{status}");
-    let conn = rusqlite::Connection::open(sb.db()).unwrap();
-    let (done, state): (i64, String) = conn
-        .query_row(
-            "SELECT (SELECT count(*) FROM results WHERE status = 'ok'), status FROM runs",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
+    let tables = sb.tables();
+    let done: i64 = tables.one("SELECT count(*) FROM results WHERE status = 'ok'", &[]);
+    let state: String = tables.one("SELECT status FROM runs", &[]);
     assert!(done > 0 && done < 40, "{done}");
     assert_eq!(state, "interrupted");
 }

@@ -45,19 +45,16 @@ pub(crate) fn db(sb: &Sandbox) -> rusqlite::Connection {
 /// A count read with SQL: results while a killed or running resume leaves them, and counts
 /// the CLI has no listing for; [`status`] and [`results`] check the CLI's view beside it.
 pub(crate) fn count(sb: &Sandbox, sql: &str) -> i64 {
-    db(sb).query_row(sql, [], |r| r.get(0)).unwrap()
+    sb.tables().one(sql, &[])
 }
 
 /// The newest run's status, as the DB holds it and as `show latest --json` says it (the two
 /// must agree).
 pub(crate) fn status(sb: &Sandbox) -> String {
-    let stored: String = db(sb)
-        .query_row(
-            "SELECT status FROM runs ORDER BY created_at DESC LIMIT 1",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let stored: String = sb.tables().one(
+        "SELECT status FROM runs ORDER BY created_at DESC LIMIT 1",
+        &[],
+    );
     let shown = sb.run(&["show", "latest", "--json"]);
     shown.success();
     assert_eq!(
@@ -83,27 +80,23 @@ pub(crate) struct ResultRow {
 /// Every result, by key, checked against `export latest` ([`export_agrees`]). Read with SQL
 /// because export does not show `first_error`, which these tests check too.
 pub(crate) fn results(sb: &Sandbox) -> Vec<ResultRow> {
-    let conn = db(sb);
-    let mut stmt = conn
-        .prepare(
+    let rows = sb
+        .tables()
+        .rows(
             "SELECT key, status, attempt_count, first_error, last_error, error_category, output \
              FROM results ORDER BY key",
+            &[],
         )
-        .unwrap();
-    let rows = stmt
-        .query_map([], |r| {
-            Ok(ResultRow {
-                key: r.get(0)?,
-                status: r.get(1)?,
-                attempt_count: r.get(2)?,
-                first_error: r.get(3)?,
-                last_error: r.get(4)?,
-                error_category: r.get(5)?,
-                output: r.get(6)?,
-            })
+        .into_iter()
+        .map(|mut r| ResultRow {
+            key: r[0].take().unwrap(),
+            status: r[1].take().unwrap(),
+            attempt_count: r[2].take().unwrap().parse().unwrap(),
+            first_error: r[3].take(),
+            last_error: r[4].take(),
+            error_category: r[5].take(),
+            output: r[6].take(),
         })
-        .unwrap()
-        .map(Result::unwrap)
         .collect::<Vec<_>>();
     export_agrees(sb, &rows);
     rows
@@ -119,13 +112,10 @@ fn export_agrees(sb: &Sandbox, rows: &[ResultRow]) {
         return;
     }
     let latest = shown.json()["id"].as_str().unwrap().to_string();
-    let elsewhere: i64 = db(sb)
-        .query_row(
-            "SELECT count(*) FROM results WHERE run_id != ?1",
-            [&latest],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let elsewhere: i64 = sb.tables().one(
+        "SELECT count(*) FROM results WHERE run_id != ?1",
+        &[&latest],
+    );
     if elsewhere > 0 {
         return;
     }
@@ -225,10 +215,12 @@ fn scenario_1_sigkill_mid_run_then_resume_records_every_item_exactly_once() {
     first.wait();
     let after_kill = count(&sb, "SELECT count(*) FROM results");
     assert!(after_kill < 300, "the run was over before the kill");
-    let check: String = db(&sb)
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(check, "ok");
+    if sb.db_url.is_none() {
+        let check: String = db(&sb)
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok");
+    }
     assert_eq!(status(&sb), "running");
     // The lock died with the process: a plain resume goes on with the stored command.
     let out = resume(&sb, &[]);
@@ -302,11 +294,10 @@ fn scenario_2_processed_items_are_not_run_again_and_add_no_row() {
 fn scenario_3_a_changed_source_fails_fast_naming_both_checksums() {
     let sb = Sandbox::new();
     run_with_items(&sb, 4);
-    let (sha_then, md5_then): (String, String) = db(&sb)
-        .query_row("SELECT sha256, md5 FROM sources", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .unwrap();
+    let (sha_then, md5_then): (String, String) = (
+        sb.tables().one("SELECT sha256 FROM sources", &[]),
+        sb.tables().one("SELECT md5 FROM sources", &[]),
+    );
     std::fs::write(sb.work().join("items.csv"), "id,text\nk00000,changed\n").unwrap();
     let w = echo_worker(&sb, "0");
     let start = Instant::now();
@@ -409,7 +400,8 @@ fn scenario_4_retry_errors_reruns_only_the_failed_items_and_clears_their_errors(
 
 #[test]
 fn scenario_5_a_second_resume_is_refused_while_the_first_holds_the_lock() {
-    let sb = Sandbox::new();
+    // On PostgreSQL a second process joins the pass instead (members.rs).
+    let sb = Sandbox::on_sqlite();
     run_with_items(&sb, 40);
     let w = echo_worker(&sb, "0.1");
     let mut first = spawn_resume(&sb, &["-j", "1", "--", &w]);
@@ -433,6 +425,12 @@ fn scenario_5_a_second_resume_is_refused_while_the_first_holds_the_lock() {
         "{err}"
     );
     assert!(err.contains(", since 20"), "{err}");
+    assert!(
+        err.contains(
+            "for many processes or hosts on one run, use a PostgreSQL store (docs/cluster.md)"
+        ),
+        "{err}"
+    );
     // The holder dies: the lock is free at once.
     first.kill().unwrap();
     first.wait();
@@ -689,13 +687,11 @@ fn the_rate_caps_starts_per_second() {
     let w = worker(&sb, "date.sh", "#!/bin/sh\ncat >/dev/null\necho 1\n");
     let out = resume(&sb, &["--rate", "20/s", "-j", "4", "--", &w]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let conn = db(&sb);
-    let starts: Vec<String> = conn
-        .prepare("SELECT started_at FROM results ORDER BY started_at")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
+    let starts: Vec<String> = sb
+        .tables()
+        .rows("SELECT started_at FROM results ORDER BY started_at", &[])
+        .into_iter()
+        .map(|mut r| r[0].take().unwrap())
         .collect();
     let t = |s: &str| s.parse::<jiff::Timestamp>().unwrap();
     let span = t(&starts[10]).duration_since(t(&starts[0]));
@@ -947,9 +943,7 @@ fn without_a_terminal_progress_is_a_plain_line_at_an_interval() {
 fn resume_picks_the_newest_unfinished_run_and_resume_env_means_the_same() {
     let sb = Sandbox::new();
     run_with_items(&sb, 2);
-    let first: String = db(&sb)
-        .query_row("SELECT name FROM runs", [], |r| r.get(0))
-        .unwrap();
+    let first: String = sb.tables().one("SELECT name FROM runs", &[]);
     let w = echo_worker(&sb, "0");
     let out = sb
         .cmd()
@@ -1247,17 +1241,16 @@ fn extreme_rates_and_durations_are_refused_at_parse_time_and_when_stored() {
     assert_no_panic(&out);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(status(&sb), "completed");
-    db(&sb)
-        .execute_batch("DELETE FROM results; UPDATE runs SET status = 'created', n_completed = 0")
-        .unwrap();
+    sb.tables().exec(
+        "DELETE FROM results; UPDATE runs SET status = 'created', n_completed = 0",
+        &[],
+    );
     // A value out of range stored with the run (a DB from before the checks): refused with a
     // hint, the run is not started, and giving the flag again replaces it.
-    db(&sb)
-        .execute(
-            "UPDATE runs SET work = ?1",
-            [format!("{{\"command\":[\"{w}\"],\"rate\":1e-300}}")],
-        )
-        .unwrap();
+    sb.tables().exec(
+        "UPDATE runs SET work = ?1",
+        &[&format!("{{\"command\":[\"{w}\"],\"rate\":1e-300}}")],
+    );
     let out = resume(&sb, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
@@ -1265,12 +1258,10 @@ fn extreme_rates_and_durations_are_refused_at_parse_time_and_when_stored() {
     assert!(err.contains("hint: give the flag again"), "{err}");
     assert_eq!(status(&sb), "created");
     // Stored settings that do not parse at all: said so, not "no worker command".
-    db(&sb)
-        .execute(
-            "UPDATE runs SET work = ?1",
-            [format!("{{\"command\":[\"{w}\"],\"rate\":1e400}}")],
-        )
-        .unwrap();
+    sb.tables().exec(
+        "UPDATE runs SET work = ?1",
+        &[&format!("{{\"command\":[\"{w}\"],\"rate\":1e400}}")],
+    );
     let out = resume(&sb, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("cannot be read"), "{}", stderr(&out));

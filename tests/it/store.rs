@@ -42,7 +42,7 @@ fn dry_run_lists_and_yes_applies() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.raw.stdout).unwrap();
     assert_eq!(json["from_version"], 1);
-    assert_eq!(json["to_version"], 10);
+    assert_eq!(json["to_version"], 11);
     assert_eq!(json["applied"][0]["name"], "hashes");
     let backup = json["backup"].as_str().unwrap();
     // The backup is a readable copy of the schema-1 DB.
@@ -66,7 +66,7 @@ fn dry_run_lists_and_yes_applies() {
 
     let out = sb.cmd().arg("migrate").run();
     assert_eq!(out.status.code(), Some(0));
-    assert!(stdout(&out).contains("is up to date (schema version 10)"));
+    assert!(stdout(&out).contains("is up to date (schema version 11)"));
 }
 
 #[test]
@@ -93,7 +93,7 @@ fn a_newer_db_is_refused_and_left_byte_identical() {
         }
         assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
         assert!(err.contains("schema version 99"), "{err}");
-        assert!(err.contains("knows up to 10"), "{err}");
+        assert!(err.contains("knows up to 11"), "{err}");
         assert!(err.contains("do not delete the file"), "{err}");
         assert_no_panic(&out);
     }
@@ -186,7 +186,7 @@ fn many_processes_opening_a_new_db_migrate_it_once() {
                 r.get(0)
             })
             .unwrap();
-        assert_eq!(rows, 10);
+        assert_eq!(rows, 11);
     }
 }
 
@@ -651,7 +651,7 @@ fn a_migration_killed_at_any_moment_leaves_the_db_whole_and_no_partial_backup() 
             ("ok", 100_000),
             "after a kill at {delay_ms} ms"
         );
-        assert!(v == 6 || v == 10);
+        assert!(v == 6 || v == 11);
         // Every backup there is whole, of the old schema.
         for backup in backups(&sb) {
             assert_eq!(
@@ -663,7 +663,7 @@ fn a_migration_killed_at_any_moment_leaves_the_db_whole_and_no_partial_backup() 
     }
     let out = sb.cmd().args(["migrate", "--yes"]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(version(&sb.db()), ("ok".to_string(), 10, 100_000));
+    assert_eq!(version(&sb.db()), ("ok".to_string(), 11, 100_000));
 }
 
 #[test]

@@ -489,13 +489,10 @@ fn the_counter_goes_on_past_nine_digits() {
     // It used to stick here: V1000000000 got no number, so it was handed out again.
     assert_eq!(ok(&sb, &["version", "new", "x"]), "V1000000001\n");
     // A row an older runctl stored without its number is counted.
-    let conn = rusqlite::Connection::open(sb.db()).unwrap();
-    conn.execute(
+    sb.tables().exec(
         "UPDATE versions SET number = NULL WHERE name = 'V1000000001'",
-        [],
-    )
-    .unwrap();
-    drop(conn);
+        &[],
+    );
     assert_eq!(ok(&sb, &["version", "new", "x"]), "V1000000002\n");
     // Numbers SQLite cannot hold are names like any other; the counter ignores them.
     ok(
@@ -546,7 +543,7 @@ fn import_refuses_what_version_new_refuses_and_imports_nothing() {
     sb.init();
     ok(&sb, &["version", "new", "style_1", "--job-id", "keep"]);
     let before = versions(&sb);
-    let db_before = std::fs::read(sb.db()).unwrap();
+    let db_before = sb.whole_db();
     std::fs::write(
         sb.work().join("bad.json"),
         r#"{"versions": [
@@ -588,7 +585,7 @@ fn import_refuses_what_version_new_refuses_and_imports_nothing() {
         assert!(!err.contains('\u{1b}'), "a raw ESC reached the terminal");
         assert_eq!(versions(&sb), before, "half imported");
     }
-    assert_eq!(std::fs::read(sb.db()).unwrap(), db_before);
+    assert_eq!(sb.whole_db(), db_before);
     // --family is checked as a family.
     let out = run(&sb, &["version", "import", "bad.json", "--family", "../f"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
@@ -650,13 +647,10 @@ fn control_characters_never_enter_and_never_reach_the_terminal() {
     }
     assert_eq!(versions(&sb), all);
     // A row an older runctl let in is shown escaped.
-    let conn = rusqlite::Connection::open(sb.db()).unwrap();
-    conn.execute(
+    sb.tables().exec(
         "UPDATE versions SET family = 'ev\u{1b}[31mil', artifact_url = 'u\u{1b}]0;x\u{7}'",
-        [],
-    )
-    .unwrap();
-    drop(conn);
+        &[],
+    );
     for args in [
         &["version", "list"][..],
         &["version", "show", "ev\u{1b}[31mil", "V1"],
@@ -1010,13 +1004,10 @@ fn a_status_written_before_statuses_were_checked_is_kept_and_shown() {
     sb.init();
     ok(&sb, &["version", "new", "style_1", "--job-id", "j1"]);
     ok(&sb, &["version", "new", "style_1"]);
-    let conn = rusqlite::Connection::open(sb.db()).unwrap();
-    conn.execute(
+    sb.tables().exec(
         "UPDATE versions SET status = 'done' WHERE job_id = 'j1'",
-        [],
-    )
-    .unwrap();
-    drop(conn);
+        &[],
+    );
     assert_eq!(versions(&sb)[0]["status"], "done");
     let shown = ok(&sb, &["version", "show", "style_1", "V1"]);
     assert!(shown.contains("status         done"), "{shown}");
