@@ -90,7 +90,7 @@ impl From<crate::store::StoreError> for CliError {
                 "join it with the same selection, or wait until they are done",
             ),
             StoreError::NotOnPostgres => CliError::general(message).hint(format!(
-                "the PostgreSQL store serves every command but `archive` and `rm` so far (docs/project.md); unset {} and store.url to use .runctl/state.db",
+                "unset {} and store.url to use .runctl/state.db",
                 crate::store::DATABASE_URL_ENV
             )),
             StoreError::Io { .. } | StoreError::Sqlite { .. } => CliError::general(message),

@@ -18,7 +18,7 @@ pub struct Allocation<'a> {
 
 /// The advisory lock (PostgreSQL) under which runs are allocated, one at a time across hosts
 /// as `BEGIN IMMEDIATE` has it on SQLite: "runs" in ASCII.
-const RUNS_LOCK: i64 = 0x7275_6E73;
+pub(super) const RUNS_LOCK: i64 = 0x7275_6E73;
 
 impl<'a> Allocation<'a> {
     pub(super) fn err(&self, e: DbError) -> StoreError {

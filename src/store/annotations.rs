@@ -1,10 +1,10 @@
 //! A run's tags (`run_tags`, one value per key) and notes (`run_notes`, newest last), and the
 //! write transaction in which a run is archived or removed (`runctl archive`, `runctl rm`).
 
-use rusqlite::{Transaction, params};
+use super::txn::Txn;
 
 use super::sql::{Db, DbError, db_error};
-use super::{Store, StoreError, classify};
+use super::{Store, StoreError};
 
 /// A note on a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,30 +85,21 @@ impl Store {
     }
 
     /// Run `f` in one write transaction, committed when `f` succeeds: the filesystem steps of
-    /// an archive or a removal happen inside it, so that a failed commit can undo them.
+    /// an archive or a removal happen inside it, so that a failed commit can undo them. On
+    /// PostgreSQL it is the one writer of runs across hosts meanwhile (as `new` is).
     pub fn cleanup<T, E: From<StoreError>>(
         &mut self,
         f: impl FnOnce(&Cleanup<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
         let path = self.path.clone();
-        let tx = self.write_tx()?;
+        let tx = self.txn()?;
+        tx.serialize_writers(super::allocation::RUNS_LOCK)
+            .map_err(|e| db_error(&path, e))?;
         let cleanup = Cleanup { tx, path: &path };
         let value = f(&cleanup)?;
-        cleanup.tx.commit().map_err(|e| classify(&path, e))?;
+        cleanup.tx.commit().map_err(|e| db_error(&path, e))?;
         Ok(value)
     }
-}
-
-fn runs_with_dir_name(
-    conn: &rusqlite::Connection,
-    dir_name: &str,
-) -> rusqlite::Result<Vec<super::RunRow>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {} FROM runs WHERE dir_name = ?1",
-        super::runs::COLUMNS
-    ))?;
-    stmt.query_map([dir_name], super::runs::from_sqlite_row)?
-        .collect()
 }
 
 /// Insert or replace tags of a run.
@@ -137,13 +128,13 @@ fn tags_in(db: Db<'_>, run_id: &str) -> Result<Vec<(String, String)>, DbError> {
 
 /// The write transaction of `runctl archive` / `runctl rm`.
 pub struct Cleanup<'a> {
-    tx: Transaction<'a>,
+    tx: Txn<'a>,
     path: &'a std::path::Path,
 }
 
 impl Cleanup<'_> {
-    fn err(&self, e: rusqlite::Error) -> StoreError {
-        classify(self.path, e)
+    fn err(&self, e: DbError) -> StoreError {
+        db_error(self.path, e)
     }
 
     /// Record that a run's folders are now `outputs_dir` and `logs_dir` in the archive.
@@ -155,10 +146,16 @@ impl Cleanup<'_> {
         at: &str,
     ) -> Result<(), StoreError> {
         self.tx
+            .db()
             .execute(
                 "UPDATE runs SET outputs_dir = ?2, logs_dir = ?3, archived_at = ?4, \
                  moved_to = CASE WHEN moved_to IS NULL THEN NULL ELSE ?2 END WHERE id = ?1",
-                params![run_id, outputs_dir, logs_dir, at],
+                &[
+                    run_id.into(),
+                    outputs_dir.into(),
+                    logs_dir.into(),
+                    at.into(),
+                ],
             )
             .map_err(|e| self.err(e))?;
         Ok(())
@@ -167,8 +164,10 @@ impl Cleanup<'_> {
     /// Delete a run with its results, tags and notes, keeping its name and number counted.
     pub fn removed(&self, run_id: &str, at: &str) -> Result<(), StoreError> {
         let steps = [
-            "INSERT OR REPLACE INTO removed_runs (id, name, model, dataset, number, removed_at) \
-             SELECT id, name, model, dataset, number, ?2 FROM runs WHERE id = ?1",
+            "INSERT INTO removed_runs (id, name, model, dataset, number, removed_at) \
+             SELECT id, name, model, dataset, number, ?2 FROM runs WHERE id = ?1 \
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, model = excluded.model, \
+             dataset = excluded.dataset, number = excluded.number, removed_at = excluded.removed_at",
             "DELETE FROM results WHERE run_id = ?1",
             "DELETE FROM claims WHERE run_id = ?1",
             "DELETE FROM members WHERE run_id = ?1",
@@ -177,49 +176,59 @@ impl Cleanup<'_> {
             "DELETE FROM runs WHERE id = ?1",
         ];
         for sql in steps {
-            let params: &[&dyn rusqlite::ToSql] = if sql.contains("?2") {
-                &[&run_id, &at]
+            let with_at = [run_id.into(), at.into()];
+            let params = if sql.contains("?2") {
+                &with_at[..]
             } else {
-                &[&run_id]
+                &with_at[..1]
             };
-            self.tx.execute(sql, params).map_err(|e| self.err(e))?;
+            self.tx.db().execute(sql, params).map_err(|e| self.err(e))?;
         }
         Ok(())
     }
 
     /// A run by id, as this transaction sees it.
     pub fn run_by_id(&self, id: &str) -> Result<Option<super::RunRow>, StoreError> {
-        use rusqlite::OptionalExtension;
-        self.tx
-            .query_row(
-                &format!("SELECT {} FROM runs WHERE id = ?1", super::runs::COLUMNS),
-                [id],
-                super::runs::from_sqlite_row,
-            )
-            .optional()
+        let sql = format!("SELECT {} FROM runs WHERE id = ?1", super::runs::COLUMNS);
+        super::runs::runs_of(self.tx.db(), &sql, &[id.into()])
+            .map(|runs| runs.into_iter().next())
             .map_err(|e| self.err(e))
     }
 
     /// The runs whose folder name is `dir_name` (a live run and the ones it superseded).
     pub fn runs_with_dir_name(&self, dir_name: &str) -> Result<Vec<super::RunRow>, StoreError> {
-        runs_with_dir_name(&self.tx, dir_name).map_err(|e| self.err(e))
+        let sql = format!(
+            "SELECT {} FROM runs WHERE dir_name = ?1",
+            super::runs::COLUMNS
+        );
+        super::runs::runs_of(self.tx.db(), &sql, &[dir_name.into()]).map_err(|e| self.err(e))
     }
 
     /// The newest live run that is not archived, once this transaction's changes are counted
     /// (what `latest` points at afterwards).
     pub fn newest_shown(&self) -> Result<Option<super::RunRow>, StoreError> {
-        use rusqlite::OptionalExtension;
+        let sql = format!(
+            "SELECT {} FROM runs {} WHERE superseded = 0 AND archived_at IS NULL \
+             ORDER BY created_at DESC, id DESC LIMIT 1",
+            super::runs::COLUMNS,
+            super::runs::newest_index(self.tx.db())
+        );
+        super::runs::runs_of(self.tx.db(), &sql, &[])
+            .map(|runs| runs.into_iter().next())
+            .map_err(|e| self.err(e))
+    }
+
+    /// A host of a live member working the run, on a store many processes share (members.rs):
+    /// a run being worked is neither archived nor removed.
+    pub fn worked_from(&self, run_id: &str) -> Result<Option<String>, StoreError> {
         self.tx
-            .query_row(
-                &format!(
-                    "SELECT {} FROM runs INDEXED BY runs_newest WHERE superseded = 0 AND archived_at IS NULL \
-                     ORDER BY created_at DESC, id DESC LIMIT 1",
-                    super::runs::COLUMNS
-                ),
-                [],
-                super::runs::from_sqlite_row,
+            .db()
+            .query_opt(
+                "SELECT host FROM members WHERE run_id = ?1 AND stopped_at IS NULL \
+                 ORDER BY id DESC LIMIT 1",
+                &[run_id.into()],
+                |r| r.text(0),
             )
-            .optional()
             .map_err(|e| self.err(e))
     }
 }

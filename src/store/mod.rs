@@ -248,14 +248,6 @@ impl Store {
         Ok(())
     }
 
-    /// A write transaction that takes the write lock at once (`BEGIN IMMEDIATE`, waiting out
-    /// other writers up to the busy timeout), so that its first write cannot fail as busy.
-    fn write_tx(&mut self) -> Result<rusqlite::Transaction<'_>, StoreError> {
-        let (conn, path) = self.conn_and_path()?;
-        conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| classify(path, e))
-    }
-
     /// The DB file this store has open.
     pub fn path(&self) -> &Path {
         &self.path
@@ -274,15 +266,6 @@ impl Store {
     fn conn_mut(&mut self) -> Result<&mut Connection, StoreError> {
         match &mut self.engine {
             Engine::Sqlite(conn) => Ok(conn),
-            #[cfg(feature = "postgres")]
-            Engine::Postgres(..) => Err(StoreError::NotOnPostgres),
-        }
-    }
-
-    /// The SQLite connection to write with, and the path its errors name.
-    fn conn_and_path(&mut self) -> Result<(&mut Connection, &Path), StoreError> {
-        match &mut self.engine {
-            Engine::Sqlite(conn) => Ok((conn, &self.path)),
             #[cfg(feature = "postgres")]
             Engine::Postgres(..) => Err(StoreError::NotOnPostgres),
         }

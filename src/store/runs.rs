@@ -61,15 +61,6 @@ pub(super) fn from_row(row: &Row<'_>) -> Result<RunRow, DbError> {
     })
 }
 
-/// [`from_row`] for code that still runs on SQLite's own API (`Cleanup`).
-pub(super) fn from_sqlite_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
-    from_row(&Row::Sqlite(row)).map_err(|e| match e {
-        DbError::Sqlite(e) => e,
-        #[allow(unreachable_patterns)]
-        other => rusqlite::Error::ToSqlConversionFailure(format!("{other:?}").into()),
-    })
-}
-
 /// The runs `sql` selects (its columns [`COLUMNS`]).
 pub(super) fn runs_of(db: Db<'_>, sql: &str, params: &[Value<'_>]) -> Result<Vec<RunRow>, DbError> {
     db.query(sql, params, from_row)
@@ -281,7 +272,7 @@ impl Store {
 
 /// SQLite's `INDEXED BY runs_newest` (its planner would otherwise scan a run's name index
 /// for `ORDER BY created_at`; the query-plan test); PostgreSQL chooses by itself.
-fn newest_index(db: Db<'_>) -> &'static str {
+pub(super) fn newest_index(db: Db<'_>) -> &'static str {
     match db {
         Db::Sqlite(_) => "INDEXED BY runs_newest",
         #[cfg(feature = "postgres")]

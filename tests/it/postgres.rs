@@ -302,48 +302,56 @@ fn a_password_is_never_shown_and_never_taken_from_runctl_toml() {
 }
 
 #[test]
-fn commands_not_on_postgresql_yet_say_so_and_make_nothing() {
+fn archive_and_rm_refuse_a_run_that_a_member_works_then_do_their_work() {
     let Some(sb) = Sandbox::on_postgres() else {
         return;
     };
-    sb.run(&["init"]).success();
-    sb.run(&["new", "--model", "m"]).success();
-    // What is there besides .runctl/, where the host-local lock files go (kept, as on SQLite).
-    let entries = || -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(sb.work())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .filter(|n| n != ".runctl")
-            .collect();
-        names.sort();
-        names
-    };
-    let made_before = entries();
-    let outputs_before = std::fs::read_dir(sb.work().join("outputs"))
+    sb.init();
+    std::fs::write(sb.work().join("in.csv"), "id\na\nb\nc\n").unwrap();
+    sb.new_run_over("in.csv");
+    let w = sb.work().join("slow.sh");
+    crate::common::write_exec(&w, "#!/bin/sh\ncat >/dev/null\nsleep 1\necho '{}'\n");
+    let member = sb
+        .cmd()
+        .args(["resume", "latest", "-j", "1", "--", w.to_str().unwrap()])
+        .env("RUNCTL_HOST", "node3")
+        .spawn();
+    let start = std::time::Instant::now();
+    while sb.run(&["show", "latest", "--json"]).success().json()["members"]
+        .as_array()
         .unwrap()
-        .count();
+        .is_empty()
+    {
+        assert!(start.elapsed() < std::time::Duration::from_secs(30));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     for args in [&["archive", "latest"][..], &["rm", "latest", "--yes"]] {
         let out = sb.run(args);
         let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {err}");
         assert!(
-            err.contains("does not work on a PostgreSQL store yet"),
-            "{err}"
-        );
-        assert!(
-            err.contains(
-                "hint: the PostgreSQL store serves every command but `archive` and `rm` so far"
-            ),
+            err.contains("is held by a process (a member on node3)"),
             "{err}"
         );
     }
-    assert_eq!(entries(), made_before);
-    assert_eq!(
-        std::fs::read_dir(sb.work().join("outputs"))
-            .unwrap()
-            .count(),
-        outputs_before
+    assert_eq!(member.wait().status.code(), Some(0));
+    let name = sb.run(&["show", "latest", "--json"]).success().json()["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    sb.run(&["archive", "latest"]).success();
+    assert!(
+        sb.work()
+            .join("outputs/.archive/outputs")
+            .join(&name)
+            .is_dir()
     );
+    sb.run(&["rm", &name, "--yes"]).success();
+    assert_eq!(sb.runs_listed(&[]), 0);
+    // Its number stays counted: the next run of the scope is run2.
+    sb.new_run_over("in.csv");
+    let next = sb.run(&["show", "latest", "--json"]).success().json();
+    assert!(next["name"].as_str().unwrap().ends_with("-run2"), "{next}");
 }
 
 #[test]

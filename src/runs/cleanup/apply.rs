@@ -77,6 +77,14 @@ fn replan(
             run: run.name.clone(),
             done: done_word(action),
         })?;
+        // On a store many processes share, the runs' locks hold on this host only.
+        if let Some(host) = c.worked_from(&run.id)? {
+            return Err(CleanupError::Held {
+                run: run.name.clone(),
+                holder: format!("a member on {host}"),
+                done: done_word(action),
+            });
+        }
         let mut namesakes = |name: &str| c.runs_with_dir_name(name);
         let step = plan_one(bases, &now, runs, action, &mut namesakes)?;
         // What was shown (and asked about) is what is done, or nothing is.
