@@ -86,6 +86,9 @@ impl From<crate::store::StoreError> for CliError {
             StoreError::NoPostgresSupport => CliError::general(message).hint(
                 "install a runctl built with its default features (cargo install --path . does)",
             ),
+            StoreError::Disconnected { .. } => CliError::general(message).hint(
+                "check that the server runs and lets you in; what was recorded is kept, and 'runctl resume' goes on where it stopped",
+            ),
             StoreError::OtherPass { .. } => CliError::conflict(message).hint(
                 "join it with the same selection, or wait until they are done",
             ),

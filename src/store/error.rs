@@ -75,6 +75,9 @@ pub enum StoreError {
     NoPostgresSupport,
     #[error("this command does not work on a PostgreSQL store yet")]
     NotOnPostgres,
+    /// The server dropped the connection (it was restarted, or the connection terminated).
+    #[error("lost the connection to {path}: {detail}", path = path.display())]
+    Disconnected { path: PathBuf, detail: String },
     /// Live members work the run's other selection (`--retry-errors` or not).
     #[error("run {run} is being worked {theirs} by other processes (on {host})")]
     OtherPass {

@@ -96,7 +96,26 @@ impl Store {
     /// `n_errors`, `last_progress_at` and, when given, `eta`) in step in the same commit. Returns
     /// the run's progress after it; with [`Keys::Unchecked`] a key that is not an item of the
     /// run is [`RecordError::UnknownItem`] (nothing of the batch is written then).
+    ///
+    /// A member of a pass (members.rs) whose connection the server dropped records the batch
+    /// again over a new one, for as long as its lease.
     pub fn record_results(
+        &mut self,
+        run_id: &str,
+        keys: Keys,
+        results: &[ResultIn],
+        eta: Option<&str>,
+    ) -> Result<Progress, RecordError> {
+        let mut again = self.reconnecting();
+        loop {
+            match self.record_once(run_id, keys, results, eta) {
+                Err(RecordError::Store(e)) if again.after(self, &e) => {}
+                done => return done,
+            }
+        }
+    }
+
+    fn record_once(
         &mut self,
         run_id: &str,
         keys: Keys,

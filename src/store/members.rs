@@ -135,22 +135,30 @@ impl Store {
     ) -> Result<Option<Membership>, StoreError> {
         #[cfg(feature = "postgres")]
         if let super::Engine::Postgres(conn, _) = &self.engine {
-            let id =
-                super::members_pg::join(&mut conn.borrow_mut(), run_id, request).map_err(|e| {
-                    match e {
-                        super::members_pg::JoinError::Db(e) => super::sql::db_error(&self.path, e),
-                        super::members_pg::JoinError::OtherPass(theirs, host) => {
-                            StoreError::OtherPass {
-                                run: run_id.to_string(),
-                                theirs: match theirs.as_str() {
-                                    "errors" => "with --retry-errors",
-                                    _ => "over its remaining items",
-                                },
-                                host,
-                            }
+            let mut again = self.reconnecting();
+            let joined = loop {
+                let tried = super::members_pg::join(&mut conn.borrow_mut(), run_id, request);
+                match tried {
+                    Err(super::members_pg::JoinError::Db(e)) => {
+                        let e = super::sql::db_error(&self.path, e);
+                        if !again.after(self, &e) {
+                            return Err(e);
                         }
                     }
-                })?;
+                    joined => break joined,
+                }
+            };
+            let id = joined.map_err(|e| match e {
+                super::members_pg::JoinError::Db(e) => super::sql::db_error(&self.path, e),
+                super::members_pg::JoinError::OtherPass(theirs, host) => StoreError::OtherPass {
+                    run: run_id.to_string(),
+                    theirs: match theirs.as_str() {
+                        "errors" => "with --retry-errors",
+                        _ => "over its remaining items",
+                    },
+                    host,
+                },
+            })?;
             let lost = Arc::new(AtomicBool::new(false));
             let lease_ms = i64::try_from(request.lease.as_millis()).unwrap_or(i64::MAX);
             let beat = beat::Beat::start(self.open_another(super::Access::Write)?, id, lease_ms, {

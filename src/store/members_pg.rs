@@ -47,7 +47,7 @@ pub(super) fn join(
 ) -> Result<i64, JoinError> {
     let lease_ms = i64::try_from(request.lease.as_millis()).unwrap_or(i64::MAX);
     let selection = selection_text(request.selection);
-    conn.client.batch_execute("BEGIN")?;
+    conn.begin()?;
     let joined = (|| -> Result<i64, JoinError> {
         conn.exec(
             "SELECT pg_advisory_xact_lock($1, hashtext($2))",
@@ -82,11 +82,11 @@ pub(super) fn join(
     })();
     match joined {
         Ok(id) => {
-            conn.client.batch_execute("COMMIT")?;
+            conn.commit()?;
             Ok(id)
         }
         Err(e) => {
-            let _ = conn.client.batch_execute("ROLLBACK");
+            conn.rollback();
             Err(e)
         }
     }
@@ -123,7 +123,7 @@ pub(super) fn heartbeat(conn: &mut PgConn, id: i64, lease_ms: i64) -> Result<boo
 
 /// Record the member's end and free its items without a result.
 pub(super) fn ended(conn: &mut PgConn, id: i64, how: &str) -> Result<(), DbError> {
-    conn.client.batch_execute("BEGIN")?;
+    conn.begin()?;
     let ended = (|| -> Result<(), DbError> {
         conn.exec(
             "UPDATE claims SET member_id = NULL WHERE member_id = $1",
@@ -136,9 +136,9 @@ pub(super) fn ended(conn: &mut PgConn, id: i64, how: &str) -> Result<(), DbError
         Ok(())
     })();
     match ended {
-        Ok(()) => Ok(conn.client.batch_execute("COMMIT")?),
+        Ok(()) => Ok(conn.commit()?),
         Err(e) => {
-            let _ = conn.client.batch_execute("ROLLBACK");
+            conn.rollback();
             Err(e)
         }
     }

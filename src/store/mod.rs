@@ -37,6 +37,7 @@ mod pgpass;
 #[cfg(test)]
 mod plan_tests;
 mod progress;
+mod reconnect;
 mod runs;
 mod schema;
 mod sources;

@@ -158,13 +158,8 @@ impl ItemPages<'_> {
         }
         .clamp(least, Self::PAGE);
         let n = i64::try_from(pace.size).unwrap_or(1000);
-        let err = |e: DbError| store.db_err(e);
-        let mut conn = conn.borrow_mut();
-        let rows =
-            super::members_pg::claim(&mut conn, self.run_id, me.id, me.lease_ms, n).map_err(err)?;
+        let (rows, others) = claim_rows(store, conn, self.run_id, &me, n)?;
         if rows.is_empty() {
-            let others =
-                super::members_pg::held_by_others(&mut conn, self.run_id, me.id).map_err(err)?;
             self.done = others == 0;
             let wait =
                 std::time::Duration::from_millis(u64::try_from(me.lease_ms / 4).unwrap_or(0));
@@ -192,8 +187,35 @@ impl ItemPages<'_> {
                 })
             })
             .collect::<Result<Vec<_>, DbError>>()
-            .map_err(err)?;
+            .map_err(|e| store.db_err(e))?;
         Ok(Some(page))
+    }
+}
+
+/// Claim up to `n` items as member `me` (members_pg.rs); with none, how many others hold.
+#[cfg(feature = "postgres")]
+fn claim_rows(
+    store: &Store,
+    conn: &std::cell::RefCell<super::pg::PgConn>,
+    run_id: &str,
+    me: &super::members::Claimant,
+    n: i64,
+) -> Result<(Vec<postgres::Row>, i64), StoreError> {
+    let mut again = store.reconnecting();
+    loop {
+        let mut c = conn.borrow_mut();
+        let claimed = super::members_pg::claim(&mut c, run_id, me.id, me.lease_ms, n)
+            .and_then(|rows| match rows.is_empty() {
+                true => super::members_pg::held_by_others(&mut c, run_id, me.id)
+                    .map(|others| (rows, others)),
+                false => Ok((rows, 0)),
+            })
+            .map_err(|e| store.db_err(e));
+        drop(c);
+        match claimed {
+            Err(e) if again.after(store, &e) => {}
+            claimed => return claimed,
+        }
     }
 }
 

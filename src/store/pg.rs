@@ -57,14 +57,14 @@ impl Store {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
-        let mut client = connect(config).map_err(|detail| StoreError::Connect {
+        let mut client = connect(config.clone()).map_err(|detail| StoreError::Connect {
             shown: url.to_string(),
             detail,
         })?;
         let status = status_of(&mut client, &label)?;
         let mut store = Store {
             engine: Engine::Postgres(
-                Box::new(std::cell::RefCell::new(PgConn::new(client))),
+                Box::new(std::cell::RefCell::new(PgConn::new(client, Some(config)))),
                 url.clone(),
             ),
             path: label,
@@ -99,7 +99,7 @@ fn password_for(config: &postgres::Config) -> Option<Vec<u8>> {
 /// Connect, giving up after the connect timeout: the client's own timeout covers the TCP
 /// connection only, and a server (or anything else) that accepts it and never answers would
 /// hold the command for ever.
-fn connect(config: postgres::Config) -> Result<Client, String> {
+pub(super) fn connect(config: postgres::Config) -> Result<Client, String> {
     let limit = config
         .get_connect_timeout()
         .copied()
@@ -134,11 +134,32 @@ fn detail_of(e: &postgres::Error) -> String {
     crate::text::printable(&text).into_owned()
 }
 
-/// Any other error of the server or the connection, for `label`.
+/// Any other error of the server or the connection, for `label`: a connection the server
+/// dropped (or shut down under) is [`StoreError::Disconnected`].
 pub(super) fn pg_err(label: &Path, e: postgres::Error) -> StoreError {
+    if super::pg_conn::gone(&e) {
+        return StoreError::Disconnected {
+            path: label.to_path_buf(),
+            detail: detail_of(&e),
+        };
+    }
     StoreError::Sqlite {
         path: label.to_path_buf(),
         source: detail_of(&e).into(),
+    }
+}
+
+impl Store {
+    /// A new connection in place of this store's (one the server dropped); nothing on SQLite.
+    pub(super) fn reconnect(&self) -> Result<(), StoreError> {
+        if let Engine::Postgres(conn, url) = &self.engine {
+            let fresh = Store::open_postgres(url, Access::Read)?;
+            if let Engine::Postgres(new, _) = &fresh.engine {
+                // The dead connection goes with `fresh`.
+                std::mem::swap(&mut *conn.borrow_mut(), &mut *new.borrow_mut());
+            }
+        }
+        Ok(())
     }
 }
 

@@ -16,16 +16,69 @@ const STATEMENTS_KEPT: usize = 256;
 /// A connection with the statements it has prepared, each prepared once per connection (as
 /// rusqlite's cache does on SQLite): a statement run again costs no parse and no round trip
 /// to prepare it.
+///
+/// A statement outside a transaction whose connection the server dropped (a restart, a
+/// terminated backend) is sent again over a new connection, for up to 10 seconds; inside a
+/// transaction the error stands (the transaction is gone with the connection).
 pub(super) struct PgConn {
     pub(super) client: Client,
     statements: std::collections::HashMap<String, postgres::Statement>,
+    /// How to connect again.
+    config: Option<postgres::Config>,
+    in_txn: bool,
 }
 
+/// How long a dropped connection is tried again.
+const RECONNECT_FOR: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl PgConn {
-    pub(super) fn new(client: Client) -> PgConn {
+    pub(super) fn new(client: Client, config: Option<postgres::Config>) -> PgConn {
         PgConn {
             client,
             statements: std::collections::HashMap::new(),
+            config,
+            in_txn: false,
+        }
+    }
+
+    /// `BEGIN` (over a new connection if the server dropped this one).
+    pub(super) fn begin(&mut self) -> Result<(), postgres::Error> {
+        self.again(|c| c.client.batch_execute("BEGIN"))?;
+        self.in_txn = true;
+        Ok(())
+    }
+
+    pub(super) fn commit(&mut self) -> Result<(), postgres::Error> {
+        self.in_txn = false;
+        self.client.batch_execute("COMMIT")
+    }
+
+    pub(super) fn rollback(&mut self) {
+        self.in_txn = false;
+        let _ = self.client.batch_execute("ROLLBACK");
+    }
+
+    /// `f`, and again over a new connection while the server dropped this one (outside a
+    /// transaction only).
+    fn again<T>(
+        &mut self,
+        mut f: impl FnMut(&mut PgConn) -> Result<T, postgres::Error>,
+    ) -> Result<T, postgres::Error> {
+        let start = std::time::Instant::now();
+        loop {
+            let e = match f(self) {
+                Err(e) if !self.in_txn && gone(&e) && start.elapsed() < RECONNECT_FOR => e,
+                done => return done,
+            };
+            std::thread::sleep(std::time::Duration::from_millis(250));
+            match self.config.clone().map(super::pg::connect) {
+                Some(Ok(client)) => {
+                    self.client = client;
+                    self.statements.clear();
+                }
+                Some(Err(_)) => {}
+                None => return Err(e),
+            }
         }
     }
 
@@ -133,8 +186,10 @@ impl PgConn {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<u64, postgres::Error> {
-        let statement = self.prepared(sql)?;
-        self.client.execute(&statement, params)
+        self.again(|c| {
+            let statement = c.prepared(sql)?;
+            c.client.execute(&statement, params)
+        })
     }
 
     /// The rows of a query of the PostgreSQL-only code, prepared once per connection.
@@ -143,14 +198,15 @@ impl PgConn {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<postgres::Row>, postgres::Error> {
-        let statement = self.prepared(sql)?;
-        self.client.query(&statement, params)
+        self.again(|c| {
+            let statement = c.prepared(sql)?;
+            c.client.query(&statement, params)
+        })
     }
 
     /// Run a statement; the rows it changed.
     pub(super) fn execute(&mut self, sql: &str, values: &[Value<'_>]) -> Result<u64, DbError> {
-        let statement = self.prepared(sql)?;
-        Ok(self.client.execute(&statement, &params(values))?)
+        Ok(self.exec(sql, &params(values))?)
     }
 
     /// Every row of a query.
@@ -159,9 +215,25 @@ impl PgConn {
         sql: &str,
         values: &[Value<'_>],
     ) -> Result<Vec<postgres::Row>, DbError> {
-        let statement = self.prepared(sql)?;
-        Ok(self.client.query(&statement, &params(values))?)
+        Ok(self.rows(sql, &params(values))?)
     }
+}
+
+/// Whether the server dropped the connection (or is shutting down, or starting up).
+pub(super) fn gone(e: &postgres::Error) -> bool {
+    use postgres::error::SqlState;
+    e.is_closed()
+        || e.code().is_some_and(|c| {
+            [
+                SqlState::ADMIN_SHUTDOWN,
+                SqlState::CRASH_SHUTDOWN,
+                SqlState::CANNOT_CONNECT_NOW,
+                SqlState::CONNECTION_EXCEPTION,
+                SqlState::CONNECTION_FAILURE,
+                SqlState::CONNECTION_DOES_NOT_EXIST,
+            ]
+            .contains(c)
+        })
 }
 
 // Values of the shared statements (store/sql.rs) as the PostgreSQL client sends and reads them.

@@ -61,6 +61,16 @@ impl Store {
     /// Count a run's results into its row (`n_completed`, `n_errors`, `last_progress_at`).
     /// A count over the run's results: call it once per batch of work, not per result.
     pub fn refresh_progress(&self, run_id: &str) -> Result<Progress, StoreError> {
+        let mut again = self.reconnecting();
+        loop {
+            match self.refresh_once(run_id) {
+                Err(e) if again.after(self, &e) => {}
+                done => return done,
+            }
+        }
+    }
+
+    fn refresh_once(&self, run_id: &str) -> Result<Progress, StoreError> {
         // The counts and their write in one write transaction: a batch another process commits
         // in between would otherwise be written over with the counts from before it.
         let err = |e| self.db_err(e);

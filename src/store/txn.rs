@@ -22,7 +22,7 @@ pub(super) struct PgTxn<'s> {
 impl Drop for PgTxn<'_> {
     fn drop(&mut self) {
         if self.open {
-            let _ = self.client.borrow_mut().client.batch_execute("ROLLBACK");
+            self.client.borrow_mut().rollback();
         }
     }
 }
@@ -73,7 +73,7 @@ impl Txn<'_> {
             Txn::Sqlite(tx) => Ok(tx.commit()?),
             #[cfg(feature = "postgres")]
             Txn::Postgres(mut tx) => {
-                tx.client.borrow_mut().client.batch_execute("COMMIT")?;
+                tx.client.borrow_mut().commit()?;
                 tx.open = false;
                 Ok(())
             }
@@ -102,8 +102,7 @@ impl Store {
                 let client: &std::cell::RefCell<super::pg::PgConn> = client;
                 client
                     .borrow_mut()
-                    .client
-                    .batch_execute("BEGIN")
+                    .begin()
                     .map_err(|e| super::pg::pg_err(&self.path, e))?;
                 Ok(Txn::Postgres(PgTxn { client, open: true }))
             }
@@ -127,8 +126,7 @@ impl Store {
                 let client: &std::cell::RefCell<super::pg::PgConn> = client;
                 client
                     .borrow_mut()
-                    .client
-                    .batch_execute("BEGIN")
+                    .begin()
                     .map_err(|e| super::pg::pg_err(&self.path, e))?;
                 Ok(Txn::Postgres(PgTxn { client, open: true }))
             }
