@@ -91,11 +91,20 @@ fn open_no_follow(path: &Path) -> Result<std::fs::File> {
         .map_err(|e| io("open", path)(e).into())
 }
 
+/// The error for a run a member of its pass works from `host` (a store many processes share).
+pub fn held_by_member(run: &str, host: &str) -> LockError {
+    LockError::Held {
+        run: run.to_string(),
+        holder: format!("a member on {host}"),
+    }
+}
+
 /// The host this process says it runs on: `RUNCTL_HOST` when set (a container, or a test that
 /// plays several hosts), else the machine's host name.
 pub fn host_name() -> String {
     if let Some(host) = std::env::var_os("RUNCTL_HOST").filter(|h| !h.is_empty()) {
-        return host.to_string_lossy().into_owned();
+        // A host name is at most 253 characters; more is cut.
+        return host.to_string_lossy().chars().take(253).collect();
     }
     nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())

@@ -11,6 +11,7 @@ CREATE TABLE members (
     host         TEXT COLLATE "C" NOT NULL,
     pid          BIGINT NOT NULL,
     jobs         BIGINT NOT NULL,
+    lease_ms     BIGINT NOT NULL,                  -- its --lease: stale past it
     selection    TEXT COLLATE "C" NOT NULL,      -- remaining, errors
     started_at   TEXT COLLATE "C" NOT NULL,
     heartbeat_at TIMESTAMPTZ NOT NULL,

@@ -11,6 +11,7 @@ CREATE TABLE members (
     host         TEXT NOT NULL,
     pid          INTEGER NOT NULL,
     jobs         INTEGER NOT NULL,
+    lease_ms     INTEGER NOT NULL,                  -- its --lease: stale past it
     selection    TEXT NOT NULL,                  -- remaining, errors
     started_at   TEXT NOT NULL,
     heartbeat_at TEXT NOT NULL,

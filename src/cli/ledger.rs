@@ -257,6 +257,10 @@ fn parse_line(number: usize, line: &[u8]) -> Option<std::result::Result<ResultIn
 pub fn record(ctx: &Ctx, args: RecordArgs) -> Result<()> {
     let (project, mut store, run) = open_run(ctx, &args.run, Access::Write)?;
     let mut lock = crate::lock::lock_run(&project.state_dir().join("locks"), &run.id, &run.name)?;
+    // On PostgreSQL the lock holds on this host only: members elsewhere are asked too.
+    if let Some(host) = store.worked_from(&run.id)? {
+        return Err(crate::lock::held_by_member(&run.name, &host).into());
+    }
     let mut reader = input(ctx, args.from.as_ref())?;
     let mut batch = Batch {
         results: Vec::with_capacity(RECORD_BATCH),

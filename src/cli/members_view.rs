@@ -23,14 +23,22 @@ pub struct MemberOutput {
     pub stop_reason: Option<String>,
     /// Results it recorded.
     pub recorded: i64,
-    /// Results it recorded per second, from its start to its last heartbeat.
+    /// Results it recorded per second, from its start to its end (while it works: its last
+    /// heartbeat).
     pub items_per_second: f64,
+    /// Its `--lease`, in seconds.
+    pub lease_seconds: f64,
+    /// Not ended and its last heartbeat within its lease. A member that neither ended nor
+    /// beat within its lease (it was killed, its host died) is presumed dead: the others take
+    /// its items.
+    pub live: bool,
 }
 
 impl MemberOutput {
     fn of(row: MemberRow) -> MemberOutput {
         let parse = |t: &str| t.parse::<jiff::Timestamp>().ok();
-        let secs = match (parse(&row.started_at), parse(&row.heartbeat_at)) {
+        let end = row.stopped_at.as_deref().unwrap_or(&row.heartbeat_at);
+        let secs = match (parse(&row.started_at), parse(end)) {
             (Some(a), Some(b)) => b.duration_since(a).as_secs_f64(),
             _ => 0.0,
         };
@@ -50,17 +58,23 @@ impl MemberOutput {
             stopped_at: row.stopped_at,
             stop_reason: row.stop_reason,
             recorded: row.n_done,
+            lease_seconds: row.lease_ms as f64 / 1000.0,
+            live: row.live,
         }
     }
 
     /// `#3 node07 pid 4121, 8 slots: 1,204 recorded (40.1/s), heartbeat 2s ago`.
     fn line(&self) -> String {
-        let state = match &self.stop_reason {
-            Some(reason) => format!(
+        let state = match (&self.stop_reason, self.live) {
+            (Some(reason), _) => format!(
                 "ended ({reason}) at {}",
                 self.stopped_at.as_deref().unwrap_or("?")
             ),
-            None => format!("heartbeat {}s ago", self.heartbeat_age_seconds),
+            (None, true) => format!("heartbeat {}s ago", self.heartbeat_age_seconds),
+            (None, false) => format!(
+                "presumed dead: no heartbeat for {}s (lease {}s)",
+                self.heartbeat_age_seconds, self.lease_seconds
+            ),
         };
         format!(
             "#{} {} pid {}, {}: {} recorded ({:.1}/s), {state}",

@@ -220,15 +220,13 @@ impl Cleanup<'_> {
 
     /// A host of a live member working the run, on a store many processes share (members.rs):
     /// a run being worked is neither archived nor removed.
+    #[cfg_attr(not(feature = "postgres"), allow(unused_variables))]
     pub fn worked_from(&self, run_id: &str) -> Result<Option<String>, StoreError> {
-        self.tx
-            .db()
-            .query_opt(
-                "SELECT host FROM members WHERE run_id = ?1 AND stopped_at IS NULL \
-                 ORDER BY id DESC LIMIT 1",
-                &[run_id.into()],
-                |r| r.text(0),
-            )
-            .map_err(|e| self.err(e))
+        match self.tx.db() {
+            Db::Sqlite(_) => Ok(None),
+            #[cfg(feature = "postgres")]
+            Db::Postgres(conn) => super::members_pg::live_host(&mut conn.borrow_mut(), run_id)
+                .map_err(|e| self.err(e)),
+        }
     }
 }

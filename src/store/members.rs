@@ -121,6 +121,10 @@ pub struct MemberRow {
     pub stopped_at: Option<String>,
     pub stop_reason: Option<String>,
     pub n_done: i64,
+    pub lease_ms: i64,
+    /// Not ended, and its last heartbeat within its lease; a member that neither ended nor
+    /// beat within its lease is presumed dead (its items are the others').
+    pub live: bool,
 }
 
 impl Store {
@@ -202,7 +206,7 @@ impl Store {
     pub fn others_at_work(&self, run_id: &str) -> Result<bool, StoreError> {
         #[cfg(feature = "postgres")]
         if let super::Engine::Postgres(conn, _) = &self.engine {
-            let me = self.claimant.borrow().as_ref().map(|c| (c.id, c.lease_ms));
+            let me = self.claimant.borrow().as_ref().map(|c| c.id);
             return super::members_pg::others_at_work(&mut conn.borrow_mut(), run_id, me)
                 .map_err(|e| super::sql::db_error(&self.path, e));
         }
@@ -265,7 +269,7 @@ mod beat {
             if lost.load(Ordering::SeqCst) {
                 continue;
             }
-            match store.heartbeat(id, lease_ms) {
+            match store.heartbeat(id) {
                 Ok(true) => last_ok = Instant::now(),
                 Ok(false) => lost.store(true, Ordering::SeqCst),
                 Err(_) => {
@@ -292,14 +296,27 @@ mod beat {
 impl Store {
     /// One heartbeat of member `id`: false when it was stale already (past the lease, or
     /// ended), so that the others may hold its items.
-    fn heartbeat(&self, id: i64, lease_ms: i64) -> Result<bool, StoreError> {
+    fn heartbeat(&self, id: i64) -> Result<bool, StoreError> {
         #[cfg(feature = "postgres")]
         if let super::Engine::Postgres(conn, _) = &self.engine {
-            return super::members_pg::heartbeat(&mut conn.borrow_mut(), id, lease_ms)
+            return super::members_pg::heartbeat(&mut conn.borrow_mut(), id)
                 .map_err(|e| super::sql::db_error(&self.path, e));
         }
-        let _ = (id, lease_ms);
+        let _ = id;
         Ok(true)
+    }
+
+    /// A host of a live member working the run (one that beat within its lease), on a store
+    /// many processes share: such a run is not archived, removed or recorded into from
+    /// outside. None on SQLite, where the run's lock says it.
+    pub fn worked_from(&self, run_id: &str) -> Result<Option<String>, StoreError> {
+        #[cfg(feature = "postgres")]
+        if let super::Engine::Postgres(conn, _) = &self.engine {
+            return super::members_pg::live_host(&mut conn.borrow_mut(), run_id)
+                .map_err(|e| super::sql::db_error(&self.path, e));
+        }
+        let _ = run_id;
+        Ok(None)
     }
 
     /// Record how member `id` ended and free the items it holds without a result.

@@ -55,8 +55,8 @@ pub(super) fn join(
         )?;
         let live = conn.rows(
             "SELECT selection, host FROM members WHERE run_id = $1 AND stopped_at IS NULL \
-             AND heartbeat_at >= now() - $2::bigint * interval '1 millisecond' ORDER BY id",
-            &[&run_id, &lease_ms],
+             AND heartbeat_at >= now() - lease_ms * interval '1 millisecond' ORDER BY id",
+            &[&run_id],
         )?;
         if let Some(other) = live.iter().find(|r| r.get::<_, &str>(0) != selection) {
             return Err(JoinError::OtherPass(other.get(0), other.get(1)));
@@ -67,13 +67,14 @@ pub(super) fn join(
         let pid = i64::from(request.pid);
         let jobs = i64::try_from(request.jobs).unwrap_or(i64::MAX);
         let row = conn.rows(
-            "INSERT INTO members (run_id, host, pid, jobs, selection, started_at, heartbeat_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, now()) RETURNING id",
+            "INSERT INTO members (run_id, host, pid, jobs, lease_ms, selection, started_at, \
+             heartbeat_at) VALUES ($1, $2, $3, $4, $5, $6, $7, now()) RETURNING id",
             &[
                 &run_id,
                 &request.host,
                 &pid,
                 &jobs,
+                &lease_ms,
                 &selection,
                 &super::now_text(),
             ],
@@ -111,14 +112,24 @@ fn lay_out(conn: &mut PgConn, run_id: &str, selection: Selection) -> Result<(), 
     Ok(())
 }
 
-/// One heartbeat: false when the member was stale already or has ended.
-pub(super) fn heartbeat(conn: &mut PgConn, id: i64, lease_ms: i64) -> Result<bool, DbError> {
+/// One heartbeat: false when the member was stale already (past its own lease) or has ended.
+pub(super) fn heartbeat(conn: &mut PgConn, id: i64) -> Result<bool, DbError> {
     let beat = conn.exec(
         "UPDATE members SET heartbeat_at = now() WHERE id = $1 AND stopped_at IS NULL \
-         AND heartbeat_at >= now() - $2::bigint * interval '1 millisecond'",
-        &[&id, &lease_ms],
+         AND heartbeat_at >= now() - lease_ms * interval '1 millisecond'",
+        &[&id],
     )?;
     Ok(beat == 1)
+}
+
+/// A host of a live member of the run (one whose heartbeat is within its own lease).
+pub(super) fn live_host(conn: &mut PgConn, run_id: &str) -> Result<Option<String>, DbError> {
+    let rows = conn.rows(
+        "SELECT host FROM members WHERE run_id = $1 AND stopped_at IS NULL \
+         AND heartbeat_at >= now() - lease_ms * interval '1 millisecond' ORDER BY id DESC LIMIT 1",
+        &[&run_id],
+    )?;
+    Ok(rows.first().map(|r| r.get(0)))
 }
 
 /// Record the member's end and free its items without a result.
@@ -144,19 +155,23 @@ pub(super) fn ended(conn: &mut PgConn, id: i64, how: &str) -> Result<(), DbError
     }
 }
 
-/// Whether live members other than `me` (id, lease) work the run.
+/// Whether live members other than `me` (id, lease) work the run: they do while items are
+/// left to claim or held.
 pub(super) fn others_at_work(
     conn: &mut PgConn,
     run_id: &str,
-    me: Option<(i64, i64)>,
+    me: Option<i64>,
 ) -> Result<bool, DbError> {
-    let Some((me, lease_ms)) = me else {
+    let Some(me) = me else {
         return Ok(false);
     };
+    // A member killed a moment ago looks live until its lease runs out: with nothing left to
+    // claim, no one is at work whatever the heartbeats say.
     let rows = conn.rows(
         "SELECT 1 FROM members WHERE run_id = $1 AND id <> $2 AND stopped_at IS NULL \
-         AND heartbeat_at >= now() - $3::bigint * interval '1 millisecond' LIMIT 1",
-        &[&run_id, &me, &lease_ms],
+         AND heartbeat_at >= now() - lease_ms * interval '1 millisecond' \
+         AND EXISTS (SELECT 1 FROM claims WHERE run_id = $1) LIMIT 1",
+        &[&run_id, &me],
     )?;
     Ok(!rows.is_empty())
 }
@@ -166,7 +181,8 @@ pub(super) fn members(conn: &mut PgConn, run_id: &str) -> Result<Vec<MemberRow>,
     let rows = conn.rows(
         "SELECT id, host, pid, jobs, started_at, \
          to_char(heartbeat_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), \
-         floor(extract(epoch FROM now() - heartbeat_at))::bigint, stopped_at, stop_reason, n_done \
+         floor(extract(epoch FROM now() - heartbeat_at))::bigint, stopped_at, stop_reason, n_done, \
+         lease_ms, stopped_at IS NULL AND heartbeat_at >= now() - lease_ms * interval '1 millisecond' \
          FROM members WHERE run_id = $1 ORDER BY id",
         &[&run_id],
     )?;
@@ -183,6 +199,8 @@ pub(super) fn members(conn: &mut PgConn, run_id: &str) -> Result<Vec<MemberRow>,
                 stopped_at: r.try_get(7)?,
                 stop_reason: r.try_get(8)?,
                 n_done: r.try_get(9)?,
+                lease_ms: r.try_get(10)?,
+                live: r.try_get(11)?,
             })
         })
         .collect()
@@ -190,25 +208,25 @@ pub(super) fn members(conn: &mut PgConn, run_id: &str) -> Result<Vec<MemberRow>,
 
 /// Claim up to `n` free items of the run (or items of members stale past their lease) for
 /// member `me`, in key order, skipping rows other members are claiming right now; the items
-/// with their attempts and latest error so far. Nothing while `me` itself is not live.
+/// with their attempts and latest error so far. Nothing while `me` itself is not live. Each
+/// member is judged by its own lease.
 pub(super) fn claim(
     conn: &mut PgConn,
     run_id: &str,
     me: i64,
-    lease_ms: i64,
     n: i64,
 ) -> Result<Vec<postgres::Row>, DbError> {
     Ok(conn.rows(
         "WITH picked AS ( \
            SELECT c.key FROM claims c WHERE c.run_id = $1 \
            AND EXISTS (SELECT 1 FROM members m WHERE m.id = $2 AND m.stopped_at IS NULL \
-               AND m.heartbeat_at >= now() - $3::bigint * interval '1 millisecond') \
+               AND m.heartbeat_at >= now() - m.lease_ms * interval '1 millisecond') \
            AND (c.member_id IS NULL OR c.member_id IN (SELECT m.id FROM members m \
                WHERE m.run_id = $1 AND (m.stopped_at IS NOT NULL \
-               OR m.heartbeat_at < now() - $3::bigint * interval '1 millisecond'))) \
-           ORDER BY c.key LIMIT $4 FOR UPDATE OF c SKIP LOCKED), \
+               OR m.heartbeat_at < now() - m.lease_ms * interval '1 millisecond'))) \
+           ORDER BY c.key LIMIT $3 FOR UPDATE OF c SKIP LOCKED), \
          claimed AS ( \
-           UPDATE claims c SET member_id = $2, claims = c.claims + 1, claimed_at = $5 \
+           UPDATE claims c SET member_id = $2, claims = c.claims + 1, claimed_at = $4 \
            FROM picked WHERE c.run_id = $1 AND c.key = picked.key RETURNING c.key) \
          SELECT i.key, i.data, i.location, coalesce(r.attempt_count, 0), r.last_error, \
            r.error_category \
@@ -216,7 +234,7 @@ pub(super) fn claim(
            AND i.source_id = (SELECT source_id FROM runs WHERE id = $1) \
          LEFT JOIN results r ON r.run_id = $1 AND r.key = claimed.key \
          ORDER BY i.key",
-        &[&run_id, &me, &lease_ms, &n, &super::now_text()],
+        &[&run_id, &me, &n, &super::now_text()],
     )?)
 }
 

@@ -40,14 +40,15 @@ pub struct ItemPages<'a> {
     claims: ClaimPace,
 }
 
-/// How a member claims: pages sized to about two seconds of its own work, between twice its
-/// slots and [`ItemPages::PAGE`]; a claim that found nothing free while others hold items is
-/// tried again 200 ms later, when their items may have
-/// come free.
+/// How a member claims: pages sized to about a second of its own work at the pace of its last
+/// page, between twice its slots and [`ItemPages::PAGE`]; a claim that found nothing free
+/// while others hold items is tried again 200 ms later, when their items may have come free.
 #[derive(Debug, Default)]
 #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 struct ClaimPace {
     size: usize,
+    /// Items the last claim got.
+    got: usize,
     last: Option<std::time::Instant>,
     again_at: Option<std::time::Instant>,
 }
@@ -150,11 +151,11 @@ impl ItemPages<'_> {
         }
         let least = (2 * me.slots).clamp(8, Self::PAGE);
         let pace = &mut self.claims;
-        pace.size = match pace.last.map(|t| now.duration_since(t)) {
-            None => least,
-            Some(d) if d < std::time::Duration::from_secs(1) => pace.size * 2,
-            Some(d) if d > std::time::Duration::from_secs(4) => pace.size / 2,
-            Some(_) => pace.size,
+        // The last page went in `d`: a second of work at that pace, so that at the end of a
+        // run no member holds more than about a second's worth the others wait for.
+        pace.size = match pace.last.map(|t| now.duration_since(t).as_secs_f64()) {
+            Some(d) if d > 0.0 => (pace.got as f64 / d) as usize,
+            _ => least,
         }
         .clamp(least, Self::PAGE);
         let n = i64::try_from(pace.size).unwrap_or(1000);
@@ -167,6 +168,7 @@ impl ItemPages<'_> {
             return Ok(Some(Vec::new()));
         }
         self.claims.last = Some(now);
+        self.claims.got = rows.len();
         self.claims.again_at = None;
         let prior = match self.selection {
             Selection::Errors => Prior::Error,
@@ -204,7 +206,7 @@ fn claim_rows(
     let mut again = store.reconnecting();
     loop {
         let mut c = conn.borrow_mut();
-        let claimed = super::members_pg::claim(&mut c, run_id, me.id, me.lease_ms, n)
+        let claimed = super::members_pg::claim(&mut c, run_id, me.id, n)
             .and_then(|rows| match rows.is_empty() {
                 true => super::members_pg::held_by_others(&mut c, run_id, me.id)
                     .map(|others| (rows, others)),

@@ -297,3 +297,64 @@ fn members_killed_and_cut_off_from_the_server_lose_nothing_and_record_each_item_
     );
     assert_eq!(shown["status"], "completed");
 }
+
+#[test]
+fn a_killed_member_is_presumed_dead_past_its_lease_and_holds_nothing_back() {
+    let Some(sb) = run_over(60) else {
+        return;
+    };
+    let w = stream_worker(&sb, "0.05");
+    let doomed = member(&sb, "doomed", &["-j", "1", "--lease", "1s"], &w);
+    let start = Instant::now();
+    while members(&sb)
+        .first()
+        .is_none_or(|m| m["recorded"].as_i64() == Some(0))
+    {
+        assert!(start.elapsed() < Duration::from_secs(30), "never recorded");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // While it works, results from outside are refused (its lock holds on its host only).
+    let out = sb
+        .cmd()
+        .args(["record", "latest"])
+        .write_stdin("{\"key\":\"k00059\",\"ok\":{\"by\":\"hand\"}}\n")
+        .run();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("a member on doomed"),
+        "{}",
+        stderr(&out)
+    );
+    let pid = nix::unistd::Pid::from_raw(doomed.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
+    let _ = doomed.wait();
+    std::thread::sleep(Duration::from_millis(1500));
+    let text = sb.run(&["show", "latest"]).success().stdout.clone();
+    assert!(text.contains("presumed dead: no heartbeat for"), "{text}");
+    assert_eq!(members(&sb)[0]["live"], false);
+    // Another member finishes; the dead one holds back neither it nor archive.
+    let out = member(&sb, "rescuer", &["-j", "2"], &w).wait();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_each_item_recorded_once(&sb, 60);
+    sb.run(&["archive", "latest"]).success();
+}
+
+#[test]
+fn a_member_with_a_short_lease_judges_the_others_by_their_own() {
+    let Some(sb) = run_over(300) else {
+        return;
+    };
+    let w = stream_worker(&sb, "0.02");
+    // A beats every 5 s (a quarter of its 60 s lease, at most 5 s); B's lease is 1 s.
+    let a = member(&sb, "a", &["-j", "2", "--lease", "60s"], &w);
+    std::thread::sleep(Duration::from_millis(1500));
+    let b = member(&sb, "b", &["-j", "2", "--lease", "1s"], &w);
+    for m in [a, b] {
+        let out = m.wait();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    assert_each_item_recorded_once(&sb, 300);
+    for m in members(&sb) {
+        assert_eq!(m["stop_reason"], "done", "{m}");
+    }
+}
