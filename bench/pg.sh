@@ -12,7 +12,7 @@ source "$(dirname "$0")/lib.sh"
 ensure_hyperfine
 build_release
 start_postgres bench
-W="$OUT/pg-bench"
+W="$OUT/pgstore"
 rm -rf "$W" && mkdir -p "$W/sqlite" "$W/pg"
 rustc -O -o "$W/stream_worker" "$BENCH_DIR/src/stream_worker.rs"
 TRUE="$(command -v true)"

@@ -109,6 +109,9 @@ fn lay_out(conn: &mut PgConn, run_id: &str, selection: Selection) -> Result<(), 
          WHERE i.source_id = (SELECT source_id FROM runs WHERE id = $1) AND {filter}"
     );
     conn.exec(&sql, &[&run_id])?;
+    // Fresh statistics, so that claims walk the key index from the start rather than sort the
+    // table (the planner's view of it is otherwise from before these rows).
+    conn.exec("ANALYZE claims", &[])?;
     Ok(())
 }
 
@@ -210,15 +213,26 @@ pub(super) fn members(conn: &mut PgConn, run_id: &str) -> Result<Vec<MemberRow>,
 /// member `me`, in key order, skipping rows other members are claiming right now; the items
 /// with their attempts and latest error so far. Nothing while `me` itself is not live. Each
 /// member is judged by its own lease.
+///
+/// `after`: only keys past it (the member's last claimed key), so that a claim does not walk
+/// the index entries of the claims already recorded and deleted before it; `None` looks from
+/// the start (for items freed or left by dead members behind it).
 pub(super) fn claim(
     conn: &mut PgConn,
     run_id: &str,
     me: i64,
     n: i64,
+    after: Option<&str>,
 ) -> Result<Vec<postgres::Row>, DbError> {
-    Ok(conn.rows(
+    let now = super::now_text();
+    // Two texts, so that each prepared plan has a plain range on the key index.
+    let (from, params): (&str, Vec<&(dyn postgres::types::ToSql + Sync)>) = match &after {
+        Some(after) => ("AND c.key > $5::text", vec![&run_id, &me, &n, &now, after]),
+        None => ("", vec![&run_id, &me, &n, &now]),
+    };
+    let sql = format!(
         "WITH picked AS ( \
-           SELECT c.key FROM claims c WHERE c.run_id = $1 \
+           SELECT c.key FROM claims c WHERE c.run_id = $1 {from} \
            AND EXISTS (SELECT 1 FROM members m WHERE m.id = $2 AND m.stopped_at IS NULL \
                AND m.heartbeat_at >= now() - m.lease_ms * interval '1 millisecond') \
            AND (c.member_id IS NULL OR c.member_id IN (SELECT m.id FROM members m \
@@ -233,9 +247,9 @@ pub(super) fn claim(
          FROM claimed JOIN items i ON i.key = claimed.key \
            AND i.source_id = (SELECT source_id FROM runs WHERE id = $1) \
          LEFT JOIN results r ON r.run_id = $1 AND r.key = claimed.key \
-         ORDER BY i.key",
-        &[&run_id, &me, &n, &super::now_text()],
-    )?)
+         ORDER BY i.key"
+    );
+    Ok(conn.rows(&sql, &params)?)
 }
 
 /// How many items of the run other members hold (live ones: a stale member's would have been

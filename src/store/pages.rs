@@ -159,7 +159,8 @@ impl ItemPages<'_> {
         }
         .clamp(least, Self::PAGE);
         let n = i64::try_from(pace.size).unwrap_or(1000);
-        let (rows, others) = claim_rows(store, conn, self.run_id, &me, n)?;
+        let after = self.after.clone();
+        let (rows, others) = claim_rows(store, conn, self.run_id, &me, n, after.as_deref())?;
         if rows.is_empty() {
             self.done = others == 0;
             let wait =
@@ -190,6 +191,9 @@ impl ItemPages<'_> {
             })
             .collect::<Result<Vec<_>, DbError>>()
             .map_err(|e| store.db_err(e))?;
+        if let Some(last) = page.last() {
+            self.after = Some(last.key.clone());
+        }
         Ok(Some(page))
     }
 }
@@ -202,11 +206,17 @@ fn claim_rows(
     run_id: &str,
     me: &super::members::Claimant,
     n: i64,
+    after: Option<&str>,
 ) -> Result<(Vec<postgres::Row>, i64), StoreError> {
     let mut again = store.reconnecting();
     loop {
         let mut c = conn.borrow_mut();
-        let claimed = super::members_pg::claim(&mut c, run_id, me.id, n)
+        let claimed = super::members_pg::claim(&mut c, run_id, me.id, n, after)
+            .and_then(|rows| match (rows.is_empty(), after) {
+                // Nothing past the last key: from the start, before saying none is free.
+                (true, Some(_)) => super::members_pg::claim(&mut c, run_id, me.id, n, None),
+                _ => Ok(rows),
+            })
             .and_then(|rows| match rows.is_empty() {
                 true => super::members_pg::held_by_others(&mut c, run_id, me.id)
                     .map(|others| (rows, others)),
