@@ -118,17 +118,7 @@ impl ItemPages<'_> {
             .query(
                 &sql,
                 &[self.run_id.into(), limit.into(), after.into()],
-                |row| {
-                    Ok(PageItem {
-                        key: row.text(0)?,
-                        data: row.text(1)?,
-                        location: row.text(2)?,
-                        attempts: row.int(3)?,
-                        last_error: row.opt_text(4)?,
-                        category: row.opt_stored(5)?,
-                        prior,
-                    })
-                },
+                |row| page_item(row, prior),
             )
             .map_err(|e| store.db_err(e))
     }
@@ -177,18 +167,7 @@ impl ItemPages<'_> {
         };
         let page = rows
             .iter()
-            .map(|row| {
-                let row = super::sql::Row::Postgres(row);
-                Ok(PageItem {
-                    key: row.text(0)?,
-                    data: row.text(1)?,
-                    location: row.text(2)?,
-                    attempts: row.int(3)?,
-                    last_error: row.opt_text(4)?,
-                    category: row.opt_stored(5)?,
-                    prior,
-                })
-            })
+            .map(|row| page_item(&super::sql::Row::Postgres(row), prior))
             .collect::<Result<Vec<_>, DbError>>()
             .map_err(|e| store.db_err(e))?;
         if let Some(last) = page.last() {
@@ -229,6 +208,19 @@ fn claim_rows(
             claimed => return claimed,
         }
     }
+}
+
+/// An item of a page: key, data, location, attempts, last error and its category.
+fn page_item(row: &super::sql::Row<'_>, prior: Prior) -> Result<PageItem, super::sql::DbError> {
+    Ok(PageItem {
+        key: row.text(0)?,
+        data: row.text(1)?,
+        location: row.text(2)?,
+        attempts: row.int(3)?,
+        last_error: row.opt_text(4)?,
+        category: row.opt_stored(5)?,
+        prior,
+    })
 }
 
 impl Store {

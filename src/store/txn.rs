@@ -98,14 +98,7 @@ impl Store {
                     .map_err(|e| classify(&self.path, e))
             }
             #[cfg(feature = "postgres")]
-            Engine::Postgres(client, _) => {
-                let client: &std::cell::RefCell<super::pg::PgConn> = client;
-                client
-                    .borrow_mut()
-                    .begin()
-                    .map_err(|e| super::pg::pg_err(&self.path, e))?;
-                Ok(Txn::Postgres(PgTxn { client, open: true }))
-            }
+            Engine::Postgres(client, _) => pg_begin(client, &self.path),
         }
     }
 
@@ -122,14 +115,20 @@ impl Store {
                 .map(Txn::Sqlite)
                 .map_err(|e| classify(&self.path, e)),
             #[cfg(feature = "postgres")]
-            Engine::Postgres(client, _) => {
-                let client: &std::cell::RefCell<super::pg::PgConn> = client;
-                client
-                    .borrow_mut()
-                    .begin()
-                    .map_err(|e| super::pg::pg_err(&self.path, e))?;
-                Ok(Txn::Postgres(PgTxn { client, open: true }))
-            }
+            Engine::Postgres(client, _) => pg_begin(client, &self.path),
         }
     }
+}
+
+/// `BEGIN` on a PostgreSQL connection, as a [`Txn`].
+#[cfg(feature = "postgres")]
+fn pg_begin<'s>(
+    client: &'s std::cell::RefCell<super::pg::PgConn>,
+    path: &std::path::Path,
+) -> Result<Txn<'s>, StoreError> {
+    client
+        .borrow_mut()
+        .begin()
+        .map_err(|e| super::pg::pg_err(path, e))?;
+    Ok(Txn::Postgres(PgTxn { client, open: true }))
 }
