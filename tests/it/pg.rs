@@ -67,6 +67,28 @@ impl PgServer {
 
     /// Run SQL in database `db` with psql; its output (unaligned, tuples only).
     pub fn psql(&self, db: &str, sql: &str) -> String {
+        self.run_psql(db, sql, &[])
+    }
+
+    /// Every row of `sql` in database `db`, each value as text (NULL as `None`).
+    pub fn rows(&self, db: &str, sql: &str) -> Vec<Vec<Option<String>>> {
+        const NULL: &str = "\u{1}NULL";
+        let null = format!("null={NULL}");
+        let text = self.run_psql(db, sql, &["-F", "\u{1f}", "-R", "\u{1e}", "-P", &null]);
+        let text = text.strip_suffix('\n').unwrap_or(&text);
+        text.split('\u{1e}')
+            .filter(|row| !row.is_empty())
+            .map(|row| {
+                row.split('\u{1f}')
+                    .map(|v| (v != NULL).then(|| v.to_string()))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// psql with `format` options over database `db` (unaligned, tuples only, stopping at
+    /// the first error, which fails the test); its output.
+    fn run_psql(&self, db: &str, sql: &str, format: &[&str]) -> String {
         let out = Command::new(self.bin.join("psql"))
             .args([
                 "-X",
@@ -78,6 +100,7 @@ impl PgServer {
                 "-h",
                 "127.0.0.1",
             ])
+            .args(format)
             .args([
                 "-p",
                 &self.port.to_string(),
@@ -96,57 +119,6 @@ impl PgServer {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// Every row of `sql` in database `db`, each value as text (NULL as `None`).
-    pub fn rows(&self, db: &str, sql: &str) -> Vec<Vec<Option<String>>> {
-        const NULL: &str = "\u{1}NULL";
-        let out = Command::new(self.bin.join("psql"))
-            .args([
-                "-X",
-                "-q",
-                "-A",
-                "-t",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-h",
-                "127.0.0.1",
-            ])
-            .args([
-                "-F",
-                "\u{1f}",
-                "-R",
-                "\u{1e}",
-                "-P",
-                &format!("null={NULL}"),
-            ])
-            .args([
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "runctl",
-                "-d",
-                db,
-                "-c",
-                sql,
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "psql {sql}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8(out.stdout).unwrap();
-        let text = text.strip_suffix('\n').unwrap_or(&text);
-        text.split('\u{1e}')
-            .filter(|row| !row.is_empty())
-            .map(|row| {
-                row.split('\u{1f}')
-                    .map(|v| (v != NULL).then(|| v.to_string()))
-                    .collect()
-            })
-            .collect()
     }
 
     /// `pg_dump` of database `db` (schema and rows), for "left unchanged" checks.
