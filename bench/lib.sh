@@ -62,32 +62,16 @@ build_static() {
   export RUNCTL_STATIC
 }
 
-# start_postgres NAME: a private PostgreSQL 15 for a benchmark (initdb as the `postgres` user
-# when run as root, since initdb refuses root), on 127.0.0.1 at a free port, fsync on as a real
-# server has it; stopped when the script exits. Sets PGPORT_BENCH and pg_db_url NAME (a new
-# empty database's URL).
+# start_postgres NAME: a private PostgreSQL for a benchmark (.ci/pg-server.sh), stopped when
+# the script exits. Sets PGPORT_BENCH; pg_db_url NAME prints a new empty database's URL.
+source "$REPO/.ci/pg-server.sh"
 start_postgres() {
-  local bin
-  bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
-  PG_BIN="$bin"
-  PG_DIR="$OUT/pg-$1"
-  rm -rf "$PG_DIR" && mkdir -p "$PG_DIR"
-  local as=()
-  if [ "$(id -u)" = 0 ]; then chown postgres "$PG_DIR"; as=(runuser -u postgres --); fi
-  PG_AS=("${as[@]}")
-  PGPORT_BENCH="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-  "${as[@]}" "$bin/initdb" -D "$PG_DIR/data" -A trust -U runctl >/dev/null
-  "${as[@]}" "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w \
-    -o "-p $PGPORT_BENCH -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=400" start >/dev/null
-  trap 'stop_postgres' EXIT
+  pg_start "$OUT/pg-$1"
+  PGPORT_BENCH="$PG_PORT"
+  trap 'pg_stop' EXIT
   export PGPORT_BENCH
 }
 
-stop_postgres() {
-  "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast stop >/dev/null 2>&1 || true
-}
-
 pg_db_url() {
-  "$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$PGPORT_BENCH" -U runctl -d postgres -c "CREATE DATABASE $1" >/dev/null
-  echo "postgres://runctl@127.0.0.1:$PGPORT_BENCH/$1"
+  pg_new_db "$1"
 }

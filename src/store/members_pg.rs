@@ -217,14 +217,19 @@ pub(super) fn members(conn: &mut PgConn, run_id: &str) -> Result<Vec<MemberRow>,
 /// `after`: only keys past it (the member's last claimed key), so that a claim does not walk
 /// the index entries of the claims already recorded and deleted before it; `None` looks from
 /// the start (for items freed or left by dead members behind it).
+///
+/// `stamp` marks the claimed rows (`claimed_at`): a claim whose answer was lost with its
+/// connection is taken back by it ([`unclaim`]) before the claim is sent again, so that no
+/// item stays held by a member that never got it.
 pub(super) fn claim(
     conn: &mut PgConn,
     run_id: &str,
     me: i64,
     n: i64,
     after: Option<&str>,
+    stamp: &str,
 ) -> Result<Vec<postgres::Row>, DbError> {
-    let now = super::now_text();
+    let now = stamp;
     // Two texts, so that each prepared plan has a plain range on the key index.
     let (from, params): (&str, Vec<&(dyn postgres::types::ToSql + Sync)>) = match &after {
         Some(after) => ("AND c.key > $5::text", vec![&run_id, &me, &n, &now, after]),
@@ -249,7 +254,21 @@ pub(super) fn claim(
          LEFT JOIN results r ON r.run_id = $1 AND r.key = claimed.key \
          ORDER BY i.key"
     );
-    Ok(conn.rows(&sql, &params)?)
+    Ok(conn.rows_undoing(&sql, &params, (UNCLAIM, &[&run_id, &me, &stamp]))?)
+}
+
+const UNCLAIM: &str = "UPDATE claims SET member_id = NULL, claims = claims - 1 \
+    WHERE run_id = $1 AND member_id = $2 AND claimed_at = $3";
+
+/// Free the items member `me` claimed with `stamp` (a claim whose answer it never got).
+pub(super) fn unclaim(
+    conn: &mut PgConn,
+    run_id: &str,
+    me: i64,
+    stamp: &str,
+) -> Result<(), DbError> {
+    conn.exec(UNCLAIM, &[&run_id, &me, &stamp])?;
+    Ok(())
 }
 
 /// How many items of the run other members hold (live ones: a stale member's would have been

@@ -187,24 +187,33 @@ fn claim_rows(
     n: i64,
     after: Option<&str>,
 ) -> Result<(Vec<postgres::Row>, i64), StoreError> {
+    use super::members_pg::{claim, unclaim};
     let mut again = store.reconnecting();
+    let stamp = super::now_text();
+    let mut retry = false;
     loop {
         let mut c = conn.borrow_mut();
-        let claimed = super::members_pg::claim(&mut c, run_id, me.id, n, after)
-            .and_then(|rows| match (rows.is_empty(), after) {
-                // Nothing past the last key: from the start, before saying none is free.
-                (true, Some(_)) => super::members_pg::claim(&mut c, run_id, me.id, n, None),
-                _ => Ok(rows),
-            })
-            .and_then(|rows| match rows.is_empty() {
-                true => super::members_pg::held_by_others(&mut c, run_id, me.id)
-                    .map(|others| (rows, others)),
-                false => Ok((rows, 0)),
-            })
-            .map_err(|e| store.db_err(e));
+        // A claim tried again first frees what a try whose answer was lost had claimed.
+        let claimed = (if retry {
+            unclaim(&mut c, run_id, me.id, &stamp)
+        } else {
+            Ok(())
+        })
+        .and_then(|()| claim(&mut c, run_id, me.id, n, after, &stamp))
+        .and_then(|rows| match (rows.is_empty(), after) {
+            // Nothing past the last key: from the start, before saying none is free.
+            (true, Some(_)) => claim(&mut c, run_id, me.id, n, None, &stamp),
+            _ => Ok(rows),
+        })
+        .and_then(|rows| match rows.is_empty() {
+            true => super::members_pg::held_by_others(&mut c, run_id, me.id)
+                .map(|others| (rows, others)),
+            false => Ok((rows, 0)),
+        })
+        .map_err(|e| store.db_err(e));
         drop(c);
         match claimed {
-            Err(e) if again.after(store, &e) => {}
+            Err(e) if again.after(store, &e) => retry = true,
             claimed => return claimed,
         }
     }

@@ -57,11 +57,7 @@ impl Store {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
-        let mut client = connect(config.clone()).map_err(|detail| StoreError::Connect {
-            shown: url.to_string(),
-            detail,
-        })?;
-        let status = status_of(&mut client, &label)?;
+        let (client, status) = connect_ready(&config, url, &label)?;
         let mut store = Store {
             engine: Engine::Postgres(
                 Box::new(std::cell::RefCell::new(PgConn::new(client, Some(config)))),
@@ -96,10 +92,48 @@ fn password_for(config: &postgres::Config) -> Option<Vec<u8>> {
     super::pgpass::lookup(&super::pgpass::file()?, &host, port, db, user).map(String::into_bytes)
 }
 
+/// Connect and read the schema's status; a server that is starting up or shutting down, or
+/// that drops the new connection (a restart, a terminated backend), is tried again for up to
+/// 10 s, as a dropped connection is later (pg_conn.rs). A server that refuses or does not
+/// answer fails at once.
+fn connect_ready(
+    config: &postgres::Config,
+    url: &PgUrl,
+    label: &Path,
+) -> Result<(Client, SchemaStatus), StoreError> {
+    let start = std::time::Instant::now();
+    loop {
+        let failed = match connect(config.clone()) {
+            Ok(mut client) => match status_of(&mut client, label) {
+                Ok(status) => return Ok((client, status)),
+                Err(e @ StoreError::Disconnected { .. }) => e,
+                Err(e) => return Err(e),
+            },
+            Err((detail, transient)) => {
+                let e = StoreError::Connect {
+                    shown: url.to_string(),
+                    detail,
+                };
+                if !transient {
+                    return Err(e);
+                }
+                e
+            }
+        };
+        if start.elapsed() >= super::pg_conn::RECONNECT_FOR {
+            return Err(failed);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+}
+
 /// Connect, giving up after the connect timeout: the client's own timeout covers the TCP
 /// connection only, and a server (or anything else) that accepts it and never answers would
 /// hold the command for ever.
-pub(super) fn connect(config: postgres::Config) -> Result<Client, String> {
+///
+/// The error's text, and whether it is one to try again (the server is starting up or shutting
+/// down, or dropped the connection).
+pub(super) fn connect(config: postgres::Config) -> Result<Client, (String, bool)> {
     let limit = config
         .get_connect_timeout()
         .copied()
@@ -110,12 +144,15 @@ pub(super) fn connect(config: postgres::Config) -> Result<Client, String> {
         .spawn(move || {
             let _ = done.send(config.connect(NoTls));
         })
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| (e.to_string(), false))?;
     match answer.recv_timeout(limit) {
-        Ok(connected) => connected.map_err(|e| detail_of(&e)),
-        Err(_) => Err(format!(
-            "no answer within {} s (set connect_timeout in the URL for longer)",
-            limit.as_secs()
+        Ok(connected) => connected.map_err(|e| (detail_of(&e), super::pg_conn::gone(&e))),
+        Err(_) => Err((
+            format!(
+                "no answer within {} s (set connect_timeout in the URL for longer)",
+                limit.as_secs()
+            ),
+            false,
         )),
     }
 }

@@ -29,7 +29,7 @@ pub(super) struct PgConn {
 }
 
 /// How long a dropped connection is tried again.
-const RECONNECT_FOR: std::time::Duration = std::time::Duration::from_secs(10);
+pub(super) const RECONNECT_FOR: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl PgConn {
     pub(super) fn new(client: Client, config: Option<postgres::Config>) -> PgConn {
@@ -62,14 +62,34 @@ impl PgConn {
     /// transaction only).
     fn again<T>(
         &mut self,
+        f: impl FnMut(&mut PgConn) -> Result<T, postgres::Error>,
+    ) -> Result<T, postgres::Error> {
+        self.again_undoing(f, |_| Ok(0))
+    }
+
+    /// [`PgConn::again`], running `undo` over each new connection before `f` is sent again:
+    /// for a statement that changes rows and whose answer may be lost after its commit (the
+    /// rows it changed would be left as if it had not run).
+    fn again_undoing<T>(
+        &mut self,
         mut f: impl FnMut(&mut PgConn) -> Result<T, postgres::Error>,
+        mut undo: impl FnMut(&mut PgConn) -> Result<u64, postgres::Error>,
     ) -> Result<T, postgres::Error> {
         let start = std::time::Instant::now();
+        let mut undone = true;
         loop {
-            let e = match f(self) {
+            let tried = match undone {
+                true => f(self),
+                false => undo(self).and_then(|_| {
+                    undone = true;
+                    f(self)
+                }),
+            };
+            let e = match tried {
                 Err(e) if !self.in_txn && gone(&e) && start.elapsed() < RECONNECT_FOR => e,
                 done => return done,
             };
+            undone = false;
             std::thread::sleep(std::time::Duration::from_millis(250));
             match self.config.clone().map(super::pg::connect) {
                 Some(Ok(client)) => {
@@ -202,6 +222,26 @@ impl PgConn {
             let statement = c.prepared(sql)?;
             c.client.query(&statement, params)
         })
+    }
+
+    /// [`PgConn::rows`] for a statement whose effect `undo` takes back: after a dropped
+    /// connection, `undo` runs over the new one before the statement is sent again.
+    pub(super) fn rows_undoing(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        undo: (&str, &[&(dyn ToSql + Sync)]),
+    ) -> Result<Vec<postgres::Row>, postgres::Error> {
+        self.again_undoing(
+            |c| {
+                let statement = c.prepared(sql)?;
+                c.client.query(&statement, params)
+            },
+            |c| {
+                let statement = c.prepared(undo.0)?;
+                c.client.execute(&statement, undo.1)
+            },
+        )
     }
 
     /// Run a statement; the rows it changed.
