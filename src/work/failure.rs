@@ -35,6 +35,30 @@ impl Failure {
         }
     }
 
+    /// The worker process was killed by `signal`.
+    pub fn signaled(signal: i32, message: String) -> Failure {
+        Failure {
+            category: ErrorCategory::Signal.into(),
+            message,
+            origin: Origin::Signal(signal),
+        }
+    }
+
+    /// Whether the worker was killed by a signal that stops a job (SIGTERM, SIGINT, SIGHUP,
+    /// SIGKILL): during an interrupted pass it came with runctl's own (a scheduler such as
+    /// Slurm signals every process of a preempted job), so the item is not the worker's
+    /// failure: it is left without a result, as the other items not done.
+    pub fn stopped_with_the_job(&self) -> bool {
+        use nix::sys::signal::Signal;
+        let stops = [
+            Signal::SIGTERM,
+            Signal::SIGINT,
+            Signal::SIGHUP,
+            Signal::SIGKILL,
+        ];
+        matches!(self.origin, Origin::Signal(s) if stops.iter().any(|x| *x as i32 == s))
+    }
+
     /// A stream worker answered the item with an error, in `category`.
     pub fn answered(category: Stored<ErrorCategory>, message: String) -> Failure {
         Failure {
@@ -52,6 +76,8 @@ pub enum Origin {
     Code(i32),
     /// A stream worker answered the item with an error line: there is no exit code.
     Answered,
+    /// The worker process was killed by this signal.
+    Signal(i32),
     /// Anything else.
     Other,
 }
@@ -74,7 +100,7 @@ impl Exits {
         match origin {
             Origin::Code(code) => *self.codes.entry(code).or_default() += 1,
             Origin::Answered => self.answered += 1,
-            Origin::Other => {}
+            Origin::Signal(_) | Origin::Other => {}
         }
     }
 

@@ -185,6 +185,24 @@ impl Control {
     pub fn stopping(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
     }
+    /// Whether a signal (SIGINT, SIGTERM) interrupted the pass.
+    pub fn interrupted(&self) -> bool {
+        self.interrupted.load(Ordering::SeqCst)
+    }
+
+    /// Whether a signal interrupted the pass, or does within 150 ms: a worker killed with
+    /// its job (a scheduler signals every process of it) may be seen dead before runctl's
+    /// own signal is (the signal thread looks every 50 ms).
+    pub fn interrupted_soon(&self) -> bool {
+        let until = std::time::Instant::now() + std::time::Duration::from_millis(150);
+        while !self.interrupted() {
+            if std::time::Instant::now() >= until {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        true
+    }
     pub fn killing(&self) -> bool {
         self.kill.load(Ordering::Relaxed)
     }

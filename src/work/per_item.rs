@@ -70,7 +70,13 @@ fn attempt(
         let _ = writeln!(file, "== item {} (attempt {})", item.key, item.attempt);
         let _ = file.write_all(&io.stderr);
     }
-    let outcome = judge(&io, status, timeout);
+    let outcome = match judge(&io, status, timeout) {
+        // Killed with the job (a preempted Slurm job signals every process): not its failure.
+        Outcome::Failed(f) if f.stopped_with_the_job() && cx.control.interrupted_soon() => {
+            Outcome::Abandoned
+        }
+        outcome => outcome,
+    };
     (finish(item, outcome), None)
 }
 
@@ -264,7 +270,7 @@ fn judge(io: &Collected, status: Option<ExitStatus>, timeout: Option<Duration>) 
     };
     if let Some(signal) = status.signal() {
         let name = process::signal_name(signal);
-        return failed(ErrorCategory::Signal, format!("killed by {name}"));
+        return Outcome::Failed(Failure::signaled(signal, tail(format!("killed by {name}"))));
     }
     match status.code() {
         Some(0) => {}

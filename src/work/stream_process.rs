@@ -303,7 +303,7 @@ impl Proc {
             }
             Some((Some(signal), _)) => {
                 let what = format!("the worker was killed by {}", process::signal_name(signal));
-                Failure::new(ErrorCategory::Signal, with_tail(what))
+                Failure::signaled(signal, with_tail(what))
             }
             Some((None, Some(code))) => {
                 let what = format!("the worker exited with code {code}");

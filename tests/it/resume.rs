@@ -1139,6 +1139,57 @@ fn after_the_grace_period_items_in_flight_are_killed() {
     assert_eq!(status(&sb), "interrupted");
 }
 
+/// A preempted Slurm job: the scheduler signals every process of it, the workers too (here a
+/// moment before runctl). Items whose workers died of that signal are left without a result
+/// (not failed), and the next pass runs them; in both modes.
+#[test]
+fn a_preempted_job_whose_workers_get_the_signal_too_leaves_their_items_to_the_next_pass() {
+    for mode in ["--per-item", "--stream"] {
+        let sb = Sandbox::new();
+        run_with_items(&sb, 2);
+        let body = match mode {
+            "--per-item" => "exec sleep 60",
+            _ => "exec python3 -c 'import sys, time\nfor line in sys.stdin: time.sleep(60)'",
+        };
+        let w = worker(
+            &sb,
+            "slow.sh",
+            &format!("#!/bin/sh\necho $$ >> pids.log\n{body}\n"),
+        );
+        let args = ["-j", "2", mode, "--window", "1", "--grace", "20s", "--", &w];
+        let args = if mode == "--per-item" {
+            [&args[..3], &args[5..]].concat()
+        } else {
+            args.to_vec()
+        };
+        let child = spawn_resume(&sb, &args);
+        let pids = || std::fs::read_to_string(sb.work().join("pids.log")).unwrap_or_default();
+        wait_for("both workers to start", || pids().lines().count() == 2);
+        std::thread::sleep(Duration::from_millis(200));
+        for pid in pids().lines() {
+            let pid = nix::unistd::Pid::from_raw(pid.trim().parse().unwrap());
+            nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        }
+        signal(&child, nix::sys::signal::Signal::SIGTERM);
+        let out = child.wait();
+        assert_eq!(out.status.code(), Some(130), "{mode}: {}", stderr(&out));
+        assert_eq!(
+            count(&sb, "SELECT count(*) FROM results"),
+            0,
+            "{mode}: no item failed: {}",
+            stderr(&out)
+        );
+        assert_eq!(status(&sb), "interrupted", "{mode}");
+        let fast = worker(&sb, "fast.sh", "#!/bin/sh\ncat >/dev/null\necho '{}'\n");
+        let out = resume(&sb, &["--per-item", "--", &fast]);
+        assert_eq!(out.status.code(), Some(0), "{mode}: {}", stderr(&out));
+        assert_eq!(
+            count(&sb, "SELECT count(*) FROM results WHERE status = 'ok'"),
+            2
+        );
+    }
+}
+
 #[test]
 fn a_worker_that_is_not_there_makes_no_run_and_exits_127() {
     let sb = Sandbox::new();

@@ -119,6 +119,12 @@ impl Slot {
         sent: u64,
     ) {
         let now = Moment::now();
+        if failure.stopped_with_the_job() && shared.control.interrupted_soon() {
+            // Killed with the job (a preempted Slurm job signals every process): what it held
+            // is left without a result, as the items not started.
+            self.end_in_flight(hub, || Outcome::Abandoned);
+            return;
+        }
         let mut flights: Vec<Flight> = self.in_flight.drain().map(|(_, f)| f).collect();
         flights.sort_by_key(|f| f.start);
         let had_items = !flights.is_empty();
