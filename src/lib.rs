@@ -32,6 +32,7 @@ pub mod protect;
 pub mod runs;
 pub mod source;
 pub mod state;
+pub mod state_copy;
 pub mod store;
 pub mod text;
 pub mod undo;

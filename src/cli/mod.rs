@@ -29,6 +29,7 @@ mod resume_summary;
 mod run_view;
 mod runs_cmd;
 mod source_args;
+mod store_cmd;
 mod version;
 mod version_export;
 mod version_file;
@@ -64,6 +65,7 @@ Examples:
   runctl path check some/long/path  # components over 255 bytes, paths over naming.max_path
   runctl version new style_1        # record a model version V<n>; 'version sync' matches artifacts
   runctl migrate --dry-run          # list pending schema migrations of .runctl/state.db
+  runctl store copy --to postgres://runctl@db.lab/runctl  # share the project's state across hosts
   runctl plugins                    # list runctl-<name> plugins found on PATH
   runctl completions bash > ~/.local/share/bash-completion/completions/runctl
   runctl --root ~/proj plugins --json
@@ -127,6 +129,7 @@ pub enum Command {
     Path(path::PathArgs),
     Version(version::VersionArgs),
     Migrate(migrate::MigrateArgs),
+    Store(store_cmd::StoreArgs),
     Plugins(plugins::PluginsArgs),
     Completions(completions::CompletionsArgs),
     Man(man::ManArgs),
@@ -159,6 +162,7 @@ pub const BUILTINS: &[&str] = &[
     "path",
     "version",
     "migrate",
+    "store",
     "plugins",
     "completions",
     "man",
@@ -248,6 +252,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Path(args) => path::run(&ctx, args),
         Command::Version(args) => version::run(&ctx, args),
         Command::Migrate(args) => migrate::run(&ctx, args),
+        Command::Store(args) => store_cmd::run(&ctx, args),
         Command::Plugins(args) => plugins::run(&ctx, args),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::man(&ctx, args),

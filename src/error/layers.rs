@@ -35,6 +35,8 @@ impl From<crate::store::LocationError> for CliError {
             )),
             LocationError::PasswordInSettings { .. } => CliError::general(format!("{err}; refusing it"))
                 .hint(format!("remove the password from runctl.toml; give it in {env} (an environment variable, never committed) or in PGPASSWORD")),
+            LocationError::NotAStore { .. } => CliError::usage(err.to_string())
+                .hint("name a PostgreSQL database as postgres://user@host:5432/dbname, or a new SQLite file as sqlite:PATH"),
         }
     }
 }
@@ -123,6 +125,33 @@ impl From<crate::lock::LockError> for CliError {
                 "wait for it to finish (the lock is released as soon as that process ends, even if it is killed); on SQLite one process works a run: for many processes or hosts on one run, use a PostgreSQL store (docs/cluster.md)",
             ),
             LockError::Io(_) => CliError::chain(Kind::General, &err),
+        }
+    }
+}
+
+impl From<crate::state_copy::StateCopyError> for CliError {
+    fn from(err: crate::state_copy::StateCopyError) -> Self {
+        use crate::state_copy::StateCopyError;
+        use crate::store::CopyError;
+        const UNCHANGED: &str = "the target is as it was: the copy is one transaction";
+        match err {
+            StateCopyError::Exists { .. } => CliError::chain(Kind::Conflict, &err)
+                .hint("name a file that does not exist yet: store copy never writes over a database"),
+            StateCopyError::Create { .. } => CliError::general(err.to_string()),
+            StateCopyError::Worked { .. } => CliError::chain(Kind::Conflict, &err).hint(
+                "copy once the pass has ended ('runctl show RUN' lists its members), or stop its processes first",
+            ),
+            StateCopyError::Copy(CopyError::Store(e)) => e.into(),
+            StateCopyError::Copy(CopyError::NotEmpty { .. }) => CliError::chain(Kind::Conflict, &err)
+                .hint("copy into an empty database (createdb a new one), or name another; nothing was written"),
+            StateCopyError::Copy(CopyError::Version { of_source: true, .. }) => {
+                CliError::chain(Kind::General, &err).hint("run 'runctl migrate' first")
+            }
+            StateCopyError::Copy(CopyError::Version { .. }) => CliError::chain(Kind::General, &err)
+                .hint("copy into an empty database, or use the runctl that made this one"),
+            StateCopyError::Copy(CopyError::Value { .. }) => {
+                CliError::chain(Kind::General, &err).hint(UNCHANGED)
+            }
         }
     }
 }

@@ -4,7 +4,7 @@
 //! is refused.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::Access;
 
@@ -170,6 +170,23 @@ pub enum LocationError {
         "store.url in runctl.toml holds a password ({shown}); runctl.toml is meant for version control"
     )]
     PasswordInSettings { shown: String },
+    /// The text is not shown, as for [`LocationError::NotAUrl`].
+    #[error("{from} is neither a PostgreSQL URL (postgres://...) nor sqlite:PATH")]
+    NotAStore { from: &'static str },
+}
+
+/// A store named on the command line (`--to`): a `postgres://` or `postgresql://` URL, or
+/// `sqlite:PATH` (PATH relative to `cwd`).
+pub fn parse_store(text: &str, from: &'static str, cwd: &Path) -> Result<Location, LocationError> {
+    if let Some(path) = text.strip_prefix("sqlite:") {
+        if path.is_empty() {
+            return Err(LocationError::NotAStore { from });
+        }
+        return Ok(Location::Sqlite(cwd.join(path)));
+    }
+    pg_url(text, from)
+        .map(Location::Postgres)
+        .map_err(|_| LocationError::NotAStore { from })
 }
 
 /// Where the state is: `RUNCTL_DATABASE_URL` when set and not empty, else `store.url` when

@@ -319,6 +319,17 @@ impl Store {
         Ok(None)
     }
 
+    /// A live member of any run (its run id and host), on a store many processes share:
+    /// such a store is not copied while it is worked. None on SQLite.
+    pub fn any_live_member(&self) -> Result<Option<(String, String)>, StoreError> {
+        #[cfg(feature = "postgres")]
+        if let super::Engine::Postgres(conn, _) = &self.engine {
+            return super::members_pg::any_live(&mut conn.borrow_mut())
+                .map_err(|e| super::sql::db_error(&self.path, e));
+        }
+        Ok(None)
+    }
+
     /// Record how member `id` ended and free the items it holds without a result.
     fn member_ended(&self, id: i64, how: MemberEnd) -> Result<(), StoreError> {
         #[cfg(feature = "postgres")]

@@ -135,6 +135,16 @@ pub(super) fn live_host(conn: &mut PgConn, run_id: &str) -> Result<Option<String
     Ok(rows.first().map(|r| r.get(0)))
 }
 
+/// A live member of any run: its run id and host.
+pub(super) fn any_live(conn: &mut PgConn) -> Result<Option<(String, String)>, DbError> {
+    let rows = conn.rows(
+        "SELECT run_id, host FROM members WHERE stopped_at IS NULL \
+         AND heartbeat_at >= now() - lease_ms * interval '1 millisecond' LIMIT 1",
+        &[],
+    )?;
+    Ok(rows.first().map(|r| (r.get(0), r.get(1))))
+}
+
 /// Record the member's end and free its items without a result.
 pub(super) fn ended(conn: &mut PgConn, id: i64, how: &str) -> Result<(), DbError> {
     conn.begin()?;

@@ -12,6 +12,10 @@ mod annotations;
 #[path = "tests.rs"]
 mod api_tests;
 mod backup;
+mod copy;
+#[cfg(feature = "postgres")]
+mod copy_pg;
+mod copy_sqlite;
 mod error;
 mod export;
 mod file;
@@ -55,6 +59,7 @@ use rusqlite::Connection;
 
 pub use allocation::Allocation;
 pub use annotations::{Cleanup, NoteRow};
+pub use copy::{Copied, CopyError};
 pub use error::StoreError;
 use error::classify;
 use file::{Header, check_file, check_header};
@@ -64,7 +69,9 @@ pub use ledger::{
     ExportRow, ItemPages, Keys, PageItem, Prior, RecordError, ResultIn, Selection,
     UPSERT_RESULT_SQL,
 };
-pub use location::{DATABASE_URL_ENV, Location, LocationError, PgUrl, choose as choose_location};
+pub use location::{
+    DATABASE_URL_ENV, Location, LocationError, PgUrl, choose as choose_location, parse_store,
+};
 pub use members::{JoinRequest, MemberEnd, MemberRow, Membership};
 pub use network_fs::refuse_network_fs;
 pub use paths::{path_to_text, text_to_path};

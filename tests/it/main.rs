@@ -25,5 +25,6 @@ mod postgres;
 mod pty;
 mod resume;
 mod store;
+mod store_copy;
 mod stream_faults;
 mod versions;

@@ -582,6 +582,60 @@ fn sixty_four_concurrent_news_get_sixty_four_names_and_show_and_list_see_them() 
     );
 }
 
+/// From four hosts at once (`RUNCTL_HOST`), twenty times, each time on a new empty database:
+/// its first opens migrate it once, 64 concurrent `new` get run1..run64 and 32 concurrent
+/// `version new` get V1..V32.
+#[test]
+fn from_four_hosts_news_and_version_news_at_once_get_distinct_names_twenty_times() {
+    for round in 0..20 {
+        let Some(sb) = Sandbox::on_postgres() else {
+            return;
+        };
+        std::fs::write(sb.work().join("runctl.toml"), "").unwrap();
+        let spawn_as = |i: usize, args: &[&str]| {
+            sb.cmd()
+                .args(args)
+                .env("RUNCTL_HOST", format!("node{}", i % 4))
+                .spawn()
+        };
+        let wait_all = |running: Vec<Spawned>| -> Vec<String> {
+            let mut names: Vec<String> = running
+                .into_iter()
+                .map(|r| {
+                    let out = r.wait();
+                    assert_eq!(
+                        out.status.code(),
+                        Some(0),
+                        "round {round}: {}",
+                        stderr(&out)
+                    );
+                    stdout(&out).trim().to_string()
+                })
+                .collect();
+            names.sort_by_key(|n| n.rsplit(['n', 'V']).next().unwrap().parse::<u32>().unwrap());
+            names
+        };
+        let news = (0..64)
+            .map(|i| spawn_as(i, &["new", "--model", "m", "--dataset", "d"]))
+            .collect();
+        let expected: Vec<String> = (1..=64).map(|n| format!("m-d-full-run{n}")).collect();
+        assert_eq!(wait_all(news), expected, "round {round}");
+        let versions = (0..32)
+            .map(|i| spawn_as(i, &["version", "new", "style", "--quiet"]))
+            .collect();
+        let expected: Vec<String> = (1..=32).map(|n| format!("V{n}")).collect();
+        assert_eq!(wait_all(versions), expected, "round {round}");
+        let history = pg::server().unwrap().psql(
+            &db_of(&sb),
+            "SELECT string_agg(version::text, ',' ORDER BY version) FROM refinery_schema_history",
+        );
+        assert_eq!(
+            history, "1,2,3,4,5,6,7,8,9,10,11\n",
+            "round {round}: migrated once"
+        );
+    }
+}
+
 /// Table -> its columns in order, and the names of the indexes made by `CREATE INDEX`.
 type Schema = (BTreeMap<String, Vec<String>>, Vec<String>);
 
