@@ -81,7 +81,8 @@ pub fn run(ctx: &Ctx, args: StoreArgs) -> Result<()> {
     let to = crate::store::parse_store(&args.to, "--to", &ctx.cwd)?;
     let project = ctx.require_project()?;
     let source: Store = ctx.open_store(&project, Access::Read)?;
-    let copied = crate::state_copy::copy_state(&source, &to)?;
+    let locks = project.state_dir().join("locks");
+    let copied = crate::state_copy::copy_state(&source, &locks, &to)?;
     let out = output_of(&source, &to, &copied);
     if args.json {
         return output::print_json(&out);
@@ -89,8 +90,8 @@ pub fn run(ctx: &Ctx, args: StoreArgs) -> Result<()> {
     use crate::text::count;
     output::print(&format!(
         "copied {} into {} ({}): {}, {}, {}, {}, {}, {}, {}\n",
-        out.from.db,
-        out.to.db,
+        crate::text::printable(&out.from.db),
+        crate::text::printable(&out.to.db),
         count(out.total_rows, "row"),
         count(out.runs, "run"),
         count(out.sources, "source"),
@@ -105,8 +106,9 @@ pub fn run(ctx: &Ctx, args: StoreArgs) -> Result<()> {
     ))?;
     ctx.note(match &to {
         Location::Postgres(url) => format!(
-            "to use it: export {}='{url}' (with the password, if any, in ~/.pgpass or PGPASSWORD), or set store.url in runctl.toml; the run folders stay where they are",
-            crate::store::DATABASE_URL_ENV
+            "to use it: export {}='{}' (a password in ~/.pgpass or PGPASSWORD), or set store.url in runctl.toml; the run folders stay where they are",
+            crate::store::DATABASE_URL_ENV,
+            url.without_password()
         ),
         Location::Sqlite(path) => format!(
             "to use it: put it at a project's .runctl/state.db (with {} and store.url unset): {}",

@@ -132,25 +132,36 @@ impl From<crate::lock::LockError> for CliError {
 impl From<crate::state_copy::StateCopyError> for CliError {
     fn from(err: crate::state_copy::StateCopyError) -> Self {
         use crate::state_copy::StateCopyError;
-        use crate::store::CopyError;
-        const UNCHANGED: &str = "the target is as it was: the copy is one transaction";
+        use crate::store::{CopyError, StoreError};
+        const UNCHANGED: &str =
+            "the target is as it was (the copy is one transaction): run the copy again";
+        const EMPTY: &str = "copy into an empty database (createdb a new one), or name another";
         match err {
             StateCopyError::Exists { .. } => CliError::chain(Kind::Conflict, &err)
                 .hint("name a file that does not exist yet: store copy never writes over a database"),
             StateCopyError::Create { .. } => CliError::general(err.to_string()),
-            StateCopyError::Worked { .. } => CliError::chain(Kind::Conflict, &err).hint(
-                "copy once the pass has ended ('runctl show RUN' lists its members), or stop its processes first",
+            StateCopyError::Worked { leased: true, .. } => CliError::chain(Kind::Conflict, &err).hint(
+                "copy once the pass has ended ('runctl show RUN' lists its members); a process of another host that was killed counts as live until its lease (60 s by default) has passed since its last heartbeat",
             ),
-            StateCopyError::Copy(CopyError::Store(e)) => e.into(),
+            StateCopyError::Worked { .. } => CliError::chain(Kind::Conflict, &err)
+                .hint("copy once that process has ended (or stop it: what it recorded is kept)"),
+            StateCopyError::Target(StoreError::Connect { .. }) => CliError::general(err.to_string())
+                .hint("check the URL given to --to, that the server runs, and that it lets you in (a password in ~/.pgpass or PGPASSWORD)"),
+            StateCopyError::Target(
+                StoreError::NewerSchema { .. } | StoreError::Foreign { .. } | StoreError::Divergent { .. },
+            ) => CliError::general(err.to_string()).hint(EMPTY),
+            StateCopyError::Target(e) => e.into(),
+            StateCopyError::Copy(CopyError::Store(e)) => CliError::general(e.to_string()).hint(UNCHANGED),
             StateCopyError::Copy(CopyError::NotEmpty { .. }) => CliError::chain(Kind::Conflict, &err)
-                .hint("copy into an empty database (createdb a new one), or name another; nothing was written"),
+                .hint(format!("{EMPTY}; nothing was written")),
             StateCopyError::Copy(CopyError::Version { of_source: true, .. }) => {
                 CliError::chain(Kind::General, &err).hint("run 'runctl migrate' first")
             }
-            StateCopyError::Copy(CopyError::Version { .. }) => CliError::chain(Kind::General, &err)
-                .hint("copy into an empty database, or use the runctl that made this one"),
+            StateCopyError::Copy(CopyError::Version { .. }) => {
+                CliError::chain(Kind::General, &err).hint(EMPTY)
+            }
             StateCopyError::Copy(CopyError::Value { .. }) => {
-                CliError::chain(Kind::General, &err).hint(UNCHANGED)
+                CliError::chain(Kind::General, &err).hint("the target is as it was: the copy is one transaction")
             }
         }
     }

@@ -106,15 +106,10 @@ impl Store {
                 });
             }
         }
-        if let Some(what) = target.first_rows()? {
-            return Err(CopyError::NotEmpty {
-                shown: target.path.display().to_string(),
-                what,
-            });
-        }
         self.snapshot(true)?;
         let copied = target.write_begin().and_then(|()| {
-            let copied = self.copy_tables(target);
+            // Empty, and kept so: another copy into it waits, then finds this one's rows.
+            let copied = target.refuse_rows().and_then(|()| self.copy_tables(target));
             match copied {
                 Ok(copied) => target
                     .write_end(true)
@@ -148,6 +143,23 @@ impl Store {
                 .map_err(|e| target.db_err(e))?;
         }
         Ok(Copied { rows })
+    }
+
+    /// Refused unless every copied table but `meta` is empty; on PostgreSQL under a lock
+    /// that the transaction holds, so that two copies into one database go one after the
+    /// other (the second then finds rows).
+    fn refuse_rows(&self) -> Result<(), CopyError> {
+        #[cfg(feature = "postgres")]
+        if let Engine::Postgres(conn, _) = &self.engine {
+            super::copy_pg::lock_target(&mut conn.borrow_mut()).map_err(|e| self.db_err(e))?;
+        }
+        match self.first_rows()? {
+            Some(what) => Err(CopyError::NotEmpty {
+                shown: self.path.display().to_string(),
+                what,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// The first copied table (`meta` aside) that holds a row, as "runs" or "items".

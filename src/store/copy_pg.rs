@@ -187,6 +187,15 @@ fn bytes<'a>(cells: impl Iterator<Item = &'a Cell>) -> Vec<Option<Vec<u8>>> {
         .collect()
 }
 
+/// The class of the advisory lock a copy into a database holds (`pg_advisory_xact_lock`).
+const COPY_LOCK: i64 = 0x7275_6e63_636f_7079;
+
+/// One copy into this database at a time, until the transaction ends.
+pub(super) fn lock_target(conn: &mut PgConn) -> Result<(), DbError> {
+    conn.exec("SELECT pg_advisory_xact_lock($1)", &[&COPY_LOCK])?;
+    Ok(())
+}
+
 /// Move each identity column's sequence past the largest id copied, so that the next row
 /// made on the target gets a new id.
 pub(super) fn move_identities(conn: &mut PgConn) -> Result<(), DbError> {

@@ -58,6 +58,27 @@ impl PgUrl {
             || parts.query.is_some_and(|q| q.split('&').any(secret_option))
     }
 
+    /// The URL with its password left out altogether (the user part keeps the name; options
+    /// that hold a password go): one to paste into `RUNCTL_DATABASE_URL`, the password then
+    /// coming from `~/.pgpass` or `PGPASSWORD`. Control characters escaped.
+    pub fn without_password(&self) -> String {
+        let parts = Parts::of(&self.0);
+        let mut out = parts.scheme.to_string();
+        if let Some(user) = parts.user {
+            let name = user.split_once(':').map_or(user, |(name, _)| name);
+            out.push_str(&format!("{name}@"));
+        }
+        out.push_str(parts.rest);
+        if let Some(query) = parts.query {
+            let kept: Vec<&str> = query.split('&').filter(|kv| !secret_option(kv)).collect();
+            if !kept.is_empty() {
+                out.push('?');
+                out.push_str(&kept.join("&"));
+            }
+        }
+        crate::text::printable(&out).into_owned()
+    }
+
     fn redacted(&self) -> String {
         let parts = Parts::of(&self.0);
         let mut out = parts.scheme.to_string();
@@ -171,7 +192,9 @@ pub enum LocationError {
     )]
     PasswordInSettings { shown: String },
     /// The text is not shown, as for [`LocationError::NotAUrl`].
-    #[error("{from} is neither a PostgreSQL URL (postgres://...) nor sqlite:PATH")]
+    #[error(
+        "{from} is neither a PostgreSQL URL (postgres://...) nor sqlite:PATH (a path, as sqlite:copy.db or sqlite:/abs/copy.db)"
+    )]
     NotAStore { from: &'static str },
 }
 
@@ -179,7 +202,8 @@ pub enum LocationError {
 /// `sqlite:PATH` (PATH relative to `cwd`).
 pub fn parse_store(text: &str, from: &'static str, cwd: &Path) -> Result<Location, LocationError> {
     if let Some(path) = text.strip_prefix("sqlite:") {
-        if path.is_empty() {
+        // `sqlite://x.db` would name /x.db: a URL's spelling, not a path.
+        if path.is_empty() || path.starts_with("//") {
             return Err(LocationError::NotAStore { from });
         }
         return Ok(Location::Sqlite(cwd.join(path)));
@@ -255,84 +279,5 @@ impl super::Store {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn url(s: &str) -> PgUrl {
-        PgUrl(s.to_string())
-    }
-
-    #[test]
-    fn a_url_is_shown_without_its_password() {
-        let shown = |s: &str| url(s).to_string();
-        assert_eq!(
-            shown("postgres://ana:s3cr@t@db.lab:5432/runs"),
-            "postgres://ana:***@db.lab:5432/runs"
-        );
-        assert_eq!(
-            shown("postgres://ana@db.lab/runs"),
-            "postgres://ana@db.lab/runs"
-        );
-        assert_eq!(
-            shown("postgresql://db/runs?sslmode=require&password=x&user=ana"),
-            "postgresql://db/runs?sslmode=require&password=***&user=ana"
-        );
-        assert_eq!(shown("postgres://:pw@db"), "postgres://:***@db");
-        assert_eq!(shown("postgres://db"), "postgres://db");
-        for secret in [
-            "postgres://a:hunter2@h/d",
-            "postgres://h/d?password=hunter2",
-        ] {
-            assert!(!shown(secret).contains("hunter2"), "{}", shown(secret));
-            assert!(!format!("{:?}", url(secret)).contains("hunter2"));
-        }
-    }
-
-    #[test]
-    fn the_environment_wins_over_the_setting_and_either_over_the_file() {
-        let db = PathBuf::from("/p/.runctl/state.db");
-        assert_eq!(
-            choose(None, "", db.clone()),
-            Ok(Location::Sqlite(db.clone()))
-        );
-        assert_eq!(
-            choose(Some(" "), " ", db.clone()),
-            Ok(Location::Sqlite(db.clone()))
-        );
-        assert_eq!(
-            choose(None, "postgres://h/d", db.clone()),
-            Ok(Location::Postgres(url("postgres://h/d")))
-        );
-        assert_eq!(
-            choose(Some("postgres://e/d"), "postgres://h/d", db.clone()),
-            Ok(Location::Postgres(url("postgres://e/d")))
-        );
-        // A password is fine in the environment, never in runctl.toml.
-        assert!(choose(Some("postgres://a:pw@h/d"), "", db.clone()).is_ok());
-        let err = choose(None, "postgres://a:pw@h/d", db.clone()).unwrap_err();
-        assert!(matches!(err, LocationError::PasswordInSettings { .. }));
-        assert!(!err.to_string().contains(":pw@"), "{err}");
-        let err = choose(None, "postgres://h/d?password=pw", db.clone()).unwrap_err();
-        assert!(matches!(err, LocationError::PasswordInSettings { .. }));
-        // Refused in runctl.toml even while the environment names another database.
-        let err = choose(Some("postgres://e/d"), "postgres://a:pw@h/d", db.clone()).unwrap_err();
-        assert!(matches!(err, LocationError::PasswordInSettings { .. }));
-    }
-
-    #[test]
-    fn anything_but_a_postgres_url_is_refused_and_shown_safely() {
-        let db = PathBuf::from("/p/.runctl/state.db");
-        for bad in [
-            "mysql://a:pw@h/d",
-            "sqlite:x.db",
-            "db.lab:5432",
-            "host=h password=pw",
-        ] {
-            let err = choose(Some(bad), "", db.clone()).unwrap_err();
-            assert!(matches!(err, LocationError::NotAUrl { .. }), "{bad}");
-            assert!(!err.to_string().contains("pw"), "{err}");
-        }
-        let err = choose(None, "post\u{1b}[2Jgres", db).unwrap_err();
-        assert_eq!(err, LocationError::NotAUrl { from: "store.url" });
-    }
-}
+#[path = "location_tests.rs"]
+mod tests;

@@ -319,15 +319,15 @@ impl Store {
         Ok(None)
     }
 
-    /// A live member of any run (its run id and host), on a store many processes share:
+    /// The live members of every run (run id, host, pid), on a store many processes share:
     /// such a store is not copied while it is worked. None on SQLite.
-    pub fn any_live_member(&self) -> Result<Option<(String, String)>, StoreError> {
+    pub fn live_members(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
         #[cfg(feature = "postgres")]
         if let super::Engine::Postgres(conn, _) = &self.engine {
-            return super::members_pg::any_live(&mut conn.borrow_mut())
+            return super::members_pg::live(&mut conn.borrow_mut())
                 .map_err(|e| super::sql::db_error(&self.path, e));
         }
-        Ok(None)
+        Ok(Vec::new())
     }
 
     /// Record how member `id` ended and free the items it holds without a result.

@@ -135,14 +135,17 @@ pub(super) fn live_host(conn: &mut PgConn, run_id: &str) -> Result<Option<String
     Ok(rows.first().map(|r| r.get(0)))
 }
 
-/// A live member of any run: its run id and host.
-pub(super) fn any_live(conn: &mut PgConn) -> Result<Option<(String, String)>, DbError> {
+/// The live members of every run: run id, host, pid.
+pub(super) fn live(conn: &mut PgConn) -> Result<Vec<(String, String, i64)>, DbError> {
     let rows = conn.rows(
-        "SELECT run_id, host FROM members WHERE stopped_at IS NULL \
-         AND heartbeat_at >= now() - lease_ms * interval '1 millisecond' LIMIT 1",
+        "SELECT run_id, host, pid FROM members WHERE stopped_at IS NULL \
+         AND heartbeat_at >= now() - lease_ms * interval '1 millisecond' ORDER BY id",
         &[],
     )?;
-    Ok(rows.first().map(|r| (r.get(0), r.get(1))))
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
 }
 
 /// Record the member's end and free its items without a result.

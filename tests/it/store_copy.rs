@@ -255,40 +255,128 @@ fn a_copy_into_a_new_sqlite_file_that_fails_midway_leaves_no_file() {
     assert_eq!(sb.whole_db(), before, "the source is as it was");
 }
 
+/// Refused while a `resume` works a run, on either store (PostgreSQL: a live member; SQLite:
+/// the run's lock); once that process is killed, at once (its lock is gone; a member of this
+/// host whose process is gone does not count, lease or not).
 #[test]
-fn a_copy_is_refused_while_a_process_works_a_run() {
-    let Some(sb) = Sandbox::on_postgres() else {
-        return;
-    };
-    sb.init();
-    std::fs::write(sb.work().join("in.csv"), "id\na\nb\n").unwrap();
-    sb.new_run_over("in.csv");
-    let slow = write_exec(&sb.work().join("slow.sh"), "#!/bin/sh\nsleep 30\n");
-    let member = sb.spawn(&[
-        "resume",
-        "latest",
-        "--per-item",
-        "--",
-        slow.to_str().unwrap(),
-    ]);
-    let live = || {
-        sb.run(&["show", "latest", "--json"]).json()["members"]
-            .as_array()
-            .is_some_and(|m| m.iter().any(|m| m["live"] == true))
-    };
-    let start = std::time::Instant::now();
-    while !live() {
-        assert!(start.elapsed().as_secs() < 30, "the member never joined");
-        std::thread::sleep(std::time::Duration::from_millis(50));
+fn a_copy_is_refused_while_a_process_works_a_run_and_not_once_it_is_killed() {
+    let stores = [Some(Sandbox::on_sqlite()), Sandbox::on_postgres()];
+    for sb in stores.into_iter().flatten() {
+        sb.init();
+        std::fs::write(sb.work().join("in.csv"), "id\na\nb\n").unwrap();
+        sb.new_run_over("in.csv");
+        let slow = write_exec(&sb.work().join("slow.sh"), "#!/bin/sh\nexec sleep 30\n");
+        let member = sb.spawn(&[
+            "resume",
+            "latest",
+            "--per-item",
+            "--",
+            slow.to_str().unwrap(),
+        ]);
+        let start = std::time::Instant::now();
+        let out = loop {
+            let out = sb.run(&["store", "copy", "--to", "sqlite:copy.db"]);
+            if out.status.code() != Some(0) || start.elapsed().as_secs() > 30 {
+                break out;
+            }
+            // Not working yet when it was copied: again, into a new file.
+            std::fs::remove_file(sb.work().join("copy.db")).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+        assert!(stderr(&out).contains("is being worked"), "{}", stderr(&out));
+        assert!(!sb.work().join("copy.db").exists());
+        let pid = nix::unistd::Pid::from_raw(member.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
+        let _ = member.wait();
+        let out = sb.run(&["store", "copy", "--to", "sqlite:copy.db"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     }
-    let out = sb.run(&["store", "copy", "--to", "sqlite:copy.db"]);
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    assert!(stderr(&out).contains("is being worked"), "{}", stderr(&out));
-    assert!(!sb.work().join("copy.db").exists());
-    let pid = nix::unistd::Pid::from_raw(member.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
-    let _ = member.wait();
+}
+
+/// Killed midway (SIGKILL), a copy into SQLite leaves no file under the name asked for (only
+/// its hidden temporary one), and the next copy makes it.
+#[test]
+fn a_copy_killed_midway_leaves_nothing_under_the_name_asked_for() {
+    let sb = Sandbox::on_sqlite();
+    sb.init();
+    let mut csv = String::from("id,text\n");
+    for i in 0..40_000 {
+        csv.push_str(&format!("k{i:05},{}\n", "x".repeat(50)));
+    }
+    std::fs::write(sb.work().join("big.csv"), csv).unwrap();
+    sb.new_run_over("big.csv");
+    let copying = sb.spawn(&["store", "copy", "--to", "sqlite:big-copy.db"]);
+    let temp = sb
+        .work()
+        .join(format!(".big-copy.db.copy-{}", copying.id()));
+    let start = std::time::Instant::now();
+    while !temp.exists() && start.elapsed().as_secs() < 30 {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let pid = nix::unistd::Pid::from_raw(copying.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
+    let out = copying.wait();
+    assert_eq!(out.status.code(), None, "killed: {}", stderr(&out));
+    assert!(
+        !sb.work().join("big-copy.db").exists(),
+        "no half copy under its name"
+    );
+    let out = sb.run(&["store", "copy", "--to", "sqlite:big-copy.db"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("40000 items"), "{}", stdout(&out));
+}
+
+/// Two copies into one empty database at once: one copies, the other is refused (exit 3).
+#[test]
+fn two_copies_into_one_database_at_once_give_one_copy_and_one_refusal() {
+    let Some(server) = pg::server() else { return };
+    let sb = rich_project();
+    let url = server.new_database();
+    let copies: Vec<Spawned> = (0..2)
+        .map(|_| sb.spawn(&["store", "copy", "--to", &url]))
+        .collect();
+    let mut codes: Vec<Option<i32>> = copies.into_iter().map(|c| c.wait().status.code()).collect();
+    codes.sort();
+    assert_eq!(codes, [Some(0), Some(3)]);
+    let db = url.rsplit('/').next().unwrap();
+    assert_eq!(server.psql(db, "SELECT count(*) FROM items"), "3\n");
+}
+
+/// The URL to use after a copy is printed without its password (not even as `***`), and a
+/// file name with a newline cannot forge a line of output.
+#[test]
+fn what_a_copy_prints_holds_no_password_and_no_raw_control_characters() {
+    let Some(server) = pg::server() else { return };
+    let sb = rich_project();
+    let db = server.new_database_of_password_role();
+    let port_db = server.url(&db).rsplit(':').next().unwrap().to_string();
+    let url = format!(
+        "postgres://{}:{}@127.0.0.1:{port_db}",
+        pg::PASSWORD_ROLE,
+        pg::PASSWORD
+    );
+    let out = copy(&sb, None, &url);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(!all.contains(pg::PASSWORD), "{all}");
+    let hint = stderr(&out);
+    assert!(
+        !hint.contains("***"),
+        "a URL to paste holds no stand-in: {hint}"
+    );
+    assert!(
+        all.contains(&format!(
+            "export RUNCTL_DATABASE_URL='postgres://{}@127.0.0.1:",
+            pg::PASSWORD_ROLE
+        )),
+        "{all}"
+    );
+    let out = copy(&sb, None, "sqlite:odd\nerror: forged.db");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out).lines().count(), 1, "{}", stdout(&out));
+    // A URL's spelling is not a path (it would name /x.db).
+    assert_eq!(copy(&sb, None, "sqlite://x.db").status.code(), Some(2));
 }
 
 #[test]
