@@ -243,6 +243,8 @@ pub fn ingest(ctx: &Ctx, store: &mut Store, prepared: Prepared) -> Result<(Sourc
         .ingest(&meta, |sink| source::read(&spec, sink))
         .map_err(|e| match e {
             IngestError::Store(e) => CliError::from(e),
+            e @ IngestError::KeyTooLong { .. } => CliError::general(format!("ingest failed: {e}"))
+                .hint("nothing of this file was kept; key the items by a shorter column (--key), or keep this project on SQLite"),
             other => CliError::general(format!("ingest failed: {other}"))
                 .hint("nothing of this file was kept; fix it and run the command again"),
         })?;

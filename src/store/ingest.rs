@@ -27,6 +27,11 @@ pub(super) struct ItemWriter<'a> {
     failure: Option<IngestError>,
 }
 
+/// The longest item key a PostgreSQL store takes: its B-tree indexes hold entries up to 2,704
+/// bytes (a third of a page), the key's row with the run id or source id beside it.
+#[cfg(feature = "postgres")]
+pub const PG_KEY_BYTES: usize = 2_600;
+
 impl<'a> ItemWriter<'a> {
     pub fn new(
         db: Db<'a>,
@@ -54,6 +59,15 @@ impl<'a> ItemWriter<'a> {
             Db::Sqlite(_) => self.add_now(item)?,
             #[cfg(feature = "postgres")]
             Db::Postgres(_) => {
+                if item.key.len() > PG_KEY_BYTES {
+                    self.failure = Some(IngestError::KeyTooLong {
+                        path: self.source.to_string(),
+                        location: item.location.clone(),
+                        bytes: item.key.len(),
+                        most: PG_KEY_BYTES,
+                    });
+                    return Err(self.stop(item.location));
+                }
                 self.pending.push(item);
                 if self.pending.len() >= BATCH {
                     self.flush();

@@ -11,7 +11,7 @@ use super::sql::DbError;
 use crate::state::{ResultStatus, Stored};
 
 /// The class of the advisory locks on a run's results (`pg_advisory_xact_lock(class, run)`).
-const RESULTS_LOCK: i32 = 0x7265_7331;
+pub const RESULTS_LOCK: i32 = 0x7265_7331;
 
 /// The run's results lock: one recording transaction at a time per run, on every host.
 pub(super) fn lock_results(conn: &mut PgConn, run_id: &str) -> Result<(), DbError> {
@@ -162,7 +162,8 @@ fn upsert_round(
 }
 
 /// The upsert of `UPSERT_RESULT_SQL` (ledger.rs) over arrays: the same columns, the same rules.
-const UPSERT_RESULTS_PG: &str = "INSERT INTO results (run_id, key, status, output, attempt_count, \
+/// Public for the floor of bench/pg.sh.
+pub const UPSERT_RESULTS_PG: &str = "INSERT INTO results (run_id, key, status, output, attempt_count, \
      first_error, last_error, error_category, started_at, finished_at, duration_ms, worker) \
      SELECT $1, t.k, t.s, t.o, t.a, coalesce(t.f, t.e), t.e, t.c, t.st, t.fi, t.d, t.w \
      FROM unnest($2::text[], $3::text[], $4::text[], $5::int8[], $6::text[], $7::text[], \

@@ -155,7 +155,11 @@ impl Store {
             let id = joined.map_err(|e| match e {
                 super::members_pg::JoinError::Db(e) => super::sql::db_error(&self.path, e),
                 super::members_pg::JoinError::OtherPass(theirs, host) => StoreError::OtherPass {
-                    run: run_id.to_string(),
+                    run: self
+                        .run_by_id(run_id)
+                        .ok()
+                        .flatten()
+                        .map_or(run_id.into(), |r| r.name),
                     theirs: match theirs.as_str() {
                         "errors" => "with --retry-errors",
                         _ => "over its remaining items",

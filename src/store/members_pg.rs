@@ -243,12 +243,20 @@ pub(super) fn claim(
     stamp: &str,
 ) -> Result<Vec<postgres::Row>, DbError> {
     let now = stamp;
-    // Two texts, so that each prepared plan has a plain range on the key index.
-    let (from, params): (&str, Vec<&(dyn postgres::types::ToSql + Sync)>) = match &after {
-        Some(after) => ("AND c.key > $5::text", vec![&run_id, &me, &n, &now, after]),
-        None => ("", vec![&run_id, &me, &n, &now]),
+    let params: Vec<&(dyn postgres::types::ToSql + Sync)> = match &after {
+        Some(after) => vec![&run_id, &me, &n, &now, after],
+        None => vec![&run_id, &me, &n, &now],
     };
-    let sql = format!(
+    let sql = claim_sql(after.is_some());
+    Ok(conn.rows_undoing(&sql, &params, (UNCLAIM, &[&run_id, &me, &stamp]))?)
+}
+
+/// The claim's text (parameters: run, member, how many, stamp, and with `after` the last
+/// key): two texts, so that each prepared plan has a plain range on the key index. Public for
+/// the floor of bench/pg.sh, which runs the same claims.
+pub fn claim_sql(after: bool) -> String {
+    let from = if after { "AND c.key > $5::text" } else { "" };
+    format!(
         "WITH picked AS ( \
            SELECT c.key FROM claims c WHERE c.run_id = $1 {from} \
            AND EXISTS (SELECT 1 FROM members m WHERE m.id = $2 AND m.stopped_at IS NULL \
@@ -266,8 +274,7 @@ pub(super) fn claim(
            AND i.source_id = (SELECT source_id FROM runs WHERE id = $1) \
          LEFT JOIN results r ON r.run_id = $1 AND r.key = claimed.key \
          ORDER BY i.key"
-    );
-    Ok(conn.rows_undoing(&sql, &params, (UNCLAIM, &[&run_id, &me, &stamp]))?)
+    )
 }
 
 const UNCLAIM: &str = "UPDATE claims SET member_id = NULL, claims = claims - 1 \

@@ -61,6 +61,12 @@ pub use allocation::Allocation;
 pub use annotations::{Cleanup, NoteRow};
 pub use copy::{Copied, CopyError};
 pub use error::StoreError;
+/// What the floor of bench/pg.sh runs, as runctl runs it.
+#[cfg(feature = "postgres")]
+pub mod pg_floor {
+    pub use super::ledger_pg::{RESULTS_LOCK, UPSERT_RESULTS_PG};
+    pub use super::members_pg::claim_sql;
+}
 use error::classify;
 use file::{Header, check_file, check_header};
 pub use folder_scans::FolderStat;

@@ -69,6 +69,15 @@ pub enum IngestError {
     Source(#[from] SourceError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(
+        "{path}:{location}: the item's key is {bytes} bytes; a PostgreSQL store takes keys of up to {most} bytes (SQLite's, up to 32 MiB)"
+    )]
+    KeyTooLong {
+        path: String,
+        location: String,
+        bytes: usize,
+        most: usize,
+    },
     #[error("{path}:{location}: duplicate key {key} (first at {first})")]
     Duplicate {
         path: String,

@@ -201,7 +201,9 @@ fn a_member_of_another_selection_is_refused_while_the_pass_is_worked() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(
-        err.contains("is being worked over its remaining items by other processes (on one)"),
+        err.contains(
+            "run m-dataset-full-run1 is being worked over its remaining items by other processes (on one)"
+        ),
         "{err}"
     );
     assert!(

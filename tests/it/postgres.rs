@@ -582,6 +582,30 @@ fn sixty_four_concurrent_news_get_sixty_four_names_and_show_and_list_see_them() 
     );
 }
 
+/// A key too long for PostgreSQL's indexes is refused with the row named, nothing kept.
+#[test]
+fn an_item_key_too_long_for_postgresql_is_refused_naming_its_row() {
+    let Some(sb) = Sandbox::on_postgres() else {
+        return;
+    };
+    sb.init();
+    let long = "k".repeat(3000);
+    std::fs::write(sb.work().join("in.csv"), format!("id\na\n{long}\n")).unwrap();
+    let out = sb.run(&["new", "--model", "m", "--source", "in.csv", "--key", "id"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.starts_with("error: ingest failed: "), "{err}");
+    assert!(
+        err.contains(
+            "the item's key is 3000 bytes; a PostgreSQL store takes keys of up to 2600 bytes"
+        ),
+        "{err}"
+    );
+    assert_eq!(sb.runs_listed(&[]), 0, "no run made");
+    let n: i64 = sb.tables().one("SELECT count(*) FROM items", &[]);
+    assert_eq!(n, 0, "nothing of the file kept");
+}
+
 /// From four hosts at once (`RUNCTL_HOST`), twenty times, each time on a new empty database:
 /// its first opens migrate it once, 64 concurrent `new` get run1..run64 and 32 concurrent
 /// `version new` get V1..V32.
