@@ -95,7 +95,7 @@ fn open_no_follow(path: &Path) -> Result<std::fs::File> {
 pub fn held_by_member(run: &str, host: &str) -> LockError {
     LockError::Held {
         run: run.to_string(),
-        holder: format!("a member on {host}"),
+        holder: format!("a member on {}", crate::text::printable(host)),
     }
 }
 

@@ -63,7 +63,7 @@ fn refuse_worked(source: &Store, locks: &Path) -> Result<(), StateCopyError> {
         let name = source.run_by_id(&run)?.map_or(run, |r| r.name);
         return Err(StateCopyError::Worked {
             run: name,
-            holder: format!("pid {pid} on {host}"),
+            holder: format!("pid {pid} on {}", crate::text::printable(&host)),
             leased: true,
         });
     }

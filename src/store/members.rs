@@ -164,7 +164,7 @@ impl Store {
                         "errors" => "with --retry-errors",
                         _ => "over its remaining items",
                     },
-                    host,
+                    host: crate::text::printable(&host).into_owned(),
                 },
             })?;
             let lost = Arc::new(AtomicBool::new(false));
@@ -316,7 +316,9 @@ impl Store {
     pub fn worked_from(&self, run_id: &str) -> Result<Option<String>, StoreError> {
         #[cfg(feature = "postgres")]
         if let super::Engine::Postgres(conn, _) = &self.engine {
+            // Escaped: the host is any text a member was given (RUNCTL_HOST).
             return super::members_pg::live_host(&mut conn.borrow_mut(), run_id)
+                .map(|h| h.map(|h| crate::text::printable(&h).into_owned()))
                 .map_err(|e| super::sql::db_error(&self.path, e));
         }
         let _ = run_id;

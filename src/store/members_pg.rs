@@ -302,7 +302,9 @@ pub(super) fn held_by_others(conn: &mut PgConn, run_id: &str, me: i64) -> Result
 }
 
 /// Of `keys`, those member `me` holds, locked until the transaction ends (no one can claim
-/// them from it meanwhile).
+/// them from it meanwhile); none once its heartbeat is past its lease (or it ended), even
+/// where no one has claimed them since: a member stopped past its lease writes nothing (an
+/// outside `record` may have written them meanwhile).
 pub(super) fn held(
     conn: &mut PgConn,
     run_id: &str,
@@ -311,6 +313,8 @@ pub(super) fn held(
 ) -> Result<std::collections::HashSet<String>, DbError> {
     let rows = conn.rows(
         "SELECT key FROM claims WHERE run_id = $1 AND member_id = $2 AND key = ANY($3::text[]) \
+         AND EXISTS (SELECT 1 FROM members m WHERE m.id = $2 AND m.stopped_at IS NULL \
+             AND m.heartbeat_at >= now() - m.lease_ms * interval '1 millisecond') \
          FOR UPDATE",
         &[&run_id, &me, &keys],
     )?;

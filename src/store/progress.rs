@@ -110,6 +110,12 @@ impl Store {
         Ok(progress)
     }
 
+    /// Whether other processes record into this pass's run too (a member of a pass on
+    /// PostgreSQL): then a pass shows the run's progress, not only its own.
+    pub fn progress_is_shared(&self) -> bool {
+        self.claimant.borrow().is_some()
+    }
+
     /// Progress counts of a run, as last refreshed (cheap: no count over the results).
     pub fn progress(&self, run_id: &str) -> Result<Progress, StoreError> {
         self.db()

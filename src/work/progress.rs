@@ -131,6 +131,23 @@ impl Display {
         }
     }
 
+    /// Results counted so far.
+    pub fn done(&self) -> u64 {
+        self.done
+    }
+
+    /// The run's own count since the pass began, when other processes record into it too
+    /// (members of one pass): what is shown is run-wide, never below this process's own.
+    pub fn catch_up(&mut self, done: u64, errors: u64) {
+        if done > self.done {
+            if let Some(bar) = &self.bar {
+                bar.inc(done - self.done);
+            }
+            self.done = done;
+        }
+        self.errors.fetch_max(errors, Ordering::Relaxed);
+    }
+
     /// Called after each wait or commit: the plain line, when it is due.
     pub fn tick(&mut self) {
         let Style::Lines(every) = self.style else {

@@ -125,6 +125,9 @@ fn record(
         progress: store.progress(run_id)?,
         ..Recorded::default()
     };
+    // Where the run stood when the pass began: with other members recording too, the
+    // display follows the run from there.
+    let base = counted(&recorded.progress);
     let mut batch: Vec<ResultIn> = Vec::with_capacity(BATCH);
     let mut oldest: Option<Instant> = None;
     loop {
@@ -142,10 +145,13 @@ fn record(
         };
         let due = oldest.is_some_and(|t| t.elapsed() >= MAX_WAIT);
         if batch.len() >= BATCH || due || ((closed || now) && !batch.is_empty()) {
-            let done = recorded.done();
-            let eta = eta_text(start.elapsed(), done, display.total().saturating_sub(done));
+            let eta = eta_of(start, &display, &recorded);
             recorded.progress =
                 store.record_results(run_id, Keys::OfThisRun, &batch, eta.as_deref())?;
+            if store.progress_is_shared() {
+                let (done, errors) = counted(&recorded.progress);
+                display.catch_up(done.saturating_sub(base.0), errors.saturating_sub(base.1));
+            }
             batch.clear();
             oldest = None;
         }
@@ -165,6 +171,18 @@ fn record(
             return Ok(recorded);
         }
     }
+}
+
+/// A run's results (done, errors) in its counters.
+fn counted(p: &Progress) -> (u64, u64) {
+    let done = u64::try_from(p.n_completed + p.n_errors).unwrap_or(0);
+    (done, u64::try_from(p.n_errors).unwrap_or(0))
+}
+
+/// The ETA to store with a batch, at the rate of the pass so far (the run's, with members).
+fn eta_of(start: Instant, display: &Display, recorded: &Recorded) -> Option<String> {
+    let done = display.done().max(recorded.done());
+    eta_text(start.elapsed(), done, display.total().saturating_sub(done))
 }
 
 /// Count `finals` into the batch, and what else is waiting too (up to a cap): when results

@@ -181,6 +181,57 @@ fn a_member_stopped_past_its_lease_loses_its_items_and_then_exits_recording_noth
     );
 }
 
+/// Alone and stopped past its lease, a member holds its claims still (no one took them), but
+/// writes nothing on SIGCONT: not over what `record` wrote meanwhile (which frees those
+/// items' claims), nor anything else.
+#[test]
+fn a_lone_member_stopped_past_its_lease_writes_nothing_on_sigcont_over_what_record_wrote() {
+    let n = 60;
+    let Some(sb) = run_over(n) else {
+        return;
+    };
+    let w = stream_worker(&sb, "1");
+    let victim = member(&sb, "victim", &["-j", "3", "--lease", "2s"], &w);
+    let start = Instant::now();
+    while members(&sb).is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(30), "never joined");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = nix::unistd::Pid::from_raw(victim.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    let lines: String = (0..20)
+        .map(|i| format!("{{\"key\": \"k{i:05}\", \"ok\": {{\"from\": \"record\"}}}}\n"))
+        .collect();
+    let out = sb.cmd().args(["record", "latest"]).write_stdin(lines).run();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "presumed dead: {}",
+        stderr(&out)
+    );
+    let before: i64 = sb.tables().one("SELECT count(*) FROM results", &[]);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    let out = victim.wait();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let after: i64 = sb.tables().one("SELECT count(*) FROM results", &[]);
+    assert_eq!(after, before, "nothing written after its lease ran out");
+    let by_record: i64 = sb.tables().one(
+        "SELECT count(*) FROM results WHERE output LIKE '%record%' AND attempt_count = 1",
+        &[],
+    );
+    assert_eq!(by_record, 20, "record's results stand");
+    let out = sb.run(&["resume", "latest"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_each_item_recorded_once(&sb, n);
+    let by_record: i64 = sb.tables().one(
+        "SELECT count(*) FROM results WHERE output LIKE '%record%'",
+        &[],
+    );
+    assert_eq!(by_record, 20, "not run again over record's results");
+}
+
 #[test]
 fn a_member_of_another_selection_is_refused_while_the_pass_is_worked() {
     let Some(sb) = run_over(200) else {
