@@ -131,13 +131,14 @@ pub fn work_on(
     let prepared = work::prepare(&store, project, run, &pass, &ctx.cwd, &mut |w| ctx.warn(w))?;
     let (run, selected) = (prepared.run.clone(), prepared.selected);
     if selected == 0 {
-        let before = &prepared.before;
+        let before = prepared.before.clone();
+        work::release(prepared);
         return resume_summary::nothing_to_do(
             ctx,
             &store,
             &run,
             pass.retry_errors,
-            before,
+            &before,
             request.json,
         );
     }

@@ -39,7 +39,7 @@ pub(crate) use failure::Failure;
 pub use failure::{Exits, Origin};
 pub use prepare::{PassRequest, PrepareError, Prepared, options, prepare, resolve_program};
 pub use settings::{Mode, WorkSettings};
-pub use start::{Hold, start};
+pub use start::{Hold, release, start};
 
 use crate::store::{Progress, Selection, Store};
 

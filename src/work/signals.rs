@@ -1,5 +1,6 @@
-//! SIGINT and SIGTERM during a pass. The first stops dispatching and lets in-flight items finish
-//! (bounded by the grace period, after which they are killed); the second kills them now. Worker
+//! SIGINT, SIGTERM and SIGHUP (a closed terminal or ssh session) during a pass. The first stops
+//! dispatching and lets in-flight items finish (bounded by the grace period, after which they
+//! are killed); the second kills them now. Worker
 //! processes run in their own process groups, so a Ctrl-C typed at the terminal reaches runctl
 //! alone and runctl decides what the workers get.
 
@@ -8,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::{Handle, Signals};
 
 use super::Control;
@@ -34,7 +35,7 @@ pub(crate) fn watch(
     grace: Duration,
     notifier: Notifier,
 ) -> std::io::Result<Watch> {
-    let mut signals = Signals::new([SIGINT, SIGTERM])?;
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     let handle = signals.handle();
     let thread = std::thread::Builder::new()
         .name("runctl-signals".into())

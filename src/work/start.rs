@@ -39,9 +39,15 @@ pub fn start(store: &Store, prepared: Prepared, options: Options) -> Result<Summ
         }
     };
     let mut summary = super::run(store, recorder, &run.id, worker, options, keep);
-    if let (Some(_), Ok(summary)) = (&member, &mut summary) {
+    if let (Some(member), Ok(summary)) = (&member, &mut summary) {
         // The run's counters now: the other members' results are in them too.
         summary.progress = store.progress(&run.id)?;
+        // A lease found lost as the pass ended (its last results refused) ends it so too.
+        if member.lost() && summary.fatal.is_none() {
+            summary.fatal = Some(WorkError::LostLease {
+                lease: member.lease(),
+            });
+        }
     }
     if let Some(member) = member {
         use crate::store::MemberEnd;
@@ -53,4 +59,12 @@ pub fn start(store: &Store, prepared: Prepared, options: Options) -> Result<Summ
         });
     }
     Ok(summary?)
+}
+
+/// A prepared pass with nothing to do: its hold let go (a membership ended as done, so that
+/// `show` does not call it failed; the run's lock released).
+pub fn release(prepared: Prepared) {
+    if let Hold::Member(member) = prepared.hold {
+        member.end(crate::store::MemberEnd::Done);
+    }
 }

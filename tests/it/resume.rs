@@ -1190,6 +1190,31 @@ fn a_preempted_job_whose_workers_get_the_signal_too_leaves_their_items_to_the_ne
     }
 }
 
+/// A closed terminal or ssh session (SIGHUP) stops a pass as Ctrl-C does: the items in
+/// flight finish and are recorded, the run is `interrupted`, exit 130.
+#[test]
+fn sighup_stops_a_pass_as_ctrl_c_does() {
+    let sb = Sandbox::new();
+    run_with_items(&sb, 3);
+    let w = worker(
+        &sb,
+        "slow.sh",
+        "#!/bin/sh\ncat >/dev/null\necho started >> started.log\nsleep 1\necho '{}'\n",
+    );
+    let child = spawn_resume(&sb, &["-j", "2", "--", &w]);
+    wait_for("two items to start", || {
+        std::fs::read_to_string(sb.work().join("started.log")).is_ok_and(|s| s.lines().count() == 2)
+    });
+    signal(&child, nix::sys::signal::Signal::SIGHUP);
+    let out = child.wait();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert_eq!(
+        count(&sb, "SELECT count(*) FROM results WHERE status = 'ok'"),
+        2
+    );
+    assert_eq!(status(&sb), "interrupted");
+}
+
 #[test]
 fn a_worker_that_is_not_there_makes_no_run_and_exits_127() {
     let sb = Sandbox::new();
