@@ -85,7 +85,7 @@ pub(super) fn upsert_results(
     }
     match (claimant, keys) {
         (Some(me), Keys::OfThisRun) => super::members_pg::recorded(conn, run_id, me.id, &distinct)?,
-        (_, Keys::Unchecked) => recorded_outside(conn, run_id, &distinct)?,
+        (_, Keys::Unchecked) => super::members_pg::drop_claims(conn, run_id, &distinct)?,
         _ => {}
     }
     Ok(Ok((d_ok, d_err)))
@@ -179,17 +179,3 @@ pub const UPSERT_RESULTS_PG: &str = "INSERT INTO results (run_id, key, status, o
      error_category = excluded.error_category, started_at = excluded.started_at, \
      finished_at = excluded.finished_at, duration_ms = excluded.duration_ms, \
      worker = excluded.worker";
-
-/// Results recorded from outside the pass (`record`): their items' claims go, so that no
-/// member runs them again over those results.
-pub(super) fn recorded_outside(
-    conn: &mut PgConn,
-    run_id: &str,
-    keys: &[&str],
-) -> Result<(), DbError> {
-    conn.exec(
-        "DELETE FROM claims WHERE run_id = $1 AND key = ANY($2::text[])",
-        &[&run_id, &keys],
-    )?;
-    Ok(())
-}

@@ -242,10 +242,9 @@ pub(super) fn claim(
     after: Option<&str>,
     stamp: &str,
 ) -> Result<Vec<postgres::Row>, DbError> {
-    let now = stamp;
     let params: Vec<&(dyn postgres::types::ToSql + Sync)> = match &after {
-        Some(after) => vec![&run_id, &me, &n, &now, after],
-        None => vec![&run_id, &me, &n, &now],
+        Some(after) => vec![&run_id, &me, &n, &stamp, after],
+        None => vec![&run_id, &me, &n, &stamp],
     };
     let sql = claim_sql(after.is_some());
     Ok(conn.rows_undoing(&sql, &params, (UNCLAIM, &[&run_id, &me, &stamp]))?)
@@ -328,14 +327,21 @@ pub(super) fn recorded(
     me: i64,
     keys: &[&str],
 ) -> Result<(), DbError> {
-    conn.exec(
-        "DELETE FROM claims WHERE run_id = $1 AND key = ANY($2::text[])",
-        &[&run_id, &keys],
-    )?;
+    drop_claims(conn, run_id, keys)?;
     let n = i64::try_from(keys.len()).unwrap_or(i64::MAX);
     conn.exec(
         "UPDATE members SET n_done = n_done + $2 WHERE id = $1",
         &[&me, &n],
+    )?;
+    Ok(())
+}
+
+/// The claims of `keys` go: their items have results (recorded by a member, or from outside
+/// the pass by `record`, so that no member runs them again over those results).
+pub(super) fn drop_claims(conn: &mut PgConn, run_id: &str, keys: &[&str]) -> Result<(), DbError> {
+    conn.exec(
+        "DELETE FROM claims WHERE run_id = $1 AND key = ANY($2::text[])",
+        &[&run_id, &keys],
     )?;
     Ok(())
 }
