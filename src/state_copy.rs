@@ -105,7 +105,7 @@ fn with_companions(path: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Written as `.NAME.copy-PID` beside PATH, then linked to PATH (which never appears half
+/// Written as `.runctl-copy-PID` beside PATH, then linked to PATH (which never appears half
 /// made, even when the copy is killed), the temporary name removed.
 fn copy_to_new_file(source: &Store, path: &Path) -> Result<Copied, StateCopyError> {
     // A symlink counts: nothing is written through one.
@@ -113,12 +113,8 @@ fn copy_to_new_file(source: &Store, path: &Path) -> Result<Copied, StateCopyErro
     if let Some(there) = taken(&with_companions(path)) {
         return Err(StateCopyError::Exists { path: there });
     }
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-    let temp = path.with_file_name(format!(
-        ".{}.copy-{}",
-        name.unwrap_or_default(),
-        std::process::id()
-    ));
+    // A short name of its own: NAME itself may be as long as a name can be.
+    let temp = path.with_file_name(format!(".runctl-copy-{}", std::process::id()));
     let made = with_companions(&temp);
     if let Some(there) = taken(&made) {
         return Err(StateCopyError::Exists { path: there });

@@ -307,9 +307,7 @@ fn a_copy_killed_midway_leaves_nothing_under_the_name_asked_for() {
     std::fs::write(sb.work().join("big.csv"), csv).unwrap();
     sb.new_run_over("big.csv");
     let copying = sb.spawn(&["store", "copy", "--to", "sqlite:big-copy.db"]);
-    let temp = sb
-        .work()
-        .join(format!(".big-copy.db.copy-{}", copying.id()));
+    let temp = sb.work().join(format!(".runctl-copy-{}", copying.id()));
     let start = std::time::Instant::now();
     while !temp.exists() && start.elapsed().as_secs() < 30 {
         std::thread::sleep(std::time::Duration::from_millis(1));
@@ -375,6 +373,9 @@ fn what_a_copy_prints_holds_no_password_and_no_raw_control_characters() {
     let out = copy(&sb, None, "sqlite:odd\nerror: forged.db");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out).lines().count(), 1, "{}", stdout(&out));
+    // A name as long as a name may be (255 bytes): its temporary name is a short one.
+    let longest = format!("sqlite:{}.db", "n".repeat(252));
+    assert_eq!(copy(&sb, None, &longest).status.code(), Some(0));
     // A URL's spelling is not a path (it would name /x.db).
     assert_eq!(copy(&sb, None, "sqlite://x.db").status.code(), Some(2));
 }
